@@ -1,0 +1,28 @@
+/**
+ * crypto — the only module that touches `node:crypto` (STYLE.md C1): Ed25519, SHA-2, BLAKE3, scrypt + AES-GCM.
+ */
+export {
+  ED25519_ACCEPTANCE_RULE,
+  ED25519_PUBLIC_KEY_BYTES,
+  ED25519_SEED_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  PrivateKey,
+  PublicKey,
+  privateKeyFromDer,
+  privateKeyFromPem,
+  verifyEd25519,
+} from './ed25519.ts';
+export {
+  HASH_DIGEST_BYTES,
+  SUPPORTED_HASH_ALGORITHMS,
+  constantTimeEqual,
+  createMultiHasher,
+  isHashAlgorithm,
+  randomBytes,
+  sha1Hex,
+  sha256,
+  sha256Concat,
+} from './hash.ts';
+export type { HashAlgorithm, MultiHasher } from './hash.ts';
+export { SEALED_KEY_PEM_LABEL, isSealedKeyPem, openSealedKey, sealPrivateKey } from './sealed-key.ts';
+export type { SealOptions } from './sealed-key.ts';

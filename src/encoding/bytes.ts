@@ -1,0 +1,44 @@
+/**
+ * encoding/bytes — strict hex and base64 decoding for untrusted input.
+ *
+ * Node's `Buffer.from(s, 'hex')` stops silently at the first bad character and `Buffer.from(s, 'base64')` skips
+ * junk; both would let two different strings name the same bytes. These decoders accept exactly one spelling:
+ * lowercase hex, and standard padded base64 (RFC 4648 §4) that re-encodes to the same text.
+ */
+import { FormatError } from '../errors.ts';
+
+const HEX_RE = /^(?:[0-9a-f]{2})*$/;
+const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** decodeHex decodes lowercase hex; `bytes` fixes the expected decoded length. */
+export function decodeHex(s: string, bytes?: number, what = 'value'): Uint8Array {
+  if (typeof s !== 'string' || !HEX_RE.test(s) || (bytes !== undefined && s.length !== bytes * 2)) {
+    throw new FormatError('ERR_FORMAT_HEX', `${what}: expected ${bytes === undefined ? '' : bytes * 2 + ' '}lowercase hex chars`, {
+      details: { length: typeof s === 'string' ? s.length : null },
+    });
+  }
+  return new Uint8Array(Buffer.from(s, 'hex'));
+}
+
+/** encodeHex returns lowercase hex. */
+export function encodeHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** decodeBase64 decodes canonical padded standard base64; `bytes` fixes the expected decoded length. */
+export function decodeBase64(s: string, bytes?: number, what = 'value'): Uint8Array {
+  const fail = (): never => {
+    throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical base64${bytes === undefined ? '' : ` of ${bytes} bytes`}`);
+  };
+  if (typeof s !== 'string' || !B64_RE.test(s)) fail();
+  const out = Buffer.from(s, 'base64');
+  // Non-zero bits in the last character's padding positions decode to the same bytes: refuse them.
+  if (out.toString('base64') !== s) fail();
+  if (bytes !== undefined && out.length !== bytes) fail();
+  return new Uint8Array(out);
+}
+
+/** encodeBase64 returns standard padded base64. */
+export function encodeBase64(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}

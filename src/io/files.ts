@@ -1,0 +1,128 @@
+/**
+ * io/files — the file-system duties every command shares.
+ *
+ * - `writeFileAtomic`: write to a temporary file in the target directory, fsync it, rename it over the target and
+ *   fsync the directory. A crash or error at any point leaves either the old file or the new one, never a mix, and the
+ *   temporary file is removed on failure.
+ * - `readFileBounded`: refuse symlinks (unless allowed), non-regular files and files over a cap, checked on the open
+ *   descriptor so the file cannot be swapped between check and read.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { IoError, LimitError, toIoError } from '../errors.ts';
+
+export interface WriteAtomicOptions {
+  /** mode of the new file (default 0o644; private keys use 0o600). */
+  mode?: number;
+  /** overwrite an existing file (default true). When false an existing file gives ERR_IO_EXISTS. */
+  overwrite?: boolean;
+  /** dirMode creates missing parent directories with this mode (default: parents must exist). */
+  dirMode?: number;
+}
+
+let counter = 0;
+
+/** writeFileAtomic replaces path with data atomically (temp + fsync + rename + directory fsync). */
+export async function writeFileAtomic(path: string, data: Uint8Array | string, options: WriteAtomicOptions = {}): Promise<void> {
+  const dir = dirname(path);
+  try {
+    if (options.dirMode !== undefined) await fsp.mkdir(dir, { recursive: true, mode: options.dirMode });
+    if (options.overwrite === false) {
+      const exists = await fsp.lstat(path).then(
+        () => true,
+        () => false,
+      );
+      if (exists) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${path}`);
+    }
+  } catch (e) {
+    throw toIoError(e, path, 'write');
+  }
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? 0o644);
+    await fh.writeFile(data);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    if (options.overwrite === false) {
+      // link() fails if the target appeared meanwhile, so a concurrent writer is never clobbered.
+      await fsp.link(tmp, path);
+      await fsp.unlink(tmp);
+    } else {
+      await fsp.rename(tmp, path);
+    }
+    await syncDir(dir);
+  } catch (e) {
+    await fh?.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
+    throw toIoError(e, path, 'write');
+  }
+}
+
+/** syncDir fsyncs a directory so a rename inside it is durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const d = await fsp.open(dir, constants.O_RDONLY);
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+export interface ReadBoundedOptions {
+  /** maxBytes refuses larger files with ERR_LIMIT_SIZE. */
+  maxBytes: number;
+  /** allowSymlink follows a symlinked final component (default false). */
+  allowSymlink?: boolean;
+  /** what names the file in messages. */
+  what?: string;
+}
+
+/** openRegularFile opens path read-only, refusing symlinks (O_NOFOLLOW) and non-regular files. */
+export async function openRegularFile(path: string, allowSymlink = false): Promise<{ fh: fsp.FileHandle; size: number }> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, constants.O_RDONLY | (allowSymlink ? 0 : constants.O_NOFOLLOW));
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ELOOP') {
+      throw new IoError('ERR_IO_NOT_REGULAR_FILE', `${path} is a symlink; pass the file itself`, { cause: e });
+    }
+    throw toIoError(e, path, 'read');
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new IoError('ERR_IO_NOT_REGULAR_FILE', `${path} is not a regular file`);
+  }
+  return { fh, size: st.size };
+}
+
+/** readFileBounded reads a whole regular file no larger than maxBytes. */
+export async function readFileBounded(path: string, options: ReadBoundedOptions): Promise<Buffer> {
+  const { fh, size } = await openRegularFile(path, options.allowSymlink ?? false);
+  try {
+    if (size > options.maxBytes) {
+      throw new LimitError('ERR_LIMIT_SIZE', `${options.what ?? path} is ${size} bytes, over the cap of ${options.maxBytes}`, {
+        details: { size, cap: options.maxBytes },
+      });
+    }
+    const buf = Buffer.alloc(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(buf, off, size - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    // A file that grew while being read is refused: the bytes would not be the ones we measured.
+    const extra = await fh.read(Buffer.alloc(1), 0, 1, off);
+    if (off !== size || extra.bytesRead !== 0) {
+      throw new IoError('ERR_IO_READ_FAILED', `${path} changed while it was read`);
+    }
+    return buf;
+  } catch (e) {
+    throw toIoError(e, path, 'read');
+  } finally {
+    await fh.close();
+  }
+}
