@@ -1,0 +1,48 @@
+/**
+ * bench/run — `npm run bench [-- --quick] [-- --only NAME]`: runs every section of bench/sections and writes
+ * bench/RESULTS.md with the date and the machine. Benchmarks never run in `npm test`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SECTIONS } from './sections/index.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+
+function opensslVersion(): string {
+  try {
+    return execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'openssl not installed';
+  }
+}
+
+const machine = [
+  `- date: ${new Date().toISOString()}`,
+  `- cpu: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}`,
+  `- memory: ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  `- node: ${process.version} (OpenSSL ${process.versions.openssl}); system: ${opensslVersion()}`,
+  `- mode: ${quick ? 'quick (smaller inputs)' : 'full'}`,
+].join('\n');
+
+const parts: string[] = ['# Benchmark results', '', 'Written by `npm run bench`; each figure is measured next to its anchor in the same run.', '', machine, ''];
+const scratch = mkdtempSync(join(tmpdir(), 'custody-bench-'));
+try {
+  for (const s of SECTIONS) {
+    if (only && s.name !== only) continue;
+    const section = await s.load();
+    process.stderr.write(`== ${section.title}\n`);
+    const md = await section.run({ scratch, quick, log: (l) => process.stderr.write(`   ${l}\n`) });
+    parts.push(`## ${section.title}`, '', md.trimEnd(), '');
+    process.stdout.write(`## ${section.title}\n\n${md.trimEnd()}\n\n`);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+if (!quick && !only) writeFileSync(out, parts.join('\n'));
+else process.stderr.write('quick or partial run: bench/RESULTS.md left unchanged\n');

@@ -1,0 +1,9 @@
+/**
+ * bench/sections — the benchmark sections `npm run bench` runs, in order. Each measures our figure next to its
+ * anchor in the same run and returns markdown for bench/RESULTS.md. Add a section here to register it.
+ */
+import type { BenchSection } from '../types.ts';
+
+export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }> = [
+  // { name: 'crypto', load: async () => (await import('./crypto.ts')).default },
+];
