@@ -3,9 +3,29 @@
  * Keys are the command words as typed ("trust init"); two-word keys take precedence over one-word keys.
  */
 import type { Command } from '../context.ts';
+import { demo } from './demo.ts';
+import { keygen, keyShow } from './keys.ts';
+import { manifestCreate, signManifestCommand, verifyManifestCommand } from './manifest.ts';
+import { trustAddKey, trustInit, trustRemoveKey, trustRevoke, trustShow, trustSign, trustUpdate, trustVerify } from './trust.ts';
+import { verify } from './verify.ts';
 
 export const COMMANDS: Record<string, Command> = {
   // core (issue: keys, manifests, trust)
+  demo,
+  keygen,
+  'key show': keyShow,
+  'manifest create': manifestCreate,
+  'sign-manifest': signManifestCommand,
+  'verify-manifest': verifyManifestCommand,
+  verify,
+  'trust init': trustInit,
+  'trust add-key': trustAddKey,
+  'trust remove-key': trustRemoveKey,
+  'trust revoke': trustRevoke,
+  'trust sign': trustSign,
+  'trust verify': trustVerify,
+  'trust update': trustUpdate,
+  'trust show': trustShow,
   // tlog (issue: transparency log)
   // pkg (issue: PSPF packages)
 };

@@ -1,0 +1,64 @@
+/**
+ * manifest/artifact — checking a file against a VERIFIED manifest (the guide's `phase-verify manifest.json vmlinuz`).
+ *
+ * The file must match a signed entry by filename (or artifact name); its size is compared first (cheap, and it
+ * bounds the hashing work), then every supported hash present in the entry is computed in one streaming pass over
+ * the same open descriptor and compared in constant time. Unknown algorithms are ignored when a supported one is
+ * present; an entry offering only unknown algorithms is refused.
+ */
+import { basename } from 'node:path';
+import { constantTimeEqual, type HashAlgorithm } from '../crypto/index.ts';
+import { decodeHex } from '../encoding/bytes.ts';
+import { VerificationError } from '../errors.ts';
+import { openRegularFile } from '../io/files.ts';
+import { hashOpenFile } from '../io/hash-file.ts';
+import { artifactHashes, type ManifestArtifact } from './manifest.ts';
+import type { VerifiedManifest } from './verify.ts';
+
+export interface VerifiedArtifact {
+  name: string;
+  filename: string;
+  size: number;
+  /** algorithms that were computed and matched. */
+  matched: HashAlgorithm[];
+}
+
+/** findArtifact looks an artifact up by filename, then by artifact name. */
+export function findArtifact(vm: VerifiedManifest, fileOrName: string): { name: string; artifact: ManifestArtifact } {
+  const base = basename(fileOrName);
+  for (const [name, a] of vm.manifest.artifacts) if (a.filename === base) return { name, artifact: a };
+  const byName = vm.manifest.artifacts.get(base);
+  if (byName) return { name: base, artifact: byName };
+  throw new VerificationError('ERR_ARTIFACT_NOT_IN_MANIFEST', `${base} is not an artifact of this manifest`, {
+    details: { file: base, artifacts: [...vm.manifest.artifacts.keys()] },
+  });
+}
+
+/** verifyArtifactFile checks the file at path against its signed entry. */
+export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?: string): Promise<VerifiedArtifact> {
+  const { name, artifact } = findArtifact(vm, as ?? path);
+  const { supported, unsupported } = artifactHashes(artifact);
+  if (supported.size === 0) {
+    throw new VerificationError('ERR_MANIFEST_NO_SUPPORTED_HASH', `artifact ${name} offers only unsupported hashes: ${unsupported.join(', ')}`);
+  }
+  const { fh, size } = await openRegularFile(path);
+  try {
+    if (size !== artifact.size_bytes) {
+      throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${basename(path)}: expected ${artifact.size_bytes} bytes, got ${size}`, {
+        details: { artifact: name, expected: artifact.size_bytes, got: size },
+      });
+    }
+    const algs = [...supported.keys()];
+    const got = await hashOpenFile(fh, size, algs, path);
+    for (const alg of algs) {
+      if (!constantTimeEqual(decodeHex(got[alg]), decodeHex(supported.get(alg)!))) {
+        throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${basename(path)}: ${alg} does not match the signed manifest`, {
+          details: { artifact: name, algorithm: alg, expected: supported.get(alg), got: got[alg] },
+        });
+      }
+    }
+    return { name, filename: artifact.filename, size, matched: algs };
+  } finally {
+    await fh.close();
+  }
+}
