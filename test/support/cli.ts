@@ -13,6 +13,8 @@ export interface Transcript {
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** TSX_LOADER is resolved from the repository, so children run from any cwd. */
+export const TSX_LOADER = import.meta.resolve('tsx');
 
 /** cli runs `custody …argv` in-process with cwd and env; `now` pins the clock. */
 export async function cli(
@@ -37,7 +39,7 @@ export function spawnCli(
   opts: { cwd: string; env?: Record<string, string | undefined>; input?: string },
 ): Promise<Transcript> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, ...argv], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, ...argv], {
       cwd: opts.cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PrivateKey, openSealedKey, privateKeyFromDer, sealPrivateKey } from '../../src/crypto/index.ts';
+import { assertCode } from '../support/assert.ts';
+
+const pass = new TextEncoder().encode('correct horse battery staple');
+
+test('sealed keys round trip and refuse a wrong passphrase or an altered file', () => {
+  const k = PrivateKey.generate();
+  const pem = sealPrivateKey(k.toPkcs8Der(), pass, { log2N: 10 });
+  assert.match(pem, /^-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\n/);
+  assert.ok(!pem.includes(Buffer.from(k.toPkcs8Der()).toString('base64')), 'the key is not in the clear');
+  assert.ok(privateKeyFromDer(openSealedKey(pem, pass)).publicKey.equals(k.publicKey));
+  assertCode(() => openSealedKey(pem, new TextEncoder().encode('wrong')), 'ERR_CONFIG_PASSPHRASE_WRONG');
+  // Lowering the scrypt cost in the header breaks the GCM tag (the header is additional data).
+  const body = Buffer.from(pem.split('\n').slice(1, -2).join(''), 'base64');
+  body[4] = 11;
+  const altered = `-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\n${body.toString('base64')}\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n`;
+  assertCode(() => openSealedKey(altered, pass), 'ERR_CONFIG_PASSPHRASE_WRONG');
+  body[4] = 30;
+  const greedy = `-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\n${body.toString('base64')}\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n`;
+  assertCode(() => openSealedKey(greedy, pass), 'ERR_KEY_INVALID');
+  assertCode(() => openSealedKey('-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n', pass), 'ERR_KEY_INVALID');
+});
