@@ -5,5 +5,5 @@
 import type { BenchSection } from '../types.ts';
 
 export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }> = [
-  // { name: 'crypto', load: async () => (await import('./crypto.ts')).default },
+  { name: 'crypto', load: async () => (await import('./crypto.ts')).default },
 ];
