@@ -45,7 +45,7 @@ export function parseCommandArgs<O extends Options>(
 ): { values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K]['multiple'] extends true ? string[] : string }; positionals: string[] } {
   try {
     const r = parseArgs({ args: argv, options: { ...options, json: { type: 'boolean' } }, allowPositionals, strict: true });
-    return r as never;
+    return r;
   } catch (e) {
     throw new UsageError('ERR_USAGE_ARGUMENT', (e as Error).message.split('\n')[0]!.replace(/^./, (c) => c.toLowerCase()), {
       cause: e,

@@ -16,11 +16,11 @@ export function parseTimestamp(s: unknown, what = 'timestamp'): Date {
     throw new FormatError('ERR_FORMAT_SCHEMA', `${what}: expected an RFC 3339 timestamp, got ${JSON.stringify(s)?.slice(0, 40)}`);
   };
   if (!m) return fail();
-  const [, y, mo, d, h, mi, sec] = m.map(Number) as number[];
+  const [, y, mo, d, h, mi, sec] = m.map<number>(Number);
   const date = new Date(s as string);
   if (Number.isNaN(date.getTime())) return fail();
   // Reject dates JavaScript would roll over (Feb 30 → Mar 2) by checking the calendar fields round-trip.
-  const probe = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, sec!));
+  const probe = new Date(Date.UTC(y!, mo! - 1, d, h, mi, sec));
   if (probe.getUTCDate() !== d || probe.getUTCMonth() !== mo! - 1 || h! > 23 || mi! > 59 || sec! > 60) return fail();
   return date;
 }

@@ -26,7 +26,7 @@ export function signManifest(m: Manifest, key: PrivateKey, options: SignManifest
   const stale: string[] = [];
   for (const s of existing) {
     if (s.public_key === undefined || s.algorithm !== 'ed25519') continue;
-    let ok = false;
+    let ok: boolean;
     try {
       ok = verifyEd25519(PublicKey.fromRaw(decodeHex(s.public_key, 32)), message, decodeHex(s.signature, 64));
     } catch {

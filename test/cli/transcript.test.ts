@@ -52,8 +52,8 @@ test('the newcomer transcript works as written', async (t) => {
 
   r = await run('verify', 'm2.json', 'art/vmlinuz', 'art/initramfs.img', '--trust', 'root.json');
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^ok  vmlinuz/m);
-  assert.match(r.stdout, /^ok  initramfs\.img/m);
+  assert.match(r.stdout, /^ok {2}vmlinuz/m);
+  assert.match(r.stdout, /^ok {2}initramfs\.img/m);
 
   r = await run('verify', 'm2.json', 'art/vmlinuz', '--trust', 'root.json', '--json');
   assert.equal(r.code, 0, r.stderr);

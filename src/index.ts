@@ -1,0 +1,48 @@
+/**
+ * custody — the public library surface. Every export is named here; types use `export type` (STYLE.md C7).
+ */
+export {
+  ConfigError,
+  ERROR_CODES,
+  EXIT_CODES,
+  FormatError,
+  IoError,
+  LimitError,
+  PolicyError,
+  TrustError,
+  UsageError,
+  VerificationError,
+  isTrustError,
+} from './errors.ts';
+export type { AnyTrustError, ErrorCode, ErrorKind, TrustErrorOptions } from './errors.ts';
+
+export { ED25519_ACCEPTANCE_RULE, PrivateKey, PublicKey, sealPrivateKey, verifyEd25519 } from './crypto/index.ts';
+export type { HashAlgorithm } from './crypto/index.ts';
+export { parseJson } from './encoding/json.ts';
+export type { JsonValue, ParseJsonOptions } from './encoding/json.ts';
+export { canonicalizeJcs, canonicalizeTuf } from './encoding/canonical.ts';
+
+export { loadPrivateKey, loadPublicKey, parsePublicKey, seedToPrivateKey, writeKeyPair } from './keys/key-file.ts';
+
+export {
+  MANIFEST_SIGNER_ROLE,
+  createRoot,
+  editRoot,
+  formatRoot,
+  parseRoot,
+  signRoot,
+  updateRoot,
+  updateRootChain,
+  verifyPinnedRoot,
+} from './trust/root.ts';
+export type { RoleName, RootDocument, TrustRoot } from './trust/root.ts';
+export { countThreshold } from './trust/threshold.ts';
+export type { AuthorizedKey, CandidateSignature, ThresholdResult } from './trust/threshold.ts';
+
+export { MANIFEST_SIGNING_PREFIX, formatManifest, manifestSignedBytes, parseManifest } from './manifest/manifest.ts';
+export type { Manifest, ManifestArtifact, ManifestSignature } from './manifest/manifest.ts';
+export { createManifest } from './manifest/create.ts';
+export { signManifest } from './manifest/sign.ts';
+export { verifyManifest } from './manifest/verify.ts';
+export type { VerifiedManifest, VerifyManifestOptions } from './manifest/verify.ts';
+export { verifyArtifactFile } from './manifest/artifact.ts';
