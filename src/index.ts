@@ -17,7 +17,7 @@ export {
 export type { AnyTrustError, ErrorCode, ErrorKind, TrustErrorOptions } from './errors.ts';
 
 export { ED25519_ACCEPTANCE_RULE, PrivateKey, PublicKey, sealPrivateKey, verifyEd25519 } from './crypto/index.ts';
-export type { HashAlgorithm } from './crypto/index.ts';
+export type { HashAlgorithm, Signer } from './crypto/index.ts';
 export { parseJson } from './encoding/json.ts';
 export type { JsonValue, ParseJsonOptions } from './encoding/json.ts';
 export { canonicalizeJcs, canonicalizeTuf } from './encoding/canonical.ts';

@@ -26,3 +26,4 @@ export {
 export type { HashAlgorithm, MultiHasher } from './hash.ts';
 export { SEALED_KEY_PEM_LABEL, isSealedKeyPem, openSealedKey, sealPrivateKey } from './sealed-key.ts';
 export type { SealOptions } from './sealed-key.ts';
+export type { Signer } from './signer.ts';

@@ -6,7 +6,7 @@
  * refused (ERR_MANIFEST_BODY_CHANGED) unless `resign` drops every old signature first. Signatures without a
  * `public_key` cannot be checked here; verification decides about them.
  */
-import { PublicKey, verifyEd25519, type PrivateKey } from '../crypto/index.ts';
+import { PublicKey, verifyEd25519, type Signer } from '../crypto/index.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
 import { formatTimestamp } from '../encoding/time.ts';
 import { UsageError } from '../errors.ts';
@@ -19,7 +19,7 @@ export interface SignManifestOptions {
 }
 
 /** signManifest returns the manifest with key's signature added (or unchanged if key already signed it). */
-export function signManifest(m: Manifest, key: PrivateKey, options: SignManifestOptions): Manifest {
+export function signManifest(m: Manifest, key: Signer, options: SignManifestOptions): Manifest {
   const message = manifestSignedBytes(m);
   let existing: readonly ManifestSignature[] = m.signatures;
   if (options.resign) existing = [];

@@ -42,7 +42,7 @@ import { isJsonObject, parseJsonObject, type JsonObject, type JsonValue } from '
 import { formatTimestamp, parseTimestamp } from '../encoding/time.ts';
 import { FormatError, PolicyError, VerificationError } from '../errors.ts';
 import { countThreshold, type AuthorizedKey, type CandidateSignature, type ThresholdResult } from './threshold.ts';
-import type { PrivateKey } from '../crypto/index.ts';
+import type { Signer } from '../crypto/index.ts';
 
 /** TUF_SPEC_VERSION is the specification version Custody writes. */
 export const TUF_SPEC_VERSION = '1.0.31';
@@ -330,7 +330,7 @@ export function editRoot(doc: RootDocument, edit: (signed: JsonObject) => void):
 }
 
 /** signRoot adds (or replaces) the signature of `key` over the root's signed bytes. */
-export function signRoot(doc: RootDocument, key: PrivateKey): RootDocument {
+export function signRoot(doc: RootDocument, key: Signer): RootDocument {
   const keyid = [...doc.keys.values()].find((k) => k.key.equals(key.publicKey))?.id ?? key.publicKey.keyId;
   const sig = encodeHex(key.sign(rootSignedBytes(doc)));
   const signatures = doc.signatures.filter((s) => s.keyid !== keyid).concat([{ keyid, sig }]);
