@@ -1,0 +1,145 @@
+/**
+ * cli/commands/verify-package — the package side of `custody verify PACKAGE [--quick|--deep|--paranoid]
+ * [--trusted-key K]… [--allow-links] [--json]` for PSPF/2025 packages (FlavorPack v0.3.0 layout). The `verify`
+ * command sniffs the file with `isPspfFile` (end magic at EOF-4) and delegates here.
+ *
+ * Trust boundary: the package is attacker-controlled; trusted keys come from the operator (`--trusted-key`,
+ * `CUSTODY_ALLOWED_KEYS`). Without any, a valid package is reported "intact, signer not trusted" (exit 0); with
+ * some, the signer must match one ("authentic") or the package is refused with ERR_PKG_UNTRUSTED_SIGNER (exit 1).
+ */
+import { resolve } from 'node:path';
+import { PublicKey } from '../../crypto/index.ts';
+import { decodeUtf8 } from '../../encoding/json.ts';
+import { ConfigError, UsageError } from '../../errors.ts';
+import { readFileBounded } from '../../io/files.ts';
+import { CUSTODY_ALLOWED_KEYS_ENV, parseAllowedKeys, publicKeyFromHex, type PackageTrustPolicy } from '../../pkg/trust.ts';
+import { openPackage } from '../../pkg/reader.ts';
+import { verifyPackage } from '../../pkg/verify.ts';
+import type { PackageReport, PackageTrust, VerifyLevel } from '../../pkg/pspf.types.ts';
+import { parseCommandArgs, type CommandContext } from '../context.ts';
+import { safe } from './inspect.ts';
+
+/** TRUSTED_KEY_FILE_MAX_BYTES caps a --trusted-key file. */
+const TRUSTED_KEY_FILE_MAX_BYTES = 64 * 1024;
+
+/** STATUS_INTACT and STATUS_AUTHENTIC are the words scripts can grep for. */
+export const STATUS_INTACT = 'intact, signer not trusted';
+export const STATUS_AUTHENTIC = 'authentic';
+
+/**
+ * loadTrustPolicy builds the trust policy from `--trusted-key` values (64 hex chars, `SHA256:` fingerprint, or a
+ * file holding an SPKI PEM or 64 hex chars) and the CUSTODY_ALLOWED_KEYS environment variable.
+ */
+export async function loadTrustPolicy(ctx: CommandContext, trustedKeys: readonly string[]): Promise<PackageTrustPolicy> {
+  const keys: PublicKey[] = [];
+  const fingerprints: string[] = [];
+  for (const k of trustedKeys) {
+    if (/^[0-9a-fA-F]{64}$/.test(k)) keys.push(publicKeyFromHex(k, '--trusted-key'));
+    else if (k.startsWith('SHA256:')) fingerprints.push(...parseAllowedKeys(k).fingerprints);
+    else {
+      const text = decodeUtf8(
+        await readFileBounded(resolve(ctx.cwd, k), { maxBytes: TRUSTED_KEY_FILE_MAX_BYTES, allowSymlink: true, what: 'trusted key file' }),
+        'trusted key file',
+      ).trim();
+      if (/^[0-9a-fA-F]{64}$/.test(text)) keys.push(publicKeyFromHex(text, k));
+      else {
+        try {
+          keys.push(PublicKey.fromPem(text));
+        } catch (e) {
+          throw new ConfigError('ERR_CONFIG_INVALID', `--trusted-key ${k}: expected an SPKI PEM public key or 64 hex chars`, { cause: e });
+        }
+      }
+    }
+  }
+  const env = ctx.env[CUSTODY_ALLOWED_KEYS_ENV];
+  if (env !== undefined && env.trim() !== '') {
+    const allowed = parseAllowedKeys(env);
+    keys.push(...allowed.keys);
+    fingerprints.push(...allowed.fingerprints);
+  }
+  return { keys, fingerprints };
+}
+
+/** trustLine renders the verdict for humans. */
+export function trustLine(trust: PackageTrust): string {
+  if (trust.kind === 'self-signed') return STATUS_INTACT;
+  const via = { 'pinned-key': 'pinned key', fingerprint: `${CUSTODY_ALLOWED_KEYS_ENV} fingerprint`, authorize: 'trust root' }[trust.via];
+  return `${STATUS_AUTHENTIC} (signer trusted by ${via})`;
+}
+
+/** reportJson renders a report for --json. */
+export function reportJson(r: PackageReport): Record<string, unknown> {
+  return {
+    path: r.path,
+    level: r.level,
+    status: r.trust.kind === 'self-signed' ? STATUS_INTACT : STATUS_AUTHENTIC,
+    trust: r.trust.kind === 'self-signed' ? { kind: r.trust.kind } : { kind: r.trust.kind, via: r.trust.via },
+    package: { name: r.name, version: r.version },
+    signer: { publicKey: r.signer.hex, fingerprint: r.signer.fingerprint },
+    launcherVerified: r.launcherVerified,
+    slots: r.slots,
+    ...(r.entries ? { entries: r.entries } : {}),
+  };
+}
+
+/** PACKAGE_VERIFY_USAGE is the --help text of the package side of `custody verify`. */
+export const PACKAGE_VERIFY_USAGE = `usage: custody verify PACKAGE [--quick | --deep | --paranoid] [--trusted-key KEY]… [--allow-links] [--json]
+
+Verifies a PSPF/2025 package (FlavorPack format). Levels:
+  --quick      index checksum, metadata sha-256, ed25519 signature over the metadata, slot table vs signed metadata
+  --deep       (default) + the launcher and every slot's bytes against the full sha-256 in the SIGNED metadata,
+               content consistent with the declared operations, zero padding
+  --paranoid   + a full extraction into a scratch directory under the safe-extraction rules (always removed)
+
+Trust: with no trusted key a valid package is "${STATUS_INTACT}" (anyone can sign with their own key).
+  --trusted-key KEY   64 hex chars, SHA256:<fingerprint>, or a file with an SPKI PEM / hex key; repeatable
+  ${CUSTODY_ALLOWED_KEYS_ENV}   comma list of hex keys or SHA256: fingerprints
+With either, the signer must match ("${STATUS_AUTHENTIC}") or the package is refused [ERR_PKG_UNTRUSTED_SIGNER].
+  --allow-links       accept symlinks/hardlinks that stay inside (paranoid extraction; refused by default)
+
+Exit 0 verified, 1 refused (altered, untrusted or hostile: DO NOT USE IT), 2 usage/config, 3 i/o.
+
+examples:
+  custody verify app.psp
+  custody verify app.psp --paranoid --trusted-key dd3773c6435a7f915de513313dc1bedb9d071eee19497b3cd38e1b2b7cb6fe19`;
+
+/**
+ * runPackageVerify handles `custody verify PACKAGE …` for a PSPF package; ctx.argv holds the arguments after the
+ * command word. Returns 0 or throws a coded error.
+ */
+export async function runPackageVerify(ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs(ctx.argv, {
+    quick: { type: 'boolean' },
+    deep: { type: 'boolean' },
+    paranoid: { type: 'boolean' },
+    'trusted-key': { type: 'string', multiple: true },
+    'allow-links': { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', `expected one PACKAGE, got ${positionals.length} arguments`);
+  const levels = (['quick', 'deep', 'paranoid'] as const).filter((l) => values[l] === true);
+  if (levels.length > 1) throw new UsageError('ERR_USAGE_ARGUMENT', `pass at most one of --quick, --deep, --paranoid (got ${levels.map((l) => '--' + l).join(' ')})`);
+  const level: VerifyLevel = levels[0] ?? 'deep';
+  const trust = await loadTrustPolicy(ctx, values['trusted-key'] ?? []);
+  const path = positionals[0]!;
+  const reader = await openPackage(resolve(ctx.cwd, path));
+  let report: PackageReport;
+  try {
+    report = await verifyPackage(reader, { level, trust, extract: { allowLinks: values['allow-links'] === true } });
+  } finally {
+    await reader.close();
+  }
+  const checked =
+    level === 'quick'
+      ? 'index, metadata signature and slot table'
+      : `index, metadata signature, launcher and ${report.slots.length}/${report.slots.length} slots against the signed sha-256` +
+        (level === 'paranoid' ? `, safe extraction of ${report.entries?.length ?? 0} entries` : '');
+  ctx.print(`${path}: ${trustLine(report.trust)}`);
+  ctx.print(`  package: ${safe(report.name)} ${safe(report.version)}`);
+  ctx.print(`  verified (${level}): ${checked}`);
+  ctx.print(`  signer: ed25519 ${report.signer.hex} (${report.signer.fingerprint})`);
+  if (report.trust.kind === 'self-signed' && !ctx.json) {
+    ctx.stderr(`custody: hint: anyone can sign a package with their own key; pass --trusted-key ${report.signer.hex} only if you trust this signer\n`);
+  }
+  ctx.result(reportJson(report));
+  return 0;
+}
