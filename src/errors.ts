@@ -142,7 +142,6 @@ export const ERROR_CODES = {
     422,
     'the log signed two checkpoints that are not consistent: keep both as evidence and stop trusting the log',
   ],
-  ERR_LOG_ORIGIN_MISMATCH: ['verification', 422, 'the checkpoint names another log; check the URL and the --key'],
   ERR_LOG_ENTRY_MISMATCH: ['verification', 422, 'the entry differs from the one the log holds at that index'],
   ERR_LOG_RESPONSE: ['io', 502, 'the server did not answer in the C2SP tlog formats; check the URL'],
   ERR_WITNESS_REQUEST: [
@@ -253,6 +252,19 @@ export const ERROR_CODES = {
   ERR_PKG_SIZE_LIMIT: ['limit', 413, 'the extracted data would exceed the size cap; raise it only for a package you trust to be that large'],
   ERR_PKG_ENTRY_LIMIT: ['limit', 413, 'the archive has more entries than the cap'],
   ERR_PKG_RATIO_LIMIT: ['limit', 413, 'the data expands more than the compression-ratio cap allows (a decompression bomb?)'],
+
+  // --- detached signature sets (threshold signatures over a file digest) ---
+  ERR_SIGSET_SCHEMA: ['format', 400, 'the signature set is not a custody.signature-set/v1 document; see docs/packages.md'],
+  ERR_SIGSET_DIGEST_MISMATCH: [
+    'verification',
+    422,
+    'the signature set covers another file (its sha-256 differs): the file was changed or the wrong .sigs file was given',
+  ],
+  ERR_SIGSET_THRESHOLD_UNMET: [
+    'verification',
+    422,
+    'collect signatures from more of the keys the trust root authorizes (custody sign-package)',
+  ],
 
   // --- trust root (TUF root.json) ---
   ERR_TRUST_SCHEMA: ['format', 400, 'the trust root is not a TUF root.json; see docs/trust.md'],

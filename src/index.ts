@@ -46,3 +46,16 @@ export { signManifest } from './manifest/sign.ts';
 export { verifyManifest } from './manifest/verify.ts';
 export type { VerifiedManifest, VerifyManifestOptions } from './manifest/verify.ts';
 export { verifyArtifactFile } from './manifest/artifact.ts';
+export { MANIFEST_LOG_ENTRY_HEADER, manifestLogEntry, verifyManifestInclusion } from './manifest/log.ts';
+export { addSetSignature, formatSignatureSet, parseSignatureSet, verifySignatureSet } from './trust/signature-set.ts';
+export type { SignatureSet } from './trust/signature-set.ts';
+
+// Transparency log formats (also at the `custody/tlog` and `custody/note` subpaths).
+export { hashLeaf, proveConsistency, proveInclusion, verifyConsistency, verifyInclusion } from './tlog/merkle.ts';
+export { formatCheckpoint, openCheckpoint, parseCheckpoint } from './note/checkpoint.ts';
+export { openNote, parseVerifierKey, signNote } from './note/note.ts';
+export { formatProofFile, parseProofFile, verifyProofFile } from './note/proof.ts';
+export type { Checkpoint } from './note/checkpoint.ts';
+
+// Signed packages (also at the `custody/pkg` subpath).
+export { isPspfFile, openPackage, verifyPackage, verifyPackageFile, writePackage, extractPackage } from './pkg/index.ts';

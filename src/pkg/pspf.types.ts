@@ -162,7 +162,7 @@ export type VerifyLevel = 'quick' | 'deep' | 'paranoid';
 /** PackageTrust is the trust verdict: `self-signed` means intact but the signer is not trusted. */
 export type PackageTrust =
   | { kind: 'self-signed' }
-  | { kind: 'authentic'; via: 'pinned-key' | 'fingerprint' | 'authorize'; key: PublicKey };
+  | { kind: 'authentic'; via: 'pinned-key' | 'fingerprint' | 'authorize' | 'trust-root' | 'threshold-signatures'; key: PublicKey };
 
 /** SlotReport is what verification established about one slot. */
 export interface SlotReport {

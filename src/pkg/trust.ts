@@ -27,8 +27,11 @@ export interface PackageTrustPolicy {
    * authorize is asked about the signer when no pinned key or fingerprint matched; returning true makes the package
    * authentic. Intended for the trust root (src/trust/): e.g. `(k) => root.authorizesPackageKey(k)`.
    */
-  authorize?: (key: PublicKey) => boolean | Promise<boolean>;
+  authorize?: (key: PublicKey) => AuthorizeResult | Promise<AuthorizeResult>;
 }
+
+/** AuthorizeResult: false refuses; true, or the name of the mechanism that vouched, accepts. */
+export type AuthorizeResult = boolean | 'trust-root' | 'threshold-signatures';
 
 /** CUSTODY_ALLOWED_KEYS_ENV names the environment variable holding the allow-list. */
 export const CUSTODY_ALLOWED_KEYS_ENV = 'CUSTODY_ALLOWED_KEYS';
@@ -77,7 +80,10 @@ export async function evaluateTrust(signer: PublicKey, policy: PackageTrustPolic
   if (!hasTrustPolicy(policy)) return { kind: 'self-signed' };
   if (policy.keys?.some((k) => k.equals(signer))) return { kind: 'authentic', via: 'pinned-key', key: signer };
   if (policy.fingerprints?.includes(signer.fingerprint)) return { kind: 'authentic', via: 'fingerprint', key: signer };
-  if (policy.authorize && (await policy.authorize(signer)) === true) return { kind: 'authentic', via: 'authorize', key: signer };
+  if (policy.authorize) {
+    const r = await policy.authorize(signer);
+    if (r !== false) return { kind: 'authentic', via: r === true ? 'authorize' : r, key: signer };
+  }
   throw new PolicyError('ERR_PKG_UNTRUSTED_SIGNER', `the package is intact but signed by an untrusted key ${signer.hex} (${signer.fingerprint})`, {
     details: { publicKey: signer.hex, fingerprint: signer.fingerprint },
   });

@@ -197,6 +197,22 @@ export function roleKeys(doc: RootDocument, role: RoleName): Map<string, Authori
   return m;
 }
 
+/**
+ * isKeyAuthorized tells whether `key` (by its raw bytes) is a key of `role` that is not revoked and is inside its
+ * validity window at `now` — the single-key form of the threshold rules.
+ */
+export function isKeyAuthorized(root: TrustRoot, role: RoleName, key: PublicKey, now: Date): boolean {
+  if (root.revoked.has(key.keyId)) return false;
+  const t = now.getTime();
+  for (const ak of roleKeys(root, role).values()) {
+    if (!ak.key.equals(key)) continue;
+    if (ak.notBefore && t < ak.notBefore.getTime()) continue;
+    if (ak.notAfter && t >= ak.notAfter.getTime()) continue;
+    return true;
+  }
+  return false;
+}
+
 /** checkRootSignatures counts `doc`'s signatures against the root role of `by` (which may be doc itself). */
 export function checkRootSignatures(doc: RootDocument, by: RootDocument, now: Date): ThresholdResult {
   return countThreshold({

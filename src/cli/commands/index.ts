@@ -3,11 +3,17 @@
  * Keys are the command words as typed ("trust init"); two-word keys take precedence over one-word keys.
  */
 import type { Command } from '../context.ts';
+import { logAdd, logMonitor, logServe, logVerifyConsistency, logVerifyInclusion } from './log.ts';
+import { witnessServe } from './witness.ts';
 import { demo } from './demo.ts';
 import { keygen, keyShow } from './keys.ts';
 import { manifestCreate, signManifestCommand, verifyManifestCommand } from './manifest.ts';
 import { trustAddKey, trustInit, trustRemoveKey, trustRevoke, trustShow, trustSign, trustUpdate, trustVerify } from './trust.ts';
 import { verify } from './verify.ts';
+import { pack } from './pack.ts';
+import { inspect } from './inspect.ts';
+import { extract } from './extract.ts';
+import { signPackage } from './sign-package.ts';
 
 export const COMMANDS: Record<string, Command> = {
   // core (issue: keys, manifests, trust)
@@ -27,5 +33,15 @@ export const COMMANDS: Record<string, Command> = {
   'trust update': trustUpdate,
   'trust show': trustShow,
   // tlog (issue: transparency log)
+  'log serve': logServe,
+  'log add': logAdd,
+  'log monitor': logMonitor,
+  'log verify-inclusion': logVerifyInclusion,
+  'log verify-consistency': logVerifyConsistency,
+  'witness serve': witnessServe,
   // pkg (issue: PSPF packages)
+  pack,
+  inspect,
+  extract,
+  'sign-package': signPackage,
 };

@@ -6,11 +6,21 @@ import { isHashAlgorithm, type HashAlgorithm } from '../../crypto/index.ts';
 import { parseDuration } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
 import { createManifest } from '../../manifest/create.ts';
-import { formatManifest } from '../../manifest/manifest.ts';
+import { formatManifest, type Manifest } from '../../manifest/manifest.ts';
 import { signManifest } from '../../manifest/sign.ts';
 import { loadState, recordManifest, saveState, stateKey } from '../../manifest/state.ts';
 import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
+import { promises as fsp } from 'node:fs';
+import { ConfigError, IoError } from '../../errors.ts';
+import { readFileBounded } from '../../io/files.ts';
+import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type LoggedManifest } from '../../manifest/log.ts';
+import { parseCheckpoint } from '../../note/checkpoint.ts';
+import { parseNote } from '../../note/note.ts';
+import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
+import { LogClient } from '../../tlog/client.ts';
+import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
+import { decodeUtf8 } from '../../encoding/json.ts';
 import { abs, loadSigningKey, loadTrustRoot, readManifestFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
@@ -88,6 +98,10 @@ options:
   --output OUT          signed manifest path (required; may not equal IN)
   --resign              drop existing signatures first
   --passphrase-file F   passphrase for an encrypted key (or CUSTODY_PASSPHRASE)
+  --log URL             also submit the manifest to a transparency log (e.g. http://127.0.0.1:8080/log) and
+                        store the tlog-proof beside the output as OUT.tlog-proof
+  --log-token-file F    bearer token for the log (or CUSTODY_LOG_TOKEN)
+  --log-key VKEY        the log's verifier key: check the returned checkpoint's signature before storing
 
 example:
   custody sign-manifest --manifest m0.json --key k/a.pem --output m1.json`,
@@ -99,6 +113,9 @@ example:
       output: { type: 'string' },
       resign: { type: 'boolean' },
       'passphrase-file': { type: 'string' },
+      log: { type: 'string' },
+      'log-token-file': { type: 'string' },
+      'log-key': { type: 'string' },
     }, false);
     const input = requireOption(values.manifest, 'manifest');
     const output = requireOption(values.output, 'output');
@@ -106,30 +123,93 @@ example:
     const m = await readManifestFile(ctx, input);
     const key = await loadSigningKey(ctx, { key: values.key, seedFile: values['seed-file'], passphraseFile: values['passphrase-file'] });
     const signed = signManifest(m, key, { now: ctx.now(), resign: values.resign === true });
+    // Submit before writing anything: a refused or failed submission leaves no files behind.
+    const proof = values.log === undefined ? undefined : await submitToLog(ctx, signed, values.log, values['log-token-file'], values['log-key']);
     const out = await writeOutput(ctx, output, formatManifest(signed), { inputs: [input] });
     const added = signed.signatures.length !== m.signatures.length || values.resign === true;
     ctx.print(`${added ? 'signed' : 'already signed'} by ${key.publicKey.keyId}; ${signed.signatures.length} signature(s) → ${out}`);
-    ctx.result({ output: out, key_id: key.publicKey.keyId, signatures: signed.signatures.length, added });
+    let proofPath: string | undefined;
+    if (proof) {
+      proofPath = await writeOutput(ctx, output + MANIFEST_PROOF_SUFFIX, proof.text);
+      ctx.print(`logged at index ${proof.index} of ${proof.origin} (tree size ${proof.size}); proof → ${proofPath}`);
+    }
+    ctx.result({ output: out, key_id: key.publicKey.keyId, signatures: signed.signatures.length, added, ...(proof ? { log_index: proof.index, proof: proofPath } : {}) });
     return 0;
   },
 };
 
-async function verifyWithState(ctx: CommandContext, manifestPath: string, trustPath: string, statePath: string | undefined): Promise<VerifiedManifest> {
+/**
+ * submitToLog sends the manifest's log entry (manifest/log) and returns the tlog-proof@v1 text. The answer is
+ * checked before it is stored: the proof must include the entry under the returned checkpoint's root, and with
+ * --log-key the checkpoint must carry the log's signature.
+ */
+async function submitToLog(
+  ctx: CommandContext,
+  m: Manifest,
+  url: string,
+  tokenFile: string | undefined,
+  logKey: string | undefined,
+): Promise<{ text: string; index: number; size: number; origin: string }> {
+  let token: string | undefined;
+  if (tokenFile !== undefined) {
+    token = decodeUtf8(await readFileBounded(abs(ctx, tokenFile), { maxBytes: 4096, what: 'log token file' }), 'log token file').trim();
+  } else {
+    token = ctx.env.CUSTODY_LOG_TOKEN;
+  }
+  if (!token) throw new ConfigError('ERR_CONFIG_INVALID', '--log needs a bearer token', { hint: 'pass --log-token-file FILE or set CUSTODY_LOG_TOKEN' });
+  const entry = manifestLogEntry(m);
+  const r = await new LogClient(url).add(entry, token);
+  const text = formatProofFile({ index: r.index, proof: r.proof, checkpoint: r.checkpoint });
+  const cp = parseCheckpoint(parseNote(r.checkpoint).text);
+  if (logKey !== undefined) verifyProofFile(text, { entry }, logKey);
+  else verifyInclusion(hashLeaf(entry), r.index, cp.size, r.proof, cp.rootHash);
+  return { text, index: r.index, size: cp.size, origin: cp.origin };
+}
+
+async function readProof(ctx: CommandContext, manifestPath: string, proofPath: string | undefined): Promise<Uint8Array | undefined> {
+  const p = abs(ctx, proofPath ?? manifestPath + MANIFEST_PROOF_SUFFIX);
+  const exists = await fsp.lstat(p).then(() => true, () => false);
+  if (!exists) {
+    if (proofPath !== undefined) throw new IoError('ERR_IO_NOT_FOUND', `no such file: ${proofPath}`);
+    return undefined;
+  }
+  return readFileBounded(p, { maxBytes: MAX_PROOF_FILE_BYTES, allowSymlink: true, what: 'tlog-proof file' });
+}
+
+interface LogRequirement {
+  key: string | undefined;
+  proof: string | undefined;
+}
+
+async function verifyWithState(
+  ctx: CommandContext,
+  manifestPath: string,
+  trustPath: string,
+  statePath: string | undefined,
+  log: LogRequirement = { key: undefined, proof: undefined },
+): Promise<VerifiedManifest & { logged?: LoggedManifest }> {
   const root = await loadTrustRoot(ctx, trustPath);
   const m = await readManifestFile(ctx, manifestPath);
   const state = statePath === undefined ? undefined : await loadState(abs(ctx, statePath));
   const seen = state?.manifests.get(stateKey(m.channel, m.arch));
   const vm = verifyManifest(m, root, { now: ctx.now(), lastSeenSequence: seen?.sequence, lastSeenDigest: seen?.digest });
+  // Transparency: the entry is recomputed from the verified manifest, then proven under the log key.
+  const logged = log.key === undefined ? undefined : verifyManifestInclusion(vm, await readProof(ctx, manifestPath, log.proof), log.key);
   if (state && statePath !== undefined) {
     recordManifest(state, vm);
     await saveState(abs(ctx, statePath), state);
   }
-  return vm;
+  return logged ? { ...vm, logged } : vm;
 }
 
-function manifestSummary(vm: VerifiedManifest): Record<string, unknown> {
+const logOptions = { 'require-log': { type: 'string' }, 'log-proof': { type: 'string' } } as const;
+const LOG_USAGE = `  --require-log VKEY  refuse unless a tlog-proof shows the manifest in the log with this verifier key
+  --log-proof FILE    the proof file (default: MANIFEST.tlog-proof)`;
+
+function manifestSummary(vm: VerifiedManifest & { logged?: LoggedManifest }): Record<string, unknown> {
   const m = vm.manifest;
   return {
+    ...(vm.logged ? { log: { origin: vm.logged.checkpoint.origin, index: vm.logged.index, tree_size: vm.logged.checkpoint.size } } : {}),
     channel: m.channel,
     arch: m.arch,
     version: m.version,
@@ -152,13 +232,15 @@ Exit 0 verified, 1 refused, 2 usage/config error.
 options:
   --trust ROOT.json   pinned TUF root.json (required)
   --state FILE        rollback state file (created if missing, updated on success)
+${LOG_USAGE}
 
 example:
   custody verify-manifest m2.json --trust root.json`,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, state: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, state: { type: 'string' }, ...logOptions });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one manifest');
-    const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state);
+    const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state, { key: values['require-log'], proof: values['log-proof'] });
+    if (vm.logged) ctx.print(`logged: entry ${vm.logged.index} of ${vm.logged.checkpoint.origin}, tree size ${vm.logged.checkpoint.size}`);
     ctx.print(
       `verified: ${vm.manifest.channel}/${vm.manifest.arch} version ${vm.manifest.version} sequence ${vm.manifest.sequence}, ` +
         `signed by ${vm.signers.length}/${vm.threshold} keys (${vm.signers.join(', ')})`,
@@ -170,9 +252,9 @@ example:
 
 /** runManifestVerify implements `custody verify MANIFEST ARTIFACT… --trust ROOT.json`. */
 export async function runManifestVerify(ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, state: { type: 'string' } });
+  const { values, positionals } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, state: { type: 'string' }, ...logOptions });
   if (positionals.length < 2) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected a manifest and at least one artifact');
-  const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state);
+  const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state, { key: values['require-log'], proof: values['log-proof'] });
   const results: VerifiedArtifact[] = [];
   for (const p of positionals.slice(1)) {
     const r = await verifyArtifactFile(vm, abs(ctx, p));

@@ -10,7 +10,14 @@
 import { resolve } from 'node:path';
 import { PublicKey } from '../../crypto/index.ts';
 import { decodeUtf8 } from '../../encoding/json.ts';
-import { ConfigError, UsageError } from '../../errors.ts';
+import { ConfigError, IoError, UsageError } from '../../errors.ts';
+import { promises as fsp } from 'node:fs';
+import { openRegularFile } from '../../io/files.ts';
+import { hashOpenFile } from '../../io/hash-file.ts';
+import { isKeyAuthorized, MANIFEST_SIGNER_ROLE } from '../../trust/root.ts';
+import { SIGNATURE_SET_MAX_BYTES, checkSignatureSet, parseSignatureSet } from '../../trust/signature-set.ts';
+import type { AuthorizeResult } from '../../pkg/trust.ts';
+import { loadTrustRoot } from '../common.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { CUSTODY_ALLOWED_KEYS_ENV, parseAllowedKeys, publicKeyFromHex, type PackageTrustPolicy } from '../../pkg/trust.ts';
 import { openPackage } from '../../pkg/reader.ts';
@@ -60,10 +67,52 @@ export async function loadTrustPolicy(ctx: CommandContext, trustedKeys: readonly
   return { keys, fingerprints };
 }
 
+/** fileSha256 hashes a whole regular file (streaming) and returns lowercase hex. */
+export async function fileSha256(path: string): Promise<string> {
+  const { fh, size } = await openRegularFile(path);
+  try {
+    return (await hashOpenFile(fh, size, ['sha256'], path)).sha256;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * trustRootAuthorizer returns the authorize hook for `--trust ROOT.json`: the signer's key is a key of the root's
+ * "targets" role, or a signature set over the package digest meets the role's threshold.
+ */
+async function trustRootAuthorizer(
+  ctx: CommandContext,
+  rootPath: string,
+  pkgPath: string,
+  sigsPath: string | undefined,
+  digest: string,
+): Promise<(k: PublicKey) => AuthorizeResult> {
+  const root = await loadTrustRoot(ctx, rootPath);
+  const now = ctx.now();
+  const defaultSigs = pkgPath + '.sigs';
+  const path = sigsPath === undefined ? defaultSigs : resolve(ctx.cwd, sigsPath);
+  const exists = await fsp.lstat(path).then(() => true, () => false);
+  if (!exists && sigsPath !== undefined) throw new IoError('ERR_IO_NOT_FOUND', `no such file: ${sigsPath}`);
+  const set = exists ? parseSignatureSet(await readFileBounded(path, { maxBytes: SIGNATURE_SET_MAX_BYTES, allowSymlink: true, what: 'signature set' })) : undefined;
+  const threshold = set ? checkSignatureSet(set, digest, root, now) : undefined;
+  return (k) => {
+    if (isKeyAuthorized(root, MANIFEST_SIGNER_ROLE, k, now)) return 'trust-root';
+    if (threshold?.met) return 'threshold-signatures';
+    return false;
+  };
+}
+
 /** trustLine renders the verdict for humans. */
 export function trustLine(trust: PackageTrust): string {
   if (trust.kind === 'self-signed') return STATUS_INTACT;
-  const via = { 'pinned-key': 'pinned key', fingerprint: `${CUSTODY_ALLOWED_KEYS_ENV} fingerprint`, authorize: 'trust root' }[trust.via];
+  const via = {
+    'pinned-key': 'pinned key',
+    fingerprint: `${CUSTODY_ALLOWED_KEYS_ENV} fingerprint`,
+    authorize: 'policy hook',
+    'trust-root': 'trust root key',
+    'threshold-signatures': 'threshold signatures of the trust root',
+  }[trust.via];
   return `${STATUS_AUTHENTIC} (signer trusted by ${via})`;
 }
 
@@ -95,6 +144,10 @@ Trust: with no trusted key a valid package is "${STATUS_INTACT}" (anyone can sig
   --trusted-key KEY   64 hex chars, SHA256:<fingerprint>, or a file with an SPKI PEM / hex key; repeatable
   ${CUSTODY_ALLOWED_KEYS_ENV}   comma list of hex keys or SHA256: fingerprints
 With either, the signer must match ("${STATUS_AUTHENTIC}") or the package is refused [ERR_PKG_UNTRUSTED_SIGNER].
+  --trust ROOT.json   the signer is authentic if the trust root's "targets" role authorizes its key, or if a
+                      detached signature set (PACKAGE.sigs, made by \`custody sign-package\`) carries signatures
+                      of a threshold of distinct "targets" keys over the package's sha-256
+  --signatures FILE   the signature set (default: PACKAGE.sigs when it exists)
   --allow-links       accept symlinks/hardlinks that stay inside (paranoid extraction; refused by default)
 
 Exit 0 verified, 1 refused (altered, untrusted or hostile: DO NOT USE IT), 2 usage/config, 3 i/o.
@@ -114,6 +167,8 @@ export async function runPackageVerify(ctx: CommandContext): Promise<number> {
     paranoid: { type: 'boolean' },
     'trusted-key': { type: 'string', multiple: true },
     'allow-links': { type: 'boolean' },
+    trust: { type: 'string' },
+    signatures: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', `expected one PACKAGE, got ${positionals.length} arguments`);
   const levels = (['quick', 'deep', 'paranoid'] as const).filter((l) => values[l] === true);
@@ -121,12 +176,24 @@ export async function runPackageVerify(ctx: CommandContext): Promise<number> {
   const level: VerifyLevel = levels[0] ?? 'deep';
   const trust = await loadTrustPolicy(ctx, values['trusted-key'] ?? []);
   const path = positionals[0]!;
-  const reader = await openPackage(resolve(ctx.cwd, path));
+  const full = resolve(ctx.cwd, path);
+  // With a trust root, the digest the signature set covers is taken before and after verification: the verdict
+  // is about these exact bytes, and a file swapped meanwhile is refused.
+  const digestBefore = values.trust === undefined ? undefined : await fileSha256(full);
+  if (values.trust !== undefined) {
+    trust.authorize = await trustRootAuthorizer(ctx, values.trust, full, values.signatures, digestBefore!);
+  } else if (values.signatures !== undefined) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', '--signatures needs --trust ROOT.json to say whose signatures count');
+  }
+  const reader = await openPackage(full);
   let report: PackageReport;
   try {
     report = await verifyPackage(reader, { level, trust, extract: { allowLinks: values['allow-links'] === true } });
   } finally {
     await reader.close();
+  }
+  if (digestBefore !== undefined && (await fileSha256(full)) !== digestBefore) {
+    throw new IoError('ERR_IO_READ_FAILED', `${path} changed while it was verified`);
   }
   const checked =
     level === 'quick'

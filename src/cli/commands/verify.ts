@@ -8,6 +8,19 @@ import type { Command } from '../context.ts';
 import { runManifestVerify } from './manifest.ts';
 import { PACKAGE_VERIFY_USAGE, runPackageVerify } from './verify-package.ts';
 
+/** VALUE_OPTIONS are the options of either verifier that take a value (the next argument is not a file). */
+const VALUE_OPTIONS = new Set(['--trust', '--state', '--require-log', '--log-proof', '--trusted-key', '--signatures']);
+
+function firstPositional(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1];
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export const verify: Command = {
   summary: 'verify artifacts against a signed manifest, or a PSPF package',
   usage: `usage: custody verify MANIFEST ARTIFACT… --trust ROOT.json [--state FILE] [--require-log VKEY [--log-proof F]] [--json]
@@ -21,7 +34,7 @@ example:
 
 ${PACKAGE_VERIFY_USAGE}`,
   async run(ctx) {
-    const first = ctx.argv.find((a) => !a.startsWith('-'));
+    const first = firstPositional(ctx.argv);
     if (first !== undefined && (await isPspfFile(abs(ctx, first)))) return runPackageVerify(ctx);
     return runManifestVerify(ctx);
   },

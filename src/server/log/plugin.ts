@@ -1,0 +1,182 @@
+/**
+ * server/log/plugin — the HTTP face of one log as an encapsulated fastify plugin (STYLE.md C9), mountable under
+ * `/log/` in `custody serve` or on its own by `custody log serve`. It holds no module-level state: everything it
+ * uses arrives in its options.
+ *
+ * Routes (relative to the mount prefix):
+ * ```
+ * POST /add                         write path: bearer token, raw entry body (≤ 65,535 bytes), rate limited;
+ *                                   200 {"index": n, "checkpoint": "<signed note>", "proof": ["<base64>", …]}
+ *                                   once the entry is durable and covered by that checkpoint
+ * GET  /checkpoint                  C2SP tlog-tiles checkpoint, text/plain; charset=utf-8, short cache
+ * GET  /tile/<L>/<N>[.p/<W>]        C2SP tlog-tiles Merkle tile, application/octet-stream, immutable
+ * GET  /tile/entries/<N>[.p/<W>]    C2SP tlog-tiles entry bundle, application/octet-stream, immutable
+ * ```
+ * Every refusal is JSON `{ ok: false, code, message, hint }` with the status of its code (`TrustError.httpStatus`);
+ * no input can crash the process or leak a raw exception.
+ *
+ * Trust boundary: request bodies, paths and headers are attacker-controlled. The token check is constant-time over
+ * SHA-256 digests (so neither content nor length leaks) and runs before the body is read.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { constantTimeEqual, sha256 } from '../../crypto/index.ts';
+import { encodeBase64 } from '../../encoding/bytes.ts';
+import { IoError, PolicyError, TrustError, UsageError, isTrustError, LimitError, FormatError } from '../../errors.ts';
+import type { AddResult } from '../../tlog/sequencer.ts';
+import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../tlog/storage.ts';
+import type { LogServiceConfig } from './config.ts';
+
+/** LogHttpBackend is what the plugin needs from a running log (see server/log/service.ts). */
+export interface LogHttpBackend {
+  /** add resolves once the entry is durable and covered by a published checkpoint. */
+  add(entry: Uint8Array): Promise<AddResult>;
+  /** checkpoint is the latest published checkpoint, or null if none yet. */
+  checkpoint(): PublishedCheckpoint | null;
+  /** readTile returns the bytes of a tile or entry bundle path (`tile/…`), or throws a coded error (404 if absent). */
+  readTile(path: string): Promise<Uint8Array>;
+}
+
+/** LogPluginOptions are the options of {@link logPlugin}. */
+export interface LogPluginOptions {
+  backend: LogHttpBackend;
+  /** tokens are the accepted bearer tokens (raw bytes); at least one. */
+  tokens: readonly Uint8Array[];
+  config: Pick<LogServiceConfig, 'checkpointMaxAgeS' | 'tileMaxAgeS' | 'addRateLimitPerMinute'>;
+}
+
+/** errorBody renders a coded error as the JSON body every refusal uses. */
+export function errorBody(e: TrustError): ReturnType<TrustError['toJSON']> {
+  return e.toJSON();
+}
+
+/**
+ * toHttpError maps anything thrown in a route (fastify's own errors included) to a coded error; `tooLarge` names
+ * the error for a body over the route's limit (default: a log entry over 65,535 bytes).
+ */
+export function toHttpError(err: unknown, tooLarge?: () => TrustError): TrustError {
+  if (isTrustError(err)) return err;
+  const fe = err as Partial<FastifyError> | null;
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+    if (tooLarge) return tooLarge();
+    return new LimitError('ERR_LOG_ENTRY_TOO_LARGE', `expected an entry of at most ${MAX_ENTRY_BYTES} bytes`, {
+      details: { cap: MAX_ENTRY_BYTES },
+    });
+  }
+  if (status === 429) return new IoError('ERR_LOG_RATE_LIMITED', 'too many requests from this client');
+  if (status >= 400 && status < 500) {
+    return new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(fe?.message ?? 'malformed').toLowerCase()}`, {
+      hint: 'check the request against docs/log.md',
+    });
+  }
+  return new IoError('ERR_LOG_STORAGE', 'internal error', { hint: 'retry; if it persists, check the server log' });
+}
+
+function sendError(reply: FastifyReply, e: TrustError): FastifyReply {
+  if (e.httpStatus === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+  return reply.code(e.httpStatus).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(errorBody(e));
+}
+
+const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
+
+/** logPlugin registers the log routes on an encapsulated fastify context (use `prefix: '/log'`). */
+export async function logPlugin(app: FastifyInstance, opts: LogPluginOptions): Promise<void> {
+  const { backend, config } = opts;
+  if (opts.tokens.length === 0) throw new Error('tlog: logPlugin needs at least one token');
+  const tokenDigests = opts.tokens.map((t) => sha256(t));
+  let lastCheckpoint = '';
+  let lastCheckpointJson = '""';
+
+  // Raw bodies only: whatever the content type, the entry is the bytes of the body.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_ENTRY_BYTES }, (_req, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toHttpError(err);
+    if (e.httpStatus >= 500 && !isTrustError(err)) req.log.error({ err }, 'log route failed');
+    else req.log.debug({ code: e.code }, e.message);
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new IoError('ERR_IO_NOT_FOUND', `no such log resource: ${req.method} ${req.url.split('?')[0] ?? ''}`, {
+      hint: 'the log serves POST add, GET checkpoint and GET tile/… (c2sp.org/tlog-tiles)',
+    })),
+  );
+
+  await app.register(rateLimit, {
+    global: false,
+    // The plugin throws what errorResponseBuilder returns; the error handler above renders it.
+    errorResponseBuilder: (_req, ctx) =>
+      new IoError('ERR_LOG_RATE_LIMITED', `rate limit of ${ctx.max} entries per minute exceeded; retry in ${ctx.after}`, {
+        details: { max: ctx.max, retryAfter: ctx.after },
+      }),
+  });
+
+  /** authorize checks the bearer token before the body is read (onRequest). */
+  const authorize = async (req: FastifyRequest): Promise<void> => {
+    const m = BEARER.exec(req.headers.authorization ?? '');
+    let ok = false;
+    if (m) {
+      const got = sha256(m[1]!);
+      // Constant-time and no early exit over the configured tokens: timing reveals neither which nor how much.
+      for (const d of tokenDigests) ok = constantTimeEqual(got, d) || ok;
+    }
+    if (!ok) {
+      throw new PolicyError('ERR_LOG_UNAUTHORIZED', m ? 'the bearer token is not accepted' : 'expected an Authorization: Bearer header');
+    }
+    return Promise.resolve();
+  };
+
+  app.post(
+    '/add',
+    {
+      bodyLimit: MAX_ENTRY_BYTES,
+      onRequest: authorize,
+      config: { rateLimit: { max: config.addRateLimitPerMinute, timeWindow: 60_000 } },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      if (!(body instanceof Uint8Array) || body.length === 0) {
+        throw new FormatError('ERR_LOG_ENTRY_EMPTY', 'expected the entry bytes as the request body, got an empty body');
+      }
+      const r = await backend.add(body);
+      // The JSON is written by hand: a batch shares one checkpoint, so its escaped form is computed once per
+      // checkpoint; base64 needs no escaping. Shape: {"index": n, "checkpoint": "<note>", "proof": ["<b64>", …]}.
+      if (r.checkpoint !== lastCheckpoint) {
+        lastCheckpoint = r.checkpoint;
+        lastCheckpointJson = JSON.stringify(r.checkpoint);
+      }
+      let proof = '';
+      for (const h of r.proof) proof += (proof === '' ? '"' : ',"') + encodeBase64(h) + '"';
+      return reply
+        .header('cache-control', 'no-store')
+        .type('application/json; charset=utf-8')
+        .send(`{"index":${r.index},"checkpoint":${lastCheckpointJson},"proof":[${proof}]}`);
+    },
+  );
+
+  app.get('/checkpoint', (_req, reply) => {
+    const cp = backend.checkpoint();
+    if (cp === null) {
+      return sendError(reply, new IoError('ERR_LOG_CLOSED', 'the log has not published a checkpoint yet'));
+    }
+    // C2SP tlog-tiles: mutable, "headers SHOULD prevent caching beyond a few seconds".
+    return reply
+      .header('cache-control', `public, max-age=${config.checkpointMaxAgeS}`)
+      .type('text/plain; charset=utf-8')
+      .send(cp.text);
+  });
+
+  app.get('/tile/*', async (req, reply) => {
+    const rest = (req.params as { '*'?: string })['*'] ?? '';
+    const data = await backend.readTile(`tile/${rest}`);
+    // C2SP tlog-tiles: tiles and bundles are immutable, "caching headers SHOULD be long-lived".
+    return reply
+      .header('cache-control', `public, max-age=${config.tileMaxAgeS}, immutable`)
+      .type('application/octet-stream')
+      .send(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  });
+}

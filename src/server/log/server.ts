@@ -1,0 +1,152 @@
+/**
+ * server/log/server — `custody log serve` as a library: one log (SQLite storage, note key, sequencer, optional
+ * witnesses) behind a fastify instance of its own, mounted at `/log/`. The future `custody serve` mounts the same
+ * {@link logPlugin} beside the provider's routes instead.
+ *
+ * Data directory layout (created 0700):
+ * ```
+ * DIR/log.key     the Ed25519 note signer key, PRIVATE+KEY+<origin>+<id>+<base64> (0600, created on first start)
+ * DIR/log.db      SQLite database (WAL: also log.db-wal, log.db-shm)
+ * ```
+ * Logging: pino to stderr (stdout carries only data), the Authorization header redacted wherever it appears.
+ */
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import { IoError, toIoError, type TrustError } from '../../errors.ts';
+import { openSqliteStorage } from '../../tlog/storage-sqlite.ts';
+import { resolveLogConfig, type LogServiceOptions } from './config.ts';
+import { logPlugin } from './plugin.ts';
+import { LogService } from './service.ts';
+import { loadOrCreateLogKey, noteCheckpointSigner } from './signer.ts';
+import { WitnessPool, type WitnessEndpoint } from './witness-client.ts';
+
+/** REDACT_PATHS lists where a bearer token could appear in a log record; pino replaces them. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'request.headers.authorization',
+  'headers.authorization',
+  'authorization',
+  'token',
+];
+
+/** LogServerOptions configures {@link startLogServer}. */
+export interface LogServerOptions {
+  dataDir: string;
+  origin: string;
+  /** tokens are the accepted bearer tokens. */
+  tokens: readonly Uint8Array[];
+  host: string;
+  /** port 0 picks a free port (printed in the URL). */
+  port: number;
+  witnesses?: readonly WitnessEndpoint[];
+  witnessThreshold?: number;
+  service?: LogServiceOptions;
+  /** logLevel of the pino logger (default 'info'); 'debug' also logs every request. */
+  logLevel?: string;
+  /** logger replaces the default pino-to-stderr logger (tests). */
+  logger?: Logger;
+  /** onFatal is told when the log stops on its own (lost lease, conflict, corrupt state). */
+  onFatal?: (e: TrustError) => void;
+}
+
+/** RunningLogServer is a started log server. */
+export interface RunningLogServer {
+  app: FastifyInstance;
+  service: LogService;
+  /** url is the log prefix, e.g. http://127.0.0.1:8080/log */
+  url: string;
+  vkey: string;
+  keyCreated: boolean;
+  close(): Promise<void>;
+}
+
+/** loggerOptions are the daemon's pino options: the level, and every path of REDACT_PATHS censored. */
+export function loggerOptions(level = 'info'): LoggerOptions {
+  return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+}
+
+/** createLogger returns the daemon's pino logger: JSON lines on stderr, secrets redacted. */
+export function createLogger(level = 'info'): Logger {
+  return pino(loggerOptions(level), pino.destination({ dest: 2, sync: false }));
+}
+
+/** startLogServer opens the data directory, starts the log and listens. */
+export async function startLogServer(o: LogServerOptions): Promise<RunningLogServer> {
+  try {
+    await fsp.mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw toIoError(e, o.dataDir, 'write');
+  }
+  const logger = o.logger ?? createLogger(o.logLevel);
+  const key = await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin);
+  const witnesses = o.witnesses ?? [];
+  const config = resolveLogConfig(o.service ?? {}, witnesses.length > 0);
+  const storage = await openSqliteStorage(join(o.dataDir, 'log.db'));
+  const seqLogger = logger.child({ component: 'sequencer' });
+  let service: LogService;
+  try {
+    service = await LogService.start({
+      storage,
+      signer: noteCheckpointSigner(o.origin, key.signer, key.verifier),
+      cosigner:
+        witnesses.length === 0
+          ? undefined
+          : new WitnessPool({
+              witnesses,
+              threshold: o.witnessThreshold ?? witnesses.length,
+              timeoutMs: config.witnessTimeoutMs,
+              now: config.now,
+              logger: seqLogger,
+            }),
+      config,
+      logger: seqLogger,
+      onFatal: o.onFatal,
+    });
+  } catch (e) {
+    await storage.close();
+    throw e;
+  }
+  const verbose = logger.isLevelEnabled('debug');
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: !verbose }),
+    // Bodies are at most one entry; connections idle longer than this are closed.
+    keepAliveTimeout: 72_000,
+    requestTimeout: config.addTimeoutMs + 5_000,
+  });
+  await app.register(logPlugin, {
+    prefix: '/log',
+    backend: service,
+    tokens: o.tokens,
+    config,
+  });
+  let address: string;
+  try {
+    address = await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    await service.close();
+    throw new IoError('ERR_IO_NETWORK', `cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'choose another --port, or stop the process that uses it',
+    });
+  }
+  logger.info({ url: `${address}/log`, origin: o.origin, treeSize: service.sequencer.treeSize }, 'log listening');
+  let closed = false;
+  return {
+    app: app as unknown as FastifyInstance,
+    service,
+    url: `${address}/log`,
+    vkey: key.vkey,
+    keyCreated: key.created,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await service.close();
+      logger.info({ treeSize: service.sequencer.treeSize, ...service.sequencer.stats }, 'log stopped');
+      logger.flush();
+    },
+  };
+}

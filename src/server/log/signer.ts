@@ -1,0 +1,53 @@
+/**
+ * server/log/signer — the log's checkpoint signer over C2SP signed notes: it signs `formatCheckpoint(origin, size,
+ * root)` with the log's Ed25519 note key (c2sp.org/tlog-checkpoint: "the key name SHOULD equal the origin"), and
+ * opens its own stored checkpoints with the matching verifier (cosignatures from witnesses are ignored there).
+ */
+import { PrivateKey } from '../../crypto/index.ts';
+import { ConfigError } from '../../errors.ts';
+import { formatCheckpoint, openCheckpoint } from '../../note/checkpoint.ts';
+import {
+  formatSignerKey,
+  formatVerifierKey,
+  newNoteVerifier,
+  parseSignerKey,
+  signNote,
+  type Ed25519NoteSigner,
+  type Ed25519NoteVerifier,
+} from '../../note/note.ts';
+import type { CheckpointSigner } from '../../tlog/sequencer.ts';
+import { loadOrCreateKeyText } from './key-file.ts';
+
+/** LogKey is the log's note key pair: signer, verifier and the verifier key text clients pin. */
+export interface LogKey {
+  signer: Ed25519NoteSigner;
+  verifier: Ed25519NoteVerifier;
+  /** vkey is `<origin>+<8 hex>+<base64>`, printed at start. */
+  vkey: string;
+  /** created is true when this start created the key. */
+  created: boolean;
+}
+
+/** loadOrCreateLogKey loads the signer key at path (created on first use) and checks it is named `origin`. */
+export async function loadOrCreateLogKey(path: string, origin: string): Promise<LogKey> {
+  const { text, created } = await loadOrCreateKeyText(path, () => formatSignerKey(origin, PrivateKey.generate()));
+  const signer = parseSignerKey(text);
+  if (signer.name !== origin) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `the log key in ${path} is for origin ${signer.name}, not ${origin}`, {
+      hint: 'pass the --origin the data directory was created with, or use another --data directory',
+    });
+  }
+  const verifier = newNoteVerifier(origin, signer.publicKey);
+  return { signer, verifier, vkey: formatVerifierKey(origin, signer.publicKey), created };
+}
+
+/** noteCheckpointSigner adapts a note key to the sequencer's {@link CheckpointSigner}. */
+export function noteCheckpointSigner(origin: string, signer: Ed25519NoteSigner, verifier: Ed25519NoteVerifier): CheckpointSigner {
+  return {
+    sign: (size, root) => signNote(formatCheckpoint({ origin, size, rootHash: root }), [signer]),
+    open: (text) => {
+      const { checkpoint } = openCheckpoint(text, verifier, { origin });
+      return { size: checkpoint.size, root: checkpoint.rootHash };
+    },
+  };
+}

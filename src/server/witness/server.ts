@@ -1,0 +1,83 @@
+/**
+ * server/witness/server — `custody witness serve` as a library: a C2SP tlog-witness at `<url>/add-checkpoint`.
+ *
+ * Data directory layout (created 0700):
+ * ```
+ * DIR/witness.key   PRIVATE+KEY+<name>+<id>+base64(0x04 || seed)   (0600, created on first start)
+ * DIR/witness.db    SQLite: the latest cosigned size and root per log origin
+ * ```
+ */
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { IoError, toIoError } from '../../errors.ts';
+import type { NoteVerifier } from '../../note/note.ts';
+import { createLogger } from '../log/server.ts';
+import { witnessPlugin } from './plugin.ts';
+import { WitnessStore } from './store.ts';
+import { Witness, loadOrCreateWitnessKey } from './witness.ts';
+
+/** WitnessServerOptions configures {@link startWitnessServer}. */
+export interface WitnessServerOptions {
+  dataDir: string;
+  /** name is the witness key name (a schema-less URL); default: the existing key's, or custody-witness. */
+  name?: string | undefined;
+  logs: readonly NoteVerifier[];
+  host: string;
+  port: number;
+  /** prefix mounts the witness under a path (default: the root, so requests go to /add-checkpoint). */
+  prefix?: string;
+  logLevel?: string;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** RunningWitnessServer is a started witness. */
+export interface RunningWitnessServer {
+  app: FastifyInstance;
+  witness: Witness;
+  /** url is the submission prefix (requests go to `<url>/add-checkpoint`). */
+  url: string;
+  vkey: string;
+  close(): Promise<void>;
+}
+
+/** startWitnessServer opens the data directory, loads or creates the key and listens. */
+export async function startWitnessServer(o: WitnessServerOptions): Promise<RunningWitnessServer> {
+  try {
+    await fsp.mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw toIoError(e, o.dataDir, 'write');
+  }
+  const now = o.now ?? Date.now;
+  const key = await loadOrCreateWitnessKey(join(o.dataDir, 'witness.key'), o.name, now);
+  const store = WitnessStore.open(join(o.dataDir, 'witness.db'));
+  const witness = new Witness({ cosigner: key.cosigner, logs: o.logs, store, now });
+  const logger = o.logger ?? createLogger(o.logLevel);
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: !logger.isLevelEnabled('debug') }),
+  });
+  const prefix = (o.prefix ?? '').replace(/\/+$/, '');
+  await app.register(witnessPlugin, { prefix, witness });
+  let address: string;
+  try {
+    address = await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    store.close();
+    throw new IoError('ERR_IO_NETWORK', `cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`, { cause: e });
+  }
+  logger.info({ url: address + prefix, logs: witness.origins }, 'witness listening');
+  return {
+    app: app as unknown as FastifyInstance,
+    witness,
+    url: address + prefix,
+    vkey: key.vkey,
+    async close() {
+      await app.close();
+      store.close();
+      logger.flush();
+    },
+  };
+}

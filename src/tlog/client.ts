@@ -1,0 +1,238 @@
+/**
+ * tlog/client — an HTTP client for a C2SP tlog-tiles log (and Custody's `POST add`): fetch the checkpoint, tiles and
+ * entry bundles, submit entries.
+ *
+ * Trust boundary: everything fetched is untrusted. This module only transports and bounds it (size caps before
+ * reading, exact tile lengths); the checkpoint is verified by the caller with the log key (note/), tiles are
+ * authenticated against that checkpoint by `tileHashReader`, and entries by their leaf hashes in level-0 tiles.
+ * A partial tile that the log no longer serves falls back to the full tile, truncated (c2sp.org/tlog-tiles: clients
+ * "MAY fetch the full tile in parallel as a fallback").
+ */
+import { decodeBase64 } from '../encoding/bytes.ts';
+import { FormatError, IoError, isTrustError, LimitError, TrustError } from '../errors.ts';
+import { HASH_BYTES } from './merkle.ts';
+import {
+  ENTRY_BUNDLE_LEVEL,
+  MAX_ENTRY_BUNDLE_BYTES,
+  TILE_WIDTH,
+  formatTilePath,
+  parseEntryBundle,
+  tileReaderFunc,
+  type Tile,
+  type TileReader,
+} from './tile.ts';
+
+/** MAX_CHECKPOINT_BYTES caps a fetched checkpoint note (signed-note notes are small; many cosignatures fit). */
+export const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
+/** MAX_ADD_RESPONSE_BYTES caps the JSON answer of POST add. */
+export const MAX_ADD_RESPONSE_BYTES = 256 * 1024;
+
+/** LogClientOptions configures a {@link LogClient}. */
+export interface LogClientOptions {
+  /** timeoutMs bounds each request (default 30,000 ms). */
+  timeoutMs?: number;
+  /** fetch is injectable for tests (default: global fetch). */
+  fetch?: typeof fetch;
+  /** concurrency bounds parallel tile fetches (default 8). */
+  concurrency?: number;
+}
+
+/** AddResponse is the answer of `POST <prefix>/add`. */
+export interface AddResponse {
+  index: number;
+  checkpoint: string;
+  proof: Uint8Array[];
+}
+
+/** LogClient talks to one log at `prefix` (e.g. `http://127.0.0.1:8080/log`). */
+export class LogClient {
+  readonly prefix: string;
+  readonly #o: Required<LogClientOptions>;
+
+  constructor(prefix: string, options: LogClientOptions = {}) {
+    let u: URL;
+    try {
+      u = new URL(prefix);
+    } catch (e) {
+      throw new FormatError('ERR_FORMAT_SCHEMA', `expected a log URL such as http://host:port/log, got ${JSON.stringify(prefix)}`, {
+        cause: e,
+      });
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new FormatError('ERR_FORMAT_SCHEMA', `expected an http or https log URL, got ${u.protocol}`);
+    }
+    this.prefix = prefix.replace(/\/+$/, '');
+    this.#o = { timeoutMs: options.timeoutMs ?? 30_000, fetch: options.fetch ?? fetch, concurrency: options.concurrency ?? 8 };
+  }
+
+  /** get fetches `<prefix>/<path>` and returns status and body (bounded by maxBytes). */
+  async #get(path: string, maxBytes: number, init: RequestInit = {}): Promise<{ status: number; body: Uint8Array; type: string }> {
+    const url = `${this.prefix}/${path}`;
+    let res: Response;
+    try {
+      res = await this.#o.fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs) });
+    } catch (e) {
+      throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+    }
+    const len = Number(res.headers.get('content-length') ?? '0');
+    if (len > maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new LimitError('ERR_LIMIT_SIZE', `${url}: expected at most ${maxBytes} bytes, got ${len}`);
+    }
+    const body = await readBounded(res, maxBytes, url);
+    return { status: res.status, body, type: res.headers.get('content-type') ?? '' };
+  }
+
+  /** fetchCheckpoint returns the raw checkpoint note text (unverified). */
+  async fetchCheckpoint(): Promise<string> {
+    const r = await this.#get('checkpoint', MAX_CHECKPOINT_BYTES);
+    if (r.status !== 200) throw httpError(`${this.prefix}/checkpoint`, r);
+    return decodeText(r.body, 'checkpoint');
+  }
+
+  /**
+   * fetchTile returns the data of one tile (hash tile: exactly width × 32 bytes; entry bundle: the raw bundle).
+   * A missing partial tile falls back to the full tile, truncated to the requested width.
+   */
+  async fetchTile(tile: Tile): Promise<Uint8Array> {
+    const bundle = tile.level === ENTRY_BUNDLE_LEVEL;
+    const max = bundle ? MAX_ENTRY_BUNDLE_BYTES : TILE_WIDTH * HASH_BYTES;
+    const path = formatTilePath(tile);
+    let r = await this.#get(path, max);
+    if (r.status === 404 && tile.width < TILE_WIDTH) {
+      const full = await this.#get(formatTilePath({ ...tile, width: TILE_WIDTH }), max);
+      if (full.status === 200) r = full;
+    }
+    if (r.status !== 200) throw httpError(`${this.prefix}/${path}`, r);
+    if (bundle) {
+      // A full bundle fetched as a fallback holds more entries than asked for; keep the first `width`.
+      const entries = parseEntryBundle(r.body);
+      if (entries.length < tile.width) {
+        throw new FormatError('ERR_TLOG_ENTRY_BUNDLE', `${path}: expected ${tile.width} entries, got ${entries.length}`);
+      }
+      if (entries.length === tile.width) return r.body;
+      let end = 0;
+      for (let i = 0; i < tile.width; i++) end += 2 + entries[i]!.length;
+      return r.body.subarray(0, end);
+    }
+    if (r.body.length < tile.width * HASH_BYTES) {
+      throw new IoError('ERR_LOG_RESPONSE', `${path}: expected ${tile.width * HASH_BYTES} bytes, got ${r.body.length}`);
+    }
+    return r.body.subarray(0, tile.width * HASH_BYTES);
+  }
+
+  /** tileReader adapts fetchTile to a {@link TileReader} with bounded concurrency. */
+  tileReader(): TileReader {
+    return tileReaderFunc((tiles) => mapLimit(tiles, this.#o.concurrency, (t) => this.fetchTile(t)));
+  }
+
+  /** fetchEntries returns the entries [start, end) of a tree of `size` records from its entry bundles (unverified). */
+  async fetchEntries(start: number, end: number, size: number): Promise<Uint8Array[]> {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= size)) {
+      throw new FormatError('ERR_TLOG_RANGE', `expected 0 ≤ start ≤ end ≤ ${size}, got [${start}, ${end})`);
+    }
+    const first = Math.floor(start / TILE_WIDTH);
+    const tiles: Tile[] = [];
+    for (let n = first; n * TILE_WIDTH < end; n++) {
+      tiles.push({ level: ENTRY_BUNDLE_LEVEL, index: n, width: Math.min(TILE_WIDTH, size - n * TILE_WIDTH) });
+    }
+    const bundles = await mapLimit(tiles, this.#o.concurrency, (t) => this.fetchTile(t));
+    const out: Uint8Array[] = [];
+    bundles.forEach((b, k) => {
+      const t = tiles[k]!;
+      parseEntryBundle(b, t.width).forEach((e, i) => {
+        const idx = t.index * TILE_WIDTH + i;
+        if (idx >= start && idx < end) out.push(e);
+      });
+    });
+    return out;
+  }
+
+  /** add submits an entry with a bearer token and returns the log's answer (unverified). */
+  async add(entry: Uint8Array, token: string): Promise<AddResponse> {
+    const r = await this.#get('add', MAX_ADD_RESPONSE_BYTES, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      body: entry,
+    });
+    if (r.status !== 200) throw httpError(`${this.prefix}/add`, r);
+    let j: unknown;
+    try {
+      j = JSON.parse(decodeText(r.body, 'add response'));
+    } catch (e) {
+      if (isTrustError(e)) throw e;
+      throw new IoError('ERR_LOG_RESPONSE', 'the add response is not JSON', { cause: e });
+    }
+    const o = j as { index?: unknown; checkpoint?: unknown; proof?: unknown };
+    if (!Number.isSafeInteger(o.index) || typeof o.checkpoint !== 'string' || !Array.isArray(o.proof)) {
+      throw new IoError('ERR_LOG_RESPONSE', 'expected {index, checkpoint, proof} in the add response');
+    }
+    const proof = (o.proof as unknown[]).map((p) => decodeBase64(String(p), HASH_BYTES, 'proof hash'));
+    return { index: o.index as number, checkpoint: o.checkpoint, proof };
+  }
+}
+
+/** readBounded reads a response body, refusing more than maxBytes (checked while streaming). */
+async function readBounded(res: Response, maxBytes: number, url: string): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += c.length;
+      if (total > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${url}: expected at most ${maxBytes} bytes`);
+      chunks.push(c);
+    }
+  } catch (e) {
+    if (e instanceof TrustError) throw e;
+    throw new IoError('ERR_IO_NETWORK', `${url}: ${(e as Error).message}`, { cause: e });
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+function decodeText(b: Uint8Array, what: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch (e) {
+    throw new FormatError('ERR_FORMAT_UTF8', `${what} is not UTF-8`, { cause: e });
+  }
+}
+
+/** httpError turns a non-200 answer into a coded error, keeping the server's code when it sent one. */
+function httpError(url: string, r: { status: number; body: Uint8Array; type: string }): TrustError {
+  let code: string | undefined;
+  let message = '';
+  if (r.type.startsWith('application/json')) {
+    try {
+      const j = JSON.parse(new TextDecoder().decode(r.body)) as { code?: unknown; message?: unknown };
+      if (typeof j.code === 'string') code = j.code;
+      if (typeof j.message === 'string') message = j.message;
+    } catch {
+      /* not our JSON: fall through */
+    }
+  }
+  const details = { status: r.status, url, ...(code === undefined ? {} : { serverCode: code }) };
+  if (r.status === 404) return new IoError('ERR_LOG_TILE_NOT_FOUND', `${url}: not found${message ? ` (${message})` : ''}`, { details });
+  return new IoError('ERR_LOG_RESPONSE', `${url}: HTTP ${r.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`, { details });
+}
+
+/** mapLimit maps with at most `limit` calls in flight, keeping order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
