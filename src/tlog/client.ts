@@ -9,7 +9,7 @@
  * "MAY fetch the full tile in parallel as a fallback").
  */
 import { decodeBase64 } from '../encoding/bytes.ts';
-import { FormatError, IoError, isTrustError, LimitError, TrustError } from '../errors.ts';
+import { ERROR_CODES, FormatError, IoError, isTrustError, LimitError, TrustError, type ErrorCode } from '../errors.ts';
 import { HASH_BYTES } from './merkle.ts';
 import {
   ENTRY_BUNDLE_LEVEL,
@@ -219,6 +219,12 @@ function httpError(url: string, r: { status: number; body: Uint8Array; type: str
     }
   }
   const details = { status: r.status, url, ...(code === undefined ? {} : { serverCode: code }) };
+  // A log or witness refusal keeps its own code and hint, so `custody` reports e.g. ERR_LOG_UNAUTHORIZED with the
+  // right advice. Only ERR_LOG_* / ERR_WITNESS_* codes are taken from the (untrusted) server; anything else
+  // stays ERR_LOG_RESPONSE.
+  if (code !== undefined && /^ERR_(LOG|WITNESS)_[A-Z_]+$/.test(code) && Object.hasOwn(ERROR_CODES, code)) {
+    return new TrustError(code as ErrorCode, `${url}: ${message || code}`.slice(0, 500), { details });
+  }
   if (r.status === 404) return new IoError('ERR_LOG_TILE_NOT_FOUND', `${url}: not found${message ? ` (${message})` : ''}`, { details });
   return new IoError('ERR_LOG_RESPONSE', `${url}: HTTP ${r.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`, { details });
 }
