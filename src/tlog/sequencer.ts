@@ -6,7 +6,8 @@
  * ```
  *  add(entry)  → pending queue (memory only: a crash here loses the entry, and nobody was told it was logged)
  *  build       → leaf hashes, stored hashes (Go tlog numbering) and the new root, in memory
- *  appendBatch → ONE storage transaction: entries + stored hashes + tree size, by compare-and-swap on the tree size
+ *  appendBatch → ONE storage transaction: entries + stored hashes + the full tiles and bundles the batch completes +
+ *                tree size, by compare-and-swap on the tree size
  *                ── CRASH-SAFE POINT 1: from here the entries are durable and immutable. A crash after this point
  *                   never loses or reorders them: on restart the sequencer finds tree size > checkpoint size and
  *                   publishes a checkpoint covering them before anything else. They are not acknowledged yet.
@@ -41,7 +42,8 @@ import {
   verifyConsistency,
   type HashReader,
 } from './merkle.ts';
-import { MAX_ENTRY_BYTES, type LeaseHolder, type LogStorage, type PublishedCheckpoint } from './storage.ts';
+import { MAX_ENTRY_BYTES, type LeaseHolder, type LogStorage, type PublishedCheckpoint, type StoredTile } from './storage.ts';
+import { ENTRY_BUNDLE_LEVEL, TILE_WIDTH, encodeEntryBundle, readTileData, tilesForSize } from './tile.ts';
 
 /** CheckpointSigner signs checkpoints of this log and opens the ones it signed before. */
 export interface CheckpointSigner {
@@ -181,6 +183,8 @@ export class Sequencer {
   #retryAt = 0;
   /** resync > 0: an append of that many entries ended with an unknown outcome; re-read the tree size first. */
   #resync = 0;
+  /** edgeEntries are the durable entries of the right-edge partial bundle (to write the bundle when it fills). */
+  #edgeEntries: Uint8Array[] = [];
   /** unknownPublish is a checkpoint whose publish ended with an unknown outcome (settled before the next one). */
   #unknownPublish: Published | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
@@ -237,6 +241,7 @@ export class Sequencer {
     const { storage, config } = this.#o;
     await storage.acquireLease({ holder: this.#holder(), now: config.now(), isDead: this.#o.isDead });
     const state = await storage.load();
+    await this.#loadEdgeEntries(state.treeSize);
     this.#treeSize = state.treeSize;
     if (state.checkpoint !== null) {
       let opened: { size: number; root: Uint8Array };
@@ -376,13 +381,27 @@ export class Sequencer {
       // leave hashes in the cache at indexes that will be reused).
       const overlay = new Map<number, Uint8Array>();
       const hashes: Uint8Array[] = [];
+      const tiles: StoredTile[] = [];
+      // The entries of the right-edge bundle so far, then this batch: full bundles are cut from this run.
+      const edgeStart = Math.floor(oldSize / TILE_WIDTH) * TILE_WIDTH;
+      const run = [...this.#edgeEntries, ...batch.map((w) => w.entry)];
       const build = this.#withHashes((r) => {
         overlay.clear();
         hashes.length = 0;
+        tiles.length = 0;
         for (let k = 0; k < batch.length; k++) {
           for (const h of storedHashes(oldSize + k, hashLeaf(batch[k]!.entry), r)) {
             overlay.set(hashStart + hashes.length, h);
             hashes.push(h);
+          }
+        }
+        // The full tiles (and bundles) this batch completes are stored once, as blobs (c2sp.org/tlog-tiles).
+        for (const t of tilesForSize(oldSize, newSize)) {
+          if (t.width !== TILE_WIDTH) continue;
+          tiles.push({ level: t.level, index: t.index, data: readTileData(t, r) });
+          if (t.level === 0) {
+            const from = t.index * TILE_WIDTH - edgeStart;
+            tiles.push({ level: ENTRY_BUNDLE_LEVEL, index: t.index, data: encodeEntryBundle(run.slice(from, from + TILE_WIDTH)) });
           }
         }
         return treeHash(newSize, r);
@@ -403,6 +422,7 @@ export class Sequencer {
             entries: batch.map((w) => w.entry),
             hashStart,
             hashes,
+            tiles,
           });
         } catch (e) {
           const outcome = await this.#resolveAppendFailure(e, oldSize, newSize, hashStart + hashes.length - 1, hashes.at(-1)!);
@@ -423,6 +443,7 @@ export class Sequencer {
       // CRASH-SAFE POINT 1: the batch is durable. From here it is only ever published, never dropped.
       for (const [i, h] of overlay) this.#cache.set(i, h);
       this.#treeSize = newSize;
+      this.#edgeEntries = run.slice(Math.floor(newSize / TILE_WIDTH) * TILE_WIDTH - edgeStart);
       for (let k = 0; k < batch.length; k++) {
         batch[k]!.index = oldSize + k;
         this.#unacked.push(batch[k]!);
@@ -475,6 +496,12 @@ export class Sequencer {
     });
   }
 
+  /** loadEdgeEntries reads the entries of the right-edge (partial) bundle of a tree of `size` from storage. */
+  async #loadEdgeEntries(size: number): Promise<void> {
+    const start = Math.floor(size / TILE_WIDTH) * TILE_WIDTH;
+    this.#edgeEntries = start === size ? [] : await this.#o.storage.readEntries(start, size);
+  }
+
   /**
    * resyncTreeSize runs before the next batch after an append whose outcome stayed unknown: it adopts the durable
    * tree size (our own batch, if it landed; the lease excludes other writers), to be published like any other.
@@ -487,6 +514,7 @@ export class Sequencer {
       throw new IoError('ERR_LOG_CONFLICT', `expected tree size ${this.#treeSize} or ${this.#treeSize + maxGrowth}, got ${state.treeSize}`);
     }
     if (grown > 0) this.#log()?.warn({ treeSize: state.treeSize }, 'an unacknowledged batch was stored; publishing it');
+    await this.#loadEdgeEntries(state.treeSize);
     this.#treeSize = state.treeSize;
     this.#resync = 0;
   }

@@ -4,9 +4,9 @@
  * - fault hooks: `failNext(op, 'fail-before')` makes the next call fail WITHOUT persisting anything ("fail and do not
  *   persist"), `failNext(op, 'fail-after')` persists the change and then fails ("fail but persist": the caller cannot
  *   tell that the write landed, like a lost commit acknowledgement);
- * - invariant checks: an entry or stored hash is never written twice (so an immutable full tile or entry bundle can
- *   never be rewritten), the tree never shrinks, a checkpoint is never published beyond the durable tree or below the
- *   previous one. A violation is a bug in the caller: it is recorded in `violations` and thrown as a plain Error.
+ * - invariant checks: an entry, a stored hash or an immutable full tile / entry bundle is never written twice, the
+ *   tree never shrinks, a checkpoint is never published beyond the durable tree or below the previous one. A
+ *   violation is a bug in the caller: it is recorded in `violations` and thrown as a plain Error.
  *
  * `connect()` returns a second handle on the same data, to play a second process on the same data directory.
  */
@@ -31,6 +31,7 @@ export type StorageOp =
   | 'publishCheckpoint'
   | 'readHashes'
   | 'readEntries'
+  | 'readTile'
   | 'hasCheckpointSizeIn';
 
 /** FaultMode: 'fail-before' = fail and do not persist; 'fail-after' = persist, then fail. */
@@ -39,6 +40,8 @@ export type FaultMode = 'fail-before' | 'fail-after';
 interface MemoryLogData {
   entries: Uint8Array[];
   hashes: Uint8Array[];
+  /** tiles holds the full tiles and bundles by "level/index". */
+  tiles: Map<string, Uint8Array>;
   checkpoint: PublishedCheckpoint | null;
   sizes: number[];
   lease: LeaseHolder | null;
@@ -57,6 +60,7 @@ export class MemoryStorage implements LogStorage {
     this.#d = data ?? {
       entries: [],
       hashes: [],
+      tiles: new Map(),
       checkpoint: null,
       sizes: [],
       lease: null,
@@ -182,9 +186,15 @@ export class MemoryStorage implements LogStorage {
       for (let k = 0; k < batch.hashes.length; k++) {
         if (d.hashes[batch.hashStart + k] !== undefined) this.#violation(`stored hash ${batch.hashStart + k} rewritten`);
       }
+      for (const t of batch.tiles) {
+        // Sunlight's MemoryBackend invariant: an immutable tile is never uploaded twice (let alone changed).
+        if (d.tiles.has(`${t.level}/${t.index}`)) this.#violation(`immutable tile ${t.level}/${t.index} rewritten`);
+        if (t.level >= 0 && t.data.length !== 8192) this.#violation(`full tile ${t.level}/${t.index} of ${t.data.length} bytes`);
+      }
       // Copies: the caller may reuse its buffers.
       for (const e of batch.entries) d.entries.push(Uint8Array.from(e));
       for (const h of batch.hashes) d.hashes.push(Uint8Array.from(h));
+      for (const t of batch.tiles) d.tiles.set(`${t.level}/${t.index}`, Uint8Array.from(t.data));
       d.writes.appendBatch++;
     });
   }
@@ -229,6 +239,15 @@ export class MemoryStorage implements LogStorage {
       }
       return this.#d.entries.slice(start, end);
     });
+  }
+
+  readTile(level: number, index: number): Promise<Uint8Array | null> {
+    return this.#run('readTile', () => this.#d.tiles.get(`${level}/${index}`) ?? null);
+  }
+
+  /** tileCount is the number of stored full tiles and bundles (for tests). */
+  get tileCount(): number {
+    return this.#d.tiles.size;
   }
 
   hasCheckpointSizeIn(lo: number, hi: number): Promise<boolean> {

@@ -19,6 +19,7 @@
  * entries(idx INTEGER PRIMARY KEY, data BLOB)        -- entry idx, write-once
  * hashes(idx INTEGER PRIMARY KEY, hash BLOB)         -- stored-hash index (Go tlog numbering), write-once
  * checkpoint_sizes(size INTEGER PRIMARY KEY)         -- every published tree size
+ * tiles(level, idx, data, PRIMARY KEY(level, idx))   -- full tiles (level 0..63) and bundles (level -1), write-once
  * ```
  */
 import Database from 'better-sqlite3';
@@ -36,10 +37,6 @@ import {
   type LogStorage,
   type PublishRequest,
 } from './storage.ts';
-
-/** RANGE_SCAN_MIN and RANGE_SCAN_SPREAD decide when readHashes scans a range instead of looking hashes up one by one. */
-const RANGE_SCAN_MIN = 16;
-const RANGE_SCAN_SPREAD = 4;
 
 /** SQLITE_PAGE_CACHE_KIB is SQLite's page cache per connection (its default is 2 MiB). */
 const SQLITE_PAGE_CACHE_KIB = 32 * 1024;
@@ -94,7 +91,8 @@ export class SqliteStorage implements LogStorage {
     setCheckpoint: Database.Statement<[number, string]>;
     addSize: Database.Statement<[number]>;
     getHash: Database.Statement<[number], Buffer>;
-    hashRange: Database.Statement<[number, number], { idx: number; hash: Buffer }>;
+    insertTile: Database.Statement<[number, number, Uint8Array]>;
+    getTile: Database.Statement<[number, number], Buffer>;
     entries: Database.Statement<[number, number], Buffer>;
     sizeIn: Database.Statement<[number, number], number>;
     setLease: Database.Statement<[string | null, number | null, string | null, number | null]>;
@@ -113,9 +111,8 @@ export class SqliteStorage implements LogStorage {
       setCheckpoint: db.prepare('UPDATE meta SET checkpoint_size = ?, checkpoint = ? WHERE id = 0'),
       addSize: db.prepare('INSERT OR IGNORE INTO checkpoint_sizes(size) VALUES (?)'),
       getHash: db.prepare<[number], Buffer>('SELECT hash FROM hashes WHERE idx = ?').pluck(),
-      hashRange: db.prepare<[number, number], { idx: number; hash: Buffer }>(
-        'SELECT idx, hash FROM hashes WHERE idx BETWEEN ? AND ? ORDER BY idx',
-      ),
+      insertTile: db.prepare('INSERT INTO tiles(level, idx, data) VALUES (?, ?, ?)'),
+      getTile: db.prepare<[number, number], Buffer>('SELECT data FROM tiles WHERE level = ? AND idx = ?').pluck(),
       entries: db.prepare<[number, number], Buffer>('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
       sizeIn: db
         .prepare<[number, number], number>('SELECT 1 FROM checkpoint_sizes WHERE size >= ? AND size < ? LIMIT 1')
@@ -161,6 +158,7 @@ export class SqliteStorage implements LogStorage {
           CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
           CREATE TABLE IF NOT EXISTS hashes (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
           CREATE TABLE IF NOT EXISTS checkpoint_sizes (size INTEGER PRIMARY KEY) WITHOUT ROWID;
+          CREATE TABLE IF NOT EXISTS tiles (level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (level, idx));
           INSERT OR IGNORE INTO meta(id, tree_size, hash_count) VALUES (0, 0, 0);
         `);
         db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
@@ -275,6 +273,7 @@ export class SqliteStorage implements LogStorage {
           for (const e of batch.entries) this.#stmt.insertEntry.run(i++, e);
           let h = batch.hashStart;
           for (const x of batch.hashes) this.#stmt.insertHash.run(h++, x);
+          for (const t of batch.tiles) this.#stmt.insertTile.run(t.level, t.index, t.data);
           const r = this.#stmt.setTree.run(i, h, batch.oldSize, batch.hashStart);
           if (r.changes !== 1) throw new IoError('ERR_LOG_CONFLICT', 'the tree size changed during the batch');
         })
@@ -321,38 +320,17 @@ export class SqliteStorage implements LogStorage {
     }
   }
 
-  /**
-   * readHashesSync is the synchronous form of readHashes (better-sqlite3 is synchronous). A run of ascending indexes
-   * that lies within a narrow range (a level-0 tile: 256 hashes among ~512 consecutive stored hashes) is read with one
-   * range scan instead of one lookup per hash.
-   */
+  /** readHashesSync is the synchronous form of readHashes (better-sqlite3 is synchronous). */
   readHashesSync(indexes: readonly number[]): Uint8Array[] {
     this.#live();
     const out: Uint8Array[] = [];
-    const missing = (i: number): never => {
-      throw new ConfigError('ERR_LOG_STATE_CORRUPT', `stored hash ${i} is missing`, { details: { index: i } });
-    };
     try {
-      const n = indexes.length;
-      const lo = indexes[0];
-      const hi = indexes[n - 1];
-      let ascending = n >= RANGE_SCAN_MIN && lo !== undefined && hi !== undefined && hi - lo < RANGE_SCAN_SPREAD * n;
-      for (let k = 1; ascending && k < n; k++) if (indexes[k]! <= indexes[k - 1]!) ascending = false;
-      if (ascending) {
-        const rows = this.#stmt.hashRange.all(lo!, hi!);
-        let r = 0;
-        for (const i of indexes) {
-          while (r < rows.length && rows[r]!.idx < i) r++;
-          const row = rows[r];
-          if (row === undefined || row.idx !== i) missing(i);
-          out.push(row!.hash);
-        }
-        return out;
-      }
       for (const i of indexes) {
         const h = this.#stmt.getHash.get(i);
-        if (h === undefined) missing(i);
-        out.push(h!);
+        if (h === undefined) {
+          throw new ConfigError('ERR_LOG_STATE_CORRUPT', `stored hash ${i} is missing`, { details: { index: i } });
+        }
+        out.push(h);
       }
     } catch (e) {
       throw wrap(e, 'read hashes');
@@ -378,6 +356,15 @@ export class SqliteStorage implements LogStorage {
       return Promise.resolve(rows);
     } catch (e) {
       return Promise.reject(wrap(e, 'read entries'));
+    }
+  }
+
+  readTile(level: number, index: number): Promise<Uint8Array | null> {
+    try {
+      this.#live();
+      return Promise.resolve(this.#stmt.getTile.get(level, index) ?? null);
+    } catch (e) {
+      return Promise.reject(wrap(e, 'read tile'));
     }
   }
 

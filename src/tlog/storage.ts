@@ -3,10 +3,12 @@
  * PostgreSQL (or object-store + lock-table) backend can be added next to the embedded SQLite one.
  *
  * Data model. A log of size `n` is stored as
- * - its entries `0 … n-1` (raw bytes, ≤ 65,535 each: C2SP tlog-tiles entry bundles use uint16 lengths), and
+ * - its entries `0 … n-1` (raw bytes, ≤ 65,535 each: C2SP tlog-tiles entry bundles use uint16 lengths),
  * - its *stored hashes*: every complete Merkle subtree hash, numbered as in Go's `golang.org/x/mod/sumdb/tlog`
  *   (`storedHashIndex(level, n)`), so that appending record `n` adds the contiguous index range
- *   `[storedHashIndex(0, n), storedHashIndex(0, n+1))`. Tiles and entry bundles are *derived* from these on read.
+ *   `[storedHashIndex(0, n), storedHashIndex(0, n+1))`, and
+ * - every FULL tile and entry bundle as one blob, written by the batch that completes it (partial tiles at the
+ *   right edge are derived from stored hashes and entries on read).
  * - the latest published checkpoint (signed note text) and the set of every tree size ever checkpointed (partial
  *   tiles are served only for those sizes, C2SP tlog-tiles "Partial Tiles").
  * - a lease naming the one process allowed to write.
@@ -17,11 +19,11 @@
  *    AND an operating-system crash or power loss (SQLite: WAL with synchronous=FULL, i.e. fsync at each commit).
  *    A rejected promise means "outcome unknown": the change may or may not have become durable (the sequencer
  *    re-reads the state with `load` to find out).
- * 2. Atomicity. `appendBatch` writes all of its entries and hashes and the new tree size, or nothing. A reader never
- *    observes a tree size whose entries or hashes are missing.
- * 3. Write-once. An entry index or a stored-hash index is written at most once and never changed or deleted; a
- *    backend refuses a second write of the same index (this is what makes every full tile immutable, and why a
- *    crash after `appendBatch` can never change what a later checkpoint commits to).
+ * 2. Atomicity. `appendBatch` writes all of its entries, hashes and full tiles and the new tree size, or nothing. A
+ *    reader never observes a tree size whose entries, hashes or full tiles are missing.
+ * 3. Write-once. An entry index, a stored-hash index or a full tile is written at most once and never changed or
+ *    deleted; a backend refuses a second write of the same key (immutable tiles are never rewritten, and a crash
+ *    after `appendBatch` can never change what a later checkpoint commits to).
  * 4. Compare-and-swap. `appendBatch` succeeds only if the durable tree size equals `batch.oldSize`;
  *    `publishCheckpoint` only if the durable checkpoint equals `expected` (bytes, or absence) and the new size is
  *    within the durable tree and not below the old one. Both also check that `owner` still holds the lease, in the
@@ -79,6 +81,21 @@ export interface AppendBatch {
   hashStart: number;
   /** hashes are the new stored hashes, 32 bytes each, at hashStart, hashStart+1, … */
   hashes: readonly Uint8Array[];
+  /** tiles are the FULL tiles and entry bundles this batch completes (possibly none), stored once. */
+  tiles: readonly StoredTile[];
+}
+
+/**
+ * StoredTile is a full C2SP tile (256 hashes, 8,192 bytes; level 0..63) or a full entry bundle (level -1), kept as
+ * one immutable blob so the read path serves it with one lookup. Its bytes are derived from the stored hashes and
+ * entries of the same batch, so it is durable exactly when they are.
+ */
+export interface StoredTile {
+  /** level: 0..63 for hash tiles, -1 for entry bundles. */
+  level: number;
+  /** index: the tile's position within its level (0..2^53-1). */
+  index: number;
+  data: Uint8Array;
 }
 
 /** PublishRequest is a compare-and-swap of the latest checkpoint. */
@@ -127,6 +144,9 @@ export interface LogStorage {
 
   /** readEntries returns the entries with index in [start, end), in order; end must not exceed the tree size. */
   readEntries(start: number, end: number): Promise<Uint8Array[]>;
+
+  /** readTile returns a stored full tile or entry bundle, or null if none was stored at (level, index). */
+  readTile(level: number, index: number): Promise<Uint8Array | null>;
 
   /** hasCheckpointSizeIn tells whether any published checkpoint had a size in [lo, hi). */
   hasCheckpointSizeIn(lo: number, hi: number): Promise<boolean>;

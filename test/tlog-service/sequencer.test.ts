@@ -229,7 +229,7 @@ test('sqlite: a second process on the same database is locked out, and the CAS f
   await assertRejectsCode(b.start(), 'ERR_LOG_LOCKED');
   // Even a writer that skipped the lease check cannot extend a size someone else extended.
   await assertRejectsCode(
-    s2.appendBatch({ owner: 'owner-a', oldSize: 3, entries: [enc('fork')], hashStart: storedHashCount(3), hashes: [new Uint8Array(32)] }),
+    s2.appendBatch({ owner: 'owner-a', oldSize: 3, entries: [enc('fork')], hashStart: storedHashCount(3), hashes: [new Uint8Array(32)], tiles: [] }),
     'ERR_LOG_CONFLICT',
   );
   await assertRejectsCode(
@@ -237,7 +237,7 @@ test('sqlite: a second process on the same database is locked out, and the CAS f
     'ERR_LOG_CONFLICT',
   );
   await assertRejectsCode(
-    s2.appendBatch({ owner: 'owner-b', oldSize: 5, entries: [enc('fork')], hashStart: storedHashCount(5), hashes: [new Uint8Array(32)] }),
+    s2.appendBatch({ owner: 'owner-b', oldSize: 5, entries: [enc('fork')], hashStart: storedHashCount(5), hashes: [new Uint8Array(32)], tiles: [] }),
     'ERR_LOG_LEASE_LOST',
   );
   await a.close();

@@ -55,6 +55,33 @@ test('tiles and entry bundles follow the published checkpoints', async () => {
   }
   // Served bytes are cached; a second read returns the same immutable data.
   assert.deepEqual(await ok('tile/0/000'), Buffer.concat(leaves.slice(0, 256)));
+  // The full level-0 tile and bundle were stored once, as blobs, by the batch that completed them.
+  assert.equal(storage.tileCount, 2);
+  assert.deepEqual(Buffer.from((await storage.readTile(0, 0))!), Buffer.concat(leaves.slice(0, 256)));
+  assert.deepEqual(parseBundle(Buffer.from((await storage.readTile(-1, 0))!)), entries.slice(0, 256));
   await log.close();
   assert.deepEqual(storage.violations, []);
+});
+
+test('full tiles across many batches and levels are stored exactly once and match the derived hashes', async () => {
+  const storage = new MemoryStorage();
+  const log = await LogService.start({ storage, signer: fakeSigner(), config: resolveLogConfig({ batchMaxEntries: 97 }) });
+  const entries: Buffer[] = [];
+  // 66,000 entries in odd-sized batches: full level-0 tiles, one full level-1 tile, bundles cut across batches.
+  for (let done = 0; done < 66_000; ) {
+    const n = Math.min(3_001, 66_000 - done);
+    const batch = Array.from({ length: n }, (_, i) => Buffer.from(`e${done + i}`));
+    entries.push(...batch);
+    await Promise.all(batch.map((e) => log.add(e)));
+    done += n;
+  }
+  assert.deepEqual(storage.violations, [], 'no immutable tile was written twice');
+  assert.equal(storage.tileCount, 2 * Math.floor(66_000 / 256) + 1);
+  const leaves = entries.map(leaf);
+  assert.deepEqual(Buffer.from((await storage.readTile(0, 256))!), Buffer.concat(leaves.slice(256 * 256, 257 * 256)));
+  assert.deepEqual(parseBundle(Buffer.from((await storage.readTile(-1, 200))!)), entries.slice(200 * 256, 201 * 256));
+  const level1 = Buffer.from((await storage.readTile(1, 0))!);
+  assert.equal(level1.length, 8192);
+  assert.deepEqual(level1.subarray(32 * 7, 32 * 8), mth(leaves, 7 * 256, 8 * 256));
+  await log.close();
 });

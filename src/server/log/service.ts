@@ -54,6 +54,7 @@ export class LogService implements LogHttpBackend {
         publishedSize: () => seq.checkpoint?.size ?? 0,
         readHashes: (ix) => seq.readHashes(ix),
         readEntries: (a, b) => init.storage.readEntries(a, b),
+        readTile: (level, index) => init.storage.readTile(level, index),
         hasCheckpointSizeIn: (lo, hi) => init.storage.hasCheckpointSizeIn(lo, hi),
       },
       init.config.tileCacheBytes,

@@ -10,8 +10,9 @@
  * - entry bundles likewise, with L = 0 and the exact size s = N·256 + W for a partial bundle.
  * Anything else is 404 ERR_LOG_TILE_NOT_FOUND; a malformed path is 400 ERR_TLOG_TILE_PATH.
  *
- * Every servable path names immutable bytes (stored hashes and entries are write-once), so served tiles are kept in
- * a byte-bounded cache without ever being invalidated. Partial tiles that were once served stay servable after the
+ * Full tiles and bundles are read as the blobs stored when they filled up; partial ones are assembled from stored
+ * hashes and entries. Every servable path names immutable bytes (all of these are write-once), so served tiles are
+ * kept in a byte-bounded cache without ever being invalidated. Partial tiles that were once served stay servable after the
  * full tile exists (the spec allows deleting them; keeping them costs nothing here because they are derived).
  */
 import { IoError } from '../../errors.ts';
@@ -31,6 +32,8 @@ export interface TileSource {
   publishedSize(): number;
   readHashes(indexes: readonly number[]): Promise<Uint8Array[]>;
   readEntries(start: number, end: number): Promise<Uint8Array[]>;
+  /** readTile returns a stored full tile or bundle (level -1), or null. */
+  readTile(level: number, index: number): Promise<Uint8Array | null>;
   hasCheckpointSizeIn(lo: number, hi: number): Promise<boolean>;
 }
 
@@ -73,6 +76,11 @@ export class TileServer {
   }
 
   async #data(t: Tile): Promise<Uint8Array> {
+    // Full tiles and bundles were stored as blobs by the batch that completed them: one lookup.
+    if (t.width === TILE_WIDTH) {
+      const stored = await this.#src.readTile(t.level, t.index);
+      if (stored !== null) return stored;
+    }
     if (t.level === ENTRY_BUNDLE_LEVEL) {
       const start = t.index * TILE_WIDTH;
       return encodeEntryBundle(await this.#src.readEntries(start, start + t.width));
