@@ -342,7 +342,14 @@ export function editRoot(doc: RootDocument, edit: (signed: JsonObject) => void):
   for (const name of TOP_LEVEL_ROLES) for (const id of ((roles[name] as JsonObject).keyids as string[])) used.add(id);
   const keys = signed.keys as JsonObject;
   for (const id of Object.keys(keys)) if (!used.has(id)) delete keys[id];
-  return toRootDocument({ signed, signatures: [] });
+  const next = toRootDocument({ signed, signatures: [] });
+  for (const name of TOP_LEVEL_ROLES) {
+    const r = next.roles[name];
+    if (r.threshold > r.keyIds.length) {
+      throw new FormatError('ERR_TRUST_ROLE', `role ${name} would need ${r.threshold} signatures from ${r.keyIds.length} keys; lower its threshold`);
+    }
+  }
+  return next;
 }
 
 /** signRoot adds (or replaces) the signature of `key` over the root's signed bytes. */

@@ -43,6 +43,10 @@ test('rotation through the CLI: dual-signing, trust update, old-key-only manifes
   await run('verify-manifest', 'm-dual.json', '--trust', 'client.json');
   await run('verify-manifest', 'm-new.json', '--trust', 'client.json');
 
+  // Removing a key a role needs for its threshold is refused unless the threshold is lowered.
+  await refuse('ERR_TRUST_ROLE', 'trust', 'remove-key', '--trust', 'v2.json', '--key', 'k/root1.pub', '--output', 'bad.json');
+  await run('trust', 'remove-key', '--trust', 'v2.json', '--key', 'k/root1.pub', '--role', 'root', '--threshold', '1', '--output', 'lowered.json');
+
   // v3 revokes the old key.
   await run('trust', 'revoke', '--trust', 'v2.json', '--key', 'k/old.pub', '--sign', 'k/root1.pem', '--sign', 'k/root2.pem', '--output', 'v3.json');
   const out = await run('trust', 'verify', 'v3.json', '--previous', 'root.json', '--chain', 'v2.json');

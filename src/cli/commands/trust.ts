@@ -204,6 +204,37 @@ function resolveKeyId(old: RootDocument, keyId: string | undefined, pub: PublicK
   return keyId;
 }
 
+/** removeOrRevoke writes version N+1 without the key in the roles; `revoke` also lists it in x-custody-revoked. */
+async function removeOrRevoke(ctx: CommandContext, revoke: boolean): Promise<number> {
+  const { values } = parseCommandArgs(ctx.argv, {
+    ...signOpts,
+    trust: { type: 'string' },
+    'key-id': { type: 'string' },
+    key: { type: 'string' },
+    role: { type: 'string' },
+    threshold: { type: 'string' },
+    expires: { type: 'string' },
+  }, false);
+  if (revoke && values.role !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'revoke removes the key from every role; --role is not accepted');
+  const pub = values.key === undefined ? undefined : (await loadKeys(ctx, [values.key]))[0];
+  const roles = parseRoles(values.role, [...TOP_LEVEL_ROLES]);
+  const threshold = parseThreshold(values.threshold, 'threshold');
+  return editCommand(ctx, values, (signed, old) => {
+    const id = resolveKeyId(old, values['key-id'], pub);
+    for (const r of roles) {
+      const role = roleObj(signed, r);
+      role.keyids = role.keyids.filter((k) => k !== id);
+      if (threshold !== undefined) role.threshold = threshold;
+    }
+    if (revoke) {
+      const custodyId = old.keys.get(id)!.key.keyId;
+      const revoked = (signed['x-custody-revoked'] as string[] | undefined) ?? [];
+      if (!revoked.includes(custodyId)) revoked.push(custodyId);
+      signed['x-custody-revoked'] = revoked;
+    }
+  });
+}
+
 export const trustRemoveKey: Command = {
   summary: 'write root version N+1 with a key removed from roles',
   usage: `usage: custody trust remove-key --trust root.json (--key-id ID | --key PUB) --output next.json
@@ -211,28 +242,7 @@ export const trustRemoveKey: Command = {
 
 Removes the key from the roles (default: all). A role left with fewer keys than its threshold is refused unless
 --threshold lowers it.`,
-  async run(ctx) {
-    const { values } = parseCommandArgs(ctx.argv, {
-      ...signOpts,
-      trust: { type: 'string' },
-      'key-id': { type: 'string' },
-      key: { type: 'string' },
-      role: { type: 'string' },
-      threshold: { type: 'string' },
-      expires: { type: 'string' },
-    }, false);
-    const pub = values.key === undefined ? undefined : (await loadKeys(ctx, [values.key]))[0];
-    const roles = parseRoles(values.role, [...TOP_LEVEL_ROLES]);
-    const threshold = parseThreshold(values.threshold, 'threshold');
-    return editCommand(ctx, values, (signed, old) => {
-      const id = resolveKeyId(old, values['key-id'], pub);
-      for (const r of roles) {
-        const role = roleObj(signed, r);
-        role.keyids = role.keyids.filter((k) => k !== id);
-        if (threshold !== undefined) role.threshold = threshold;
-      }
-    });
-  },
+  run: (ctx) => removeOrRevoke(ctx, false),
 };
 
 export const trustRevoke: Command = {
@@ -242,30 +252,7 @@ export const trustRevoke: Command = {
 
 Removes the key from every role and lists it in x-custody-revoked, so its signatures never count again, even if a
 later root lists it under another id.`,
-  async run(ctx) {
-    const { values } = parseCommandArgs(ctx.argv, {
-      ...signOpts,
-      trust: { type: 'string' },
-      'key-id': { type: 'string' },
-      key: { type: 'string' },
-      threshold: { type: 'string' },
-      expires: { type: 'string' },
-    }, false);
-    const pub = values.key === undefined ? undefined : (await loadKeys(ctx, [values.key]))[0];
-    const threshold = parseThreshold(values.threshold, 'threshold');
-    return editCommand(ctx, values, (signed, old) => {
-      const id = resolveKeyId(old, values['key-id'], pub);
-      const custodyId = old.keys.get(id)!.key.keyId;
-      for (const r of TOP_LEVEL_ROLES) {
-        const role = roleObj(signed, r);
-        role.keyids = role.keyids.filter((k) => k !== id);
-        if (threshold !== undefined) role.threshold = threshold;
-      }
-      const revoked = (signed['x-custody-revoked'] as string[] | undefined) ?? [];
-      if (!revoked.includes(custodyId)) revoked.push(custodyId);
-      signed['x-custody-revoked'] = revoked;
-    });
-  },
+  run: (ctx) => removeOrRevoke(ctx, true),
 };
 
 export const trustSign: Command = {
