@@ -32,7 +32,7 @@ function intOption(v: string | undefined, flag: string, min: number, max: number
 }
 
 /** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
-async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
+export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
   const p = abs(ctx, path);
   const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'token file', allowSymlink: true });
   const token = decodeUtf8(raw, 'token file').replace(/\r?\n$/, '');

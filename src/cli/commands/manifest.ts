@@ -20,9 +20,9 @@ import { parseNote } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
 import { LogClient } from '../../tlog/client.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
-import { decodeUtf8 } from '../../encoding/json.ts';
 import { abs, loadSigningKey, loadTrustRoot, readManifestFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+import { readTokenFile } from './log.ts';
 
 export const manifestCreate: Command = {
   summary: 'hash a directory of artifacts into an unsigned manifest',
@@ -150,12 +150,7 @@ async function submitToLog(
   tokenFile: string | undefined,
   logKey: string | undefined,
 ): Promise<{ text: string; index: number; size: number; origin: string }> {
-  let token: string | undefined;
-  if (tokenFile !== undefined) {
-    token = decodeUtf8(await readFileBounded(abs(ctx, tokenFile), { maxBytes: 4096, what: 'log token file' }), 'log token file').trim();
-  } else {
-    token = ctx.env.CUSTODY_LOG_TOKEN;
-  }
+  const token = tokenFile !== undefined ? new TextDecoder().decode(await readTokenFile(ctx, tokenFile)) : ctx.env.CUSTODY_LOG_TOKEN;
   if (!token) throw new ConfigError('ERR_CONFIG_INVALID', '--log needs a bearer token', { hint: 'pass --log-token-file FILE or set CUSTODY_LOG_TOKEN' });
   const entry = manifestLogEntry(m);
   const r = await new LogClient(url).add(entry, token);
