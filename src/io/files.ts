@@ -9,7 +9,7 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { IoError, LimitError, toIoError } from '../errors.ts';
+import { IoError, LimitError, isTrustError, toIoError } from '../errors.ts';
 
 export interface WriteAtomicOptions {
   /** mode of the new file (default 0o644; private keys use 0o600). */
@@ -28,11 +28,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   try {
     if (options.dirMode !== undefined) await fsp.mkdir(dir, { recursive: true, mode: options.dirMode });
     if (options.overwrite === false) {
-      const exists = await fsp.lstat(path).then(
-        () => true,
-        () => false,
-      );
-      if (exists) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${path}`);
+      if (await pathExists(path)) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${path}`);
     }
   } catch (e) {
     throw toIoError(e, path, 'write');
@@ -57,6 +53,24 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await fh?.close().catch(() => undefined);
     await fsp.unlink(tmp).catch(() => undefined);
     throw toIoError(e, path, 'write');
+  }
+}
+
+/** pathExists tells whether anything (file, directory, symlink) is at path, without following a final symlink. */
+export async function pathExists(path: string): Promise<boolean> {
+  return fsp.lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** readFileIfExists is readFileBounded for an optional file: undefined when nothing is there, errors otherwise. */
+export async function readFileIfExists(path: string, options: ReadBoundedOptions): Promise<Buffer | undefined> {
+  try {
+    return await readFileBounded(path, options);
+  } catch (e) {
+    if (isTrustError(e) && e.code === 'ERR_IO_NOT_FOUND') return undefined;
+    throw e;
   }
 }
 

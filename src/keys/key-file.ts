@@ -29,7 +29,7 @@ import {
 import { decodeBase64, decodeHex } from '../encoding/bytes.ts';
 import { decodeUtf8 } from '../encoding/json.ts';
 import { ConfigError, FormatError, IoError } from '../errors.ts';
-import { readFileBounded, writeFileAtomic } from '../io/files.ts';
+import { pathExists, readFileBounded, writeFileAtomic } from '../io/files.ts';
 
 /** KEY_FILE_MAX_BYTES caps key, seed and passphrase files. */
 export const KEY_FILE_MAX_BYTES = 64 * 1024;
@@ -158,11 +158,7 @@ export async function writeKeyPair(privatePath: string, key: PrivateKey, options
   if (!overwrite) {
     // Check both before writing either, so a refusal leaves nothing behind.
     for (const p of [privatePath, publicPath]) {
-      const exists = await fsp.lstat(p).then(
-        () => true,
-        () => false,
-      );
-      if (exists) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${p}`);
+      if (await pathExists(p)) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${p}`);
     }
   }
   await writeFileAtomic(privatePath, pem, { mode: 0o600, overwrite, dirMode: 0o700 });

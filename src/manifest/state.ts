@@ -6,10 +6,9 @@
  *
  * Written atomically; a missing file is an empty state.
  */
-import { promises as fsp } from 'node:fs';
 import { isJsonObject, parseJsonObject, type JsonObject } from '../encoding/json.ts';
-import { FormatError, toIoError } from '../errors.ts';
-import { readFileBounded, writeFileAtomic } from '../io/files.ts';
+import { FormatError } from '../errors.ts';
+import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import type { VerifiedManifest } from './verify.ts';
 
 export interface SeenManifest {
@@ -30,18 +29,10 @@ export function stateKey(channel: string, arch: string): string {
 
 /** loadState reads a state file; a missing file yields an empty state. */
 export async function loadState(path: string): Promise<VerifierState> {
-  const exists = await fsp.lstat(path).then(
-    () => true,
-    () => false,
-  );
   const manifests = new Map<string, SeenManifest>();
-  if (!exists) return { manifests };
-  let doc: JsonObject;
-  try {
-    doc = parseJsonObject(await readFileBounded(path, { maxBytes: STATE_MAX_BYTES, what: 'state file' }), { what: 'state file' });
-  } catch (e) {
-    throw toIoError(e, path, 'read');
-  }
+  const bytes = await readFileIfExists(path, { maxBytes: STATE_MAX_BYTES, what: 'state file' });
+  if (!bytes) return { manifests };
+  const doc = parseJsonObject(bytes, { what: 'state file' });
   const m = doc.manifests;
   if (doc.state_version !== 1 || !isJsonObject(m)) throw new FormatError('ERR_FORMAT_SCHEMA', `state file ${path} has an unknown shape`);
   for (const [k, v] of Object.entries(m)) {

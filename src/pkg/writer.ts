@@ -27,7 +27,7 @@ import { basename, dirname, join } from 'node:path';
 import { createMultiHasher, sha256, type PrivateKey } from '../crypto/index.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, PolicyError, UsageError, toIoError } from '../errors.ts';
-import { syncDir } from '../io/files.ts';
+import { pathExists, syncDir } from '../io/files.ts';
 import { checkArchivePath, foldName } from '../archive/extract.ts';
 import { scanDirectory, tarDirectory, type ByteSource } from '../archive/tar.ts';
 import { encodeStream } from './codec.ts';
@@ -255,11 +255,7 @@ export async function writePackage(options: WritePackageOptions): Promise<Writte
   }
   const output = options.output;
   if (options.overwrite !== true) {
-    const exists = await fsp.lstat(output).then(
-      () => true,
-      () => false,
-    );
-    if (exists) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${output}; pass --force to replace it`);
+    if (await pathExists(output)) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${output}; pass --force to replace it`);
   }
   const mtime = options.sourceDateEpoch ?? 0;
   // tar mtime fields hold 11 octal digits; SOURCE_DATE_EPOCH is whole non-negative seconds.

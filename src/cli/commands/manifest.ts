@@ -11,9 +11,8 @@ import { signManifest } from '../../manifest/sign.ts';
 import { loadState, recordManifest, saveState, stateKey } from '../../manifest/state.ts';
 import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
-import { promises as fsp } from 'node:fs';
-import { ConfigError, IoError } from '../../errors.ts';
-import { readFileBounded } from '../../io/files.ts';
+import { ConfigError } from '../../errors.ts';
+import { readFileBounded, readFileIfExists } from '../../io/files.ts';
 import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type LoggedManifest } from '../../manifest/log.ts';
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
@@ -162,13 +161,10 @@ async function submitToLog(
 }
 
 async function readProof(ctx: CommandContext, manifestPath: string, proofPath: string | undefined): Promise<Uint8Array | undefined> {
-  const p = abs(ctx, proofPath ?? manifestPath + MANIFEST_PROOF_SUFFIX);
-  const exists = await fsp.lstat(p).then(() => true, () => false);
-  if (!exists) {
-    if (proofPath !== undefined) throw new IoError('ERR_IO_NOT_FOUND', `no such file: ${proofPath}`);
-    return undefined;
-  }
-  return readFileBounded(p, { maxBytes: MAX_PROOF_FILE_BYTES, allowSymlink: true, what: 'tlog-proof file' });
+  const options = { maxBytes: MAX_PROOF_FILE_BYTES, allowSymlink: true, what: 'tlog-proof file' };
+  // An explicit --log-proof must exist; the default MANIFEST.tlog-proof may be absent (then the proof is missing).
+  if (proofPath !== undefined) return readFileBounded(abs(ctx, proofPath), options);
+  return readFileIfExists(abs(ctx, manifestPath + MANIFEST_PROOF_SUFFIX), options);
 }
 
 interface LogRequirement {

@@ -4,9 +4,8 @@
  */
 import { basename } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { readFileBounded } from '../../io/files.ts';
+import { readFileIfExists } from '../../io/files.ts';
 import { SIGNATURE_SET_MAX_BYTES, addSetSignature, formatSignatureSet, parseSignatureSet } from '../../trust/signature-set.ts';
-import { promises as fsp } from 'node:fs';
 import { abs, loadSigningKey, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command } from '../context.ts';
 import { fileSha256 } from './verify-package.ts';
@@ -34,8 +33,8 @@ example:
     const sigsPath = abs(ctx, values.signatures ?? positionals[0]! + '.sigs');
     const key = await loadSigningKey(ctx, { key: values['seed-file'] === undefined ? requireOption(values.key, 'key') : undefined, seedFile: values['seed-file'], passphraseFile: values['passphrase-file'] });
     const digest = await fileSha256(file);
-    const exists = await fsp.lstat(sigsPath).then(() => true, () => false);
-    const current = exists ? parseSignatureSet(await readFileBounded(sigsPath, { maxBytes: SIGNATURE_SET_MAX_BYTES, what: 'signature set' })) : undefined;
+    const existing = await readFileIfExists(sigsPath, { maxBytes: SIGNATURE_SET_MAX_BYTES, what: 'signature set' });
+    const current = existing ? parseSignatureSet(existing) : undefined;
     const next = addSetSignature(current, basename(file), digest, key);
     await writeOutput(ctx, sigsPath, formatSignatureSet(next), { inputs: [positionals[0]!] });
     ctx.print(`signed sha256:${digest} by ${key.publicKey.keyId}; ${next.signatures.length} signature(s) → ${sigsPath}`);

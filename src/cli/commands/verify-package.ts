@@ -11,8 +11,7 @@ import { resolve } from 'node:path';
 import { PublicKey } from '../../crypto/index.ts';
 import { decodeUtf8 } from '../../encoding/json.ts';
 import { ConfigError, IoError, UsageError } from '../../errors.ts';
-import { promises as fsp } from 'node:fs';
-import { openRegularFile } from '../../io/files.ts';
+import { openRegularFile, readFileIfExists } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { isKeyAuthorized, MANIFEST_SIGNER_ROLE } from '../../trust/root.ts';
 import { SIGNATURE_SET_MAX_BYTES, checkSignatureSet, parseSignatureSet } from '../../trust/signature-set.ts';
@@ -90,11 +89,10 @@ async function trustRootAuthorizer(
 ): Promise<(k: PublicKey) => AuthorizeResult> {
   const root = await loadTrustRoot(ctx, rootPath);
   const now = ctx.now();
-  const defaultSigs = pkgPath + '.sigs';
-  const path = sigsPath === undefined ? defaultSigs : resolve(ctx.cwd, sigsPath);
-  const exists = await fsp.lstat(path).then(() => true, () => false);
-  if (!exists && sigsPath !== undefined) throw new IoError('ERR_IO_NOT_FOUND', `no such file: ${sigsPath}`);
-  const set = exists ? parseSignatureSet(await readFileBounded(path, { maxBytes: SIGNATURE_SET_MAX_BYTES, allowSymlink: true, what: 'signature set' })) : undefined;
+  const options = { maxBytes: SIGNATURE_SET_MAX_BYTES, allowSymlink: true, what: 'signature set' };
+  // An explicit --signatures must exist; the default PACKAGE.sigs may be absent.
+  const bytes = sigsPath !== undefined ? await readFileBounded(resolve(ctx.cwd, sigsPath), options) : await readFileIfExists(pkgPath + '.sigs', options);
+  const set = bytes ? parseSignatureSet(bytes) : undefined;
   const threshold = set ? checkSignatureSet(set, digest, root, now) : undefined;
   return (k) => {
     if (isKeyAuthorized(root, MANIFEST_SIGNER_ROLE, k, now)) return 'trust-root';

@@ -8,7 +8,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { ConfigError, IoError, isTrustError } from '../../errors.ts';
-import { readFileBounded, writeFileAtomic } from '../../io/files.ts';
+import { pathExists, readFileBounded, writeFileAtomic } from '../../io/files.ts';
 
 /** KEY_TEXT_MAX_BYTES caps a key file before reading it. */
 export const KEY_TEXT_MAX_BYTES = 16 * 1024;
@@ -19,11 +19,7 @@ export const KEY_TEXT_MAX_BYTES = 16 * 1024;
  */
 export async function loadOrCreateKeyText(path: string, create: () => string): Promise<{ text: string; created: boolean }> {
   let created = false;
-  const exists = await fsp.lstat(path).then(
-    () => true,
-    () => false,
-  );
-  if (!exists) {
+  if (!(await pathExists(path))) {
     try {
       // overwrite:false links the temp file into place: a concurrent creator's key is never clobbered.
       await writeFileAtomic(path, create() + '\n', { mode: 0o600, overwrite: false });
