@@ -48,6 +48,23 @@ export const ERROR_CODES = {
   ERR_IO_NOT_REGULAR_FILE: ['io', 400, 'pass a regular file; symlinks, directories and devices are refused'],
   ERR_IO_NETWORK: ['io', 502, 'check that the server is reachable and retry'],
 
+  // --- audit log ---
+  ERR_AUDIT_CHAIN_BROKEN: [
+    'verification',
+    422,
+    'a record of the audit log was edited, deleted, inserted or reordered at the line named; keep the file as evidence',
+  ],
+  ERR_AUDIT_RECORD_MALFORMED: [
+    'format',
+    400,
+    'the line is not a canonical custody audit record (docs/audit.md); keep the file as evidence and inspect that line',
+  ],
+  ERR_AUDIT_HEAD_MISSING: [
+    'verification',
+    422,
+    'no record has the anchored head hash: the audit log was truncated or rewritten; keep the file as evidence',
+  ],
+
   // --- encoding (JSON, hex, base64, UTF-8, PEM) ---
   ERR_FORMAT_JSON: ['format', 400, 'the document is not valid JSON; check that it was not truncated or edited'],
   ERR_FORMAT_JSON_DUPLICATE_KEY: ['format', 400, 'a JSON object repeats a key; signed documents must be unambiguous'],
@@ -82,6 +99,11 @@ export const ERROR_CODES = {
     422,
     'the manifest sequence is lower than one already seen; an old manifest is being replayed',
   ],
+  ERR_MANIFEST_WRONG_TARGET: [
+    'policy',
+    422,
+    'the provider answered with a validly signed manifest of another channel/arch; do not use it, try another provider',
+  ],
   ERR_MANIFEST_BODY_CHANGED: [
     'usage',
     409,
@@ -98,6 +120,27 @@ export const ERROR_CODES = {
   ERR_ARTIFACT_NOT_IN_MANIFEST: ['verification', 422, 'the file name matches no artifact the manifest signs'],
   ERR_ARTIFACT_SIZE_MISMATCH: ['verification', 422, 'the file is not the one the manifest signs: DO NOT USE IT'],
   ERR_ARTIFACT_HASH_MISMATCH: ['verification', 422, 'the file is not the one the manifest signs: DO NOT USE IT'],
+
+  // --- provider daemon (custody serve) and its client (custody fetch, custody publish) ---
+  ERR_PROVIDER_UNAUTHORIZED: ['policy', 401, 'send `Authorization: Bearer <token>` with the token from the daemon data directory (admin.token)'],
+  ERR_PROVIDER_RATE_LIMITED: ['io', 429, 'too many requests; wait for the seconds in the Retry-After header'],
+  ERR_PROVIDER_NOT_FOUND: ['io', 404, 'list what the provider publishes: GET / on the provider answers its channels and archs'],
+  ERR_PROVIDER_RANGE: ['io', 416, 'the requested byte range starts beyond the end of the artifact'],
+  ERR_PROVIDER_NAME: ['format', 400, 'channel and arch names are 1–64 characters a-z 0-9 . _ - starting with a letter or digit'],
+  ERR_PROVIDER_BLOB_MISSING: ['format', 409, 'upload every blob (PUT /admin/v1/blobs/sha256/<hex>) before releasing it'],
+  ERR_PROVIDER_BLOB_MISMATCH: ['verification', 422, 'the bytes do not hash to the digest they were sent under; nothing was stored'],
+  ERR_PROVIDER_RELEASE_EMPTY: ['format', 400, 'a release lists at least one artifact'],
+  ERR_PROVIDER_SIGNER_UNAUTHORIZED: [
+    'config',
+    500,
+    'the daemon key must be a current targets key of its trust root, and the targets threshold must be 1',
+  ],
+  ERR_PROVIDER_ROOT_FINGERPRINT: [
+    'verification',
+    422,
+    'the trust root the provider served is not the one pinned; check the fingerprint with the provider operator',
+  ],
+  ERR_PROVIDER_RESPONSE: ['io', 502, 'the provider answered something unexpected; retry or try another provider'],
 
   // --- tlog service / witness ---
   ERR_LOG_UNAUTHORIZED: ['policy', 401, 'send `Authorization: Bearer <token>` with the token from the log --token-file'],
@@ -279,7 +322,7 @@ export const ERROR_CODES = {
 /** ErrorCode is the union of every stable code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-type CodesOf<K extends ErrorKind> = {
+export type CodesOf<K extends ErrorKind> = {
   [C in ErrorCode]: (typeof ERROR_CODES)[C][0] extends K ? C : never;
 }[ErrorCode];
 

@@ -35,7 +35,7 @@
  * signed by a threshold of its own root keys and unexpired), or because a trusted root vouches for it
  * (`updateRoot`: version N+1, signed by a threshold of the OLD root role AND of the NEW root role).
  */
-import { PublicKey } from '../crypto/index.ts';
+import { PublicKey, sha256 } from '../crypto/index.ts';
 import { canonicalizeTuf } from '../encoding/canonical.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject, type JsonObject, type JsonValue } from '../encoding/json.ts';
@@ -358,6 +358,14 @@ export function signRoot(doc: RootDocument, key: Signer): RootDocument {
   const sig = encodeHex(key.sign(rootSignedBytes(doc)));
   const signatures = doc.signatures.filter((s) => s.keyid !== keyid).concat([{ keyid, sig }]);
   return { ...doc, signatures };
+}
+
+/**
+ * rootFingerprint is the pin of a root.json file: `sha256:<hex of SHA-256(the file's bytes)>`. A client that pins it
+ * can take the root from an untrusted server (the bytes either hash to the pin or are refused).
+ */
+export function rootFingerprint(rootBytes: Uint8Array): string {
+  return 'sha256:' + encodeHex(sha256(rootBytes));
 }
 
 /** formatRoot renders root.json (2-space indented; the signatures cover only canonical `signed`). */

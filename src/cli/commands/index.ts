@@ -14,6 +14,9 @@ import { pack } from './pack.ts';
 import { inspect } from './inspect.ts';
 import { extract } from './extract.ts';
 import { signPackage } from './sign-package.ts';
+import { serve } from './serve.ts';
+import { fetchCommand, publish } from './provider.ts';
+import { auditVerify } from './audit.ts';
 
 export const COMMANDS: Record<string, Command> = {
   // core (issue: keys, manifests, trust)
@@ -44,4 +47,10 @@ export const COMMANDS: Record<string, Command> = {
   inspect,
   extract,
   'sign-package': signPackage,
+  // provider daemon and its clients
+  serve,
+  fetch: fetchCommand,
+  publish,
+  // audit (issue: provider daemon audit log)
+  'audit verify': auditVerify,
 };

@@ -20,9 +20,9 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { constantTimeEqual, sha256 } from '../../crypto/index.ts';
 import { encodeBase64 } from '../../encoding/bytes.ts';
-import { IoError, PolicyError, TrustError, UsageError, isTrustError, LimitError, FormatError } from '../../errors.ts';
+import { IoError, TrustError, UsageError, isTrustError, LimitError, FormatError } from '../../errors.ts';
+import { bearerCheck, sendError } from '../http.ts';
 import type { AddResult } from '../../tlog/sequencer.ts';
 import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../tlog/storage.ts';
 import type { LogServiceConfig } from './config.ts';
@@ -73,18 +73,9 @@ export function toHttpError(err: unknown, tooLarge?: () => TrustError): TrustErr
   return new IoError('ERR_LOG_STORAGE', 'internal error', { hint: 'retry; if it persists, check the server log' });
 }
 
-function sendError(reply: FastifyReply, e: TrustError): FastifyReply {
-  if (e.httpStatus === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-  return reply.code(e.httpStatus).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(errorBody(e));
-}
-
-const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
-
 /** logPlugin registers the log routes on an encapsulated fastify context (use `prefix: '/log'`). */
 export async function logPlugin(app: FastifyInstance, opts: LogPluginOptions): Promise<void> {
   const { backend, config } = opts;
-  if (opts.tokens.length === 0) throw new Error('tlog: logPlugin needs at least one token');
-  const tokenDigests = opts.tokens.map((t) => sha256(t));
   let lastCheckpoint = '';
   let lastCheckpointJson = '""';
 
@@ -116,19 +107,7 @@ export async function logPlugin(app: FastifyInstance, opts: LogPluginOptions): P
   });
 
   /** authorize checks the bearer token before the body is read (onRequest). */
-  const authorize = async (req: FastifyRequest): Promise<void> => {
-    const m = BEARER.exec(req.headers.authorization ?? '');
-    let ok = false;
-    if (m) {
-      const got = sha256(m[1]!);
-      // Constant-time and no early exit over the configured tokens: timing reveals neither which nor how much.
-      for (const d of tokenDigests) ok = constantTimeEqual(got, d) || ok;
-    }
-    if (!ok) {
-      throw new PolicyError('ERR_LOG_UNAUTHORIZED', m ? 'the bearer token is not accepted' : 'expected an Authorization: Bearer header');
-    }
-    return Promise.resolve();
-  };
+  const authorize = bearerCheck(opts.tokens, 'ERR_LOG_UNAUTHORIZED');
 
   app.post(
     '/add',

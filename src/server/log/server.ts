@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { IoError, toIoError, type TrustError } from '../../errors.ts';
 import { openSqliteStorage } from '../../tlog/storage-sqlite.ts';
-import { resolveLogConfig, type LogServiceOptions } from './config.ts';
+import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from './config.ts';
 import { logPlugin } from './plugin.ts';
 import { LogService } from './service.ts';
-import { loadOrCreateLogKey, noteCheckpointSigner } from './signer.ts';
+import { loadOrCreateLogKey, noteCheckpointSigner, type LogKey } from './signer.ts';
 import { WitnessPool, type WitnessEndpoint } from './witness-client.ts';
 
 /** REDACT_PATHS lists where a bearer token could appear in a log record; pino replaces them. */
@@ -72,22 +72,41 @@ export function createLogger(level = 'info'): Logger {
   return pino(loggerOptions(level), pino.destination({ dest: 2, sync: false }));
 }
 
-/** startLogServer opens the data directory, starts the log and listens. */
-export async function startLogServer(o: LogServerOptions): Promise<RunningLogServer> {
+/** OpenLogOptions configures {@link openLogService}. */
+export interface OpenLogOptions {
+  dataDir: string;
+  origin: string;
+  witnesses?: readonly WitnessEndpoint[] | undefined;
+  witnessThreshold?: number | undefined;
+  service?: LogServiceOptions | undefined;
+  logger: Logger;
+  onFatal?: ((e: TrustError) => void) | undefined;
+}
+
+/** OpenedLog is a running log service with its key and resolved configuration. */
+export interface OpenedLog {
+  service: LogService;
+  key: LogKey;
+  config: LogServiceConfig;
+}
+
+/**
+ * openLogService opens (creating on first use) the log in a data directory — `log.key`, `log.db` — and starts its
+ * sequencer. `custody log serve` puts it behind a fastify instance of its own; `custody serve` mounts it under /log.
+ */
+export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
   try {
     await fsp.mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw toIoError(e, o.dataDir, 'write');
   }
-  const logger = o.logger ?? createLogger(o.logLevel);
   const key = await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin);
   const witnesses = o.witnesses ?? [];
   const config = resolveLogConfig(o.service ?? {}, witnesses.length > 0);
   const storage = await openSqliteStorage(join(o.dataDir, 'log.db'));
-  const seqLogger = logger.child({ component: 'sequencer' });
-  let service: LogService;
+  const seqLogger = o.logger.child({ component: 'sequencer' });
   try {
-    service = await LogService.start({
+    const service = await LogService.start({
       storage,
       signer: noteCheckpointSigner(o.origin, key.signer, key.verifier),
       cosigner:
@@ -104,10 +123,17 @@ export async function startLogServer(o: LogServerOptions): Promise<RunningLogSer
       logger: seqLogger,
       onFatal: o.onFatal,
     });
+    return { service, key, config };
   } catch (e) {
     await storage.close();
     throw e;
   }
+}
+
+/** startLogServer opens the data directory, starts the log and listens. */
+export async function startLogServer(o: LogServerOptions): Promise<RunningLogServer> {
+  const logger = o.logger ?? createLogger(o.logLevel);
+  const { service, key, config } = await openLogService({ ...o, logger });
   const verbose = logger.isLevelEnabled('debug');
   const app = Fastify({
     loggerInstance: logger,

@@ -1,0 +1,51 @@
+/**
+ * cli/commands/audit — `custody audit verify`: read-only verification of the daemon's hash-chained audit log
+ * (docs/audit.md). It never repairs the file: an interrupted append is reported, not truncated.
+ */
+import { verifyAuditLog } from '../../audit/audit-log.ts';
+import { UsageError } from '../../errors.ts';
+import { abs } from '../common.ts';
+import { parseCommandArgs, type Command } from '../context.ts';
+
+export const auditVerify: Command = {
+  summary: 'verify the hash chain of an audit log (read-only)',
+  usage: `usage: custody audit verify FILE [--head HEX] [--json]
+
+Verifies the whole hash chain of a custody audit log (JSON Lines of RFC 8785 canonical records, docs/audit.md)
+without changing it: each line must be a canonical record whose hash matches its content, whose seq follows the
+previous record's and whose prev is the previous record's hash. Prints the number of records, the head hash and the
+time range. The first bad line is named in the error.
+
+options:
+  --head HEX   a head hash anchored earlier (64 lowercase hex, e.g. from the transparency log): refused with
+               ERR_AUDIT_HEAD_MISSING unless some record has this hash, which detects a truncated or rewritten
+               log (default: no anchor; truncation of the tail is then undetectable)
+  --json       print {"ok":true,"records":N,"head":HEX,"first_time":T|null,"last_time":T|null}
+
+exit status: 0 intact, 1 broken or malformed (ERR_AUDIT_*, ERR_LIMIT_SIZE), 2 usage, 3 unreadable.
+
+example:
+  custody audit verify /var/lib/custody/audit.log
+  custody audit verify /var/lib/custody/audit.log --head "$(cat anchored-head.txt)" --json`,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs(ctx.argv, { head: { type: 'string' } });
+    if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', `expected exactly one audit log file, got ${positionals.length}`);
+    const head = values.head;
+    if (head !== undefined && !/^[0-9a-f]{64}$/.test(head)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', `--head: expected 64 lowercase hex chars, got ${JSON.stringify(head).slice(0, 70)}`);
+    }
+    const s = await verifyAuditLog(abs(ctx, positionals[0]!), head === undefined ? {} : { expectHead: head });
+    ctx.print(`ok: ${s.records} record${s.records === 1 ? '' : 's'}, chain intact`);
+    ctx.print(`head: ${s.head}`);
+    ctx.print(s.firstTime === undefined ? 'time: (empty log)' : `time: ${s.firstTime} .. ${s.lastTime ?? s.firstTime}`);
+    if (head !== undefined) ctx.print(`anchored head ${head} is in the log`);
+    ctx.result({
+      records: s.records,
+      head: s.head,
+      first_time: s.firstTime ?? null,
+      last_time: s.lastTime ?? null,
+      ...(head === undefined ? {} : { anchored_head: head }),
+    });
+    return 0;
+  },
+};

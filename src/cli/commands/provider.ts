@@ -1,0 +1,223 @@
+/**
+ * cli/commands/provider — the provider's clients: `custody fetch` (download a release from untrusted providers and
+ * verify everything) and `custody publish` (upload artifacts to a running `custody serve` and release them).
+ */
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { fetchRelease } from '../../client/provider-client.ts';
+import { decodeUtf8 } from '../../encoding/json.ts';
+import { ConfigError, IoError, UsageError, isTrustError } from '../../errors.ts';
+import { openRegularFile, writeFileAtomic } from '../../io/files.ts';
+import { hashOpenFile } from '../../io/hash-file.ts';
+import { artifactNameFor } from '../../manifest/create.ts';
+import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
+import { formatRoot } from '../../trust/root.ts';
+import { abs, loadTrustRoot } from '../common.ts';
+import { parseCommandArgs, requireOption, type Command } from '../context.ts';
+import { readTokenFile } from './log.ts';
+
+export const fetchCommand: Command = {
+  summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
+  usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
+                     --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
+
+Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
+channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
+bytes match the signed size and SHA-256. Nothing unverified is left in DIR: downloads go to a temporary file and
+are renamed only after the check. The verified manifest.json (and its .tlog-proof) are written to DIR too.
+
+  --trust ROOT               pinned trust root; newer versions served at /trust/<N>.root.json are verified
+                             (old and new root thresholds, TUF §5.3) and written back to ROOT
+  --root-fingerprint FP      instead of ROOT: trust the provider's /trust/root.json only if it hashes to FP
+                             (printed by custody serve)
+  --state FILE               rollback protection: remembers the highest sequence per channel/arch
+  --require-log VKEY         refuse a manifest without an inclusion proof under this log key
+  --artifact NAME            fetch only this artifact (repeatable; default all)
+
+HTTPS with a private CA: set NODE_EXTRA_CA_CERTS=ca.pem.
+
+example:
+  custody fetch http://10.0.0.5:8080 http://10.0.0.6:8080 --channel stable --arch x86_64 \\
+      --trust root.json --state boot.state --require-log "$(cat log.vkey)" --output /boot/next`,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs(ctx.argv, {
+      channel: { type: 'string' },
+      arch: { type: 'string' },
+      trust: { type: 'string' },
+      'root-fingerprint': { type: 'string' },
+      output: { type: 'string' },
+      state: { type: 'string' },
+      'require-log': { type: 'string' },
+      artifact: { type: 'string', multiple: true },
+    });
+    if (positionals.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL');
+    if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
+    }
+    const channel = requireOption(values.channel, 'channel');
+    const arch = requireOption(values.arch, 'arch');
+    const output = abs(ctx, requireOption(values.output, 'output'));
+    const pinned = values.trust === undefined ? undefined : await loadTrustRoot(ctx, values.trust);
+    const statePath = values.state === undefined ? undefined : abs(ctx, values.state);
+    const state = statePath === undefined ? undefined : await loadState(statePath);
+    const events: Array<{ provider: string; what: string; code?: string; message?: string }> = [];
+    const r = await fetchRelease({
+      providers: positionals,
+      channel,
+      arch,
+      trust: pinned !== undefined ? { root: pinned } : { fingerprint: values['root-fingerprint']! },
+      state,
+      requireLog: values['require-log'],
+      outputDir: output,
+      artifacts: values.artifact,
+      now: ctx.now,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.code !== undefined) ctx.stderr(`custody: warning: ${e.provider}: ${e.what}: ${e.message ?? ''} [${e.code}]\n`);
+      },
+    });
+    if (r.rootUpdated && values.trust !== undefined) {
+      await writeFileAtomic(abs(ctx, values.trust), formatRoot(r.root));
+      ctx.print(`trust root updated to version ${r.root.version} (${values.trust})`);
+    }
+    if (state !== undefined && statePath !== undefined) {
+      recordManifest(state, r.manifest);
+      await saveState(statePath, state);
+    }
+    const m = r.manifest.manifest;
+    ctx.print(`VERIFIED ${m.channel}/${m.arch} version ${m.version} sequence ${m.sequence} from ${r.manifestProvider}`);
+    ctx.print(`  signed by ${r.manifest.signers.length}/${r.manifest.threshold}: ${r.manifest.signers.join(', ')}`);
+    if (r.logIndex !== undefined) ctx.print(`  logged at index ${r.logIndex}`);
+    for (const f of r.files) ctx.print(`  ${f.filename}  ${f.size} bytes  sha256 ok  (${f.provider})`);
+    ctx.result({
+      channel: m.channel,
+      arch: m.arch,
+      version: m.version,
+      sequence: m.sequence,
+      digest: r.manifest.digest,
+      signers: r.manifest.signers,
+      log_index: r.logIndex ?? null,
+      root_version: r.root.version,
+      root_updated: r.rootUpdated,
+      provider: r.manifestProvider,
+      files: r.files,
+      warnings: events.filter((e) => e.code !== undefined),
+    });
+    return 0;
+  },
+};
+
+function adminUrl(base: string, path: string): string {
+  let u: URL;
+  try {
+    u = new URL(base.endsWith('/') ? base : base + '/');
+  } catch (e) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `expected a provider URL, got ${JSON.stringify(base)}`, { cause: e });
+  }
+  return new URL(path, u).href;
+}
+
+async function adminCall(url: string, init: RequestInit & { duplex?: 'half' }): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(600_000) });
+  } catch (e) {
+    throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  const text = decodeUtf8(new Uint8Array(await res.arrayBuffer()).subarray(0, 4 * 1024 * 1024), 'provider answer');
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${res.status}, not JSON`);
+  }
+  if (!res.ok) {
+    const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]+$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
+    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${res.status} ${code}: ${typeof j.message === 'string' ? j.message.slice(0, 300) : ''}`, {
+      details: { status: res.status, serverCode: code },
+      ...(typeof j.hint === 'string' ? { hint: j.hint.slice(0, 300) } : {}),
+    });
+  }
+  return j;
+}
+
+export const publish: Command = {
+  summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)',
+  usage: `usage: custody publish URL --token-file F --channel CH --arch ARCH FILE… [--version V] [--validity DAYS]
+
+Hashes each FILE, uploads the ones the provider lacks (PUT /admin/v1/blobs/sha256/<hex>; the provider stores them
+only if the bytes hash to that name), then asks it to release them (POST /admin/v1/releases/CH/ARCH): the provider
+signs a new manifest, appends it to its transparency log and serves it. Artifact names follow Phase's rules
+(vmlinuz* → kernel, initramfs*/initrd* → initramfs, rootfs* → rootfs, others keep their file name).
+
+  --token-file F    the provider's admin token (DATA/admin.token of custody serve)
+  --version V       release version (default: the previous release's)
+  --validity DAYS   manifest validity (default: the provider's, 30 days)
+
+example:
+  custody publish http://127.0.0.1:8080 --token-file custody-data/admin.token --channel stable --arch x86_64 \\
+      build/vmlinuz build/initramfs.img`,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs(ctx.argv, {
+      'token-file': { type: 'string' },
+      channel: { type: 'string' },
+      arch: { type: 'string' },
+      version: { type: 'string' },
+      validity: { type: 'string' },
+    });
+    if (positionals.length < 2) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected the provider URL and at least one FILE');
+    const [base, ...files] = positionals as [string, ...string[]];
+    const channel = requireOption(values.channel, 'channel');
+    const arch = requireOption(values.arch, 'arch');
+    const token = new TextDecoder().decode(await readTokenFile(ctx, requireOption(values['token-file'], 'token-file')));
+    const auth = { authorization: `Bearer ${token}` };
+    let validityS: number | undefined;
+    if (values.validity !== undefined) {
+      if (!/^[1-9][0-9]{0,2}$/.test(values.validity) || Number(values.validity) > 365) {
+        throw new UsageError('ERR_USAGE_ARGUMENT', `--validity: expected 1 to 365 days, got ${JSON.stringify(values.validity)}`);
+      }
+      validityS = Number(values.validity) * 86_400;
+    }
+    const artifacts: Record<string, { filename: string; sha256: string }> = {};
+    for (const f of files) {
+      const path = abs(ctx, f);
+      const { fh, size } = await openRegularFile(path);
+      let sha: string;
+      try {
+        sha = (await hashOpenFile(fh, size, ['sha256'], path)).sha256;
+      } finally {
+        await fh.close();
+      }
+      const name = artifactNameFor(basename(path));
+      if (artifacts[name] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `two files map to artifact name ${name}`);
+      artifacts[name] = { filename: basename(path), sha256: sha };
+      const r = await adminCall(adminUrl(base, `admin/v1/blobs/sha256/${sha}`), {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+        duplex: 'half',
+      }).catch((e: unknown) => {
+        if (isTrustError(e)) throw e;
+        throw new ConfigError('ERR_CONFIG_INVALID', `upload of ${f} failed: ${(e as Error).message}`);
+      });
+      ctx.print(`${r.created === true ? 'uploaded' : 'present '} ${basename(path)}  sha256:${sha}  ${size} bytes`);
+    }
+    const r = await adminCall(adminUrl(base, `admin/v1/releases/${encodeURIComponent(channel)}/${encodeURIComponent(arch)}`), {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ artifacts, ...(values.version === undefined ? {} : { version: values.version }), ...(validityS === undefined ? {} : { validity_s: validityS }) }),
+    });
+    ctx.print(`released ${channel}/${arch} sequence ${String(r.sequence)} digest ${String(r.digest)} log index ${String(r.log_index)}`);
+    ctx.result({
+      channel,
+      arch,
+      sequence: r.sequence,
+      digest: r.digest,
+      log_index: r.log_index,
+      manifest_url: r.manifest_url,
+      artifacts,
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,186 @@
+/**
+ * cli/commands/serve — `custody serve`, the provider daemon (server/daemon), and what `npm start` runs.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError, type TrustError } from '../../errors.ts';
+import { readFileBounded } from '../../io/files.ts';
+import { abs } from '../common.ts';
+import { parseCommandArgs, type Command } from '../context.ts';
+
+/** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
+export const DEFAULT_DATA_DIR = 'custody-data';
+
+function intOption(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export const serve: Command = {
+  summary: 'run the provider daemon: signed manifests, artifacts and the transparency log over HTTP(S)',
+  usage: `usage: custody serve [--data DIR] [--port N] [--host ADDR] [options]
+
+Serves signed channel/arch manifests and their artifacts, with the transparency log every manifest is logged in
+under /log/. Everything lives in one data directory (default: $CUSTODY_DATA, else ./${DEFAULT_DATA_DIR}); on
+first start it makes development keys (0600), a 1-of-1 trust root and an admin token there.
+
+Publishing: put files in DIR/incoming/<channel>/<arch>/ (e.g. incoming/stable/x86_64/vmlinuz) and start the
+daemon, send it SIGHUP, or POST /admin/v1/rescan; or upload with \`custody publish\`. Each changed channel/arch
+is signed, appended to the log, and served with its inclusion proof. Manifests are re-signed before they expire.
+
+Prints the URL, the trust-root fingerprint (pin it: custody fetch --root-fingerprint) and the log verifier key.
+
+options:
+  --data DIR                  data directory (created 0700)
+  --port N                    TCP port (default 8080; 0 picks a free one)
+  --host ADDR                 listen address (default 127.0.0.1; 0.0.0.0 for the network)
+  --incoming DIR              publish from DIR instead of DATA/incoming
+  --key FILE                  manifest signing key instead of DATA/keys/signer.pem (sealed keys: CUSTODY_PASSPHRASE
+                              or --passphrase-file)
+  --passphrase-file FILE      passphrase of --key
+  --trust FILE                trust root instead of DATA/trust/root.json
+  --token-file FILE           admin bearer token instead of DATA/admin.token
+  --origin ORIGIN             log origin on first start (default <hostname>/custody/log)
+  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)
+  --validity DAYS             validity of signed manifests (default 30)
+  --rate-limit-per-ip N       requests per second per client address (default 50; 0 = off)
+  --rate-limit-global N       requests per second for all clients (default 0 = off)
+  --default CHANNEL/ARCH      also serve that manifest at /manifest.json
+  --log-level LEVEL           pino level on stderr: fatal, error, warn, info (default), debug
+
+example:
+  custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
+  async run(ctx) {
+    const { values } = parseCommandArgs(
+      ctx.argv,
+      {
+        data: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        incoming: { type: 'string' },
+        key: { type: 'string' },
+        'passphrase-file': { type: 'string' },
+        trust: { type: 'string' },
+        'token-file': { type: 'string' },
+        origin: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        validity: { type: 'string' },
+        'rate-limit-per-ip': { type: 'string' },
+        'rate-limit-global': { type: 'string' },
+        default: { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      false,
+    );
+    const dataDir = abs(ctx, values.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
+    const port = intOption(values.port ?? '8080', 'port', 0, 65_535)!;
+    const level = values['log-level'] ?? 'info';
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', `--log-level: expected fatal, error, warn, info or debug, got ${JSON.stringify(level)}`);
+    }
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--tls-cert and --tls-key go together');
+    }
+    let tls: { cert: Uint8Array; key: Uint8Array } | undefined;
+    if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+      const opts = { maxBytes: 1024 * 1024, allowSymlink: true };
+      tls = {
+        cert: await readFileBounded(abs(ctx, values['tls-cert']), { ...opts, what: 'TLS certificate' }),
+        key: await readFileBounded(abs(ctx, values['tls-key']), { ...opts, what: 'TLS key' }),
+      };
+    }
+    let defaultRelease: { channel: string; arch: string } | undefined;
+    if (values.default !== undefined) {
+      const [channel, arch, ...rest] = values.default.split('/');
+      if (channel === undefined || arch === undefined || rest.length > 0) {
+        throw new UsageError('ERR_USAGE_ARGUMENT', `--default: expected CHANNEL/ARCH, got ${JSON.stringify(values.default)}`);
+      }
+      defaultRelease = { channel, arch };
+    }
+    const validityDays = intOption(values.validity, 'validity', 1, 365);
+    const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
+    const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
+
+    let stop: (e?: TrustError) => void = () => {};
+    const stopped = new Promise<TrustError | undefined>((r) => (stop = r));
+    // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
+    const { startDaemon } = await import('../../server/daemon.ts');
+    const d = await startDaemon({
+      dataDir,
+      host: values.host ?? '127.0.0.1',
+      port,
+      incomingDir: values.incoming === undefined ? undefined : abs(ctx, values.incoming),
+      origin: values.origin,
+      keyFile: values.key === undefined ? undefined : abs(ctx, values.key),
+      trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
+      tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
+      passphrase: {
+        passphraseFile: values['passphrase-file'] === undefined ? undefined : abs(ctx, values['passphrase-file']),
+        env: ctx.env,
+      },
+      tls,
+      ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
+      ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
+      ...(global === undefined ? {} : { rateLimitGlobal: global }),
+      defaultRelease,
+      logLevel: level,
+      onFatal: (e) => stop(e),
+      version: packageVersion(),
+    });
+    // Handlers first: whoever reads the banner may signal at once (SIGHUP's default action would kill us).
+    const onSignal = (): void => stop();
+    const onHup = (): void => {
+      d.rescan().catch(() => undefined);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    process.on('SIGHUP', onHup);
+    const id = d.identity;
+    ctx.print(`custody serve: ${d.url}`);
+    ctx.print(`  data directory     ${d.dataDir}${id.created.length > 0 ? `  (created: ${id.created.join(', ')})` : ''}`);
+    ctx.print(`  trust root         ${d.url}/trust/root.json  version ${id.root.version}`);
+    ctx.print(`  trust fingerprint  ${id.fingerprint}`);
+    ctx.print(`  signing key        ${id.signer.publicKey.keyId}`);
+    ctx.print(`  log                ${d.url}/log  ${d.vkey}`);
+    ctx.print(`  admin token        ${id.tokenPath}`);
+    ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
+    for (const r of d.releases.list()) {
+      ctx.print(`  release            ${d.url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
+    }
+    if (id.created.includes('root key')) {
+      ctx.print(`  note: development keys were created in ${d.dataDir}/keys; for production keep the root key offline`);
+    }
+    ctx.print(`  verify a client:   custody fetch ${d.url} --root-fingerprint ${id.fingerprint} --channel C --arch A --output DIR`);
+    ctx.result({
+      url: d.url,
+      data_dir: d.dataDir,
+      trust_fingerprint: id.fingerprint,
+      root_version: id.root.version,
+      signer_key_id: id.signer.publicKey.keyId,
+      log_url: `${d.url}/log`,
+      log_vkey: d.vkey,
+      token_file: id.tokenPath,
+      created: id.created,
+      releases: d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
+    });
+    const fatal = await stopped;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHup);
+    await d.close();
+    if (fatal) throw fatal;
+    return 0;
+  },
+};

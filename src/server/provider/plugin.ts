@@ -1,0 +1,356 @@
+/**
+ * server/provider/plugin — the provider's HTTP face (Phase Boot Provider API, ../shared/reference/seed-systems.md
+ * §1.4, made real) as an encapsulated fastify plugin. It holds no module-level state.
+ *
+ * Read routes (no authentication: everything served is either signed or verifiable against something signed):
+ * ```
+ * GET /                                     info: channels, trust-root fingerprint, log verifier key
+ * GET /health                               {"status": "healthy", …} (503 "unhealthy" when the log stopped)
+ * GET /trust/root.json, /trust/<N>.root.json  the trust root (TUF root.json) and every version, for rotation
+ * GET /<channel>/<arch>/manifest.json       the current signed manifest (ETag = its digest; no-cache)
+ * GET /<channel>/<arch>/manifest.json.tlog-proof   its c2sp.org/tlog-proof@v1 inclusion proof
+ * GET /<channel>/<arch>/<filename>          an artifact of the current release (Range, ETag, X-Artifact-Hash)
+ * GET /blobs/sha256/<64 hex>                any stored artifact by digest (Range; immutable, cached for a year)
+ * GET /manifest.json                        the default channel/arch, when configured
+ * ```
+ * Write routes (`Authorization: Bearer <admin token>`, checked before the body is read):
+ * ```
+ * PUT  /admin/v1/blobs/sha256/<64 hex>      upload an artifact; stored only if the bytes hash to the name
+ * POST /admin/v1/releases/<channel>/<arch>  {"artifacts": {"<name>": {"filename": "…", "sha256": "<hex>"}},
+ *                                            "version"?: "…", "validity_s"?: n} → sign, log, publish
+ * POST /admin/v1/rescan                     import the incoming directory now
+ * ```
+ * Refusals are the coded JSON of server/http. Rate limits: per client address (@fastify/rate-limit) and global
+ * (a token bucket), both answering 429 ERR_PROVIDER_RATE_LIMITED with Retry-After.
+ *
+ * Trust boundary: paths, headers and bodies are attacker-controlled. Channel/arch/filename segments are matched
+ * against the in-memory release (never joined into a path); blob names must be 64 lowercase hex. Range headers are
+ * parsed strictly (RFC 9110 §14.2); anything unusual is ignored and the whole artifact is sent.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
+import { FormatError, IoError, isTrustError, LimitError, type TrustError } from '../../errors.ts';
+import { readFileIfExists } from '../../io/files.ts';
+import { ROOT_MAX_BYTES } from '../../trust/root.ts';
+import { bearerCheck, sendError } from '../http.ts';
+import { toHttpError } from '../log/plugin.ts';
+import { SHA256_HEX, type BlobStore } from './blobs.ts';
+import type { ScanResult } from './incoming.ts';
+import { assertValidity, checkChannelName, type Release, type ReleaseArtifact, type ReleaseStore } from './releases.ts';
+
+/** ProviderPluginOptions are the options of {@link providerPlugin}. */
+export interface ProviderPluginOptions {
+  releases: ReleaseStore;
+  blobs: BlobStore;
+  tokens: readonly Uint8Array[];
+  trust: { rootBytes: Uint8Array; fingerprint: string; rootDir: string | undefined };
+  log: { vkey: string; prefix: string; healthy: () => boolean; treeSize: () => number };
+  rescan: () => Promise<ScanResult>;
+  /** defaultRelease serves GET /manifest.json (Phase's default channel/arch). */
+  defaultRelease?: { channel: string; arch: string } | undefined;
+  /** maxBlobBytes caps one upload (default 8 GiB). */
+  maxBlobBytes?: number;
+  /** rateLimitPerIp is requests per second per client address (0 = off). */
+  rateLimitPerIp: number;
+  /** rateLimitGlobal is requests per second for everyone together (0 = off). */
+  rateLimitGlobal: number;
+  /** manifestMaxAgeS is the Cache-Control max-age of manifests and proofs (default 0: always revalidate). */
+  manifestMaxAgeS?: number;
+  /** audit is told about admin actions and refusals (never secrets). */
+  audit?: (event: string, fields: JsonObject) => void;
+  version: string;
+}
+
+/** BLOB_MAX_AGE_S: blobs are immutable by construction. */
+const BLOB_MAX_AGE_S = 365 * 86_400;
+const RELEASE_BODY_MAX_BYTES = 1024 * 1024;
+
+/** ByteRange is an inclusive byte range of a representation. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * parseRange reads a `Range` header for a representation of `size` bytes (RFC 9110 §14.1.2). Returns undefined to
+ * send the whole representation (no header, another unit, several ranges, or invalid syntax — all of which RFC 9110
+ * lets a server ignore), 'unsatisfiable' for a range starting at or past the end, or the one range.
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(?:(\d{1,16})-(\d{0,16})|-(\d{1,16}))$/.exec(header.trim());
+  if (!m) return undefined;
+  if (m[3] !== undefined) {
+    const n = Number(m[3]);
+    if (n === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? Number.MAX_SAFE_INTEGER : Number(m[2]);
+  if (end < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: Math.min(end, size - 1) };
+}
+
+/** TokenBucket is the global rate limit: `rate` requests per second with a burst of one second's worth. */
+class TokenBucket {
+  #tokens: number;
+  #last = Date.now();
+  readonly rate: number;
+  constructor(rate: number) {
+    this.rate = rate;
+    this.#tokens = rate;
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.#tokens = Math.min(this.rate, this.#tokens + ((now - this.#last) / 1000) * this.rate);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+function notFound(what: string): TrustError {
+  return new IoError('ERR_PROVIDER_NOT_FOUND', what);
+}
+
+/** providerPlugin registers the provider routes (mount at the root; the log goes under /log beside it). */
+export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOptions): Promise<void> {
+  const maxBlob = o.maxBlobBytes ?? 8 * 1024 ** 3;
+  const manifestCache = `public, max-age=${o.manifestMaxAgeS ?? 0}, must-revalidate`;
+  const refused = (req: FastifyRequest, reason: string): void => {
+    o.audit?.('admin.refused', { ip: req.ip, method: req.method, path: req.url.split('?')[0] ?? '', reason });
+  };
+  const authorize = bearerCheck(o.tokens, 'ERR_PROVIDER_UNAUTHORIZED', refused);
+
+  // Uploads are streamed to the blob store; every other body is small JSON parsed by our strict parser.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { bodyLimit: RELEASE_BODY_MAX_BYTES }, (_req, payload, done) => {
+    done(null, payload);
+  });
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toHttpError(err, () => new LimitError('ERR_LIMIT_SIZE', `the request body is over the cap of ${RELEASE_BODY_MAX_BYTES} bytes`));
+    if (e.httpStatus >= 500 && !isTrustError(err)) req.log.error({ err }, 'provider route failed');
+    else req.log.debug({ code: e.code }, e.message);
+    return sendError(reply, e.code === 'ERR_LOG_RATE_LIMITED' ? new IoError('ERR_PROVIDER_RATE_LIMITED', e.message) : e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, notFound(`no such resource: ${req.method} ${(req.url.split('?')[0] ?? '').slice(0, 200)}`)),
+  );
+
+  if (o.rateLimitGlobal > 0) {
+    const bucket = new TokenBucket(o.rateLimitGlobal);
+    app.addHook('onRequest', (_req, reply, done) => {
+      if (bucket.take()) {
+        done();
+        return;
+      }
+      reply.header('retry-after', '1');
+      done(new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${o.rateLimitGlobal} requests per second`));
+    });
+  }
+  if (o.rateLimitPerIp > 0) {
+    await app.register(rateLimit, {
+      max: o.rateLimitPerIp,
+      timeWindow: 1000,
+      errorResponseBuilder: (_req, ctx) =>
+        new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${ctx.max} requests per second per client exceeded; retry in ${ctx.after}`),
+    });
+  }
+
+  const describe = (r: Release): JsonObject => ({
+    channel: r.channel,
+    arch: r.arch,
+    version: r.manifest.manifest.version,
+    sequence: r.manifest.manifest.sequence,
+    digest: r.manifest.digest,
+    expires_at: r.manifest.manifest.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    log_index: r.index,
+    manifest_url: `/${r.channel}/${r.arch}/manifest.json`,
+  });
+
+  app.get('/', (_req, reply) =>
+    reply.header('cache-control', 'no-cache').send({
+      name: 'custody-provider',
+      version: o.version,
+      trust: { fingerprint: o.trust.fingerprint, root_url: '/trust/root.json' },
+      log: { url: o.log.prefix, vkey: o.log.vkey, tree_size: o.log.treeSize() },
+      releases: o.releases.list().map(describe),
+    }),
+  );
+
+  app.get('/health', (_req, reply) => {
+    const logOk = o.log.healthy();
+    return reply
+      .code(logOk ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: logOk ? 'healthy' : 'unhealthy', checks: { log: logOk, releases: o.releases.list().length } });
+  });
+
+  app.get('/trust/:file', async (req, reply) => {
+    const file = (req.params as { file: string }).file;
+    let body: Uint8Array | undefined;
+    if (file === 'root.json') body = o.trust.rootBytes;
+    else if (/^[1-9][0-9]{0,8}\.root\.json$/.test(file) && o.trust.rootDir !== undefined) {
+      body = await readFileIfExists(join(o.trust.rootDir, file), { maxBytes: ROOT_MAX_BYTES, what: 'trust root version' });
+    }
+    if (body === undefined) throw notFound(`no trust root ${file.slice(0, 40)}`);
+    return reply.header('cache-control', 'no-cache').type('application/json; charset=utf-8').send(Buffer.from(body));
+  });
+
+  const sendManifest = (req: FastifyRequest, reply: FastifyReply, r: Release, proof: boolean): FastifyReply => {
+    const etag = `"${r.manifest.digest}${proof ? '.proof' : ''}"`;
+    reply.header('cache-control', manifestCache).header('etag', etag);
+    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (proof) return reply.type('text/plain; charset=utf-8').send(r.proofText);
+    return reply.type('application/json; charset=utf-8').send(r.manifestText);
+  };
+
+  const release = (channel: string, arch: string): Release => {
+    const r = o.releases.get(channel, arch);
+    if (r === undefined) throw notFound(`no release for ${channel.slice(0, 64)}/${arch.slice(0, 64)}`);
+    return r;
+  };
+
+  if (o.defaultRelease !== undefined) {
+    const d = o.defaultRelease;
+    app.get('/manifest.json', (req, reply) => sendManifest(req, reply, release(d.channel, d.arch), false));
+  }
+
+  const sendBlob = async (req: FastifyRequest, reply: FastifyReply, sha256: string, cache: string, filename?: string): Promise<FastifyReply> => {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(o.blobs.pathOf(sha256), 'r');
+    } catch {
+      throw notFound(`no blob sha256:${sha256}`);
+    }
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    const etag = `"sha256:${sha256}"`;
+    reply
+      .header('cache-control', cache)
+      .header('etag', etag)
+      .header('accept-ranges', 'bytes')
+      .header('x-artifact-hash', `sha256:${sha256}`)
+      .type('application/octet-stream');
+    if (filename !== undefined) reply.header('content-disposition', `attachment; filename="${filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`);
+    if (req.headers['if-none-match'] === etag) {
+      await fh.close();
+      return reply.code(304).send();
+    }
+    // If-Range with another validator: the client's partial copy is stale, send everything (RFC 9110 §13.1.5).
+    const ifRange = req.headers['if-range'];
+    const range = ifRange !== undefined && ifRange !== etag ? undefined : parseRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      await fh.close();
+      reply.header('content-range', `bytes */${size}`);
+      throw new IoError('ERR_PROVIDER_RANGE', `the artifact has ${size} bytes`);
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    if (range !== undefined) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+    reply.header('content-length', String(end - start + 1));
+    if (size === 0) {
+      await fh.close();
+      return reply.send('');
+    }
+    // HEAD: fastify's generated HEAD route discards the stream and keeps the headers set here.
+    return reply.send(createReadStream('', { fd: fh, start, end, autoClose: true }));
+  };
+
+  app.get('/blobs/sha256/:hex', async (req, reply) => {
+    const hex = (req.params as { hex: string }).hex;
+    if (!SHA256_HEX.test(hex)) throw notFound('a blob name is 64 lowercase hex characters');
+    return sendBlob(req, reply, hex, `public, max-age=${BLOB_MAX_AGE_S}, immutable`);
+  });
+
+  app.get('/:channel/:arch/:file', async (req, reply) => {
+    const { channel, arch, file } = req.params as { channel: string; arch: string; file: string };
+    const r = release(channel, arch);
+    if (file === 'manifest.json') return sendManifest(req, reply, r, false);
+    if (file === 'manifest.json.tlog-proof') return sendManifest(req, reply, r, true);
+    for (const a of r.manifest.manifest.artifacts.values()) {
+      if (a.filename === file) return sendBlob(req, reply, a.hash.slice('sha256:'.length), manifestCache, a.filename);
+    }
+    throw notFound(`${channel}/${arch} has no artifact ${JSON.stringify(file.slice(0, 255))}`);
+  });
+
+  // --- admin ---
+
+  app.put('/admin/v1/blobs/sha256/:hex', { onRequest: authorize, bodyLimit: maxBlob }, async (req, reply) => {
+    const hex = (req.params as { hex: string }).hex;
+    if (!SHA256_HEX.test(hex)) throw new FormatError('ERR_FORMAT_HEX', 'a blob name is 64 lowercase hex characters');
+    const existing = await o.blobs.stat(hex);
+    if (existing !== undefined) {
+      req.raw.resume(); // drain: the blob is immutable and already stored
+      return reply.code(200).send({ ok: true, sha256: hex, size: existing.size, created: false });
+    }
+    const info = await o.blobs.importStream(req.body as AsyncIterable<Uint8Array>, maxBlob, hex);
+    o.audit?.('blob.stored', { sha256: info.sha256, size: info.size, ip: req.ip });
+    return reply.code(201).send({ ok: true, sha256: info.sha256, size: info.size, created: true });
+  });
+
+  app.post('/admin/v1/releases/:channel/:arch', { onRequest: authorize }, async (req, reply) => {
+    const { channel, arch } = req.params as { channel: string; arch: string };
+    checkChannelName(channel, 'channel');
+    checkChannelName(arch, 'arch');
+    const body = parseJsonObject(await readSmallBody(req.body), { maxBytes: RELEASE_BODY_MAX_BYTES, what: 'release request' });
+    const arts = body.artifacts;
+    if (typeof arts !== 'object' || arts === null || Array.isArray(arts)) {
+      throw new FormatError('ERR_FORMAT_SCHEMA', 'expected {"artifacts": {"<name>": {"filename": "…", "sha256": "<hex>"}}}');
+    }
+    const artifacts = new Map<string, ReleaseArtifact>();
+    for (const [name, v] of Object.entries(arts)) {
+      const a = v as JsonObject;
+      if (typeof a !== 'object' || a === null || typeof a.filename !== 'string' || typeof a.sha256 !== 'string') {
+        throw new FormatError('ERR_FORMAT_SCHEMA', `artifact ${JSON.stringify(name.slice(0, 64))}: expected {"filename", "sha256"}`);
+      }
+      artifacts.set(name, { filename: a.filename, sha256: a.sha256.replace(/^sha256:/, '') });
+    }
+    const version = body.version;
+    if (version !== undefined && typeof version !== 'string') throw new FormatError('ERR_FORMAT_SCHEMA', 'version must be a string');
+    const validityS = body.validity_s;
+    if (validityS !== undefined && typeof validityS !== 'number') throw new FormatError('ERR_FORMAT_SCHEMA', 'validity_s must be an integer');
+    const r = await o.releases.release(
+      channel,
+      arch,
+      artifacts,
+      { version, validityMs: validityS === undefined ? undefined : assertValidity(validityS * 1000) },
+      'admin',
+    );
+    return reply.header('cache-control', 'no-store').send({ ok: true, ...describe(r), manifest: r.manifestText, proof: r.proofText });
+  });
+
+  app.post('/admin/v1/rescan', { onRequest: authorize }, async (_req, reply) => {
+    const r = await o.rescan();
+    return reply.header('cache-control', 'no-store').send({
+      ok: true,
+      released: r.released.map(describe),
+      unchanged: r.unchanged,
+      problems: r.problems,
+    });
+  });
+}
+
+/** readSmallBody collects a (size-limited by fastify) request stream into bytes. */
+async function readSmallBody(body: unknown): Promise<Uint8Array> {
+  if (body === undefined || body === null) return new Uint8Array();
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > RELEASE_BODY_MAX_BYTES) throw new LimitError('ERR_LIMIT_SIZE', `the request body is over the cap of ${RELEASE_BODY_MAX_BYTES} bytes`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,315 @@
+/**
+ * server/provider/releases — what the provider publishes: for each channel/arch, the current signed manifest and
+ * its transparency-log inclusion proof (c2sp.org/tlog-proof@v1), built from blobs in the content-addressed store.
+ *
+ * A release is made in this order, so that nothing is ever served that was not signed AND logged:
+ *  1. the manifest body is built from stored blobs (digests computed by the store, never supplied by a caller);
+ *  2. it is signed with the daemon's key;
+ *  3. its log entry (manifest/log `manifestLogEntry`) is appended to the daemon's own log and awaited until durable
+ *     and covered by a signed checkpoint — the provider logs every manifest it signs;
+ *  4. the manifest and its proof are written together, atomically, as one record (below), then served.
+ * A crash after 3 and before 4 leaves a logged manifest that was never served (the next start signs a new one with a
+ * higher sequence); a crash never leaves a served manifest without a proof, or a proof for another manifest.
+ *
+ * Record file (JSON, written with temp + fsync + rename): `DIR/<channel>/<arch>/current.json`, and the same record
+ * as `DIR/<channel>/<arch>/history/<sequence>.json` for every release ever made:
+ * ```
+ * {"manifest": "<manifest.json text>", "proof": "<tlog-proof text>"}
+ * ```
+ * Sequences are strictly increasing per channel/arch: max(previous + 1, created_at in Unix seconds).
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Signer } from '../../crypto/index.ts';
+import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
+import { formatTimestamp } from '../../encoding/time.ts';
+import { ConfigError, FormatError, LimitError, isTrustError, toIoError } from '../../errors.ts';
+import { readFileIfExists, writeFileAtomic } from '../../io/files.ts';
+import { manifestLogEntry, verifyManifestInclusion } from '../../manifest/log.ts';
+import { MANIFEST_MAX_ARTIFACTS, MANIFEST_MAX_BYTES, formatManifest, isSafeName, parseManifest, toManifest, type Manifest } from '../../manifest/manifest.ts';
+import { signManifest } from '../../manifest/sign.ts';
+import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
+import { MAX_PROOF_FILE_BYTES, formatProofFile } from '../../note/proof.ts';
+import type { TrustRoot } from '../../trust/root.ts';
+import type { BlobStore } from './blobs.ts';
+
+/** CHANNEL_NAME is what a channel or arch may be called: it becomes a URL segment and a directory name. */
+export const CHANNEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** VERSION_TEXT bounds a release version string. */
+export const VERSION_TEXT = /^[\x21-\x7e]{1,64}$/;
+/** RELEASE_RECORD_MAX_BYTES caps a record file before it is read. */
+export const RELEASE_RECORD_MAX_BYTES = MANIFEST_MAX_BYTES + MAX_PROOF_FILE_BYTES + 1024;
+
+/** ManifestLog is the log the provider appends to (its own LogService in `custody serve`). */
+export interface ManifestLog {
+  add(entry: Uint8Array): Promise<{ index: number; checkpoint: string; proof: Uint8Array[] }>;
+  /** vkey is the log's verifier key: every record is checked against it when loaded. */
+  readonly vkey: string;
+}
+
+/** ReleaseArtifact names one blob in a release. */
+export interface ReleaseArtifact {
+  filename: string;
+  sha256: string;
+}
+
+/** Release is one published channel/arch. */
+export interface Release {
+  channel: string;
+  arch: string;
+  manifest: VerifiedManifest;
+  /** manifestText is the manifest.json served, proofText its tlog-proof. */
+  manifestText: string;
+  proofText: string;
+  /** index is the manifest's position in the log. */
+  index: number;
+}
+
+/** ReleaseOptions tunes one release. */
+export interface ReleaseOptions {
+  version?: string | undefined;
+  /** validityMs is how long the manifest is valid (default: the store's). */
+  validityMs?: number | undefined;
+}
+
+/** ReleaseStoreOptions configures a {@link ReleaseStore}. */
+export interface ReleaseStoreOptions {
+  dir: string;
+  blobs: BlobStore;
+  signer: Signer;
+  root: TrustRoot;
+  log: ManifestLog;
+  /** validityMs is the default manifest validity (30 days, Phase's default). */
+  validityMs: number;
+  now: () => Date;
+  /** onRelease is told about every release made (audit). */
+  onRelease?: ((r: Release, reason: string) => void | Promise<void>) | undefined;
+}
+
+function channelKey(channel: string, arch: string): string {
+  return `${channel}/${arch}`;
+}
+
+/** checkChannelName refuses a channel or arch that cannot be a URL segment and directory name. */
+export function checkChannelName(s: string, what: 'channel' | 'arch'): string {
+  if (!CHANNEL_NAME.test(s)) {
+    throw new FormatError('ERR_PROVIDER_NAME', `expected a ${what} of 1–64 characters a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(s.slice(0, 80))}`);
+  }
+  return s;
+}
+
+/** ReleaseStore keeps, makes and serves releases. */
+export class ReleaseStore {
+  readonly #o: ReleaseStoreOptions;
+  readonly #current = new Map<string, Release>();
+  /** #locks serializes releases per channel/arch (a promise chain each). */
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(o: ReleaseStoreOptions) {
+    this.#o = o;
+  }
+
+  /**
+   * load reads every current.json and checks it as a client would (signature under the root, inclusion proof under
+   * the log key). A record that no longer verifies (e.g. expired, or a root rotation dropped the key) is not served;
+   * its channel/arch is listed in the result so the caller re-signs it.
+   */
+  async load(): Promise<{ loaded: string[]; stale: Array<{ channel: string; arch: string; code: string }> }> {
+    const loaded: string[] = [];
+    const stale: Array<{ channel: string; arch: string; code: string }> = [];
+    for (const channel of await listDirs(this.#o.dir)) {
+      if (!CHANNEL_NAME.test(channel)) continue;
+      for (const arch of await listDirs(join(this.#o.dir, channel))) {
+        if (!CHANNEL_NAME.test(arch)) continue;
+        const raw = await readFileIfExists(join(this.#o.dir, channel, arch, 'current.json'), {
+          maxBytes: RELEASE_RECORD_MAX_BYTES,
+          what: 'release record',
+        });
+        if (raw === undefined) continue;
+        try {
+          const r = this.#checkRecord(channel, arch, raw);
+          this.#current.set(channelKey(channel, arch), r);
+          loaded.push(channelKey(channel, arch));
+        } catch (e) {
+          if (!isTrustError(e)) throw e;
+          stale.push({ channel, arch, code: e.code });
+          // Keep what it referenced so an unchanged import does not count as a change… but never serve it.
+          this.#stale.set(channelKey(channel, arch), raw);
+        }
+      }
+    }
+    return { loaded, stale };
+  }
+
+  readonly #stale = new Map<string, Buffer>();
+
+  #checkRecord(channel: string, arch: string, raw: Uint8Array): Release {
+    const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'release record' });
+    const manifestText = rec.manifest;
+    const proofText = rec.proof;
+    if (typeof manifestText !== 'string' || typeof proofText !== 'string') {
+      throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch}: expected manifest and proof strings`);
+    }
+    const m = parseManifest(manifestText);
+    if (m.channel !== channel || m.arch !== arch) {
+      throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch} holds a manifest for ${m.channel}/${m.arch}`);
+    }
+    const vm = verifyManifest(m, this.#o.root, { now: this.#o.now() });
+    const logged = verifyManifestInclusion(vm, proofText, this.#o.log.vkey);
+    return { channel, arch, manifest: vm, manifestText, proofText, index: logged.index };
+  }
+
+  /** get returns the current release of a channel/arch, if any. */
+  get(channel: string, arch: string): Release | undefined {
+    return this.#current.get(channelKey(channel, arch));
+  }
+
+  /** list returns every current release, sorted by channel then arch. */
+  list(): Release[] {
+    return [...this.#current.values()].sort((a, b) => (channelKey(a.channel, a.arch) < channelKey(b.channel, b.arch) ? -1 : 1));
+  }
+
+  /** artifactsOf returns the artifact set of the current (or stale) release, for change detection. */
+  artifactsOf(channel: string, arch: string): Map<string, ReleaseArtifact> | undefined {
+    const cur = this.#current.get(channelKey(channel, arch));
+    let m: Manifest | undefined = cur?.manifest.manifest;
+    if (m === undefined) {
+      const raw = this.#stale.get(channelKey(channel, arch));
+      if (raw === undefined) return undefined;
+      try {
+        const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES });
+        if (typeof rec.manifest === 'string') m = parseManifest(rec.manifest);
+      } catch {
+        return undefined;
+      }
+    }
+    if (m === undefined) return undefined;
+    const out = new Map<string, ReleaseArtifact>();
+    for (const [name, a] of m.artifacts) out.set(name, { filename: a.filename, sha256: a.hash.replace(/^sha256:/, '') });
+    return out;
+  }
+
+  /**
+   * release signs, logs and publishes a new manifest for channel/arch listing `artifacts` (name → blob). Every blob
+   * must be in the store. Releases of one channel/arch run one at a time, in call order.
+   */
+  release(channel: string, arch: string, artifacts: ReadonlyMap<string, ReleaseArtifact>, options: ReleaseOptions = {}, reason = 'release'): Promise<Release> {
+    checkChannelName(channel, 'channel');
+    checkChannelName(arch, 'arch');
+    const key = channelKey(channel, arch);
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.#release(channel, arch, artifacts, options, reason));
+    this.#locks.set(key, next);
+    return next;
+  }
+
+  async #release(channel: string, arch: string, artifacts: ReadonlyMap<string, ReleaseArtifact>, options: ReleaseOptions, reason: string): Promise<Release> {
+    if (artifacts.size === 0) throw new FormatError('ERR_PROVIDER_RELEASE_EMPTY', `a release of ${channel}/${arch} needs at least one artifact`);
+    if (artifacts.size > MANIFEST_MAX_ARTIFACTS) {
+      throw new LimitError('ERR_LIMIT_COUNT', `${artifacts.size} artifacts, over the cap of ${MANIFEST_MAX_ARTIFACTS}`);
+    }
+    const version = options.version ?? this.get(channel, arch)?.manifest.manifest.version ?? '0.1.0';
+    if (!VERSION_TEXT.test(version)) throw new FormatError('ERR_PROVIDER_NAME', 'expected a version of 1–64 visible ASCII characters');
+    const body: JsonObject = {};
+    const names = [...artifacts.keys()].sort();
+    const filenames = new Set<string>();
+    for (const name of names) {
+      const a = artifacts.get(name)!;
+      if (!isSafeName(name) || !isSafeName(a.filename)) {
+        throw new FormatError('ERR_MANIFEST_ARTIFACT_NAME', `artifact ${JSON.stringify(name)} (${JSON.stringify(a.filename)}) is not a safe name`);
+      }
+      if (filenames.has(a.filename)) throw new FormatError('ERR_MANIFEST_ARTIFACT_NAME', `two artifacts use the filename ${JSON.stringify(a.filename)}`);
+      filenames.add(a.filename);
+      const info = /^[0-9a-f]{64}$/.test(a.sha256) ? await this.#o.blobs.stat(a.sha256) : undefined;
+      if (info === undefined) {
+        throw new FormatError('ERR_PROVIDER_BLOB_MISSING', `artifact ${name}: blob sha256:${a.sha256} is not stored`, {
+          hint: 'upload it first: PUT /admin/v1/blobs/sha256/<hex> (custody publish does this)',
+        });
+      }
+      body[name] = { filename: a.filename, size_bytes: info.size, hash: `sha256:${a.sha256}`, download_url: `/blobs/sha256/${a.sha256}` };
+    }
+    const now = this.#o.now();
+    const created = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const prevSeq = this.get(channel, arch)?.manifest.manifest.sequence ?? this.#staleSequence(channel, arch) ?? 0;
+    const sequence = Math.max(prevSeq + 1, Math.floor(created.getTime() / 1000));
+    const validity = options.validityMs ?? this.#o.validityMs;
+    const unsigned = toManifest({
+      manifest_version: 1,
+      version,
+      channel,
+      arch,
+      created_at: formatTimestamp(created),
+      expires_at: formatTimestamp(new Date(created.getTime() + validity)),
+      sequence,
+      artifacts: body,
+      signatures: [],
+    });
+    const signed = signManifest(unsigned, this.#o.signer, { now: created });
+    // Check our own work as a client will, before anything is logged or served.
+    const vm = verifyManifest(signed, this.#o.root, { now });
+    const entry = manifestLogEntry(signed);
+    const r = await this.#o.log.add(entry);
+    const proofText = formatProofFile({ index: r.index, proof: r.proof, checkpoint: r.checkpoint });
+    const manifestText = formatManifest(signed);
+    verifyManifestInclusion(vm, proofText, this.#o.log.vkey);
+    const record = JSON.stringify({ manifest: manifestText, proof: proofText }) + '\n';
+    const dir = join(this.#o.dir, channel, arch);
+    try {
+      await fsp.mkdir(join(dir, 'history'), { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw toIoError(e, dir, 'write');
+    }
+    await writeFileAtomic(join(dir, 'history', `${sequence}.json`), record);
+    await writeFileAtomic(join(dir, 'current.json'), record);
+    const release: Release = { channel, arch, manifest: vm, manifestText, proofText, index: r.index };
+    this.#current.set(channelKey(channel, arch), release);
+    this.#stale.delete(channelKey(channel, arch));
+    await this.#o.onRelease?.(release, reason);
+    return release;
+  }
+
+  #staleSequence(channel: string, arch: string): number | undefined {
+    const raw = this.#stale.get(channelKey(channel, arch));
+    if (raw === undefined) return undefined;
+    try {
+      const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES });
+      return typeof rec.manifest === 'string' ? parseManifest(rec.manifest).sequence : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * refreshExpiring re-signs (same artifacts, new sequence) every release whose remaining validity is under a third
+   * of the default validity, so clients never see an expired manifest from a running provider.
+   */
+  async refreshExpiring(): Promise<Release[]> {
+    const out: Release[] = [];
+    const now = this.#o.now().getTime();
+    for (const r of this.list()) {
+      const left = r.manifest.manifest.expiresAt.getTime() - now;
+      if (left >= this.#o.validityMs / 3) continue;
+      const artifacts = this.artifactsOf(r.channel, r.arch)!;
+      out.push(await this.release(r.channel, r.arch, artifacts, { version: r.manifest.manifest.version }, 'refresh'));
+    }
+    return out;
+  }
+}
+
+async function listDirs(dir: string): Promise<string[]> {
+  try {
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return [];
+    throw toIoError(e, dir, 'read');
+  }
+}
+
+/** assertValidity checks a validity period option (1 minute to 1 year). */
+export function assertValidity(ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 60_000 || ms > 365 * 86_400_000) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `manifest validity: expected 1 minute to 365 days, got ${ms} ms`);
+  }
+  return ms;
+}
