@@ -3,7 +3,7 @@
  * bench/RESULTS.md with the date and the machine. Benchmarks never run in `npm test`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,4 +45,15 @@ try {
 }
 const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 if (!quick && !only) writeFileSync(out, parts.join('\n'));
-else process.stderr.write('quick or partial run: bench/RESULTS.md left unchanged\n');
+else if (!quick && only && parts.length > 6) {
+  // A full run of one section replaces (or appends) that section only, stamped with its own date and machine.
+  const title = parts[6]!;
+  const body = parts[8]!;
+  const stamped = `${title}\n\n_Re-measured alone by \`npm run bench -- --only ${only}\`:_\n${machine.replace(/^- mode: .*$/m, '').trimEnd()}\n\n${body}\n`;
+  const old = existsSync(out) ? readFileSync(out, 'utf8') : parts.slice(0, 6).join('\n');
+  const start = old.indexOf(`${title}\n`);
+  const next = start < 0 ? -1 : old.indexOf('\n## ', start + title.length);
+  const merged = start < 0 ? `${old.trimEnd()}\n\n${stamped}` : old.slice(0, start) + stamped + (next < 0 ? '' : old.slice(next + 1));
+  writeFileSync(out, merged.trimEnd() + '\n');
+  process.stderr.write(`bench/RESULTS.md: section "${title.slice(3)}" replaced\n`);
+} else process.stderr.write('quick run: bench/RESULTS.md left unchanged\n');

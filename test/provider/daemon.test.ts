@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { verifyAuditLog } from '../../src/audit/audit-log.ts';
@@ -137,6 +137,32 @@ test('artifacts: Range, suffix range, 416, ETag/304, HEAD, and nothing outside t
   assert.equal(head.body.length, 0);
   const m = await get(d, '/stable/arm64/manifest.json');
   assert.equal((await get(d, '/stable/arm64/manifest.json', { headers: { 'if-none-match': m.headers.get('etag')! } })).status, 304);
+
+  // Over 16 MiB a blob is streamed from disk rather than kept in memory: the same answers.
+  const big = Buffer.alloc(17 * 1024 * 1024 + 5);
+  for (let i = 0; i < big.length; i += 997) big[i] = i % 251;
+  putIncoming(d, 'stable', 'arm64', { 'rootfs.img': big });
+  await d.rescan();
+  const bigFull = await get(d, '/stable/arm64/rootfs.img');
+  assert.equal(bigFull.status, 200);
+  assert.ok(bigFull.body.equals(big));
+  const bigPart = await get(d, '/stable/arm64/rootfs.img', { headers: { range: `bytes=${big.length - 100}-` } });
+  assert.equal(bigPart.status, 206);
+  assert.ok(bigPart.body.equals(big.subarray(big.length - 100)));
+  const bigHead = await get(d, `/blobs/sha256/${sha256(big)}`, { method: 'HEAD' });
+  assert.equal(bigHead.headers.get('content-length'), String(big.length));
+  assert.equal(bigHead.body.length, 0);
+  assert.equal((await get(d, `/blobs/sha256/${sha256(big)}`, { headers: { range: `bytes=${big.length}-` } })).status, 416);
+  // No descriptor leaks on the answers that send no body (HEAD, 304, 416) or a partial one.
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  for (let i = 0; i < 30; i++) {
+    await get(d, `/blobs/sha256/${sha256(big)}`, { method: 'HEAD' });
+    await get(d, `/blobs/sha256/${sha256(big)}`, { headers: { 'if-none-match': `"sha256:${sha256(big)}"` } });
+    await get(d, `/blobs/sha256/${sha256(big)}`, { headers: { range: `bytes=${big.length}-` } });
+    await get(d, `/blobs/sha256/${sha256(big)}`, { headers: { range: 'bytes=0-9' } });
+  }
+  assert.ok(fds() < before + 10, `open descriptors: ${before} before, ${fds()} after 120 requests`);
 
   for (const path of [
     '/stable/arm64/..%2f..%2fkeys%2fsigner.pem',

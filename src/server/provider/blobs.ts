@@ -134,3 +134,42 @@ export class BlobStore {
     }
   }
 }
+
+/**
+ * BlobCache keeps the bytes of small blobs in memory (least recently used first out), so the hot path of a boot
+ * storm — the same kernel and initramfs requested by every client — costs no open/stat/read per request. Safe
+ * because blobs are immutable and named by their digest: an entry can never be stale.
+ */
+export class BlobCache {
+  readonly #entries = new Map<string, Buffer>();
+  #bytes = 0;
+  readonly maxBytes: number;
+  readonly maxEntryBytes: number;
+
+  /** maxBytes caps the whole cache; blobs over maxEntryBytes are never cached (they are streamed). */
+  constructor(maxBytes: number, maxEntryBytes: number) {
+    this.maxBytes = maxBytes;
+    this.maxEntryBytes = maxEntryBytes;
+  }
+
+  get(sha256: string): Buffer | undefined {
+    const b = this.#entries.get(sha256);
+    if (b !== undefined) {
+      // Map keeps insertion order: re-inserting marks the entry most recently used.
+      this.#entries.delete(sha256);
+      this.#entries.set(sha256, b);
+    }
+    return b;
+  }
+
+  set(sha256: string, data: Buffer): void {
+    if (data.length > this.maxEntryBytes || data.length > this.maxBytes || this.#entries.has(sha256)) return;
+    this.#entries.set(sha256, data);
+    this.#bytes += data.length;
+    for (const [k, v] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#entries.delete(k);
+      this.#bytes -= v.length;
+    }
+  }
+}

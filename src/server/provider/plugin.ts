@@ -31,13 +31,14 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { FormatError, IoError, isTrustError, LimitError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { bearerCheck, sendError } from '../http.ts';
 import { toHttpError } from '../log/plugin.ts';
-import { SHA256_HEX, type BlobStore } from './blobs.ts';
+import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import type { ScanResult } from './incoming.ts';
 import { assertValidity, checkChannelName, type Release, type ReleaseArtifact, type ReleaseStore } from './releases.ts';
 
@@ -57,6 +58,8 @@ export interface ProviderPluginOptions {
   rateLimitPerIp: number;
   /** rateLimitGlobal is requests per second for everyone together (0 = off). */
   rateLimitGlobal: number;
+  /** blobCacheBytes caps the memory that keeps small blobs (default 64 MiB; 0 disables). */
+  blobCacheBytes?: number;
   /** manifestMaxAgeS is the Cache-Control max-age of manifests and proofs (default 0: always revalidate). */
   manifestMaxAgeS?: number;
   /** audit is told about admin actions and refusals (never secrets). */
@@ -64,6 +67,10 @@ export interface ProviderPluginOptions {
   version: string;
 }
 
+/** BLOB_CACHE_ENTRY_MAX_BYTES: blobs up to this size are served from memory (a kernel, an initramfs). */
+const BLOB_CACHE_ENTRY_MAX_BYTES = 16 * 1024 * 1024;
+/** STREAM_CHUNK_BYTES: larger reads mean fewer syscalls and writes for big artifacts. */
+const STREAM_CHUNK_BYTES = 1024 * 1024;
 /** BLOB_MAX_AGE_S: blobs are immutable by construction. */
 const BLOB_MAX_AGE_S = 365 * 86_400;
 const RELEASE_BODY_MAX_BYTES = 1024 * 1024;
@@ -222,7 +229,16 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
     app.get('/manifest.json', (req, reply) => sendManifest(req, reply, release(d.channel, d.arch), false));
   }
 
-  const sendBlob = async (req: FastifyRequest, reply: FastifyReply, sha256: string, cache: string, filename?: string): Promise<FastifyReply> => {
+  const blobCache = new BlobCache(o.blobCacheBytes ?? 64 * 1024 * 1024, BLOB_CACHE_ENTRY_MAX_BYTES);
+
+  /**
+   * openBlob returns a small blob's bytes (from the cache, or read once and cached) or an open handle and size for a
+   * large one (streamed). Blobs are immutable, so what is cached is what is on disk.
+   */
+  const loading = new Map<string, Promise<Buffer>>();
+  const openBlob = async (sha256: string): Promise<{ data: Buffer; size: number } | { fh: fsp.FileHandle; size: number }> => {
+    const hit = blobCache.get(sha256) ?? (await loading.get(sha256));
+    if (hit !== undefined) return { data: hit, size: hit.length };
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(o.blobs.pathOf(sha256), 'r');
@@ -233,9 +249,27 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
     try {
       size = (await fh.stat()).size;
     } catch (e) {
-      await fh.close();
+      await fh.close().catch(() => undefined);
       throw e;
     }
+    if (size > BLOB_CACHE_ENTRY_MAX_BYTES) return { fh, size };
+    // One read per blob however many clients ask at once (a boot storm on a cold cache).
+    const read = fh.readFile().finally(() => {
+      loading.delete(sha256);
+      return fh.close();
+    });
+    loading.set(sha256, read);
+    const data = await read;
+    blobCache.set(sha256, data);
+    return { data, size: data.length };
+  };
+
+  const sendBlob = async (req: FastifyRequest, reply: FastifyReply, sha256: string, cache: string, filename?: string): Promise<FastifyReply> => {
+    const blob = await openBlob(sha256);
+    const size = blob.size;
+    const release = async (): Promise<void> => {
+      if ('fh' in blob) await blob.fh.close();
+    };
     const etag = `"sha256:${sha256}"`;
     reply
       .header('cache-control', cache)
@@ -245,14 +279,14 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
       .type('application/octet-stream');
     if (filename !== undefined) reply.header('content-disposition', `attachment; filename="${filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`);
     if (req.headers['if-none-match'] === etag) {
-      await fh.close();
+      await release();
       return reply.code(304).send();
     }
     // If-Range with another validator: the client's partial copy is stale, send everything (RFC 9110 §13.1.5).
     const ifRange = req.headers['if-range'];
     const range = ifRange !== undefined && ifRange !== etag ? undefined : parseRange(req.headers.range, size);
     if (range === 'unsatisfiable') {
-      await fh.close();
+      await release();
       reply.header('content-range', `bytes */${size}`);
       throw new IoError('ERR_PROVIDER_RANGE', `the artifact has ${size} bytes`);
     }
@@ -260,12 +294,14 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
     const end = range?.end ?? size - 1;
     if (range !== undefined) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
     reply.header('content-length', String(end - start + 1));
-    if (size === 0) {
-      await fh.close();
-      return reply.send('');
+    if ('data' in blob) return reply.send(blob.data.subarray(start, end + 1));
+    if (req.method === 'HEAD') {
+      // fastify's generated HEAD route drains a stream payload (reading the whole file) and sets content-length 0
+      // for an empty one; an empty stream keeps the content-length above and reads nothing.
+      await release();
+      return reply.send(Readable.from([]));
     }
-    // HEAD: fastify's generated HEAD route discards the stream and keeps the headers set here.
-    return reply.send(createReadStream('', { fd: fh, start, end, autoClose: true }));
+    return reply.send(createReadStream('', { fd: blob.fh, start, end, autoClose: true, highWaterMark: STREAM_CHUNK_BYTES }));
   };
 
   app.get('/blobs/sha256/:hex', async (req, reply) => {
