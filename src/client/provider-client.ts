@@ -5,21 +5,23 @@
  * Trust comes only from the caller: a pinned trust root (walked forward through `/trust/<N+1>.root.json` as TUF
  * §5.3 does, each step signed by the old and the new root), or the SHA-256 fingerprint of the provider's
  * `/trust/root.json`. Providers (one or more URLs: mirrors, DHT results) supply bytes only:
- *  1. the manifest is taken from the first provider whose manifest verifies (threshold of trusted keys, expiry,
- *     channel/arch as asked, sequence not below the caller's state); with `requireLog` its tlog-proof must verify
- *     under the log key too;
+ *  1. every provider's manifest is checked (threshold of trusted keys, expiry, channel/arch as asked, sequence not
+ *     below the caller's state; with `requireLog` its tlog-proof must verify under the log key too) and the verified
+ *     one with the highest sequence is used, so a stale mirror cannot freeze the client;
  *  2. each artifact is downloaded from its signed `download_url` (resolved against the provider) or the provider's
- *     `/blobs/sha256/<hex>`, trying providers in order; the download stops as soon as it exceeds the signed size,
- *     is hashed as it streams, and is renamed into place only when size and SHA-256 match (constant-time compare);
- *  3. the verified manifest bytes and proof are written beside the artifacts, and the state is advanced.
- * Every response body is read with a cap (manifest 1 MiB, root 1 MiB, proof ~1.2 MiB, artifact its signed size).
+ *     `/blobs/sha256/<hex>`, trying providers in order; the download goes to DIR/.custody-fetch/ (the previous
+ *     manifest.json is removed first), stops as soon as it exceeds the signed size, is hashed as it streams, and is
+ *     renamed into place only when size and SHA-256 match (constant-time compare) and the file on disk has that size;
+ *  3. the verified manifest bytes — and the proof, when it was verified — are written beside the artifacts.
+ * Every response body is read with a cap (manifest 1 MiB, root 1 MiB, proof ~1.2 MiB, artifact its signed size);
+ * a provider silent for `timeoutMs` (headers, or between two body chunks) is dropped; redirects are refused.
  */
 import { constants, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { constantTimeEqual, createMultiHasher } from '../crypto/index.ts';
 import { decodeHex } from '../encoding/bytes.ts';
-import { ERROR_CODES, FormatError, IoError, LimitError, PolicyError, TrustError, VerificationError, isTrustError, type ErrorCode } from '../errors.ts';
-import { syncDir, writeFileAtomic } from '../io/files.ts';
+import { FormatError, IoError, LimitError, PolicyError, TrustError, VerificationError, isTrustError, toIoError, type ErrorCode } from '../errors.ts';
+import { syncDir, writeFileAtomic, writeFully } from '../io/files.ts';
 import { MANIFEST_PROOF_SUFFIX, verifyManifestInclusion } from '../manifest/log.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
@@ -85,12 +87,21 @@ export function networkReason(e: unknown): string {
   return String(err.message ?? e).slice(0, 300);
 }
 
-/** providerError keeps a provider's ERR_PROVIDER_* code (only those: the server is untrusted) or says HTTP status. */
+/** SERVER_CODES are the codes a (untrusted) provider may pass on to the user: they describe the answer only. */
+const SERVER_CODES: ReadonlySet<string> = new Set(['ERR_PROVIDER_NOT_FOUND', 'ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RANGE', 'ERR_PROVIDER_UNAUTHORIZED']);
+
+/** printable keeps a server-supplied text short and free of control characters (no terminal escapes). */
+export function printable(s: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, max);
+}
+
+/** providerError keeps a provider's code when it is one of SERVER_CODES, or says the HTTP status. */
 function providerError(url: string, status: number, body: Uint8Array): TrustError {
   try {
     const j = JSON.parse(new TextDecoder().decode(body.subarray(0, 4096))) as { code?: unknown; message?: unknown };
-    if (typeof j.code === 'string' && /^ERR_PROVIDER_[A-Z_]+$/.test(j.code) && Object.hasOwn(ERROR_CODES, j.code)) {
-      return new TrustError(j.code as ErrorCode, `${url}: ${typeof j.message === 'string' ? j.message.slice(0, 300) : j.code}`);
+    if (typeof j.code === 'string' && SERVER_CODES.has(j.code)) {
+      return new TrustError(j.code as ErrorCode, `${url}: ${typeof j.message === 'string' ? printable(j.message) : j.code}`);
     }
   } catch {
     /* not our JSON */
@@ -99,6 +110,11 @@ function providerError(url: string, status: number, body: Uint8Array): TrustErro
   return new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${status}`);
 }
 
+/**
+ * Http fetches with two clocks: `timeoutMs` until the response headers arrive, then the same span of silence while
+ * the body streams (reset by every chunk through `touch`), so a large artifact on a slow but live link completes
+ * while a stalled provider is dropped.
+ */
 class Http {
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
@@ -107,25 +123,39 @@ class Http {
     this.#timeoutMs = timeoutMs;
   }
 
-  async open(url: string): Promise<Response> {
+  async open(url: string): Promise<{ res: Response; touch: () => void; done: () => void }> {
+    const ctl = new AbortController();
+    let timer = setTimeout(() => ctl.abort(new Error(`no answer for ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    const touch = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ctl.abort(new Error(`stalled for ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    };
+    const done = (): void => clearTimeout(timer);
     try {
-      return await this.#fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs), redirect: 'error' });
+      const res = await this.#fetch(url, { signal: ctl.signal, redirect: 'error' });
+      touch();
+      return { res, touch, done };
     } catch (e) {
+      done();
       throw new IoError('ERR_IO_NETWORK', `cannot fetch ${url}: ${networkReason(e)}`, { cause: e });
     }
   }
 
   /** get returns the body of a 200 answer (bounded), undefined for 404, or throws. */
   async get(url: string, maxBytes: number, what: string): Promise<Uint8Array | undefined> {
-    const res = await this.open(url);
-    const body = await readCapped(res, res.ok ? maxBytes : 64 * 1024, url, what);
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) throw providerError(url, res.status, body);
-    return body;
+    const { res, touch, done } = await this.open(url);
+    try {
+      const body = await readCapped(res, res.ok ? maxBytes : 64 * 1024, url, what, touch);
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) throw providerError(url, res.status, body);
+      return body;
+    } finally {
+      done();
+    }
   }
 }
 
-async function readCapped(res: Response, maxBytes: number, url: string, what: string): Promise<Uint8Array> {
+async function readCapped(res: Response, maxBytes: number, url: string, what: string, touch: () => void = () => {}): Promise<Uint8Array> {
   const len = Number(res.headers.get('content-length') ?? '0');
   if (len > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
@@ -138,10 +168,11 @@ async function readCapped(res: Response, maxBytes: number, url: string, what: st
       n += c.length;
       if (n > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${url}: the ${what} is over the cap of ${maxBytes} bytes`);
       chunks.push(c);
+      touch();
     }
   } catch (e) {
     if (isTrustError(e)) throw e;
-    throw new IoError('ERR_IO_NETWORK', `${url}: ${(e as Error).message}`, { cause: e });
+    throw new IoError('ERR_IO_NETWORK', `${url}: ${networkReason(e)}`, { cause: e });
   }
   return Buffer.concat(chunks);
 }
@@ -190,8 +221,9 @@ async function walkRootChain(http: Http, providers: URL[], pinned: TrustRoot, no
     }
     if (cur.version > best.version) best = cur;
   }
-  // TUF §5.3.10: the final root must be unexpired (verifyPinnedRoot checks expiry against now).
-  return best === pinned ? pinned : verifyPinnedRoot(best, { now });
+  // TUF §5.3.10: the final root must be unexpired (verifyPinnedRoot checks expiry against now), the pinned one
+  // included when nothing newer was found: an expired pinned root may only vouch for its successors.
+  return verifyPinnedRoot(best, { now });
 }
 
 /** fetchRelease downloads and verifies one channel/arch release. */
@@ -213,7 +245,8 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
     root = await bootstrapRoot(http, providers, o.trust.fingerprint, now, event);
   }
 
-  // 1. The manifest: the first provider whose manifest (and proof, if required) verifies.
+  // 1. The manifest: every provider is asked, and the verified manifest with the highest sequence wins (ties: the
+  // first provider). A stale mirror cannot freeze a client on an old release while another serves a newer one.
   const seen = o.state?.manifests.get(stateKey(o.channel, o.arch));
   let chosen: { vm: VerifiedManifest; text: Uint8Array; proof: Uint8Array | undefined; provider: URL; logIndex: number | undefined } | undefined;
   let lastError: TrustError | undefined;
@@ -232,12 +265,9 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       if (o.requireLog !== undefined) {
         proof = await http.get(url + MANIFEST_PROOF_SUFFIX, MAX_PROOF_FILE_BYTES, 'tlog-proof');
         logIndex = verifyManifestInclusion(vm, proof, o.requireLog).index;
-      } else {
-        proof = await http.get(url + MANIFEST_PROOF_SUFFIX, MAX_PROOF_FILE_BYTES, 'tlog-proof').catch(() => undefined);
       }
-      chosen = { vm, text, proof, provider: p, logIndex };
       event?.({ provider: p.href, what: `manifest verified: sequence ${vm.manifest.sequence}` });
-      break;
+      if (chosen === undefined || vm.manifest.sequence > chosen.vm.manifest.sequence) chosen = { vm, text, proof, provider: p, logIndex };
     } catch (e) {
       if (!isTrustError(e)) throw e;
       event?.({ provider: p.href, what: 'manifest refused', code: e.code, message: e.message });
@@ -256,94 +286,135 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       });
     }
   }
-  await fsp.mkdir(o.outputDir, { recursive: true, mode: 0o755 }).catch((e: unknown) => {
-    throw new IoError('ERR_IO_WRITE_FAILED', `cannot create ${o.outputDir}: ${(e as Error).message}`, { cause: e });
-  });
-  const files: FetchedRelease['files'] = [];
   for (const name of wanted) {
-    const a = vm.manifest.artifacts.get(name)!;
-    const m = /^sha256:([0-9a-f]{64})$/.exec(a.hash);
-    if (!m) throw new VerificationError('ERR_MANIFEST_NO_SUPPORTED_HASH', `artifact ${name}: the provider protocol needs a sha256 hash`);
-    const sha = m[1]!;
-    let done = false;
-    let err: TrustError | undefined;
-    for (const p of [chosen.provider, ...providers.filter((x) => x !== chosen.provider)]) {
-      const candidates = [...new Set([...(a.download_url === undefined ? [] : [a.download_url]), `blobs/sha256/${sha}`])];
-      for (const c of candidates) {
-        let url: string;
-        try {
-          url = new URL(c.replace(/^\//, ''), p).href;
-        } catch {
-          continue;
-        }
-        try {
-          await download(http, url, join(o.outputDir, a.filename), a.size_bytes, sha);
-          files.push({ name, filename: a.filename, size: a.size_bytes, provider: p.href });
-          done = true;
-          break;
-        } catch (e) {
-          if (!isTrustError(e)) throw e;
-          event?.({ provider: p.href, what: `artifact ${name} refused`, code: e.code, message: e.message });
-          err = e;
-        }
-      }
-      if (done) break;
+    const filename = vm.manifest.artifacts.get(name)!.filename;
+    if (filename === 'manifest.json' || filename === 'manifest.json' + MANIFEST_PROOF_SUFFIX) {
+      throw new FormatError('ERR_MANIFEST_ARTIFACT_NAME', `artifact ${name} is named ${filename}, which the manifest itself uses`);
     }
-    if (!done) throw err!;
+  }
+  await fsp.mkdir(o.outputDir, { recursive: true, mode: 0o755 }).catch((e: unknown) => {
+    throw toIoError(e, o.outputDir, 'write');
+  });
+  // Nothing in DIR may look verified while this fetch is incomplete: the previous manifest goes first, downloads
+  // land in a staging directory (left over from an interrupted run: removed) and are renamed only when verified.
+  const staging = join(o.outputDir, STAGING_DIR);
+  try {
+    for (const f of ['manifest.json', 'manifest.json' + MANIFEST_PROOF_SUFFIX]) await fsp.rm(join(o.outputDir, f), { force: true });
+    await fsp.rm(staging, { recursive: true, force: true });
+    await fsp.mkdir(staging, { mode: 0o700 });
+  } catch (e) {
+    throw toIoError(e, o.outputDir, 'write');
+  }
+  const files: FetchedRelease['files'] = [];
+  try {
+    for (const name of wanted) {
+      const a = vm.manifest.artifacts.get(name)!;
+      const m = /^sha256:([0-9a-f]{64})$/.exec(a.hash);
+      if (!m) throw new VerificationError('ERR_MANIFEST_NO_SUPPORTED_HASH', `artifact ${name}: the provider protocol needs a sha256 hash`);
+      const sha = m[1]!;
+      let done = false;
+      let err: TrustError | undefined;
+      for (const p of [chosen.provider, ...providers.filter((x) => x !== chosen.provider)]) {
+        const candidates = [...new Set([...(a.download_url === undefined ? [] : [a.download_url]), `blobs/sha256/${sha}`])];
+        for (const c of candidates) {
+          let url: string;
+          try {
+            url = new URL(c.replace(/^\//, ''), p).href;
+          } catch {
+            continue;
+          }
+          try {
+            await download(http, url, join(staging, `${files.length}.part`), join(o.outputDir, a.filename), a.size_bytes, sha);
+            files.push({ name, filename: a.filename, size: a.size_bytes, provider: p.href });
+            done = true;
+            break;
+          } catch (e) {
+            if (!isTrustError(e)) throw e;
+            // Our own disk failing is not the provider's fault: trying the next one would not help.
+            if (e.code === 'ERR_IO_WRITE_FAILED' || e.code === 'ERR_IO_EXISTS') throw e;
+            event?.({ provider: p.href, what: `artifact ${name} refused`, code: e.code, message: e.message });
+            err = e;
+          }
+        }
+        if (done) break;
+      }
+      if (!done) throw err!;
+    }
+  } finally {
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  // 3. The verified manifest and proof beside the artifacts (the exact bytes verified).
+  // 3. The verified manifest (the exact bytes verified) and, when it was verified, its proof beside the artifacts.
   await writeFileAtomic(join(o.outputDir, 'manifest.json'), chosen.text);
   if (chosen.proof !== undefined) await writeFileAtomic(join(o.outputDir, 'manifest.json' + MANIFEST_PROOF_SUFFIX), chosen.proof);
   return { manifest: vm, root, rootUpdated, logIndex: chosen.logIndex, manifestProvider: chosen.provider.href, files };
 }
 
-let tmpCounter = 0;
+/** STAGING_DIR holds downloads until they are verified (inside DIR, so the final rename stays on one file system). */
+export const STAGING_DIR = '.custody-fetch';
 
-/** download streams url into dest through a temp file, refusing more than `size` bytes or another SHA-256. */
-async function download(http: Http, url: string, dest: string, size: number, sha256Hex: string): Promise<void> {
-  const res = await http.open(url);
-  if (res.status !== 200) {
-    const body = await readCapped(res, 64 * 1024, url, 'error body').catch(() => new Uint8Array());
-    throw providerError(url, res.status, body);
-  }
-  const declared = res.headers.get('content-length');
-  if (declared !== null && Number(declared) !== size) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: expected ${size} bytes, the provider announces ${declared}`);
-  }
-  const tmp = `${dest}.${process.pid}.${tmpCounter++}.part`;
-  const hasher = await createMultiHasher(['sha256']);
-  let fh: fsp.FileHandle | undefined;
-  let n = 0;
+/** download streams url into `tmp`, refusing more than `size` bytes or another SHA-256, then renames it to dest. */
+async function download(http: Http, url: string, tmp: string, dest: string, size: number, sha256Hex: string): Promise<void> {
+  const { res, touch, done } = await http.open(url);
   try {
-    fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    if (res.status !== 200) {
+      const body = await readCapped(res, 64 * 1024, url, 'error body').catch(() => new Uint8Array());
+      throw providerError(url, res.status, body);
+    }
+    const declared = res.headers.get('content-length');
+    if (declared !== null && Number(declared) !== size) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: expected ${size} bytes, the provider announces ${printable(declared, 40)}`);
+    }
+    const hasher = await createMultiHasher(['sha256']);
+    let fh: fsp.FileHandle | undefined;
+    let n = 0;
     try {
-      for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-        n += c.length;
-        // Stop at the first byte beyond the signed size: an endless answer costs nothing.
-        if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: more than the signed ${size} bytes`);
-        hasher.update(c);
-        await fh.write(c);
+      try {
+        fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      } catch (e) {
+        throw toIoError(e, tmp, 'write');
       }
-    } catch (e) {
-      if (isTrustError(e)) throw e;
-      throw new IoError('ERR_IO_NETWORK', `${url}: ${(e as Error).message}`, { cause: e });
+      try {
+        for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+          touch();
+          n += c.length;
+          // Stop at the first byte beyond the signed size: an endless answer costs nothing.
+          if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: more than the signed ${size} bytes`);
+          hasher.update(c);
+          try {
+            await writeFully(fh, c);
+          } catch (e) {
+            throw toIoError(e, tmp, 'write');
+          }
+        }
+      } catch (e) {
+        if (isTrustError(e)) throw e;
+        throw new IoError('ERR_IO_NETWORK', `${url}: ${networkReason(e)}`, { cause: e });
+      }
+      if (n !== size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: expected ${size} bytes, got ${n}`);
+      const got = hasher.digest().sha256;
+      if (!constantTimeEqual(decodeHex(got), decodeHex(sha256Hex))) {
+        throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${url}: sha256 does not match the signed manifest`, {
+          details: { expected: sha256Hex, got },
+        });
+      }
+      try {
+        await fh.sync();
+        // What is on disk must be what was hashed (a short write would show here).
+        if ((await fh.stat()).size !== size) throw new IoError('ERR_IO_WRITE_FAILED', `${tmp}: the file is shorter than what was written`);
+        await fh.close();
+        fh = undefined;
+        await fsp.rename(tmp, dest);
+        await syncDir(dirname(dest));
+      } catch (e) {
+        throw toIoError(e, dest, 'write');
+      }
+    } finally {
+      await fh?.close().catch(() => undefined);
+      await fsp.unlink(tmp).catch(() => undefined);
     }
-    if (n !== size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: expected ${size} bytes, got ${n}`);
-    const got = hasher.digest().sha256;
-    if (!constantTimeEqual(decodeHex(got), decodeHex(sha256Hex))) {
-      throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${url}: sha256 does not match the signed manifest`, {
-        details: { expected: sha256Hex, got },
-      });
-    }
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fsp.rename(tmp, dest);
-    await syncDir(join(dest, '..'));
   } finally {
-    await fh?.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
+    done();
   }
 }

@@ -56,6 +56,19 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   }
 }
 
+/**
+ * writeFully writes all of data at the file's current position: `FileHandle.write` may write less than asked
+ * (a full disk, a quota) and Node does not loop, so a short write must never pass for a complete one.
+ */
+export async function writeFully(fh: fsp.FileHandle, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off);
+    if (bytesWritten <= 0) throw new IoError('ERR_IO_WRITE_FAILED', 'the file system accepted no more bytes (disk full?)');
+    off += bytesWritten;
+  }
+}
+
 /** pathExists tells whether anything (file, directory, symlink) is at path, without following a final symlink. */
 export async function pathExists(path: string): Promise<boolean> {
   return fsp.lstat(path).then(
@@ -97,7 +110,8 @@ export interface ReadBoundedOptions {
 export async function openRegularFile(path: string, allowSymlink = false): Promise<{ fh: fsp.FileHandle; size: number }> {
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(path, constants.O_RDONLY | (allowSymlink ? 0 : constants.O_NOFOLLOW));
+    // O_NONBLOCK: opening a FIFO planted where a file was expected must not block; regular files ignore it.
+    fh = await fsp.open(path, constants.O_RDONLY | constants.O_NONBLOCK | (allowSymlink ? 0 : constants.O_NOFOLLOW));
   } catch (e) {
     if ((e as { code?: string }).code === 'ELOOP') {
       throw new IoError('ERR_IO_NOT_REGULAR_FILE', `${path} is a symlink; pass the file itself`, { cause: e });

@@ -10,8 +10,11 @@
  * ```
  * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → listen. A timer
  * re-signs manifests nearing expiry; {@link RunningDaemon.rescan} (SIGHUP in the CLI) imports the incoming directory.
- * Every signed manifest's digest and log index, and the log's checkpoint after each release, go to the audit log.
+ * Every signed manifest's digest and log index, uploads, refused admin requests, start and stop go to the audit log.
+ * Shutdown: stop accepting and drain requests, stop the timer, wait for scans and releases, record the stop, then
+ * close the log and the audit log.
  */
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
@@ -19,10 +22,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { JsonObject } from '../encoding/json.ts';
-import { IoError, isTrustError, toIoError, type TrustError } from '../errors.ts';
+import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { readFileIfExists } from '../io/files.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { parseSignerKey } from '../note/note.ts';
+import { addGlobalRateLimit, sendError } from './http.ts';
 import { logPlugin } from './log/plugin.ts';
 import { createLogger, openLogService } from './log/server.ts';
 import type { LogServiceOptions } from './log/config.ts';
@@ -52,8 +56,12 @@ export interface DaemonOptions {
   validityMs?: number;
   /** refreshIntervalMs between expiry checks (default 10 minutes). */
   refreshIntervalMs?: number;
+  /** rateLimitPerIp is requests per second per client address, every route (default 50; 0 = off). */
   rateLimitPerIp?: number;
+  /** rateLimitGlobal is requests per second for all clients together (default 0 = off). */
   rateLimitGlobal?: number;
+  /** maxConnections caps concurrent TCP connections (default 4,096). */
+  maxConnections?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
   log?: LogServiceOptions;
   logLevel?: string;
@@ -80,6 +88,9 @@ export interface RunningDaemon {
   rescan(): Promise<ScanResult>;
   close(): Promise<void>;
 }
+
+/** RESIGNABLE are the codes a stored release may fail with and still be re-signed at start: expiry, rotation. */
+const RESIGNABLE: ReadonlySet<string> = new Set(['ERR_MANIFEST_EXPIRED', 'ERR_MANIFEST_THRESHOLD_UNMET']);
 
 /** defaultOrigin derives a log origin from the host name: `<host>/custody/log`, schema-less as C2SP asks. */
 function defaultOrigin(): string {
@@ -182,12 +193,19 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         logger.info({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence, logIndex: r.index, reason }, 'manifest signed and logged');
       },
     });
+    await blobs.removeTemporaries();
     const loaded = await releases.load();
     for (const s of loaded.stale) logger.warn({ ...s }, 'stored release no longer verifies; it is not served until re-signed');
 
     // Re-sign what no longer verifies (expired, or the trust root changed) from the blobs it referenced.
     const resignStale = async (): Promise<void> => {
       for (const s of loaded.stale) {
+        // Only what time or a rotation invalidated is re-signed; a record that fails otherwise (a bad signature,
+        // a malformed file: tampering?) is left for the operator, and not served.
+        if (!RESIGNABLE.has(s.code)) {
+          logger.error({ channel: s.channel, arch: s.arch, code: s.code }, 'stored release refused; not re-signed, not served');
+          continue;
+        }
         const arts = releases.artifactsOf(s.channel, s.arch);
         if (arts === undefined || releases.get(s.channel, s.arch) !== undefined) continue;
         try {
@@ -220,10 +238,30 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       loggerInstance: logger,
       logController: new LogController({ disableRequestLogging: !verbose }),
       keepAliveTimeout: 72_000,
-      requestTimeout: 0, // uploads of large artifacts; slow readers are bounded by the socket timeouts below
-      connectionTimeout: 0,
+      // Uploads of large artifacts may take long: no whole-request deadline, but a connection idle for a minute
+      // (a slow-loris client, a stalled reader) is closed, and the number of connections is capped.
+      requestTimeout: 0,
+      connectionTimeout: 60_000,
+      // Artifact file names may be up to 255 characters (fastify's default cap on a path segment is 100).
+      routerOptions: { maxParamLength: 256 },
+      frameworkErrors: (err, _req, reply) => {
+        // fastify's own refusals (a malformed URL, an over-long path segment) get the coded JSON body too.
+        void sendError(reply, new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(err.message).toLowerCase().slice(0, 200)}`));
+      },
       ...(o.tls ? { https: { cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key) } } : {}),
     });
+    app.server.maxConnections = o.maxConnections ?? 4096;
+    const root = app as unknown as FastifyInstance;
+    // Rate limits for every route (the log's included): per client address, and for everyone together.
+    const perIp = o.rateLimitPerIp ?? 50;
+    await app.register(rateLimit, {
+      global: perIp > 0,
+      max: perIp > 0 ? perIp : 1_000_000_000,
+      timeWindow: 1000,
+      errorResponseBuilder: (_req, ctx) =>
+        new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after === '1 second' ? 'second' : 'window'} exceeded; retry in ${ctx.after}`),
+    });
+    if ((o.rateLimitGlobal ?? 0) > 0) addGlobalRateLimit(root, o.rateLimitGlobal!);
     await app.register(providerPlugin, {
       releases,
       blobs,
@@ -237,13 +275,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       },
       rescan,
       defaultRelease: o.defaultRelease,
-      rateLimitPerIp: o.rateLimitPerIp ?? 50,
-      rateLimitGlobal: o.rateLimitGlobal ?? 0,
       audit: record,
       version: o.version ?? '0.0.0',
     });
-    await app.register(logPlugin, { prefix: '/log', backend: service, tokens: [identity.token], config });
-    closers.push(() => app.close());
+    await app.register(logPlugin, { prefix: '/log', backend: service, tokens: [identity.token], config, registerRateLimit: false });
 
     let address: string;
     try {
@@ -259,10 +294,6 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       releases.refreshExpiring().catch((e: unknown) => logger.error({ err: e }, 'manifest refresh failed'));
     }, o.refreshIntervalMs ?? 600_000);
     timer.unref();
-    closers.push(() => {
-      clearInterval(timer);
-      return Promise.resolve();
-    });
 
     logger.info({ url: address, origin, releases: releases.list().length, logSize: service.sequencer.treeSize }, 'provider listening');
     let closed = false;
@@ -281,7 +312,12 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       async close() {
         if (closed) return;
         closed = true;
+        // Stop taking requests and let the ones in flight finish, then let queued work finish, then record the
+        // stop while the audit log is still open; the log and the audit file close last.
+        await app.close().catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
+        clearInterval(timer);
         await scanning?.catch(() => undefined);
+        await releases.idle();
         await audit.append('daemon.stopped', { log_size: service.sequencer.treeSize }).catch(() => undefined);
         await closeAll();
         logger.flush();

@@ -9,9 +9,9 @@
  * constant time over every configured token (no early exit), so timing reveals neither content, length, nor which
  * token matched. Tokens never appear in logs (server/log/server `REDACT_PATHS`) or in error messages.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
-import { PolicyError, type CodesOf, type TrustError } from '../errors.ts';
+import { IoError, PolicyError, type CodesOf, type TrustError } from '../errors.ts';
 
 /** sendError renders a coded error as the JSON refusal body with its HTTP status. */
 export function sendError(reply: FastifyReply, e: TrustError): FastifyReply {
@@ -45,4 +45,36 @@ export function bearerCheck(tokens: readonly Uint8Array[], code: CodesOf<'policy
     }
     return Promise.resolve();
   };
+}
+
+/**
+ * authorizeBeforeBody turns a bearer check into a preParsing hook: it runs after every onRequest hook (so the rate
+ * limits count refused requests too) and before a single byte of the body is read.
+ */
+export function authorizeBeforeBody(check: BearerCheck): preParsingAsyncHookHandler {
+  return async (req, _reply, payload) => {
+    await check(req);
+    return payload;
+  };
+}
+
+/**
+ * addGlobalRateLimit caps the requests of everyone together at `rate` per second (a token bucket holding one
+ * second's worth) with an onRequest hook on `app`, so it covers every route below it, 404s included.
+ */
+export function addGlobalRateLimit(app: FastifyInstance, rate: number): void {
+  let tokens = rate;
+  let last = Date.now();
+  app.addHook('onRequest', (_req, reply, done) => {
+    const now = Date.now();
+    tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
+    last = now;
+    if (tokens >= 1) {
+      tokens -= 1;
+      done();
+      return;
+    }
+    reply.header('retry-after', '1');
+    done(new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${rate} requests per second`));
+  });
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fetchRelease, type FetchReleaseOptions } from '../../src/client/provider-client.ts';
 import { loadState } from '../../src/manifest/state.ts';
+import { parseManifest } from '../../src/manifest/manifest.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { cli } from '../support/cli.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -161,6 +162,10 @@ test('hostile manifests: another channel, an unlogged one, a swapped root, a rep
     return true;
   });
   await assertRejectsCode(fetchRelease(base({ providers: [stale], state: await loadState(statePath) })), 'ERR_MANIFEST_ROLLBACK');
+  // Without any state, a stale mirror listed first still loses to the newer release of another provider.
+  const fresh = await fetchRelease(base({ providers: [stale, d.url], outputDir: join(dir, 'fresh') }));
+  assert.equal(fresh.manifestProvider, d.url + '/');
+  assert.ok(fresh.manifest.manifest.sequence > parseManifest(old).sequence);
   // With both providers, the stale one is skipped and the current one is used.
   const both = await fetchRelease(base({ providers: [stale, d.url], state: await loadState(statePath), outputDir: join(dir, 'both') }));
   assert.equal(both.manifestProvider, d.url + '/');

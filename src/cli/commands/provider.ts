@@ -5,15 +5,15 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { fetchRelease } from '../../client/provider-client.ts';
+import { fetchRelease, printable } from '../../client/provider-client.ts';
 import { decodeUtf8 } from '../../encoding/json.ts';
 import { ConfigError, IoError, UsageError, isTrustError } from '../../errors.ts';
 import { openRegularFile, writeFileAtomic } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
-import { formatRoot } from '../../trust/root.ts';
-import { abs, loadTrustRoot } from '../common.ts';
+import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
+import { abs, readRootFile } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command } from '../context.ts';
 import { readTokenFile } from './log.ts';
 
@@ -58,7 +58,8 @@ example:
     const channel = requireOption(values.channel, 'channel');
     const arch = requireOption(values.arch, 'arch');
     const output = abs(ctx, requireOption(values.output, 'output'));
-    const pinned = values.trust === undefined ? undefined : await loadTrustRoot(ctx, values.trust);
+    // An expired pinned root may still vouch for its successors (TUF §5.3); the root finally used must be current.
+    const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const statePath = values.state === undefined ? undefined : abs(ctx, values.state);
     const state = statePath === undefined ? undefined : await loadState(statePath);
     const events: Array<{ provider: string; what: string; code?: string; message?: string }> = [];
@@ -74,7 +75,7 @@ example:
       now: ctx.now,
       onEvent: (e) => {
         events.push(e);
-        if (e.code !== undefined) ctx.stderr(`custody: warning: ${e.provider}: ${e.what}: ${e.message ?? ''} [${e.code}]\n`);
+        if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);
       },
     });
     if (r.rootUpdated && values.trust !== undefined) {
@@ -108,6 +109,9 @@ example:
   },
 };
 
+/** ADMIN_ANSWER_MAX_BYTES caps an admin answer (a release answer carries the manifest and its proof). */
+const ADMIN_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
+
 function adminUrl(base: string, path: string): string {
   let u: URL;
   try {
@@ -125,7 +129,14 @@ async function adminCall(url: string, init: RequestInit & { duplex?: 'half' }): 
   } catch (e) {
     throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
   }
-  const text = decodeUtf8(new Uint8Array(await res.arrayBuffer()).subarray(0, 4 * 1024 * 1024), 'provider answer');
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    n += c.length;
+    if (n > ADMIN_ANSWER_MAX_BYTES) throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: the answer is over ${ADMIN_ANSWER_MAX_BYTES} bytes`);
+    chunks.push(Buffer.from(c));
+  }
+  const text = decodeUtf8(Buffer.concat(chunks), 'provider answer');
   let j: Record<string, unknown>;
   try {
     j = JSON.parse(text) as Record<string, unknown>;
@@ -134,9 +145,9 @@ async function adminCall(url: string, init: RequestInit & { duplex?: 'half' }): 
   }
   if (!res.ok) {
     const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]+$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
-    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${res.status} ${code}: ${typeof j.message === 'string' ? j.message.slice(0, 300) : ''}`, {
+    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${res.status} ${code}: ${typeof j.message === 'string' ? printable(j.message) : ''}`, {
       details: { status: res.status, serverCode: code },
-      ...(typeof j.hint === 'string' ? { hint: j.hint.slice(0, 300) } : {}),
+      ...(typeof j.hint === 'string' ? { hint: printable(j.hint) } : {}),
     });
   }
   return j;

@@ -115,72 +115,83 @@ example:
 
     let stop: (e?: TrustError) => void = () => {};
     const stopped = new Promise<TrustError | undefined>((r) => (stop = r));
-    // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
-    const { startDaemon } = await import('../../server/daemon.ts');
-    const d = await startDaemon({
-      dataDir,
-      host: values.host ?? '127.0.0.1',
-      port,
-      incomingDir: values.incoming === undefined ? undefined : abs(ctx, values.incoming),
-      origin: values.origin,
-      keyFile: values.key === undefined ? undefined : abs(ctx, values.key),
-      trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
-      tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
-      passphrase: {
-        passphraseFile: values['passphrase-file'] === undefined ? undefined : abs(ctx, values['passphrase-file']),
-        env: ctx.env,
-      },
-      tls,
-      ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
-      ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
-      ...(global === undefined ? {} : { rateLimitGlobal: global }),
-      defaultRelease,
-      logLevel: level,
-      onFatal: (e) => stop(e),
-      version: packageVersion(),
-    });
-    // Handlers first: whoever reads the banner may signal at once (SIGHUP's default action would kill us).
+    // Signal handlers before the (possibly long) start: SIGHUP's default action would kill the daemon, and a
+    // SIGTERM during start must stop it once started. A SIGHUP during start asks for one more scan afterwards.
+    let rescan: (() => void) | undefined;
+    let hupDuringStart = false;
     const onSignal = (): void => stop();
     const onHup = (): void => {
-      d.rescan().catch(() => undefined);
+      if (rescan) rescan();
+      else hupDuringStart = true;
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     process.on('SIGHUP', onHup);
-    const id = d.identity;
-    ctx.print(`custody serve: ${d.url}`);
-    ctx.print(`  data directory     ${d.dataDir}${id.created.length > 0 ? `  (created: ${id.created.join(', ')})` : ''}`);
-    ctx.print(`  trust root         ${d.url}/trust/root.json  version ${id.root.version}`);
-    ctx.print(`  trust fingerprint  ${id.fingerprint}`);
-    ctx.print(`  signing key        ${id.signer.publicKey.keyId}`);
-    ctx.print(`  log                ${d.url}/log  ${d.vkey}`);
-    ctx.print(`  admin token        ${id.tokenPath}`);
-    ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
-    for (const r of d.releases.list()) {
-      ctx.print(`  release            ${d.url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
+    try {
+      // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
+      const { startDaemon } = await import('../../server/daemon.ts');
+      const d = await startDaemon({
+        dataDir,
+        host: values.host ?? '127.0.0.1',
+        port,
+        incomingDir: values.incoming === undefined ? undefined : abs(ctx, values.incoming),
+        origin: values.origin,
+        keyFile: values.key === undefined ? undefined : abs(ctx, values.key),
+        trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
+        tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
+        passphrase: {
+          passphraseFile: values['passphrase-file'] === undefined ? undefined : abs(ctx, values['passphrase-file']),
+          env: ctx.env,
+        },
+        tls,
+        ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
+        ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
+        ...(global === undefined ? {} : { rateLimitGlobal: global }),
+        defaultRelease,
+        logLevel: level,
+        onFatal: (e) => stop(e),
+        version: packageVersion(),
+      });
+      rescan = () => {
+        d.rescan().catch(() => undefined);
+      };
+      if (hupDuringStart) rescan();
+      const id = d.identity;
+      ctx.print(`custody serve: ${d.url}`);
+      ctx.print(`  data directory     ${d.dataDir}${id.created.length > 0 ? `  (created: ${id.created.join(', ')})` : ''}`);
+      ctx.print(`  trust root         ${d.url}/trust/root.json  version ${id.root.version}`);
+      ctx.print(`  trust fingerprint  ${id.fingerprint}`);
+      ctx.print(`  signing key        ${id.signer.publicKey.keyId}`);
+      ctx.print(`  log                ${d.url}/log  ${d.vkey}`);
+      ctx.print(`  admin token        ${id.tokenPath}`);
+      ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
+      for (const r of d.releases.list()) {
+        ctx.print(`  release            ${d.url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
+      }
+      if (id.created.includes('root key')) {
+        ctx.print(`  note: development keys were created in ${d.dataDir}/keys; for production keep the root key offline`);
+      }
+      ctx.print(`  verify a client:   custody fetch ${d.url} --root-fingerprint ${id.fingerprint} --channel C --arch A --output DIR`);
+      ctx.result({
+        url: d.url,
+        data_dir: d.dataDir,
+        trust_fingerprint: id.fingerprint,
+        root_version: id.root.version,
+        signer_key_id: id.signer.publicKey.keyId,
+        log_url: `${d.url}/log`,
+        log_vkey: d.vkey,
+        token_file: id.tokenPath,
+        created: id.created,
+        releases: d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
+      });
+      const fatal = await stopped;
+      await d.close();
+      if (fatal) throw fatal;
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHup);
     }
-    if (id.created.includes('root key')) {
-      ctx.print(`  note: development keys were created in ${d.dataDir}/keys; for production keep the root key offline`);
-    }
-    ctx.print(`  verify a client:   custody fetch ${d.url} --root-fingerprint ${id.fingerprint} --channel C --arch A --output DIR`);
-    ctx.result({
-      url: d.url,
-      data_dir: d.dataDir,
-      trust_fingerprint: id.fingerprint,
-      root_version: id.root.version,
-      signer_key_id: id.signer.publicKey.keyId,
-      log_url: `${d.url}/log`,
-      log_vkey: d.vkey,
-      token_file: id.tokenPath,
-      created: id.created,
-      releases: d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
-    });
-    const fatal = await stopped;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onHup);
-    await d.close();
-    if (fatal) throw fatal;
-    return 0;
   },
 };

@@ -22,7 +22,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeBase64 } from '../../encoding/bytes.ts';
 import { IoError, TrustError, UsageError, isTrustError, LimitError, FormatError } from '../../errors.ts';
-import { bearerCheck, sendError } from '../http.ts';
+import { authorizeBeforeBody, bearerCheck, sendError } from '../http.ts';
 import type { AddResult } from '../../tlog/sequencer.ts';
 import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../tlog/storage.ts';
 import type { LogServiceConfig } from './config.ts';
@@ -43,6 +43,11 @@ export interface LogPluginOptions {
   /** tokens are the accepted bearer tokens (raw bytes); at least one. */
   tokens: readonly Uint8Array[];
   config: Pick<LogServiceConfig, 'checkpointMaxAgeS' | 'tileMaxAgeS' | 'addRateLimitPerMinute'>;
+  /**
+   * registerRateLimit registers @fastify/rate-limit for the POST /add limit (default true). Pass false when an
+   * enclosing instance registered it already (custody serve does, for every route): it may be registered only once.
+   */
+  registerRateLimit?: boolean;
 }
 
 /** errorBody renders a coded error as the JSON body every refusal uses. */
@@ -97,23 +102,25 @@ export async function logPlugin(app: FastifyInstance, opts: LogPluginOptions): P
     })),
   );
 
-  await app.register(rateLimit, {
-    global: false,
-    // The plugin throws what errorResponseBuilder returns; the error handler above renders it.
-    errorResponseBuilder: (_req, ctx) =>
-      new IoError('ERR_LOG_RATE_LIMITED', `rate limit of ${ctx.max} entries per minute exceeded; retry in ${ctx.after}`, {
-        details: { max: ctx.max, retryAfter: ctx.after },
-      }),
-  });
+  if (opts.registerRateLimit !== false) {
+    await app.register(rateLimit, {
+      global: false,
+      // The plugin throws what errorResponseBuilder returns; the error handler above renders it.
+      errorResponseBuilder: (_req, ctx) =>
+        new IoError('ERR_LOG_RATE_LIMITED', `rate limit of ${ctx.max} entries per minute exceeded; retry in ${ctx.after}`, {
+          details: { max: ctx.max, retryAfter: ctx.after },
+        }),
+    });
+  }
 
-  /** authorize checks the bearer token before the body is read (onRequest). */
-  const authorize = bearerCheck(opts.tokens, 'ERR_LOG_UNAUTHORIZED');
+  /** authorize checks the bearer token after the rate limit and before the body is read (preParsing). */
+  const authorize = authorizeBeforeBody(bearerCheck(opts.tokens, 'ERR_LOG_UNAUTHORIZED'));
 
   app.post(
     '/add',
     {
       bodyLimit: MAX_ENTRY_BYTES,
-      onRequest: authorize,
+      preParsing: authorize,
       config: { rateLimit: { max: config.addRateLimitPerMinute, timeWindow: 60_000 } },
     },
     async (req, reply) => {

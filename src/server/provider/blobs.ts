@@ -13,8 +13,8 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createMultiHasher } from '../../crypto/index.ts';
-import { LimitError, VerificationError, isTrustError, toIoError } from '../../errors.ts';
-import { openRegularFile, pathExists, syncDir } from '../../io/files.ts';
+import { IoError, LimitError, VerificationError, isTrustError, toIoError } from '../../errors.ts';
+import { openRegularFile, pathExists, syncDir, writeFully } from '../../io/files.ts';
 import { HASH_CHUNK_BYTES } from '../../io/hash-file.ts';
 
 /** SHA256_HEX matches a blob name. */
@@ -56,21 +56,35 @@ export class BlobStore {
   async importFile(path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<BlobInfo> {
     const { fh, size } = await openRegularFile(path);
     try {
-      if (size > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${path} is ${size} bytes, over the cap of ${maxBytes}`);
-      return await this.#store(async function* () {
+      return await this.importHandle(fh, size, maxBytes, path);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** importHandle copies an open file from offset 0 into the store (the caller keeps and closes the handle). */
+  async importHandle(fh: fsp.FileHandle, size: number, maxBytes: number, what: string): Promise<BlobInfo> {
+    if (size > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${what} is ${size} bytes, over the cap of ${maxBytes}`);
+    return this.#store(
+      (async function* () {
         const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
         let pos = 0;
         for (;;) {
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           if (bytesRead === 0) break;
           pos += bytesRead;
-          if (pos > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${path} grew over the cap of ${maxBytes} bytes`);
+          if (pos > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${what} grew over the cap of ${maxBytes} bytes`);
           yield buf.subarray(0, bytesRead);
         }
-      }());
-    } finally {
-      await fh.close();
-    }
+      })(),
+    );
+  }
+
+  /** removeTemporaries deletes what an interrupted import left in DIR/tmp (call before serving). */
+  async removeTemporaries(): Promise<void> {
+    await fsp.rm(join(this.dir, 'tmp'), { recursive: true, force: true }).catch((e: unknown) => {
+      throw toIoError(e, join(this.dir, 'tmp'), 'write');
+    });
   }
 
   /**
@@ -104,10 +118,12 @@ export class BlobStore {
       fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
       for await (const c of chunks) {
         hasher.update(c);
-        await fh.write(c);
+        await writeFully(fh, c);
         size += c.length;
       }
       await fh.sync();
+      // What is on disk must be what was hashed: a short write anywhere shows here.
+      if ((await fh.stat()).size !== size) throw new IoError('ERR_IO_WRITE_FAILED', `blob store: wrote ${size} bytes, the file has fewer`);
       await fh.close();
       fh = undefined;
       const sha256 = hasher.digest().sha256;

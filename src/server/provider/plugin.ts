@@ -27,7 +27,6 @@
  * against the in-memory release (never joined into a path); blob names must be 64 lowercase hex. Range headers are
  * parsed strictly (RFC 9110 §14.2); anything unusual is ignored and the whole artifact is sent.
  */
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +35,7 @@ import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { FormatError, IoError, isTrustError, LimitError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
-import { bearerCheck, sendError } from '../http.ts';
+import { authorizeBeforeBody, bearerCheck, sendError } from '../http.ts';
 import { toHttpError } from '../log/plugin.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import type { ScanResult } from './incoming.ts';
@@ -54,10 +53,6 @@ export interface ProviderPluginOptions {
   defaultRelease?: { channel: string; arch: string } | undefined;
   /** maxBlobBytes caps one upload (default 8 GiB). */
   maxBlobBytes?: number;
-  /** rateLimitPerIp is requests per second per client address (0 = off). */
-  rateLimitPerIp: number;
-  /** rateLimitGlobal is requests per second for everyone together (0 = off). */
-  rateLimitGlobal: number;
   /** blobCacheBytes caps the memory that keeps small blobs (default 64 MiB; 0 disables). */
   blobCacheBytes?: number;
   /** manifestMaxAgeS is the Cache-Control max-age of manifests and proofs (default 0: always revalidate). */
@@ -71,6 +66,8 @@ export interface ProviderPluginOptions {
 const BLOB_CACHE_ENTRY_MAX_BYTES = 16 * 1024 * 1024;
 /** STREAM_CHUNK_BYTES: larger reads mean fewer syscalls and writes for big artifacts. */
 const STREAM_CHUNK_BYTES = 1024 * 1024;
+/** AUDIT_REFUSALS_PER_MINUTE caps the admin.refused records written per minute. */
+const AUDIT_REFUSALS_PER_MINUTE = 60;
 /** BLOB_MAX_AGE_S: blobs are immutable by construction. */
 const BLOB_MAX_AGE_S = 365 * 86_400;
 const RELEASE_BODY_MAX_BYTES = 1024 * 1024;
@@ -88,7 +85,7 @@ export interface ByteRange {
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
   if (header === undefined) return undefined;
-  const m = /^bytes=(?:(\d{1,16})-(\d{0,16})|-(\d{1,16}))$/.exec(header.trim());
+  const m = /^bytes=(?:(\d{1,16})-(\d{0,16})|-(\d{1,16}))$/i.exec(header.trim());
   if (!m) return undefined;
   if (m[3] !== undefined) {
     const n = Number(m[3]);
@@ -102,23 +99,11 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end: Math.min(end, size - 1) };
 }
 
-/** TokenBucket is the global rate limit: `rate` requests per second with a burst of one second's worth. */
-class TokenBucket {
-  #tokens: number;
-  #last = Date.now();
-  readonly rate: number;
-  constructor(rate: number) {
-    this.rate = rate;
-    this.#tokens = rate;
-  }
-  take(): boolean {
-    const now = Date.now();
-    this.#tokens = Math.min(this.rate, this.#tokens + ((now - this.#last) / 1000) * this.rate);
-    this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
+/** etagMatches implements If-None-Match (RFC 9110 §13.1.2): `*` or a comma-separated list, weak tags compared weakly. */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 
 function notFound(what: string): TrustError {
@@ -126,13 +111,34 @@ function notFound(what: string): TrustError {
 }
 
 /** providerPlugin registers the provider routes (mount at the root; the log goes under /log beside it). */
-export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOptions): Promise<void> {
+export function providerPlugin(app: FastifyInstance, o: ProviderPluginOptions): Promise<void> {
   const maxBlob = o.maxBlobBytes ?? 8 * 1024 ** 3;
   const manifestCache = `public, max-age=${o.manifestMaxAgeS ?? 0}, must-revalidate`;
+  // Refused admin requests are audited, at most AUDIT_REFUSALS_PER_MINUTE a minute (a flood must not turn into
+  // unbounded fsynced writes); the next record after a quiet spell says how many were left out.
+  let windowStart = 0;
+  let inWindow = 0;
+  let suppressed = 0;
   const refused = (req: FastifyRequest, reason: string): void => {
-    o.audit?.('admin.refused', { ip: req.ip, method: req.method, path: req.url.split('?')[0] ?? '', reason });
+    const now = Date.now();
+    if (now - windowStart >= 60_000) {
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (++inWindow > AUDIT_REFUSALS_PER_MINUTE) {
+      suppressed++;
+      return;
+    }
+    o.audit?.('admin.refused', {
+      ip: req.ip,
+      method: req.method,
+      path: (req.url.split('?')[0] ?? '').slice(0, 200),
+      reason,
+      ...(suppressed > 0 ? { not_recorded_before: suppressed } : {}),
+    });
+    suppressed = 0;
   };
-  const authorize = bearerCheck(o.tokens, 'ERR_PROVIDER_UNAUTHORIZED', refused);
+  const authorize = authorizeBeforeBody(bearerCheck(o.tokens, 'ERR_PROVIDER_UNAUTHORIZED', refused));
 
   // Uploads are streamed to the blob store; every other body is small JSON parsed by our strict parser.
   app.removeAllContentTypeParsers();
@@ -141,34 +147,23 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
   });
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const e = toHttpError(err, () => new LimitError('ERR_LIMIT_SIZE', `the request body is over the cap of ${RELEASE_BODY_MAX_BYTES} bytes`));
+    let e = toHttpError(err, () => new LimitError('ERR_LIMIT_SIZE', `the request body is over the cap of ${RELEASE_BODY_MAX_BYTES} bytes`));
     if (e.httpStatus >= 500 && !isTrustError(err)) req.log.error({ err }, 'provider route failed');
     else req.log.debug({ code: e.code }, e.message);
-    return sendError(reply, e.code === 'ERR_LOG_RATE_LIMITED' ? new IoError('ERR_PROVIDER_RATE_LIMITED', e.message) : e);
+    if (e.code.startsWith('ERR_IO_')) {
+      // The provider's own file system: the details (absolute paths) are for its log, not for remote clients.
+      req.log.error({ code: e.code, err: e.message }, 'provider storage error');
+      e = new IoError(e.code === 'ERR_IO_NETWORK' ? 'ERR_IO_NETWORK' : 'ERR_IO_WRITE_FAILED', 'the provider could not complete the request on its storage', {
+        hint: 'retry later; the operator finds the cause in the provider log',
+      });
+    }
+    // A refused request may still be sending a body: close the connection rather than read it to the end.
+    if (req.method !== 'GET' && req.method !== 'HEAD') reply.header('connection', 'close');
+    return sendError(reply, e);
   });
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, notFound(`no such resource: ${req.method} ${(req.url.split('?')[0] ?? '').slice(0, 200)}`)),
   );
-
-  if (o.rateLimitGlobal > 0) {
-    const bucket = new TokenBucket(o.rateLimitGlobal);
-    app.addHook('onRequest', (_req, reply, done) => {
-      if (bucket.take()) {
-        done();
-        return;
-      }
-      reply.header('retry-after', '1');
-      done(new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${o.rateLimitGlobal} requests per second`));
-    });
-  }
-  if (o.rateLimitPerIp > 0) {
-    await app.register(rateLimit, {
-      max: o.rateLimitPerIp,
-      timeWindow: 1000,
-      errorResponseBuilder: (_req, ctx) =>
-        new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${ctx.max} requests per second per client exceeded; retry in ${ctx.after}`),
-    });
-  }
 
   const describe = (r: Release): JsonObject => ({
     channel: r.channel,
@@ -213,7 +208,7 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
   const sendManifest = (req: FastifyRequest, reply: FastifyReply, r: Release, proof: boolean): FastifyReply => {
     const etag = `"${r.manifest.digest}${proof ? '.proof' : ''}"`;
     reply.header('cache-control', manifestCache).header('etag', etag);
-    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    if (etagMatches(req.headers['if-none-match'], etag)) return reply.code(304).send();
     if (proof) return reply.type('text/plain; charset=utf-8').send(r.proofText);
     return reply.type('application/json; charset=utf-8').send(r.manifestText);
   };
@@ -278,7 +273,7 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
       .header('x-artifact-hash', `sha256:${sha256}`)
       .type('application/octet-stream');
     if (filename !== undefined) reply.header('content-disposition', `attachment; filename="${filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`);
-    if (req.headers['if-none-match'] === etag) {
+    if (etagMatches(req.headers['if-none-match'], etag)) {
       await release();
       return reply.code(304).send();
     }
@@ -323,20 +318,20 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
 
   // --- admin ---
 
-  app.put('/admin/v1/blobs/sha256/:hex', { onRequest: authorize, bodyLimit: maxBlob }, async (req, reply) => {
+  app.put('/admin/v1/blobs/sha256/:hex', { preParsing: authorize }, async (req, reply) => {
     const hex = (req.params as { hex: string }).hex;
     if (!SHA256_HEX.test(hex)) throw new FormatError('ERR_FORMAT_HEX', 'a blob name is 64 lowercase hex characters');
     const existing = await o.blobs.stat(hex);
     if (existing !== undefined) {
-      req.raw.resume(); // drain: the blob is immutable and already stored
-      return reply.code(200).send({ ok: true, sha256: hex, size: existing.size, created: false });
+      // Already stored (blobs are immutable): answer without reading the body, and close instead of draining it.
+      return reply.code(200).header('connection', 'close').send({ ok: true, sha256: hex, size: existing.size, created: false });
     }
     const info = await o.blobs.importStream(req.body as AsyncIterable<Uint8Array>, maxBlob, hex);
     o.audit?.('blob.stored', { sha256: info.sha256, size: info.size, ip: req.ip });
     return reply.code(201).send({ ok: true, sha256: info.sha256, size: info.size, created: true });
   });
 
-  app.post('/admin/v1/releases/:channel/:arch', { onRequest: authorize }, async (req, reply) => {
+  app.post('/admin/v1/releases/:channel/:arch', { preParsing: authorize }, async (req, reply) => {
     const { channel, arch } = req.params as { channel: string; arch: string };
     checkChannelName(channel, 'channel');
     checkChannelName(arch, 'arch');
@@ -356,7 +351,9 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
     const version = body.version;
     if (version !== undefined && typeof version !== 'string') throw new FormatError('ERR_FORMAT_SCHEMA', 'version must be a string');
     const validityS = body.validity_s;
-    if (validityS !== undefined && typeof validityS !== 'number') throw new FormatError('ERR_FORMAT_SCHEMA', 'validity_s must be an integer');
+    if (validityS !== undefined && (typeof validityS !== 'number' || validityS < 60 || validityS > 365 * 86_400)) {
+      throw new FormatError('ERR_FORMAT_SCHEMA', 'validity_s must be an integer from 60 (a minute) to 31536000 (a year)');
+    }
     const r = await o.releases.release(
       channel,
       arch,
@@ -367,7 +364,7 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
     return reply.header('cache-control', 'no-store').send({ ok: true, ...describe(r), manifest: r.manifestText, proof: r.proofText });
   });
 
-  app.post('/admin/v1/rescan', { onRequest: authorize }, async (_req, reply) => {
+  app.post('/admin/v1/rescan', { preParsing: authorize }, async (_req, reply) => {
     const r = await o.rescan();
     return reply.header('cache-control', 'no-store').send({
       ok: true,
@@ -376,6 +373,7 @@ export async function providerPlugin(app: FastifyInstance, o: ProviderPluginOpti
       problems: r.problems,
     });
   });
+  return Promise.resolve();
 }
 
 /** readSmallBody collects a (size-limited by fastify) request stream into bytes. */

@@ -37,6 +37,8 @@ import type { BlobStore } from './blobs.ts';
 export const CHANNEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** VERSION_TEXT bounds a release version string. */
 export const VERSION_TEXT = /^[\x21-\x7e]{1,64}$/;
+/** RESERVED_FILENAMES are served by the provider itself at /<channel>/<arch>/<name>: no artifact may use them. */
+export const RESERVED_FILENAMES: ReadonlySet<string> = new Set(['manifest.json', 'manifest.json.tlog-proof']);
 /** RELEASE_RECORD_MAX_BYTES caps a record file before it is read. */
 export const RELEASE_RECORD_MAX_BYTES = MANIFEST_MAX_BYTES + MAX_PROOF_FILE_BYTES + 1024;
 
@@ -196,11 +198,20 @@ export class ReleaseStore {
   release(channel: string, arch: string, artifacts: ReadonlyMap<string, ReleaseArtifact>, options: ReleaseOptions = {}, reason = 'release'): Promise<Release> {
     checkChannelName(channel, 'channel');
     checkChannelName(arch, 'arch');
-    const key = channelKey(channel, arch);
+    return this.#enqueue(channelKey(channel, arch), () => this.#release(channel, arch, artifacts, options, reason));
+  }
+
+  /** #enqueue runs fn after every earlier task of the same channel/arch (a promise chain per key). */
+  #enqueue<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.#locks.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.#release(channel, arch, artifacts, options, reason));
+    const next = prev.catch(() => undefined).then(fn);
     this.#locks.set(key, next);
     return next;
+  }
+
+  /** idle resolves once every queued release has finished (for an orderly shutdown). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#locks.values()]);
   }
 
   async #release(channel: string, arch: string, artifacts: ReadonlyMap<string, ReleaseArtifact>, options: ReleaseOptions, reason: string): Promise<Release> {
@@ -208,8 +219,11 @@ export class ReleaseStore {
     if (artifacts.size > MANIFEST_MAX_ARTIFACTS) {
       throw new LimitError('ERR_LIMIT_COUNT', `${artifacts.size} artifacts, over the cap of ${MANIFEST_MAX_ARTIFACTS}`);
     }
-    const version = options.version ?? this.get(channel, arch)?.manifest.manifest.version ?? '0.1.0';
-    if (!VERSION_TEXT.test(version)) throw new FormatError('ERR_PROVIDER_NAME', 'expected a version of 1–64 visible ASCII characters');
+    const now = this.#o.now();
+    const created = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    if (options.version !== undefined && !VERSION_TEXT.test(options.version)) {
+      throw new FormatError('ERR_PROVIDER_NAME', 'expected a version of 1–64 visible ASCII characters');
+    }
     const body: JsonObject = {};
     const names = [...artifacts.keys()].sort();
     const filenames = new Set<string>();
@@ -218,20 +232,36 @@ export class ReleaseStore {
       if (!isSafeName(name) || !isSafeName(a.filename)) {
         throw new FormatError('ERR_MANIFEST_ARTIFACT_NAME', `artifact ${JSON.stringify(name)} (${JSON.stringify(a.filename)}) is not a safe name`);
       }
+      if (RESERVED_FILENAMES.has(a.filename)) {
+        throw new FormatError('ERR_MANIFEST_ARTIFACT_NAME', `${JSON.stringify(a.filename)} is reserved: the manifest and its proof are served under that name`);
+      }
       if (filenames.has(a.filename)) throw new FormatError('ERR_MANIFEST_ARTIFACT_NAME', `two artifacts use the filename ${JSON.stringify(a.filename)}`);
       filenames.add(a.filename);
       const info = /^[0-9a-f]{64}$/.test(a.sha256) ? await this.#o.blobs.stat(a.sha256) : undefined;
       if (info === undefined) {
-        throw new FormatError('ERR_PROVIDER_BLOB_MISSING', `artifact ${name}: blob sha256:${a.sha256} is not stored`, {
+        throw new FormatError('ERR_PROVIDER_BLOB_MISSING', `artifact ${name.slice(0, 64)}: blob sha256:${a.sha256.slice(0, 64)} is not stored`, {
           hint: 'upload it first: PUT /admin/v1/blobs/sha256/<hex> (custody publish does this)',
         });
       }
       body[name] = { filename: a.filename, size_bytes: info.size, hash: `sha256:${a.sha256}`, download_url: `/blobs/sha256/${a.sha256}` };
     }
-    const now = this.#o.now();
-    const created = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    const prevSeq = this.get(channel, arch)?.manifest.manifest.sequence ?? this.#staleSequence(channel, arch) ?? 0;
+    const dir = join(this.#o.dir, channel, arch);
+    try {
+      await fsp.mkdir(join(dir, 'history'), { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw toIoError(e, dir, 'write');
+    }
+    // The sequence is reserved durably BEFORE the manifest is logged: a release that fails after logging (or a
+    // crash) never lets a later one reuse its sequence, so the log never shows two bodies with one sequence.
+    const prevSeq = Math.max(
+      this.get(channel, arch)?.manifest.manifest.sequence ?? 0,
+      this.#staleSequence(channel, arch) ?? 0,
+      await readSequenceMark(join(dir, SEQUENCE_MARK)),
+    );
     const sequence = Math.max(prevSeq + 1, Math.floor(created.getTime() / 1000));
+    await writeFileAtomic(join(dir, SEQUENCE_MARK), `${sequence}\n`);
+    // No version given: the release is named by its sequence (a new artifact set never inherits the last version).
+    const version = options.version ?? String(sequence);
     const validity = options.validityMs ?? this.#o.validityMs;
     const unsigned = toManifest({
       manifest_version: 1,
@@ -253,12 +283,6 @@ export class ReleaseStore {
     const manifestText = formatManifest(signed);
     verifyManifestInclusion(vm, proofText, this.#o.log.vkey);
     const record = JSON.stringify({ manifest: manifestText, proof: proofText }) + '\n';
-    const dir = join(this.#o.dir, channel, arch);
-    try {
-      await fsp.mkdir(join(dir, 'history'), { recursive: true, mode: 0o755 });
-    } catch (e) {
-      throw toIoError(e, dir, 'write');
-    }
     await writeFileAtomic(join(dir, 'history', `${sequence}.json`), record);
     await writeFileAtomic(join(dir, 'current.json'), record);
     const release: Release = { channel, arch, manifest: vm, manifestText, proofText, index: r.index };
@@ -280,20 +304,77 @@ export class ReleaseStore {
   }
 
   /**
-   * refreshExpiring re-signs (same artifacts, new sequence) every release whose remaining validity is under a third
-   * of the default validity, so clients never see an expired manifest from a running provider.
+   * refreshExpiring re-signs (same artifacts, same version, new sequence) every release whose remaining validity is
+   * under a third of the default validity, so clients never see an expired manifest from a running provider. The
+   * decision is taken inside each channel/arch queue, on the release current at that moment; overlapping calls
+   * (a slow log) do not pile up.
    */
   async refreshExpiring(): Promise<Release[]> {
-    const out: Release[] = [];
-    const now = this.#o.now().getTime();
-    for (const r of this.list()) {
-      const left = r.manifest.manifest.expiresAt.getTime() - now;
-      if (left >= this.#o.validityMs / 3) continue;
-      const artifacts = this.artifactsOf(r.channel, r.arch)!;
-      out.push(await this.release(r.channel, r.arch, artifacts, { version: r.manifest.manifest.version }, 'refresh'));
+    if (this.#refreshing) return [];
+    this.#refreshing = true;
+    try {
+      const out: Release[] = [];
+      for (const listed of this.list()) {
+        const r = await this.#enqueue(channelKey(listed.channel, listed.arch), async () => {
+          const cur = this.get(listed.channel, listed.arch);
+          if (cur === undefined) return undefined;
+          const left = cur.manifest.manifest.expiresAt.getTime() - this.#o.now().getTime();
+          if (left >= this.#o.validityMs / 3) return undefined;
+          const artifacts = this.artifactsOf(cur.channel, cur.arch)!;
+          return this.#release(cur.channel, cur.arch, artifacts, { version: cur.manifest.manifest.version }, 'refresh');
+        });
+        if (r !== undefined) out.push(r);
+      }
+      return out;
+    } finally {
+      this.#refreshing = false;
     }
-    return out;
   }
+
+  #refreshing = false;
+
+  /** importState is what the incoming directory last released for channel/arch (server/provider/incoming). */
+  async importState(channel: string, arch: string): Promise<ImportState | undefined> {
+    const raw = await readFileIfExists(join(this.#o.dir, channel, arch, IMPORT_STATE), { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'import state' });
+    if (raw === undefined) return undefined;
+    const j = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'import state' });
+    const arts = j.artifacts;
+    if (typeof arts !== 'object' || arts === null || Array.isArray(arts)) return undefined;
+    const artifacts = new Map<string, ReleaseArtifact>();
+    for (const [name, v] of Object.entries(arts)) {
+      const a = v as JsonObject;
+      if (typeof a.filename === 'string' && typeof a.sha256 === 'string') artifacts.set(name, { filename: a.filename, sha256: a.sha256 });
+    }
+    return { artifacts, version: typeof j.version === 'string' ? j.version : undefined };
+  }
+
+  /** saveImportState records what the incoming directory released (written atomically). */
+  async saveImportState(channel: string, arch: string, state: ImportState): Promise<void> {
+    const artifacts: JsonObject = {};
+    for (const [name, a] of [...state.artifacts].sort(([x], [y]) => (x < y ? -1 : 1))) artifacts[name] = { filename: a.filename, sha256: a.sha256 };
+    const doc: JsonObject = { artifacts, ...(state.version === undefined ? {} : { version: state.version }) };
+    await writeFileAtomic(join(this.#o.dir, channel, arch, IMPORT_STATE), JSON.stringify(doc) + '\n');
+  }
+}
+
+/** ImportState is the artifact set and version the incoming directory last released. */
+export interface ImportState {
+  artifacts: ReadonlyMap<string, ReleaseArtifact>;
+  version: string | undefined;
+}
+
+/** SEQUENCE_MARK holds the highest sequence ever reserved for a channel/arch; IMPORT_STATE the last incoming import. */
+const SEQUENCE_MARK = 'sequence';
+const IMPORT_STATE = 'incoming.json';
+
+async function readSequenceMark(path: string): Promise<number> {
+  const raw = await readFileIfExists(path, { maxBytes: 64, what: 'sequence mark' });
+  if (raw === undefined) return 0;
+  const t = raw.toString('latin1').trim();
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(t) || !Number.isSafeInteger(Number(t))) {
+    throw new FormatError('ERR_FORMAT_SCHEMA', `${path}: expected a decimal sequence number`);
+  }
+  return Number(t);
 }
 
 async function listDirs(dir: string): Promise<string[]> {
