@@ -90,10 +90,14 @@ test('every operation chain round-trips: write, read back, verify (paranoid), ex
   // The placeholder launcher sits at offset 0 and its digest is signed.
   assert.deepEqual(readFileSync(out).subarray(0, PLACEHOLDER_LAUNCHER.length), Buffer.from(PLACEHOLDER_LAUNCHER));
   assert.equal(hex(pkg.metadata.launcher.sha256), hex(sha256(PLACEHOLDER_LAUNCHER)));
-  // The metadata has the reference's shape and key order.
-  const ref = facts('04-seeded').metadata as Record<string, unknown>;
-  assert.deepEqual(Object.keys(pkg.metadata.raw), Object.keys(ref));
-  assert.deepEqual(Object.keys((pkg.metadata.raw.slots as Record<string, unknown>[])[0]!), Object.keys((ref.slots as Record<string, unknown>[])[0]!));
+  // The metadata has the reference's shape and key order (checked when the external vectors are present).
+  const noVectors = vectorsSkip('pspf');
+  if (noVectors) t.diagnostic(noVectors);
+  else {
+    const ref = facts('04-seeded').metadata as Record<string, unknown>;
+    assert.deepEqual(Object.keys(pkg.metadata.raw), Object.keys(ref));
+    assert.deepEqual(Object.keys((pkg.metadata.raw.slots as Record<string, unknown>[])[0]!), Object.keys((ref.slots as Record<string, unknown>[])[0]!));
+  }
 
   for (const level of ['quick', 'deep', 'paranoid'] as const) {
     const r = await verifyPackageFile(out, { level });

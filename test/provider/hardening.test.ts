@@ -126,6 +126,13 @@ test('rate limits count refused admin requests and cover the log; framework refu
   const bad = await get(e, '/%zz');
   assert.equal(bad.status, 400);
   assert.equal(bad.json().code, 'ERR_USAGE_ARGUMENT');
+  const huge = await get(e, '/admin/v1/releases/stable/x86_64', {
+    method: 'POST',
+    body: Buffer.alloc(2 * 1024 * 1024, 0x20),
+    headers: { 'content-type': 'application/json', ...bearer(e) },
+  });
+  assert.equal(huge.status, 413);
+  assert.equal(huge.json().code, 'ERR_LIMIT_SIZE');
   const long = 'k'.repeat(200) + '.img';
   putIncoming(e, 'stable', 'x86_64', { [long]: 'long name' });
   await e.rescan();

@@ -140,9 +140,11 @@ export function providerPlugin(app: FastifyInstance, o: ProviderPluginOptions): 
   };
   const authorize = authorizeBeforeBody(bearerCheck(o.tokens, 'ERR_PROVIDER_UNAUTHORIZED', refused));
 
-  // Uploads are streamed to the blob store; every other body is small JSON parsed by our strict parser.
+  // Bodies stay streams: uploads go to the blob store (capped by importStream), release requests are collected by
+  // readSmallBody (capped there) and parsed by our strict JSON parser. fastify's bodyLimit does not apply to a
+  // parser that passes the stream on, so the caps live in those two places.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { bodyLimit: RELEASE_BODY_MAX_BYTES }, (_req, payload, done) => {
+  app.addContentTypeParser('*', (_req, payload, done) => {
     done(null, payload);
   });
 
@@ -376,7 +378,7 @@ export function providerPlugin(app: FastifyInstance, o: ProviderPluginOptions): 
   return Promise.resolve();
 }
 
-/** readSmallBody collects a (size-limited by fastify) request stream into bytes. */
+/** readSmallBody collects a request stream into bytes, refusing more than RELEASE_BODY_MAX_BYTES. */
 async function readSmallBody(body: unknown): Promise<Uint8Array> {
   if (body === undefined || body === null) return new Uint8Array();
   const chunks: Buffer[] = [];
