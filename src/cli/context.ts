@@ -58,3 +58,12 @@ export function requireOption(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') throw new UsageError('ERR_USAGE_ARGUMENT', `missing required option --${flag}`);
   return value;
 }
+
+/** intOption parses an optional decimal integer flag within [min, max] (no sign, no leading zeros). */
+export function intOption(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}

@@ -16,20 +16,12 @@ import { HASH_BYTES, hashLeaf, verifyConsistency, verifyInclusion } from '../../
 import { checkLog, inclusionFromTiles, proveConsistencyFromTiles, type Checkpoint, type CheckpointOpener } from '../../tlog/monitor.ts';
 import { MAX_ENTRY_BYTES } from '../../tlog/tile.ts';
 import { abs } from '../common.ts';
-import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
 /** TOKEN_FILE_MAX_BYTES caps a bearer token file. */
 const TOKEN_FILE_MAX_BYTES = 4096;
 /** MIN_TOKEN_CHARS: shorter tokens are guessable. */
 const MIN_TOKEN_CHARS = 16;
-
-function intOption(v: string | undefined, flag: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  }
-  return Number(v);
-}
 
 /** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
 export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {

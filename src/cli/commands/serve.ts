@@ -5,18 +5,10 @@ import { readFileSync } from 'node:fs';
 import { UsageError, type TrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { abs } from '../common.ts';
-import { parseCommandArgs, type Command } from '../context.ts';
+import { intOption, parseCommandArgs, type Command } from '../context.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
 export const DEFAULT_DATA_DIR = 'custody-data';
-
-function intOption(v: string | undefined, flag: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  }
-  return Number(v);
-}
 
 function packageVersion(): string {
   try {
