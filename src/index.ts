@@ -59,3 +59,9 @@ export type { Checkpoint } from './note/checkpoint.ts';
 
 // Signed packages (also at the `custody/pkg` subpath).
 export { isPspfFile, openPackage, verifyPackage, verifyPackageFile, writePackage, extractPackage } from './pkg/index.ts';
+
+// The provider's client (custody fetch), the trust-root pin, and the daemon's audit log.
+export { fetchRelease } from './client/provider-client.ts';
+export type { FetchReleaseOptions, FetchedRelease } from './client/provider-client.ts';
+export { rootFingerprint } from './trust/root.ts';
+export { AuditLog, verifyAuditLog } from './audit/audit-log.ts';

@@ -556,6 +556,7 @@ export class AuditLog {
       let off = 0;
       while (off < line.length) {
         const { bytesWritten } = await this.fh.write(line, off, line.length - off, null);
+        if (bytesWritten <= 0) throw new Error('the file system accepted no more bytes (disk full?)');
         off += bytesWritten;
       }
       await this.fh.sync();
