@@ -7,6 +7,7 @@
  * DIR/releases/<channel>/<arch>/…           current manifest + tlog-proof, and history (server/provider/releases)
  * DIR/log/log.key, DIR/log/log.db          the transparency log every manifest is logged in, served under /log/
  * DIR/audit.jsonl                          hash-chained audit log of what the daemon did (audit/audit-log)
+ * DIR/audit.anchor                         the newest audit head anchored in the log, with its proof (audit/anchor)
  * ```
  * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → listen. A timer
  * re-signs manifests nearing expiry; {@link RunningDaemon.rescan} (SIGHUP in the CLI) imports the incoming directory.
@@ -20,10 +21,12 @@ import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { AUDIT_ANCHOR_MAX_BYTES, formatAuditAnchorEntry, formatAuditAnchorFile } from '../audit/anchor.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
-import { readFileIfExists } from '../io/files.ts';
+import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
+import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { parseSignerKey } from '../note/note.ts';
 import { addGlobalRateLimit, sendError } from './http.ts';
@@ -161,6 +164,29 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       },
     });
     closers.push(() => service.close());
+
+    // Audit heads are anchored in the log (audit/anchor): after the start record and after every signed manifest,
+    // one at a time; the newest anchor file is kept in DATA/audit.anchor and served at /audit/anchor.
+    const anchorPath = join(dataDir, 'audit.anchor');
+    let anchorText = (await readFileIfExists(anchorPath, { maxBytes: AUDIT_ANCHOR_MAX_BYTES, what: 'audit anchor' }))?.toString('utf8');
+    let anchoring: Promise<void> = Promise.resolve();
+    const anchor = (): Promise<void> => {
+      anchoring = anchoring.then(async () => {
+        const head = audit.head;
+        if (head.seq < 0) return;
+        try {
+          const a = { seq: head.seq, head: head.hash };
+          const r = await service.add(formatAuditAnchorEntry(a));
+          const text = formatAuditAnchorFile(a, formatProofFile({ index: r.index, proof: r.proof, checkpoint: r.checkpoint }));
+          await writeFileAtomic(anchorPath, text);
+          anchorText = text;
+        } catch (e) {
+          // Best effort: the audit record itself is durable; the next anchor covers it.
+          logger.error({ err: e }, 'audit anchor failed');
+        }
+      });
+      return anchoring;
+    };
     await audit.append('daemon.started', {
       pid: process.pid,
       created: identity.created,
@@ -169,6 +195,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       log_vkey: key.vkey,
       log_size: service.sequencer.treeSize,
     });
+    await anchor();
 
     const blobs = new BlobStore(join(dataDir, 'blobs'));
     const releases = new ReleaseStore({
@@ -190,6 +217,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
           log_index: r.index,
           artifacts: Object.fromEntries([...r.manifest.manifest.artifacts].map(([n, a]) => [n, a.hash])),
         });
+        await anchor();
         logger.info({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence, logIndex: r.index, reason }, 'manifest signed and logged');
       },
     });
@@ -276,6 +304,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       rescan,
       defaultRelease: o.defaultRelease,
       audit: record,
+      auditAnchor: () => anchorText,
       version: o.version ?? '0.0.0',
     });
     await app.register(logPlugin, { prefix: '/log', backend: service, tokens: [identity.token], config, registerRateLimit: false });
@@ -318,6 +347,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         clearInterval(timer);
         await scanning?.catch(() => undefined);
         await releases.idle();
+        await anchoring;
         await audit.append('daemon.stopped', { log_size: service.sequencer.treeSize }).catch(() => undefined);
         await closeAll();
         logger.flush();

@@ -579,5 +579,5 @@ test('CLI: custody audit verify transcripts (ok, --json, --head, broken, usage, 
 
   r = await cli(['audit', 'verify', '--help'], { cwd: dir });
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^usage: custody audit verify FILE \[--head HEX\] \[--json\]/);
+  assert.match(r.stdout, /^usage: custody audit verify FILE \[--head HEX \| --anchor ANCHOR --log-key VKEY\] \[--json\]/);
 });

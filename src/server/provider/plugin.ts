@@ -12,6 +12,7 @@
  * GET /<channel>/<arch>/<filename>          an artifact of the current release (Range, ETag, X-Artifact-Hash)
  * GET /blobs/sha256/<64 hex>                any stored artifact by digest (Range; immutable, cached for a year)
  * GET /manifest.json                        the default channel/arch, when configured
+ * GET /audit/anchor                         the newest audit-log head anchored in the log, with its proof
  * ```
  * Write routes (`Authorization: Bearer <admin token>`, checked before the body is read):
  * ```
@@ -59,6 +60,8 @@ export interface ProviderPluginOptions {
   manifestMaxAgeS?: number;
   /** audit is told about admin actions and refusals (never secrets). */
   audit?: (event: string, fields: JsonObject) => void;
+  /** auditAnchor returns the newest audit anchor file (audit/anchor), served at /audit/anchor. */
+  auditAnchor?: () => string | undefined;
   version: string;
 }
 
@@ -194,6 +197,12 @@ export function providerPlugin(app: FastifyInstance, o: ProviderPluginOptions): 
       .code(logOk ? 200 : 503)
       .header('cache-control', 'no-store')
       .send({ status: logOk ? 'healthy' : 'unhealthy', checks: { log: logOk, releases: o.releases.list().length } });
+  });
+
+  app.get('/audit/anchor', (_req, reply) => {
+    const text = o.auditAnchor?.();
+    if (text === undefined) throw notFound('no audit anchor yet');
+    return reply.header('cache-control', 'no-cache').type('application/json; charset=utf-8').send(text);
   });
 
   app.get('/trust/:file', async (req, reply) => {
