@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { startLogServer } from '../../src/server/log/server.ts';
 import { hashLeaf, proveInclusion, storedHashes, type HashReader } from '../../src/tlog/merkle.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
+import { postgresSkip, startPostgres } from '../../test/support/postgres.ts';
 
 const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -174,9 +175,15 @@ function fmt(n: number, digits = 0): string {
 }
 
 /** inProcess measures durable appends/s through the sequencer alone (same storage and signing, no HTTP). */
-async function inProcess(dataDir: string, concurrency: number, ms: number): Promise<{ rate: number; p50: number; p99: number }> {
+async function inProcess(
+  dataDir: string,
+  concurrency: number,
+  ms: number,
+  postgres?: { url: string; schema: string },
+): Promise<{ rate: number; p50: number; p99: number }> {
   const server = await startLogServer({
     dataDir,
+    postgres,
     origin: ORIGIN,
     tokens: [new TextEncoder().encode(TOKEN)],
     host: '127.0.0.1',
@@ -295,10 +302,20 @@ const section: BenchSection = {
       await child.stop();
     }
     const inprocRows: string[] = [];
-    for (const c of [1, 8, 64]) {
-      ctx.log(`appends in-process: ${c} concurrent submitters for ${seconds} s`);
-      const r = await inProcess(join(ctx.scratch, `tlog-inproc-${c}`), c, seconds * 1000);
-      inprocRows.push(`| ${c} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms |`);
+    // The same with the state in a real PostgreSQL server (started here, fsync on), where one is installed.
+    const pgSkip = postgresSkip();
+    const pgServer = pgSkip ? undefined : await startPostgres();
+    try {
+      for (const c of [1, 8, 64]) {
+        ctx.log(`appends in-process: ${c} concurrent submitters for ${seconds} s (SQLite${pgServer ? ', then PostgreSQL' : ''})`);
+        const r = await inProcess(join(ctx.scratch, `tlog-inproc-${c}`), c, seconds * 1000);
+        const p = pgServer ? await inProcess(join(ctx.scratch, `tlog-inproc-pg-${c}`), c, seconds * 1000, { url: pgServer.url, schema: `bench_${c}` }) : undefined;
+        inprocRows.push(
+          `| ${c} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms | ${p ? `${fmt(p.rate)} | ${fmt(p.p50, 2)} ms | ${fmt(p.p99, 2)} ms` : 'not installed | | '} |`,
+        );
+      }
+    } finally {
+      await pgServer?.stop();
     }
 
     // 2. A big log: build, prove, serve tiles.
@@ -346,10 +363,11 @@ const section: BenchSection = {
       '|---|---|---|---|---|---|',
       ...appendRows,
       '',
-      'The same through the sequencer in-process (storage, fsyncs, signing and proofs; no HTTP, no load generator):',
+      'The same through the sequencer in-process (storage, fsyncs, signing and proofs; no HTTP, no load generator), with the',
+      'embedded SQLite storage and with PostgreSQL storage (a local server with fsync on, over TCP loopback):',
       '',
-      '| submitters | appends/s | submit→proof p50 | p99 |',
-      '|---|---|---|---|',
+      '| submitters | SQLite appends/s | p50 | p99 | PostgreSQL appends/s | p50 | p99 |',
+      '|---|---|---|---|---|---|---|',
       ...inprocRows,
       '',
       `Anchors: Trillian Tessera POSIX 1.5k (e2-micro) – 10k (NVMe) writes/s, integrating in batches of 256 / 250 ms;`,

@@ -67,6 +67,8 @@ export interface DaemonOptions {
   maxConnections?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
   log?: LogServiceOptions;
+  /** postgres keeps the transparency log's state in PostgreSQL instead of DATA/log/log.db. */
+  postgres?: { url: string; schema?: string | undefined } | undefined;
   logLevel?: string;
   logger?: Logger;
   now?: () => Date;
@@ -157,6 +159,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       dataDir: logDir,
       origin,
       service: o.log,
+      postgres: o.postgres,
       logger,
       onFatal: (e) => {
         record('log.fatal', { code: e.code, message: e.message });

@@ -5,14 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { isTrustError } from '../../src/errors.ts';
 import { resolveLogConfig } from '../../src/server/log/config.ts';
 import { hashLeaf, storedHashCount, verifyConsistency, verifyInclusion } from '../../src/tlog/merkle.ts';
 import { Sequencer, type AddResult, type CheckpointSigner } from '../../src/tlog/sequencer.ts';
 import { MemoryStorage } from '../../src/tlog/storage-memory.ts';
 import { openSqliteStorage } from '../../src/tlog/storage-sqlite.ts';
+import { openPostgresStorage } from '../../src/tlog/storage-postgres.ts';
 import type { LogStorage } from '../../src/tlog/storage.ts';
+import { freshSchema, postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { fakeSigner } from './fake-signer.ts';
@@ -66,9 +68,26 @@ async function addMany(seq: Sequencer, from: number, n: number, entries: Map<num
   return rs;
 }
 
-for (const kind of ['memory', 'sqlite'] as const) {
-  test(`${kind}: concurrent adds are acknowledged with valid proofs against consistent checkpoints`, async (t) => {
-    const storage = kind === 'memory' ? new MemoryStorage() : await openSqliteStorage(join(tmpDir(t), 'log.db'));
+// A real PostgreSQL server for the postgres rows (one per test file); skipped loudly where it is not installed.
+const pgSkip = postgresSkip();
+let pgServer: TestPostgres | undefined;
+if (!pgSkip) {
+  before(async () => {
+    pgServer = await startPostgres();
+  });
+  after(async () => {
+    await pgServer?.stop();
+  });
+}
+
+for (const kind of ['memory', 'sqlite', 'postgres'] as const) {
+  test(`${kind}: concurrent adds are acknowledged with valid proofs against consistent checkpoints`, { skip: kind === 'postgres' ? pgSkip : false }, async (t) => {
+    const storage: LogStorage =
+      kind === 'memory'
+        ? new MemoryStorage()
+        : kind === 'sqlite'
+          ? await openSqliteStorage(join(tmpDir(t), 'log.db'))
+          : await openPostgresStorage(pgServer!.url, { schema: freshSchema() });
     const seq = makeSequencer(storage);
     await seq.start();
     assert.equal(seq.checkpoint?.size, 0, 'a fresh log publishes the empty checkpoint');
@@ -81,7 +100,7 @@ for (const kind of ['memory', 'sqlite'] as const) {
     await seq.close();
     if (storage instanceof MemoryStorage) assert.deepEqual(storage.violations, []);
     // A restart on the same data reuses the state.
-    if (kind === 'sqlite') {
+    if (kind !== 'memory') {
       const again = makeSequencer(storage);
       await again.start();
       assert.equal(again.checkpoint?.size, 537);
@@ -218,10 +237,13 @@ test('memory: a crash between the two commits is recovered by publishing the dur
   await a.close();
 });
 
-test('sqlite: a second process on the same database is locked out, and the CAS fences a stale writer', async (t) => {
+for (const kind of ['sqlite', 'postgres'] as const) {
+test(`${kind}: a second process on the same database is locked out, and the CAS fences a stale writer`, { skip: kind === 'postgres' ? pgSkip : false }, async (t) => {
   const path = join(tmpDir(t), 'log.db');
-  const s1 = await openSqliteStorage(path);
-  const s2 = await openSqliteStorage(path);
+  const schema = freshSchema();
+  const open = (): Promise<LogStorage> => (kind === 'sqlite' ? openSqliteStorage(path) : openPostgresStorage(pgServer!.url, { schema }));
+  const s1 = await open();
+  const s2 = await open();
   const a = makeSequencer(s1, { owner: 'owner-a' });
   await a.start();
   await addMany(a, 0, 5, new Map());
@@ -249,6 +271,7 @@ test('sqlite: a second process on the same database is locked out, and the CAS f
   await s1.close();
   await s2.close();
 });
+}
 
 test('limits: oversized entries, overload and a closed log are coded errors', async () => {
   const storage = new MemoryStorage();

@@ -36,6 +36,35 @@ export async function readTokenFile(ctx: CommandContext, path: string): Promise<
   return new TextEncoder().encode(token);
 }
 
+/**
+ * postgresOption reads where a log keeps its state in PostgreSQL: the connection string (it may hold a password, so
+ * never from the command line) from `--postgres-url-file F` or CUSTODY_POSTGRES_URL, and `--postgres-schema`.
+ */
+export async function postgresOption(
+  ctx: CommandContext,
+  urlFile: string | undefined,
+  schema: string | undefined,
+): Promise<{ url: string; schema?: string | undefined } | undefined> {
+  let url: string | undefined;
+  if (urlFile !== undefined) {
+    const p = abs(ctx, urlFile);
+    const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'postgres url file', allowSymlink: true });
+    url = decodeUtf8(raw, 'postgres url file').trim();
+    const st = await fsp.stat(p);
+    if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${urlFile} is readable by group or others; chmod 600 it\n`);
+  } else if (ctx.env.CUSTODY_POSTGRES_URL) {
+    url = ctx.env.CUSTODY_POSTGRES_URL;
+  }
+  if (url === undefined) {
+    if (schema !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--postgres-schema needs --postgres-url-file or CUSTODY_POSTGRES_URL');
+    return undefined;
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('ERR_CONFIG_INVALID', 'the postgres connection string must start with postgres:// or postgresql://');
+  }
+  return { url, schema };
+}
+
 function logKey(vkey: string | undefined): Ed25519NoteVerifier {
   return parseVerifierKey(requireOption(vkey, 'key'));
 }
@@ -89,6 +118,10 @@ options:
                            250 with witnesses)
   --batch-max N            entries per batch and checkpoint (default 4096)
   --rate-limit N           POST add requests per minute per client address (default 1200000)
+  --postgres-url-file F    keep the log's entries, tiles and checkpoints in PostgreSQL (the connection string is
+                           read from F, or from CUSTODY_POSTGRES_URL; never from the command line); the note key
+                           stays in DIR/log.key
+  --postgres-schema S      the schema holding this log's tables (default custody_log)
   --log-level LEVEL        pino level on stderr: fatal, error, warn, info (default), debug
 
 example:
@@ -108,9 +141,12 @@ example:
         'batch-max': { type: 'string' },
         'rate-limit': { type: 'string' },
         'log-level': { type: 'string' },
+        'postgres-url-file': { type: 'string' },
+        'postgres-schema': { type: 'string' },
       },
       false,
     );
+    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
     const dataDir = abs(ctx, requireOption(values.data, 'data'));
     const port = intOption(requireOption(values.port, 'port'), 'port', 0, 65_535)!;
     const origin = requireOption(values.origin, 'origin');
@@ -147,6 +183,7 @@ example:
       service,
       logLevel: level,
       onFatal: (e) => stop(e),
+      postgres,
     });
     ctx.print(server.vkey);
     ctx.print(server.url);

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError, type TrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { abs } from '../common.ts';
+import { postgresOption } from './log.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
@@ -49,6 +50,8 @@ options:
   --rate-limit-per-ip N       requests per second per client address (default 50; 0 = off)
   --rate-limit-global N       requests per second for all clients (default 0 = off)
   --default CHANNEL/ARCH      also serve that manifest at /manifest.json
+  --postgres-url-file F       keep the transparency log's state in PostgreSQL (connection string from F or
+                              CUSTODY_POSTGRES_URL); --postgres-schema S names its schema (default custody_log)
   --log-level LEVEL           pino level on stderr: fatal, error, warn, info (default), debug
 
 example:
@@ -73,6 +76,8 @@ example:
         'rate-limit-global': { type: 'string' },
         default: { type: 'string' },
         'log-level': { type: 'string' },
+        'postgres-url-file': { type: 'string' },
+        'postgres-schema': { type: 'string' },
       },
       false,
     );
@@ -101,6 +106,7 @@ example:
       }
       defaultRelease = { channel, arch };
     }
+    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
     const validityDays = intOption(values.validity, 'validity', 1, 365);
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
@@ -140,6 +146,7 @@ example:
         ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
         ...(global === undefined ? {} : { rateLimitGlobal: global }),
         defaultRelease,
+        postgres,
         logLevel: level,
         onFatal: (e) => stop(e),
         version: packageVersion(),

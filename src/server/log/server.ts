@@ -6,7 +6,7 @@
  * Data directory layout (created 0700):
  * ```
  * DIR/log.key     the Ed25519 note signer key, PRIVATE+KEY+<origin>+<id>+<base64> (0600, created on first start)
- * DIR/log.db      SQLite database (WAL: also log.db-wal, log.db-shm)
+ * DIR/log.db      SQLite database (WAL: also log.db-wal, log.db-shm), unless the state lives in PostgreSQL
  * ```
  * Logging: pino to stderr (stdout carries only data), the Authorization header redacted wherever it appears.
  */
@@ -15,7 +15,9 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { IoError, toIoError, type TrustError } from '../../errors.ts';
+import { openPostgresStorage } from '../../tlog/storage-postgres.ts';
 import { openSqliteStorage } from '../../tlog/storage-sqlite.ts';
+import type { LogStorage } from '../../tlog/storage.ts';
 import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from './config.ts';
 import { logPlugin } from './plugin.ts';
 import { LogService } from './service.ts';
@@ -49,6 +51,8 @@ export interface LogServerOptions {
   logger?: Logger;
   /** onFatal is told when the log stops on its own (lost lease, conflict, corrupt state). */
   onFatal?: (e: TrustError) => void;
+  /** postgres keeps the log's state in PostgreSQL (see {@link OpenLogOptions}). */
+  postgres?: { url: string; schema?: string | undefined } | undefined;
 }
 
 /** RunningLogServer is a started log server. */
@@ -81,6 +85,8 @@ export interface OpenLogOptions {
   service?: LogServiceOptions | undefined;
   logger: Logger;
   onFatal?: ((e: TrustError) => void) | undefined;
+  /** postgres keeps the log's state in PostgreSQL instead of DIR/log.db (the note key stays in DIR/log.key). */
+  postgres?: { url: string; schema?: string | undefined } | undefined;
 }
 
 /** OpenedLog is a running log service with its key and resolved configuration. */
@@ -103,7 +109,10 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
   const key = await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin);
   const witnesses = o.witnesses ?? [];
   const config = resolveLogConfig(o.service ?? {}, witnesses.length > 0);
-  const storage = await openSqliteStorage(join(o.dataDir, 'log.db'));
+  const storage: LogStorage =
+    o.postgres === undefined
+      ? await openSqliteStorage(join(o.dataDir, 'log.db'))
+      : await openPostgresStorage(o.postgres.url, o.postgres.schema === undefined ? {} : { schema: o.postgres.schema });
   const seqLogger = o.logger.child({ component: 'sequencer' });
   try {
     const service = await LogService.start({
