@@ -20,8 +20,9 @@ import { constants, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constantTimeEqual, createMultiHasher } from '../crypto/index.ts';
 import { decodeHex } from '../encoding/bytes.ts';
-import { FormatError, IoError, LimitError, PolicyError, TrustError, VerificationError, isTrustError, toIoError, type ErrorCode } from '../errors.ts';
+import { FormatError, IoError, PolicyError, TrustError, VerificationError, isTrustError, toIoError, type ErrorCode } from '../errors.ts';
 import { syncDir, writeFileAtomic, writeFully } from '../io/files.ts';
+import { networkReason, readBodyCapped } from '../io/http-body.ts';
 import { MANIFEST_PROOF_SUFFIX, verifyManifestInclusion } from '../manifest/log.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
@@ -77,14 +78,6 @@ function baseUrl(u: string): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FormatError('ERR_FORMAT_SCHEMA', `expected an http or https URL, got ${url.protocol}`);
   return url;
-}
-
-/** networkReason names why a fetch failed: undici's "fetch failed" hides the reason in its cause (TLS, refused…). */
-export function networkReason(e: unknown): string {
-  const err = e as { message?: string; cause?: { code?: string; message?: string } };
-  const c = err.cause;
-  if (c?.message) return `${c.code ? `${c.code}: ` : ''}${c.message}`.slice(0, 300);
-  return String(err.message ?? e).slice(0, 300);
 }
 
 /** SERVER_CODES are the codes a (untrusted) provider may pass on to the user: they describe the answer only. */
@@ -145,7 +138,7 @@ class Http {
   async get(url: string, maxBytes: number, what: string): Promise<Uint8Array | undefined> {
     const { res, touch, done } = await this.open(url);
     try {
-      const body = await readCapped(res, res.ok ? maxBytes : 64 * 1024, url, what, touch);
+      const body = await readBodyCapped(res, res.ok ? maxBytes : 64 * 1024, url, what, touch);
       if (res.status === 404) return undefined;
       if (res.status !== 200) throw providerError(url, res.status, body);
       return body;
@@ -155,27 +148,6 @@ class Http {
   }
 }
 
-async function readCapped(res: Response, maxBytes: number, url: string, what: string, touch: () => void = () => {}): Promise<Uint8Array> {
-  const len = Number(res.headers.get('content-length') ?? '0');
-  if (len > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new LimitError('ERR_LIMIT_SIZE', `${url}: the ${what} is ${len} bytes, over the cap of ${maxBytes}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  try {
-    for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-      n += c.length;
-      if (n > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${url}: the ${what} is over the cap of ${maxBytes} bytes`);
-      chunks.push(c);
-      touch();
-    }
-  } catch (e) {
-    if (isTrustError(e)) throw e;
-    throw new IoError('ERR_IO_NETWORK', `${url}: ${networkReason(e)}`, { cause: e });
-  }
-  return Buffer.concat(chunks);
-}
 
 /** bootstrapRoot trusts the provider's root.json only if its bytes hash to the pinned fingerprint. */
 async function bootstrapRoot(http: Http, providers: URL[], fingerprint: string, now: Date, event: FetchReleaseOptions['onEvent']): Promise<TrustRoot> {
@@ -358,7 +330,7 @@ async function download(http: Http, url: string, tmp: string, dest: string, size
   const { res, touch, done } = await http.open(url);
   try {
     if (res.status !== 200) {
-      const body = await readCapped(res, 64 * 1024, url, 'error body').catch(() => new Uint8Array());
+      const body = await readBodyCapped(res, 64 * 1024, url, 'error body').catch(() => new Uint8Array());
       throw providerError(url, res.status, body);
     }
     const declared = res.headers.get('content-length');

@@ -9,7 +9,8 @@
  * "MAY fetch the full tile in parallel as a fallback").
  */
 import { decodeBase64 } from '../encoding/bytes.ts';
-import { ERROR_CODES, FormatError, IoError, isTrustError, LimitError, TrustError, type ErrorCode } from '../errors.ts';
+import { ERROR_CODES, FormatError, IoError, isTrustError, TrustError, type ErrorCode } from '../errors.ts';
+import { networkReason, readBodyCapped } from '../io/http-body.ts';
 import { HASH_BYTES } from './merkle.ts';
 import {
   ENTRY_BUNDLE_LEVEL,
@@ -73,14 +74,9 @@ export class LogClient {
     try {
       res = await this.#o.fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs) });
     } catch (e) {
-      throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+      throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${networkReason(e)}`, { cause: e });
     }
-    const len = Number(res.headers.get('content-length') ?? '0');
-    if (len > maxBytes) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new LimitError('ERR_LIMIT_SIZE', `${url}: expected at most ${maxBytes} bytes, got ${len}`);
-    }
-    const body = await readBounded(res, maxBytes, url);
+    const body = await readBodyCapped(res, maxBytes, url, 'answer');
     return { status: res.status, body, type: res.headers.get('content-type') ?? '' };
   }
 
@@ -171,30 +167,6 @@ export class LogClient {
     const proof = (o.proof as unknown[]).map((p) => decodeBase64(String(p), HASH_BYTES, 'proof hash'));
     return { index: o.index as number, checkpoint: o.checkpoint, proof };
   }
-}
-
-/** readBounded reads a response body, refusing more than maxBytes (checked while streaming). */
-async function readBounded(res: Response, maxBytes: number, url: string): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
-      total += c.length;
-      if (total > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${url}: expected at most ${maxBytes} bytes`);
-      chunks.push(c);
-    }
-  } catch (e) {
-    if (e instanceof TrustError) throw e;
-    throw new IoError('ERR_IO_NETWORK', `${url}: ${(e as Error).message}`, { cause: e });
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 function decodeText(b: Uint8Array, what: string): string {

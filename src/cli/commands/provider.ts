@@ -10,6 +10,7 @@ import { decodeUtf8 } from '../../encoding/json.ts';
 import { ConfigError, IoError, UsageError, isTrustError } from '../../errors.ts';
 import { openRegularFile, writeFileAtomic } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
+import { networkReason, readBodyCapped } from '../../io/http-body.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
 import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
@@ -127,16 +128,9 @@ async function adminCall(url: string, init: RequestInit & { duplex?: 'half' }): 
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(600_000) });
   } catch (e) {
-    throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+    throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${networkReason(e)}`, { cause: e });
   }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-    n += c.length;
-    if (n > ADMIN_ANSWER_MAX_BYTES) throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: the answer is over ${ADMIN_ANSWER_MAX_BYTES} bytes`);
-    chunks.push(Buffer.from(c));
-  }
-  const text = decodeUtf8(Buffer.concat(chunks), 'provider answer');
+  const text = decodeUtf8(await readBodyCapped(res, ADMIN_ANSWER_MAX_BYTES, url, 'provider answer'), 'provider answer');
   let j: Record<string, unknown>;
   try {
     j = JSON.parse(text) as Record<string, unknown>;
