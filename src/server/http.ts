@@ -9,9 +9,10 @@
  * constant time over every configured token (no early exit), so timing reveals neither content, length, nor which
  * token matched. Tokens never appear in logs (server/log/server `REDACT_PATHS`) or in error messages.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
-import { IoError, PolicyError, type CodesOf, type TrustError } from '../errors.ts';
+import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
+import { MAX_ENTRY_BYTES } from '../tlog/tile.ts';
 
 /** sendError renders a coded error as the JSON refusal body with its HTTP status. */
 export function sendError(reply: FastifyReply, e: TrustError): FastifyReply {
@@ -77,4 +78,43 @@ export function addGlobalRateLimit(app: FastifyInstance, rate: number): void {
     reply.header('retry-after', '1');
     done(new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${rate} requests per second`));
   });
+}
+
+/**
+ * toHttpError maps anything thrown in a route (fastify's own errors included) to a coded error; `tooLarge` names
+ * the error for a body over the route's limit (default: a log entry over 65,535 bytes).
+ */
+export function toHttpError(err: unknown, tooLarge?: () => TrustError): TrustError {
+  if (isTrustError(err)) return err;
+  const fe = err as Partial<FastifyError> | null;
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+    if (tooLarge) return tooLarge();
+    return new LimitError('ERR_LOG_ENTRY_TOO_LARGE', `expected an entry of at most ${MAX_ENTRY_BYTES} bytes`, {
+      details: { cap: MAX_ENTRY_BYTES },
+    });
+  }
+  if (status === 429) return new IoError('ERR_LOG_RATE_LIMITED', 'too many requests from this client');
+  if (status >= 400 && status < 500) {
+    return new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(fe?.message ?? 'malformed').toLowerCase()}`, {
+      hint: 'check the request against docs/log.md',
+    });
+  }
+  return new IoError('ERR_LOG_STORAGE', 'internal error', { hint: 'retry; if it persists, check the server log' });
+}
+
+/** TOKEN_MIN_CHARS: shorter bearer tokens are guessable. TOKEN_FILE_MAX_BYTES caps a token file before reading. */
+export const TOKEN_MIN_CHARS = 16;
+export const TOKEN_FILE_MAX_BYTES = 4096;
+
+/**
+ * parseTokenText checks the text of a bearer token file (one trailing newline allowed): one line of at least
+ * TOKEN_MIN_CHARS visible ASCII characters. The message names the file, never the token.
+ */
+export function parseTokenText(text: string, where: string): Uint8Array {
+  const token = text.replace(/\r?\n$/, '');
+  if (!/^[\x21-\x7e]+$/.test(token) || token.length < TOKEN_MIN_CHARS) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `${where}: expected one line of at least ${TOKEN_MIN_CHARS} visible ASCII characters`);
+  }
+  return new TextEncoder().encode(token);
 }

@@ -10,6 +10,7 @@ import { readFileBounded, writeFileAtomic } from '../../io/files.ts';
 import { openCheckpoint } from '../../note/checkpoint.ts';
 import { parseVerifierKey, type Ed25519NoteVerifier } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, TLOG_PROOF_V1_HEADER, formatProofFile, parseProofFile, verifyProofFile } from '../../note/proof.ts';
+import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../../server/http.ts';
 import { parseWitnessSpec } from '../../server/log/witness-client.ts';
 import { LogClient, MAX_CHECKPOINT_BYTES } from '../../tlog/client.ts';
 import { HASH_BYTES, hashLeaf, verifyConsistency, verifyInclusion } from '../../tlog/merkle.ts';
@@ -18,22 +19,14 @@ import { MAX_ENTRY_BYTES } from '../../tlog/tile.ts';
 import { abs } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
-/** TOKEN_FILE_MAX_BYTES caps a bearer token file. */
-const TOKEN_FILE_MAX_BYTES = 4096;
-/** MIN_TOKEN_CHARS: shorter tokens are guessable. */
-const MIN_TOKEN_CHARS = 16;
-
 /** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
 export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
   const p = abs(ctx, path);
   const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'token file', allowSymlink: true });
-  const token = decodeUtf8(raw, 'token file').replace(/\r?\n$/, '');
-  if (!/^[\x21-\x7e]+$/.test(token) || token.length < MIN_TOKEN_CHARS) {
-    throw new ConfigError('ERR_CONFIG_INVALID', `${path}: expected one line of at least ${MIN_TOKEN_CHARS} visible ASCII characters`);
-  }
+  const token = parseTokenText(decodeUtf8(raw, 'token file'), path);
   const st = await fsp.stat(p);
   if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${path} is readable by group or others; chmod 600 it\n`);
-  return new TextEncoder().encode(token);
+  return token;
 }
 
 /**

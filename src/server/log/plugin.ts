@@ -19,10 +19,10 @@
  * SHA-256 digests (so neither content nor length leaks) and runs before the body is read.
  */
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeBase64 } from '../../encoding/bytes.ts';
-import { IoError, TrustError, UsageError, isTrustError, LimitError, FormatError } from '../../errors.ts';
-import { authorizeBeforeBody, bearerCheck, sendError } from '../http.ts';
+import { IoError, isTrustError, FormatError } from '../../errors.ts';
+import { authorizeBeforeBody, bearerCheck, sendError, toHttpError } from '../http.ts';
 import type { AddResult } from '../../tlog/sequencer.ts';
 import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../tlog/storage.ts';
 import type { LogServiceConfig } from './config.ts';
@@ -48,34 +48,6 @@ export interface LogPluginOptions {
    * enclosing instance registered it already (custody serve does, for every route): it may be registered only once.
    */
   registerRateLimit?: boolean;
-}
-
-/** errorBody renders a coded error as the JSON body every refusal uses. */
-export function errorBody(e: TrustError): ReturnType<TrustError['toJSON']> {
-  return e.toJSON();
-}
-
-/**
- * toHttpError maps anything thrown in a route (fastify's own errors included) to a coded error; `tooLarge` names
- * the error for a body over the route's limit (default: a log entry over 65,535 bytes).
- */
-export function toHttpError(err: unknown, tooLarge?: () => TrustError): TrustError {
-  if (isTrustError(err)) return err;
-  const fe = err as Partial<FastifyError> | null;
-  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
-  if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
-    if (tooLarge) return tooLarge();
-    return new LimitError('ERR_LOG_ENTRY_TOO_LARGE', `expected an entry of at most ${MAX_ENTRY_BYTES} bytes`, {
-      details: { cap: MAX_ENTRY_BYTES },
-    });
-  }
-  if (status === 429) return new IoError('ERR_LOG_RATE_LIMITED', 'too many requests from this client');
-  if (status >= 400 && status < 500) {
-    return new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(fe?.message ?? 'malformed').toLowerCase()}`, {
-      hint: 'check the request against docs/log.md',
-    });
-  }
-  return new IoError('ERR_LOG_STORAGE', 'internal error', { hint: 'retry; if it persists, check the server log' });
 }
 
 /** logPlugin registers the log routes on an encapsulated fastify context (use `prefix: '/log'`). */

@@ -36,13 +36,13 @@ import {
   verifyPinnedRoot,
   type TrustRoot,
 } from '../../trust/root.ts';
+import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../http.ts';
 import { loadOrCreateKeyText } from '../log/key-file.ts';
 
 /** DEV_ROOT_VALIDITY_MS: a development root is valid for a year. */
 export const DEV_ROOT_VALIDITY_MS = 365 * 86_400_000;
 /** ROOT_EXPIRY_WARNING_MS: the daemon warns at start when its root expires within 30 days. */
 export const ROOT_EXPIRY_WARNING_MS = 30 * 86_400_000;
-const MIN_TOKEN_CHARS = 16;
 
 /** IdentityOptions says where the identity comes from. */
 export interface IdentityOptions {
@@ -126,16 +126,14 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   const tokenPath = o.tokenFile ?? join(o.dataDir, 'admin.token');
   let tokenText: string;
   if (o.tokenFile !== undefined) {
-    const raw = await readFileBounded(o.tokenFile, { maxBytes: 4096, allowSymlink: true, what: 'token file' });
-    tokenText = raw.toString('utf8').replace(/\r?\n$/, '');
+    const raw = await readFileBounded(o.tokenFile, { maxBytes: TOKEN_FILE_MAX_BYTES, allowSymlink: true, what: 'token file' });
+    tokenText = raw.toString('utf8');
   } else {
     const r = await loadOrCreateKeyText(tokenPath, () => Buffer.from(randomBytes(32)).toString('base64url'));
     tokenText = r.text;
     if (r.created) created.push('token');
   }
-  if (!/^[\x21-\x7e]+$/.test(tokenText) || tokenText.length < MIN_TOKEN_CHARS) {
-    throw new ConfigError('ERR_CONFIG_INVALID', `${tokenPath}: expected one line of at least ${MIN_TOKEN_CHARS} visible ASCII characters`);
-  }
+  const token = parseTokenText(tokenText, tokenPath);
 
   return {
     signer: signerKey,
@@ -143,7 +141,7 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
     rootBytes,
     fingerprint: rootFingerprint(rootBytes),
     rootDir: o.trustFile === undefined ? trustDir : undefined,
-    token: new TextEncoder().encode(tokenText),
+    token,
     tokenPath,
     created,
     warnings,

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LimitError, isTrustError, type TrustError } from '../../errors.ts';
-import { toHttpError } from '../log/plugin.ts';
+import { toHttpError } from '../http.ts';
 import { MAX_ADD_CHECKPOINT_BYTES, WITNESS_SIZE_CONTENT_TYPE, type Witness } from './witness.ts';
 
 /** WitnessPluginOptions are the options of {@link witnessPlugin}. */
