@@ -14,7 +14,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createMultiHasher } from '../../crypto/index.ts';
 import { IoError, LimitError, VerificationError, isTrustError, toIoError } from '../../errors.ts';
-import { openRegularFile, pathExists, syncDir, writeFully } from '../../io/files.ts';
+import { pathExists, syncDir, writeFully } from '../../io/files.ts';
 import { HASH_CHUNK_BYTES } from '../../io/hash-file.ts';
 
 /** SHA256_HEX matches a blob name. */
@@ -49,16 +49,6 @@ export class BlobStore {
       return st.isFile() ? { sha256, size: st.size } : undefined;
     } catch {
       return undefined;
-    }
-  }
-
-  /** importFile copies a regular file (symlinks refused) into the store, hashing the bytes as they are copied. */
-  async importFile(path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<BlobInfo> {
-    const { fh, size } = await openRegularFile(path);
-    try {
-      return await this.importHandle(fh, size, maxBytes, path);
-    } finally {
-      await fh.close();
     }
   }
 

@@ -151,8 +151,10 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 /** createDevRoot makes a 1-of-1 root (root role: a fresh root key; the other roles: the signer) and writes it. */
 async function createDevRoot(keysDir: string, trustDir: string, signer: PrivateKey, now: Date): Promise<void> {
   const rootKeyPath = join(keysDir, 'root.pem');
-  const rootKey = (await pathExists(rootKeyPath)) ? await loadPrivateKey(rootKeyPath) : PrivateKey.generate();
-  if (!(await pathExists(rootKeyPath))) await writeKeyPair(rootKeyPath, rootKey);
+  // A root key left by an interrupted first start is reused rather than overwritten.
+  let rootKey: PrivateKey;
+  if (await pathExists(rootKeyPath)) rootKey = await loadPrivateKey(rootKeyPath);
+  else await writeKeyPair(rootKeyPath, (rootKey = PrivateKey.generate()));
   const one = (k: PrivateKey) => ({ keys: [k.publicKey], threshold: 1 });
   const doc = signRoot(
     createRoot({

@@ -135,15 +135,17 @@ export class ReleaseStore {
         } catch (e) {
           if (!isTrustError(e)) throw e;
           stale.push({ channel, arch, code: e.code });
-          // Keep what it referenced so an unchanged import does not count as a change… but never serve it.
-          this.#stale.set(channelKey(channel, arch), raw);
+          // Keep its (unverified) manifest for its artifact list and sequence — never to serve it.
+          const m = unverifiedManifest(raw);
+          if (m !== undefined) this.#stale.set(channelKey(channel, arch), m);
         }
       }
     }
     return { loaded, stale };
   }
 
-  readonly #stale = new Map<string, Buffer>();
+  /** #stale holds the parsed, UNVERIFIED manifests of records that failed load(): used for re-signing, not served. */
+  readonly #stale = new Map<string, Manifest>();
 
   #checkRecord(channel: string, arch: string, raw: Uint8Array): Release {
     const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'release record' });
@@ -173,18 +175,8 @@ export class ReleaseStore {
 
   /** artifactsOf returns the artifact set of the current (or stale) release, for change detection. */
   artifactsOf(channel: string, arch: string): Map<string, ReleaseArtifact> | undefined {
-    const cur = this.#current.get(channelKey(channel, arch));
-    let m: Manifest | undefined = cur?.manifest.manifest;
-    if (m === undefined) {
-      const raw = this.#stale.get(channelKey(channel, arch));
-      if (raw === undefined) return undefined;
-      try {
-        const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES });
-        if (typeof rec.manifest === 'string') m = parseManifest(rec.manifest);
-      } catch {
-        return undefined;
-      }
-    }
+    const key = channelKey(channel, arch);
+    const m = this.#current.get(key)?.manifest.manifest ?? this.#stale.get(key);
     if (m === undefined) return undefined;
     const out = new Map<string, ReleaseArtifact>();
     for (const [name, a] of m.artifacts) out.set(name, { filename: a.filename, sha256: a.hash.replace(/^sha256:/, '') });
@@ -255,7 +247,7 @@ export class ReleaseStore {
     // crash) never lets a later one reuse its sequence, so the log never shows two bodies with one sequence.
     const prevSeq = Math.max(
       this.get(channel, arch)?.manifest.manifest.sequence ?? 0,
-      this.#staleSequence(channel, arch) ?? 0,
+      this.#stale.get(channelKey(channel, arch))?.sequence ?? 0,
       await readSequenceMark(join(dir, SEQUENCE_MARK)),
     );
     const sequence = Math.max(prevSeq + 1, Math.floor(created.getTime() / 1000));
@@ -292,16 +284,7 @@ export class ReleaseStore {
     return release;
   }
 
-  #staleSequence(channel: string, arch: string): number | undefined {
-    const raw = this.#stale.get(channelKey(channel, arch));
-    if (raw === undefined) return undefined;
-    try {
-      const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES });
-      return typeof rec.manifest === 'string' ? parseManifest(rec.manifest).sequence : undefined;
-    } catch {
-      return undefined;
-    }
-  }
+
 
   /**
    * refreshExpiring re-signs (same artifacts, same version, new sequence) every release whose remaining validity is
@@ -375,6 +358,16 @@ async function readSequenceMark(path: string): Promise<number> {
     throw new FormatError('ERR_FORMAT_SCHEMA', `${path}: expected a decimal sequence number`);
   }
   return Number(t);
+}
+
+/** unverifiedManifest parses the manifest of a release record without verifying it (undefined if malformed). */
+function unverifiedManifest(raw: Uint8Array): Manifest | undefined {
+  try {
+    const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES });
+    return typeof rec.manifest === 'string' ? parseManifest(rec.manifest) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function listDirs(dir: string): Promise<string[]> {
