@@ -1,5 +1,5 @@
 /**
- * bench/tlog-soak — the crash-safety soak for the benchmark run: the schedule of test/tlog-service/crash.test.ts
+ * bench/tlog-soak — the crash-safety soak for the benchmark run: the schedule of test/log/crash.test.ts
  * (kill -9 of the log process during concurrent appends, restart, independent audit of every acknowledged entry and
  * every checkpoint ever returned) with hundreds of kills.
  *
@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { crashRun, writeTokenFile } from '../test/tlog-service/harness.ts';
+import { crashRun, writeTokenFile } from '../test/log/harness.ts';
 
 const { values } = parseArgs({
   options: { kills: { type: 'string', default: '300' }, writers: { type: 'string', default: '16' }, seed: { type: 'string' } },

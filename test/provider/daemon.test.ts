@@ -18,7 +18,7 @@ import { verifyManifest } from '../../src/manifest/verify.ts';
 import { editRoot, formatRoot, parseRoot, signRoot, verifyPinnedRoot } from '../../src/trust/root.ts';
 import { loadPrivateKey } from '../../src/keys/key-file.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { auditLog, httpFetch, parseVkey } from '../tlog-service/independent.ts';
+import { auditLog, httpFetch, parseVkey } from '../log/independent.ts';
 import { bearer, get, putIncoming, start } from './harness.ts';
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

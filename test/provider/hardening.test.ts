@@ -20,7 +20,7 @@ import { editRoot, formatRoot, parseRoot, signRoot } from '../../src/trust/root.
 import { assertRejectsCode } from '../support/assert.ts';
 import { cli } from '../support/cli.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { auditLog, httpFetch, parseVkey } from '../tlog-service/independent.ts';
+import { auditLog, httpFetch, parseVkey } from '../log/independent.ts';
 import { bearer, get, putIncoming, start } from './harness.ts';
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

@@ -17,7 +17,7 @@ import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type 
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
-import { LogClient } from '../../tlog/client.ts';
+import { LogClient } from '../../log/client.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
 import { abs, loadSigningKey, loadTrustRoot, readManifestFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';

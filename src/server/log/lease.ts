@@ -11,7 +11,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from '../../crypto/index.ts';
 import { encodeHex } from '../../encoding/bytes.ts';
-import type { LeaseHolder } from '../../tlog/storage.ts';
+import type { LeaseHolder } from '../../log/storage.ts';
 
 /** leaseIdentity returns this process's lease identity with a fresh random owner token (128 bits). */
 export function leaseIdentity(): Omit<LeaseHolder, 'expiresAt'> {

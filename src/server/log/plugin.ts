@@ -23,8 +23,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeBase64 } from '../../encoding/bytes.ts';
 import { IoError, isTrustError, FormatError } from '../../errors.ts';
 import { authorizeBeforeBody, bearerCheck, sendError, toHttpError } from '../http.ts';
-import type { AddResult } from '../../tlog/sequencer.ts';
-import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../tlog/storage.ts';
+import type { AddResult } from '../../log/sequencer.ts';
+import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../log/storage.ts';
 import type { LogServiceConfig } from './config.ts';
 
 /** LogHttpBackend is what the plugin needs from a running log (see server/log/service.ts). */

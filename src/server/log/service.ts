@@ -10,8 +10,8 @@ import {
   type CheckpointCosigner,
   type CheckpointSigner,
   type SequencerLogger,
-} from '../../tlog/sequencer.ts';
-import type { LogStorage, PublishedCheckpoint } from '../../tlog/storage.ts';
+} from '../../log/sequencer.ts';
+import type { LogStorage, PublishedCheckpoint } from '../../log/storage.ts';
 import type { LogServiceConfig } from './config.ts';
 import { isHolderDead, leaseIdentity } from './lease.ts';
 import type { LogHttpBackend } from './plugin.ts';

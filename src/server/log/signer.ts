@@ -15,7 +15,7 @@ import {
   type Ed25519NoteSigner,
   type Ed25519NoteVerifier,
 } from '../../note/note.ts';
-import type { CheckpointSigner } from '../../tlog/sequencer.ts';
+import type { CheckpointSigner } from '../../log/sequencer.ts';
 import { loadOrCreateKeyText } from './key-file.ts';
 
 /** LogKey is the log's note key pair: signer, verifier and the verifier key text clients pin. */

@@ -13,7 +13,7 @@ import { encodeBase64 } from '../../encoding/bytes.ts';
 import { IoError, UsageError, isTrustError } from '../../errors.ts';
 import { parseCosignatureVerifierKey, verifyCosignature, type CosignatureVerifier } from '../../note/cosignature.ts';
 import { formatNote, parseNote } from '../../note/note.ts';
-import type { CheckpointCosigner, CosignRequest, SequencerLogger } from '../../tlog/sequencer.ts';
+import type { CheckpointCosigner, CosignRequest, SequencerLogger } from '../../log/sequencer.ts';
 
 /** MAX_WITNESS_RESPONSE_BYTES caps a witness answer. */
 export const MAX_WITNESS_RESPONSE_BYTES = 64 * 1024;

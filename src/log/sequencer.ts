@@ -1,5 +1,5 @@
 /**
- * tlog/sequencer — turns submitted entries into durable, signed, published log state (RFC 6962 tree, C2SP
+ * log/sequencer — turns submitted entries into durable, signed, published log state (RFC 6962 tree, C2SP
  * tlog-checkpoint), one batch at a time, in the spirit of Sunlight's ctlog.go.
  *
  * The append path of one batch, and where it becomes crash-safe:
@@ -41,9 +41,9 @@ import {
   treeHash,
   verifyConsistency,
   type HashReader,
-} from './merkle.ts';
+} from '../tlog/merkle.ts';
 import { MAX_ENTRY_BYTES, type LeaseHolder, type LogStorage, type PublishedCheckpoint, type StoredTile } from './storage.ts';
-import { ENTRY_BUNDLE_LEVEL, TILE_WIDTH, encodeEntryBundle, readTileData, tilesForSize } from './tile.ts';
+import { ENTRY_BUNDLE_LEVEL, TILE_WIDTH, encodeEntryBundle, readTileData, tilesForSize } from '../tlog/tile.ts';
 
 /** CheckpointSigner signs checkpoints of this log and opens the ones it signed before. */
 export interface CheckpointSigner {

@@ -1,5 +1,5 @@
 /**
- * tlog/storage — the durable state of one transparency log, behind one interface (STYLE.md C4, C9), so that a
+ * log/storage — the durable state of one transparency log, behind one interface (STYLE.md C4, C9), so that a
  * PostgreSQL (or object-store + lock-table) backend can be added next to the embedded SQLite one.
  *
  * Data model. A log of size `n` is stored as
@@ -156,4 +156,4 @@ export interface LogStorage {
 }
 
 /** MAX_ENTRY_BYTES is the largest entry a log accepts: uint16 length prefixes in C2SP entry bundles. */
-export { MAX_ENTRY_BYTES } from './tile.ts';
+export { MAX_ENTRY_BYTES } from '../tlog/tile.ts';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { isTrustError } from '../../src/errors.ts';
 import { resolveLogConfig } from '../../src/server/log/config.ts';
 import { LogService } from '../../src/server/log/service.ts';
-import { MemoryStorage } from '../../src/tlog/storage-memory.ts';
+import { MemoryStorage } from '../../src/log/storage-memory.ts';
 import { fakeSigner } from './fake-signer.ts';
 import { mth, parseBundle } from './independent.ts';
 

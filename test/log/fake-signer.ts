@@ -1,6 +1,6 @@
 /** A stand-in checkpoint signer for sequencer unit tests (no note format involved). */
 import { decodeBase64, encodeBase64 } from '../../src/encoding/bytes.ts';
-import type { CheckpointSigner } from '../../src/tlog/sequencer.ts';
+import type { CheckpointSigner } from '../../src/log/sequencer.ts';
 
 export function fakeSigner(origin = 'example.test/log'): CheckpointSigner & { signed: Array<{ size: number; root: string }> } {
   const signed: Array<{ size: number; root: string }> = [];

@@ -1,5 +1,5 @@
 /**
- * tlog/storage-sqlite — the embedded default {@link LogStorage}: one SQLite database (better-sqlite3) per log.
+ * log/storage-sqlite — the embedded default {@link LogStorage}: one SQLite database (better-sqlite3) per log.
  *
  * Durability choice: `journal_mode=WAL` with `synchronous=FULL`. In WAL mode FULL fsyncs the write-ahead log at
  * every commit, so a resolved `appendBatch`/`publishCheckpoint` survives kill -9 and power loss; NORMAL would only
@@ -27,7 +27,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, IoError, TrustError } from '../errors.ts';
 import { syncDir } from '../io/files.ts';
-import { HASH_BYTES } from './merkle.ts';
+import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   MAX_ENTRY_BYTES,
   type AppendBatch,

@@ -21,7 +21,7 @@ import { witnessPlugin } from '../../src/server/witness/plugin.ts';
 import { startWitnessServer } from '../../src/server/witness/server.ts';
 import { WitnessStore } from '../../src/server/witness/store.ts';
 import { Witness } from '../../src/server/witness/witness.ts';
-import { MemoryStorage } from '../../src/tlog/storage-memory.ts';
+import { MemoryStorage } from '../../src/log/storage-memory.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { isTrustError } from '../../src/errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * tlog/storage-memory — an in-memory {@link LogStorage} for tests (STYLE.md C5 "Daemon faults", after Sunlight's
+ * log/storage-memory — an in-memory {@link LogStorage} for tests (STYLE.md C5 "Daemon faults", after Sunlight's
  * `MemoryBackend`): it keeps the same compare-and-swap, lease and write-once rules as the SQLite backend, and adds
  * - fault hooks: `failNext(op, 'fail-before')` makes the next call fail WITHOUT persisting anything ("fail and do not
  *   persist"), `failNext(op, 'fail-after')` persists the change and then fails ("fail but persist": the caller cannot
@@ -11,7 +11,7 @@
  * `connect()` returns a second handle on the same data, to play a second process on the same data directory.
  */
 import { IoError, ConfigError } from '../errors.ts';
-import { HASH_BYTES } from './merkle.ts';
+import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   MAX_ENTRY_BYTES,
   type AppendBatch,

@@ -1,5 +1,5 @@
 /**
- * tlog/monitor — following a C2SP tlog-tiles log as a monitor does, and verifying proofs from its tiles.
+ * log/monitor — following a C2SP tlog-tiles log as a monitor does, and verifying proofs from its tiles.
  *
  * `checkLog(previous)` fetches the log's checkpoint, verifies the log's signature (c2sp.org/signed-note) and origin,
  * authenticates the tiles at the tree's right edge against the signed root, and proves consistency with the last
@@ -28,8 +28,8 @@ import {
   treeHashAsync,
   verifyConsistency,
   verifyInclusion,
-} from './merkle.ts';
-import { tileHashReader } from './tile.ts';
+} from '../tlog/merkle.ts';
+import { tileHashReader } from '../tlog/tile.ts';
 
 /** Checkpoint is a verified tree head (the shape of note/checkpoint's Checkpoint). */
 export interface Checkpoint {

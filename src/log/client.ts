@@ -1,5 +1,5 @@
 /**
- * tlog/client — an HTTP client for a C2SP tlog-tiles log (and Custody's `POST add`): fetch the checkpoint, tiles and
+ * log/client — an HTTP client for a C2SP tlog-tiles log (and Custody's `POST add`): fetch the checkpoint, tiles and
  * entry bundles, submit entries.
  *
  * Trust boundary: everything fetched is untrusted. This module only transports and bounds it (size caps before
@@ -11,7 +11,7 @@
 import { decodeBase64 } from '../encoding/bytes.ts';
 import { ERROR_CODES, FormatError, IoError, isTrustError, TrustError, type ErrorCode } from '../errors.ts';
 import { networkReason, readBodyCapped } from '../io/http-body.ts';
-import { HASH_BYTES } from './merkle.ts';
+import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   ENTRY_BUNDLE_LEVEL,
   MAX_ENTRY_BUNDLE_BYTES,
@@ -21,7 +21,7 @@ import {
   tileReaderFunc,
   type Tile,
   type TileReader,
-} from './tile.ts';
+} from '../tlog/tile.ts';
 
 /** MAX_CHECKPOINT_BYTES caps a fetched checkpoint note (signed-note notes are small; many cosignatures fit). */
 export const MAX_CHECKPOINT_BYTES = 64 * 1024;

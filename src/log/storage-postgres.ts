@@ -1,5 +1,5 @@
 /**
- * tlog/storage-postgres — a {@link LogStorage} in PostgreSQL (node-postgres `pg`), for logs whose state must live
+ * log/storage-postgres — a {@link LogStorage} in PostgreSQL (node-postgres `pg`), for logs whose state must live
  * in a database server (shared, replicated, backed up) rather than in the embedded SQLite file.
  *
  * Durability (duty 1): a write resolves when its COMMIT returned; with the server defaults `fsync = on` and
@@ -29,7 +29,7 @@
  */
 import pg from 'pg';
 import { ConfigError, IoError, TrustError } from '../errors.ts';
-import { HASH_BYTES } from './merkle.ts';
+import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   MAX_ENTRY_BYTES,
   type AppendBatch,
