@@ -1,4 +1,4 @@
-// typescript-eslint recommendedTypeChecked, zero warnings (STYLE.md C10).
+// typescript-eslint recommendedTypeChecked, zero warnings.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import path from 'node:path';
@@ -71,8 +71,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': ['error', {
-        paths: [{ name: 'node:crypto', message: 'only src/crypto/ may import node:crypto (STYLE.md C1)' },
-                { name: 'crypto', message: 'only src/crypto/ may import node:crypto (STYLE.md C1)' }],
+        paths: [{ name: 'node:crypto', message: 'only src/crypto/ may import node:crypto (README, Development)' },
+                { name: 'crypto', message: 'only src/crypto/ may import node:crypto (README, Development)' }],
       }],
     },
   },

@@ -1,5 +1,5 @@
 /**
- * errors — the one error model of Custody (STYLE.md C3).
+ * errors — the one error model of Custody (docs/errors.md).
  *
  * Every refusal is a {@link TrustError} carrying a stable `code` (`ERR_<AREA>_<CONDITION>`), a lowercase message
  * that never contains secrets, and a hint telling the operator what to do next. Codes are API: each one is listed in

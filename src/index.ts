@@ -1,5 +1,5 @@
 /**
- * custody — the public library surface. Every export is named here; types use `export type` (STYLE.md C7).
+ * custody — the public library surface. Every export is named here; types use `export type`.
  */
 export {
   ConfigError,

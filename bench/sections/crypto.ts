@@ -112,7 +112,7 @@ const section: BenchSection = {
       `| 1 | ${fmt(one)} | ${fmt(o1)} | ${ratio(one, o1)} |`,
       `| ${cores} | ${fmt(all)} | ${fmt(oN)} (-multi ${cores}) | ${ratio(all, oN)} |`,
       '',
-      `Target: ≥ 1.6× openssl -multi ${cores} (${oN ? fmt(1.6 * oN) : 'n/a'}/s); stretch goal 70,000/s (the Phase guide's claim).`,
+      `Target: ≥ 1.6× openssl -multi ${cores} (${oN ? fmt(1.6 * oN) : 'n/a'}/s); stretch goal 70,000/s (the claim of the security guide of Phase, github.com/msitarzewski/phase).`,
       '',
       `Hashing a ${mib} MiB file (page cache warm):`,
       '',

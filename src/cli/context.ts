@@ -1,7 +1,7 @@
 /**
  * cli/context — what every command receives: its arguments, output streams, environment and `--json` mode.
  *
- * Conventions (STYLE.md C8): stdout carries only data; stderr carries `custody: error: <message> [<CODE>]` and
+ * Conventions (docs/errors.md): stdout carries only data; stderr carries `custody: error: <message> [<CODE>]` and
  * `custody: hint: …`; `--json` prints one JSON object on stdout (`{ "ok": true, … }` or the error's `toJSON()`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';

@@ -1,6 +1,7 @@
 /**
- * client/provider-client — fetching a release from untrusted providers (`custody fetch`): the boot client of the
- * Phase guide, which trusts nothing it has not verified.
+ * client/provider-client — fetching a release from untrusted providers (`custody fetch`): the boot client of
+ * Phase's security guide (the network-boot provider github.com/msitarzewski/phase), which trusts nothing it has not
+ * verified.
  *
  * Trust comes only from the caller: a pinned trust root (walked forward through `/trust/<N+1>.root.json` as TUF
  * §5.3 does, each step signed by the old and the new root), or the SHA-256 fingerprint of the provider's

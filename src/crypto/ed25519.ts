@@ -9,7 +9,7 @@
  * Contract (noble style): malformed input — a public key that is not 32 bytes, a signature that is not 64 bytes —
  * throws a FormatError; `verify` returns `false` for a well-formed but invalid signature.
  *
- * Only this directory imports `node:crypto` (STYLE.md C1).
+ * Only this directory imports `node:crypto` (enforced by eslint.config.js).
  */
 import {
   createPrivateKey,

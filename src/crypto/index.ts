@@ -1,5 +1,5 @@
 /**
- * crypto — the only module that touches `node:crypto` (STYLE.md C1): Ed25519, SHA-2, BLAKE3, scrypt + AES-GCM.
+ * crypto — the only module that touches `node:crypto` (enforced by eslint.config.js): Ed25519, SHA-2, BLAKE3, scrypt + AES-GCM.
  */
 export {
   ED25519_ACCEPTANCE_RULE,

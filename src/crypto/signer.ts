@@ -1,5 +1,5 @@
 /**
- * crypto/signer — the one-method extension point for signing (STYLE.md C7; sigstore `Signer`, age `Identity`).
+ * crypto/signer — the one-method extension point for signing (like sigstore-js `Signer` and age's `Identity`).
  * A PrivateKey is a Signer; an HSM-backed key (PKCS#11) will be another. Signers produce pure Ed25519 signatures.
  */
 import type { PublicKey } from './ed25519.ts';

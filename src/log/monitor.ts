@@ -14,8 +14,8 @@
  * `ERR_NOTE_UNKNOWN_KEY`); tiles that contradict the signed root with `ERR_TLOG_TILE_INVALID`.
  *
  * Trust boundary: the checkpoint opener (the log's verifier key; see note/checkpoint `openCheckpoint`) is trusted,
- * and the previously verified checkpoint is re-opened with it; everything fetched is not. The opener is injected so
- * that tlog/ stays below note/ in the layering (STYLE.md C1).
+ * and the previously verified checkpoint is re-opened with it; everything fetched is not. The opener is injected, so
+ * the monitor depends on a verifying function rather than on a key format.
  */
 import { VerificationError, isTrustError } from '../errors.ts';
 import type { LogClient } from './client.ts';

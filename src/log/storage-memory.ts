@@ -1,5 +1,5 @@
 /**
- * log/storage-memory — an in-memory {@link LogStorage} for tests (STYLE.md C5 "Daemon faults", after Sunlight's
+ * log/storage-memory — an in-memory {@link LogStorage} for tests (with fault hooks, after Sunlight's
  * `MemoryBackend`): it keeps the same compare-and-swap, lease and write-once rules as the SQLite backend, and adds
  * - fault hooks: `failNext(op, 'fail-before')` makes the next call fail WITHOUT persisting anything ("fail and do not
  *   persist"), `failNext(op, 'fail-after')` persists the change and then fails ("fail but persist": the caller cannot

@@ -1,5 +1,5 @@
 /**
- * log/storage — the durable state of one transparency log, behind one interface (STYLE.md C4, C9), so that a
+ * log/storage — the durable state of one transparency log, behind one interface whose contract states durability and ordering, so that a
  * PostgreSQL (or object-store + lock-table) backend can be added next to the embedded SQLite one.
  *
  * Data model. A log of size `n` is stored as

@@ -2,7 +2,8 @@
  * manifest/create — building an unsigned manifest from a directory of artifacts.
  *
  * Every regular file directly in the directory becomes an artifact (hidden files are skipped; symlinks, devices and
- * unsafe names are refused rather than silently followed). Artifact names follow Phase's normalization:
+ * unsafe names are refused rather than silently followed). Artifact names follow the normalization of Phase (the
+ * network-boot provider github.com/msitarzewski/phase, whose manifest shape Custody's follows):
  * `vmlinuz*`, `bzImage`, `kernel*` → `kernel`; `initramfs*`, `initrd*` → `initramfs`; `rootfs*` → `rootfs`; any
  * other file keeps its filename. Files are hashed while streaming.
  */

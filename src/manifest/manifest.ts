@@ -1,6 +1,7 @@
 /**
- * manifest/manifest — the signed artifact manifest, shaped like the Phase Boot Provider's `BootManifest`
- * (../shared/reference/seed-systems.md §1.1) with a deterministic signing rule that Phase lacks.
+ * manifest/manifest — the signed artifact manifest, shaped like the `BootManifest` of Phase, the network-boot
+ * provider Custody's provider was first modelled on (Phase Boot Provider, github.com/msitarzewski/phase @73fa907,
+ * crates/plasm/docs/security.md), with a deterministic signing rule (RFC 8785 canonical JSON) that Phase lacks.
  *
  * Document (JSON, UTF-8):
  *

@@ -26,7 +26,7 @@ export const DEFAULT_PACKAGE_LIMITS: Readonly<PackageLimits> = Object.freeze({
   maxBufferedSlotBytes: 512 * 1024 * 1024,
 });
 
-/** resolvePackageLimits fills defaults once (STYLE.md C2: Required<XOptions>). */
+/** resolvePackageLimits fills defaults once into a Required<PackageLimits>. */
 export function resolvePackageLimits(l: Partial<PackageLimits> = {}): PackageLimits {
   return { ...DEFAULT_PACKAGE_LIMITS, ...l };
 }

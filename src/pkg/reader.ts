@@ -1,5 +1,5 @@
 /**
- * pkg/reader — opens a PSPF/2025 package (FlavorPack v0.3.0 layout, see ../shared/reference/seed-systems.md §4)
+ * pkg/reader — opens a PSPF/2025 package (FlavorPack v0.3.0 layout: provide-io/flavorpack@377d24d, docs/reference/spec/pspf-2025.md; docs/packages.md)
  * and parses it once into the typed model of pkg/pspf.types, performing the QUICK verification on the way:
  *
  * 1. size ≥ 8,200 bytes, end magic at EOF-4, start magic at EOF-8200 (ERR_PKG_TRUNCATED, ERR_PKG_MAGIC);

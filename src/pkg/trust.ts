@@ -17,7 +17,7 @@ import { PublicKey } from '../crypto/index.ts';
 import { ConfigError, PolicyError } from '../errors.ts';
 import type { PackageTrust } from './pspf.types.ts';
 
-/** PackageTrustPolicy is plain data plus one hook (STYLE.md C7). */
+/** PackageTrustPolicy is plain data plus one hook. */
 export interface PackageTrustPolicy {
   /** keys are pinned public keys. */
   keys?: readonly PublicKey[];

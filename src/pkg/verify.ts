@@ -10,7 +10,7 @@
  * Then the trust verdict (pkg/trust): self-signed ("intact, signer not trusted") or authentic.
  *
  * Trust boundary: `verifyPackage` returns a report only when every check of the level passed, and throws a coded
- * error otherwise (STYLE.md C3). The trust policy is evaluated right after the signature, before any slot is
+ * error otherwise (docs/errors.md). The trust policy is evaluated right after the signature, before any slot is
  * read, so an untrusted package costs no hashing.
  */
 import { promises as fsp } from 'node:fs';

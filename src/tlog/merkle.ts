@@ -1,6 +1,7 @@
 /**
  * tlog/merkle — RFC 6962 / RFC 9162 Merkle tree hashing, proof verification, and proof generation over stored
- * hashes (the storage numbering of golang.org/x/mod sumdb/tlog, reimplemented).
+ * hashes (the storage numbering and proof structure of golang.org/x/mod/sumdb/tlog, BSD-3-Clause, reimplemented; see
+ * NOTICE).
  *
  * Hashing (RFC 6962 §2.1, SHA-256):
  * ```

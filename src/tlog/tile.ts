@@ -1,6 +1,7 @@
 /**
  * tlog/tile — C2SP tlog-tiles (c2sp.org/tlog-tiles): tile addressing, tile data, entry bundles, and a hash reader
- * that serves proofs from fetched tiles after authenticating them against a signed tree root.
+ * that serves proofs from fetched tiles after authenticating them against a signed tree root. The structure follows
+ * golang.org/x/mod/sumdb/tlog tile.go (BSD-3-Clause), reimplemented; see NOTICE.
  *
  * A tile at level L (0 ≤ L ≤ 63), index N, width W (1 ≤ W ≤ 256) is the concatenation of W 32-byte Merkle tree
  * hashes at tree level 8·L, namely MTH(D[(N·256 + i)·256^L : (N·256 + i + 1)·256^L]) for i in [0, W). A full tile

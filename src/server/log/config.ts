@@ -1,6 +1,6 @@
 /**
  * server/log/config — every cap, timeout and clock of the log service in one object, with units and reasons
- * (STYLE.md C9; tuf-js config.ts, Sunlight `sequenceTimeout`). Options are resolved once into a
+ * (as tuf-js config.ts and Sunlight's `sequenceTimeout` do). Options are resolved once into a
  * `Required<LogServiceOptions>` by {@link resolveLogConfig}; nothing else in the service has a default.
  */
 import { ConfigError } from '../../errors.ts';

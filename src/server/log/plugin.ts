@@ -1,5 +1,5 @@
 /**
- * server/log/plugin — the HTTP face of one log as an encapsulated fastify plugin (STYLE.md C9), mountable under
+ * server/log/plugin — the HTTP face of one log as an encapsulated fastify plugin, mountable under
  * `/log/` in `custody serve` or on its own by `custody log serve`. It holds no module-level state: everything it
  * uses arrives in its options.
  *

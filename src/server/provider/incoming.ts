@@ -1,6 +1,7 @@
 /**
  * server/provider/incoming — publishing by directory: the operator drops files in
- * `INCOMING/<channel>/<arch>/<file>` (Phase's `<artifacts>/<channel>/<arch>/<file>` layout) and the daemon, at start,
+ * `INCOMING/<channel>/<arch>/<file>` (the `<artifacts>/<channel>/<arch>/<file>` layout of
+ * Phase, the network-boot provider github.com/msitarzewski/phase) and the daemon, at start,
  * on SIGHUP and on `POST /admin/v1/rescan`, imports each changed channel/arch into the blob store and releases it.
  *
  * Rules: regular files only (symlinks, devices and sub-directories are skipped with a warning: the incoming directory

@@ -1,6 +1,7 @@
 /**
- * server/provider/plugin — the provider's HTTP face (Phase Boot Provider API, ../shared/reference/seed-systems.md
- * §1.4, made real) as an encapsulated fastify plugin. It holds no module-level state.
+ * server/provider/plugin — the provider's HTTP face (the boot-provider API of Phase, the network-boot provider
+ * github.com/msitarzewski/phase, made real; see docs/provider.md) as an encapsulated fastify plugin. It holds no
+ * module-level state.
  *
  * Read routes (no authentication: everything served is either signed or verifiable against something signed):
  * ```
