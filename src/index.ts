@@ -15,6 +15,7 @@ export {
   isTrustError,
 } from './errors.ts';
 export type { AnyTrustError, ErrorCode, ErrorKind, TrustErrorOptions } from './errors.ts';
+export { CUSTODY_VERSION } from './version.ts';
 
 export { ED25519_ACCEPTANCE_RULE, PrivateKey, PublicKey, sealPrivateKey, verifyEd25519 } from './crypto/index.ts';
 export type { HashAlgorithm, Signer } from './crypto/index.ts';

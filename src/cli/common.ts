@@ -1,13 +1,16 @@
 /**
- * cli/common — loading the files commands share (trust roots, manifests, keys) with coded errors, and writing
- * outputs atomically.
+ * cli/common — loading the files commands share (trust roots, manifests, keys, bearer tokens, PostgreSQL connection
+ * strings) with coded errors, and writing outputs atomically.
  */
+import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PrivateKey } from '../crypto/index.ts';
-import { UsageError } from '../errors.ts';
+import { decodeUtf8 } from '../encoding/json.ts';
+import { ConfigError, UsageError } from '../errors.ts';
 import { readFileBounded, writeFileAtomic } from '../io/files.ts';
 import { loadPrivateKey, loadSeedFile } from '../keys/key-file.ts';
 import { MANIFEST_MAX_BYTES, parseManifest, type Manifest } from '../manifest/manifest.ts';
+import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../server/http.ts';
 import { ROOT_MAX_BYTES, parseRoot, verifyPinnedRoot, type RootDocument, type TrustRoot } from '../trust/root.ts';
 import type { CommandContext } from './context.ts';
 
@@ -56,4 +59,43 @@ export async function writeOutput(
   }
   await writeFileAtomic(out, data, { mode: opts.mode ?? 0o644, overwrite: opts.force ?? true });
   return out;
+}
+
+/** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
+export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
+  const p = abs(ctx, path);
+  const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'token file', allowSymlink: true });
+  const token = parseTokenText(decodeUtf8(raw, 'token file'), path);
+  const st = await fsp.stat(p);
+  if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${path} is readable by group or others; chmod 600 it\n`);
+  return token;
+}
+
+/**
+ * postgresOption reads where a log keeps its state in PostgreSQL: the connection string (it may hold a password, so
+ * never from the command line) from `--postgres-url-file F` or CUSTODY_POSTGRES_URL, and `--postgres-schema`.
+ */
+export async function postgresOption(
+  ctx: CommandContext,
+  urlFile: string | undefined,
+  schema: string | undefined,
+): Promise<{ url: string; schema?: string | undefined } | undefined> {
+  let url: string | undefined;
+  if (urlFile !== undefined) {
+    const p = abs(ctx, urlFile);
+    const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'postgres url file', allowSymlink: true });
+    url = decodeUtf8(raw, 'postgres url file').trim();
+    const st = await fsp.stat(p);
+    if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${urlFile} is readable by group or others; chmod 600 it\n`);
+  } else if (ctx.env.CUSTODY_POSTGRES_URL) {
+    url = ctx.env.CUSTODY_POSTGRES_URL;
+  }
+  if (url === undefined) {
+    if (schema !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--postgres-schema needs --postgres-url-file or CUSTODY_POSTGRES_URL');
+    return undefined;
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('ERR_CONFIG_INVALID', 'the postgres connection string must start with postgres:// or postgresql://');
+  }
+  return { url, schema };
 }

@@ -4,6 +4,7 @@
  * 3 I/O or network failure, 70 internal error (a bug: please report it). The table lives in src/errors.ts.
  */
 import { isTrustError, UsageError } from '../errors.ts';
+import { CUSTODY_VERSION } from '../version.ts';
 import type { CliIo, CommandContext } from './context.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -50,7 +51,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   if (name === '' && argv.includes('--version')) {
-    io.stdout('custody 0.1.0\n');
+    io.stdout(`custody ${CUSTODY_VERSION}\n`);
     return 0;
   }
   const cmd = COMMANDS[name];

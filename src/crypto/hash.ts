@@ -42,11 +42,6 @@ export function sha256Concat(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
-/** sha1 is for SPDX's mandatory file checksum only; never use it for security decisions. */
-export function sha1Hex(data: Uint8Array): string {
-  return nodeHash('sha1', data, 'hex');
-}
-
 /** Hasher consumes bytes and yields digests for each requested algorithm. */
 export interface MultiHasher {
   update(chunk: Uint8Array): void;

@@ -19,7 +19,6 @@ export {
   createMultiHasher,
   isHashAlgorithm,
   randomBytes,
-  sha1Hex,
   sha256,
   sha256Concat,
 } from './hash.ts';

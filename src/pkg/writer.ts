@@ -37,9 +37,10 @@ import { PLACEHOLDER_LAUNCHER, PLACEHOLDER_LAUNCHER_TOOL } from './launcher.ts';
 import { compressMetadata, formatDigestRef, formatMetadata, formatPermissions, PSPF_FORMAT_NAME } from './metadata.ts';
 import { formatOperations, isTarChain, packOperations, parseOperations, type OpName } from './operations.ts';
 import { emptyIndex, formatIndex, formatTrailer, INDEX_SIGNATURE_FIELD_BYTES, PSPF_TRAILER_BYTES } from './trailer.ts';
+import { CUSTODY_VERSION } from '../version.ts';
 
-/** CUSTODY_TOOL_VERSION is recorded as build.tool_version. */
-export const CUSTODY_TOOL_VERSION = '0.1.0';
+/** CUSTODY_TOOL_VERSION is recorded as build.tool_version: Custody's version (src/version.ts). */
+const CUSTODY_TOOL_VERSION = CUSTODY_VERSION;
 
 /** SlotSource says where a slot's content comes from. */
 export type SlotSource =

@@ -26,4 +26,6 @@ test('layers: an upward import fails lint, a downward one passes', async () => {
   assert.equal(sideways.length, 1, 'modules of one tier do not import each other');
   const down = await layerErrors('src/log/client.ts', "import '../tlog/merkle.ts';\nimport '../errors.ts';\nimport './storage.ts';\n");
   assert.deepEqual(down, []);
+  const root = await layerErrors('src/crypto/hash.ts', "import '../errors.ts';\nimport '../version.ts';\n");
+  assert.deepEqual(root, [], 'errors.ts and version.ts sit below every tier');
 });

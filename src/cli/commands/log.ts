@@ -2,7 +2,6 @@
  * cli/commands/log — the transparency log commands: `custody log serve`, `log add`, `log monitor`,
  * `log verify-inclusion` and `log verify-consistency` (docs/log.md).
  */
-import { promises as fsp } from 'node:fs';
 import { decodeBase64 } from '../../encoding/bytes.ts';
 import { decodeUtf8, isJsonObject, parseJsonObject } from '../../encoding/json.ts';
 import { ConfigError, UsageError, isTrustError, type TrustError } from '../../errors.ts';
@@ -10,53 +9,13 @@ import { readFileBounded, writeFileAtomic } from '../../io/files.ts';
 import { openCheckpoint } from '../../note/checkpoint.ts';
 import { parseVerifierKey, type Ed25519NoteVerifier } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, TLOG_PROOF_V1_HEADER, formatProofFile, parseProofFile, verifyProofFile } from '../../note/proof.ts';
-import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../../server/http.ts';
 import { parseWitnessSpec } from '../../server/log/witness-client.ts';
 import { LogClient, MAX_CHECKPOINT_BYTES } from '../../log/client.ts';
 import { HASH_BYTES, hashLeaf, verifyConsistency, verifyInclusion } from '../../tlog/merkle.ts';
 import { checkLog, inclusionFromTiles, proveConsistencyFromTiles, type Checkpoint, type CheckpointOpener } from '../../log/monitor.ts';
 import { MAX_ENTRY_BYTES } from '../../tlog/tile.ts';
-import { abs } from '../common.ts';
+import { abs, postgresOption, readTokenFile } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
-
-/** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
-export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
-  const p = abs(ctx, path);
-  const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'token file', allowSymlink: true });
-  const token = parseTokenText(decodeUtf8(raw, 'token file'), path);
-  const st = await fsp.stat(p);
-  if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${path} is readable by group or others; chmod 600 it\n`);
-  return token;
-}
-
-/**
- * postgresOption reads where a log keeps its state in PostgreSQL: the connection string (it may hold a password, so
- * never from the command line) from `--postgres-url-file F` or CUSTODY_POSTGRES_URL, and `--postgres-schema`.
- */
-export async function postgresOption(
-  ctx: CommandContext,
-  urlFile: string | undefined,
-  schema: string | undefined,
-): Promise<{ url: string; schema?: string | undefined } | undefined> {
-  let url: string | undefined;
-  if (urlFile !== undefined) {
-    const p = abs(ctx, urlFile);
-    const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'postgres url file', allowSymlink: true });
-    url = decodeUtf8(raw, 'postgres url file').trim();
-    const st = await fsp.stat(p);
-    if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${urlFile} is readable by group or others; chmod 600 it\n`);
-  } else if (ctx.env.CUSTODY_POSTGRES_URL) {
-    url = ctx.env.CUSTODY_POSTGRES_URL;
-  }
-  if (url === undefined) {
-    if (schema !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--postgres-schema needs --postgres-url-file or CUSTODY_POSTGRES_URL');
-    return undefined;
-  }
-  if (!/^postgres(ql)?:\/\//.test(url)) {
-    throw new ConfigError('ERR_CONFIG_INVALID', 'the postgres connection string must start with postgres:// or postgresql://');
-  }
-  return { url, schema };
-}
 
 function logKey(vkey: string | undefined): Ed25519NoteVerifier {
   return parseVerifierKey(requireOption(vkey, 'key'));

@@ -19,9 +19,8 @@ import { parseNote } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
 import { LogClient } from '../../log/client.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
-import { abs, loadSigningKey, loadTrustRoot, readManifestFile, writeOutput } from '../common.ts';
+import { abs, loadSigningKey, loadTrustRoot, readManifestFile, readTokenFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
-import { readTokenFile } from './log.ts';
 
 export const manifestCreate: Command = {
   summary: 'hash a directory of artifacts into an unsigned manifest',

@@ -14,9 +14,8 @@ import { networkReason, readBodyCapped } from '../../io/http-body.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
 import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
-import { abs, readRootFile } from '../common.ts';
+import { abs, readRootFile, readTokenFile } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command } from '../context.ts';
-import { readTokenFile } from './log.ts';
 
 export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',

@@ -4,8 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError, type TrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
-import { abs } from '../common.ts';
-import { postgresOption } from './log.ts';
+import { abs, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
