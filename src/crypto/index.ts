@@ -23,6 +23,7 @@ export {
   sha256Concat,
 } from './hash.ts';
 export type { HashAlgorithm, MultiHasher } from './hash.ts';
+export { AES_256_GCM_KEY_BYTES, AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, aes256GcmOpen, aes256GcmSeal } from './aead.ts';
 export { SEALED_KEY_PEM_LABEL, isSealedKeyPem, openSealedKey, sealPrivateKey } from './sealed-key.ts';
 export type { SealOptions } from './sealed-key.ts';
 export type { Signer } from './signer.ts';

@@ -16,14 +16,15 @@
  * that format too (crypto/ed25519 `privateKeyFromPem`) for keys made with `openssl pkcs8 -topk8`.
  * A future version may add a new magic; readers refuse magics they do not know.
  */
-import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto';
+import { scryptSync } from 'node:crypto';
 import { ConfigError, FormatError, LimitError } from '../errors.ts';
+import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, aes256GcmOpen, aes256GcmSeal } from './aead.ts';
 import { randomBytes } from './hash.ts';
 
 export const SEALED_KEY_PEM_LABEL = 'CUSTODY ENCRYPTED PRIVATE KEY';
 const MAGIC = Buffer.from('CSK1', 'latin1');
 const HEADER_BYTES = 35;
-const TAG_BYTES = 16;
+const TAG_BYTES = AES_GCM_TAG_BYTES;
 /** SEALED_KEY_DEFAULT_LOG2N: N = 2^16 with r = 8 uses 64 MiB and ~0.1–0.2 s per open on this class of machine. */
 export const SEALED_KEY_DEFAULT_LOG2N = 16;
 export const SEALED_KEY_MIN_LOG2N = 10;
@@ -51,12 +52,10 @@ export function sealPrivateKey(pkcs8Der: Uint8Array, passphrase: Uint8Array, opt
   const r = 8;
   const p = 1;
   const salt = randomBytes(16);
-  const nonce = randomBytes(12);
+  const nonce = randomBytes(AES_GCM_NONCE_BYTES);
   const header = Buffer.concat([MAGIC, Buffer.from([log2N, r, p]), salt, nonce]);
   const key = deriveKey(passphrase, salt, log2N, r, p);
-  const c = createCipheriv('aes-256-gcm', key, nonce);
-  c.setAAD(header);
-  const body = Buffer.concat([header, c.update(pkcs8Der), c.final(), c.getAuthTag()]);
+  const body = Buffer.concat([header, aes256GcmSeal(key, nonce, pkcs8Der, header)]);
   key.fill(0);
   const b64 = body.toString('base64').replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN ${SEALED_KEY_PEM_LABEL}-----\n${b64}-----END ${SEALED_KEY_PEM_LABEL}-----\n`;
@@ -90,19 +89,11 @@ export function openSealedKey(pem: string, passphrase: Uint8Array): Buffer {
   const header = body.subarray(0, HEADER_BYTES);
   const salt = body.subarray(7, 23);
   const nonce = body.subarray(23, 35);
-  const ct = body.subarray(HEADER_BYTES, body.length - TAG_BYTES);
-  const tag = body.subarray(body.length - TAG_BYTES);
   const key = deriveKey(passphrase, salt, log2N, r, p);
-  try {
-    const d = createDecipheriv('aes-256-gcm', key, nonce);
-    d.setAAD(header);
-    d.setAuthTag(tag);
-    return Buffer.concat([d.update(ct), d.final()]);
-  } catch (e) {
-    throw new ConfigError('ERR_CONFIG_PASSPHRASE_WRONG', 'cannot open the encrypted key: wrong passphrase or altered file', {
-      cause: e,
-    });
-  } finally {
-    key.fill(0);
+  const der = aes256GcmOpen(key, nonce, body.subarray(HEADER_BYTES), header);
+  key.fill(0);
+  if (der === undefined) {
+    throw new ConfigError('ERR_CONFIG_PASSPHRASE_WRONG', 'cannot open the encrypted key: wrong passphrase or altered file');
   }
+  return Buffer.from(der.buffer, der.byteOffset, der.byteLength);
 }

@@ -11,11 +11,11 @@ import { encodeTar, formatTarHeader, listTar, readTar, scanDirectory, tarDirecto
 import { readPackage } from '../../src/pkg/index.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { vectorPath, vectorsSkip } from '../support/vectors.ts';
+import { vectorPath } from '../support/vectors.ts';
 
 const enc = new TextEncoder();
 
-test('encodeTar reproduces the reference writer\'s tar (Python tarfile, PAX_FORMAT) byte for byte', { skip: vectorsSkip('pspf') }, async () => {
+test('encodeTar reproduces the reference writer\'s tar (Python tarfile, PAX_FORMAT) byte for byte', async () => {
   const path = vectorPath('pspf', '03-multi-ops.psp');
   const pkg = await readPackage(path);
   const slot = pkg.slots.find((s) => s.meta.operations === 'tar')!;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ED25519_ACCEPTANCE_RULE, PrivateKey, PublicKey, verifyEd25519 } from '../../src/crypto/index.ts';
 import { assertCode } from '../support/assert.ts';
-import { vectorPath, vectorsSkip } from '../support/vectors.ts';
+import { vectorPath } from '../support/vectors.ts';
 
 interface WycheproofCase {
   tcId: number;
@@ -23,7 +23,7 @@ interface WycheproofGroup {
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
-test(`wycheproof ed25519_test.json: all 151 cases give the expected verdict (${ED25519_ACCEPTANCE_RULE})`, { skip: vectorsSkip('wycheproof', 'ed25519_test.json') }, () => {
+test(`wycheproof ed25519_test.json: all 151 cases give the expected verdict (${ED25519_ACCEPTANCE_RULE})`, () => {
   const doc = JSON.parse(readFileSync(vectorPath('wycheproof', 'ed25519_test.json'), 'utf8')) as { numberOfTests: number; testGroups: WycheproofGroup[] };
   let n = 0;
   const wrong: string[] = [];

@@ -10,11 +10,9 @@ import { sha256 } from '../../src/crypto/index.ts';
 import { readPackage } from '../../src/pkg/index.ts';
 import { cli, REPO_ROOT, spawnCli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
-import { vectorsSkip } from '../support/vectors.ts';
 import { facts, SEED_KEY, SEED_PUBLIC_HEX, vec, verifyCli } from './helpers.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const skipVectors = vectorsSkip('pspf');
 
 function project(dir: string): void {
   mkdirSync(join(dir, 'app/bin'), { recursive: true });
@@ -194,7 +192,7 @@ test('usage and key errors', async (t) => {
   assert.equal(lv.code, 2);
 });
 
-test('extract PKG OUTPUT writes every slot\'s decoded content (tar slots unpacked) and nothing else', { skip: skipVectors }, async (t) => {
+test('extract PKG OUTPUT writes every slot\'s decoded content (tar slots unpacked) and nothing else', async (t) => {
   const dir = tmpDir(t);
   const f = facts('03-multi-ops');
   const r = await cli(['extract', vec('03-multi-ops'), join(dir, 'out'), '--json'], { cwd: dir });
@@ -214,7 +212,7 @@ test('extract PKG OUTPUT writes every slot\'s decoded content (tar slots unpacke
   assert.ok(j.entries.every((e) => e.verdict === 'ok'));
 });
 
-test('real processes: inspect and extract a vector, pack and extract', { skip: skipVectors }, async (t) => {
+test('real processes: inspect and extract a vector, pack and extract', async (t) => {
   const dir = tmpDir(t);
   project(dir);
   const i = await spawnCli(['inspect', vec('04-seeded'), '--json'], { cwd: REPO_ROOT });

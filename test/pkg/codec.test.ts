@@ -30,7 +30,6 @@ import { parseDigestRef, parsePermissions } from '../../src/pkg/metadata.ts';
 import { encodeTar } from '../../src/archive/tar.ts';
 import { assertCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { vectorsSkip } from '../support/vectors.ts';
 import { vec } from './helpers.ts';
 
 test('adler32 matches RFC 1950 known values', () => {
@@ -118,7 +117,7 @@ test('digest references and permissions parse strictly', () => {
   for (const bad of ['0x755', '99', '07777777', 755]) assertCode(() => parsePermissions(bad, 'p'), 'ERR_PKG_METADATA_FORMAT');
 });
 
-test('xzDecodedSize walks containers from @napi-rs/lzma, the vector and xz(1) without decompressing', { skip: vectorsSkip('pspf') }, async (t) => {
+test('xzDecodedSize walks containers from @napi-rs/lzma, the vector and xz(1) without decompressing', async (t) => {
   for (const n of [0, 1, 65536, 3 * 1024 * 1024 + 17]) {
     const data = randomBytes(n);
     assert.equal(xzDecodedSize(await xz.compress(data)), n, `lzma-rs ${n}`);
@@ -170,7 +169,7 @@ test('sniffing: the first bytes must match the outermost operation', async () =>
   assert.ok(sniffMatches(new Uint8Array(0), []));
 });
 
-test('isPspfFile sniffs the end magic only', { skip: vectorsSkip('pspf') }, async (t) => {
+test('isPspfFile sniffs the end magic only', async (t) => {
   const dir = tmpDir(t);
   assert.equal(await isPspfFile(vec('04-seeded')), true);
   assert.equal(await isPspfFile(vec('T08-slot-swap-descriptor-updated')), true, 'a sniff, not a verification');

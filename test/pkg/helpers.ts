@@ -84,7 +84,7 @@ export interface FactsSlot {
   [key: string]: unknown;
 }
 
-/** Facts is the shape of ../shared/vectors/pspf/*.facts.json (see its README). */
+/** Facts is the shape of test/vectors/pspf/*.facts.json (see test/vectors/README.md). */
 export interface Facts {
   file: string;
   file_size: number;

@@ -24,7 +24,6 @@ import {
 import { computeLayout } from '../../src/pkg/writer.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
-import { vectorsSkip } from '../support/vectors.ts';
 import { ATTACKER, facts, SEED_KEY, vec } from './helpers.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -90,14 +89,10 @@ test('every operation chain round-trips: write, read back, verify (paranoid), ex
   // The placeholder launcher sits at offset 0 and its digest is signed.
   assert.deepEqual(readFileSync(out).subarray(0, PLACEHOLDER_LAUNCHER.length), Buffer.from(PLACEHOLDER_LAUNCHER));
   assert.equal(hex(pkg.metadata.launcher.sha256), hex(sha256(PLACEHOLDER_LAUNCHER)));
-  // The metadata has the reference's shape and key order (checked when the external vectors are present).
-  const noVectors = vectorsSkip('pspf');
-  if (noVectors) t.diagnostic(noVectors);
-  else {
-    const ref = facts('04-seeded').metadata as Record<string, unknown>;
-    assert.deepEqual(Object.keys(pkg.metadata.raw), Object.keys(ref));
-    assert.deepEqual(Object.keys((pkg.metadata.raw.slots as Record<string, unknown>[])[0]!), Object.keys((ref.slots as Record<string, unknown>[])[0]!));
-  }
+  // The metadata has the reference's shape and key order.
+  const ref = facts('04-seeded').metadata as Record<string, unknown>;
+  assert.deepEqual(Object.keys(pkg.metadata.raw), Object.keys(ref));
+  assert.deepEqual(Object.keys((pkg.metadata.raw.slots as Record<string, unknown>[])[0]!), Object.keys((ref.slots as Record<string, unknown>[])[0]!));
 
   for (const level of ['quick', 'deep', 'paranoid'] as const) {
     const r = await verifyPackageFile(out, { level });
@@ -180,7 +175,7 @@ test('without SOURCE_DATE_EPOCH: mtimes 0, timestamp from the clock, build.deter
   assert.ok(members.every((m) => m.header.mtime === 0));
 });
 
-test('re-packing the vector\'s stored slot bytes keeps their signed digests', { skip: vectorsSkip('pspf') }, async (t) => {
+test('re-packing the vector\'s stored slot bytes keeps their signed digests', async (t) => {
   const dir = tmpDir(t);
   const v = await readPackage(vec('04-seeded'));
   const bytes = readFileSync(vec('04-seeded'));

@@ -1,5 +1,5 @@
 /**
- * PSPF/2025 vectors written by FlavorPack v0.3.0's own writer (../shared/vectors/pspf, read in place): every
+ * PSPF/2025 vectors written by FlavorPack v0.3.0's own writer (test/vectors/pspf): every
  * package opens, every field of its facts file matches what we read, valid packages verify (deep) as
  * "intact, signer not trusted" or "authentic" with the facts' key, and T08 — accepted by the reference — is refused
  * with ERR_PKG_SLOT_DIGEST_MISMATCH.
@@ -34,10 +34,7 @@ import { listTar } from '../../src/archive/tar.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { cli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
-import { vectorsSkip } from '../support/vectors.ts';
 import { facts, SEED_KEY, SEED_PUBLIC_HEX, vec, VECTORS, verifyCli } from './helpers.ts';
-
-const skip = vectorsSkip('pspf');
 
 /** Every facts key is checked below or is a writer-side note that no package reader can observe. */
 const TOP_LEVEL_KEYS = new Set([
@@ -67,7 +64,7 @@ async function decode(pkg: PspfPackage, i: number): Promise<Uint8Array> {
 }
 
 for (const name of VECTORS) {
-  test(`vector ${name}: file, index and layout facts`, { skip }, async () => {
+  test(`vector ${name}: file, index and layout facts`, async () => {
     const f = facts(name);
     for (const k of Object.keys(f)) assert.ok(TOP_LEVEL_KEYS.has(k), `unchecked facts key ${k}`);
     for (const sl of f.slots) for (const k of Object.keys(sl)) assert.ok(SLOT_KEYS.has(k), `unchecked slot facts key ${k}`);
@@ -157,7 +154,7 @@ for (const name of VECTORS) {
     assert.equal(lay.packageSize, bytes.length);
   });
 
-  test(`vector ${name}: signed metadata, key and signature facts`, { skip }, async () => {
+  test(`vector ${name}: signed metadata, key and signature facts`, async () => {
     const f = facts(name);
     const pkg = await readPackage(vec(name));
     assert.deepEqual(JSON.parse(new TextDecoder().decode(pkg.metadataJson)), f.metadata);
@@ -179,7 +176,7 @@ for (const name of VECTORS) {
     assert.equal(`sha256:sha256:${hex(pkg.metadata.launcher.sha256)}`, f.metadata.launcher.checksum);
   });
 
-  test(`vector ${name}: every slot fact`, { skip }, async () => {
+  test(`vector ${name}: every slot fact`, async () => {
     const f = facts(name);
     const pkg = await readPackage(vec(name));
     const bytes = readFileSync(vec(name));
@@ -267,7 +264,7 @@ for (const name of VECTORS) {
   });
 }
 
-test('valid vectors verify (deep and paranoid): intact, signer not trusted; authentic with the facts key', { skip }, async (t) => {
+test('valid vectors verify (deep and paranoid): intact, signer not trusted; authentic with the facts key', async (t) => {
   const dir = tmpDir(t);
   for (const name of ['03-multi-ops', '04-seeded']) {
     const f = facts(name);
@@ -292,7 +289,7 @@ test('valid vectors verify (deep and paranoid): intact, signer not trusted; auth
   assert.deepEqual(listTree(dir), [], 'verification writes nothing');
 });
 
-test('CUSTODY_ALLOWED_KEYS accepts hex keys and SHA256 fingerprints', { skip }, async (t) => {
+test('CUSTODY_ALLOWED_KEYS accepts hex keys and SHA256 fingerprints', async (t) => {
   const dir = tmpDir(t);
   const fp = PublicKey.fromRaw(Buffer.from(SEED_PUBLIC_HEX, 'hex')).fingerprint;
   for (const list of [SEED_PUBLIC_HEX, `${'11'.repeat(32)}, ${fp}`]) {
@@ -308,7 +305,7 @@ test('CUSTODY_ALLOWED_KEYS accepts hex keys and SHA256 fingerprints', { skip }, 
   assert.match(other.stderr, /\[ERR_PKG_UNTRUSTED_SIGNER\]/);
 });
 
-test('T08 (slot bytes swapped, unsigned descriptor checksum updated) is refused with ERR_PKG_SLOT_DIGEST_MISMATCH', { skip }, async (t) => {
+test('T08 (slot bytes swapped, unsigned descriptor checksum updated) is refused with ERR_PKG_SLOT_DIGEST_MISMATCH', async (t) => {
   const f = facts('T08-slot-swap-descriptor-updated');
   // The reference accepts it: every one of its verifiers said valid.
   assert.equal(f.reference_accepts, true);
@@ -344,7 +341,7 @@ test('T08 (slot bytes swapped, unsigned descriptor checksum updated) is refused 
   assert.deepEqual(listTree(dir), []);
 });
 
-test('`custody verify` sends a PSPF package to the package verifier; --json gives the report', { skip }, async (t) => {
+test('`custody verify` sends a PSPF package to the package verifier; --json gives the report', async (t) => {
   const dir = tmpDir(t);
   const r = await cli(['verify', vec('04-seeded'), '--quick', '--json'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
