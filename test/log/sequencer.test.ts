@@ -212,7 +212,9 @@ test('memory: read faults are retried: at start, and on a cold cache while build
 test('memory: a crash between the two commits is recovered by publishing the durable entries first', async () => {
   const storage = new MemoryStorage();
   const signer = fakeSigner();
-  const a = makeSequencer(storage, { signer, addTimeoutMs: 200 });
+  // The entries must become durable well within addTimeoutMs (else they fail ERR_LOG_OVERLOADED) even on a loaded
+  // machine; the wait for ERR_LOG_NOT_PUBLISHED is the price.
+  const a = makeSequencer(storage, { signer, addTimeoutMs: 1_500 });
   await a.start();
   storage.failNext('publishCheckpoint', 'fail-before', 1_000_000);
   const pending = [a.add(enc('durable 0')), a.add(enc('durable 1'))];

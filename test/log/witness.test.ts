@@ -191,7 +191,8 @@ test('witness threshold unmet: entries stay durable, nothing is published, submi
     storage,
     signer: noteCheckpointSigner(ORIGIN, newNoteSigner(ORIGIN, logKey), newNoteVerifier(ORIGIN, logKey.publicKey)),
     cosigner: new WitnessPool({ witnesses: [parseWitnessSpec(wspec)], threshold: 1, timeoutMs: 200, now: Date.now }),
-    config: resolveLogConfig({ addTimeoutMs: 400, retryDelayMs: 20, batchDelayMs: 0 }, true),
+    // addTimeoutMs leaves a loaded machine ample time to store the entry (else ERR_LOG_OVERLOADED, not the point here).
+    config: resolveLogConfig({ addTimeoutMs: 1_500, retryDelayMs: 20, batchDelayMs: 0 }, true),
   });
   // Even the empty tree's checkpoint needs the witness: nothing is served until it cosigns.
   assert.equal(log.checkpoint(), null);

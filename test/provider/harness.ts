@@ -8,10 +8,15 @@ import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { startDaemon, type DaemonOptions, type RunningDaemon } from '../../src/server/daemon.ts';
 
-/** start runs the daemon on 127.0.0.1:0 and closes it after the test. */
+/**
+ * start runs the daemon on 127.0.0.1:0 and closes it after the test. The per-address rate limit is off unless the
+ * test sets one: every request of a test comes from 127.0.0.1, and how many land in one second depends on the
+ * machine's speed, so a test that does not test the limiter must not race it (the limiter's own tests pass
+ * `rateLimitPerIp`/`rateLimitGlobal` explicitly).
+ */
 export async function start(t: TestContext, dataDir: string, extra: Partial<DaemonOptions> = {}): Promise<RunningDaemon> {
   // Errors still show; the rest would drown the test output.
-  const d = await startDaemon({ dataDir, host: '127.0.0.1', port: 0, logger: pino({ level: 'error' }), ...extra });
+  const d = await startDaemon({ dataDir, host: '127.0.0.1', port: 0, logger: pino({ level: 'error' }), rateLimitPerIp: 0, ...extra });
   t.after(() => d.close());
   return d;
 }

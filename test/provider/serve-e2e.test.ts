@@ -49,7 +49,8 @@ function serve(t: TestContext, cwd: string, args: string[], env: Record<string, 
 }
 
 async function waitFor(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  // Up to a minute: the daemon is a separate process and the machine may be loaded (the test's own timeout is 120 s).
+  for (let i = 0; i < 1200; i++) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
