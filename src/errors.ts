@@ -15,11 +15,12 @@
  * - `UsageError` — the command line itself is wrong.
  * - `IoError` — a file or network operation failed; retrying may help.
  *
- * Programming bugs stay plain `Error`.
+ * Programming bugs stay plain `Error`; the CLI reports one as `ERR_INTERNAL` (kind `internal`, exit 70), the one code
+ * no class throws.
  */
 
 /** ErrorKind selects the class, the CLI exit code and the default HTTP status family. */
-export type ErrorKind = 'verification' | 'policy' | 'format' | 'limit' | 'config' | 'usage' | 'io';
+export type ErrorKind = 'verification' | 'policy' | 'format' | 'limit' | 'config' | 'usage' | 'io' | 'internal';
 
 type CodeSpec = readonly [kind: ErrorKind, httpStatus: number, hint: string];
 
@@ -28,6 +29,9 @@ type CodeSpec = readonly [kind: ErrorKind, httpStatus: number, hint: string];
  * they belong to, and add the same row to docs/errors.md.
  */
 export const ERROR_CODES = {
+  // --- internal: an uncoded (programming) error reached the CLI; never thrown on purpose ---
+  ERR_INTERNAL: ['internal', 500, 'this is a bug in custody; please report it with the command line (without secrets)'],
+
   // --- usage / config (CLI and operator) ---
   ERR_USAGE_ARGUMENT: ['usage', 400, 'run the command with --help to see its synopsis and options'],
   ERR_USAGE_UNKNOWN_COMMAND: ['usage', 404, 'run `custody --help` to list the commands'],
@@ -326,8 +330,11 @@ export type CodesOf<K extends ErrorKind> = {
   [C in ErrorCode]: (typeof ERROR_CODES)[C][0] extends K ? C : never;
 }[ErrorCode];
 
-/** EXIT_CODES maps an error kind to the CLI exit status: 1 refused, 2 usage or config, 3 I/O. */
-export const EXIT_CODES: Readonly<Record<ErrorKind, 1 | 2 | 3>> = {
+/** ExitCode is a CLI exit status for a refusal: 1 refused, 2 usage or config, 3 I/O, 70 internal error (a bug). */
+export type ExitCode = 1 | 2 | 3 | 70;
+
+/** EXIT_CODES maps an error kind to the CLI exit status. */
+export const EXIT_CODES: Readonly<Record<ErrorKind, ExitCode>> = {
   verification: 1,
   policy: 1,
   format: 1,
@@ -335,6 +342,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, 1 | 2 | 3>> = {
   config: 2,
   usage: 2,
   io: 3,
+  internal: 70,
 };
 
 export interface TrustErrorOptions extends ErrorOptions {
@@ -370,7 +378,7 @@ export class TrustError extends Error {
   }
 
   /** exitCode is the CLI exit status for this error. */
-  get exitCode(): 1 | 2 | 3 {
+  get exitCode(): ExitCode {
     return EXIT_CODES[this.kind];
   }
 

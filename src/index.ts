@@ -14,7 +14,7 @@ export {
   VerificationError,
   isTrustError,
 } from './errors.ts';
-export type { AnyTrustError, ErrorCode, ErrorKind, TrustErrorOptions } from './errors.ts';
+export type { AnyTrustError, ErrorCode, ErrorKind, ExitCode, TrustErrorOptions } from './errors.ts';
 export { CUSTODY_VERSION } from './version.ts';
 
 export { ED25519_ACCEPTANCE_RULE, PrivateKey, PublicKey, sealPrivateKey, verifyEd25519 } from './crypto/index.ts';

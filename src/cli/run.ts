@@ -3,13 +3,13 @@
  * 0 ok, 1 verification or policy refusal (and malformed or oversized input), 2 usage or configuration error,
  * 3 I/O or network failure, 70 internal error (a bug: please report it). The table lives in src/errors.ts.
  */
-import { isTrustError, UsageError } from '../errors.ts';
+import { ERROR_CODES, EXIT_CODES, isTrustError, UsageError } from '../errors.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 import type { CliIo, CommandContext } from './context.ts';
 import { COMMANDS } from './commands/index.ts';
 
-/** EXIT_INTERNAL is returned for an uncoded (programming) error. */
-export const EXIT_INTERNAL = 70;
+/** EXIT_INTERNAL is returned for an uncoded (programming) error, reported as ERR_INTERNAL. */
+export const EXIT_INTERNAL = EXIT_CODES.internal;
 
 function mainUsage(): string {
   const names = Object.keys(COMMANDS).sort();
@@ -41,9 +41,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    if (json) io.stdout(JSON.stringify({ ok: false, code: 'ERR_INTERNAL', message: msg }) + '\n');
-    io.stderr(`custody: error: internal error: ${msg}\n`);
-    io.stderr('custody: hint: this is a bug in custody; please report it with the command line (without secrets)\n');
+    const hint = ERROR_CODES.ERR_INTERNAL[2];
+    if (json) io.stdout(JSON.stringify({ ok: false, code: 'ERR_INTERNAL', message: msg, hint }) + '\n');
+    io.stderr(`custody: error: internal error: ${msg} [ERR_INTERNAL]\n`);
+    io.stderr(`custody: hint: ${hint}\n`);
     return EXIT_INTERNAL;
   };
   if (argv.length === 0 || name === 'help' || (name === '' && (argv.includes('--help') || argv.includes('-h')))) {

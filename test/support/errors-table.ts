@@ -1,7 +1,7 @@
 /** test/support/errors-table — renders the docs/errors.md code table from src/errors.ts. */
-import { ERROR_CODES, EXIT_CODES, type ErrorCode } from '../../src/errors.ts';
+import { ERROR_CODES, EXIT_CODES, type ErrorCode, type ErrorKind } from '../../src/errors.ts';
 
-const CLASS: Record<string, string> = {
+const CLASS: Record<ErrorKind, string> = {
   verification: 'VerificationError',
   policy: 'PolicyError',
   format: 'FormatError',
@@ -9,6 +9,7 @@ const CLASS: Record<string, string> = {
   config: 'ConfigError',
   usage: 'UsageError',
   io: 'IoError',
+  internal: '`Error` (a bug)',
 };
 
 export function renderErrorTable(): string {
