@@ -75,7 +75,7 @@ export class WitnessPool implements CheckpointCosigner {
     const failures: string[] = [];
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') lines.push(r.value);
-      else failures.push(`${this.#o.witnesses[i]!.verifier.name}: ${(r.reason as Error).message}`);
+      else failures.push(`${this.#o.witnesses[i]!.verifier.name}: ${(r.reason as Error).message}${isTrustError(r.reason) ? ` [${r.reason.code}]` : ''}`);
     });
     if (lines.length < this.#o.threshold) {
       throw new IoError(
