@@ -1,5 +1,5 @@
 /**
- * The strict JSON layer: one row per malformed input, asserting class and code (STYLE.md C5 negative tables).
+ * The strict JSON layer: one row per malformed input, asserting class and code.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,6 +1,6 @@
 /**
  * CLI transcripts for pack, inspect, extract and the package side of verify: stdout, stderr, exit code and the
- * files left behind (STYLE.md C5 "HTTP and CLI"), in-process, plus a few real process runs.
+ * files left behind, in-process, plus a few real process runs.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Hostile packages (STYLE.md C5 "Safe extraction"): one row per attack. Each row is run through
+ * Hostile packages: one row per attack. Each row is run through
  * `custody extract PKG OUT` and `custody verify PKG --paranoid` (CLI, in-process) and through
  * `verifyPackageFile(…, { level: 'paranoid' })`; all must refuse with the row's code, and afterwards the directory
  * holds exactly what it held before: nothing was written, no temporary directory was left behind.
