@@ -113,6 +113,8 @@ test('stale incoming files never re-release over an uploaded release; a new set 
 
 test('rate limits count refused admin requests and cover the log; framework refusals are coded; long names are served', async (t) => {
   const d = await start(t, join(tmpDir(t), 'data'), { rateLimitPerIp: 5 });
+  // The limiter's window follows Date.now(): frozen, all these requests fall in one window however slow the machine.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
   const statuses: number[] = [];
   for (let i = 0; i < 7; i++) {
     const r = await get(d, '/admin/v1/rescan', { method: 'POST', headers: { authorization: 'Bearer wrong-token-0123456789' } });
@@ -122,6 +124,7 @@ test('rate limits count refused admin requests and cover the log; framework refu
   assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
   assert.ok(statuses.slice(5).every((s) => s === 429), statuses.join(','));
   assert.equal((await get(d, '/log/checkpoint')).status, 429, 'the log read path is limited too');
+  t.mock.timers.reset();
 
   const e = await start(t, join(tmpDir(t), 'data2'));
   const bad = await get(e, '/%zz');
