@@ -321,6 +321,11 @@ export const ERROR_CODES = {
   ERR_TRUST_ROLLBACK: ['policy', 422, 'the trust root version is lower than one already trusted'],
   ERR_TRUST_UNKNOWN_KEY: ['usage', 400, 'the key id is not in this trust root; run `custody trust show`'],
   ERR_TRUST_ROLE: ['format', 400, 'the trust root lacks a required role or the role is malformed'],
+  ERR_TRUST_KEYID_MISMATCH: [
+    'format',
+    400,
+    'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
+  ],
 } as const satisfies Record<string, CodeSpec>;
 
 /** ErrorCode is the union of every stable code. */

@@ -24,6 +24,7 @@ export type { JsonValue, ParseJsonOptions } from './encoding/json.ts';
 export { canonicalizeJcs, canonicalizeTuf } from './encoding/canonical.ts';
 
 export { loadPrivateKey, loadPublicKey, parsePublicKey, seedToPrivateKey, writeKeyPair } from './keys/key-file.ts';
+export { tufKeyId, tufKeyObject } from './keys/key-id.ts';
 
 export {
   MANIFEST_SIGNER_ROLE,

@@ -90,11 +90,6 @@ export class PublicKey {
     return Buffer.from(this.raw).toString('hex');
   }
 
-  /** keyId is hex(SHA-256(raw))[0:32]: the first 16 bytes, as the Phase guide defines `key_id`. */
-  get keyId(): string {
-    return Buffer.from(sha256(this.raw).subarray(0, 16)).toString('hex');
-  }
-
   /** fingerprint is an SSH-style display form: "SHA256:" + unpadded base64 of SHA-256(raw). */
   get fingerprint(): string {
     return 'SHA256:' + Buffer.from(sha256(this.raw)).toString('base64').replace(/=+$/, '');

@@ -9,7 +9,7 @@
  *     "created_at": "2026-11-22T00:00:00Z", "expires_at": "2026-12-22T00:00:00Z", "sequence": 1795305600,
  *     "artifacts": { "kernel": { "filename": "vmlinuz", "size_bytes": 8388608, "hash": "sha256:<64 hex>",
  *                                "hashes"?: { "sha256": "<hex>", "blake3": "<hex>" }, "download_url"?: "/stable/x86_64/vmlinuz" } },
- *     "signatures": [ { "algorithm": "ed25519", "key_id": "<32 hex>", "signature": "<128 hex>",
+ *     "signatures": [ { "algorithm": "ed25519", "key_id": "<64 hex TUF key id>", "signature": "<128 hex>",
  *                       "signed_at": "<RFC 3339>", "public_key"?: "<64 hex>" } ] }
  *
  * Signed bytes (MANIFEST_SIGNING_PREFIX then RFC 8785 canonical JSON of the document WITHOUT `signatures`; unknown
@@ -21,8 +21,11 @@
  *   "sequence":1795305600,"version":"0.1.0"}
  *
  * (one line, no newline). The prefix separates these signatures from every other Ed25519 use of the same key.
- * `signed_at` and `public_key` sit outside the signed bytes: they are informative only — verification looks keys up
- * in the trust root by `key_id` and, when `public_key` is present, requires it to equal the trusted key.
+ * `key_id`, `signed_at` and `public_key` sit outside the signed bytes: they are informative only. `key_id` is written as
+ * the signer's TUF key id (keys/key-id `tufKeyId`, the id the trust root lists it under); on read it is a hint that
+ * picks the trust-root key (trust/threshold `keyIdsAreHints`: by id, else by `public_key`, else by the legacy 32-hex
+ * id older Custody wrote), and the signature is verified against that trusted key. When `public_key` is present it
+ * must equal the trusted key.
  * `sequence` is a monotonic counter for rollback protection (default: created_at in Unix seconds).
  *
  * Limits: MANIFEST_MAX_BYTES, MANIFEST_MAX_ARTIFACTS, MANIFEST_MAX_SIGNATURES; names and filenames are 1–255

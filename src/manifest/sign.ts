@@ -10,6 +10,7 @@ import { PublicKey, verifyEd25519, type Signer } from '../crypto/index.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
 import { formatTimestamp } from '../encoding/time.ts';
 import { UsageError } from '../errors.ts';
+import { legacyKeyId, tufKeyId } from '../keys/key-id.ts';
 import { manifestSignedBytes, type Manifest, type ManifestSignature } from './manifest.ts';
 
 export interface SignManifestOptions {
@@ -39,10 +40,13 @@ export function signManifest(m: Manifest, key: Signer, options: SignManifestOpti
       details: { stale },
     });
   }
-  const keyId = key.publicKey.keyId;
+  const keyId = tufKeyId(key.publicKey);
   if (existing.some((s) => s.key_id === keyId && s.public_key === key.publicKey.hex)) {
     return { ...m, signatures: existing };
   }
+  // An older signature by this key (same public key, or its legacy 32-hex id) is replaced, not kept beside.
+  const legacy = legacyKeyId(key.publicKey);
+  const byThisKey = (s: ManifestSignature): boolean => s.public_key === key.publicKey.hex || s.key_id === keyId || s.key_id === legacy;
   const sig: ManifestSignature = {
     algorithm: 'ed25519',
     key_id: keyId,
@@ -50,5 +54,5 @@ export function signManifest(m: Manifest, key: Signer, options: SignManifestOpti
     signed_at: formatTimestamp(options.now),
     public_key: key.publicKey.hex,
   };
-  return { ...m, signatures: [...existing.filter((s) => s.key_id !== keyId), sig] };
+  return { ...m, signatures: [...existing.filter((s) => !byThisKey(s)), sig] };
 }

@@ -59,6 +59,8 @@ export function checkManifestSignatures(m: Manifest, root: TrustRoot, now: Date)
     threshold: root.roles[MANIFEST_SIGNER_ROLE].threshold,
     revoked: root.revoked,
     now,
+    // key_id is outside the signed bytes: a hint (manifest/manifest), old 32-hex ids included.
+    keyIdsAreHints: true,
   });
 }
 

@@ -28,6 +28,7 @@ import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '.
 import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
+import { tufKeyId } from '../keys/key-id.ts';
 import { parseSignerKey } from '../note/note.ts';
 import { addGlobalRateLimit, sendError } from './http.ts';
 import { logPlugin } from './log/plugin.ts';
@@ -194,7 +195,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       pid: process.pid,
       created: identity.created,
       trust_fingerprint: identity.fingerprint,
-      signer_key_id: identity.signer.publicKey.keyId,
+      signer_key_id: tufKeyId(identity.signer.publicKey),
       log_vkey: key.vkey,
       log_size: service.sequencer.treeSize,
     });

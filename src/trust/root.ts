@@ -22,14 +22,20 @@
  *         "snapshot":  { "keyids": […], "threshold": 1 },
  *         "timestamp": { "keyids": […], "threshold": 1 }
  *       },
- *       "x-custody-revoked"?: ["<custody key id>", …]
+ *       "x-custody-revoked"?: ["<keyid>", …]
  *     },
  *     "signatures": [ { "keyid": "<keyid>", "sig": "<128 hex>" } ]
  *   }
  *
  * Signed bytes: TUF canonical JSON of `signed` (encoding/canonical `canonicalizeTuf`), Ed25519, so standard TUF
- * clients (tuf-js, python-tuf, go-tuf) verify our roots. Custody writes key ids as hex(SHA-256(raw key))[0:32]
- * (the Phase `key_id`); it reads any key id, and counts thresholds over distinct key bytes (trust/threshold).
+ * clients (tuf-js, python-tuf, go-tuf) verify our roots.
+ *
+ * Key ids (`<keyid>` above) are TUF key ids (§4.2): hex SHA-256 of the canonical JSON of the key object
+ * `{keytype, keyval: {public}, scheme}`, 64 hex chars (keys/key-id `tufKeyId`). TUF §4.3: "Clients MUST calculate
+ * each KEYID to verify this is correct for the associated key" — parsing recomputes every id in `keys` and refuses
+ * a root whose id does not match its key (ERR_TRUST_KEYID_MISMATCH), so roots written with Custody's old 32-hex ids
+ * are refused until rewritten (docs/trust.md, "Key ids"). Ids only name keys: thresholds count distinct key bytes
+ * (trust/threshold), and revocation (`x-custody-revoked`) lists TUF key ids recomputed from the key bytes.
  *
  * Trust boundary: a root is trusted either because the operator pinned it (`verifyPinnedRoot`: it must still be
  * signed by a threshold of its own root keys and unexpired), or because a trusted root vouches for it
@@ -37,6 +43,7 @@
  */
 import { PublicKey, sha256 } from '../crypto/index.ts';
 import { canonicalizeTuf } from '../encoding/canonical.ts';
+import { TUF_KEY_ID_PATTERN, tufKeyId, tufKeyObject } from '../keys/key-id.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject, type JsonObject, type JsonValue } from '../encoding/json.ts';
 import { formatTimestamp, parseTimestamp } from '../encoding/time.ts';
@@ -70,7 +77,7 @@ export interface RootDocument {
   readonly expires: Date;
   readonly keys: ReadonlyMap<string, AuthorizedKey>;
   readonly roles: Readonly<Record<RoleName, Role>>;
-  /** revoked holds Custody key ids that never count, whatever role lists them. */
+  /** revoked holds TUF key ids that never count, whatever role lists them. */
   readonly revoked: ReadonlySet<string>;
 }
 
@@ -128,6 +135,14 @@ export function toRootDocument(doc: JsonObject): RootDocument {
     const keyval = k.keyval;
     if (!isJsonObject(keyval)) schema(`key ${id}.keyval must be an object`);
     const pub = PublicKey.fromRaw(decodeHex(str(keyval, 'public', `key ${id}.keyval`), 32, `key ${id}`));
+    // TUF §4.3: recompute each KEYID from its key and refuse a mismatch. An id is a name the signatures and roles
+    // refer to; if it could differ from the key, one key could be shown under another's name.
+    const expected = tufKeyId(pub);
+    if (id !== expected) {
+      throw new FormatError('ERR_TRUST_KEYID_MISMATCH', `trust root key id ${id} does not match its key: expected ${expected}`, {
+        details: { keyid: id, expected },
+      });
+    }
     const nb = k['x-custody-not-before'];
     const na = k['x-custody-not-after'];
     keys.set(id, {
@@ -162,7 +177,7 @@ export function toRootDocument(doc: JsonObject): RootDocument {
   if (revokedRaw !== undefined) {
     if (!Array.isArray(revokedRaw)) schema('x-custody-revoked must be an array');
     for (const r of revokedRaw) {
-      if (typeof r !== 'string' || !/^[0-9a-f]{32}$/.test(r)) schema('x-custody-revoked entries must be 32-hex key ids');
+      if (typeof r !== 'string' || !TUF_KEY_ID_PATTERN.test(r)) schema('x-custody-revoked entries must be TUF key ids (64 hex chars)');
       revoked.add(r);
     }
   }
@@ -202,7 +217,7 @@ export function roleKeys(doc: RootDocument, role: RoleName): Map<string, Authori
  * validity window at `now` — the single-key form of the threshold rules.
  */
 export function isKeyAuthorized(root: TrustRoot, role: RoleName, key: PublicKey, now: Date): boolean {
-  if (root.revoked.has(key.keyId)) return false;
+  if (root.revoked.has(tufKeyId(key))) return false;
   const t = now.getTime();
   for (const ak of roleKeys(root, role).values()) {
     if (!ak.key.equals(key)) continue;
@@ -298,10 +313,6 @@ export interface CreateRootOptions {
   consistentSnapshot?: boolean;
 }
 
-function keyObject(k: PublicKey): JsonObject {
-  return { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: k.hex } };
-}
-
 /** createRoot builds an unsigned root document from role specs. */
 export function createRoot(options: CreateRootOptions): RootDocument {
   const keys: JsonObject = {};
@@ -311,9 +322,9 @@ export function createRoot(options: CreateRootOptions): RootDocument {
     if (spec.threshold < 1 || spec.threshold > spec.keys.length) {
       throw new FormatError('ERR_TRUST_ROLE', `role ${name}: threshold ${spec.threshold} needs 1..${spec.keys.length}`);
     }
-    const ids = [...new Set(spec.keys.map((k) => k.keyId))];
+    const ids = [...new Set(spec.keys.map((k) => tufKeyId(k)))];
     if (ids.length !== spec.keys.length) throw new FormatError('ERR_TRUST_ROLE', `role ${name} lists the same key twice`);
-    for (const k of spec.keys) keys[k.keyId] = keyObject(k);
+    for (const k of spec.keys) keys[tufKeyId(k)] = tufKeyObject(k);
     roles[name] = { keyids: ids, threshold: spec.threshold };
   }
   const signed: JsonObject = {
@@ -354,7 +365,7 @@ export function editRoot(doc: RootDocument, edit: (signed: JsonObject) => void):
 
 /** signRoot adds (or replaces) the signature of `key` over the root's signed bytes. */
 export function signRoot(doc: RootDocument, key: Signer): RootDocument {
-  const keyid = [...doc.keys.values()].find((k) => k.key.equals(key.publicKey))?.id ?? key.publicKey.keyId;
+  const keyid = tufKeyId(key.publicKey);
   const sig = encodeHex(key.sign(rootSignedBytes(doc)));
   const signatures = doc.signatures.filter((s) => s.keyid !== keyid).concat([{ keyid, sig }]);
   return { ...doc, signatures };

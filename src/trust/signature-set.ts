@@ -6,16 +6,20 @@
  *
  *   { "type": "custody.signature-set/v1",
  *     "subject": { "name": "app.psp", "sha256": "<64 hex of SHA-256 of the whole file>" },
- *     "signatures": [ { "algorithm": "ed25519", "key_id": "<32 hex>", "public_key": "<64 hex>",
+ *     "signatures": [ { "algorithm": "ed25519", "key_id": "<64 hex TUF key id>", "public_key": "<64 hex>",
  *                       "signature": "<128 hex>" } ] }
  *
  * Signed bytes: SIGNATURE_SET_PREFIX followed by "sha256:<hex>" (ASCII, no newline). `name` is informative only.
  * Verification counts signatures with trust/threshold against the trust root's MANIFEST_SIGNER_ROLE ("targets").
+ * `key_id` is written as the signer's TUF key id (keys/key-id `tufKeyId`); it is not signed, so on read it is only a
+ * hint (`keyIdsAreHints`): an id the root does not list is resolved by `public_key` to the trust-root key with those
+ * bytes, and the signature is verified against that key — sets written with the legacy 32-hex ids still verify.
  */
 import { encodeHex, decodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject, type JsonObject } from '../encoding/json.ts';
 import { FormatError, LimitError, VerificationError } from '../errors.ts';
 import type { Signer } from '../crypto/index.ts';
+import { tufKeyId } from '../keys/key-id.ts';
 import { MANIFEST_SIGNER_ROLE, roleKeys, type TrustRoot } from './root.ts';
 import { countThreshold, type CandidateSignature, type ThresholdResult } from './threshold.ts';
 
@@ -93,7 +97,7 @@ export function addSetSignature(set: SignatureSet | undefined, name: string, sha
   }
   const sig: SetSignature = {
     algorithm: 'ed25519',
-    key_id: signer.publicKey.keyId,
+    key_id: tufKeyId(signer.publicKey),
     public_key: signer.publicKey.hex,
     signature: encodeHex(signer.sign(signatureSetMessage(sha256Hex))),
   };
@@ -122,6 +126,7 @@ export function checkSignatureSet(set: SignatureSet, sha256Hex: string, root: Tr
     threshold: root.roles[MANIFEST_SIGNER_ROLE].threshold,
     revoked: root.revoked,
     now,
+    keyIdsAreHints: true,
   });
 }
 

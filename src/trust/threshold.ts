@@ -2,9 +2,12 @@
  * trust/threshold — counting signatures toward an N-of-M threshold, the one place Custody does it.
  *
  * A signature counts only when ALL of these hold (each rule answers a TUF/tough advisory class, spec PR #154):
- * - its key id names a key the role authorizes (unknown keys never count);
- * - that key is not revoked (revocation is by Custody key id, derived from the raw key, so relabelling a revoked
- *   key under another id does not revive it);
+ * - its key id names a key the role authorizes (unknown keys never count). Where ids are unsigned hints
+ *   (`keyIdsAreHints`: manifests and signature sets), a signature whose id names no authorized key is matched to one
+ *   by the public key it claims, or by a legacy 32-hex id (keys/key-id `legacyKeyId`) for documents written before
+ *   TUF key ids; either way it is then verified against the AUTHORIZED key's bytes, so a hint never adds trust;
+ * - that key is not revoked (revocation is by TUF key id recomputed from the key bytes, keys/key-id, so relabelling
+ *   a revoked key under another id does not revive it);
  * - `now` is inside the key's validity window (not-before ≤ now < not-after);
  * - the algorithm is ed25519 and the signature verifies over the exact message bytes;
  * - its raw public key has not already been counted — duplicate signatures, and one key listed under two ids,
@@ -12,6 +15,7 @@
  * Every rejected signature is reported with its reason, so refusals can say "signed by 1/2 keys" and why.
  */
 import { PublicKey, verifyEd25519 } from '../crypto/index.ts';
+import { LEGACY_KEY_ID_PATTERN, legacyKeyId, tufKeyId } from '../keys/key-id.ts';
 
 /** AuthorizedKey is a key a role trusts, with its optional validity window. */
 export interface AuthorizedKey {
@@ -45,7 +49,7 @@ export type RejectReason =
 
 export interface ThresholdResult {
   threshold: number;
-  /** valid lists the ids of the distinct keys whose signatures counted, in document order. */
+  /** valid lists the authorized ids (AuthorizedKey.id) of the distinct keys whose signatures counted, in document order. */
   valid: string[];
   rejected: Array<{ keyId: string; reason: RejectReason }>;
   met: boolean;
@@ -57,9 +61,27 @@ export interface ThresholdInput {
   /** authorized maps a document key id to the key the role trusts. */
   authorized: ReadonlyMap<string, AuthorizedKey>;
   threshold: number;
-  /** revoked holds Custody key ids (hex SHA-256(raw)[0:32]) that never count. */
+  /** revoked holds TUF key ids (keys/key-id `tufKeyId`) that never count. */
   revoked: ReadonlySet<string>;
   now: Date;
+  /**
+   * keyIdsAreHints: the signatures' key ids are outside the signed bytes (manifests, signature sets), so an id that
+   * names no authorized key is resolved by the claimed public key or a legacy id. False for roots (TUF §4.3: ids are
+   * exact there, and parsing checked them).
+   */
+  keyIdsAreHints?: boolean;
+}
+
+/** resolveKey finds the authorized key a signature refers to (see keyIdsAreHints); undefined when none. */
+function resolveKey(input: ThresholdInput, sig: CandidateSignature): AuthorizedKey | undefined {
+  const byId = input.authorized.get(sig.keyId);
+  if (byId !== undefined || !input.keyIdsAreHints) return byId;
+  const claimed = sig.claimedPublicKey;
+  const legacy = LEGACY_KEY_ID_PATTERN.test(sig.keyId);
+  for (const ak of input.authorized.values()) {
+    if (claimed !== undefined ? Buffer.from(claimed).equals(ak.key.raw) : legacy && legacyKeyId(ak.key) === sig.keyId) return ak;
+  }
+  return undefined;
 }
 
 /** countThreshold applies the rules above and reports which signatures counted. */
@@ -70,12 +92,12 @@ export function countThreshold(input: ThresholdInput): ThresholdResult {
   const now = input.now.getTime();
   for (const sig of input.signatures) {
     const reject = (reason: RejectReason): void => void rejected.push({ keyId: sig.keyId, reason });
-    const ak = input.authorized.get(sig.keyId);
+    const ak = resolveKey(input, sig);
     if (!ak) {
       reject('unknown-key');
       continue;
     }
-    if (input.revoked.has(ak.key.keyId)) {
+    if (input.revoked.has(tufKeyId(ak.key))) {
       reject('revoked');
       continue;
     }
@@ -109,7 +131,7 @@ export function countThreshold(input: ThresholdInput): ThresholdResult {
       continue;
     }
     counted.add(ak.key.hex);
-    valid.push(sig.keyId);
+    valid.push(ak.id);
   }
   return { threshold: input.threshold, valid, rejected, met: valid.length >= input.threshold && input.threshold >= 1 };
 }

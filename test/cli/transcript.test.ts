@@ -20,7 +20,7 @@ test('the newcomer transcript works as written', async (t) => {
     const r = await run('keygen', '--output', `k/${k}.pem`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
-    assert.match(r.stdout, /^key id: +[0-9a-f]{32}$/m);
+    assert.match(r.stdout, /^key id: +[0-9a-f]{64}$/m);
     assert.match(r.stdout, /^public key: +[0-9a-f]{64}$/m);
     assert.match(r.stdout, /^fingerprint: +SHA256:[A-Za-z0-9+/]{43}$/m);
     assert.equal(statSync(join(dir, 'k', `${k}.pem`)).mode & 0o777, 0o600);

@@ -16,6 +16,7 @@ import type { JsonObject } from '../../src/encoding/json.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { NOW, key, manifestOf, rootOf, trusted } from '../support/fixtures.ts';
 import { tmpDir } from '../support/tmp.ts';
+import { legacyKeyId, tufKeyId } from '../../src/keys/key-id.ts';
 
 const [a, b, c] = [key('a'), key('b'), key('c')] as const;
 const root = trusted(rootOf([a, b, c], 2));
@@ -39,7 +40,7 @@ test('signed bytes are the domain prefix then RFC 8785 JSON of the body, indepen
 test('2-of-3: two signatures verify, one is refused with "1/2", duplicates do not count', () => {
   const m2 = signed2();
   const vm = verifyManifest(m2, root, { now: NOW });
-  assert.deepEqual(vm.signers, [a.publicKey.keyId, b.publicKey.keyId]);
+  assert.deepEqual(vm.signers, [tufKeyId(a.publicKey), tufKeyId(b.publicKey)]);
   assert.match(vm.digest, /^sha256:[0-9a-f]{64}$/);
   const m1 = signManifest(manifestOf(arts), a, { now: NOW });
   assert.throws(() => verifyManifest(m1, root, { now: NOW }), (e: unknown) => isTrustError(e) && e.code === 'ERR_MANIFEST_THRESHOLD_UNMET' && e.message.includes('1/2'));
@@ -56,7 +57,48 @@ test('sign-manifest is idempotent per key and refuses a changed body unless resi
   const changed = toManifest({ ...m1.body, sequence: 8, signatures: m1.signatures.map((s) => ({ ...s })) });
   assertCode(() => signManifest(changed, b, { now: NOW }), 'ERR_MANIFEST_BODY_CHANGED');
   const re = signManifest(changed, b, { now: NOW, resign: true });
-  assert.deepEqual(re.signatures.map((s) => s.key_id), [b.publicKey.keyId]);
+  assert.deepEqual(re.signatures.map((s) => s.key_id), [tufKeyId(b.publicKey)]);
+});
+
+test('key_id: written as the TUF key id; read as a hint (legacy 32-hex ids still verify), never as evidence', () => {
+  const m2 = signed2();
+  assert.deepEqual(m2.signatures.map((s) => s.key_id), [tufKeyId(a.publicKey), tufKeyId(b.publicKey)]);
+  assert.ok(m2.signatures.every((s) => /^[0-9a-f]{64}$/.test(s.key_id)));
+  const relabel = (f: (s: JsonObject) => void): ReturnType<typeof manifestOf> =>
+    toManifest({ ...m2.body, signatures: m2.signatures.map((s) => { const o = { ...s } as JsonObject; f(o); return o; }) });
+  // A manifest signed before TUF key ids: legacy ids, no public_key. The ids resolve to the trusted keys.
+  const legacy = relabel((s) => {
+    s.key_id = legacyKeyId(s.key_id === tufKeyId(a.publicKey) ? a.publicKey : b.publicKey);
+    delete s.public_key;
+  });
+  assert.ok(legacy.signatures.every((s) => /^[0-9a-f]{32}$/.test(s.key_id)));
+  assert.deepEqual(verifyManifest(legacy, root, { now: NOW }).signers, [tufKeyId(a.publicKey), tufKeyId(b.publicKey)], 'signers are the root ids');
+  // An id the root does not list, with public_key: resolved by the key bytes and verified against the trusted key.
+  assert.equal(verifyManifest(relabel((s) => (s.key_id = 'ab'.repeat(32))), root, { now: NOW }).signers.length, 2);
+  // An unknown id without public_key names no key: nothing counts.
+  const unknown = relabel((s) => {
+    s.key_id = 'ab'.repeat(32);
+    delete s.public_key;
+  });
+  const e = (() => {
+    try {
+      verifyManifest(unknown, root, { now: NOW });
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  })();
+  assert.ok(isTrustError(e) && e.code === 'ERR_MANIFEST_THRESHOLD_UNMET' && e.message.includes('0/2') && e.message.includes('unknown-key'));
+  // A legacy id of a key the root does not trust stays unknown; a trusted id on another key's signature fails.
+  const d = key('d');
+  const stranger = signManifest(manifestOf(arts), d, { now: NOW });
+  const strangerLegacy = toManifest({ ...stranger.body, signatures: [{ algorithm: 'ed25519', key_id: legacyKeyId(d.publicKey), signature: stranger.signatures[0]!.signature }] });
+  assertCode(() => verifyManifest(strangerLegacy, root, { now: NOW }), 'ERR_MANIFEST_THRESHOLD_UNMET');
+  const forged = toManifest({ ...stranger.body, signatures: [{ algorithm: 'ed25519', key_id: legacyKeyId(a.publicKey), signature: stranger.signatures[0]!.signature }, { ...m2.signatures[1]! }] });
+  assertCode(() => verifyManifest(forged, root, { now: NOW }), 'ERR_MANIFEST_SIGNATURE_INVALID');
+  // Re-signing a legacy manifest with the same key replaces its old entry instead of keeping both.
+  const resigned = signManifest(legacy, a, { now: NOW });
+  assert.deepEqual(resigned.signatures.map((s) => s.key_id), [legacyKeyId(b.publicKey), tufKeyId(a.publicKey)]);
 });
 
 test('expiry, not-yet-valid and rollback', () => {
@@ -87,9 +129,10 @@ test('flipping any byte of a signed manifest is refused; the round trip is byte-
       assert.ok(isTrustError(e), `byte ${i}: ${String(e)}`);
     }
   }
-  // signed_at is informative (outside the signed bytes): flips there may pass, nothing else may.
-  const signedAt = text.split('\n').filter((l) => l.includes('signed_at')).join('').length;
-  assert.ok(accepted <= signedAt, `${accepted} flips accepted`);
+  // signed_at and key_id are informative (outside the signed bytes; key_id is a hint resolved by public_key): flips
+  // there may pass, nothing else may.
+  const unsigned = text.split('\n').filter((l) => l.includes('"signed_at"') || l.includes('"key_id"')).join('').length;
+  assert.ok(accepted > 0 && accepted <= unsigned, `${accepted} flips accepted`);
 });
 
 test('artifacts: name lookup, size first, then every supported hash; flipping any byte is refused', async (t) => {

@@ -20,6 +20,7 @@ import { loadPrivateKey } from '../../src/keys/key-file.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { auditLog, httpFetch, parseVkey } from '../log/independent.ts';
 import { bearer, get, putIncoming, start } from './harness.ts';
+import { tufKeyId } from '../../src/keys/key-id.ts';
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 const KERNEL = Buffer.alloc(300_000, 7);
@@ -327,8 +328,8 @@ test('root rotation: a new signer key in root v2; the daemon re-signs, serves th
   const v2 = signRoot(
     editRoot(v1, (s) => {
       const keys = s.keys as Record<string, unknown>;
-      keys[newSigner.publicKey.keyId] = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: newSigner.publicKey.hex } };
-      (s.roles as Record<string, { keyids: string[] }>).targets!.keyids = [newSigner.publicKey.keyId];
+      keys[tufKeyId(newSigner.publicKey)] = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: newSigner.publicKey.hex } };
+      (s.roles as Record<string, { keyids: string[] }>).targets!.keyids = [tufKeyId(newSigner.publicKey)];
     }),
     rootKey,
   );
@@ -339,7 +340,7 @@ test('root rotation: a new signer key in root v2; the daemon re-signs, serves th
   const d2 = await start(t, data);
   assert.equal(d2.identity.root.version, 2);
   const cur = d2.releases.get('stable', 'x86_64')!;
-  assert.deepEqual(cur.manifest.signers, [newSigner.publicKey.keyId], 're-signed by the new key at start');
+  assert.deepEqual(cur.manifest.signers, [tufKeyId(newSigner.publicKey)], 're-signed by the new key at start');
   assert.equal((await get(d2, '/trust/2.root.json')).status, 200);
   // A client that pinned v1 accepts v2 (signed by the v1 root key) and then the new manifest.
   const { updateRoot } = await import('../../src/trust/root.ts');

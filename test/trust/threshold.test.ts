@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import type { PrivateKey } from '../../src/crypto/index.ts';
 import { countThreshold, type AuthorizedKey, type CandidateSignature } from '../../src/trust/threshold.ts';
 import { NOW, key } from '../support/fixtures.ts';
+import { legacyKeyId, tufKeyId } from '../../src/keys/key-id.ts';
 
 const msg = new TextEncoder().encode('the exact signed bytes');
 const a = key('a');
@@ -47,7 +48,7 @@ for (const [name, sigs, count, reasons] of rows) {
 }
 
 test('threshold: revoked keys never count, whatever id they are listed under', () => {
-  const r = countThreshold({ message: msg, signatures: [sig('b', b), sig('b-again', b), sig('a', a)], authorized, threshold: 2, revoked: new Set([b.publicKey.keyId]), now: NOW });
+  const r = countThreshold({ message: msg, signatures: [sig('b', b), sig('b-again', b), sig('a', a)], authorized, threshold: 2, revoked: new Set([tufKeyId(b.publicKey)]), now: NOW });
   assert.deepEqual(r.valid, ['a']);
   assert.deepEqual(r.rejected.map((x) => x.reason), ['revoked', 'revoked']);
   assert.equal(r.met, false);
@@ -62,4 +63,22 @@ test('threshold: two distinct valid keys meet 2', () => {
 test('threshold: a threshold of 0 is never met', () => {
   const r = countThreshold({ message: msg, signatures: [], authorized, threshold: 0, revoked: new Set(), now: NOW });
   assert.equal(r.met, false);
+});
+
+test('threshold: key ids are exact for roots; where the document marks them as hints they resolve by key bytes or a legacy id', () => {
+  const byTufId = new Map([ak(tufKeyId(a.publicKey), a)]);
+  const legacy = sig(legacyKeyId(a.publicKey), a);
+  const claimed: CandidateSignature = { ...sig('ab'.repeat(32), a), claimedPublicKey: a.publicKey.raw };
+  const count = (s: CandidateSignature, keyIdsAreHints: boolean) =>
+    countThreshold({ message: msg, signatures: [s], authorized: byTufId, threshold: 1, revoked: new Set(), now: NOW, keyIdsAreHints });
+  for (const s of [legacy, claimed]) {
+    assert.deepEqual(count(s, false).rejected.map((x) => x.reason), ['unknown-key'], 'strict: the id must name the key');
+    const r = count(s, true);
+    assert.deepEqual(r.valid, [tufKeyId(a.publicKey)], 'hint: counted under the authorized id');
+    assert.equal(r.met, true);
+  }
+  // A hint that resolves still has to verify against the authorized key, and revocation follows the key bytes.
+  assert.deepEqual(count({ ...legacy, signature: b.sign(msg) }, true).rejected.map((x) => x.reason), ['bad-signature']);
+  const revoked = countThreshold({ message: msg, signatures: [legacy], authorized: byTufId, threshold: 1, revoked: new Set([tufKeyId(a.publicKey)]), now: NOW, keyIdsAreHints: true });
+  assert.deepEqual(revoked.rejected.map((x) => x.reason), ['revoked']);
 });

@@ -13,14 +13,15 @@ import {
   readPassphrase,
   writeKeyPair,
 } from '../../keys/key-file.ts';
+import { tufKeyId } from '../../keys/key-id.ts';
 import { abs } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
 function describe(ctx: CommandContext, k: PublicKey, extra: Record<string, unknown> = {}): void {
-  ctx.print(`key id:      ${k.keyId}`);
+  ctx.print(`key id:      ${tufKeyId(k)}`);
   ctx.print(`public key:  ${k.hex}`);
   ctx.print(`fingerprint: ${k.fingerprint}`);
-  ctx.result({ key_id: k.keyId, public_key: k.hex, fingerprint: k.fingerprint, ...extra });
+  ctx.result({ key_id: tufKeyId(k), public_key: k.hex, fingerprint: k.fingerprint, ...extra });
 }
 
 export const keygen: Command = {
@@ -28,8 +29,9 @@ export const keygen: Command = {
   usage: `usage: custody keygen --output FILE [--force] [--encrypt] [--passphrase-file F] [--seed-file F]
 
 Writes FILE (PKCS#8 PEM private key, mode 0600, parent directory created 0700) and FILE with the extension
-replaced by .pub (SPKI PEM public key). Prints the key id (hex of the first 16 bytes of SHA-256 of the raw
-public key), the raw public key in hex and an SSH-style fingerprint.
+replaced by .pub (SPKI PEM public key). Prints the key id (the TUF key id: hex SHA-256 of the canonical JSON
+{"keytype":"ed25519","keyval":{"public":"<hex>"},"scheme":"ed25519"}, the id trust roots, manifests and signature
+sets use), the raw public key in hex and an SSH-style fingerprint (for display only).
 
 options:
   --output FILE           private key path (required)

@@ -13,6 +13,7 @@ import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifa
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
 import { ConfigError } from '../../errors.ts';
 import { readFileBounded, readFileIfExists } from '../../io/files.ts';
+import { tufKeyId } from '../../keys/key-id.ts';
 import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type LoggedManifest } from '../../manifest/log.ts';
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
@@ -125,13 +126,13 @@ example:
     const proof = values.log === undefined ? undefined : await submitToLog(ctx, signed, values.log, values['log-token-file'], values['log-key']);
     const out = await writeOutput(ctx, output, formatManifest(signed), { inputs: [input] });
     const added = signed.signatures.length !== m.signatures.length || values.resign === true;
-    ctx.print(`${added ? 'signed' : 'already signed'} by ${key.publicKey.keyId}; ${signed.signatures.length} signature(s) → ${out}`);
+    ctx.print(`${added ? 'signed' : 'already signed'} by ${tufKeyId(key.publicKey)}; ${signed.signatures.length} signature(s) → ${out}`);
     let proofPath: string | undefined;
     if (proof) {
       proofPath = await writeOutput(ctx, output + MANIFEST_PROOF_SUFFIX, proof.text);
       ctx.print(`logged at index ${proof.index} of ${proof.origin} (tree size ${proof.size}); proof → ${proofPath}`);
     }
-    ctx.result({ output: out, key_id: key.publicKey.keyId, signatures: signed.signatures.length, added, ...(proof ? { log_index: proof.index, proof: proofPath } : {}) });
+    ctx.result({ output: out, key_id: tufKeyId(key.publicKey), signatures: signed.signatures.length, added, ...(proof ? { log_index: proof.index, proof: proofPath } : {}) });
     return 0;
   },
 };

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError, type TrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
+import { tufKeyId } from '../../keys/key-id.ts';
 import { abs, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 
@@ -159,7 +160,7 @@ example:
       ctx.print(`  data directory     ${d.dataDir}${id.created.length > 0 ? `  (created: ${id.created.join(', ')})` : ''}`);
       ctx.print(`  trust root         ${d.url}/trust/root.json  version ${id.root.version}`);
       ctx.print(`  trust fingerprint  ${id.fingerprint}`);
-      ctx.print(`  signing key        ${id.signer.publicKey.keyId}`);
+      ctx.print(`  signing key        ${tufKeyId(id.signer.publicKey)}`);
       ctx.print(`  log                ${d.url}/log  ${d.vkey}`);
       ctx.print(`  admin token        ${id.tokenPath}`);
       ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
@@ -175,7 +176,7 @@ example:
         data_dir: d.dataDir,
         trust_fingerprint: id.fingerprint,
         root_version: id.root.version,
-        signer_key_id: id.signer.publicKey.keyId,
+        signer_key_id: tufKeyId(id.signer.publicKey),
         log_url: `${d.url}/log`,
         log_vkey: d.vkey,
         token_file: id.tokenPath,

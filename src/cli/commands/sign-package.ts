@@ -5,6 +5,7 @@
 import { basename } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
+import { tufKeyId } from '../../keys/key-id.ts';
 import { SIGNATURE_SET_MAX_BYTES, addSetSignature, formatSignatureSet, parseSignatureSet } from '../../trust/signature-set.ts';
 import { abs, loadSigningKey, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command } from '../context.ts';
@@ -37,8 +38,8 @@ example:
     const current = existing ? parseSignatureSet(existing) : undefined;
     const next = addSetSignature(current, basename(file), digest, key);
     await writeOutput(ctx, sigsPath, formatSignatureSet(next), { inputs: [positionals[0]!] });
-    ctx.print(`signed sha256:${digest} by ${key.publicKey.keyId}; ${next.signatures.length} signature(s) → ${sigsPath}`);
-    ctx.result({ output: sigsPath, sha256: digest, key_id: key.publicKey.keyId, signatures: next.signatures.length });
+    ctx.print(`signed sha256:${digest} by ${tufKeyId(key.publicKey)}; ${next.signatures.length} signature(s) → ${sigsPath}`);
+    ctx.result({ output: sigsPath, sha256: digest, key_id: tufKeyId(key.publicKey), signatures: next.signatures.length });
     return 0;
   },
 };

@@ -10,6 +10,7 @@ import type { JsonObject } from '../../encoding/json.ts';
 import { formatTimestamp, parseDuration, parseTimestamp } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
+import { tufKeyId, tufKeyObject } from '../../keys/key-id.ts';
 import {
   TOP_LEVEL_ROLES,
   checkRootSignatures,
@@ -178,11 +179,11 @@ key's validity. The result is version N+1 and must be signed by a threshold of o
     const threshold = parseThreshold(values.threshold, 'threshold');
     return editCommand(ctx, values, (signed) => {
       const keys = signed.keys as JsonObject;
-      const entry: JsonObject = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: key!.hex } };
+      const entry: JsonObject = tufKeyObject(key!);
       if (values['not-before'] !== undefined) entry['x-custody-not-before'] = formatTimestamp(parseTimestamp(values['not-before'], '--not-before'));
       if (values['not-after'] !== undefined) entry['x-custody-not-after'] = formatTimestamp(parseTimestamp(values['not-after'], '--not-after'));
-      const existing = Object.entries(keys).find(([, v]) => ((v as JsonObject).keyval as JsonObject).public === key!.hex)?.[0];
-      const id = existing ?? key!.keyId;
+      // The root was parsed, so every id in it is the TUF key id of its key: one key has exactly one id.
+      const id = tufKeyId(key!);
       keys[id] = entry;
       for (const r of roles) {
         const role = roleObj(signed, r);
@@ -196,7 +197,7 @@ key's validity. The result is version N+1 and must be signed by a threshold of o
 function resolveKeyId(old: RootDocument, keyId: string | undefined, pub: PublicKey | undefined): string {
   if (pub) {
     const hit = [...old.keys.values()].find((k) => k.key.equals(pub));
-    if (!hit) throw new UsageError('ERR_TRUST_UNKNOWN_KEY', `key ${pub.keyId} is not in root version ${old.version}`);
+    if (!hit) throw new UsageError('ERR_TRUST_UNKNOWN_KEY', `key ${tufKeyId(pub)} is not in root version ${old.version}`);
     return hit.id;
   }
   if (keyId === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'give --key-id ID or --key PUB');
@@ -227,9 +228,9 @@ async function removeOrRevoke(ctx: CommandContext, revoke: boolean): Promise<num
       if (threshold !== undefined) role.threshold = threshold;
     }
     if (revoke) {
-      const custodyId = old.keys.get(id)!.key.keyId;
+      // `id` is the TUF key id of the key (parsing checked it); revocation lists it, derived from the key bytes.
       const revoked = (signed['x-custody-revoked'] as string[] | undefined) ?? [];
-      if (!revoked.includes(custodyId)) revoked.push(custodyId);
+      if (!revoked.includes(id)) revoked.push(id);
       signed['x-custody-revoked'] = revoked;
     }
   });

@@ -24,6 +24,7 @@ import { PrivateKey, randomBytes, type Signer } from '../../crypto/index.ts';
 import { ConfigError, toIoError } from '../../errors.ts';
 import { pathExists, readFileBounded, writeFileAtomic } from '../../io/files.ts';
 import { loadPrivateKey, writeKeyPair, type PassphraseSource } from '../../keys/key-file.ts';
+import { tufKeyId } from '../../keys/key-id.ts';
 import {
   MANIFEST_SIGNER_ROLE,
   ROOT_MAX_BYTES,
@@ -108,7 +109,7 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   const rootBytes = await readFileBounded(rootPath, { maxBytes: ROOT_MAX_BYTES, allowSymlink: true, what: 'trust root' });
   const root = verifyPinnedRoot(parseRoot(rootBytes), { now: o.now });
   if (!isKeyAuthorized(root, MANIFEST_SIGNER_ROLE, signerKey.publicKey, o.now)) {
-    throw new ConfigError('ERR_PROVIDER_SIGNER_UNAUTHORIZED', `the signing key ${signerKey.publicKey.keyId} is not a current ${MANIFEST_SIGNER_ROLE} key of the trust root (version ${root.version})`, {
+    throw new ConfigError('ERR_PROVIDER_SIGNER_UNAUTHORIZED', `the signing key ${tufKeyId(signerKey.publicKey)} is not a current ${MANIFEST_SIGNER_ROLE} key of the trust root (version ${root.version})`, {
       hint: `add it with \`custody trust add-key --role ${MANIFEST_SIGNER_ROLE}\` and sign the new root, or start with the key the root names (--key)`,
     });
   }
