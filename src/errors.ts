@@ -276,7 +276,7 @@ export const ERROR_CODES = {
   ERR_PKG_UNTRUSTED_SIGNER: [
     'policy',
     422,
-    'the package is intact but its signer is not trusted; check --trusted-key and CUSTODY_ALLOWED_KEYS',
+    'the package is intact but its signer is not trusted: pin the key with --trusted-key KEY, list it in CUSTODY_ALLOWED_KEYS, or authorize it in a trust root with --trust ROOT.json; --allow-any-signer accepts any signer (intact only)',
   ],
   ERR_PKG_DESCRIPTOR_MISMATCH: ['verification', 422, 'the unsigned slot table disagrees with the signed metadata: the package was altered'],
   ERR_PKG_OPERATIONS_MISMATCH: ['verification', 422, 'a slot\'s operations differ from the signed ones or from its content: the package was altered'],

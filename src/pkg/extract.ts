@@ -8,7 +8,9 @@
  * else is written: not the launcher, not the metadata. With `slot`, only that slot is extracted and the
  * destination itself is the file or directory.
  *
- * Trust boundary: the package must already pass the deep checks (pkg/deep) — extractPackage runs them first,
+ * Trust boundary: the signer must be accepted by the required `trust` option (pkg/trust; nothing configured
+ * refuses with ERR_PKG_UNTRUSTED_SIGNER), and the package must already pass the deep checks (pkg/deep) —
+ * extractPackage runs them first,
  * so decoders only see stored bytes bound to the signature — and the stored bytes are hashed AGAIN while they
  * are decoded, so a file changed in place between the two reads is still refused (nothing is committed). The
  * decoded size must equal the descriptor's original_size (ERR_PKG_SIZE_MISMATCH).
@@ -24,11 +26,14 @@ import { slotDigestError, verifyContents } from './deep.ts';
 import { isTarChain } from './operations.ts';
 import type { PackageReader } from './reader.ts';
 import type { PackageSlot } from './pspf.types.ts';
+import { evaluateTrust, type PackageTrustOption } from './trust.ts';
 
 /** WORKENV_PLACEHOLDER is the target prefix FlavorPack uses for the package's work environment. */
 export const WORKENV_PLACEHOLDER = '{workenv}';
 
 export interface ExtractPackageOptions extends SafeExtractOptions {
+  /** trust (required): pinned keys / fingerprints, a trust-root hook, or `{ anySigner: true }` (pkg/trust). */
+  trust: PackageTrustOption;
   /** slot selects one slot by index or id; the destination then IS that slot's file or directory. */
   slot?: number | string;
   /** contentsVerified skips the initial deep pass (pkg/verify sets it after running it); re-hashing still happens. */
@@ -128,9 +133,11 @@ async function extractSlot(reader: PackageReader, x: SafeExtractor, slot: Packag
  *
  * @example
  * const r = await openPackage('app.psp');
- * try { await extractPackage(r, '/srv/app'); } finally { await r.close(); }
+ * try { await extractPackage(r, '/srv/app', { trust: { keys: [pinned] } }); } finally { await r.close(); }
  */
-export async function extractPackage(reader: PackageReader, dest: string, options: ExtractPackageOptions = {}): Promise<ExtractResult> {
+export async function extractPackage(reader: PackageReader, dest: string, options: ExtractPackageOptions): Promise<ExtractResult> {
+  // The signer is judged before any slot byte is read or decoded.
+  await evaluateTrust(reader.model.signer, options?.trust);
   if (options.contentsVerified !== true) await verifyContents(reader);
   const single = options.slot === undefined ? undefined : findSlot(reader, options.slot);
   const x = await SafeExtractor.create(dest, options);

@@ -22,7 +22,7 @@ export type { ExtractPackageOptions } from './extract.ts';
 export { verifyPackage, verifyPackageFile } from './verify.ts';
 export type { VerifyPackageOptions } from './verify.ts';
 export { CUSTODY_ALLOWED_KEYS_ENV, evaluateTrust, hasTrustPolicy, parseAllowedKeys, publicKeyFromHex } from './trust.ts';
-export type { PackageTrustPolicy } from './trust.ts';
+export type { AnySigner, PackageTrustOption, PackageTrustPolicy } from './trust.ts';
 export { PLACEHOLDER_LAUNCHER, PLACEHOLDER_LAUNCHER_TEXT } from './launcher.ts';
 export { writePackage } from './writer.ts';
 export type { SlotInput, SlotSource, WritePackageOptions, WrittenPackage, WrittenSlot } from './writer.ts';
