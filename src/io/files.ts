@@ -87,6 +87,19 @@ export async function readFileIfExists(path: string, options: ReadBoundedOptions
   }
 }
 
+/**
+ * syncPath fsyncs what is at path (a regular file or a directory; a final symlink is not followed), so its data —
+ * or, for a directory, its entries — reach the disk before a later rename publishes them.
+ */
+export async function syncPath(path: string): Promise<void> {
+  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** syncDir fsyncs a directory so a rename inside it is durable. */
 export async function syncDir(dir: string): Promise<void> {
   const d = await fsp.open(dir, constants.O_RDONLY);

@@ -12,6 +12,7 @@ export { OP_CODES, formatOperations, isTarChain, packOperations, parseOperations
 export type { OpName } from './operations.ts';
 export { DEFAULT_PACKAGE_LIMITS } from './limits.ts';
 export type { PackageLimits } from './limits.ts';
+export { SLOT_ID_MAX_BYTES, checkSlotId, slotIdProblem } from './slot-id.ts';
 export { compressMetadata, decompressMetadata, formatMetadata, parseMetadata } from './metadata.ts';
 export { decodeStream, encodeStream, sniffMatches, xzDecodedSize } from './codec.ts';
 export { PackageReader, isPspfFile, openPackage, readPackage } from './reader.ts';

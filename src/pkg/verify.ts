@@ -22,7 +22,7 @@ import type { SafeExtractOptions } from '../archive/extract.ts';
 import { toIoError } from '../errors.ts';
 import { verifyContents } from './deep.ts';
 import { extractPackage } from './extract.ts';
-import { formatOperations } from './operations.ts';
+import { formatOperations, isTarChain } from './operations.ts';
 import { openPackage, type OpenPackageOptions, type PackageReader } from './reader.ts';
 import type { PackageReport, SlotReport, VerifyLevel } from './pspf.types.ts';
 import { evaluateTrust, type PackageTrustOption } from './trust.ts';
@@ -77,7 +77,12 @@ export async function verifyPackage(reader: PackageReader, options: VerifyPackag
     try {
       const r = await extractPackage(reader, join(scratch, 'out'), { ...options.extract, trust: options.trust, contentsVerified: true });
       entries = r.entries;
-      slots = slots.map((s) => ({ ...s, decodedSize: m.slots[s.index]!.originalSize }));
+      slots = slots.map((s) => {
+        const slot = m.slots[s.index]!;
+        // A file slot's decoded size is what was written (it differs from original_size for stored-as-is gzip).
+        const file = isTarChain(slot.chain) ? undefined : r.entries.find((e) => e.slot === s.index && e.type === 'file');
+        return { ...s, decodedSize: file?.size ?? slot.originalSize };
+      });
     } finally {
       await fsp.rm(scratch, { recursive: true, force: true });
     }

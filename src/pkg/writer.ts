@@ -36,6 +36,7 @@ import { resolvePackageLimits, IO_CHUNK_BYTES, SLOT_ALIGNMENT, type PackageLimit
 import { PLACEHOLDER_LAUNCHER, PLACEHOLDER_LAUNCHER_TOOL } from './launcher.ts';
 import { compressMetadata, formatDigestRef, formatMetadata, formatPermissions, PSPF_FORMAT_NAME } from './metadata.ts';
 import { formatOperations, isTarChain, packOperations, parseOperations, type OpName } from './operations.ts';
+import { checkSlotId } from './slot-id.ts';
 import { emptyIndex, formatIndex, formatTrailer, INDEX_SIGNATURE_FIELD_BYTES, PSPF_TRAILER_BYTES } from './trailer.ts';
 
 /** CUSTODY_TOOL_VERSION is recorded as build.tool_version. */
@@ -51,7 +52,7 @@ export type SlotSource =
   | { kind: 'stored'; data: Uint8Array; originalSize: number };
 
 export interface SlotInput {
-  /** id: unique, non-empty. */
+  /** id: unique; a file name (pkg/slot-id: 1–255 bytes, no `/`, `\`, `.`/`..`, NUL or control characters). */
   id: string;
   source: SlotSource;
   /** operations: `raw`, `gzip`, `tar`, `tar.gz`, … (default tar.gz for directories, raw otherwise). */
@@ -184,7 +185,9 @@ interface PreparedSlot {
 }
 
 function prepare(s: SlotInput, ids: Set<string>): PreparedSlot {
-  if (s.id === '' || ids.has(s.id)) throw new UsageError('ERR_USAGE_ARGUMENT', `slot id ${JSON.stringify(s.id)} is empty or used twice`);
+  // The same rules as the reader's (pkg/slot-id), so we never write a package our reader refuses.
+  checkSlotId(s.id, 'pack');
+  if (ids.has(s.id)) throw new UsageError('ERR_USAGE_ARGUMENT', `slot id ${JSON.stringify(s.id)} is used twice`);
   ids.add(s.id);
   const isDir = s.source.kind === 'directory';
   const chain = parseOperations(s.operations ?? (isDir ? 'tar.gz' : 'raw'), `slot ${s.id} operations`);
