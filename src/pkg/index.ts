@@ -4,7 +4,8 @@
  *
  * Trust boundary: everything in a package file is attacker-controlled; the metadata is trusted once its Ed25519
  * signature verifies, every other byte once it matches a digest in that metadata, and the signer only under a
- * trust policy (pkg/trust). Dependencies: Node built-ins, compressjs (bzip2) and @napi-rs/lzma (xz).
+ * trust policy (pkg/trust). Dependencies: Node built-ins, compressjs (bzip2) and @napi-rs/lzma (xz), both loaded on
+ * first use (pkg/codec).
  */
 export { PSPF_END_MAGIC, PSPF_START_MAGIC, PSPF_FORMAT_VERSION, PSPF_INDEX_BYTES, PSPF_TRAILER_BYTES, adler32, computeIndexChecksum, emptyIndex, formatIndex, formatTrailer, parseIndex } from './trailer.ts';
 export { LIFECYCLES, PLATFORMS, PURPOSES, SLOT_DESCRIPTOR_BYTES, formatDescriptor, nameHash, parseDescriptor, truncatedDigest } from './descriptor.ts';
