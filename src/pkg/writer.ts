@@ -23,11 +23,11 @@
  * in a second temporary file there, removed on every path.
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { createMultiHasher, sha256, type PrivateKey } from '../crypto/index.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, PolicyError, UsageError, toIoError } from '../errors.ts';
-import { pathExists, syncDir } from '../io/files.ts';
+import { pathExists, syncDir, tempPath } from '../io/files.ts';
 import { checkArchivePath, foldName } from '../archive/extract.ts';
 import { scanDirectory, tarDirectory, type ByteSource } from '../archive/tar.ts';
 import { encodeStream } from './codec.ts';
@@ -236,10 +236,8 @@ class SequentialFile {
   }
 }
 
-let tmpCounter = 0;
-
 function tmpName(output: string, tag: string): string {
-  return join(dirname(output), `.${basename(output)}.${process.pid}.${Date.now()}.${tmpCounter++}.${tag}.tmp`);
+  return tempPath(dirname(output), `${basename(output)}.${tag}`);
 }
 
 /**
