@@ -280,7 +280,7 @@ export const ERROR_CODES = {
   ERR_PKG_UNTRUSTED_SIGNER: [
     'policy',
     422,
-    'the package is intact but its signer is not trusted; check --trusted-key and CUSTODY_ALLOWED_KEYS',
+    'the package is intact but its signer is not trusted: pin the key with --trusted-key KEY, list it in CUSTODY_ALLOWED_KEYS, or authorize it in a trust root with --trust ROOT.json; --allow-any-signer accepts any signer (intact only)',
   ],
   ERR_PKG_DESCRIPTOR_MISMATCH: ['verification', 422, 'the unsigned slot table disagrees with the signed metadata: the package was altered'],
   ERR_PKG_OPERATIONS_MISMATCH: ['verification', 422, 'a slot\'s operations differ from the signed ones or from its content: the package was altered'],
@@ -288,6 +288,11 @@ export const ERROR_CODES = {
   ERR_PKG_SLOT_DIGEST_MISMATCH: ['verification', 422, 'a slot\'s bytes differ from the signed sha-256: the package was altered, DO NOT USE IT'],
   ERR_PKG_LAUNCHER_DIGEST_MISMATCH: ['verification', 422, 'the launcher differs from the signed sha-256: the package was altered, DO NOT RUN IT'],
   ERR_PKG_SIZE_MISMATCH: ['verification', 422, 'a declared size disagrees with the signed metadata or the decoded data'],
+  ERR_PKG_SLOT_ID_INVALID: [
+    'format',
+    400,
+    'a slot id is a file name: 1-255 bytes of UTF-8 without "/", "\\", "." or "..", NUL or control characters',
+  ],
   ERR_PKG_SLOT_NOT_FOUND: ['usage', 404, 'name a slot by its index or id; `custody inspect PACKAGE` lists them'],
   ERR_PKG_ARCHIVE_FORMAT: ['format', 400, 'a slot\'s tar or compressed data is malformed'],
   ERR_PKG_PATH_ESCAPE: ['policy', 422, 'an entry would land outside the destination (absolute path, "..", or a link escape); refused'],

@@ -83,6 +83,8 @@ const section: BenchSection = {
     ctx.log(`writing a ${total / MiB} MiB tree`);
     const made = makeTree(tree, total);
     const key = PrivateKey.fromSeed(sha256('custody-bench'));
+    // Package trust is required (fail-closed): the bench pins its own signing key, as a deployment would.
+    const trust = { keys: [key.publicKey] };
     const pkg = join(root, 'tree.psp');
     const tgz = join(root, 'tree.tgz');
     if (!tool('tar')) return 'skipped: tar is not installed';
@@ -103,8 +105,8 @@ const section: BenchSection = {
       const out = join(root, `x${n++}`);
       const r = await openPackage(pkg);
       try {
-        await verifyPackage(r, { level: 'deep' });
-        await extractPackage(r, out, { contentsVerified: true });
+        await verifyPackage(r, { level: 'deep', trust });
+        await extractPackage(r, out, { trust, contentsVerified: true });
       } finally {
         await r.close();
       }
@@ -123,7 +125,7 @@ const section: BenchSection = {
     const verifyS = await best(runs + 1, async () => {
       const r = await openPackage(pkg);
       try {
-        await verifyPackage(r, { level: 'deep' });
+        await verifyPackage(r, { level: 'deep', trust });
       } finally {
         await r.close();
       }

@@ -28,11 +28,17 @@
  * 8. Everything is written into a fresh directory (mode 0700, `O_EXCL|O_NOFOLLOW` for every file) created next to
  *    the destination, which is renamed into place only when every entry passed; on any failure it is removed.
  *    The destination must not exist, or be an empty directory.
+ *
+ * Durability (crash points): before the commit rename, every extracted regular file and every directory of the
+ * tree (the staging root included) is fsynced, so a crash after the rename can never expose a directory whose files
+ * are empty or missing; after the rename the destination's parent is fsynced. A crash before the rename leaves only
+ * the staging directory (`.NAME.custody-extract-*`), never a partial destination. Symlinks are made durable by
+ * their directory's fsync; a hardlink shares its file's inode.
  */
 import { closeSync, constants as fsc, openSync, promises as fsp, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { IoError, LimitError, PolicyError, toIoError, type ErrorCode } from '../errors.ts';
-import { syncDir } from '../io/files.ts';
+import { syncDir, syncPath } from '../io/files.ts';
 import { readTar, type ByteSource, type ReadTarOptions, type TarEntryType } from './tar.ts';
 
 /** ExtractLimits are the caps of rule 7 (and the path sizes of rule 2). */
@@ -70,7 +76,16 @@ export interface SafeExtractOptions {
   limits?: Partial<ExtractLimits>;
   /** tar passes options to the tar reader. */
   tar?: ReadTarOptions;
+  /**
+   * fsync makes one staged file or directory durable before the commit rename (default io/files `syncPath`). An
+   * injection point for tests and for callers with their own durability rules; it must not return before the
+   * data is on stable storage.
+   */
+  fsync?: (path: string, kind: 'file' | 'directory') => Promise<void>;
 }
+
+/** FSYNC_CONCURRENCY: staged files fsynced at once before the commit (the thread pool has 4 threads by default). */
+const FSYNC_CONCURRENCY = 8;
 
 /** EntryVerdict is what happened to one entry. */
 export interface EntryVerdict {
@@ -242,6 +257,9 @@ export class SafeExtractor {
   private count = 0;
   private stats = { files: 0, links: 0, bytes: 0 };
   private closed = false;
+  /** writtenFiles are the staged regular files (relative paths) still to be fsynced before the commit. */
+  private readonly writtenFiles: string[] = [];
+  private readonly fsync: (path: string, kind: 'file' | 'directory') => Promise<void>;
 
   private constructor(dest: string, staging: string, options: SafeExtractOptions) {
     this.dest = dest;
@@ -249,6 +267,7 @@ export class SafeExtractor {
     this.budget = new ByteBudget(options.limits);
     this.allowLinks = options.allowLinks ?? false;
     this.tarOptions = options.tar ?? {};
+    this.fsync = options.fsync ?? ((path) => syncPath(path));
   }
 
   /** create makes the staging directory next to dest; dest must not exist or be an empty directory. */
@@ -431,7 +450,7 @@ export class SafeExtractor {
         this.claim(rel, 'file');
         this.remember(rel, 'file');
         await this.ensureDir(parent);
-        await this.writeFile(abs, body, fileMode(mode), size);
+        await this.writeFile(rel, body, fileMode(mode), size);
         return;
       }
       case 'symlink': {
@@ -478,47 +497,82 @@ export class SafeExtractor {
   }
 
   /**
-   * writeFile creates abs (O_EXCL|O_NOFOLLOW) and streams body into it. Files of at most SMALL_FILE_BYTES are
-   * gathered and written with one synchronous open/write/close: three thread-pool round trips per small file
-   * would dominate extraction time (as tar(1) does, the event loop is held for that one small write).
+   * writeFile creates the staged file rel (O_EXCL|O_NOFOLLOW) and streams body into it, returning the bytes
+   * written. Files of at most SMALL_FILE_BYTES are gathered and written with one synchronous open/write/close:
+   * three thread-pool round trips per small file would dominate extraction time (as tar(1) does, the event loop is
+   * held for that one small write). `size` is only a hint: a body that grows past SMALL_FILE_BYTES (a slot whose
+   * decoded size is not known in advance) spills over to the streaming path, so at most SMALL_FILE_BYTES are held.
    */
-  private async writeFile(abs: string, body: ByteSource, mode: number, size: number): Promise<number> {
+  private async writeFile(rel: string, body: ByteSource, mode: number, size: number): Promise<number> {
+    // One iterator for both paths: what the small path pulled is not read again when it spills over. It is closed
+    // on every exit, so a decoder feeding it is released even when writing fails.
+    const it = (async function* (): AsyncGenerator<Uint8Array> {
+      yield* body;
+    })();
+    try {
+      return await this.writeFileFrom(rel, it, mode, size);
+    } finally {
+      await it.return(undefined);
+    }
+  }
+
+  private async writeFileFrom(rel: string, it: AsyncGenerator<Uint8Array>, mode: number, size: number): Promise<number> {
+    const abs = join(this.staging, rel);
     const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
     let n = 0;
+    const parts: Uint8Array[] = [];
+    let spilled = false;
     if (size <= SMALL_FILE_BYTES) {
-      const parts: Uint8Array[] = [];
-      for await (const chunk of body) {
-        parts.push(chunk);
-        n += chunk.length;
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true) break;
+        parts.push(r.value);
+        n += r.value.length;
+        if (n > SMALL_FILE_BYTES) {
+          spilled = true;
+          break;
+        }
       }
-      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      try {
-        const fd = openSync(abs, flags, mode);
+      if (!spilled) {
+        const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         try {
-          for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-        } finally {
-          closeSync(fd);
+          const fd = openSync(abs, flags, mode);
+          try {
+            for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+          } finally {
+            closeSync(fd);
+          }
+        } catch (e) {
+          throw toIoError(e, abs, 'write');
         }
-      } catch (e) {
-        throw toIoError(e, abs, 'write');
+        this.writtenFiles.push(rel);
+        this.stats.files++;
+        this.stats.bytes += n;
+        return n;
       }
-    } else {
-      let fh: fsp.FileHandle;
-      try {
-        fh = await fsp.open(abs, flags, mode);
-      } catch (e) {
-        throw toIoError(e, abs, 'write');
+    }
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(abs, flags, mode);
+    } catch (e) {
+      throw toIoError(e, abs, 'write');
+    }
+    this.writtenFiles.push(rel);
+    try {
+      const put = async (chunk: Uint8Array): Promise<void> => {
+        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      };
+      for (const chunk of parts) await put(chunk);
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true) break;
+        await put(r.value);
+        n += r.value.length;
       }
-      try {
-        for await (const chunk of body) {
-          for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-          n += chunk.length;
-        }
-      } catch (e) {
-        throw toIoError(e, abs, 'write');
-      } finally {
-        await fh.close();
-      }
+    } catch (e) {
+      throw toIoError(e, abs, 'write');
+    } finally {
+      await fh.close();
     }
     this.stats.files++;
     this.stats.bytes += n;
@@ -552,8 +606,8 @@ export class SafeExtractor {
       return;
     }
     await this.ensureDir(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
-    await this.writeFile(join(this.staging, rel), source, fileMode(mode), declaredSize);
-    this.record(v);
+    const written = await this.writeFile(rel, source, fileMode(mode), declaredSize);
+    this.record({ ...v, size: written });
   }
 
   /** checkBase applies rules 1 and 2 to a base directory (e.g. a slot target) and returns it normalised. */
@@ -577,13 +631,35 @@ export class SafeExtractor {
     });
   }
 
-  /** commit renames the staging directory to dest (after throwIfRefused) and syncs the parent directory. */
+  /**
+   * syncStaged fsyncs every staged regular file, then every staged directory (deepest first, the staging root
+   * last), so nothing the commit publishes can be lost to a crash. Called by commit; pkg/extract calls it before
+   * linking a single staged file into place.
+   */
+  async syncStaged(): Promise<void> {
+    const files = this.writtenFiles.splice(0);
+    try {
+      for (let i = 0; i < files.length; i += FSYNC_CONCURRENCY) {
+        await Promise.all(files.slice(i, i + FSYNC_CONCURRENCY).map((rel) => this.fsync(join(this.staging, rel), 'file')));
+      }
+      const dirs = [...this.madeDirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
+      // '' (the staging root) has depth 1 like a top-level directory; keep it last.
+      dirs.splice(dirs.indexOf(''), 1);
+      dirs.push('');
+      for (const rel of dirs) await this.fsync(rel === '' ? this.staging : join(this.staging, rel), 'directory');
+    } catch (e) {
+      throw toIoError(e, this.staging, 'write');
+    }
+  }
+
+  /** commit renames the staging directory to dest (after throwIfRefused and syncStaged) and syncs the parent. */
   async commit(): Promise<ExtractResult> {
     this.assertOpen();
     this.throwIfRefused();
     this.closed = true;
     try {
       await fsp.chmod(this.staging, 0o755);
+      await this.syncStaged();
       await fsp.rename(this.staging, this.dest);
       await syncDir(dirname(this.dest));
     } catch (e) {

@@ -20,7 +20,17 @@ export interface WriteAtomicOptions {
   dirMode?: number;
 }
 
-let counter = 0;
+/** tempCounter makes temporary names unique within the process (pid and time make them unique across processes). */
+let tempCounter = 0;
+
+/**
+ * tempPath names a fresh temporary file in dir: `.<label>.<pid>.<ms>.<n>.tmp` (hidden, and ending in `.tmp` so an
+ * operator can tell leftovers of an interrupted write). Used by every atomic writer, so one counter serves all.
+ * The name is only unique: create the file with O_EXCL.
+ */
+export function tempPath(dir: string, label: string): string {
+  return join(dir, `.${label}.${process.pid}.${Date.now()}.${tempCounter++}.tmp`);
+}
 
 /** writeFileAtomic replaces path with data atomically (temp + fsync + rename + directory fsync). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string, options: WriteAtomicOptions = {}): Promise<void> {
@@ -33,7 +43,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   } catch (e) {
     throw toIoError(e, path, 'write');
   }
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${counter++}.tmp`);
+  const tmp = tempPath(dir, basename(path));
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? 0o644);
@@ -84,6 +94,19 @@ export async function readFileIfExists(path: string, options: ReadBoundedOptions
   } catch (e) {
     if (isTrustError(e) && e.code === 'ERR_IO_NOT_FOUND') return undefined;
     throw e;
+  }
+}
+
+/**
+ * syncPath fsyncs what is at path (a regular file or a directory; a final symlink is not followed), so its data —
+ * or, for a directory, its entries — reach the disk before a later rename publishes them.
+ */
+export async function syncPath(path: string): Promise<void> {
+  const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -2,7 +2,8 @@
  * pkg/codec — encoding and decoding the compression layers of PSPF/2025 operation chains (FlavorPack v0.3.0):
  * GZIP (RFC 1952, Node zlib, streaming), BZIP2 (compressjs, in memory), XZ (.xz container with LZMA2,
  * @napi-rs/lzma, in memory). ZSTD is refused with ERR_PKG_OPERATION_UNSUPPORTED: Node 20's zlib has none and we
- * add no dependency for it.
+ * add no dependency for it. The three codec modules are imported on first use, so importing custody (whose root
+ * entry re-exports pkg) loads no native addon.
  *
  * Trust boundary: decoders only ever see stored bytes whose SHA-256 matched the signed metadata (pkg/verify runs
  * first), but the signer itself may be hostile, so every decoder is bounded:
@@ -17,13 +18,25 @@
  * reader accepts, but no smaller than its input. Prefer gzip for size; bzip2 compression (pure JS) is slow.
  */
 import { Readable, Transform, pipeline } from 'node:stream';
-import { createGunzip, createGzip, type ZlibOptions } from 'node:zlib';
-import compressjs from 'compressjs';
-import { xz } from '@napi-rs/lzma';
+import type { ZlibOptions } from 'node:zlib';
 import { FormatError, LimitError, isTrustError } from '../errors.ts';
 import type { DecodeGuard } from '../archive/extract.ts';
 import type { ByteSource } from '../archive/tar.ts';
 import { compressionLayers, type OpName } from './operations.ts';
+
+// Codecs load on first use: `import 'custody'` must not load a native addon (@napi-rs/lzma) or the bzip2 code
+// (compressjs) for a caller that never decodes a slot. The module loader caches each import after the first.
+async function loadZlib(): Promise<typeof import('node:zlib')> {
+  return import('node:zlib');
+}
+
+async function loadBzip2(): Promise<import('compressjs').CompressionMethod> {
+  return (await import('compressjs')).default.Bzip2;
+}
+
+async function loadXz(): Promise<(typeof import('@napi-rs/lzma'))['xz']> {
+  return (await import('@napi-rs/lzma')).xz;
+}
 
 /** GZIP_LEVEL for slots: 6, gzip's default (what `tar -czf` uses), for speed parity. */
 export const GZIP_LEVEL = 6;
@@ -235,7 +248,7 @@ export interface DecodeOptions {
  * decodeBzip2 decodes in memory into a sink that stops at `cap` bytes; `overCap` throws the error that applies
  * (the guard's ratio/size error when this is the final layer, else the in-memory cap).
  */
-function decodeBzip2(input: Uint8Array, cap: number, overCap: (n: number) => never, what: string): Uint8Array[] {
+function decodeBzip2(bzip2: Awaited<ReturnType<typeof loadBzip2>>, input: Uint8Array, cap: number, overCap: (n: number) => never, what: string): Uint8Array[] {
   const out: Uint8Array[] = [];
   let cur = new Uint8Array(OUT_CHUNK);
   let pos = 0;
@@ -252,7 +265,7 @@ function decodeBzip2(input: Uint8Array, cap: number, overCap: (n: number) => nev
     },
   };
   try {
-    compressjs.Bzip2.decompressFile(input, sink, true);
+    bzip2.decompressFile(input, sink, true);
   } catch (e) {
     corrupt(`${what} (bzip2)`, e);
   }
@@ -265,7 +278,7 @@ async function* decodeLayer(source: ByteSource, op: OpName, final: boolean, o: D
     case 'GZIP': {
       // A deep readable buffer lets inflation run ahead on the thread pool while entries are written.
       // (zlib streams pass Transform options through; @types/node's ZlibOptions does not list them.)
-      const gunzip = createGunzip({ chunkSize: OUT_CHUNK, readableHighWaterMark: DECODE_READAHEAD_BYTES } as ZlibOptions);
+      const gunzip = (await loadZlib()).createGunzip({ chunkSize: OUT_CHUNK, readableHighWaterMark: DECODE_READAHEAD_BYTES } as ZlibOptions);
       yield* viaTransform(source, gunzip, `${o.what} (gzip)`);
       return;
     }
@@ -279,7 +292,7 @@ async function* decodeLayer(source: ByteSource, op: OpName, final: boolean, o: D
           details: { cap: o.maxBufferedBytes },
         });
       };
-      for (const c of decodeBzip2(input, cap, overCap, o.what)) yield c;
+      for (const c of decodeBzip2(await loadBzip2(), input, cap, overCap, o.what)) yield c;
       return;
     }
     case 'XZ': {
@@ -294,7 +307,7 @@ async function* decodeLayer(source: ByteSource, op: OpName, final: boolean, o: D
       }
       let out: Uint8Array;
       try {
-        out = await xz.decompress(input);
+        out = await (await loadXz()).decompress(input);
       } catch (e) {
         return corrupt(`${o.what} (xz)`, e);
       }
@@ -331,17 +344,17 @@ async function* encodeLayer(source: ByteSource, op: OpName, maxBufferedBytes: nu
   switch (op) {
     case 'GZIP':
       // Node's gzip header carries mtime 0 and OS 3: deterministic.
-      yield* viaTransform(source, createGzip({ level: GZIP_LEVEL, chunkSize: OUT_CHUNK }), `${what} (gzip)`);
+      yield* viaTransform(source, (await loadZlib()).createGzip({ level: GZIP_LEVEL, chunkSize: OUT_CHUNK }), `${what} (gzip)`);
       return;
     case 'BZIP2': {
       const input = await collect(source, maxBufferedBytes, what);
-      const out = compressjs.Bzip2.compressFile(input, undefined, BZIP2_BLOCK_SIZE);
+      const out = (await loadBzip2()).compressFile(input, undefined, BZIP2_BLOCK_SIZE);
       yield* chunks(out instanceof Uint8Array ? out : Uint8Array.from(out));
       return;
     }
     case 'XZ': {
       const input = await collect(source, maxBufferedBytes, what);
-      yield* chunks(await xz.compress(input));
+      yield* chunks(await (await loadXz()).compress(input));
       return;
     }
     case 'ZSTD':

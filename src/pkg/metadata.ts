@@ -8,7 +8,8 @@
  * this module parses. Parsing is strict (encoding/json: no duplicate keys, no `__proto__`) and keeps every field in
  * `raw`. Fields we rely on and their rules:
  * - `format` = "PSPF/2025"; `package.name`, `package.version` strings;
- * - `slots[i]`: `slot` = i, `id` non-empty and unique, `target` string, `size` integer ≥ 0,
+ * - `slots[i]`: `slot` = i, `id` a valid slot id (pkg/slot-id: a file name, ERR_PKG_SLOT_ID_INVALID) and unique,
+ *   `target` string, `size` integer ≥ 0,
  *   `checksum` = "sha256:" + 64 lowercase hex (the digest of the STORED bytes), `operations` string,
  *   `purpose`/`lifecycle` strings, `permissions` null or an octal string ("0755");
  * - `launcher.size` integer, `launcher.checksum` "sha256:<hex>" — the reference writer emits
@@ -19,6 +20,7 @@ import { parseJsonObject, isJsonObject, type JsonObject, type JsonValue } from '
 import { FormatError, LimitError, isTrustError } from '../errors.ts';
 import type { LauncherMetadata, PackageMetadata, SlotMetadata } from './pspf.types.ts';
 import { parseOperations } from './operations.ts';
+import { checkSlotId } from './slot-id.ts';
 
 /** PSPF_FORMAT_NAME is the `format` value of the metadata. */
 export const PSPF_FORMAT_NAME = 'PSPF/2025';
@@ -108,7 +110,7 @@ function parseSlot(v: JsonValue | undefined, i: number): SlotMetadata {
   const slot = uint(o, 'slot', where);
   if (slot !== i) fail(`${where}.slot must be ${i}, got ${slot}`);
   const id = str(o, 'id', where);
-  if (id === '') fail(`${where}.id must not be empty`);
+  checkSlotId(id, `${where}.id`);
   const operations = str(o, 'operations', where);
   const chain = parseOperations(operations, `${where}.operations`);
   return {

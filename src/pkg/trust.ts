@@ -2,14 +2,17 @@
  * pkg/trust — who may sign a PSPF/2025 package (FlavorPack v0.3.0 layout).
  *
  * The reference verifies against the public key embedded in the package index, so anyone can re-sign a modified
- * package with their own key: a verified signature only proves the package is INTACT. Custody's trust models:
- * - self-signed (no policy configured): reported as "intact, signer not trusted";
+ * package with their own key: a verified signature only proves the package is INTACT. Trust is therefore closed by
+ * default: verifying or extracting a package takes a required {@link PackageTrustOption}, and one that configures
+ * nothing refuses every signer with ERR_PKG_UNTRUSTED_SIGNER. Custody's trust models:
+ * - any signer (`{ anySigner: true }`, the CLI's `--allow-any-signer`): explicitly reported as "intact, signer not
+ *   trusted";
  * - pre-shared keys: pinned public keys (`--trusted-key HEX|PEMFILE`) or an allow-list of raw hex keys or
  *   `SHA256:<base64>` fingerprints (`CUSTODY_ALLOWED_KEYS`); a match makes the package "authentic";
  * - trust-root authorization: the `authorize(publicKey)` hook, which the core's TUF root module (src/trust/) can
  *   implement ("is this key authorized for packages by the current root?").
- * When any policy is configured and nothing accepts the signer, the package is refused with
- * ERR_PKG_UNTRUSTED_SIGNER (a PolicyError: the evidence is valid, the signer is not accepted).
+ * When nothing accepts the signer — or nothing is configured — the package is refused with ERR_PKG_UNTRUSTED_SIGNER
+ * (a PolicyError: the evidence is valid, the signer is not accepted).
  *
  * Trust boundary: the policy is operator input; the signer key is attacker-controlled until matched here.
  */
@@ -30,15 +33,30 @@ export interface PackageTrustPolicy {
   authorize?: (key: PublicKey) => AuthorizeResult | Promise<AuthorizeResult>;
 }
 
+/** AnySigner accepts every signer explicitly: the verdict is "intact, signer not trusted" (self-signed). */
+export interface AnySigner {
+  anySigner: true;
+}
+
+/**
+ * PackageTrustOption is the required `trust` option of package verification and extraction: pinned keys and/or
+ * fingerprints, a trust-root hook, or `{ anySigner: true }`. A policy that configures none of these refuses.
+ */
+export type PackageTrustOption = PackageTrustPolicy | AnySigner;
+
 /** AuthorizeResult: false refuses; true, or the name of the mechanism that vouched, accepts. */
 export type AuthorizeResult = boolean | 'trust-root' | 'threshold-signatures';
 
 /** CUSTODY_ALLOWED_KEYS_ENV names the environment variable holding the allow-list. */
 export const CUSTODY_ALLOWED_KEYS_ENV = 'CUSTODY_ALLOWED_KEYS';
 
-/** hasTrustPolicy says whether a policy would refuse an unknown signer. */
+/** hasTrustPolicy says whether a policy configures any way to accept a signer (keys, fingerprints or a hook). */
 export function hasTrustPolicy(p: PackageTrustPolicy): boolean {
   return (p.keys?.length ?? 0) > 0 || (p.fingerprints?.length ?? 0) > 0 || p.authorize !== undefined;
+}
+
+function isAnySigner(t: PackageTrustOption): t is AnySigner {
+  return (t as Partial<AnySigner>).anySigner === true;
 }
 
 /**
@@ -73,11 +91,20 @@ export function publicKeyFromHex(hex: string, what = 'trusted key'): PublicKey {
 }
 
 /**
- * evaluateTrust returns the trust verdict for a verified signer. With no policy the package is self-signed;
- * with a policy that accepts nothing it throws ERR_PKG_UNTRUSTED_SIGNER.
+ * evaluateTrust returns the trust verdict for a verified signer: self-signed under `{ anySigner: true }`,
+ * authentic when the policy accepts the signer, and ERR_PKG_UNTRUSTED_SIGNER otherwise — including when `trust`
+ * is missing (a JavaScript caller) or configures nothing: trust fails closed.
  */
-export async function evaluateTrust(signer: PublicKey, policy: PackageTrustPolicy = {}): Promise<PackageTrust> {
-  if (!hasTrustPolicy(policy)) return { kind: 'self-signed' };
+export async function evaluateTrust(signer: PublicKey, trust: PackageTrustOption | undefined): Promise<PackageTrust> {
+  if (trust !== undefined && isAnySigner(trust)) return { kind: 'self-signed' };
+  const policy: PackageTrustPolicy = trust ?? {};
+  if (!hasTrustPolicy(policy)) {
+    throw new PolicyError(
+      'ERR_PKG_UNTRUSTED_SIGNER',
+      `the package is intact, but no trusted key, allowed-keys list or trust root is configured to accept its signer ${signer.hex} (${signer.fingerprint})`,
+      { details: { publicKey: signer.hex, fingerprint: signer.fingerprint, configured: false } },
+    );
+  }
   if (policy.keys?.some((k) => k.equals(signer))) return { kind: 'authentic', via: 'pinned-key', key: signer };
   if (policy.fingerprints?.includes(signer.fingerprint)) return { kind: 'authentic', via: 'fingerprint', key: signer };
   if (policy.authorize) {
@@ -85,6 +112,6 @@ export async function evaluateTrust(signer: PublicKey, policy: PackageTrustPolic
     if (r !== false) return { kind: 'authentic', via: r === true ? 'authorize' : r, key: signer };
   }
   throw new PolicyError('ERR_PKG_UNTRUSTED_SIGNER', `the package is intact but signed by an untrusted key ${signer.hex} (${signer.fingerprint})`, {
-    details: { publicKey: signer.hex, fingerprint: signer.fingerprint },
+    details: { publicKey: signer.hex, fingerprint: signer.fingerprint, configured: true },
   });
 }

@@ -7,7 +7,9 @@
  *   stored bytes consistent with the declared operations, zero padding (pkg/deep);
  * - paranoid: + a full extraction into a scratch directory under archive/extract's rules, with every decoded size
  *   checked (pkg/extract); the scratch directory is always removed.
- * Then the trust verdict (pkg/trust): self-signed ("intact, signer not trusted") or authentic.
+ * Then the trust verdict (pkg/trust), from the required `trust` option: authentic, self-signed ("intact, signer not
+ * trusted", only under `{ anySigner: true }`), or refused with ERR_PKG_UNTRUSTED_SIGNER (also when nothing is
+ * configured: trust fails closed).
  *
  * Trust boundary: `verifyPackage` returns a report only when every check of the level passed, and throws a coded
  * error otherwise (docs/errors.md). The trust policy is evaluated right after the signature, before any slot is
@@ -20,15 +22,16 @@ import type { SafeExtractOptions } from '../archive/extract.ts';
 import { toIoError } from '../errors.ts';
 import { verifyContents } from './deep.ts';
 import { extractPackage } from './extract.ts';
-import { formatOperations } from './operations.ts';
+import { formatOperations, isTarChain } from './operations.ts';
 import { openPackage, type OpenPackageOptions, type PackageReader } from './reader.ts';
 import type { PackageReport, SlotReport, VerifyLevel } from './pspf.types.ts';
-import { evaluateTrust, type PackageTrustPolicy } from './trust.ts';
+import { evaluateTrust, type PackageTrustOption } from './trust.ts';
 
 export interface VerifyPackageOptions extends OpenPackageOptions {
   /** level: 'quick' | 'deep' | 'paranoid' (default 'deep'). */
   level?: VerifyLevel;
-  trust?: PackageTrustPolicy;
+  /** trust (required): pinned keys / fingerprints, a trust-root hook, or `{ anySigner: true }` (pkg/trust). */
+  trust: PackageTrustOption;
   /** extract: rules for the paranoid extraction (links, caps). */
   extract?: SafeExtractOptions;
   /** scratchDir: where the paranoid extraction happens (default os.tmpdir()). */
@@ -42,10 +45,10 @@ export interface VerifyPackageOptions extends OpenPackageOptions {
  * const report = await verifyPackageFile('app.psp', { level: 'deep', trust: { keys: [pinned] } });
  * report.trust.kind; // 'authentic'
  */
-export async function verifyPackage(reader: PackageReader, options: VerifyPackageOptions = {}): Promise<PackageReport> {
+export async function verifyPackage(reader: PackageReader, options: VerifyPackageOptions): Promise<PackageReport> {
   const level = options.level ?? 'deep';
   const m = reader.model;
-  const trust = await evaluateTrust(m.signer, options.trust);
+  const trust = await evaluateTrust(m.signer, options?.trust);
   let slots: SlotReport[] = m.slots.map((s) => ({
     index: s.index,
     id: s.meta.id,
@@ -72,9 +75,14 @@ export async function verifyPackage(reader: PackageReader, options: VerifyPackag
       throw toIoError(e, options.scratchDir ?? tmpdir(), 'write');
     }
     try {
-      const r = await extractPackage(reader, join(scratch, 'out'), { ...options.extract, contentsVerified: true });
+      const r = await extractPackage(reader, join(scratch, 'out'), { ...options.extract, trust: options.trust, contentsVerified: true });
       entries = r.entries;
-      slots = slots.map((s) => ({ ...s, decodedSize: m.slots[s.index]!.originalSize }));
+      slots = slots.map((s) => {
+        const slot = m.slots[s.index]!;
+        // A file slot's decoded size is what was written (it differs from original_size for stored-as-is gzip).
+        const file = isTarChain(slot.chain) ? undefined : r.entries.find((e) => e.slot === s.index && e.type === 'file');
+        return { ...s, decodedSize: file?.size ?? slot.originalSize };
+      });
     } finally {
       await fsp.rm(scratch, { recursive: true, force: true });
     }
@@ -93,7 +101,7 @@ export async function verifyPackage(reader: PackageReader, options: VerifyPackag
 }
 
 /** verifyPackageFile opens path, verifies it and closes it. */
-export async function verifyPackageFile(path: string, options: VerifyPackageOptions = {}): Promise<PackageReport> {
+export async function verifyPackageFile(path: string, options: VerifyPackageOptions): Promise<PackageReport> {
   const reader = await openPackage(path, options);
   try {
     return await verifyPackage(reader, options);

@@ -23,11 +23,11 @@
  * in a second temporary file there, removed on every path.
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { createMultiHasher, sha256, type PrivateKey } from '../crypto/index.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, PolicyError, UsageError, toIoError } from '../errors.ts';
-import { pathExists, syncDir } from '../io/files.ts';
+import { pathExists, syncDir, tempPath } from '../io/files.ts';
 import { checkArchivePath, foldName } from '../archive/extract.ts';
 import { scanDirectory, tarDirectory, type ByteSource } from '../archive/tar.ts';
 import { encodeStream } from './codec.ts';
@@ -36,6 +36,7 @@ import { resolvePackageLimits, IO_CHUNK_BYTES, SLOT_ALIGNMENT, type PackageLimit
 import { PLACEHOLDER_LAUNCHER, PLACEHOLDER_LAUNCHER_TOOL } from './launcher.ts';
 import { compressMetadata, formatDigestRef, formatMetadata, formatPermissions, PSPF_FORMAT_NAME } from './metadata.ts';
 import { formatOperations, isTarChain, packOperations, parseOperations, type OpName } from './operations.ts';
+import { checkSlotId } from './slot-id.ts';
 import { emptyIndex, formatIndex, formatTrailer, INDEX_SIGNATURE_FIELD_BYTES, PSPF_TRAILER_BYTES } from './trailer.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 
@@ -52,7 +53,7 @@ export type SlotSource =
   | { kind: 'stored'; data: Uint8Array; originalSize: number };
 
 export interface SlotInput {
-  /** id: unique, non-empty. */
+  /** id: unique; a file name (pkg/slot-id: 1–255 bytes, no `/`, `\`, `.`/`..`, NUL or control characters). */
   id: string;
   source: SlotSource;
   /** operations: `raw`, `gzip`, `tar`, `tar.gz`, … (default tar.gz for directories, raw otherwise). */
@@ -185,7 +186,9 @@ interface PreparedSlot {
 }
 
 function prepare(s: SlotInput, ids: Set<string>): PreparedSlot {
-  if (s.id === '' || ids.has(s.id)) throw new UsageError('ERR_USAGE_ARGUMENT', `slot id ${JSON.stringify(s.id)} is empty or used twice`);
+  // The same rules as the reader's (pkg/slot-id), so we never write a package our reader refuses.
+  checkSlotId(s.id, 'pack');
+  if (ids.has(s.id)) throw new UsageError('ERR_USAGE_ARGUMENT', `slot id ${JSON.stringify(s.id)} is used twice`);
   ids.add(s.id);
   const isDir = s.source.kind === 'directory';
   const chain = parseOperations(s.operations ?? (isDir ? 'tar.gz' : 'raw'), `slot ${s.id} operations`);
@@ -234,14 +237,247 @@ class SequentialFile {
   }
 }
 
-let tmpCounter = 0;
-
 function tmpName(output: string, tag: string): string {
-  return join(dirname(output), `.${basename(output)}.${process.pid}.${Date.now()}.${tmpCounter++}.${tag}.tmp`);
+  return tempPath(dirname(output), `${basename(output)}.${tag}`);
+}
+
+/** StagedSlot is a slot encoded into the staging body: where it sits relative to the body and what it hashes to. */
+interface StagedSlot extends PreparedSlot {
+  rel: number;
+  storedSize: number;
+  originalSize: number;
+  digest: Uint8Array;
+}
+
+/** checkOptions validates the options (step 0) and returns the prepared slots and the tar mtime. */
+async function checkOptions(options: WritePackageOptions, limits: PackageLimits): Promise<{ prepared: PreparedSlot[]; mtime: number }> {
+  const ids = new Set<string>();
+  const prepared = options.slots.map((s) => prepare(s, ids));
+  if (prepared.length > limits.maxSlots) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `expected at most ${limits.maxSlots} slots, got ${prepared.length}`);
+  }
+  if (options.overwrite !== true) {
+    if (await pathExists(options.output)) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${options.output}; pass --force to replace it`);
+  }
+  const mtime = options.sourceDateEpoch ?? 0;
+  // tar mtime fields hold 11 octal digits; SOURCE_DATE_EPOCH is whole non-negative seconds.
+  if (!Number.isSafeInteger(mtime) || mtime < 0 || mtime > 0o77777777777) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `sourceDateEpoch must be whole seconds in [0, 8^11), got ${mtime}`);
+  }
+  return { prepared, mtime };
+}
+
+/** slotInput opens a slot's source as decoded bytes (a tar stream for directories) and settles file permissions. */
+async function slotInput(p: PreparedSlot, mtime: number): Promise<{ input: ByteSource; permissions: number | null }> {
+  const src = p.input.source;
+  let permissions = p.permissions;
+  if (src.kind === 'directory') {
+    const folded = new Map<string, string>();
+    const entries = await scanDirectory(src.path, {
+      checkPath: (path) => {
+        checkArchivePath(path);
+        const f = foldName(path);
+        const other = folded.get(f);
+        if (other !== undefined) {
+          throw new PolicyError('ERR_PKG_PATH_COLLISION', `${JSON.stringify(path)} and ${JSON.stringify(other)} collide when case is folded`);
+        }
+        folded.set(f, path);
+      },
+    });
+    return { input: tarDirectory(entries, { mtime }), permissions };
+  }
+  if (src.kind === 'file') {
+    if (permissions === null && p.input.permissions === undefined) {
+      const st = await fsp.stat(src.path).catch((e: unknown) => {
+        throw toIoError(e, src.path, 'read');
+      });
+      if ((st.mode & 0o111) !== 0) permissions = 0o755;
+    }
+    return { input: fileChunks(src.path), permissions };
+  }
+  if (src.kind === 'bytes') return { input: [src.data], permissions };
+  throw new Error('pkg/writer: stored sources have no decoded input');
+}
+
+/** stageSlots (step 1) encodes every slot into the staging body, each 4,096-aligned relative to its start. */
+async function stageSlots(bw: SequentialFile, prepared: readonly PreparedSlot[], mtime: number, limits: PackageLimits): Promise<StagedSlot[]> {
+  const staged: StagedSlot[] = [];
+  for (const p of prepared) {
+    await bw.zeros(align(bw.pos, SLOT_ALIGNMENT) - bw.pos);
+    const rel = bw.pos;
+    const box = { n: 0 };
+    const src = p.input.source;
+    let permissions = p.permissions;
+    let stream: ByteSource;
+    if (src.kind === 'stored') {
+      stream = [src.data];
+      box.n = src.originalSize;
+    } else {
+      const opened = await slotInput(p, mtime);
+      permissions = opened.permissions;
+      stream = encodeStream(counted(opened.input, box), p.chain, limits.maxBufferedSlotBytes, `slot ${p.input.id}`);
+    }
+    const h = await createMultiHasher(['sha256']);
+    for await (const c of stream) {
+      h.update(c);
+      await bw.write(c);
+    }
+    staged.push({ ...p, permissions, rel, storedSize: bw.pos - rel, originalSize: box.n, digest: new Uint8Array(Buffer.from(h.digest().sha256, 'hex')) });
+  }
+  return staged;
+}
+
+/** metadataDocument (step 2) builds the metadata in the reference's fixed key order. */
+function metadataDocument(options: WritePackageOptions, staged: readonly StagedSlot[], launcher: Uint8Array): JsonObject {
+  const platform = platformName();
+  const timestamp = options.sourceDateEpoch !== undefined ? new Date(options.sourceDateEpoch * 1000) : (options.now ?? (() => new Date()))();
+  return {
+    format: PSPF_FORMAT_NAME,
+    format_version: '1.0.0',
+    package: { name: options.name, version: options.version },
+    slots: staged.map((w, i) => ({
+      slot: i,
+      id: w.input.id,
+      source: w.sourceLabel,
+      target: w.target,
+      size: w.originalSize,
+      checksum: formatDigestRef(w.digest),
+      operations: formatOperations(w.chain),
+      purpose: w.purpose,
+      lifecycle: w.lifecycle,
+      permissions: w.permissions === null ? null : formatPermissions(w.permissions),
+    })),
+    execution: { primary_slot: 0, command: options.command ?? '', env: {} },
+    verification: { integrity_seal: { required: true, algorithm: 'ed25519' }, signed: true, require_verification: true },
+    build: {
+      tool: 'custody',
+      tool_version: CUSTODY_TOOL_VERSION,
+      deterministic: options.sourceDateEpoch !== undefined,
+      platform: { os: platform.os, arch: platform.arch, host: 'deterministic-build' },
+      timestamp: formatTimestamp(timestamp),
+    },
+    launcher: {
+      tool: options.launcherTool ?? (options.launcher ? 'custom' : PLACEHOLDER_LAUNCHER_TOOL),
+      tool_version: CUSTODY_TOOL_VERSION,
+      size: launcher.length,
+      checksum: formatDigestRef(sha256(launcher)),
+      capabilities: [],
+    },
+    compatibility: { min_format_version: '1.0.0', features: [] },
+  };
+}
+
+/** slotTable (step 3) encodes the descriptors for slots placed at `base + rel`. */
+function slotTable(staged: readonly StagedSlot[], base: number): Uint8Array {
+  const table = new Uint8Array(staged.length * SLOT_DESCRIPTOR_BYTES);
+  staged.forEach((w, i) => {
+    table.set(
+      formatDescriptor({
+        id: BigInt(i),
+        nameHash: nameHash(w.input.id),
+        offset: BigInt(base + w.rel),
+        size: BigInt(w.storedSize),
+        originalSize: BigInt(w.originalSize),
+        operations: packOperations(w.chain),
+        checksum: truncatedDigest(w.digest),
+        purpose: purposeCode(w.purpose)!,
+        lifecycle: lifecycleCode(w.lifecycle)!,
+        priority: 1,
+        platform: 0,
+        reserved1: 0,
+        reserved2: 0,
+        permissions: w.permissions ?? 0o644,
+      }),
+      i * SLOT_DESCRIPTOR_BYTES,
+    );
+  });
+  return table;
+}
+
+/** trailerBytes (step 3) encodes the index (signature, metadata checksum, layout) inside its magics. */
+function trailerBytes(options: WritePackageOptions, lay: PackageLayout, launcherSize: number, gz: Uint8Array, signature: Uint8Array, slotCount: number): Uint8Array {
+  const index = emptyIndex();
+  index.packageSize = BigInt(lay.packageSize);
+  index.launcherSize = BigInt(launcherSize);
+  index.metadataOffset = BigInt(lay.metadataOffset);
+  index.metadataSize = BigInt(gz.length);
+  index.slotTableOffset = BigInt(lay.slotTableOffset);
+  index.slotTableSize = BigInt(lay.slotTableSize);
+  index.slotCount = slotCount;
+  index.publicKey = options.key.publicKey.raw;
+  index.metadataChecksum = sha256(gz);
+  const sigField = new Uint8Array(INDEX_SIGNATURE_FIELD_BYTES);
+  sigField.set(signature, 0);
+  index.signatureField = sigField;
+  index.buildTimestamp = BigInt(options.sourceDateEpoch ?? 0);
+  return formatTrailer(formatIndex(index));
+}
+
+/** Parts are the bytes assembled around the staged body. */
+interface Parts {
+  launcher: Uint8Array;
+  gz: Uint8Array;
+  table: Uint8Array;
+  trailer: Uint8Array;
+  lay: PackageLayout;
+  base: number;
+}
+
+/** assembleFile (step 4) writes the package into out (fsynced) and returns the SHA-256 of what it wrote. */
+async function assembleFile(out: fsp.FileHandle, body: fsp.FileHandle, bodyPath: string, bodySize: number, p: Parts): Promise<string> {
+  const ow = new SequentialFile(out);
+  const fileHash = await createMultiHasher(['sha256']);
+  const put = async (b: Uint8Array): Promise<void> => {
+    fileHash.update(b);
+    await ow.write(b);
+  };
+  await put(p.launcher);
+  await put(p.gz);
+  await put(new Uint8Array(p.lay.slotTableOffset - ow.pos));
+  await put(p.table);
+  if (p.lay.slotOffsets.length > 0) {
+    await put(new Uint8Array(p.base - ow.pos));
+    let pos = 0;
+    const buf = Buffer.allocUnsafe(IO_CHUNK_BYTES);
+    while (pos < bodySize) {
+      const { bytesRead } = await body.read(buf, 0, Math.min(buf.length, bodySize - pos), pos);
+      if (bytesRead === 0) throw new IoError('ERR_IO_READ_FAILED', `${bodyPath} shrank while it was copied`);
+      pos += bytesRead;
+      await put(buf.subarray(0, bytesRead));
+    }
+  }
+  await put(p.trailer);
+  if (ow.pos !== p.lay.packageSize) throw new Error(`pkg/writer: wrote ${ow.pos} bytes, layout says ${p.lay.packageSize}`);
+  await out.sync();
+  return fileHash.digest().sha256;
+}
+
+/** publish (step 5) moves the finished temporary file to output (never replacing unless overwrite) durably. */
+async function publish(outPath: string, output: string, overwrite: boolean): Promise<void> {
+  try {
+    if (overwrite) await fsp.rename(outPath, output);
+    else {
+      await fsp.link(outPath, output);
+      await fsp.unlink(outPath);
+    }
+  } catch (e) {
+    throw toIoError(e, output, 'write');
+  }
+  await syncDir(dirname(output));
+}
+
+async function openExclusive(path: string, flags: number, mode: number): Promise<fsp.FileHandle> {
+  try {
+    return await fsp.open(path, flags | fsc.O_CREAT | fsc.O_EXCL, mode);
+  } catch (e) {
+    throw toIoError(e, path, 'write');
+  }
 }
 
 /**
- * writePackage encodes the slots, signs the metadata and writes the package atomically to options.output.
+ * writePackage encodes the slots, signs the metadata and writes the package atomically to options.output, in the
+ * steps named above: check the options, stage the slots, build and sign the metadata, lay out the slot table and
+ * trailer, assemble the file, publish it.
  *
  * @example
  * await writePackage({ output: 'app.psp', name: 'app', version: '1.0.0', key,
@@ -249,228 +485,48 @@ function tmpName(output: string, tag: string): string {
  */
 export async function writePackage(options: WritePackageOptions): Promise<WrittenPackage> {
   const limits = resolvePackageLimits(options.limits);
-  const ids = new Set<string>();
-  const prepared = options.slots.map((s) => prepare(s, ids));
-  if (prepared.length > limits.maxSlots) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', `expected at most ${limits.maxSlots} slots, got ${prepared.length}`);
-  }
+  const { prepared, mtime } = await checkOptions(options, limits);
   const output = options.output;
-  if (options.overwrite !== true) {
-    if (await pathExists(output)) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${output}; pass --force to replace it`);
-  }
-  const mtime = options.sourceDateEpoch ?? 0;
-  // tar mtime fields hold 11 octal digits; SOURCE_DATE_EPOCH is whole non-negative seconds.
-  if (!Number.isSafeInteger(mtime) || mtime < 0 || mtime > 0o77777777777) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', `sourceDateEpoch must be whole seconds in [0, 8^11), got ${mtime}`);
-  }
   const bodyPath = tmpName(output, 'slots');
   const outPath = tmpName(output, 'pspf');
   let body: fsp.FileHandle | undefined;
   let out: fsp.FileHandle | undefined;
   try {
-    try {
-      body = await fsp.open(bodyPath, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-    } catch (e) {
-      throw toIoError(e, bodyPath, 'write');
-    }
-    // 1. Encode every slot into the staging body, 4,096-aligned relative to its start.
+    // 1. Slots, into the staging body.
+    body = await openExclusive(bodyPath, fsc.O_RDWR, 0o600);
     const bw = new SequentialFile(body);
-    const written: Array<PreparedSlot & { rel: number; storedSize: number; originalSize: number; digest: Uint8Array; permissions: number | null }> = [];
-    for (const p of prepared) {
-      await bw.zeros(align(bw.pos, SLOT_ALIGNMENT) - bw.pos);
-      const rel = bw.pos;
-      const box = { n: 0 };
-      const src = p.input.source;
-      let permissions = p.permissions;
-      let stream: ByteSource;
-      if (src.kind === 'stored') {
-        stream = [src.data];
-        box.n = src.originalSize;
-      } else {
-        let input: ByteSource;
-        if (src.kind === 'directory') {
-          const folded = new Map<string, string>();
-          const entries = await scanDirectory(src.path, {
-            checkPath: (path) => {
-              checkArchivePath(path);
-              const f = foldName(path);
-              const other = folded.get(f);
-              if (other !== undefined) {
-                throw new PolicyError('ERR_PKG_PATH_COLLISION', `${JSON.stringify(path)} and ${JSON.stringify(other)} collide when case is folded`);
-              }
-              folded.set(f, path);
-            },
-          });
-          input = tarDirectory(entries, { mtime });
-        } else if (src.kind === 'file') {
-          if (permissions === null && p.input.permissions === undefined) {
-            const st = await fsp.stat(src.path).catch((e: unknown) => {
-              throw toIoError(e, src.path, 'read');
-            });
-            if ((st.mode & 0o111) !== 0) permissions = 0o755;
-          }
-          input = fileChunks(src.path);
-        } else {
-          input = [src.data];
-        }
-        stream = encodeStream(counted(input, box), p.chain, limits.maxBufferedSlotBytes, `slot ${p.input.id}`);
-      }
-      const h = await createMultiHasher(['sha256']);
-      for await (const c of stream) {
-        h.update(c);
-        await bw.write(c);
-      }
-      written.push({
-        ...p,
-        permissions,
-        rel,
-        storedSize: bw.pos - rel,
-        originalSize: box.n,
-        digest: new Uint8Array(Buffer.from(h.digest().sha256, 'hex')),
-      });
-    }
-    const bodySize = bw.pos;
-
+    const staged = await stageSlots(bw, prepared, mtime, limits);
     // 2. Metadata: fixed key order, signed as the exact bytes, then gzip'd.
     const launcher = options.launcher ?? PLACEHOLDER_LAUNCHER;
-    const launcherDigest = sha256(launcher);
-    const platform = platformName();
-    const timestamp =
-      options.sourceDateEpoch !== undefined ? new Date(options.sourceDateEpoch * 1000) : (options.now ?? (() => new Date()))();
-    const doc: JsonObject = {
-      format: PSPF_FORMAT_NAME,
-      format_version: '1.0.0',
-      package: { name: options.name, version: options.version },
-      slots: written.map((w, i) => ({
-        slot: i,
-        id: w.input.id,
-        source: w.sourceLabel,
-        target: w.target,
-        size: w.originalSize,
-        checksum: formatDigestRef(w.digest),
-        operations: formatOperations(w.chain),
-        purpose: w.purpose,
-        lifecycle: w.lifecycle,
-        permissions: w.permissions === null ? null : formatPermissions(w.permissions),
-      })),
-      execution: { primary_slot: 0, command: options.command ?? '', env: {} },
-      verification: { integrity_seal: { required: true, algorithm: 'ed25519' }, signed: true, require_verification: true },
-      build: {
-        tool: 'custody',
-        tool_version: CUSTODY_TOOL_VERSION,
-        deterministic: options.sourceDateEpoch !== undefined,
-        platform: { os: platform.os, arch: platform.arch, host: 'deterministic-build' },
-        timestamp: formatTimestamp(timestamp),
-      },
-      launcher: {
-        tool: options.launcherTool ?? (options.launcher ? 'custom' : PLACEHOLDER_LAUNCHER_TOOL),
-        tool_version: CUSTODY_TOOL_VERSION,
-        size: launcher.length,
-        checksum: formatDigestRef(launcherDigest),
-        capabilities: [],
-      },
-      compatibility: { min_format_version: '1.0.0', features: [] },
-    };
-    const json = formatMetadata(doc);
+    const json = formatMetadata(metadataDocument(options, staged, launcher));
     const signature = options.key.sign(json);
     const gz = compressMetadata(json);
-
     // 3. Layout. The body was written with the same 4,096-byte alignment relative to a 4,096-aligned base.
-    const lay = computeLayout(launcher.length, gz.length, written.map((w) => w.storedSize));
-    const metadataOffset = lay.metadataOffset;
-    const tableOffset = lay.slotTableOffset;
-    const tableSize = lay.slotTableSize;
-    const base = written.length === 0 ? lay.trailerOffset : lay.slotOffsets[0]!;
-    const packageSize = lay.packageSize;
-    written.forEach((w, i) => {
+    const lay = computeLayout(launcher.length, gz.length, staged.map((w) => w.storedSize));
+    const base = staged.length === 0 ? lay.trailerOffset : lay.slotOffsets[0]!;
+    staged.forEach((w, i) => {
       if (lay.slotOffsets[i] !== base + w.rel) throw new Error('pkg/writer: slot layout disagrees with the staged body');
     });
-    const table = new Uint8Array(tableSize);
-    written.forEach((w, i) => {
-      table.set(
-        formatDescriptor({
-          id: BigInt(i),
-          nameHash: nameHash(w.input.id),
-          offset: BigInt(base + w.rel),
-          size: BigInt(w.storedSize),
-          originalSize: BigInt(w.originalSize),
-          operations: packOperations(w.chain),
-          checksum: truncatedDigest(w.digest),
-          purpose: purposeCode(w.purpose)!,
-          lifecycle: lifecycleCode(w.lifecycle)!,
-          priority: 1,
-          platform: 0,
-          reserved1: 0,
-          reserved2: 0,
-          permissions: w.permissions ?? 0o644,
-        }),
-        i * SLOT_DESCRIPTOR_BYTES,
-      );
-    });
-    const index = emptyIndex();
-    index.packageSize = BigInt(packageSize);
-    index.launcherSize = BigInt(launcher.length);
-    index.metadataOffset = BigInt(metadataOffset);
-    index.metadataSize = BigInt(gz.length);
-    index.slotTableOffset = BigInt(tableOffset);
-    index.slotTableSize = BigInt(tableSize);
-    index.slotCount = written.length;
-    index.publicKey = options.key.publicKey.raw;
-    index.metadataChecksum = sha256(gz);
-    const sigField = new Uint8Array(INDEX_SIGNATURE_FIELD_BYTES);
-    sigField.set(signature, 0);
-    index.signatureField = sigField;
-    index.buildTimestamp = BigInt(options.sourceDateEpoch ?? 0);
-    const trailer = formatTrailer(formatIndex(index));
-
-    // 4. Assemble into the output's temporary file, hashing what we write.
-    try {
-      out = await fsp.open(outPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
-    } catch (e) {
-      throw toIoError(e, outPath, 'write');
-    }
-    const ow = new SequentialFile(out);
-    const fileHash = await createMultiHasher(['sha256']);
-    const put = async (b: Uint8Array): Promise<void> => {
-      fileHash.update(b);
-      await ow.write(b);
+    const parts: Parts = {
+      launcher,
+      gz,
+      table: slotTable(staged, base),
+      trailer: trailerBytes(options, lay, launcher.length, gz, signature, staged.length),
+      lay,
+      base,
     };
-    await put(launcher);
-    await put(gz);
-    await put(new Uint8Array(tableOffset - ow.pos));
-    await put(table);
-    if (written.length > 0) {
-      await put(new Uint8Array(base - ow.pos));
-      let pos = 0;
-      const buf = Buffer.allocUnsafe(IO_CHUNK_BYTES);
-      while (pos < bodySize) {
-        const { bytesRead } = await body.read(buf, 0, Math.min(buf.length, bodySize - pos), pos);
-        if (bytesRead === 0) throw new IoError('ERR_IO_READ_FAILED', `${bodyPath} shrank while it was copied`);
-        pos += bytesRead;
-        await put(buf.subarray(0, bytesRead));
-      }
-    }
-    await put(trailer);
-    if (ow.pos !== packageSize) throw new Error(`pkg/writer: wrote ${ow.pos} bytes, layout says ${packageSize}`);
-    await out.sync();
+    // 4. Assemble into the output's temporary file, hashing what we write; 5. publish it.
+    out = await openExclusive(outPath, fsc.O_WRONLY, 0o644);
+    const fileSha256 = await assembleFile(out, body, bodyPath, bw.pos, parts);
     await out.close();
     out = undefined;
-    try {
-      if (options.overwrite === true) await fsp.rename(outPath, output);
-      else {
-        await fsp.link(outPath, output);
-        await fsp.unlink(outPath);
-      }
-    } catch (e) {
-      throw toIoError(e, output, 'write');
-    }
-    await syncDir(dirname(output));
+    await publish(outPath, output, options.overwrite === true);
     return {
       path: output,
-      size: packageSize,
-      sha256: fileHash.digest().sha256,
+      size: lay.packageSize,
+      sha256: fileSha256,
       publicKey: options.key.publicKey.hex,
-      slots: written.map((w) => ({
+      slots: staged.map((w) => ({
         id: w.input.id,
         operations: formatOperations(w.chain),
         offset: base + w.rel,

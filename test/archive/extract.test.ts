@@ -167,7 +167,9 @@ test('limits: entries and declared size are enforced from the headers, before an
 test('complexity: 5,000 files in 500 directories extract in linear time', { timeout: 180_000 }, async (t) => {
   const dir = tmpDir(t);
   const entries = Array.from({ length: 5000 }, (_, i) => f(`d${i % 500}/f${i}`, String(i)));
-  const r = await extractTar([encodeTar(entries)], join(dir, 'out'));
+  // fsync cost is the disk's, not the algorithm's (5,500 fsyncs doubled this test's time on a loaded VM); the
+  // durability of extraction has its own tests (test/archive/durability.test.ts).
+  const r = await extractTar([encodeTar(entries)], join(dir, 'out'), { fsync: () => Promise.resolve() });
   assert.equal(r.files, 5000);
   assert.equal(r.directories, 500);
   assert.equal(readFileSync(join(dir, 'out/d7/f4507'), 'utf8'), '4507');

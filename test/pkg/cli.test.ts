@@ -54,14 +54,14 @@ test('pack → inspect → verify → extract with flags, seed file and SOURCE_D
   const ij = JSON.parse((await cli(['inspect', 'one.psp', '--json'], { cwd: dir })).stdout) as { slots: Array<{ id: string; permissions: string | null }> };
   assert.deepEqual(ij.slots.map((s) => [s.id, s.permissions]), [['app', null], ['notes.txt', '0640']]);
 
-  const v = await verifyCli(['one.psp', '--paranoid'], { cwd: dir });
+  const v = await verifyCli(['one.psp', '--paranoid', '--allow-any-signer'], { cwd: dir });
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /^one\.psp: intact, signer not trusted$/m);
   assert.match(v.stdout, /verified \(paranoid\): index, metadata signature, launcher and 2\/2 slots against the signed sha-256, safe extraction of \d+ entries/);
-  assert.match(v.stderr, /custody: hint: anyone can sign a package with their own key/);
+  assert.match(v.stderr, /custody: hint: --allow-any-signer: anyone can sign a package with their own key/);
 
   const before = listTree(dir);
-  const x = await cli(['extract', 'one.psp', 'out'], { cwd: dir });
+  const x = await cli(['extract', 'one.psp', 'out', '--trusted-key', SEED_PUBLIC_HEX], { cwd: dir });
   assert.equal(x.code, 0, x.stderr);
   assert.match(x.stdout, /^extracted 3 files \(\d+ bytes\) from 2 slots of app 2\.0\.0 into out$/m);
   assert.deepEqual(listTree(join(dir, 'out')), ['app', 'app/README', 'app/bin', 'app/bin/run', 'notes.txt']);
@@ -70,16 +70,16 @@ test('pack → inspect → verify → extract with flags, seed file and SOURCE_D
   assert.equal(statSync(join(dir, 'out/app/bin/run')).mode & 0o111, 0o111);
   assert.deepEqual(listTree(dir), [...before, 'out', 'out/app', 'out/app/README', 'out/app/bin', 'out/app/bin/run', 'out/notes.txt'].sort());
   // A second extraction into the now non-empty directory is refused and changes nothing.
-  const x2 = await cli(['extract', 'one.psp', 'out'], { cwd: dir });
+  const x2 = await cli(['extract', 'one.psp', 'out', '--trusted-key', SEED_PUBLIC_HEX], { cwd: dir });
   assert.equal(x2.code, 3);
   assert.match(x2.stderr, /\[ERR_IO_EXISTS\]/);
 
   // One slot: a tar slot becomes the directory, a file slot the file.
-  assert.equal((await cli(['extract', 'one.psp', 'app', 'only-app'], { cwd: dir })).code, 0);
+  assert.equal((await cli(['extract', 'one.psp', 'app', 'only-app', '--trusted-key', SEED_PUBLIC_HEX], { cwd: dir })).code, 0);
   assert.deepEqual(listTree(join(dir, 'only-app')), ['README', 'bin', 'bin/run']);
-  assert.equal((await cli(['extract', 'one.psp', '1', 'notes-copy.txt'], { cwd: dir })).code, 0);
+  assert.equal((await cli(['extract', 'one.psp', '1', 'notes-copy.txt', '--trusted-key', SEED_PUBLIC_HEX], { cwd: dir })).code, 0);
   assert.equal(readFileSync(join(dir, 'notes-copy.txt'), 'utf8'), 'notes\n');
-  const missing = await cli(['extract', 'one.psp', 'nope', 'x'], { cwd: dir });
+  const missing = await cli(['extract', 'one.psp', 'nope', 'x', '--trusted-key', SEED_PUBLIC_HEX], { cwd: dir });
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no slot "nope"; the package has 0:app, 1:notes\.txt \[ERR_PKG_SLOT_NOT_FOUND\]/);
 });
@@ -195,7 +195,7 @@ test('usage and key errors', async (t) => {
 test('extract PKG OUTPUT writes every slot\'s decoded content (tar slots unpacked) and nothing else', async (t) => {
   const dir = tmpDir(t);
   const f = facts('03-multi-ops');
-  const r = await cli(['extract', vec('03-multi-ops'), join(dir, 'out'), '--json'], { cwd: dir });
+  const r = await cli(['extract', vec('03-multi-ops'), join(dir, 'out'), '--json', '--trusted-key', f.public_key_hex], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   const expected = new Map<string, string>();
   for (const s of f.slots as Array<{ id: string; decoded_sha256: string; tar_members?: Array<{ path: string; sha256: string }> }>) {
@@ -218,7 +218,7 @@ test('real processes: inspect and extract a vector, pack and extract', async (t)
   const i = await spawnCli(['inspect', vec('04-seeded'), '--json'], { cwd: REPO_ROOT });
   assert.equal(i.code, 0, i.stderr);
   assert.equal((JSON.parse(i.stdout) as { signer: { publicKey: string } }).signer.publicKey, SEED_PUBLIC_HEX);
-  const x = await spawnCli(['extract', vec('T08-slot-swap-descriptor-updated'), join(dir, 'out')], { cwd: REPO_ROOT });
+  const x = await spawnCli(['extract', vec('T08-slot-swap-descriptor-updated'), join(dir, 'out'), '--allow-any-signer'], { cwd: REPO_ROOT });
   assert.equal(x.code, 1);
   assert.match(x.stderr, /\[ERR_PKG_SLOT_DIGEST_MISMATCH\]\ncustody: hint: /);
   const p = await spawnCli(['pack', '--slot', join(dir, 'app'), '--name', 'a', '--version', '1', '--seed-file', join(dir, 'ci.seed'), '--output', join(dir, 'a.psp')], {
@@ -226,7 +226,7 @@ test('real processes: inspect and extract a vector, pack and extract', async (t)
     env: { SOURCE_DATE_EPOCH: '1' },
   });
   assert.equal(p.code, 0, p.stderr);
-  const e = await spawnCli(['extract', join(dir, 'a.psp'), join(dir, 'a-out')], { cwd: REPO_ROOT });
+  const e = await spawnCli(['extract', join(dir, 'a.psp'), join(dir, 'a-out'), '--trusted-key', SEED_PUBLIC_HEX], { cwd: REPO_ROOT });
   assert.equal(e.code, 0, e.stderr);
   assert.deepEqual(listTree(join(dir, 'a-out')), ['app', 'app/README', 'app/bin', 'app/bin/run']);
 });

@@ -448,7 +448,8 @@ for (const row of ROWS) {
     mkdirSync(join(dir, 'scratch'));
     const before = listTree(dir);
     if (row.options === undefined || row.argv !== undefined) {
-      const argv = ['extract', pkg, join(dir, 'out'), ...(row.argv ?? []), ...(row.trusted ? ['--trusted-key', row.trusted] : [])];
+      const trustArgv = row.trusted ? ['--trusted-key', row.trusted] : ['--allow-any-signer'];
+      const argv = ['extract', pkg, join(dir, 'out'), ...(row.argv ?? []), ...trustArgv];
       const r = await cli(argv, { cwd: dir });
       assert.equal(r.code, EXIT_CODES[ERROR_CODES[row.code][0]], r.stderr);
       assert.match(r.stderr, new RegExp(`^custody: error: .*\\[${row.code}\\]$`, 'm'));
@@ -456,7 +457,7 @@ for (const row of ROWS) {
       assert.deepEqual(listTree(dir), before, 'extract wrote nothing');
       // `custody verify` reaches the package verifier whenever the end magic survived.
       if (await isPspfFile(pkg)) {
-        const v = await verifyCli([pkg, '--paranoid', ...(row.argv ?? []), ...(row.trusted ? ['--trusted-key', row.trusted] : [])], { cwd: dir });
+        const v = await verifyCli([pkg, '--paranoid', ...(row.argv ?? []), ...trustArgv], { cwd: dir });
         assert.equal(v.code, EXIT_CODES[ERROR_CODES[row.code][0]], v.stderr);
         assert.match(v.stderr, new RegExp(`\\[${row.code}\\]$`, 'm'));
       }
@@ -466,7 +467,7 @@ for (const row of ROWS) {
         level: 'paranoid',
         scratchDir: join(dir, 'scratch'),
         ...(row.options ? { extract: row.options } : {}),
-        ...(row.trusted ? { trust: { keys: [PublicKey.fromRaw(Buffer.from(row.trusted, 'hex'))] } } : {}),
+        trust: row.trusted ? { keys: [PublicKey.fromRaw(Buffer.from(row.trusted, 'hex'))] } : { anySigner: true },
       }),
       row.code,
     );
@@ -474,11 +475,12 @@ for (const row of ROWS) {
   });
 }
 
-test('a re-signed package is only "intact" without a pinned key: the signature proves integrity, not origin', async (t) => {
+test('a re-signed package is refused without trust and only "intact" under anySigner: the signature proves integrity, not origin', async (t) => {
   const dir = tmpDir(t);
   const pkg = join(dir, 'pkg.psp');
   writeFileSync(pkg, assemble({ key: ATTACKER, slots: [{ id: 'hello', stored: enc.encode('evil\n'), target: '{workenv}/hello.txt' }] }));
-  const r = await verifyPackageFile(pkg);
+  await assertRejectsCode(verifyPackageFile(pkg, { trust: {} }), 'ERR_PKG_UNTRUSTED_SIGNER');
+  const r = await verifyPackageFile(pkg, { trust: { anySigner: true } });
   assert.equal(r.trust.kind, 'self-signed');
   assert.equal(r.signer.hex, ATTACKER.publicKey.hex);
 });

@@ -95,7 +95,7 @@ test('every operation chain round-trips: write, read back, verify (paranoid), ex
   assert.deepEqual(Object.keys((pkg.metadata.raw.slots as Record<string, unknown>[])[0]!), Object.keys((ref.slots as Record<string, unknown>[])[0]!));
 
   for (const level of ['quick', 'deep', 'paranoid'] as const) {
-    const r = await verifyPackageFile(out, { level });
+    const r = await verifyPackageFile(out, { level, trust: { anySigner: true } });
     assert.equal(r.trust.kind, 'self-signed');
     assert.equal(r.launcherVerified, level !== 'quick');
   }
@@ -108,7 +108,7 @@ test('every operation chain round-trips: write, read back, verify (paranoid), ex
   const r = await openPackage(out);
   let res;
   try {
-    res = await extractPackage(r, join(dir, 'x'));
+    res = await extractPackage(r, join(dir, 'x'), { trust: { keys: [SEED_KEY.publicKey] } });
   } finally {
     await r.close();
   }
@@ -199,7 +199,7 @@ test('re-packing the vector\'s stored slot bytes keeps their signed digests', as
   assert.deepEqual(p.slots.map((s) => hex(s.meta.sha256)), v.slots.map((s) => hex(s.meta.sha256)));
   assert.deepEqual(p.slots.map((s) => s.descriptor.checksum), v.slots.map((s) => s.descriptor.checksum));
   assert.deepEqual(p.slots.map((s) => s.descriptor.nameHash), v.slots.map((s) => s.descriptor.nameHash));
-  await verifyPackageFile(out, { level: 'paranoid' });
+  await verifyPackageFile(out, { level: 'paranoid', trust: { keys: [SEED_KEY.publicKey] } });
 });
 
 test('the writer refuses inputs the extractor would refuse, and leaves nothing behind', async (t) => {

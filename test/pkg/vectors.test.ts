@@ -269,14 +269,14 @@ test('valid vectors verify (deep and paranoid): intact, signer not trusted; auth
   for (const name of ['03-multi-ops', '04-seeded']) {
     const f = facts(name);
     assert.equal(f.reference_accepts, true);
-    const r = await verifyCli([vec(name), '--deep'], { cwd: dir });
+    const r = await verifyCli([vec(name), '--deep', '--allow-any-signer'], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /intact, signer not trusted/);
     const a = await verifyCli([vec(name), '--deep', '--trusted-key', f.public_key_hex], { cwd: dir });
     assert.equal(a.code, 0, a.stderr);
     assert.match(a.stdout, /: authentic/);
     assert.doesNotMatch(a.stdout, /not trusted/);
-    const p = await verifyCli([vec(name), '--paranoid', '--json'], { cwd: dir });
+    const p = await verifyCli([vec(name), '--paranoid', '--json', '--trusted-key', f.public_key_hex], { cwd: dir });
     assert.equal(p.code, 0, p.stderr);
     const j = JSON.parse(p.stdout) as { ok: boolean; status: string; level: string; slots: Array<{ digestVerified: boolean }> };
     assert.equal(j.ok, true);
@@ -313,9 +313,10 @@ test('T08 (slot bytes swapped, unsigned descriptor checksum updated) is refused 
   // Its signature and descriptor checksum are fine, so the quick level cannot see it...
   const r = await openPackage(vec('T08-slot-swap-descriptor-updated'));
   try {
-    await verifyPackage(r, { level: 'quick' });
-    await assertRejectsCode(verifyPackage(r, { level: 'deep' }), 'ERR_PKG_SLOT_DIGEST_MISMATCH');
-    await assertRejectsCode(verifyPackage(r, { level: 'paranoid' }), 'ERR_PKG_SLOT_DIGEST_MISMATCH');
+    const trust = { keys: [SEED_KEY.publicKey] };
+    await verifyPackage(r, { level: 'quick', trust });
+    await assertRejectsCode(verifyPackage(r, { level: 'deep', trust }), 'ERR_PKG_SLOT_DIGEST_MISMATCH');
+    await assertRejectsCode(verifyPackage(r, { level: 'paranoid', trust }), 'ERR_PKG_SLOT_DIGEST_MISMATCH');
   } finally {
     await r.close();
   }
@@ -330,12 +331,12 @@ test('T08 (slot bytes swapped, unsigned descriptor checksum updated) is refused 
   assert.ok(base.subarray(4096, 4134).toString().includes(from!) && t08.subarray(4096, 4134).toString().includes(to!));
   assert.equal(`0x${t08.readBigUInt64LE(1128).toString(16)}`, tamper.edits[1]!.set);
   const dir = tmpDir(t);
-  for (const argv of [[], ['--deep'], ['--paranoid'], ['--trusted-key', f.public_key_hex]]) {
+  for (const argv of [['--allow-any-signer'], ['--deep', '--allow-any-signer'], ['--paranoid', '--allow-any-signer'], ['--trusted-key', f.public_key_hex]]) {
     const v = await verifyCli([vec('T08-slot-swap-descriptor-updated'), ...argv], { cwd: dir });
     assert.equal(v.code, 1, argv.join(' '));
     assert.match(v.stderr, /^custody: error: slot 0 \(hello\): stored bytes hash to sha256:7c8619c5.*\[ERR_PKG_SLOT_DIGEST_MISMATCH\]$/m);
   }
-  const x = await cli(['extract', vec('T08-slot-swap-descriptor-updated'), join(dir, 'out')], { cwd: dir });
+  const x = await cli(['extract', vec('T08-slot-swap-descriptor-updated'), join(dir, 'out'), '--allow-any-signer'], { cwd: dir });
   assert.equal(x.code, 1);
   assert.match(x.stderr, /\[ERR_PKG_SLOT_DIGEST_MISMATCH\]/);
   assert.deepEqual(listTree(dir), []);
@@ -343,13 +344,13 @@ test('T08 (slot bytes swapped, unsigned descriptor checksum updated) is refused 
 
 test('`custody verify` sends a PSPF package to the package verifier; --json gives the report', async (t) => {
   const dir = tmpDir(t);
-  const r = await cli(['verify', vec('04-seeded'), '--quick', '--json'], { cwd: dir });
+  const r = await cli(['verify', vec('04-seeded'), '--quick', '--json', '--allow-any-signer'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { ok: boolean; status: string; level: string; signer: { publicKey: string } };
   assert.deepEqual([j.ok, j.status, j.level, j.signer.publicKey], [true, 'intact, signer not trusted', 'quick', SEED_PUBLIC_HEX]);
-  const t08 = await cli(['verify', vec('T08-slot-swap-descriptor-updated'), '--json'], { cwd: dir });
+  const t08 = await cli(['verify', vec('T08-slot-swap-descriptor-updated'), '--json', '--allow-any-signer'], { cwd: dir });
   assert.equal(t08.code, 1);
   assert.equal((JSON.parse(t08.stdout) as { code: string }).code, 'ERR_PKG_SLOT_DIGEST_MISMATCH');
   const h = await cli(['verify', '--help'], { cwd: dir });
-  assert.match(h.stdout, /usage: custody verify PACKAGE \[--quick \| --deep \| --paranoid\]/);
+  assert.match(h.stdout, /usage: custody verify-package PACKAGE \[--quick \| --deep \| --paranoid\]/);
 });

@@ -3,7 +3,8 @@
  * (FlavorPack v0.3.0 layout).
  *
  * Trust boundary: the package is verified at the deep level first (signature, launcher, every slot against the
- * signed sha-256), the signer is judged like `custody verify` (`--trusted-key`, CUSTODY_ALLOWED_KEYS), and the
+ * signed sha-256), the signer is judged like `custody verify-package` (`--trusted-key`, CUSTODY_ALLOWED_KEYS,
+ * `--trust ROOT.json`, or explicitly any signer with `--allow-any-signer`; nothing configured refuses), and the
  * content is extracted under archive/extract's rules into a temporary directory next to OUTPUT that is renamed into
  * place only if every entry passed: a refused package writes nothing.
  */
@@ -14,14 +15,14 @@ import { openPackage } from '../../pkg/reader.ts';
 import { verifyPackage } from '../../pkg/verify.ts';
 import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
 import { safe } from './inspect.ts';
-import { loadTrustPolicy, reportJson, trustLine } from './verify-package.ts';
+import { PACKAGE_TRUST_OPTIONS, PACKAGE_TRUST_USAGE, reportJson, resolvePackageTrust, trustLine } from './verify-package.ts';
 
 export const extract: Command = {
   summary: 'extract a PSPF/2025 package (every slot, or one) safely into a new directory',
-  usage: `usage: custody extract PACKAGE [SLOT] OUTPUT [--trusted-key KEY]… [--allow-links] [--json]
+  usage: `usage: custody extract PACKAGE [SLOT] OUTPUT (--trusted-key KEY… | --trust ROOT.json | --allow-any-signer) [--allow-links] [--json]
 
 Verifies PACKAGE (deep: signature, launcher, every slot's bytes against the signed sha-256; the signer as in
-\`custody verify\`), then writes every slot's decoded content under OUTPUT at its signed target ({workenv} is
+\`custody verify-package\`), then writes every slot's decoded content under OUTPUT at its signed target ({workenv} is
 OUTPUT): tar slots are unpacked, other slots become one file. Nothing else is written. With SLOT (an index or an
 id) only that slot is extracted, and OUTPUT is that file or directory.
 
@@ -31,17 +32,17 @@ renamed into place only when every entry passed the rules: no absolute paths or 
 duplicate or case-colliding names, caps on size, entry count and compression ratio. A refused package writes
 nothing.
 
-  --trusted-key KEY   require this signer (64 hex chars, SHA256:<fingerprint>, or a PEM/hex file); repeatable
+${PACKAGE_TRUST_USAGE}
   --allow-links       accept symlinks and hardlinks that stay inside OUTPUT
 
 examples:
-  custody extract app.psp out/
-  custody extract app.psp 0 hello.txt
+  custody extract app.psp out/ --trust root.json
+  custody extract app.psp 0 hello.txt --allow-any-signer
   custody extract app.psp tree-xz tree/ --trusted-key dd3773c6435a7f915de513313dc1bedb9d071eee19497b3cd38e1b2b7cb6fe19`,
   run: async (ctx: CommandContext): Promise<number> => {
     const { values, positionals } = parseCommandArgs(ctx.argv, {
-      'trusted-key': { type: 'string', multiple: true },
       'allow-links': { type: 'boolean' },
+      ...PACKAGE_TRUST_OPTIONS,
     });
     if (positionals.length < 2 || positionals.length > 3) {
       throw new UsageError('ERR_USAGE_ARGUMENT', `expected PACKAGE [SLOT] OUTPUT, got ${positionals.length} arguments`);
@@ -50,11 +51,14 @@ examples:
     const slot = positionals.length === 3 ? positionals[1]! : undefined;
     const output = resolve(ctx.cwd, positionals[positionals.length - 1]!);
     if (output === pkgPath) throw new UsageError('ERR_USAGE_ARGUMENT', 'OUTPUT must not be the package itself');
-    const trust = await loadTrustPolicy(ctx, values['trusted-key'] ?? []);
+    const { trust, recheck } = await resolvePackageTrust(ctx, values, pkgPath);
     const reader = await openPackage(pkgPath);
     try {
       const report = await verifyPackage(reader, { level: 'deep', trust });
+      // With --trust, the file must still be the one whose digest the verdict covers before anything is written.
+      await recheck();
       const result = await extractPackage(reader, output, {
+        trust,
         allowLinks: values['allow-links'] === true,
         contentsVerified: true,
         ...(slot === undefined ? {} : { slot }),
@@ -65,7 +69,7 @@ examples:
       );
       ctx.print(`signer: ${trustLine(report.trust)} (ed25519 ${report.signer.hex})`);
       if (report.trust.kind === 'self-signed' && !ctx.json) {
-        ctx.stderr(`custody: hint: the signer is not trusted; pass --trusted-key to require a known signer\n`);
+        ctx.stderr(`custody: hint: --allow-any-signer: the signer is not trusted; pass --trusted-key or --trust ROOT.json to require a known signer\n`);
       }
       ctx.result({ ...reportJson(report), output, files: result.files, links: result.links, bytes: result.bytes, entries: result.entries });
       return 0;

@@ -14,6 +14,7 @@ import { pack } from './pack.ts';
 import { inspect } from './inspect.ts';
 import { extract } from './extract.ts';
 import { signPackage } from './sign-package.ts';
+import { verifyPackageCommand } from './verify-package.ts';
 import { serve } from './serve.ts';
 import { fetchCommand, publish } from './provider.ts';
 import { auditVerify } from './audit.ts';
@@ -46,6 +47,7 @@ export const COMMANDS: Record<string, Command> = {
   pack,
   inspect,
   extract,
+  'verify-package': verifyPackageCommand,
   'sign-package': signPackage,
   // provider daemon and its clients
   serve,

@@ -1,11 +1,11 @@
 /**
- * cli/commands/verify-package — the package side of `custody verify PACKAGE [--quick|--deep|--paranoid]
- * [--trusted-key K]… [--allow-links] [--json]` for PSPF/2025 packages (FlavorPack v0.3.0 layout). The `verify`
- * command sniffs the file with `isPspfFile` (end magic at EOF-4) and delegates here.
+ * cli/commands/verify-package — `custody verify-package PACKAGE [--quick|--deep|--paranoid] TRUST [--allow-links]
+ * [--json]` for PSPF/2025 packages (FlavorPack v0.3.0 layout); `custody verify` delegates here for packages.
  *
- * Trust boundary: the package is attacker-controlled; trusted keys come from the operator (`--trusted-key`,
- * `CUSTODY_ALLOWED_KEYS`). Without any, a valid package is reported "intact, signer not trusted" (exit 0); with
- * some, the signer must match one ("authentic") or the package is refused with ERR_PKG_UNTRUSTED_SIGNER (exit 1).
+ * Trust boundary: the package is attacker-controlled; trust comes from the operator (`--trusted-key`,
+ * `CUSTODY_ALLOWED_KEYS`, `--trust ROOT.json`). The signer must match one ("authentic") or the package is refused
+ * with ERR_PKG_UNTRUSTED_SIGNER (exit 1) — also when none is configured: trust fails closed. `--allow-any-signer`
+ * is the explicit way to accept any signer ("intact, signer not trusted", exit 0).
  */
 import { resolve } from 'node:path';
 import { PublicKey } from '../../crypto/index.ts';
@@ -18,11 +18,11 @@ import { SIGNATURE_SET_MAX_BYTES, checkSignatureSet, parseSignatureSet } from '.
 import type { AuthorizeResult } from '../../pkg/trust.ts';
 import { loadTrustRoot } from '../common.ts';
 import { readFileBounded } from '../../io/files.ts';
-import { CUSTODY_ALLOWED_KEYS_ENV, parseAllowedKeys, publicKeyFromHex, type PackageTrustPolicy } from '../../pkg/trust.ts';
+import { CUSTODY_ALLOWED_KEYS_ENV, hasTrustPolicy, parseAllowedKeys, publicKeyFromHex, type PackageTrustOption, type PackageTrustPolicy } from '../../pkg/trust.ts';
 import { openPackage } from '../../pkg/reader.ts';
 import { verifyPackage } from '../../pkg/verify.ts';
 import type { PackageReport, PackageTrust, VerifyLevel } from '../../pkg/pspf.types.ts';
-import { parseCommandArgs, type CommandContext } from '../context.ts';
+import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
 import { safe } from './inspect.ts';
 
 /** TRUSTED_KEY_FILE_MAX_BYTES caps a --trusted-key file. */
@@ -33,7 +33,7 @@ export const STATUS_INTACT = 'intact, signer not trusted';
 export const STATUS_AUTHENTIC = 'authentic';
 
 /**
- * loadTrustPolicy builds the trust policy from `--trusted-key` values (64 hex chars, `SHA256:` fingerprint, or a
+ * loadTrustPolicy builds the pinned-key policy from `--trusted-key` values (64 hex chars, `SHA256:` fingerprint, or a
  * file holding an SPKI PEM or 64 hex chars) and the CUSTODY_ALLOWED_KEYS environment variable.
  */
 export async function loadTrustPolicy(ctx: CommandContext, trustedKeys: readonly string[]): Promise<PackageTrustPolicy> {
@@ -64,6 +64,65 @@ export async function loadTrustPolicy(ctx: CommandContext, trustedKeys: readonly
     fingerprints.push(...allowed.fingerprints);
   }
   return { keys, fingerprints };
+}
+
+/** PACKAGE_TRUST_OPTIONS are the parseArgs options that configure package trust (verify and extract). */
+export const PACKAGE_TRUST_OPTIONS = {
+  'trusted-key': { type: 'string', multiple: true },
+  trust: { type: 'string' },
+  signatures: { type: 'string' },
+  'allow-any-signer': { type: 'boolean' },
+} as const;
+
+/** PackageTrustValues are the parsed values of {@link PACKAGE_TRUST_OPTIONS}. */
+export interface PackageTrustValues {
+  'trusted-key'?: string[] | undefined;
+  trust?: string | undefined;
+  signatures?: string | undefined;
+  'allow-any-signer'?: boolean | undefined;
+}
+
+/** ResolvedPackageTrust is the trust option for the library plus the check to run once the package was read. */
+export interface ResolvedPackageTrust {
+  trust: PackageTrustOption;
+  /** recheck refuses a package file that changed while it was verified (only with --trust: the digest is signed). */
+  recheck: () => Promise<void>;
+}
+
+/**
+ * resolvePackageTrust turns the trust options into the library's required `trust` option. The three ways to trust
+ * a signer (`--trusted-key`, CUSTODY_ALLOWED_KEYS, `--trust ROOT.json`) combine; `--allow-any-signer` is the explicit
+ * alternative and may not be combined with them. With none of the four, the policy is empty and the library refuses
+ * every signer (ERR_PKG_UNTRUSTED_SIGNER): trust fails closed.
+ */
+export async function resolvePackageTrust(ctx: CommandContext, values: PackageTrustValues, pkgPath: string): Promise<ResolvedPackageTrust> {
+  const none = (): Promise<void> => Promise.resolve();
+  const policy = await loadTrustPolicy(ctx, values['trusted-key'] ?? []);
+  if (values.signatures !== undefined && values.trust === undefined) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', '--signatures needs --trust ROOT.json to say whose signatures count');
+  }
+  if (values['allow-any-signer'] === true) {
+    if (hasTrustPolicy(policy) || values.trust !== undefined) {
+      const given = [
+        ...(values['trusted-key']?.length ? ['--trusted-key'] : []),
+        ...(values.trust !== undefined ? ['--trust'] : []),
+        ...(hasTrustPolicy(policy) && !values['trusted-key']?.length ? [CUSTODY_ALLOWED_KEYS_ENV] : []),
+      ];
+      throw new UsageError('ERR_USAGE_ARGUMENT', `--allow-any-signer accepts every signer; it cannot be combined with ${given.join(', ')}`);
+    }
+    return { trust: { anySigner: true }, recheck: none };
+  }
+  if (values.trust === undefined) return { trust: policy, recheck: none };
+  // With a trust root, the digest the signature set covers is taken before and after verification: the verdict
+  // is about these exact bytes, and a file swapped meanwhile is refused.
+  const digestBefore = await fileSha256(pkgPath);
+  policy.authorize = await trustRootAuthorizer(ctx, values.trust, pkgPath, values.signatures, digestBefore);
+  return {
+    trust: policy,
+    recheck: async () => {
+      if ((await fileSha256(pkgPath)) !== digestBefore) throw new IoError('ERR_IO_READ_FAILED', `${pkgPath} changed while it was verified`);
+    },
+  };
 }
 
 /** fileSha256 hashes a whole regular file (streaming) and returns lowercase hex. */
@@ -129,8 +188,22 @@ export function reportJson(r: PackageReport): Record<string, unknown> {
   };
 }
 
-/** PACKAGE_VERIFY_USAGE is the --help text of the package side of `custody verify`. */
-export const PACKAGE_VERIFY_USAGE = `usage: custody verify PACKAGE [--quick | --deep | --paranoid] [--trusted-key KEY]… [--allow-links] [--json]
+/** PACKAGE_TRUST_USAGE documents the trust options shared by `custody verify-package` and `custody extract`. */
+export const PACKAGE_TRUST_USAGE = `Trust (required: anyone can sign a package with their own key, so an unknown signer is refused
+[ERR_PKG_UNTRUSTED_SIGNER] unless one of these accepts it):
+  --trusted-key KEY   64 hex chars, SHA256:<fingerprint>, or a file with an SPKI PEM / hex key; repeatable
+  ${CUSTODY_ALLOWED_KEYS_ENV}   (environment) comma list of hex keys or SHA256: fingerprints
+  --trust ROOT.json   the signer is authentic if the trust root's "targets" role authorizes its key, or if a
+                      detached signature set (PACKAGE.sigs, made by \`custody sign-package\`) carries signatures
+                      of a threshold of distinct "targets" keys over the package's sha-256
+  --signatures FILE   the signature set (default: PACKAGE.sigs when it exists)
+  --allow-any-signer  accept any signer explicitly: the package is only "${STATUS_INTACT}"
+                      (not combinable with the three above)`;
+
+/** PACKAGE_VERIFY_USAGE is the --help text of `custody verify-package` (and the package side of `custody verify`). */
+export const PACKAGE_VERIFY_USAGE = `usage: custody verify-package PACKAGE [--quick | --deep | --paranoid] (--trusted-key KEY… | --trust ROOT.json | --allow-any-signer) [--allow-links] [--json]
+       custody verify PACKAGE …   (the same, when PACKAGE ends in .psp, carries the PSPF end magic, or a package
+                                  option above is given)
 
 Verifies a PSPF/2025 package (FlavorPack format). Levels:
   --quick      index checksum, metadata sha-256, ed25519 signature over the metadata, slot table vs signed metadata
@@ -138,21 +211,16 @@ Verifies a PSPF/2025 package (FlavorPack format). Levels:
                content consistent with the declared operations, zero padding
   --paranoid   + a full extraction into a scratch directory under the safe-extraction rules (always removed)
 
-Trust: with no trusted key a valid package is "${STATUS_INTACT}" (anyone can sign with their own key).
-  --trusted-key KEY   64 hex chars, SHA256:<fingerprint>, or a file with an SPKI PEM / hex key; repeatable
-  ${CUSTODY_ALLOWED_KEYS_ENV}   comma list of hex keys or SHA256: fingerprints
-With either, the signer must match ("${STATUS_AUTHENTIC}") or the package is refused [ERR_PKG_UNTRUSTED_SIGNER].
-  --trust ROOT.json   the signer is authentic if the trust root's "targets" role authorizes its key, or if a
-                      detached signature set (PACKAGE.sigs, made by \`custody sign-package\`) carries signatures
-                      of a threshold of distinct "targets" keys over the package's sha-256
-  --signatures FILE   the signature set (default: PACKAGE.sigs when it exists)
+${PACKAGE_TRUST_USAGE}
   --allow-links       accept symlinks/hardlinks that stay inside (paranoid extraction; refused by default)
 
-Exit 0 verified, 1 refused (altered, untrusted or hostile: DO NOT USE IT), 2 usage/config, 3 i/o.
+Exit 0 verified ("${STATUS_AUTHENTIC}", or "${STATUS_INTACT}" under --allow-any-signer), 1 refused (altered,
+untrusted or hostile: DO NOT USE IT), 2 usage/config, 3 i/o.
 
 examples:
-  custody verify app.psp
-  custody verify app.psp --paranoid --trusted-key dd3773c6435a7f915de513313dc1bedb9d071eee19497b3cd38e1b2b7cb6fe19`;
+  custody verify-package app.psp --trusted-key dd3773c6435a7f915de513313dc1bedb9d071eee19497b3cd38e1b2b7cb6fe19
+  custody verify app.psp --paranoid --trust root.json
+  custody verify app.psp --allow-any-signer`;
 
 /**
  * runPackageVerify handles `custody verify PACKAGE …` for a PSPF package; ctx.argv holds the arguments after the
@@ -163,26 +231,16 @@ export async function runPackageVerify(ctx: CommandContext): Promise<number> {
     quick: { type: 'boolean' },
     deep: { type: 'boolean' },
     paranoid: { type: 'boolean' },
-    'trusted-key': { type: 'string', multiple: true },
     'allow-links': { type: 'boolean' },
-    trust: { type: 'string' },
-    signatures: { type: 'string' },
+    ...PACKAGE_TRUST_OPTIONS,
   });
   if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', `expected one PACKAGE, got ${positionals.length} arguments`);
   const levels = (['quick', 'deep', 'paranoid'] as const).filter((l) => values[l] === true);
   if (levels.length > 1) throw new UsageError('ERR_USAGE_ARGUMENT', `pass at most one of --quick, --deep, --paranoid (got ${levels.map((l) => '--' + l).join(' ')})`);
   const level: VerifyLevel = levels[0] ?? 'deep';
-  const trust = await loadTrustPolicy(ctx, values['trusted-key'] ?? []);
   const path = positionals[0]!;
   const full = resolve(ctx.cwd, path);
-  // With a trust root, the digest the signature set covers is taken before and after verification: the verdict
-  // is about these exact bytes, and a file swapped meanwhile is refused.
-  const digestBefore = values.trust === undefined ? undefined : await fileSha256(full);
-  if (values.trust !== undefined) {
-    trust.authorize = await trustRootAuthorizer(ctx, values.trust, full, values.signatures, digestBefore!);
-  } else if (values.signatures !== undefined) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', '--signatures needs --trust ROOT.json to say whose signatures count');
-  }
+  const { trust, recheck } = await resolvePackageTrust(ctx, values, full);
   const reader = await openPackage(full);
   let report: PackageReport;
   try {
@@ -190,9 +248,7 @@ export async function runPackageVerify(ctx: CommandContext): Promise<number> {
   } finally {
     await reader.close();
   }
-  if (digestBefore !== undefined && (await fileSha256(full)) !== digestBefore) {
-    throw new IoError('ERR_IO_READ_FAILED', `${path} changed while it was verified`);
-  }
+  await recheck();
   const checked =
     level === 'quick'
       ? 'index, metadata signature and slot table'
@@ -203,8 +259,15 @@ export async function runPackageVerify(ctx: CommandContext): Promise<number> {
   ctx.print(`  verified (${level}): ${checked}`);
   ctx.print(`  signer: ed25519 ${report.signer.hex} (${report.signer.fingerprint})`);
   if (report.trust.kind === 'self-signed' && !ctx.json) {
-    ctx.stderr(`custody: hint: anyone can sign a package with their own key; pass --trusted-key ${report.signer.hex} only if you trust this signer\n`);
+    ctx.stderr(`custody: hint: --allow-any-signer: anyone can sign a package with their own key; pass --trusted-key ${report.signer.hex} only if you trust this signer\n`);
   }
   ctx.result(reportJson(report));
   return 0;
 }
+
+/** verifyPackageCommand is `custody verify-package`: the explicit form of `custody verify PACKAGE`. */
+export const verifyPackageCommand: Command = {
+  summary: 'verify a PSPF/2025 package (signature, every byte, signer trust)',
+  usage: PACKAGE_VERIFY_USAGE,
+  run: runPackageVerify,
+};

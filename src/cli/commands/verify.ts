@@ -1,15 +1,34 @@
 /**
- * cli/commands/verify — `custody verify MANIFEST ARTIFACT… --trust ROOT.json` (the guide's `phase-verify`), or
- * `custody verify PACKAGE [--quick|--deep|--paranoid]` when the first file is a PSPF package (end magic at EOF-4).
+ * cli/commands/verify — `custody verify MANIFEST ARTIFACT… --trust ROOT.json`, or `custody verify PACKAGE …` (the
+ * same as `custody verify-package`). The first file is a package when it is named `*.psp`, when a package-only
+ * option is given (PACKAGE_ONLY_OPTIONS), or when it ends with the PSPF end magic; so a damaged package (its end
+ * magic gone) is still refused by the package verifier with an ERR_PKG_… code, never by the manifest verifier.
  */
 import { isPspfFile } from '../../pkg/index.ts';
 import { abs } from '../common.ts';
-import type { Command } from '../context.ts';
+import type { Command, CommandContext } from '../context.ts';
 import { runManifestVerify } from './manifest.ts';
 import { PACKAGE_VERIFY_USAGE, runPackageVerify } from './verify-package.ts';
 
 /** VALUE_OPTIONS are the options of either verifier that take a value (the next argument is not a file). */
 const VALUE_OPTIONS = new Set(['--trust', '--state', '--require-log', '--log-proof', '--trusted-key', '--signatures']);
+
+/** PACKAGE_ONLY_OPTIONS are options only the package verifier knows: with one of them, the input is a package. */
+const PACKAGE_ONLY_OPTIONS = new Set(['--quick', '--deep', '--paranoid', '--trusted-key', '--allow-any-signer', '--signatures', '--allow-links']);
+
+/** PACKAGE_SUFFIX: a file named `*.psp` is a package whatever its content. */
+const PACKAGE_SUFFIX = '.psp';
+
+/** isPackageInvocation decides which verifier handles the command line (see the module doc). */
+async function isPackageInvocation(ctx: CommandContext, argv: readonly string[]): Promise<boolean> {
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  if (options.some((a) => PACKAGE_ONLY_OPTIONS.has(a.split('=')[0]!))) return true;
+  const first = firstPositional(argv);
+  if (first === undefined) return false;
+  if (first.toLowerCase().endsWith(PACKAGE_SUFFIX)) return true;
+  return isPspfFile(abs(ctx, first));
+}
 
 function firstPositional(argv: readonly string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -34,8 +53,7 @@ example:
 
 ${PACKAGE_VERIFY_USAGE}`,
   async run(ctx) {
-    const first = firstPositional(ctx.argv);
-    if (first !== undefined && (await isPspfFile(abs(ctx, first)))) return runPackageVerify(ctx);
+    if (await isPackageInvocation(ctx, ctx.argv)) return runPackageVerify(ctx);
     return runManifestVerify(ctx);
   },
 };

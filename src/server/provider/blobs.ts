@@ -14,7 +14,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createMultiHasher } from '../../crypto/index.ts';
 import { IoError, LimitError, VerificationError, isTrustError, toIoError } from '../../errors.ts';
-import { pathExists, syncDir, writeFully } from '../../io/files.ts';
+import { pathExists, syncDir, tempPath, writeFully } from '../../io/files.ts';
 import { HASH_CHUNK_BYTES } from '../../io/hash-file.ts';
 
 /** SHA256_HEX matches a blob name. */
@@ -25,8 +25,6 @@ export interface BlobInfo {
   sha256: string;
   size: number;
 }
-
-let tmpCounter = 0;
 
 /** BlobStore is the provider's content-addressed store rooted at one directory. */
 export class BlobStore {
@@ -100,7 +98,7 @@ export class BlobStore {
     await fsp.mkdir(tmpDir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
       throw toIoError(e, tmpDir, 'write');
     });
-    const tmp = join(tmpDir, `${process.pid}.${Date.now()}.${tmpCounter++}`);
+    const tmp = tempPath(tmpDir, 'blob');
     const hasher = await createMultiHasher(['sha256']);
     let fh: fsp.FileHandle | undefined;
     let size = 0;
