@@ -3,18 +3,20 @@
  * downloads of a 1 GiB artifact (issue #9's target: RSS under 300 MiB), measured as the sum of the resident set
  * sizes (/proc/<pid>/status VmRSS) of every daemon process — the leader and each worker — sampled every 100 ms.
  *
- * Setup: `custody serve` as the real CLI (default worker count, rate limits off); the load is wrk with 1,000
+ * Setup: `custody serve` as an operator runs it: the built CLI (`npm run build` first, then `node dist/cli/main.js`;
+ * the tsx loader of `npm start` would add about 25 MiB to every process), default worker count, rate limits off. The
+ * load is wrk with 1,000
  * connections, each asking for the whole artifact, so every connection is mid-download for the whole run (wrk reads
  * as fast as it can; what the daemon holds per connection is its read chunk and what the socket has not taken).
  * Skipped (with the reason) where wrk or /proc is missing.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchSection } from '../types.ts';
 
-const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const CLI_BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CONNECTIONS = 1000;
 
@@ -30,7 +32,7 @@ function rssMiB(pid: number): number {
 function serve(dataDir: string): Promise<{ proc: ChildProcess; url: string; pids: number[] }> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI_MAIN, 'serve', '--data', dataDir, '--port', '0', '--json', '--rate-limit-per-ip', '0', '--log-level', 'error', '--no-sample'],
+    [CLI_BUILT, 'serve', '--data', dataDir, '--port', '0', '--json', '--rate-limit-per-ip', '0', '--log-level', 'error', '--no-sample'],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -63,7 +65,8 @@ const section: BenchSection = {
     for (let i = 0; i < 128; i++) writeSync(fd, chunk);
     closeSync(fd);
 
-    ctx.log('starting custody serve (imports and signs the 1 GiB artifact)');
+    ctx.log('npm run build, then custody serve from dist/ (imports and signs the 1 GiB artifact)');
+    execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore' });
     const s = await serve(data);
     try {
       const path = '/stable/x86_64/rootfs.img';
@@ -88,7 +91,8 @@ const section: BenchSection = {
       const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '—');
       const names = s.pids.map((_, i) => (i === 0 ? 'leader' : `worker ${i}`));
       return [
-        `wrk -t2 -c${CONNECTIONS} -d${seconds}s on one 1 GiB artifact (every connection mid-download throughout);`,
+        `custody serve built (node dist/cli/main.js), ${s.pids.length - 1} workers; wrk -t2 -c${CONNECTIONS} -d${seconds}s on one 1 GiB artifact`,
+        '(every connection mid-download throughout);',
         `RSS of every daemon process from /proc, sampled every 100 ms. Target: the sum under 300 MiB.`,
         '',
         '| | idle RSS (MiB) | peak RSS under load (MiB) |',

@@ -22,10 +22,9 @@
  * (never joined into a path) and blob names must be 64 lowercase hex; Range is parsed strictly (RFC 9110 §14.2) and
  * anything unusual sends the whole artifact.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream';
 import { IoError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
@@ -41,7 +40,7 @@ const BLOB_MAX_AGE_S = 365 * 86_400;
  * together: each stream reads chunks of budget / active streams, between STREAM_CHUNK_MIN_BYTES and
  * STREAM_CHUNK_MAX_BYTES. A few clients get big reads (few syscalls); a thousand share the budget.
  */
-const STREAM_MEMORY_BUDGET_BYTES = 16 * 1024 * 1024;
+const STREAM_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
 const STREAM_CHUNK_MIN_BYTES = 16 * 1024;
 const STREAM_CHUNK_MAX_BYTES = 1024 * 1024;
 /** FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. */
@@ -383,14 +382,43 @@ export class ReadPath {
     this.#stream(res, fh!, start, end);
   }
 
-  /** #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc). */
+  /**
+   * #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc): one
+   * buffer per stream, read into again once the socket has taken the previous chunk (no allocation per chunk, and
+   * no read-ahead beyond one chunk for a slow client).
+   */
   #stream(res: ServerResponse, fh: fsp.FileHandle, start: number, end: number): void {
     this.#streams++;
     const chunk = Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, Math.floor(STREAM_MEMORY_BUDGET_BYTES / this.#streams)));
-    const stream = createReadStream('', { fd: fh, start, end, autoClose: true, highWaterMark: chunk });
-    pipeline(stream, res, () => {
-      // A client that goes away mid-download ends here too; the handle closes with the stream.
-      this.#streams--;
-    });
+    const buf = Buffer.allocUnsafe(Math.min(chunk, end - start + 1));
+    let gone = false;
+    res.once('close', () => (gone = true));
+    const written = (n: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        // A client that goes away may leave the write's callback uncalled: closing ends the wait too.
+        const onClose = (): void => resolve();
+        res.once('close', onClose);
+        res.write(buf.subarray(0, n), (e) => {
+          res.off('close', onClose);
+          if (e) reject(e);
+          else resolve();
+        });
+      });
+    const run = async (): Promise<void> => {
+      let pos = start;
+      while (pos <= end && !gone) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
+        if (bytesRead === 0) throw new Error('read-path: blob shorter than its size');
+        pos += bytesRead;
+        await written(bytesRead);
+      }
+      res.end();
+    };
+    run()
+      .catch(() => res.destroy()) // a client that went away, or a read error: the connection is dropped
+      .finally(() => {
+        this.#streams--;
+        void fh.close().catch(() => undefined);
+      });
   }
 }
