@@ -40,11 +40,16 @@ export class RequestLimiter {
   #swept = Date.now();
   #tokens: number;
   #last = Date.now();
+  /** The refusals are made once: a flood must not cost an Error (and its stack trace) per refused request. */
+  readonly #perIpRefusal: TrustError;
+  readonly #globalRefusal: TrustError;
 
   constructor(perIp: number, global: number) {
     this.#perIp = perIp;
     this.#global = global;
     this.#tokens = global;
+    this.#perIpRefusal = new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${perIp} requests per second exceeded; retry in 1 second`);
+    this.#globalRefusal = new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${global} requests per second`);
   }
 
   /** check counts one request from `ip` and returns the refusal when a limit is reached. */
@@ -62,12 +67,12 @@ export class RequestLimiter {
         c = { start: now, n: 0 };
         this.#counts.set(ip, c);
       }
-      if (++c.n > this.#perIp) return new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${this.#perIp} requests per second exceeded; retry in 1 second`);
+      if (++c.n > this.#perIp) return this.#perIpRefusal;
     }
     if (this.#global > 0) {
       this.#tokens = Math.min(this.#global, this.#tokens + ((now - this.#last) / 1000) * this.#global);
       this.#last = now;
-      if (this.#tokens < 1) return new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${this.#global} requests per second`);
+      if (this.#tokens < 1) return this.#globalRefusal;
       this.#tokens -= 1;
     }
     return undefined;
