@@ -9,4 +9,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'pkg', load: async () => (await import('./pkg.ts')).default },
   { name: 'tlog', load: async () => (await import('./tlog.ts')).default },
   { name: 'provider', load: async () => (await import('./provider.ts')).default },
+  { name: 'provider-memory', load: async () => (await import('./provider-memory.ts')).default },
 ];

@@ -4,8 +4,9 @@
  * MiB/s, p99). Then the boot client: `custody fetch` (manifest + proof + artifact, hashed while streaming, renamed
  * after the check) against `curl -o` followed by `sha256sum` on the same 256 MiB artifact.
  *
- * Setup: `custody serve` is the real CLI process (one Node thread for HTTP, rate limits off); nginx runs with one
- * worker per core, sendfile on, access log off — its usual static-file configuration. wrk uses 2 threads and 64
+ * Setup: `custody serve` is the real CLI process with its default `--workers` (one per core, as nginx; a leader
+ * process besides them signs and logs), rate limits off; nginx runs with one worker per core, sendfile on, access
+ * log off — its usual static-file configuration. wrk uses 2 threads and 64
  * connections for 10 s (3 s in --quick). Everything shares this machine's cores, so the ratios, not the absolute
  * figures, carry over. Skipped (with the reason in RESULTS.md) where nginx or wrk is missing.
  */
@@ -191,7 +192,7 @@ const section: BenchSection = {
       await s.stop();
     }
     return [
-      `wrk -t2 -c64 -d${seconds}s --latency on loopback; custody serve = one Node process (fastify, rate limits off);`,
+      `wrk -t2 -c64 -d${seconds}s --latency on loopback; custody serve = ${cpus().length} workers + a leader (read path on node:http, rate limits off);`,
       `${spawnSync(which('nginx')!, ['-v']).stderr.toString().trim().replace(/^nginx version: /, '')} with ${cpus().length} workers, sendfile.`,
       'Both serve the same bytes; wrk shares the cores with the server.',
       '',

@@ -9,7 +9,11 @@
  * DIR/audit.jsonl                          hash-chained audit log of what the daemon did (audit/audit-log)
  * DIR/audit.anchor                         the newest audit head anchored in the log, with its proof (audit/anchor)
  * ```
- * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → listen. A timer
+ * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → the sample release
+ * on a new, empty data directory (server/provider/sample) → listen. The public listener (server/provider/front)
+ * applies the rate limits and answers the read routes itself; the rest goes to fastify (info, admin, the log). As
+ * the leader of `--workers N` (server/cluster) the daemon listens on a private socket instead, and tells the
+ * cluster about each release after its record is durably written. A timer
  * re-signs manifests nearing expiry; {@link RunningDaemon.rescan} (SIGHUP in the CLI) imports the incoming directory.
  * Every signed manifest's digest and log index, uploads, refused admin requests, start and stop go to the audit log.
  * Shutdown: stop accepting and drain requests, stop the timer, wait for scans and releases, record the stop, then
@@ -17,6 +21,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -30,16 +35,21 @@ import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { parseSignerKey } from '../note/note.ts';
-import { addGlobalRateLimit, sendError } from './http.ts';
+import { sendError } from './http.ts';
+import { createDaemonLogger, type LogFormat } from './log-format.ts';
 import { logPlugin } from './log/plugin.ts';
-import { createLogger, openLogService } from './log/server.ts';
-import type { LogServiceOptions } from './log/config.ts';
+import { openLogService } from './log/server.ts';
+import type { LogServiceConfig, LogServiceOptions } from './log/config.ts';
 import { KEY_TEXT_MAX_BYTES } from './log/key-file.ts';
+import type { LogService } from './log/service.ts';
 import { BlobStore } from './provider/blobs.ts';
+import { createFrontServer } from './provider/front.ts';
 import { loadOrCreateIdentity, type ProviderIdentity } from './provider/identity.ts';
 import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { providerPlugin } from './provider/plugin.ts';
+import { ReadPath } from './provider/read-path.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
+import { publishSample } from './provider/sample.ts';
 
 /** DaemonOptions configures {@link startDaemon}. */
 export interface DaemonOptions {
@@ -71,7 +81,17 @@ export interface DaemonOptions {
   /** postgres keeps the transparency log's state in PostgreSQL instead of DATA/log/log.db. */
   postgres?: { url: string; schema?: string | undefined } | undefined;
   logLevel?: string;
+  /** logFormat of the default logger (default: pretty on a terminal, JSON otherwise). */
+  logFormat?: LogFormat | undefined;
   logger?: Logger;
+  /** sample publishes the sample release when the data directory is new and nothing else is released. */
+  sample?: boolean;
+  /**
+   * leader makes this daemon the leader of a cluster (server/cluster): it listens on the Unix socket `socketPath`
+   * (workers forward what they do not serve, with the client address in X-Forwarded-For) instead of host:port,
+   * applies no per-address limits of its own, and calls onRelease after each release record is durably written.
+   */
+  leader?: { socketPath: string; onRelease: (r: Release) => void } | undefined;
   now?: () => Date;
   /** onFatal is told when the daemon must stop (the log stopped on its own). */
   onFatal?: (e: TrustError) => void;
@@ -81,6 +101,7 @@ export interface DaemonOptions {
 /** RunningDaemon is a started daemon. */
 export interface RunningDaemon {
   app: FastifyInstance;
+  /** url is where it listens: http(s)://host:port, or `unix:<path>` for a leader. */
   url: string;
   identity: ProviderIdentity;
   vkey: string;
@@ -91,6 +112,8 @@ export interface RunningDaemon {
   incomingDir: string;
   /** startup reports the first scan of the incoming directory. */
   startup: ScanResult;
+  /** sample is the sample release published by this start, if any. */
+  sample: Release | undefined;
   rescan(): Promise<ScanResult>;
   close(): Promise<void>;
 }
@@ -114,11 +137,31 @@ async function existingOrigin(path: string): Promise<string | undefined> {
   }
 }
 
-/** startDaemon starts `custody serve`. */
-export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
-  const now = o.now ?? (() => new Date());
-  const logger = o.logger ?? createLogger(o.logLevel);
+/** Closers run in reverse order of registration when the daemon stops, or when its start fails. */
+class Closers {
+  readonly #list: Array<() => Promise<void>> = [];
+  readonly logger: Logger;
+  constructor(logger: Logger) {
+    this.logger = logger;
+  }
+  push(c: () => Promise<void>): void {
+    this.#list.push(c);
+  }
+  async closeAll(): Promise<void> {
+    for (const c of this.#list.reverse()) await c().catch((e: unknown) => this.logger.error({ err: e }, 'close failed'));
+  }
+}
+
+/** prepareDirs creates the data and incoming directories; `fresh` tells whether the data directory was new and empty. */
+async function prepareDirs(o: DaemonOptions): Promise<{ incomingDir: string; fresh: boolean }> {
   const dataDir = o.dataDir;
+  const fresh = await fsp.readdir(dataDir).then(
+    (names) => names.length === 0,
+    (e: unknown) => {
+      if ((e as { code?: string }).code === 'ENOENT') return true;
+      throw toIoError(e, dataDir, 'read');
+    },
+  );
   try {
     await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -132,13 +175,246 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     checkChannelName(o.defaultRelease.channel, 'channel');
     checkChannelName(o.defaultRelease.arch, 'arch');
   }
-  const validityMs = assertValidity(o.validityMs ?? 30 * 86_400_000);
+  return { incomingDir, fresh };
+}
+
+/**
+ * AuditAnchors anchors audit heads in the log (audit/anchor): after the start record and after every signed
+ * manifest, one at a time; the newest anchor file is kept in DATA/audit.anchor and served at /audit/anchor.
+ */
+class AuditAnchors {
+  readonly #audit: AuditLog;
+  readonly #service: LogService;
+  readonly #path: string;
+  readonly #logger: Logger;
+  #text: string | undefined;
+  #chain: Promise<void> = Promise.resolve();
+
+  private constructor(audit: AuditLog, service: LogService, path: string, logger: Logger, text: string | undefined) {
+    this.#audit = audit;
+    this.#service = service;
+    this.#path = path;
+    this.#logger = logger;
+    this.#text = text;
+  }
+
+  static async open(audit: AuditLog, service: LogService, path: string, logger: Logger): Promise<AuditAnchors> {
+    const text = (await readFileIfExists(path, { maxBytes: AUDIT_ANCHOR_MAX_BYTES, what: 'audit anchor' }))?.toString('utf8');
+    return new AuditAnchors(audit, service, path, logger, text);
+  }
+
+  /** text is the newest anchor file, if any. */
+  get text(): string | undefined {
+    return this.#text;
+  }
+
+  /** anchor appends the current audit head to the log (after any anchoring in progress). */
+  anchor(): Promise<void> {
+    this.#chain = this.#chain.then(async () => {
+      const head = this.#audit.head;
+      if (head.seq < 0) return;
+      try {
+        const a = { seq: head.seq, head: head.hash };
+        const r = await this.#service.add(formatAuditAnchorEntry(a));
+        const text = formatAuditAnchorFile(a, formatProofFile({ index: r.index, proof: r.proof, checkpoint: r.checkpoint }));
+        await writeFileAtomic(this.#path, text);
+        this.#text = text;
+      } catch (e) {
+        // Best effort: the audit record itself is durable; the next anchor covers it.
+        this.#logger.error({ err: e }, 'audit anchor failed');
+      }
+    });
+    return this.#chain;
+  }
+
+  /** idle resolves when no anchoring is in progress. */
+  idle(): Promise<void> {
+    return this.#chain;
+  }
+}
+
+/** openReleases opens the blob and release stores and loads (re-checks) the stored releases. */
+async function openReleases(
+  o: DaemonOptions,
+  ctx: { identity: ProviderIdentity; service: LogService; vkey: string; audit: AuditLog; anchors: AuditAnchors; logger: Logger; now: () => Date },
+): Promise<{ blobs: BlobStore; releases: ReleaseStore; stale: Array<{ channel: string; arch: string; code: string }> }> {
+  const { audit, anchors, logger } = ctx;
+  const blobs = new BlobStore(join(o.dataDir, 'blobs'));
+  const releases = new ReleaseStore({
+    dir: join(o.dataDir, 'releases'),
+    blobs,
+    signer: ctx.identity.signer,
+    root: ctx.identity.root,
+    log: { add: (entry) => ctx.service.add(entry), vkey: ctx.vkey },
+    validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
+    now: ctx.now,
+    onRelease: async (r: Release, reason: string) => {
+      // The record is durable (written atomically) before this runs: workers may read it now.
+      o.leader?.onRelease(r);
+      await audit.append('manifest.signed', {
+        reason,
+        channel: r.channel,
+        arch: r.arch,
+        version: r.manifest.manifest.version,
+        sequence: r.manifest.manifest.sequence,
+        digest: r.manifest.digest,
+        log_index: r.index,
+        artifacts: Object.fromEntries([...r.manifest.manifest.artifacts].map(([n, a]) => [n, a.hash])),
+      });
+      await anchors.anchor();
+      logger.info({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence, logIndex: r.index, reason }, 'manifest signed and logged');
+    },
+  });
+  await blobs.removeTemporaries();
+  const loaded = await releases.load();
+  for (const s of loaded.stale) logger.warn({ ...s }, 'stored release no longer verifies; it is not served until re-signed');
+  return { blobs, releases, stale: loaded.stale };
+}
+
+/** resignStale re-signs what no longer verifies (expired, or the trust root changed) from the blobs it referenced. */
+async function resignStale(releases: ReleaseStore, stale: ReadonlyArray<{ channel: string; arch: string; code: string }>, logger: Logger): Promise<void> {
+  for (const s of stale) {
+    // Only what time or a rotation invalidated is re-signed; a record that fails otherwise (a bad signature,
+    // a malformed file: tampering?) is left for the operator, and not served.
+    if (!RESIGNABLE.has(s.code)) {
+      logger.error({ channel: s.channel, arch: s.arch, code: s.code }, 'stored release refused; not re-signed, not served');
+      continue;
+    }
+    const arts = releases.artifactsOf(s.channel, s.arch);
+    if (arts === undefined || releases.get(s.channel, s.arch) !== undefined) continue;
+    try {
+      await releases.release(s.channel, s.arch, arts, {}, `resign after ${s.code}`);
+    } catch (e) {
+      if (!isTrustError(e)) throw e;
+      logger.warn({ channel: s.channel, arch: s.arch, code: e.code }, e.message);
+    }
+  }
+}
+
+/** Rescanner runs scans of the incoming directory one at a time; a request during a scan waits, then scans again. */
+function rescanner(incomingDir: string, blobs: BlobStore, releases: ReleaseStore, logger: Logger): { rescan: () => Promise<ScanResult>; idle: () => Promise<unknown> } {
+  let scanning: Promise<ScanResult> | undefined;
+  const run = async (): Promise<ScanResult> => {
+    const r = await scanIncoming(incomingDir, blobs, releases);
+    for (const p of r.problems) logger.warn({ path: p.path, code: p.code }, p.message);
+    return r;
+  };
+  return {
+    rescan: () => {
+      const next = (scanning ?? Promise.resolve()).catch(() => undefined).then(run);
+      scanning = next;
+      return next;
+    },
+    idle: () => scanning?.catch(() => undefined) ?? Promise.resolve(),
+  };
+}
+
+/** AppParts are what the HTTP surface is built from. */
+interface AppParts {
+  identity: ProviderIdentity;
+  service: LogService;
+  config: LogServiceConfig;
+  vkey: string;
+  blobs: BlobStore;
+  releases: ReleaseStore;
+  anchors: AuditAnchors;
+  rescan: () => Promise<ScanResult>;
+  record: (event: string, fields: JsonObject) => void;
+  logger: Logger;
+}
+
+/**
+ * buildApp builds the fastify app (info, admin, the log) and, unless this is a cluster leader, the public front
+ * server around it (rate limits, then the read path, then fastify).
+ */
+async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance> {
+  const verbose = p.logger.isLevelEnabled('debug');
+  const readPath = new ReadPath({
+    releases: p.releases,
+    blobs: p.blobs,
+    trust: { rootBytes: p.identity.rootBytes, rootDir: p.identity.rootDir },
+    defaultRelease: o.defaultRelease,
+    onError: (e) => p.logger.error({ err: e }, 'provider read failed'),
+  });
+  const app = Fastify({
+    loggerInstance: p.logger,
+    logController: new LogController({ disableRequestLogging: !verbose }),
+    keepAliveTimeout: 72_000,
+    requestTimeout: 0,
+    connectionTimeout: 60_000,
+    // Artifact file names may be up to 255 characters (fastify's default cap on a path segment is 100).
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: (err, _req, reply) => {
+      // fastify's own refusals (a malformed URL, an over-long path segment) get the coded JSON body too.
+      void sendError(reply, new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(err.message).toLowerCase().slice(0, 200)}`));
+    },
+    // A leader is reached only through its private socket (DATA dir, 0700): the workers put the client address in
+    // X-Forwarded-For, and nothing else can connect to it.
+    ...(o.leader !== undefined
+      ? { trustProxy: true }
+      : {
+          serverFactory: (handler: Parameters<typeof createFrontServer>[0]['fallback']): Server =>
+            createFrontServer({
+              readPath,
+              fallback: handler,
+              rateLimitPerIp: o.rateLimitPerIp ?? 50,
+              rateLimitGlobal: o.rateLimitGlobal ?? 0,
+              maxConnections: o.maxConnections ?? 4096,
+              tls: o.tls,
+            }),
+        }),
+  });
+  // @fastify/rate-limit only for the routes that set their own limit (the log's POST /add, per minute); the
+  // per-address and global limits are the front's.
+  await app.register(rateLimit, { global: false });
+  await app.register(providerPlugin, {
+    releases: p.releases,
+    blobs: p.blobs,
+    tokens: [p.identity.token],
+    trust: { fingerprint: p.identity.fingerprint },
+    log: {
+      vkey: p.vkey,
+      prefix: '/log',
+      healthy: () => p.service.sequencer.fatalError === undefined,
+      treeSize: () => p.service.checkpoint()?.size ?? 0,
+    },
+    rescan: p.rescan,
+    audit: p.record,
+    auditAnchor: () => p.anchors.text,
+    version: o.version ?? '0.0.0',
+  });
+  await app.register(logPlugin, { prefix: '/log', backend: p.service, tokens: [p.identity.token], config: p.config, registerRateLimit: false });
+  return app as unknown as FastifyInstance;
+}
+
+async function listen(app: FastifyInstance, o: DaemonOptions): Promise<string> {
+  try {
+    if (o.leader !== undefined) {
+      await fsp.rm(o.leader.socketPath, { force: true });
+      await app.listen({ path: o.leader.socketPath });
+      return `unix:${o.leader.socketPath}`;
+    }
+    return await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    const where = o.leader !== undefined ? o.leader.socketPath : `${o.host}:${o.port}`;
+    throw new IoError('ERR_IO_NETWORK', `cannot listen on ${where}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'choose another --port, or stop the process that uses it',
+    });
+  }
+}
+
+/** startDaemon starts `custody serve`: the steps of the module doc, in order. */
+export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
+  const now = o.now ?? (() => new Date());
+  const logger = o.logger ?? createDaemonLogger(o.logLevel, o.logFormat);
+  const dataDir = o.dataDir;
+  const { incomingDir, fresh } = await prepareDirs(o);
+  assertValidity(o.validityMs ?? 30 * 86_400_000);
 
   const audit = await AuditLog.open(join(dataDir, 'audit.jsonl'), { now });
-  const closers: Array<() => Promise<void>> = [() => audit.close()];
-  const closeAll = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch((e: unknown) => logger.error({ err: e }, 'close failed'));
-  };
+  const closers = new Closers(logger);
+  closers.push(() => audit.close());
   const record = (event: string, fields: JsonObject): void => {
     audit.append(event, fields).catch((e: unknown) => logger.error({ err: e, event }, 'audit append failed'));
   };
@@ -169,28 +445,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     });
     closers.push(() => service.close());
 
-    // Audit heads are anchored in the log (audit/anchor): after the start record and after every signed manifest,
-    // one at a time; the newest anchor file is kept in DATA/audit.anchor and served at /audit/anchor.
-    const anchorPath = join(dataDir, 'audit.anchor');
-    let anchorText = (await readFileIfExists(anchorPath, { maxBytes: AUDIT_ANCHOR_MAX_BYTES, what: 'audit anchor' }))?.toString('utf8');
-    let anchoring: Promise<void> = Promise.resolve();
-    const anchor = (): Promise<void> => {
-      anchoring = anchoring.then(async () => {
-        const head = audit.head;
-        if (head.seq < 0) return;
-        try {
-          const a = { seq: head.seq, head: head.hash };
-          const r = await service.add(formatAuditAnchorEntry(a));
-          const text = formatAuditAnchorFile(a, formatProofFile({ index: r.index, proof: r.proof, checkpoint: r.checkpoint }));
-          await writeFileAtomic(anchorPath, text);
-          anchorText = text;
-        } catch (e) {
-          // Best effort: the audit record itself is durable; the next anchor covers it.
-          logger.error({ err: e }, 'audit anchor failed');
-        }
-      });
-      return anchoring;
-    };
+    const anchors = await AuditAnchors.open(audit, service, join(dataDir, 'audit.anchor'), logger);
     await audit.append('daemon.started', {
       pid: process.pid,
       created: identity.created,
@@ -199,129 +454,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       log_vkey: key.vkey,
       log_size: service.sequencer.treeSize,
     });
-    await anchor();
+    await anchors.anchor();
 
-    const blobs = new BlobStore(join(dataDir, 'blobs'));
-    const releases = new ReleaseStore({
-      dir: join(dataDir, 'releases'),
-      blobs,
-      signer: identity.signer,
-      root: identity.root,
-      log: { add: (entry) => service.add(entry), vkey: key.vkey },
-      validityMs,
-      now,
-      onRelease: async (r: Release, reason: string) => {
-        await audit.append('manifest.signed', {
-          reason,
-          channel: r.channel,
-          arch: r.arch,
-          version: r.manifest.manifest.version,
-          sequence: r.manifest.manifest.sequence,
-          digest: r.manifest.digest,
-          log_index: r.index,
-          artifacts: Object.fromEntries([...r.manifest.manifest.artifacts].map(([n, a]) => [n, a.hash])),
-        });
-        await anchor();
-        logger.info({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence, logIndex: r.index, reason }, 'manifest signed and logged');
-      },
-    });
-    await blobs.removeTemporaries();
-    const loaded = await releases.load();
-    for (const s of loaded.stale) logger.warn({ ...s }, 'stored release no longer verifies; it is not served until re-signed');
-
-    // Re-sign what no longer verifies (expired, or the trust root changed) from the blobs it referenced.
-    const resignStale = async (): Promise<void> => {
-      for (const s of loaded.stale) {
-        // Only what time or a rotation invalidated is re-signed; a record that fails otherwise (a bad signature,
-        // a malformed file: tampering?) is left for the operator, and not served.
-        if (!RESIGNABLE.has(s.code)) {
-          logger.error({ channel: s.channel, arch: s.arch, code: s.code }, 'stored release refused; not re-signed, not served');
-          continue;
-        }
-        const arts = releases.artifactsOf(s.channel, s.arch);
-        if (arts === undefined || releases.get(s.channel, s.arch) !== undefined) continue;
-        try {
-          await releases.release(s.channel, s.arch, arts, {}, `resign after ${s.code}`);
-        } catch (e) {
-          if (!isTrustError(e)) throw e;
-          logger.warn({ channel: s.channel, arch: s.arch, code: e.code }, e.message);
-        }
-      }
-    };
-    await resignStale();
+    const { blobs, releases, stale } = await openReleases(o, { identity, service, vkey: key.vkey, audit, anchors, logger, now });
+    await resignStale(releases, stale, logger);
     await releases.refreshExpiring();
 
-    let scanning: Promise<ScanResult> | undefined;
-    const rescan = (): Promise<ScanResult> => {
-      // One scan at a time; a request during a scan waits for it and then scans again (it may have new files).
-      const run = async (): Promise<ScanResult> => {
-        const r = await scanIncoming(incomingDir, blobs, releases);
-        for (const p of r.problems) logger.warn({ path: p.path, code: p.code }, p.message);
-        return r;
-      };
-      const next = (scanning ?? Promise.resolve()).catch(() => undefined).then(run);
-      scanning = next;
-      return next;
-    };
-    const startup = await rescan();
+    const scans = rescanner(incomingDir, blobs, releases, logger);
+    const startup = await scans.rescan();
+    const sample = o.sample === true && fresh && releases.list().length === 0 ? await publishSample(blobs, releases) : undefined;
 
-    const verbose = logger.isLevelEnabled('debug');
-    const app = Fastify({
-      loggerInstance: logger,
-      logController: new LogController({ disableRequestLogging: !verbose }),
-      keepAliveTimeout: 72_000,
-      // Uploads of large artifacts may take long: no whole-request deadline, but a connection idle for a minute
-      // (a slow-loris client, a stalled reader) is closed, and the number of connections is capped.
-      requestTimeout: 0,
-      connectionTimeout: 60_000,
-      // Artifact file names may be up to 255 characters (fastify's default cap on a path segment is 100).
-      routerOptions: { maxParamLength: 256 },
-      frameworkErrors: (err, _req, reply) => {
-        // fastify's own refusals (a malformed URL, an over-long path segment) get the coded JSON body too.
-        void sendError(reply, new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(err.message).toLowerCase().slice(0, 200)}`));
-      },
-      ...(o.tls ? { https: { cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key) } } : {}),
-    });
-    app.server.maxConnections = o.maxConnections ?? 4096;
-    const root = app as unknown as FastifyInstance;
-    // Rate limits for every route (the log's included): per client address, and for everyone together.
-    const perIp = o.rateLimitPerIp ?? 50;
-    await app.register(rateLimit, {
-      global: perIp > 0,
-      max: perIp > 0 ? perIp : 1_000_000_000,
-      timeWindow: 1000,
-      errorResponseBuilder: (_req, ctx) =>
-        new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after === '1 second' ? 'second' : 'window'} exceeded; retry in ${ctx.after}`),
-    });
-    if ((o.rateLimitGlobal ?? 0) > 0) addGlobalRateLimit(root, o.rateLimitGlobal!);
-    await app.register(providerPlugin, {
-      releases,
-      blobs,
-      tokens: [identity.token],
-      trust: { rootBytes: identity.rootBytes, fingerprint: identity.fingerprint, rootDir: identity.rootDir },
-      log: {
-        vkey: key.vkey,
-        prefix: '/log',
-        healthy: () => service.sequencer.fatalError === undefined,
-        treeSize: () => service.checkpoint()?.size ?? 0,
-      },
-      rescan,
-      defaultRelease: o.defaultRelease,
-      audit: record,
-      auditAnchor: () => anchorText,
-      version: o.version ?? '0.0.0',
-    });
-    await app.register(logPlugin, { prefix: '/log', backend: service, tokens: [identity.token], config, registerRateLimit: false });
-
-    let address: string;
-    try {
-      address = await app.listen({ host: o.host, port: o.port });
-    } catch (e) {
-      throw new IoError('ERR_IO_NETWORK', `cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`, {
-        cause: e,
-        hint: 'choose another --port, or stop the process that uses it',
-      });
-    }
+    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger });
+    const address = await listen(app, o);
 
     const timer = setInterval(() => {
       releases.refreshExpiring().catch((e: unknown) => logger.error({ err: e }, 'manifest refresh failed'));
@@ -331,7 +475,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     logger.info({ url: address, origin, releases: releases.list().length, logSize: service.sequencer.treeSize }, 'provider listening');
     let closed = false;
     return {
-      app: app as unknown as FastifyInstance,
+      app,
       url: address,
       identity,
       vkey: key.vkey,
@@ -341,7 +485,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       dataDir,
       incomingDir,
       startup,
-      rescan,
+      sample,
+      rescan: scans.rescan,
       async close() {
         if (closed) return;
         closed = true;
@@ -349,16 +494,16 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         // stop while the audit log is still open; the log and the audit file close last.
         await app.close().catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
         clearInterval(timer);
-        await scanning?.catch(() => undefined);
+        await scans.idle();
         await releases.idle();
-        await anchoring;
+        await anchors.idle();
         await audit.append('daemon.stopped', { log_size: service.sequencer.treeSize }).catch(() => undefined);
-        await closeAll();
+        await closers.closeAll();
         logger.flush();
       },
     };
   } catch (e) {
-    await closeAll();
+    await closers.closeAll();
     throw e;
   }
 }

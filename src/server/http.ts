@@ -7,9 +7,9 @@
  *
  * Trust boundary: the Authorization header is attacker-controlled. Tokens are compared as SHA-256 digests in
  * constant time over every configured token (no early exit), so timing reveals neither content, length, nor which
- * token matched. Tokens never appear in logs (server/log/server `REDACT_PATHS`) or in error messages.
+ * token matched. Tokens never appear in logs (server/log-format `REDACT_PATHS`) or in error messages.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
 import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
 import { MAX_ENTRY_BYTES } from '../tlog/tile.ts';
@@ -57,27 +57,6 @@ export function authorizeBeforeBody(check: BearerCheck): preParsingAsyncHookHand
     await check(req);
     return payload;
   };
-}
-
-/**
- * addGlobalRateLimit caps the requests of everyone together at `rate` per second (a token bucket holding one
- * second's worth) with an onRequest hook on `app`, so it covers every route below it, 404s included.
- */
-export function addGlobalRateLimit(app: FastifyInstance, rate: number): void {
-  let tokens = rate;
-  let last = Date.now();
-  app.addHook('onRequest', (_req, reply, done) => {
-    const now = Date.now();
-    tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
-    last = now;
-    if (tokens >= 1) {
-      tokens -= 1;
-      done();
-      return;
-    }
-    reply.header('retry-after', '1');
-    done(new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${rate} requests per second`));
-  });
 }
 
 /**

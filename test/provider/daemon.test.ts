@@ -191,6 +191,17 @@ test('artifacts: Range, suffix range, 416, ETag/304, HEAD, and nothing outside t
     await get(d, `/blobs/sha256/${sha256(big)}`, { headers: { range: 'bytes=0-9' } });
   }
   assert.ok(fds() < before + 10, `open descriptors: ${before} before, ${fds()} after 120 requests`);
+  // Clients that go away mid-download: the stream stops and its file handle is closed.
+  for (let i = 0; i < 10; i++) {
+    const ac = new AbortController();
+    const r = await fetch(`${d.url}/blobs/sha256/${sha256(big)}`, { signal: ac.signal });
+    const reader = r.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await reader.read().catch(() => undefined);
+  }
+  for (let i = 0; i < 100 && fds() >= before + 10; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(fds() < before + 10, `open descriptors: ${before} before, ${fds()} after 10 abandoned downloads`);
 
   for (const path of [
     '/stable/arm64/..%2f..%2fkeys%2fsigner.pem',

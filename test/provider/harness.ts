@@ -2,11 +2,13 @@
  * test/provider/harness — start the real provider daemon in-process on a loopback port with a real data directory,
  * and small HTTP helpers.
  */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { startDaemon, type DaemonOptions, type RunningDaemon } from '../../src/server/daemon.ts';
+import { CLI_MAIN, TSX_LOADER } from '../support/cli.ts';
 
 /**
  * start runs the daemon on 127.0.0.1:0 and closes it after the test. The per-address rate limit is off unless the
@@ -46,3 +48,44 @@ export async function get(d: { url: string }, path: string, init: RequestInit = 
 export function bearer(d: RunningDaemon): Record<string, string> {
   return { authorization: `Bearer ${new TextDecoder().decode(d.identity.token)}` };
 }
+
+/** ServeInfo is the --json banner of custody serve. */
+export interface ServeInfo {
+  url: string;
+  data_dir: string;
+  trust_fingerprint: string;
+  log_vkey: string;
+  token_file: string;
+  releases: unknown[];
+  workers: number[];
+  sample?: { channel: string; arch: string; fetch_command: string };
+}
+
+export interface Served {
+  proc: ChildProcessWithoutNullStreams;
+  info: ServeInfo;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** serveChild starts the real `custody serve` process (--json banner) and kills it after the test. */
+export function serveChild(t: TestContext, cwd: string, args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const proc = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, 'serve', '--port', '0', '--json', '--log-level', 'warn', ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.after(() => proc.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve({ proc, info: JSON.parse(out.split('\n')[0]!) as ServeInfo, stderr: () => err, exited });
+    });
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    void exited.then((code) => reject(new Error(`custody serve exited with ${code} before listening:\n${err}`)));
+  });
+}
+

@@ -2,11 +2,13 @@
  * cli/commands/serve — `custody serve`, the provider daemon (server/daemon), and what `npm start` runs.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { UsageError, type TrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { abs, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
+import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
 export const DEFAULT_DATA_DIR = 'custody-data';
@@ -18,6 +20,29 @@ function packageVersion(): string {
   } catch {
     return '0.0.0';
   }
+}
+
+/** shellWord quotes s for a POSIX shell when it holds anything but plainly safe characters. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_+/=.,:@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** fetchCommand is the exact `custody fetch` command that verifies and downloads a release of this daemon. */
+function fetchCommand(url: string, fingerprint: string, vkey: string, channel: string, arch: string): string {
+  return [
+    'npx custody fetch',
+    shellWord(url),
+    '--root-fingerprint',
+    shellWord(fingerprint),
+    '--require-log',
+    shellWord(vkey),
+    '--channel',
+    shellWord(channel),
+    '--arch',
+    shellWord(arch),
+    '--output',
+    shellWord(`${channel}-${arch}`),
+  ].join(' ');
 }
 
 export const serve: Command = {
@@ -52,7 +77,12 @@ options:
   --default CHANNEL/ARCH      also serve that manifest at /manifest.json
   --postgres-url-file F       keep the transparency log's state in PostgreSQL (connection string from F or
                               CUSTODY_POSTGRES_URL); --postgres-schema S names its schema (default custody_log)
+  --workers N                 processes serving the port (default: the number of cores, here ${availableParallelism()});
+                              1 = a single process. With N > 1 a leader signs, logs and takes uploads, and
+                              N workers serve manifests and artifacts (docs/provider.md)
   --log-level LEVEL           pino level on stderr: fatal, error, warn, info (default), debug
+  --log-format json|pretty    log lines on stderr (default: pretty on a terminal, JSON otherwise)
+  --no-sample                 do not publish the sample release on a first start
 
 example:
   custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
@@ -76,6 +106,9 @@ example:
         'rate-limit-global': { type: 'string' },
         default: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        workers: { type: 'string' },
+        'no-sample': { type: 'boolean' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
       },
@@ -87,6 +120,12 @@ example:
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', `--log-level: expected fatal, error, warn, info or debug, got ${JSON.stringify(level)}`);
     }
+    // Readable lines on a terminal, JSON lines for everything else (journald, a collector, a file).
+    const logFormat = values['log-format'] ?? (process.stderr.isTTY ? 'pretty' : 'json');
+    if (logFormat !== 'json' && logFormat !== 'pretty') {
+      throw new UsageError('ERR_USAGE_ARGUMENT', `--log-format: expected json or pretty, got ${JSON.stringify(logFormat)}`);
+    }
+    const workers = intOption(values.workers, 'workers', 1, 256) ?? availableParallelism();
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', '--tls-cert and --tls-key go together');
     }
@@ -127,8 +166,7 @@ example:
     process.on('SIGHUP', onHup);
     try {
       // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
-      const { startDaemon } = await import('../../server/daemon.ts');
-      const d = await startDaemon({
+      const options: DaemonOptions = {
         dataDir,
         host: values.host ?? '127.0.0.1',
         port,
@@ -148,43 +186,71 @@ example:
         defaultRelease,
         postgres,
         logLevel: level,
+        logFormat,
+        sample: values['no-sample'] !== true,
         onFatal: (e) => stop(e),
         version: packageVersion(),
-      });
+      };
+      let d: RunningDaemon;
+      let url: string;
+      let close: () => Promise<void>;
+      let workerPids: number[] = [];
+      if (workers > 1) {
+        const { startCluster } = await import('../../server/cluster.ts');
+        const c = await startCluster({ ...options, workers });
+        d = c.daemon;
+        url = c.url;
+        close = () => c.close();
+        workerPids = c.workerPids();
+      } else {
+        const { startDaemon } = await import('../../server/daemon.ts');
+        d = await startDaemon(options);
+        url = d.url;
+        close = () => d.close();
+      }
       rescan = () => {
         d.rescan().catch(() => undefined);
       };
       if (hupDuringStart) rescan();
       const id = d.identity;
-      ctx.print(`custody serve: ${d.url}`);
+      ctx.print(`custody serve: ${url}${workers > 1 ? `  (${workers} workers)` : ''}`);
       ctx.print(`  data directory     ${d.dataDir}${id.created.length > 0 ? `  (created: ${id.created.join(', ')})` : ''}`);
-      ctx.print(`  trust root         ${d.url}/trust/root.json  version ${id.root.version}`);
+      ctx.print(`  trust root         ${url}/trust/root.json  version ${id.root.version}`);
       ctx.print(`  trust fingerprint  ${id.fingerprint}`);
       ctx.print(`  signing key        ${tufKeyId(id.signer.publicKey)}`);
-      ctx.print(`  log                ${d.url}/log  ${d.vkey}`);
+      ctx.print(`  log                ${url}/log  ${d.vkey}`);
       ctx.print(`  admin token        ${id.tokenPath}`);
       ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
       for (const r of d.releases.list()) {
-        ctx.print(`  release            ${d.url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
+        ctx.print(`  release            ${url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
       }
       if (id.created.includes('root key')) {
         ctx.print(`  note: development keys were created in ${d.dataDir}/keys; for production keep the root key offline`);
       }
-      ctx.print(`  verify a client:   custody fetch ${d.url} --root-fingerprint ${id.fingerprint} --channel C --arch A --output DIR`);
+      const sample = d.sample === undefined ? undefined : fetchCommand(url, id.fingerprint, d.vkey, d.sample.channel, d.sample.arch);
+      if (sample !== undefined) {
+        ctx.print(`  sample release     ${d.sample!.channel}/${d.sample!.arch} (made on this first start: two small generated files)`);
+        ctx.print(`  try a verified fetch of it:`);
+        ctx.print(`    ${sample}`);
+      } else {
+        ctx.print(`  verify a client:   custody fetch ${url} --root-fingerprint ${id.fingerprint} --require-log ${shellWord(d.vkey)} --channel C --arch A --output DIR`);
+      }
       ctx.result({
-        url: d.url,
+        url,
         data_dir: d.dataDir,
         trust_fingerprint: id.fingerprint,
         root_version: id.root.version,
         signer_key_id: tufKeyId(id.signer.publicKey),
-        log_url: `${d.url}/log`,
+        log_url: `${url}/log`,
         log_vkey: d.vkey,
         token_file: id.tokenPath,
         created: id.created,
         releases: d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
+        workers: workerPids,
+        ...(sample === undefined ? {} : { sample: { channel: d.sample!.channel, arch: d.sample!.arch, fetch_command: sample } }),
       });
       const fatal = await stopped;
-      await d.close();
+      await close();
       if (fatal) throw fatal;
       return 0;
     } finally {

@@ -13,25 +13,19 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import type { Logger } from 'pino';
 import { IoError, toIoError, type TrustError } from '../../errors.ts';
 import { openPostgresStorage } from '../../log/storage-postgres.ts';
 import { openSqliteStorage } from '../../log/storage-sqlite.ts';
 import type { LogStorage } from '../../log/storage.ts';
 import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from './config.ts';
+import { createLogger } from '../log-format.ts';
 import { logPlugin } from './plugin.ts';
 import { LogService } from './service.ts';
 import { loadOrCreateLogKey, noteCheckpointSigner, type LogKey } from './signer.ts';
 import { WitnessPool, type WitnessEndpoint } from './witness-client.ts';
 
-/** REDACT_PATHS lists where a bearer token could appear in a log record; pino replaces them. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'request.headers.authorization',
-  'headers.authorization',
-  'authorization',
-  'token',
-];
+export { REDACT_PATHS, createLogger, loggerOptions } from '../log-format.ts';
 
 /** LogServerOptions configures {@link startLogServer}. */
 export interface LogServerOptions {
@@ -64,16 +58,6 @@ export interface RunningLogServer {
   vkey: string;
   keyCreated: boolean;
   close(): Promise<void>;
-}
-
-/** loggerOptions are the daemon's pino options: the level, and every path of REDACT_PATHS censored. */
-export function loggerOptions(level = 'info'): LoggerOptions {
-  return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-}
-
-/** createLogger returns the daemon's pino logger: JSON lines on stderr, secrets redacted. */
-export function createLogger(level = 'info'): Logger {
-  return pino(loggerOptions(level), pino.destination({ dest: 2, sync: false }));
 }
 
 /** OpenLogOptions configures {@link openLogService}. */

@@ -119,26 +119,19 @@ export class ReleaseStore {
   async load(): Promise<{ loaded: string[]; stale: Array<{ channel: string; arch: string; code: string }> }> {
     const loaded: string[] = [];
     const stale: Array<{ channel: string; arch: string; code: string }> = [];
-    for (const channel of await listDirs(this.#o.dir)) {
-      if (!CHANNEL_NAME.test(channel)) continue;
-      for (const arch of await listDirs(join(this.#o.dir, channel))) {
-        if (!CHANNEL_NAME.test(arch)) continue;
-        const raw = await readFileIfExists(join(this.#o.dir, channel, arch, 'current.json'), {
-          maxBytes: RELEASE_RECORD_MAX_BYTES,
-          what: 'release record',
-        });
-        if (raw === undefined) continue;
-        try {
-          const r = this.#checkRecord(channel, arch, raw);
-          this.#current.set(channelKey(channel, arch), r);
-          loaded.push(channelKey(channel, arch));
-        } catch (e) {
-          if (!isTrustError(e)) throw e;
-          stale.push({ channel, arch, code: e.code });
-          // Keep its (unverified) manifest for its artifact list and sequence — never to serve it.
-          const m = unverifiedManifest(raw);
-          if (m !== undefined) this.#stale.set(channelKey(channel, arch), m);
-        }
+    for (const { channel, arch } of await listChannels(this.#o.dir)) {
+      const raw = await readCurrentRecord(this.#o.dir, channel, arch);
+      if (raw === undefined) continue;
+      try {
+        const r = this.#checkRecord(channel, arch, raw);
+        this.#current.set(channelKey(channel, arch), r);
+        loaded.push(channelKey(channel, arch));
+      } catch (e) {
+        if (!isTrustError(e)) throw e;
+        stale.push({ channel, arch, code: e.code });
+        // Keep its (unverified) manifest for its artifact list and sequence — never to serve it.
+        const m = unverifiedManifest(raw);
+        if (m !== undefined) this.#stale.set(channelKey(channel, arch), m);
       }
     }
     return { loaded, stale };
@@ -148,19 +141,7 @@ export class ReleaseStore {
   readonly #stale = new Map<string, Manifest>();
 
   #checkRecord(channel: string, arch: string, raw: Uint8Array): Release {
-    const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'release record' });
-    const manifestText = rec.manifest;
-    const proofText = rec.proof;
-    if (typeof manifestText !== 'string' || typeof proofText !== 'string') {
-      throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch}: expected manifest and proof strings`);
-    }
-    const m = parseManifest(manifestText);
-    if (m.channel !== channel || m.arch !== arch) {
-      throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch} holds a manifest for ${m.channel}/${m.arch}`);
-    }
-    const vm = verifyManifest(m, this.#o.root, { now: this.#o.now() });
-    const logged = verifyManifestInclusion(vm, proofText, this.#o.log.vkey);
-    return { channel, arch, manifest: vm, manifestText, proofText, index: logged.index };
+    return checkReleaseRecord(channel, arch, raw, { root: this.#o.root, vkey: this.#o.log.vkey, now: this.#o.now() });
   }
 
   /** get returns the current release of a channel/arch, if any. */
@@ -338,6 +319,41 @@ export class ReleaseStore {
     const doc: JsonObject = { artifacts, ...(state.version === undefined ? {} : { version: state.version }) };
     await writeFileAtomic(join(this.#o.dir, channel, arch, IMPORT_STATE), JSON.stringify(doc) + '\n');
   }
+}
+
+/**
+ * checkReleaseRecord parses a release record and checks it as a client would: the manifest is for channel/arch,
+ * signed under `root`, and its inclusion proof verifies under the log key `vkey`. Throws the coded error otherwise.
+ */
+export function checkReleaseRecord(channel: string, arch: string, raw: Uint8Array, check: { root: TrustRoot; vkey: string; now: Date }): Release {
+  const rec = parseJsonObject(raw, { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'release record' });
+  const manifestText = rec.manifest;
+  const proofText = rec.proof;
+  if (typeof manifestText !== 'string' || typeof proofText !== 'string') {
+    throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch}: expected manifest and proof strings`);
+  }
+  const m = parseManifest(manifestText);
+  if (m.channel !== channel || m.arch !== arch) {
+    throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch} holds a manifest for ${m.channel}/${m.arch}`);
+  }
+  const vm = verifyManifest(m, check.root, { now: check.now });
+  const logged = verifyManifestInclusion(vm, proofText, check.vkey);
+  return { channel, arch, manifest: vm, manifestText, proofText, index: logged.index };
+}
+
+/** readCurrentRecord reads the bytes of DIR/<channel>/<arch>/current.json (undefined when there is none). */
+export function readCurrentRecord(dir: string, channel: string, arch: string): Promise<Uint8Array | undefined> {
+  return readFileIfExists(join(dir, channel, arch, 'current.json'), { maxBytes: RELEASE_RECORD_MAX_BYTES, what: 'release record' });
+}
+
+/** listChannels lists the channel/arch directories of a release directory whose names are valid. */
+export async function listChannels(dir: string): Promise<Array<{ channel: string; arch: string }>> {
+  const out: Array<{ channel: string; arch: string }> = [];
+  for (const channel of await listDirs(dir)) {
+    if (!CHANNEL_NAME.test(channel)) continue;
+    for (const arch of await listDirs(join(dir, channel))) if (CHANNEL_NAME.test(arch)) out.push({ channel, arch });
+  }
+  return out;
 }
 
 /** ImportState is the artifact set and version the incoming directory last released. */

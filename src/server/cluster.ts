@@ -1,0 +1,195 @@
+/**
+ * server/cluster — `custody serve --workers N` (N > 1): one leader and N workers sharing the public port
+ * (`node:cluster`, connections handed out round-robin by the leader process).
+ *
+ * The leader is the daemon of server/daemon with everything that writes: the identity, the transparency log and its
+ * sequencer, the release store, incoming scans, the audit log, the admin API. It listens on a private Unix socket
+ * (DATA/leader.sock, or a 0700 temporary directory when that path is too long for a socket) instead of the port.
+ * Workers (server/worker) serve the read routes from the shared data directory and forward everything else to that
+ * socket. Why forward rather than route by port: clients, proxies and `custody publish` keep one URL, and the log's
+ * single writer stays the leader without a second public listener.
+ *
+ * Releases: after the leader writes a release record (atomically), it sends every worker
+ * `{type: "release", channel, arch}`; workers re-read and re-verify that record. A worker never sees a half-written
+ * record, and never serves a release the leader has not made durable.
+ *
+ * Supervision: a worker that exits unexpectedly (a crash, kill -9) is replaced after WORKER_RESTART_DELAY_MS; close()
+ * (SIGTERM or SIGINT to the leader) stops the workers, waits for them, then closes the leader. Rate limits are per
+ * worker (docs/provider.md).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IoError } from '../errors.ts';
+import { startDaemon, type DaemonOptions, type RunningDaemon } from './daemon.ts';
+import { createDaemonLogger, defaultLogFormat } from './log-format.ts';
+import type { Release } from './provider/releases.ts';
+import type { LeaderMessage, WorkerConfig } from './worker.ts';
+
+/** ClusterOptions configures {@link startCluster}: the daemon's options and the number of workers. */
+export interface ClusterOptions extends DaemonOptions {
+  workers: number;
+}
+
+/** RunningCluster is a started leader with its workers. */
+export interface RunningCluster {
+  daemon: RunningDaemon;
+  /** url is the public URL the workers share. */
+  url: string;
+  /** workerPids lists the current workers' process ids. */
+  workerPids(): number[];
+  close(): Promise<void>;
+}
+
+/** WORKER_RESTART_DELAY_MS spaces replacements of a worker that keeps failing. */
+const WORKER_RESTART_DELAY_MS = 250;
+/** WORKER_STOP_MS bounds the wait for a stopping worker before it is killed. */
+const WORKER_STOP_MS = 15_000;
+/**
+ * WORKER_EXEC_ARGV are V8 flags added for workers: a small young generation. A worker's per-request garbage is small
+ * (responses are prepared once), and with the default semi-space a thousand concurrent downloads let each worker's
+ * RSS grow by about 15 MiB more (bench/sections/provider-memory).
+ */
+const WORKER_EXEC_ARGV = ['--max-semi-space-size=2'];
+/** SOCKET_PATH_MAX_BYTES: sun_path holds 108 bytes on Linux, 104 on BSDs. */
+const SOCKET_PATH_MAX_BYTES = 100;
+
+async function leaderSocket(dataDir: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const inData = join(dataDir, 'leader.sock');
+  if (Buffer.byteLength(inData) <= SOCKET_PATH_MAX_BYTES) return { path: inData, cleanup: () => fsp.rm(inData, { force: true }) };
+  const dir = await fsp.mkdtemp(join(tmpdir(), 'custody-'));
+  await fsp.chmod(dir, 0o700);
+  return { path: join(dir, 'leader.sock'), cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
+}
+
+/** startCluster starts the leader, then the workers, and resolves once every worker listens. */
+export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
+  const logger = o.logger ?? createDaemonLogger(o.logLevel, o.logFormat);
+  const socket = await leaderSocket(o.dataDir);
+  const workers = new Map<number, Worker>();
+  const broadcast = (m: LeaderMessage): void => {
+    for (const w of workers.values()) if (w.isConnected()) w.send(m);
+  };
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon({
+      ...o,
+      logger,
+      leader: { socketPath: socket.path, onRelease: (r: Release) => broadcast({ type: 'release', channel: r.channel, arch: r.arch }) },
+    });
+  } catch (e) {
+    await socket.cleanup();
+    throw e;
+  }
+
+  const id = daemon.identity;
+  const config: Omit<WorkerConfig, 'index'> = {
+    type: 'config',
+    host: o.host,
+    port: o.port,
+    tls: o.tls === undefined ? undefined : { cert: Buffer.from(o.tls.cert).toString('base64'), key: Buffer.from(o.tls.key).toString('base64') },
+    rateLimitPerIp: o.rateLimitPerIp ?? 50,
+    rateLimitGlobal: o.rateLimitGlobal ?? 0,
+    maxConnections: o.maxConnections ?? 4096,
+    releasesDir: join(o.dataDir, 'releases'),
+    blobsDir: join(o.dataDir, 'blobs'),
+    rootBytes: Buffer.from(id.rootBytes).toString('base64'),
+    rootDir: id.rootDir,
+    vkey: daemon.vkey,
+    defaultRelease: o.defaultRelease,
+    socketPath: socket.path,
+    logLevel: o.logLevel ?? 'info',
+    logFormat: o.logFormat ?? defaultLogFormat(),
+  };
+  const here = import.meta.url;
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL(here.endsWith('.ts') ? './cluster-worker.ts' : './cluster-worker.js', here)),
+    args: [],
+    execArgv: [...process.execArgv, ...WORKER_EXEC_ARGV],
+  });
+
+  let closing = false;
+  let url = '';
+  const started = new Map<number, number>();
+  const delay = new Map<number, number>();
+  const fork = (index: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const w = cluster.fork();
+      workers.set(index, w);
+      w.on('message', (m: { type?: string }) => {
+        if (m.type === 'hello') w.send({ ...config, index } satisfies WorkerConfig);
+      });
+      w.once('listening', (a: { address: string | null; port: number }) => {
+        // Replacements ask for the same address as the first workers (port 0 included): the cluster hands them the
+        // listening socket the others share.
+        started.set(index, Date.now());
+        delay.set(index, WORKER_RESTART_DELAY_MS);
+        if (url === '') {
+          const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+          url = `${o.tls ? 'https' : 'http'}://${host}:${a.port}`;
+        }
+        logger.info({ worker: index, workerPid: w.process.pid }, 'worker started');
+        resolve();
+      });
+      w.once('exit', (code, signal) => {
+        if (workers.get(index) === w) workers.delete(index);
+        reject(new IoError('ERR_IO_NETWORK', `worker ${index} exited before listening on ${o.host}:${o.port} (${signal ?? `code ${code}`})`, {
+          hint: 'choose another --port, or stop the process that uses it',
+        }));
+        if (closing) return;
+        // A worker that keeps failing soon after its start is replaced less and less often (up to a minute apart).
+        const wait = delay.get(index) ?? WORKER_RESTART_DELAY_MS;
+        const lived = Date.now() - (started.get(index) ?? 0);
+        delay.set(index, lived < 5_000 ? Math.min(wait * 2, 60_000) : WORKER_RESTART_DELAY_MS);
+        logger.warn({ worker: index, workerPid: w.process.pid, code, signal, restartInMs: wait }, 'worker exited; starting a replacement');
+        setTimeout(() => {
+          if (!closing) fork(index).catch((e: unknown) => logger.error({ err: e, worker: index }, 'worker replacement failed'));
+        }, wait).unref();
+      });
+    });
+
+  const stopWorkers = async (): Promise<void> => {
+    closing = true;
+    await Promise.all(
+      [...workers.values()].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            const kill = setTimeout(() => w.process.kill('SIGKILL'), WORKER_STOP_MS);
+            w.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            w.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    workers.clear();
+  };
+
+  try {
+    const first = Array.from({ length: o.workers }, (_, i) => fork(i + 1));
+    await Promise.all(first);
+  } catch (e) {
+    await stopWorkers();
+    await daemon.close();
+    await socket.cleanup();
+    throw e;
+  }
+
+  let closed = false;
+  return {
+    daemon,
+    url,
+    workerPids: () => [...workers.values()].map((w) => w.process.pid).filter((p): p is number => p !== undefined),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await stopWorkers();
+      await daemon.close();
+      await socket.cleanup();
+    },
+  };
+}

@@ -1,0 +1,424 @@
+/**
+ * server/provider/read-path — the provider's read routes on plain `node:http`, ahead of fastify: what a boot storm
+ * asks for, answered from responses prepared once (body + header list) instead of going through a framework's
+ * routing, hooks and serializers for every request.
+ * ```
+ * GET|HEAD /<channel>/<arch>/manifest.json             the current signed manifest (ETag = its digest; no-cache)
+ * GET|HEAD /<channel>/<arch>/manifest.json.tlog-proof  its c2sp.org/tlog-proof@v1 inclusion proof
+ * GET|HEAD /<channel>/<arch>/<filename>                an artifact of the current release (Range, ETag, X-Artifact-Hash)
+ * GET|HEAD /blobs/sha256/<64 hex>                      any stored artifact by digest (Range; immutable, cached a year)
+ * GET|HEAD /manifest.json                              the default channel/arch, when configured
+ * GET|HEAD /trust/root.json, /trust/<N>.root.json      the trust root and its versions, for rotation
+ * ```
+ * Everything else (info, health, admin, the log) is passed on: to fastify in one process, to the leader from a
+ * worker (server/cluster).
+ *
+ * Measured (bench/sections/provider, wrk -t2 -c64 against nginx in one run): fastify's routing, reply decoration and
+ * hooks cost about half of a small response's CPU; a prepared header list written with one `writeHead` does not.
+ * Small blobs (≤ 16 MiB: kernels, initramfs) are kept in memory with their headers; larger ones are streamed in
+ * chunks sized so that all streams of a process together hold about STREAM_MEMORY_BUDGET_BYTES.
+ *
+ * Trust boundary: the URL and headers are attacker-controlled. Segments are matched against the in-memory release
+ * (never joined into a path) and blob names must be 64 lowercase hex; Range is parsed strictly (RFC 9110 §14.2) and
+ * anything unusual sends the whole artifact.
+ */
+import { promises as fsp } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { IoError, type TrustError } from '../../errors.ts';
+import { readFileIfExists } from '../../io/files.ts';
+import { ROOT_MAX_BYTES } from '../../trust/root.ts';
+import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
+import type { Release } from './releases.ts';
+
+/** BLOB_CACHE_ENTRY_MAX_BYTES: blobs up to this size are served from memory (a kernel, an initramfs). */
+export const BLOB_CACHE_ENTRY_MAX_BYTES = 16 * 1024 * 1024;
+/** BLOB_MAX_AGE_S: blobs are immutable by construction. */
+const BLOB_MAX_AGE_S = 365 * 86_400;
+/**
+ * STREAM_MEMORY_BUDGET_BYTES is what the streams of large artifacts of one process may hold in read buffers
+ * together: each stream reads chunks of budget / active streams, between STREAM_CHUNK_MIN_BYTES and
+ * STREAM_CHUNK_MAX_BYTES. A few clients get big reads (few syscalls); a thousand share the budget.
+ */
+const STREAM_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
+const STREAM_CHUNK_MIN_BYTES = 16 * 1024;
+const STREAM_CHUNK_MAX_BYTES = 1024 * 1024;
+/** FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. */
+const FIRST_SEGMENTS_PASSED_ON: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health']);
+
+/** ReleaseView is what the read path needs of the releases: the current one of a channel/arch. */
+export interface ReleaseView {
+  get(channel: string, arch: string): Release | undefined;
+}
+
+/** ReadPathOptions configures a {@link ReadPath}. */
+export interface ReadPathOptions {
+  releases: ReleaseView;
+  blobs: Pick<BlobStore, 'pathOf'>;
+  trust: { rootBytes: Uint8Array; rootDir: string | undefined };
+  defaultRelease?: { channel: string; arch: string } | undefined;
+  /** manifestMaxAgeS is the Cache-Control max-age of manifests and proofs (default 0: always revalidate). */
+  manifestMaxAgeS?: number | undefined;
+  /** blobCacheBytes caps the memory that keeps small blobs (default 64 MiB; 0 disables). */
+  blobCacheBytes?: number | undefined;
+  /** headers are added to every response (a worker names itself). */
+  headers?: readonly string[] | undefined;
+  /** onError is told about failures that are not refusals (storage errors), for the daemon's log. */
+  onError?: ((e: unknown) => void) | undefined;
+}
+
+/** Prepared is a whole 200 response: the body and the flat header list given to writeHead. */
+interface Prepared {
+  etag: string;
+  body: Buffer;
+  headers: string[];
+}
+
+/** PreparedBlob is a cached small blob and its header lists, one per Content-Disposition filename. */
+interface PreparedBlob {
+  data: Buffer;
+  byName: Map<string, string[]>;
+}
+
+/** writeError renders a coded error as the JSON refusal body of server/http, on a plain response. */
+export function writeError(res: ServerResponse, e: TrustError, extra: readonly string[] = []): void {
+  const body = JSON.stringify(e.toJSON());
+  const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(body)), ...extra];
+  if (e.httpStatus === 429) headers.push('retry-after', '1');
+  res.writeHead(e.httpStatus, headers);
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** ByteRange is an inclusive byte range of a representation. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * parseRange reads a `Range` header for a representation of `size` bytes (RFC 9110 §14.1.2). Returns undefined to
+ * send the whole representation (no header, another unit, several ranges, or invalid syntax — all of which RFC 9110
+ * lets a server ignore), 'unsatisfiable' for a range starting at or past the end, or the one range.
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(?:(\d{1,16})-(\d{0,16})|-(\d{1,16}))$/i.exec(header.trim());
+  if (!m) return undefined;
+  if (m[3] !== undefined) {
+    const n = Number(m[3]);
+    if (n === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? Number.MAX_SAFE_INTEGER : Number(m[2]);
+  if (end < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: Math.min(end, size - 1) };
+}
+
+/** etagMatches implements If-None-Match (RFC 9110 §13.1.2): `*` or a comma-separated list, weak tags compared weakly. */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+function notFound(what: string): TrustError {
+  return new IoError('ERR_PROVIDER_NOT_FOUND', what);
+}
+
+/** ReadPath answers the read routes; {@link ReadPath.handle} tells whether a request was one of them. */
+export class ReadPath {
+  readonly #o: ReadPathOptions;
+  readonly #manifestCache: string;
+  readonly #extra: readonly string[];
+  /** #prepared holds each release's manifest and proof responses; a new release is a new key. */
+  readonly #prepared = new WeakMap<Release, { manifest: Prepared; proof: Prepared; files: Map<string, string> }>();
+  readonly #cache: BlobCache;
+  readonly #blobs = new Map<string, PreparedBlob>();
+  /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
+  readonly #loading = new Map<string, Promise<PreparedBlob | undefined>>();
+  #streams = 0;
+
+  constructor(o: ReadPathOptions) {
+    this.#o = o;
+    this.#manifestCache = `public, max-age=${o.manifestMaxAgeS ?? 0}, must-revalidate`;
+    this.#extra = o.headers ?? [];
+    this.#cache = new BlobCache(o.blobCacheBytes ?? 64 * 1024 * 1024, BLOB_CACHE_ENTRY_MAX_BYTES);
+  }
+
+  /** handle answers a read route and returns true, or returns false (nothing written) for anything else. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const parts = path.split('/');
+    // parts[0] is the empty string before the leading slash.
+    if (parts.length === 2 && parts[1] === 'manifest.json' && this.#o.defaultRelease !== undefined) {
+      const d = this.#o.defaultRelease;
+      this.#guard(res, this.#channelFile(req, res, d.channel, d.arch, 'manifest.json'));
+      return true;
+    }
+    if (parts.length === 3 && parts[1] === 'trust') {
+      this.#guard(res, this.#trust(req, res, parts[2]!));
+      return true;
+    }
+    if (parts.length !== 4) return false;
+    const first = parts[1]!;
+    if (first === 'blobs' && parts[2] === 'sha256') {
+      const hex = parts[3]!;
+      if (!SHA256_HEX.test(hex)) writeError(res, notFound('a blob name is 64 lowercase hex characters'), this.#extra);
+      else this.#guard(res, this.#blob(req, res, hex, undefined, undefined));
+      return true;
+    }
+    if (FIRST_SEGMENTS_PASSED_ON.has(first)) return false;
+    let channel: string, arch: string, file: string;
+    try {
+      channel = decodeURIComponent(first);
+      arch = decodeURIComponent(parts[2]!);
+      file = decodeURIComponent(parts[3]!);
+    } catch {
+      return false; // malformed percent-encoding: the framework's coded 400
+    }
+    this.#guard(res, this.#channelFile(req, res, channel, arch, file));
+    return true;
+  }
+
+  /** #guard renders a refusal thrown by a route, or drops the connection if the response already started. */
+  #guard(res: ServerResponse, p: Promise<void> | void): void {
+    if (p === undefined) return;
+    p.catch((e: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const refusal = e instanceof IoError && e.code.startsWith('ERR_PROVIDER_');
+      if (!refusal) this.#o.onError?.(e);
+      const te = refusal
+          ? e
+          : new IoError('ERR_IO_READ_FAILED', 'the provider could not complete the request on its storage', {
+              hint: 'retry later; the operator finds the cause in the provider log',
+            });
+      writeError(res, te, te.code === 'ERR_PROVIDER_RANGE' ? [...this.#extra, ...this.#rangeHeader(e)] : this.#extra);
+    });
+  }
+
+  #rangeHeader(e: unknown): string[] {
+    const size = (e as TrustError).details?.size;
+    return typeof size === 'number' ? ['content-range', `bytes */${size}`] : [];
+  }
+
+  #channelFile(req: IncomingMessage, res: ServerResponse, channel: string, arch: string, file: string): Promise<void> | void {
+    const r = this.#o.releases.get(channel, arch);
+    if (r === undefined) {
+      writeError(res, notFound(`no release for ${channel.slice(0, 64)}/${arch.slice(0, 64)}`), this.#extra);
+      return;
+    }
+    const p = this.#preparedOf(r);
+    if (file === 'manifest.json' || file === 'manifest.json.tlog-proof') {
+      this.#sendPrepared(req, res, file === 'manifest.json' ? p.manifest : p.proof);
+      return;
+    }
+    const sha256 = p.files.get(file);
+    if (sha256 === undefined) {
+      writeError(res, notFound(`${channel}/${arch} has no artifact ${JSON.stringify(file.slice(0, 255))}`), this.#extra);
+      return;
+    }
+    return this.#blob(req, res, sha256, this.#manifestCache, file);
+  }
+
+  #preparedOf(r: Release): { manifest: Prepared; proof: Prepared; files: Map<string, string> } {
+    let p = this.#prepared.get(r);
+    if (p === undefined) {
+      const prep = (text: string, etag: string, type: string): Prepared => {
+        const body = Buffer.from(text, 'utf8');
+        const headers = ['content-type', type, 'cache-control', this.#manifestCache, 'etag', etag, 'content-length', String(body.length), ...this.#extra];
+        return { etag, body, headers };
+      };
+      const files = new Map<string, string>();
+      for (const a of r.manifest.manifest.artifacts.values()) files.set(a.filename, a.hash.slice('sha256:'.length));
+      p = {
+        manifest: prep(r.manifestText, `"${r.manifest.digest}"`, 'application/json; charset=utf-8'),
+        proof: prep(r.proofText, `"${r.manifest.digest}.proof"`, 'text/plain; charset=utf-8'),
+        files,
+      };
+      this.#prepared.set(r, p);
+    }
+    return p;
+  }
+
+  #sendPrepared(req: IncomingMessage, res: ServerResponse, p: Prepared): void {
+    if (req.headers['if-none-match'] !== undefined && etagMatches(req.headers['if-none-match'], p.etag)) {
+      res.writeHead(304, ['cache-control', this.#manifestCache, 'etag', p.etag, ...this.#extra]);
+      res.end();
+      return;
+    }
+    res.writeHead(200, p.headers);
+    res.end(req.method === 'HEAD' ? undefined : p.body);
+  }
+
+  async #trust(req: IncomingMessage, res: ServerResponse, file: string): Promise<void> {
+    let body: Uint8Array | undefined;
+    if (file === 'root.json') body = this.#o.trust.rootBytes;
+    else if (/^[1-9][0-9]{0,8}\.root\.json$/.test(file) && this.#o.trust.rootDir !== undefined) {
+      body = await readFileIfExists(join(this.#o.trust.rootDir, file), { maxBytes: ROOT_MAX_BYTES, what: 'trust root version' });
+    }
+    if (body === undefined) throw notFound(`no trust root ${file.slice(0, 40)}`);
+    res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** #headers is the header list of a whole blob (no Content-Length: added by the caller). */
+  #headers(sha256: string, cache: string, filename: string | undefined): string[] {
+    const h = [
+      'content-type', 'application/octet-stream',
+      'cache-control', cache,
+      'etag', `"sha256:${sha256}"`,
+      'accept-ranges', 'bytes',
+      'x-artifact-hash', `sha256:${sha256}`,
+      ...this.#extra,
+    ];
+    if (filename !== undefined) h.push('content-disposition', `attachment; filename="${filename.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`);
+    return h;
+  }
+
+  /** #cached returns a small blob from memory, reading it once if needed; undefined for a large one. */
+  async #cached(sha256: string): Promise<PreparedBlob | undefined | 'missing'> {
+    if (this.#cache.get(sha256) !== undefined) {
+      const b = this.#blobs.get(sha256);
+      if (b !== undefined) return b;
+    }
+    const pending = this.#loading.get(sha256);
+    if (pending !== undefined) return pending;
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(this.#o.blobs.pathOf(sha256), 'r');
+    } catch {
+      return 'missing';
+    }
+    const read = (async (): Promise<PreparedBlob | undefined> => {
+      try {
+        const size = (await fh.stat()).size;
+        if (size > BLOB_CACHE_ENTRY_MAX_BYTES) return undefined;
+        const data = await fh.readFile();
+        const b: PreparedBlob = { data, byName: new Map() };
+        this.#cache.set(sha256, data);
+        // The cache decides what stays; prepared entries follow it (dropped when it evicted them).
+        for (const k of this.#blobs.keys()) if (this.#cache.get(k) === undefined) this.#blobs.delete(k);
+        if (this.#cache.get(sha256) !== undefined) this.#blobs.set(sha256, b);
+        return b;
+      } finally {
+        this.#loading.delete(sha256);
+        await fh.close().catch(() => undefined);
+      }
+    })();
+    this.#loading.set(sha256, read);
+    return read;
+  }
+
+  async #blob(req: IncomingMessage, res: ServerResponse, sha256: string, cache: string | undefined, filename: string | undefined): Promise<void> {
+    const cc = cache ?? `public, max-age=${BLOB_MAX_AGE_S}, immutable`;
+    const small = await this.#cached(sha256);
+    if (small === 'missing') throw notFound(`no blob sha256:${sha256}`);
+    const etag = `"sha256:${sha256}"`;
+    const conditional = req.headers['if-none-match'] !== undefined || req.headers.range !== undefined;
+    if (small !== undefined && !conditional) {
+      // The hot path: a whole small artifact, headers prepared once per (blob, name, cache policy).
+      const key = `${cc}\n${filename ?? ''}`;
+      let h = small.byName.get(key);
+      if (h === undefined) {
+        h = [...this.#headers(sha256, cc, filename), 'content-length', String(small.data.length)];
+        if (small.byName.size < 64) small.byName.set(key, h);
+      }
+      res.writeHead(200, h);
+      res.end(req.method === 'HEAD' ? undefined : small.data);
+      return;
+    }
+    const headers = this.#headers(sha256, cc, filename);
+    if (etagMatches(req.headers['if-none-match'], etag)) {
+      res.writeHead(304, headers.slice(2));
+      res.end();
+      return;
+    }
+    let fh: fsp.FileHandle | undefined;
+    let size: number;
+    if (small !== undefined) size = small.data.length;
+    else {
+      try {
+        fh = await fsp.open(this.#o.blobs.pathOf(sha256), 'r');
+      } catch {
+        throw notFound(`no blob sha256:${sha256}`);
+      }
+      try {
+        size = (await fh.stat()).size;
+      } catch (e) {
+        await fh.close().catch(() => undefined);
+        throw e;
+      }
+    }
+    // If-Range with another validator: the client's partial copy is stale, send everything (RFC 9110 §13.1.5).
+    const ifRange = req.headers['if-range'];
+    const range = ifRange !== undefined && ifRange !== etag ? undefined : parseRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      await fh?.close().catch(() => undefined);
+      throw new IoError('ERR_PROVIDER_RANGE', `the artifact has ${size} bytes`, { details: { size } });
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    if (range !== undefined) headers.push('content-range', `bytes ${start}-${end}/${size}`);
+    headers.push('content-length', String(end - start + 1));
+    res.writeHead(range === undefined ? 200 : 206, headers);
+    if (req.method === 'HEAD' || end < start) {
+      await fh?.close().catch(() => undefined);
+      res.end();
+      return;
+    }
+    if (small !== undefined) {
+      res.end(small.data.subarray(start, end + 1));
+      return;
+    }
+    this.#stream(res, fh!, start, end);
+  }
+
+  /**
+   * #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc): one
+   * buffer per stream, read into again once the socket has taken the previous chunk (no allocation per chunk, and
+   * no read-ahead beyond one chunk for a slow client).
+   */
+  #stream(res: ServerResponse, fh: fsp.FileHandle, start: number, end: number): void {
+    this.#streams++;
+    const chunk = Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, Math.floor(STREAM_MEMORY_BUDGET_BYTES / this.#streams)));
+    const buf = Buffer.allocUnsafe(Math.min(chunk, end - start + 1));
+    let gone = false;
+    res.once('close', () => (gone = true));
+    const written = (n: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        // A client that goes away may leave the write's callback uncalled: closing ends the wait too.
+        const onClose = (): void => resolve();
+        res.once('close', onClose);
+        res.write(buf.subarray(0, n), (e) => {
+          res.off('close', onClose);
+          if (e) reject(e);
+          else resolve();
+        });
+      });
+    const run = async (): Promise<void> => {
+      let pos = start;
+      while (pos <= end && !gone) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
+        if (bytesRead === 0) throw new Error('read-path: blob shorter than its size');
+        pos += bytesRead;
+        await written(bytesRead);
+      }
+      res.end();
+    };
+    run()
+      .catch(() => res.destroy()) // a client that went away, or a read error: the connection is dropped
+      .finally(() => {
+        this.#streams--;
+        void fh.close().catch(() => undefined);
+      });
+  }
+}

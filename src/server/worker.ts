@@ -1,0 +1,166 @@
+/**
+ * server/worker — one worker of `custody serve --workers N` (server/cluster): it serves the read routes
+ * (server/provider/read-path) from the data directory the leader writes, on the shared public port, and forwards
+ * everything else (info, health, admin, the log) to the leader over its private Unix socket.
+ *
+ * What a worker serves is only what the leader durably released: it reads the release records (written atomically:
+ * whole or not at all) and verifies each one as a client would before serving it; it learns of a new release from
+ * the leader's message, sent after the record is on disk (server/provider/release-mirror). It holds no signing key
+ * and writes nothing.
+ *
+ * Forwarded requests carry the client address in X-Forwarded-For (replacing any the client sent), which the leader
+ * trusts because nothing but its own workers can reach its socket (DATA is 0700).
+ *
+ * Lifecycle: SIGTERM, or the leader going away (IPC disconnect), closes the listener, lets requests in flight finish
+ * for up to WORKER_DRAIN_MS, and exits. SIGINT and SIGHUP (sent to the whole process group by a terminal) are left
+ * to the leader, which stops or rescans for everyone.
+ */
+import { Agent, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { IoError } from '../errors.ts';
+import { parseRoot, verifyPinnedRoot } from '../trust/root.ts';
+import { createDaemonLogger, type LogFormat } from './log-format.ts';
+import { BlobStore } from './provider/blobs.ts';
+import { createFrontServer } from './provider/front.ts';
+import { ReadPath, writeError } from './provider/read-path.ts';
+import { ReleaseMirror } from './provider/release-mirror.ts';
+
+/** WorkerConfig is what the leader sends a worker when it starts (over IPC: the TLS key never goes in argv/env). */
+export interface WorkerConfig {
+  type: 'config';
+  /** index numbers the worker from 1 (X-Custody-Worker on its responses). */
+  index: number;
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string } | undefined;
+  rateLimitPerIp: number;
+  rateLimitGlobal: number;
+  maxConnections: number;
+  releasesDir: string;
+  blobsDir: string;
+  /** rootBytes is root.json (base64); rootDir holds its versions. */
+  rootBytes: string;
+  rootDir: string | undefined;
+  vkey: string;
+  defaultRelease?: { channel: string; arch: string } | undefined;
+  socketPath: string;
+  logLevel: string;
+  logFormat: LogFormat;
+}
+
+/** LeaderMessage is what the leader sends a running worker. */
+export type LeaderMessage = WorkerConfig | { type: 'release'; channel: string; arch: string };
+
+/** WORKER_DRAIN_MS bounds how long a stopping worker waits for requests in flight. */
+const WORKER_DRAIN_MS = 10_000;
+/** HOP_BY_HOP headers describe one connection and are not forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer']);
+
+/** forwarder returns the handler that passes a request to the leader and its answer back. */
+function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  return (req, res) => {
+    const headers: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && k !== 'x-forwarded-for') headers[k] = v;
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    const up = request({ socketPath, agent, method: req.method, path: req.url, headers }, (ur) => {
+      const out: string[] = [];
+      let close = false;
+      for (let i = 0; i + 1 < ur.rawHeaders.length; i += 2) {
+        const k = ur.rawHeaders[i]!.toLowerCase();
+        const v = ur.rawHeaders[i + 1]!;
+        if (k === 'connection') close ||= /\bclose\b/i.test(v);
+        if (!HOP_BY_HOP.has(k)) out.push(k, v);
+      }
+      // The leader closes after refusing a request whose body it did not read: so does the worker, to its client.
+      if (close) out.push('connection', 'close');
+      res.writeHead(ur.statusCode ?? 502, [...out, ...extra]);
+      pipeline(ur, res, () => undefined);
+    });
+    up.on('error', (e) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      onError(e);
+      writeError(res, new IoError('ERR_IO_NETWORK', 'the provider could not reach its leader process', { hint: 'retry; the operator finds the cause in the provider log' }), [
+        ...extra,
+        'connection',
+        'close',
+      ]);
+    });
+    pipeline(req, up, () => undefined);
+  };
+}
+
+/** runWorker asks the leader for its configuration, loads the releases, listens, and serves until told to stop. */
+export async function runWorker(): Promise<void> {
+  const send = (m: unknown): void => {
+    process.send?.(m);
+  };
+  const pending: Array<{ channel: string; arch: string }> = [];
+  const loaded: { mirror?: ReleaseMirror } = {};
+  const config = await new Promise<WorkerConfig>((resolve) => {
+    process.on('message', (m: LeaderMessage) => {
+      if (m.type === 'config') resolve(m);
+      else if (m.type === 'release') {
+        if (loaded.mirror === undefined) pending.push(m);
+        else void loaded.mirror.reload(m.channel, m.arch).catch(() => undefined);
+      }
+    });
+    send({ type: 'hello' });
+  });
+  const logger = createDaemonLogger(config.logLevel, config.logFormat).child({ worker: config.index });
+  const root = verifyPinnedRoot(parseRoot(Buffer.from(config.rootBytes, 'base64')), { now: new Date() });
+  const m = new ReleaseMirror({
+    dir: config.releasesDir,
+    root,
+    vkey: config.vkey,
+    now: () => new Date(),
+    onRefused: (channel, arch, code) => logger.warn({ channel, arch, code }, 'release record does not verify; not served'),
+  });
+  // Messages that come during the load are replayed after it (a reload only ever moves a sequence forward).
+  await m.loadAll();
+  loaded.mirror = m;
+  for (const p of pending.splice(0)) await m.reload(p.channel, p.arch).catch(() => undefined);
+
+  const extra = ['x-custody-worker', String(config.index)];
+  const readPath = new ReadPath({
+    releases: m,
+    blobs: new BlobStore(config.blobsDir),
+    trust: { rootBytes: Buffer.from(config.rootBytes, 'base64'), rootDir: config.rootDir },
+    defaultRelease: config.defaultRelease,
+    headers: extra,
+    onError: (e) => logger.error({ err: e }, 'provider read failed'),
+  });
+  const server = createFrontServer({
+    readPath,
+    fallback: forwarder(config.socketPath, extra, (e) => logger.error({ err: e }, 'leader unreachable')),
+    rateLimitPerIp: config.rateLimitPerIp,
+    rateLimitGlobal: config.rateLimitGlobal,
+    maxConnections: config.maxConnections,
+    tls: config.tls === undefined ? undefined : { cert: Buffer.from(config.tls.cert, 'base64'), key: Buffer.from(config.tls.key, 'base64') },
+    headers: extra,
+  });
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), WORKER_DRAIN_MS).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('disconnect', stop);
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
+  server.on('error', (e) => {
+    // Cannot listen (or the listener failed): the leader replaces this worker.
+    logger.error({ err: e }, 'worker listener failed');
+    process.exit(1);
+  });
+  server.listen({ host: config.host, port: config.port }, () => {
+    logger.debug({ releases: m.size }, 'worker listening');
+  });
+}
