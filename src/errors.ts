@@ -486,3 +486,31 @@ export function toIoError(e: unknown, path: string, op: 'read' | 'write'): unkno
   }
   return e;
 }
+
+/** isErrorCode tells whether a string (e.g. a code relayed by a server) is a current code of ERROR_CODES. */
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, s);
+}
+
+/**
+ * errorFromCode builds the class a code belongs to (its kind), so a code relayed from a server keeps
+ * `instanceof PolicyError` and friends; messages and hints are the caller's.
+ */
+export function errorFromCode(code: ErrorCode, message: string, options?: TrustErrorOptions): AnyTrustError {
+  switch (ERROR_CODES[code][0]) {
+    case 'verification':
+      return new VerificationError(code as CodesOf<'verification'>, message, options);
+    case 'policy':
+      return new PolicyError(code as CodesOf<'policy'>, message, options);
+    case 'format':
+      return new FormatError(code as CodesOf<'format'>, message, options);
+    case 'limit':
+      return new LimitError(code as CodesOf<'limit'>, message, options);
+    case 'config':
+      return new ConfigError(code as CodesOf<'config'>, message, options);
+    case 'usage':
+      return new UsageError(code as CodesOf<'usage'>, message, options);
+    case 'io':
+      return new IoError(code as CodesOf<'io'>, message, options);
+  }
+}

@@ -15,13 +15,14 @@ import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
 import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
 import { abs, readRootFile } from '../common.ts';
-import { parseCommandArgs, requireOption, type Command } from '../context.ts';
+import { intOption, parseCommandArgs, requireOption, type Command } from '../context.ts';
 import { readTokenFile } from './log.ts';
 
 export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
   usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
+                     [--timeout SECONDS] [--stall-timeout SECONDS]
 
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
 channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
@@ -35,6 +36,10 @@ are renamed only after the check. The verified manifest.json (and its .tlog-proo
   --state FILE               rollback protection: remembers the highest sequence per channel/arch
   --require-log VKEY         refuse a manifest without an inclusion proof under this log key
   --artifact NAME            fetch only this artifact (repeatable; default all)
+  --timeout SECONDS          time allowed for the whole fetch (default 300)
+  --stall-timeout SECONDS    a provider silent this long (before its headers or mid-body) is dropped for the
+                             rest of the run (default 60); so is one giving a bad answer. Network errors and
+                             5xx answers are retried twice; definitive answers (404, coded refusals) are not
 
 HTTPS with a private CA: set NODE_EXTRA_CA_CERTS=ca.pem.
 
@@ -51,7 +56,11 @@ example:
       state: { type: 'string' },
       'require-log': { type: 'string' },
       artifact: { type: 'string', multiple: true },
+      timeout: { type: 'string' },
+      'stall-timeout': { type: 'string' },
     });
+    const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
+    const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
     if (positionals.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL');
     if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
@@ -74,6 +83,8 @@ example:
       outputDir: output,
       artifacts: values.artifact,
       now: ctx.now,
+      ...(totalS === undefined ? {} : { totalTimeoutMs: totalS * 1000 }),
+      ...(stallS === undefined ? {} : { timeoutMs: stallS * 1000 }),
       onEvent: (e) => {
         events.push(e);
         if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);
