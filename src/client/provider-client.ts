@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { constantTimeEqual, createMultiHasher } from '../crypto/index.ts';
 import { decodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJson, type JsonValue } from '../encoding/json.ts';
+import { printable } from '../encoding/text.ts';
 import { FormatError, IoError, PolicyError, VerificationError, errorFromCode, isErrorCode, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { syncDir, writeFileAtomic, writevFully } from '../io/files.ts';
 import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
@@ -91,11 +92,7 @@ function baseUrl(u: string): URL {
 /** SERVER_CODES are the codes a (untrusted) provider may pass on to the user: they describe the answer only. */
 const SERVER_CODES: ReadonlySet<string> = new Set(['ERR_PROVIDER_NOT_FOUND', 'ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RANGE', 'ERR_PROVIDER_UNAUTHORIZED']);
 
-/** printable keeps a server-supplied text short and free of control characters (no terminal escapes). */
-export function printable(s: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, max);
-}
+export { printable };
 
 /** ERROR_BODY_MAX_BYTES caps the body of a refusal (its JSON names a code and a message). */
 const ERROR_BODY_MAX_BYTES = 64 * 1024;

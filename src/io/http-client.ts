@@ -13,6 +13,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 import { IoError, LimitError, isTrustError } from '../errors.ts';
 
 /** HttpGetOptions configures {@link httpGet}. */
@@ -21,8 +22,13 @@ export interface HttpGetOptions {
   stallMs: number;
   /** deadline (ms since the epoch, `Date.now()` clock) abandons the request and its body at that time. */
   deadline: number;
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'PUT' | 'POST';
   headers?: Record<string, string>;
+  /**
+   * body is sent after the headers. When the server answers before it has read all of it (a refusal, or "already
+   * stored"), sending stops and the answer is what counts: a broken pipe after an answer is not a failure.
+   */
+  body?: Uint8Array | Readable;
 }
 
 /** HttpAnswer is a response whose body is still to be read (or dropped with `close`). */
@@ -63,11 +69,19 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
       req.destroy(timeoutError(url, 'stall', o.stallMs));
     });
     req.on('error', (e) => {
+      // After an answer, a write error (EPIPE: the server closed while we were still sending) changes nothing.
+      if (answered) return;
       clear();
       reject(timedOut !== undefined ? timeoutError(url, timedOut, o.stallMs) : new IoError('ERR_IO_NETWORK', `cannot fetch ${url.href}: ${errnoReason(e)}`, { cause: e }));
     });
     req.on('close', clear);
+    let answered = false;
     req.on('response', (res) => {
+      answered = true;
+      if (o.body instanceof Readable) {
+        o.body.unpipe(req);
+        o.body.destroy();
+      }
       res.on('close', clear);
       resolve({
         status: res.statusCode ?? 0,
@@ -81,7 +95,11 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
         },
       });
     });
-    req.end();
+    if (o.body === undefined) req.end();
+    else if (o.body instanceof Readable) {
+      o.body.on('error', (e) => req.destroy(e));
+      o.body.pipe(req);
+    } else req.end(o.body);
   });
 }
 
