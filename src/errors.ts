@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   ERR_IO_NOT_REGULAR_FILE: ['io', 400, 'pass a regular file; symlinks, directories and devices are refused'],
   ERR_IO_NETWORK: ['io', 502, 'check that the server is reachable and retry'],
 
+  // --- HTTP surfaces in general (daemon, log server, witness), where no area-specific code applies ---
+  ERR_HTTP_RATE_LIMITED: ['io', 429, 'too many requests from this client; wait for the seconds in the Retry-After header'],
+  ERR_HTTP_INTERNAL: ['io', 500, 'the server failed to handle the request; retry, and if it persists the operator finds the cause in the server log'],
+
   // --- audit log ---
   ERR_AUDIT_CHAIN_BROKEN: [
     'verification',
