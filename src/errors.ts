@@ -130,7 +130,17 @@ export const ERROR_CODES = {
   ERR_PROVIDER_RATE_LIMITED: ['io', 429, 'too many requests; wait for the seconds in the Retry-After header'],
   ERR_PROVIDER_NOT_FOUND: ['io', 404, 'list what the provider publishes: GET / on the provider answers its channels and archs'],
   ERR_PROVIDER_RANGE: ['io', 416, 'the requested byte range starts beyond the end of the artifact'],
-  ERR_PROVIDER_NAME: ['format', 400, 'channel and arch names are 1–64 characters a-z 0-9 . _ - starting with a letter or digit'],
+  ERR_PROVIDER_CHANNEL_NAME: ['format', 400, 'channel and arch names are 1–64 characters a-z 0-9 . _ - starting with a letter or digit'],
+  ERR_PROVIDER_VERSION_INVALID: [
+    'format',
+    400,
+    'a release version is 1–64 visible ASCII characters (in the incoming directory: the first line of a short .version file)',
+  ],
+  ERR_PROVIDER_INCOMING_ESCAPE: [
+    'policy',
+    422,
+    'a file of the incoming directory resolves outside it (a symlinked directory?); put the files themselves in incoming/',
+  ],
   ERR_PROVIDER_BLOB_MISSING: ['format', 409, 'upload every blob (PUT /admin/v1/blobs/sha256/<hex>) before releasing it'],
   ERR_PROVIDER_BLOB_MISMATCH: ['verification', 422, 'the bytes do not hash to the digest they were sent under; nothing was stored'],
   ERR_PROVIDER_RELEASE_EMPTY: ['format', 400, 'a release lists at least one artifact'],
@@ -322,6 +332,13 @@ export const ERROR_CODES = {
   ERR_TRUST_UNKNOWN_KEY: ['usage', 400, 'the key id is not in this trust root; run `custody trust show`'],
   ERR_TRUST_ROLE: ['format', 400, 'the trust root lacks a required role or the role is malformed'],
 } as const satisfies Record<string, CodeSpec>;
+
+/**
+ * RETIRED_CODES were codes once and are never reused (a client may still test for them): ERR_PROVIDER_NAME was
+ * split into ERR_PROVIDER_CHANNEL_NAME, ERR_PROVIDER_VERSION_INVALID, ERR_PROVIDER_INCOMING_ESCAPE and
+ * ERR_IO_NOT_REGULAR_FILE. test/errors.test.ts checks that none of them is in ERROR_CODES.
+ */
+export const RETIRED_CODES: readonly string[] = ['ERR_PROVIDER_NAME'];
 
 /** ErrorCode is the union of every stable code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
