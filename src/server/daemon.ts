@@ -63,6 +63,8 @@ export interface DaemonOptions {
   rateLimitPerIp?: number;
   /** rateLimitGlobal is requests per second for all clients together (default 0 = off). */
   rateLimitGlobal?: number;
+  /** maxBlobBytes caps one upload (default 8 GiB); a larger Content-Length is refused 413 before reading. */
+  maxBlobBytes?: number;
   /** maxConnections caps concurrent TCP connections (default 4,096). */
   maxConnections?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
@@ -306,6 +308,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       },
       rescan,
       defaultRelease: o.defaultRelease,
+      ...(o.maxBlobBytes === undefined ? {} : { maxBlobBytes: o.maxBlobBytes }),
       audit: record,
       auditAnchor: () => anchorText,
       version: o.version ?? '0.0.0',

@@ -79,6 +79,41 @@ test('an upload declaring more than the cap is refused 413 from its header, befo
   assert.match(anon, /^HTTP\/1\.1 401 /);
 });
 
+test('with a small configured cap: a larger declared upload is refused from the header, a larger chunked one while streaming', async (t) => {
+  const d = await start(t, join(tmpDir(t), 'data'), { maxBlobBytes: 1000 });
+  const hex = 'cd'.repeat(32);
+  const auth = bearer(d).authorization!;
+  const answer = await rawRequest(d.url, `PUT /admin/v1/blobs/sha256/${hex} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Length: 1001\r\n\r\n`);
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.match(answer, /declares 1001 bytes, over the cap of 1000/);
+  // No Content-Length (chunked): the cap is enforced on the bytes as they arrive, and nothing stays in blobs/tmp.
+  const chunked = await fetch(`${d.url}/admin/v1/blobs/sha256/${hex}`, {
+    method: 'PUT',
+    headers: bearer(d),
+    body: new ReadableStream({
+      start(c) {
+        c.enqueue(new Uint8Array(800));
+        c.enqueue(new Uint8Array(800));
+        c.close();
+      },
+    }),
+    duplex: 'half',
+  }).catch(() => undefined);
+  if (chunked !== undefined) {
+    assert.equal(chunked.status, 413);
+    assert.equal(((await chunked.json()) as { code: string }).code, 'ERR_LIMIT_SIZE');
+  }
+  const tmp = join(d.dataDir, 'blobs', 'tmp');
+  assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], []);
+  // At the cap is fine.
+  const ok = await fetch(`${d.url}/admin/v1/blobs/sha256/${(await import('node:crypto')).createHash('sha256').update(Buffer.alloc(1000)).digest('hex')}`, {
+    method: 'PUT',
+    headers: bearer(d),
+    body: Buffer.alloc(1000),
+  });
+  assert.equal(ok.status, 201);
+});
+
 /** hostile answers every request with `answer` unless it is a GET proxied to `upstream`. */
 async function hostile(t: TestContext, answer: (req: IncomingMessage, res: ServerResponse) => boolean, upstream?: string): Promise<string> {
   const server = createServer((req, res) => {
