@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   ERR_IO_NOT_REGULAR_FILE: ['io', 400, 'pass a regular file; symlinks, directories and devices are refused'],
   ERR_IO_NETWORK: ['io', 502, 'check that the server is reachable and retry'],
 
+  // --- HTTP surfaces in general (daemon, log server, witness), where no area-specific code applies ---
+  ERR_HTTP_RATE_LIMITED: ['io', 429, 'too many requests from this client; wait for the seconds in the Retry-After header'],
+  ERR_HTTP_INTERNAL: ['io', 500, 'the server failed to handle the request; retry, and if it persists the operator finds the cause in the server log'],
+
   // --- audit log ---
   ERR_AUDIT_CHAIN_BROKEN: [
     'verification',
@@ -130,7 +134,17 @@ export const ERROR_CODES = {
   ERR_PROVIDER_RATE_LIMITED: ['io', 429, 'too many requests; wait for the seconds in the Retry-After header'],
   ERR_PROVIDER_NOT_FOUND: ['io', 404, 'list what the provider publishes: GET / on the provider answers its channels and archs'],
   ERR_PROVIDER_RANGE: ['io', 416, 'the requested byte range starts beyond the end of the artifact'],
-  ERR_PROVIDER_NAME: ['format', 400, 'channel and arch names are 1–64 characters a-z 0-9 . _ - starting with a letter or digit'],
+  ERR_PROVIDER_CHANNEL_NAME: ['format', 400, 'channel and arch names are 1–64 characters a-z 0-9 . _ - starting with a letter or digit'],
+  ERR_PROVIDER_VERSION_INVALID: [
+    'format',
+    400,
+    'a release version is 1–64 visible ASCII characters (in the incoming directory: the first line of a short .version file)',
+  ],
+  ERR_PROVIDER_INCOMING_ESCAPE: [
+    'policy',
+    422,
+    'a file of the incoming directory resolves outside it (a symlinked directory?); put the files themselves in incoming/',
+  ],
   ERR_PROVIDER_BLOB_MISSING: ['format', 409, 'upload every blob (PUT /admin/v1/blobs/sha256/<hex>) before releasing it'],
   ERR_PROVIDER_BLOB_MISMATCH: ['verification', 422, 'the bytes do not hash to the digest they were sent under; nothing was stored'],
   ERR_PROVIDER_RELEASE_EMPTY: ['format', 400, 'a release lists at least one artifact'],
@@ -333,6 +347,13 @@ export const ERROR_CODES = {
   ],
 } as const satisfies Record<string, CodeSpec>;
 
+/**
+ * RETIRED_CODES were codes once and are never reused (a client may still test for them): ERR_PROVIDER_NAME was
+ * split into ERR_PROVIDER_CHANNEL_NAME, ERR_PROVIDER_VERSION_INVALID, ERR_PROVIDER_INCOMING_ESCAPE and
+ * ERR_IO_NOT_REGULAR_FILE. test/errors.test.ts checks that none of them is in ERROR_CODES.
+ */
+export const RETIRED_CODES: readonly string[] = ['ERR_PROVIDER_NAME'];
+
 /** ErrorCode is the union of every stable code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -503,4 +524,37 @@ export function toIoError(e: unknown, path: string, op: 'read' | 'write'): unkno
     });
   }
   return e;
+}
+
+/** isErrorCode tells whether a string (e.g. a code relayed by a server) is a current code of ERROR_CODES. */
+export function isErrorCode(s: string): s is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, s);
+}
+
+/**
+ * errorFromCode builds the class a code belongs to (its kind), so a code relayed from a server keeps
+ * `instanceof PolicyError` and friends; messages and hints are the caller's. A relayed ERR_INTERNAL becomes
+ * ERR_HTTP_INTERNAL.
+ */
+export function errorFromCode(code: ErrorCode, message: string, options?: TrustErrorOptions): AnyTrustError {
+  switch (ERROR_CODES[code][0]) {
+    case 'verification':
+      return new VerificationError(code as CodesOf<'verification'>, message, options);
+    case 'policy':
+      return new PolicyError(code as CodesOf<'policy'>, message, options);
+    case 'format':
+      return new FormatError(code as CodesOf<'format'>, message, options);
+    case 'limit':
+      return new LimitError(code as CodesOf<'limit'>, message, options);
+    case 'config':
+      return new ConfigError(code as CodesOf<'config'>, message, options);
+    case 'usage':
+      return new UsageError(code as CodesOf<'usage'>, message, options);
+    case 'io':
+      return new IoError(code as CodesOf<'io'>, message, options);
+    case 'internal':
+      // ERR_INTERNAL names a bug of the process that reports it; relayed from a server it is that server's failure,
+      // an I/O condition for us (exit 3), never our own exit 70.
+      return new IoError('ERR_HTTP_INTERNAL', message, options);
+  }
 }

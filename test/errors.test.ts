@@ -4,7 +4,22 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ERROR_CODES, EXIT_CODES, FormatError, TrustError, VerificationError } from '../src/errors.ts';
+import {
+  ConfigError,
+  ERROR_CODES,
+  EXIT_CODES,
+  FormatError,
+  IoError,
+  LimitError,
+  PolicyError,
+  RETIRED_CODES,
+  TrustError,
+  UsageError,
+  VerificationError,
+  errorFromCode,
+  isErrorCode,
+  type ErrorCode,
+} from '../src/errors.ts';
 import { renderErrorTable } from './support/errors-table.ts';
 
 test('docs/errors.md lists exactly the codes of src/errors.ts with their class, HTTP status and exit code', () => {
@@ -46,4 +61,33 @@ test('errors carry code, class, hint, status and JSON form', () => {
   });
   const f = new FormatError('ERR_FORMAT_JSON', 'bad', { hint: 'custom' });
   assert.equal(f.hint, 'custom');
+});
+
+test('retired codes are never reused: none of RETIRED_CODES is in ERROR_CODES (or documented as current)', () => {
+  assert.ok(RETIRED_CODES.includes('ERR_PROVIDER_NAME'));
+  for (const code of RETIRED_CODES) {
+    assert.match(code, /^ERR_[A-Z0-9]+_[A-Z0-9_]+$/);
+    assert.ok(!Object.hasOwn(ERROR_CODES, code), `${code} is retired and may not be reused`);
+    assert.ok(!isErrorCode(code), code);
+  }
+});
+
+test('errorFromCode builds the class of every code, so a relayed code keeps instanceof', () => {
+  const classes = { verification: VerificationError, policy: PolicyError, format: FormatError, limit: LimitError, config: ConfigError, usage: UsageError, io: IoError };
+  for (const [code, [kind]] of Object.entries(ERROR_CODES)) {
+    if (kind === 'internal') {
+      // A server's bug relayed to us is that server's failure: an I/O error for the client, never exit 70.
+      const e = errorFromCode(code as ErrorCode, 'relayed');
+      assert.ok(e instanceof IoError);
+      assert.equal(e.code, 'ERR_HTTP_INTERNAL');
+      continue;
+    }
+    const e = errorFromCode(code as ErrorCode, 'relayed', { details: { serverCode: code } });
+    assert.ok(e instanceof classes[kind], `${code} should be a ${classes[kind].name}`);
+    assert.equal(e.code, code);
+    assert.equal(e.kind, kind);
+  }
+  const p = errorFromCode('ERR_PROVIDER_UNAUTHORIZED', 'x');
+  assert.ok(p instanceof PolicyError);
+  assert.equal(p.exitCode, 1);
 });

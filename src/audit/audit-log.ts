@@ -39,7 +39,7 @@ import { encodeHex } from '../encoding/bytes.ts';
 import { canonicalizeJcs } from '../encoding/canonical.ts';
 import { parseJsonObject, type JsonObject, type JsonValue } from '../encoding/json.ts';
 import { formatTimestamp, parseTimestamp } from '../encoding/time.ts';
-import { FormatError, IoError, LimitError, VerificationError, toIoError } from '../errors.ts';
+import { FormatError, IoError, LimitError, VerificationError, isTrustError, toIoError } from '../errors.ts';
 import { openRegularFile, syncDir } from '../io/files.ts';
 
 /** AUDIT_HASH_PREFIX is the domain-separation prefix hashed before each record's canonical JSON. */
@@ -556,7 +556,7 @@ export class AuditLog {
       let off = 0;
       while (off < line.length) {
         const { bytesWritten } = await this.fh.write(line, off, line.length - off, null);
-        if (bytesWritten <= 0) throw new Error('the file system accepted no more bytes (disk full?)');
+        if (bytesWritten <= 0) throw new IoError('ERR_IO_WRITE_FAILED', `audit log ${this.path}: the file system accepted no more bytes (disk full?)`);
         off += bytesWritten;
       }
       await this.fh.sync();
@@ -564,7 +564,9 @@ export class AuditLog {
       // The file may now end in a partial line, or hold a record whose durability is unknown (a failed fsync):
       // appending after it could break the chain, so this instance refuses further appends.
       this.failure = e;
-      throw toIoError(e, this.path, 'write');
+      const coded = toIoError(e, this.path, 'write');
+      // Whatever failed (an errno, or something without one), an append that did not complete is ERR_IO_WRITE_FAILED.
+      throw isTrustError(coded) ? coded : new IoError('ERR_IO_WRITE_FAILED', `audit log ${this.path}: the append failed`, { cause: e });
     }
     this.seq = rec.seq;
     this.hash = rec.hash;

@@ -3,6 +3,7 @@
  * 0 ok, 1 verification or policy refusal (and malformed or oversized input), 2 usage or configuration error,
  * 3 I/O or network failure, 70 internal error (a bug: please report it). The table lives in src/errors.ts.
  */
+import { printable } from '../encoding/text.ts';
 import { ERROR_CODES, EXIT_CODES, isTrustError, UsageError } from '../errors.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 import type { CliIo, CommandContext } from './context.ts';
@@ -36,8 +37,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const emitError = (e: unknown): number => {
     if (isTrustError(e)) {
       if (json) io.stdout(JSON.stringify(e.toJSON()) + '\n');
-      io.stderr(`custody: error: ${e.message} [${e.code}]\n`);
-      io.stderr(`custody: hint: ${e.hint}\n`);
+      // Messages may carry text relayed from a server: control characters are printed escaped.
+      io.stderr(`custody: error: ${printable(e.message, 2000)} [${e.code}]\n`);
+      io.stderr(`custody: hint: ${printable(e.hint, 2000)}\n`);
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);

@@ -15,15 +15,20 @@
  *     renamed into place only when size and SHA-256 match (constant-time compare) and the file on disk has that size;
  *  3. the verified manifest bytes — and the proof, when it was verified — are written beside the artifacts.
  * Every response body is read with a cap (manifest 1 MiB, root 1 MiB, proof ~1.2 MiB, artifact its signed size);
- * a provider silent for `timeoutMs` (headers, or between two body chunks) is dropped; redirects are refused.
+ * redirects are refused. A provider silent for `timeoutMs` (headers, or between two body chunks), or giving a bad
+ * answer, is dropped for the rest of the run; network failures and 5xx are retried, definitive answers (404, coded
+ * refusals) are not; `totalTimeoutMs` bounds the whole fetch. Requests go through io/http-client (node:http), whose
+ * timers always fire.
  */
 import { constants, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constantTimeEqual, createMultiHasher } from '../crypto/index.ts';
 import { decodeHex } from '../encoding/bytes.ts';
-import { FormatError, IoError, PolicyError, TrustError, VerificationError, isTrustError, toIoError, type ErrorCode } from '../errors.ts';
-import { syncDir, writeFileAtomic, writeFully } from '../io/files.ts';
-import { networkReason, readBodyCapped } from '../io/http-body.ts';
+import { isJsonObject, parseJson, type JsonValue } from '../encoding/json.ts';
+import { printable } from '../encoding/text.ts';
+import { FormatError, IoError, PolicyError, VerificationError, errorFromCode, isErrorCode, isTrustError, toIoError, type TrustError } from '../errors.ts';
+import { syncDir, writeFileAtomic, writevFully } from '../io/files.ts';
+import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
 import { MANIFEST_PROOF_SUFFIX, verifyManifestInclusion } from '../manifest/log.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
@@ -53,8 +58,10 @@ export interface FetchReleaseOptions {
   /** artifacts limits the download to these artifact names (default: all). */
   artifacts?: readonly string[] | undefined;
   now: () => Date;
+  /** timeoutMs is the stall timeout: a provider silent this long (before the headers or mid-body) is dropped (default 60 s). */
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  /** totalTimeoutMs bounds the whole fetch: roots, manifests, proofs and every artifact (default 5 minutes). */
+  totalTimeoutMs?: number;
   /** onEvent is told what happens (which provider failed and why) for the CLI's report. */
   onEvent?: (e: { provider: string; what: string; code?: string; message?: string }) => void;
 }
@@ -68,6 +75,8 @@ export interface FetchedRelease {
   logIndex: number | undefined;
   manifestProvider: string;
   files: Array<{ name: string; filename: string; size: number; provider: string }>;
+  /** requests counts the HTTP requests sent (retries included). */
+  requests: number;
 }
 
 function baseUrl(u: string): URL {
@@ -84,113 +93,162 @@ function baseUrl(u: string): URL {
 /** SERVER_CODES are the codes a (untrusted) provider may pass on to the user: they describe the answer only. */
 const SERVER_CODES: ReadonlySet<string> = new Set(['ERR_PROVIDER_NOT_FOUND', 'ERR_PROVIDER_RATE_LIMITED', 'ERR_PROVIDER_RANGE', 'ERR_PROVIDER_UNAUTHORIZED']);
 
-/** printable keeps a server-supplied text short and free of control characters (no terminal escapes). */
-export function printable(s: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, max);
-}
+export { printable };
 
-/** providerError keeps a provider's code when it is one of SERVER_CODES, or says the HTTP status. */
-function providerError(url: string, status: number, body: Uint8Array): TrustError {
+/** ERROR_BODY_MAX_BYTES caps the body of a refusal (its JSON names a code and a message). */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
+
+/**
+ * providerError keeps a provider's code when it is one of SERVER_CODES (as the class of that code), or says the HTTP
+ * status. The body goes through the strict parser; anything else is simply not a coded refusal.
+ */
+export function providerError(url: string, status: number, body: Uint8Array): TrustError {
+  let j: JsonValue | undefined;
   try {
-    const j = JSON.parse(new TextDecoder().decode(body.subarray(0, 4096))) as { code?: unknown; message?: unknown };
-    if (typeof j.code === 'string' && SERVER_CODES.has(j.code)) {
-      return new TrustError(j.code as ErrorCode, `${url}: ${typeof j.message === 'string' ? printable(j.message) : j.code}`);
-    }
+    j = parseJson(body, { maxBytes: ERROR_BODY_MAX_BYTES, maxDepth: 8, what: 'error answer' });
   } catch {
     /* not our JSON */
   }
+  if (isJsonObject(j) && typeof j.code === 'string' && SERVER_CODES.has(j.code) && isErrorCode(j.code)) {
+    return errorFromCode(j.code, `${url}: ${typeof j.message === 'string' ? printable(j.message) : j.code}`, { details: { status } });
+  }
   if (status === 404) return new IoError('ERR_PROVIDER_NOT_FOUND', `${url}: not found`);
-  return new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${status}`);
+  if (status >= 300 && status < 400) return new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${status}: redirects are refused`, { details: { status } });
+  return new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${status}`, { details: { status } });
+}
+
+/** RETRIES is how often a network failure (not a timeout) or a 5xx answer is retried against the same provider. */
+export const RETRIES = 2;
+/** RETRY_BACKOFF_MS is the first pause before a retry (doubled each time). */
+const RETRY_BACKOFF_MS = 200;
+
+/** timeoutOf says whether an error is a stall or the end of the whole fetch's time. */
+function timeoutOf(e: unknown): 'stall' | 'deadline' | undefined {
+  if (!isTrustError(e) || e.code !== 'ERR_IO_NETWORK') return undefined;
+  const t = e.details?.timeout;
+  return t === 'stall' || t === 'deadline' ? t : undefined;
 }
 
 /**
- * Http fetches with two clocks: `timeoutMs` until the response headers arrive, then the same span of silence while
- * the body streams (reset by every chunk through `touch`), so a large artifact on a slow but live link completes
- * while a stalled provider is dropped.
+ * Http makes the requests of one fetch: each is abandoned after `stallMs` of silence (before the headers or between
+ * two body chunks), and all of them at `deadline`. Network failures other than timeouts and 5xx answers are retried
+ * (RETRIES times, with backoff); a definitive answer (2xx, 3xx, 4xx) is returned at once, never retried.
  */
 class Http {
-  readonly #fetch: typeof fetch;
-  readonly #timeoutMs: number;
-  constructor(f: typeof fetch, timeoutMs: number) {
-    this.#fetch = f;
-    this.#timeoutMs = timeoutMs;
+  readonly stallMs: number;
+  readonly deadline: number;
+  /** requests counts what was sent (retries included), for the CLI's report. */
+  requests = 0;
+  constructor(stallMs: number, totalMs: number) {
+    this.stallMs = stallMs;
+    this.deadline = Date.now() + totalMs;
   }
 
-  async open(url: string): Promise<{ res: Response; touch: () => void; done: () => void }> {
-    const ctl = new AbortController();
-    let timer = setTimeout(() => ctl.abort(new Error(`no answer for ${this.#timeoutMs} ms`)), this.#timeoutMs);
-    const touch = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => ctl.abort(new Error(`stalled for ${this.#timeoutMs} ms`)), this.#timeoutMs);
-    };
-    const done = (): void => clearTimeout(timer);
-    try {
-      const res = await this.#fetch(url, { signal: ctl.signal, redirect: 'error' });
-      touch();
-      return { res, touch, done };
-    } catch (e) {
-      done();
-      throw new IoError('ERR_IO_NETWORK', `cannot fetch ${url}: ${networkReason(e)}`, { cause: e });
+  async open(url: URL): Promise<HttpAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      let a: HttpAnswer;
+      try {
+        this.requests++;
+        a = await httpGet(url, { stallMs: this.stallMs, deadline: this.deadline });
+      } catch (e) {
+        if (timeoutOf(e) !== undefined || attempt >= RETRIES) throw e;
+        await this.#pause(attempt);
+        continue;
+      }
+      if (a.status >= 500 && attempt < RETRIES) {
+        a.close();
+        await this.#pause(attempt);
+        continue;
+      }
+      return a;
     }
+  }
+
+  async #pause(attempt: number): Promise<void> {
+    const ms = Math.min(RETRY_BACKOFF_MS * 2 ** attempt, Math.max(0, this.deadline - Date.now()));
+    await new Promise((r) => setTimeout(r, ms));
   }
 
   /** get returns the body of a 200 answer (bounded), undefined for 404, or throws. */
-  async get(url: string, maxBytes: number, what: string): Promise<Uint8Array | undefined> {
-    const { res, touch, done } = await this.open(url);
-    try {
-      const body = await readBodyCapped(res, res.ok ? maxBytes : 64 * 1024, url, what, touch);
-      if (res.status === 404) return undefined;
-      if (res.status !== 200) throw providerError(url, res.status, body);
-      return body;
-    } finally {
-      done();
+  async get(url: URL, maxBytes: number, what: string): Promise<Uint8Array | undefined> {
+    const a = await this.open(url);
+    if (a.status === 404) {
+      a.close();
+      return undefined;
     }
+    if (a.status !== 200) {
+      const body = await readCapped(a, ERROR_BODY_MAX_BYTES, url, 'error answer').catch(() => new Uint8Array());
+      throw providerError(url.href, a.status, body);
+    }
+    return readCapped(a, maxBytes, url, what);
   }
 }
 
+/**
+ * Providers is the list of one fetch's providers and which of them are dropped: a provider that timed out or gave a
+ * bad answer (network failure after retries, 5xx, malformed or unverifiable bytes) is not asked again in this run.
+ * A definitive "not here" (404, 416, 429, a policy refusal such as a rolled-back manifest) keeps it.
+ */
+class Providers {
+  readonly all: URL[];
+  readonly #dropped = new Set<string>();
+  constructor(all: URL[]) {
+    this.all = all;
+  }
+  usable(first?: URL): URL[] {
+    const order = first === undefined ? this.all : [first, ...this.all.filter((p) => p.href !== first.href)];
+    return order.filter((p) => !this.#dropped.has(p.href));
+  }
+  /** failed records an error of provider p and rethrows what must end the whole fetch (its time ran out). */
+  failed(p: URL, e: unknown): TrustError {
+    if (!isTrustError(e)) throw e;
+    if (timeoutOf(e) === 'deadline') throw e;
+    const keep = e.code === 'ERR_PROVIDER_NOT_FOUND' || e.code === 'ERR_PROVIDER_RANGE' || e.code === 'ERR_PROVIDER_RATE_LIMITED' || e.kind === 'policy';
+    if (!keep) this.#dropped.add(p.href);
+    return e;
+  }
+}
 
 /** bootstrapRoot trusts the provider's root.json only if its bytes hash to the pinned fingerprint. */
-async function bootstrapRoot(http: Http, providers: URL[], fingerprint: string, now: Date, event: FetchReleaseOptions['onEvent']): Promise<TrustRoot> {
+async function bootstrapRoot(http: Http, providers: Providers, fingerprint: string, now: Date, event: FetchReleaseOptions['onEvent']): Promise<TrustRoot> {
   if (!/^sha256:[0-9a-f]{64}$/.test(fingerprint)) {
     throw new FormatError('ERR_FORMAT_HEX', `expected a trust fingerprint sha256:<64 hex>, got ${JSON.stringify(fingerprint.slice(0, 80))}`);
   }
   let last: TrustError | undefined;
-  for (const p of providers) {
-    const url = new URL('trust/root.json', p).href;
+  for (const p of providers.usable()) {
+    const url = new URL('trust/root.json', p);
     try {
       const bytes = await http.get(url, ROOT_MAX_BYTES, 'trust root');
-      if (bytes === undefined) throw new IoError('ERR_PROVIDER_NOT_FOUND', `${url}: not found`);
+      if (bytes === undefined) throw new IoError('ERR_PROVIDER_NOT_FOUND', `${url.href}: not found`);
       const got = decodeHex(rootFingerprint(bytes).slice(7));
       if (!constantTimeEqual(got, decodeHex(fingerprint.slice(7)))) {
-        throw new VerificationError('ERR_PROVIDER_ROOT_FINGERPRINT', `${url} hashes to ${rootFingerprint(bytes)}, not the pinned ${fingerprint}`);
+        throw new VerificationError('ERR_PROVIDER_ROOT_FINGERPRINT', `${url.href} hashes to ${rootFingerprint(bytes)}, not the pinned ${fingerprint}`);
       }
       return verifyPinnedRoot(parseRoot(bytes), { now });
     } catch (e) {
-      if (!isTrustError(e)) throw e;
-      event?.({ provider: p.href, what: 'trust root refused', code: e.code, message: e.message });
-      last = e;
+      last = providers.failed(p, e);
+      event?.({ provider: p.href, what: 'trust root refused', code: last.code, message: last.message });
     }
   }
   throw last ?? new IoError('ERR_PROVIDER_NOT_FOUND', 'no provider to fetch the trust root from');
 }
 
 /** walkRootChain moves a pinned root forward through /trust/<N+1>.root.json (TUF §5.3) on the first provider that has them. */
-async function walkRootChain(http: Http, providers: URL[], pinned: TrustRoot, now: Date, event: FetchReleaseOptions['onEvent']): Promise<TrustRoot> {
+async function walkRootChain(http: Http, providers: Providers, pinned: TrustRoot, now: Date, event: FetchReleaseOptions['onEvent']): Promise<TrustRoot> {
   let best = pinned;
-  for (const p of providers) {
+  for (const p of providers.usable()) {
     let cur = pinned;
     try {
       for (let i = 0; i < MAX_ROOT_STEPS; i++) {
-        const url = new URL(`trust/${cur.version + 1}.root.json`, p).href;
+        const url = new URL(`trust/${cur.version + 1}.root.json`, p);
         const bytes = await http.get(url, ROOT_MAX_BYTES, 'trust root');
         if (bytes === undefined) break;
         cur = updateRoot(cur, parseRoot(bytes), now);
       }
     } catch (e) {
-      if (!isTrustError(e)) throw e;
       // A provider serving a bad next root is ignored: what it could not prove changes nothing.
-      event?.({ provider: p.href, what: 'root update refused', code: e.code, message: e.message });
+      const err = providers.failed(p, e);
+      event?.({ provider: p.href, what: 'root update refused', code: err.code, message: err.message });
     }
     if (cur.version > best.version) best = cur;
   }
@@ -199,13 +257,21 @@ async function walkRootChain(http: Http, providers: URL[], pinned: TrustRoot, no
   return verifyPinnedRoot(best, { now });
 }
 
+/** DEFAULT_STALL_MS is the default stall timeout: a provider silent this long is dropped. */
+export const DEFAULT_STALL_MS = 60_000;
+/** DEFAULT_TOTAL_MS is the default time allowed for a whole fetch (roots, manifests, proofs and every artifact). */
+export const DEFAULT_TOTAL_MS = 300_000;
+
 /** fetchRelease downloads and verifies one channel/arch release. */
 export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelease> {
   if (o.providers.length === 0 || o.providers.length > MAX_PROVIDERS) {
     throw new FormatError('ERR_FORMAT_SCHEMA', `expected 1 to ${MAX_PROVIDERS} provider URLs, got ${o.providers.length}`);
   }
-  const providers = o.providers.map(baseUrl);
-  const http = new Http(o.fetch ?? fetch, o.timeoutMs ?? 60_000);
+  // Normalized (URL.href) and deduplicated: the same provider written twice is one provider.
+  const byHref = new Map<string, URL>();
+  for (const u of o.providers.map(baseUrl)) if (!byHref.has(u.href)) byHref.set(u.href, u);
+  const providers = new Providers([...byHref.values()]);
+  const http = new Http(o.timeoutMs ?? DEFAULT_STALL_MS, o.totalTimeoutMs ?? DEFAULT_TOTAL_MS);
   const event = o.onEvent;
   const now = o.now();
 
@@ -223,31 +289,30 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   const seen = o.state?.manifests.get(stateKey(o.channel, o.arch));
   let chosen: { vm: VerifiedManifest; text: Uint8Array; proof: Uint8Array | undefined; provider: URL; logIndex: number | undefined } | undefined;
   let lastError: TrustError | undefined;
-  for (const p of providers) {
-    const url = new URL(`${encodeURIComponent(o.channel)}/${encodeURIComponent(o.arch)}/manifest.json`, p).href;
+  for (const p of providers.usable()) {
+    const url = new URL(`${encodeURIComponent(o.channel)}/${encodeURIComponent(o.arch)}/manifest.json`, p);
     try {
       const text = await http.get(url, MANIFEST_MAX_BYTES, 'manifest');
-      if (text === undefined) throw new IoError('ERR_PROVIDER_NOT_FOUND', `${url}: no release of ${o.channel}/${o.arch}`);
+      if (text === undefined) throw new IoError('ERR_PROVIDER_NOT_FOUND', `${url.href}: no release of ${o.channel}/${o.arch}`);
       const vm = verifyManifest(parseManifest(text), root, { now, lastSeenSequence: seen?.sequence, lastSeenDigest: seen?.digest });
       // A provider may not answer one channel's question with another's (validly signed) manifest.
       if (vm.manifest.channel !== o.channel || vm.manifest.arch !== o.arch) {
-        throw new PolicyError('ERR_MANIFEST_WRONG_TARGET', `${url} served the manifest of ${vm.manifest.channel}/${vm.manifest.arch}`);
+        throw new PolicyError('ERR_MANIFEST_WRONG_TARGET', `${url.href} served the manifest of ${vm.manifest.channel}/${vm.manifest.arch}`);
       }
       let proof: Uint8Array | undefined;
       let logIndex: number | undefined;
       if (o.requireLog !== undefined) {
-        proof = await http.get(url + MANIFEST_PROOF_SUFFIX, MAX_PROOF_FILE_BYTES, 'tlog-proof');
+        proof = await http.get(new URL(url.href + MANIFEST_PROOF_SUFFIX), MAX_PROOF_FILE_BYTES, 'tlog-proof');
         logIndex = verifyManifestInclusion(vm, proof, o.requireLog).index;
       }
       event?.({ provider: p.href, what: `manifest verified: sequence ${vm.manifest.sequence}` });
       if (chosen === undefined || vm.manifest.sequence > chosen.vm.manifest.sequence) chosen = { vm, text, proof, provider: p, logIndex };
     } catch (e) {
-      if (!isTrustError(e)) throw e;
-      event?.({ provider: p.href, what: 'manifest refused', code: e.code, message: e.message });
-      lastError = e;
+      lastError = providers.failed(p, e);
+      event?.({ provider: p.href, what: 'manifest refused', code: lastError.code, message: lastError.message });
     }
   }
-  if (chosen === undefined) throw lastError!;
+  if (chosen === undefined) throw lastError ?? new IoError('ERR_PROVIDER_NOT_FOUND', 'every provider was dropped before the manifest was asked for');
   const vm = chosen.vm;
 
   // 2. The artifacts, each from the first provider that delivers the signed bytes.
@@ -287,31 +352,36 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       const sha = m[1]!;
       let done = false;
       let err: TrustError | undefined;
-      for (const p of [chosen.provider, ...providers.filter((x) => x !== chosen.provider)]) {
-        const candidates = [...new Set([...(a.download_url === undefined ? [] : [a.download_url]), `blobs/sha256/${sha}`])];
-        for (const c of candidates) {
-          let url: string;
+      for (const p of providers.usable(chosen.provider)) {
+        // Candidate URLs resolved against the provider and compared as URLs (href), so `/blobs/…` and `blobs/…`
+        // are one request, not two.
+        const candidates = new Map<string, URL>();
+        for (const c of [...(a.download_url === undefined ? [] : [a.download_url]), `blobs/sha256/${sha}`]) {
           try {
-            url = new URL(c.replace(/^\//, ''), p).href;
+            const u = new URL(c.replace(/^\/+/, ''), p);
+            if (u.protocol === 'http:' || u.protocol === 'https:') candidates.set(u.href, u);
           } catch {
-            continue;
+            /* not a URL: skipped */
           }
+        }
+        for (const url of candidates.values()) {
           try {
             await download(http, url, join(staging, `${files.length}.part`), join(o.outputDir, a.filename), a.size_bytes, sha);
             files.push({ name, filename: a.filename, size: a.size_bytes, provider: p.href });
             done = true;
             break;
           } catch (e) {
-            if (!isTrustError(e)) throw e;
             // Our own disk failing is not the provider's fault: trying the next one would not help.
-            if (e.code === 'ERR_IO_WRITE_FAILED' || e.code === 'ERR_IO_EXISTS') throw e;
-            event?.({ provider: p.href, what: `artifact ${name} refused`, code: e.code, message: e.message });
-            err = e;
+            if (isTrustError(e) && (e.code === 'ERR_IO_WRITE_FAILED' || e.code === 'ERR_IO_EXISTS')) throw e;
+            err = providers.failed(p, e);
+            event?.({ provider: p.href, what: `artifact ${name} refused`, code: err.code, message: err.message });
+            // A dropped provider is not asked for the other candidate URL either.
+            if (!providers.usable().some((q) => q.href === p.href)) break;
           }
         }
         if (done) break;
       }
-      if (!done) throw err!;
+      if (!done) throw err ?? new IoError('ERR_PROVIDER_NOT_FOUND', `artifact ${name}: every provider was dropped`);
     }
   } finally {
     await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
@@ -320,74 +390,105 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   // 3. The verified manifest (the exact bytes verified) and, when it was verified, its proof beside the artifacts.
   await writeFileAtomic(join(o.outputDir, 'manifest.json'), chosen.text);
   if (chosen.proof !== undefined) await writeFileAtomic(join(o.outputDir, 'manifest.json' + MANIFEST_PROOF_SUFFIX), chosen.proof);
-  return { manifest: vm, root, rootUpdated, logIndex: chosen.logIndex, manifestProvider: chosen.provider.href, files };
+  return { manifest: vm, root, rootUpdated, logIndex: chosen.logIndex, manifestProvider: chosen.provider.href, files, requests: http.requests };
 }
 
 /** STAGING_DIR holds downloads until they are verified (inside DIR, so the final rename stays on one file system). */
 export const STAGING_DIR = '.custody-fetch';
 
-/** download streams url into `tmp`, refusing more than `size` bytes or another SHA-256, then renames it to dest. */
-async function download(http: Http, url: string, tmp: string, dest: string, size: number, sha256Hex: string): Promise<void> {
-  const { res, touch, done } = await http.open(url);
+/** WRITE_BATCH_BYTES: received chunks are written in batches of about this size (one writev), fewer syscalls. */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * download streams url into `tmp` in one pass — each chunk is hashed as it arrives and written in large batches
+ * (writev, no copy) while the next ones are received — refusing more than `size` bytes or another SHA-256; then one
+ * fsync, a size check on disk, and the rename to dest.
+ */
+async function download(http: Http, url: URL, tmp: string, dest: string, size: number, sha256Hex: string): Promise<void> {
+  const a = await http.open(url);
+  let fh: fsp.FileHandle | undefined;
   try {
-    if (res.status !== 200) {
-      const body = await readBodyCapped(res, 64 * 1024, url, 'error body').catch(() => new Uint8Array());
-      throw providerError(url, res.status, body);
+    if (a.status !== 200) {
+      const body = await readCapped(a, ERROR_BODY_MAX_BYTES, url, 'error answer').catch(() => new Uint8Array());
+      throw providerError(url.href, a.status, body);
     }
-    const declared = res.headers.get('content-length');
-    if (declared !== null && Number(declared) !== size) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: expected ${size} bytes, the provider announces ${printable(declared, 40)}`);
+    const declared = a.headers['content-length'];
+    if (declared !== undefined && Number(declared) !== size) {
+      throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: expected ${size} bytes, the provider announces ${printable(declared, 40)}`);
     }
     const hasher = await createMultiHasher(['sha256']);
-    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    } catch (e) {
+      throw toIoError(e, tmp, 'write');
+    }
+    const file = fh;
+    // Writes run behind the download: `writing` chains the batches in order; the loop waits for it only when more
+    // than two batches are pending, so memory stays bounded and the socket keeps flowing.
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let pendingBytes = 0;
+    let writing: Promise<void> = Promise.resolve();
+    const flush = (): void => {
+      if (batchBytes === 0) return;
+      const b = batch;
+      const n = batchBytes;
+      batch = [];
+      batchBytes = 0;
+      pendingBytes += n;
+      writing = writing.then(async () => {
+        await writevFully(file, b);
+        pendingBytes -= n;
+      });
+      // Handled here so a failed write is not an unhandled rejection while the loop is receiving; awaited below.
+      writing.catch(() => undefined);
+    };
     let n = 0;
     try {
-      try {
-        fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-      } catch (e) {
-        throw toIoError(e, tmp, 'write');
-      }
-      try {
-        for await (const c of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-          touch();
-          n += c.length;
-          // Stop at the first byte beyond the signed size: an endless answer costs nothing.
-          if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: more than the signed ${size} bytes`);
-          hasher.update(c);
-          try {
-            await writeFully(fh, c);
-          } catch (e) {
-            throw toIoError(e, tmp, 'write');
-          }
+      for await (const c of a.body as AsyncIterable<Buffer>) {
+        n += c.length;
+        // Stop at the first byte beyond the signed size: an endless answer costs nothing.
+        if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: more than the signed ${size} bytes`);
+        hasher.update(c);
+        batch.push(c);
+        batchBytes += c.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) {
+          flush();
+          if (pendingBytes > 2 * WRITE_BATCH_BYTES) await writing;
         }
-      } catch (e) {
-        if (isTrustError(e)) throw e;
-        throw new IoError('ERR_IO_NETWORK', `${url}: ${networkReason(e)}`, { cause: e });
       }
-      if (n !== size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url}: expected ${size} bytes, got ${n}`);
-      const got = hasher.digest().sha256;
-      if (!constantTimeEqual(decodeHex(got), decodeHex(sha256Hex))) {
-        throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${url}: sha256 does not match the signed manifest`, {
-          details: { expected: sha256Hex, got },
-        });
-      }
-      try {
-        await fh.sync();
-        // What is on disk must be what was hashed (a short write would show here).
-        if ((await fh.stat()).size !== size) throw new IoError('ERR_IO_WRITE_FAILED', `${tmp}: the file is shorter than what was written`);
-        await fh.close();
-        fh = undefined;
-        await fsp.rename(tmp, dest);
-        await syncDir(dirname(dest));
-      } catch (e) {
-        throw toIoError(e, dest, 'write');
-      }
-    } finally {
-      await fh?.close().catch(() => undefined);
-      await fsp.unlink(tmp).catch(() => undefined);
+    } catch (e) {
+      a.close();
+      await writing.catch(() => undefined);
+      throw bodyError(a, url, e);
+    }
+    flush();
+    try {
+      await writing;
+    } catch (e) {
+      throw toIoError(e, tmp, 'write');
+    }
+    if (n !== size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: expected ${size} bytes, got ${n}`);
+    const got = hasher.digest().sha256;
+    if (!constantTimeEqual(decodeHex(got), decodeHex(sha256Hex))) {
+      throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${url.href}: sha256 does not match the signed manifest`, {
+        details: { expected: sha256Hex, got },
+      });
+    }
+    try {
+      await file.sync();
+      // What is on disk must be what was hashed (a short write would show here).
+      if ((await file.stat()).size !== size) throw new IoError('ERR_IO_WRITE_FAILED', `${tmp}: the file is shorter than what was written`);
+      await file.close();
+      fh = undefined;
+      await fsp.rename(tmp, dest);
+      await syncDir(dirname(dest));
+    } catch (e) {
+      throw toIoError(e, dest, 'write');
     }
   } finally {
-    done();
+    a.close();
+    await fh?.close().catch(() => undefined);
+    await fsp.unlink(tmp).catch(() => undefined);
   }
 }

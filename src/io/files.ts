@@ -79,6 +79,25 @@ export async function writeFully(fh: fsp.FileHandle, data: Uint8Array): Promise<
   }
 }
 
+/**
+ * writevFully writes the buffers in order at the file's current position with as few syscalls as the kernel allows
+ * (writev), continuing after a short write; a write that accepts nothing is ERR_IO_WRITE_FAILED.
+ */
+export async function writevFully(fh: fsp.FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
+  let rest = chunks.filter((c) => c.length > 0);
+  while (rest.length > 0) {
+    // IOV_MAX is 1024 on Linux; larger batches are split.
+    const part = rest.slice(0, 1024);
+    let { bytesWritten } = await fh.writev(part);
+    if (bytesWritten <= 0) throw new IoError('ERR_IO_WRITE_FAILED', 'the file system accepted no more bytes (disk full?)');
+    let i = 0;
+    while (i < part.length && bytesWritten >= part[i]!.length) bytesWritten -= part[i++]!.length;
+    const next = rest.slice(i);
+    if (bytesWritten > 0) next[0] = next[0]!.subarray(bytesWritten);
+    rest = next;
+  }
+}
+
 /** pathExists tells whether anything (file, directory, symlink) is at path, without following a final symlink. */
 export async function pathExists(path: string): Promise<boolean> {
   return fsp.lstat(path).then(

@@ -1,6 +1,6 @@
 /**
- * io/http-body — reading answers of untrusted HTTP servers (logs, witnesses, providers) with a size cap, and naming
- * why a request failed.
+ * io/http-body — reading `fetch()` answers of untrusted HTTP servers (the log client) with a size cap, and naming
+ * why a request failed. Provider traffic (`custody fetch`, `custody publish`) goes through io/http-client instead.
  *
  * Trust boundary: the server chooses the body and its Content-Length. The cap is checked against the announced
  * length before reading and against the bytes actually received while streaming, so an endless answer costs at most

@@ -9,7 +9,9 @@
  * "MAY fetch the full tile in parallel as a fallback").
  */
 import { decodeBase64 } from '../encoding/bytes.ts';
-import { ERROR_CODES, FormatError, IoError, isTrustError, TrustError, type ErrorCode } from '../errors.ts';
+import { isJsonObject, parseJson, type JsonValue } from '../encoding/json.ts';
+import { printable } from '../encoding/text.ts';
+import { FormatError, IoError, errorFromCode, isErrorCode, isTrustError, type TrustError } from '../errors.ts';
 import { networkReason, readBodyCapped } from '../io/http-body.ts';
 import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
@@ -153,21 +155,44 @@ export class LogClient {
       body: entry,
     });
     if (r.status !== 200) throw httpError(`${this.prefix}/add`, r);
-    let j: unknown;
-    try {
-      j = JSON.parse(decodeText(r.body, 'add response'));
-    } catch (e) {
-      if (isTrustError(e)) throw e;
-      throw new IoError('ERR_LOG_RESPONSE', 'the add response is not JSON', { cause: e });
-    }
-    const o = j as { index?: unknown; checkpoint?: unknown; proof?: unknown };
-    if (!Number.isSafeInteger(o.index) || typeof o.checkpoint !== 'string' || !Array.isArray(o.proof)) {
-      throw new IoError('ERR_LOG_RESPONSE', 'expected {index, checkpoint, proof} in the add response');
-    }
-    const proof = (o.proof as unknown[]).map((p) => decodeBase64(String(p), HASH_BYTES, 'proof hash'));
-    return { index: o.index as number, checkpoint: o.checkpoint, proof };
+    return parseAddResponse(r.body, `${this.prefix}/add`);
   }
 }
+
+/**
+ * parseAddResponse checks the (untrusted) answer of `POST add` with the strict JSON parser: an object with a
+ * non-negative safe-integer `index`, a string `checkpoint` and `proof`, an array of at most 64 base64 hashes.
+ * Anything else is ERR_LOG_RESPONSE, never a raw TypeError.
+ */
+export function parseAddResponse(body: Uint8Array, url: string): AddResponse {
+  let j: JsonValue;
+  try {
+    j = parseJson(body, { maxBytes: MAX_ADD_RESPONSE_BYTES, maxDepth: 8, what: 'add response' });
+  } catch (e) {
+    throw new IoError('ERR_LOG_RESPONSE', `${url}: the add response is not JSON: ${isTrustError(e) ? e.message : 'unreadable'}`, {
+      cause: e,
+      details: isTrustError(e) ? { parseCode: e.code } : {},
+    });
+  }
+  const shape = 'expected {"index": n, "checkpoint": "…", "proof": ["<base64>", …]} in the add response';
+  if (!isJsonObject(j)) throw new IoError('ERR_LOG_RESPONSE', `${url}: ${shape}, got ${j === null ? 'null' : Array.isArray(j) ? 'an array' : typeof j}`);
+  const { index, checkpoint, proof } = j;
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || typeof checkpoint !== 'string' || !Array.isArray(proof) || proof.length > MAX_ADD_PROOF_HASHES) {
+    throw new IoError('ERR_LOG_RESPONSE', `${url}: ${shape}`);
+  }
+  const hashes = proof.map((p, i) => {
+    if (typeof p !== 'string') throw new IoError('ERR_LOG_RESPONSE', `${url}: proof[${i}] is not a string`);
+    try {
+      return decodeBase64(p, HASH_BYTES, 'proof hash');
+    } catch (e) {
+      throw new IoError('ERR_LOG_RESPONSE', `${url}: proof[${i}] is not a base64 SHA-256 hash`, { cause: e });
+    }
+  });
+  return { index, checkpoint, proof: hashes };
+}
+
+/** MAX_ADD_PROOF_HASHES bounds an inclusion proof (a tree of 2^63 leaves needs 63 hashes). */
+const MAX_ADD_PROOF_HASHES = 64;
 
 function decodeText(b: Uint8Array, what: string): string {
   try {
@@ -177,25 +202,33 @@ function decodeText(b: Uint8Array, what: string): string {
   }
 }
 
-/** httpError turns a non-200 answer into a coded error, keeping the server's code when it sent one. */
+/** ERROR_BODY_MAX_BYTES: a refusal body longer than this is not parsed for a code. */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
+
+/**
+ * httpError turns a non-200 answer into a coded error, keeping the server's code when it sent one. The body goes
+ * through the strict parser and the message is stripped of control characters (it is attacker-chosen text).
+ */
 function httpError(url: string, r: { status: number; body: Uint8Array; type: string }): TrustError {
   let code: string | undefined;
   let message = '';
-  if (r.type.startsWith('application/json')) {
+  if (r.type.startsWith('application/json') && r.body.length <= ERROR_BODY_MAX_BYTES) {
     try {
-      const j = JSON.parse(new TextDecoder().decode(r.body)) as { code?: unknown; message?: unknown };
-      if (typeof j.code === 'string') code = j.code;
-      if (typeof j.message === 'string') message = j.message;
+      const j = parseJson(r.body, { maxBytes: ERROR_BODY_MAX_BYTES, maxDepth: 8, what: 'error answer' });
+      if (isJsonObject(j)) {
+        if (typeof j.code === 'string') code = printable(j.code, 80);
+        if (typeof j.message === 'string') message = printable(j.message);
+      }
     } catch {
       /* not our JSON: fall through */
     }
   }
   const details = { status: r.status, url, ...(code === undefined ? {} : { serverCode: code }) };
-  // A log or witness refusal keeps its own code and hint, so `custody` reports e.g. ERR_LOG_UNAUTHORIZED with the
-  // right advice. Only ERR_LOG_* / ERR_WITNESS_* codes are taken from the (untrusted) server; anything else
-  // stays ERR_LOG_RESPONSE.
-  if (code !== undefined && /^ERR_(LOG|WITNESS)_[A-Z_]+$/.test(code) && Object.hasOwn(ERROR_CODES, code)) {
-    return new TrustError(code as ErrorCode, `${url}: ${message || code}`.slice(0, 500), { details });
+  // A log or witness refusal keeps its own code and hint (and class), so `custody` reports e.g. ERR_LOG_UNAUTHORIZED
+  // with the right advice. Only ERR_LOG_* / ERR_WITNESS_* codes are taken from the (untrusted) server; anything
+  // else stays ERR_LOG_RESPONSE.
+  if (code !== undefined && /^ERR_(LOG|WITNESS)_[A-Z_]+$/.test(code) && isErrorCode(code)) {
+    return errorFromCode(code, `${url}: ${message || code}`.slice(0, 500), { details });
   }
   if (r.status === 404) return new IoError('ERR_LOG_TILE_NOT_FOUND', `${url}: not found${message ? ` (${message})` : ''}`, { details });
   return new IoError('ERR_LOG_RESPONSE', `${url}: HTTP ${r.status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`, { details });

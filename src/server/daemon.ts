@@ -74,6 +74,8 @@ export interface DaemonOptions {
   rateLimitPerIp?: number;
   /** rateLimitGlobal is requests per second for all clients together (default 0 = off). */
   rateLimitGlobal?: number;
+  /** maxBlobBytes caps one upload (default 8 GiB); a larger Content-Length is refused 413 before reading. */
+  maxBlobBytes?: number;
   /** maxConnections caps concurrent TCP connections (default 4,096). */
   maxConnections?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
@@ -379,6 +381,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       treeSize: () => p.service.checkpoint()?.size ?? 0,
     },
     rescan: p.rescan,
+    ...(o.maxBlobBytes === undefined ? {} : { maxBlobBytes: o.maxBlobBytes }),
     audit: p.record,
     auditAnchor: () => p.anchors.text,
     version: o.version ?? '0.0.0',

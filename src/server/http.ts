@@ -9,10 +9,9 @@
  * constant time over every configured token (no early exit), so timing reveals neither content, length, nor which
  * token matched. Tokens never appear in logs (server/log-format `REDACT_PATHS`) or in error messages.
  */
-import type { FastifyError, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
 import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
-import { MAX_ENTRY_BYTES } from '../tlog/tile.ts';
 
 /** sendError renders a coded error as the JSON refusal body with its HTTP status. */
 export function sendError(reply: FastifyReply, e: TrustError): FastifyReply {
@@ -60,26 +59,55 @@ export function authorizeBeforeBody(check: BearerCheck): preParsingAsyncHookHand
 }
 
 /**
- * toHttpError maps anything thrown in a route (fastify's own errors included) to a coded error; `tooLarge` names
- * the error for a body over the route's limit (default: a log entry over 65,535 bytes).
+ * addGlobalRateLimit caps the requests of everyone together at `rate` per second (a token bucket holding one
+ * second's worth) with an onRequest hook on `app`, so it covers every route below it, 404s included; refusals carry
+ * `code` (default ERR_PROVIDER_RATE_LIMITED, the daemon's).
  */
-export function toHttpError(err: unknown, tooLarge?: () => TrustError): TrustError {
+export function addGlobalRateLimit(app: FastifyInstance, rate: number, code: 'ERR_PROVIDER_RATE_LIMITED' | 'ERR_HTTP_RATE_LIMITED' = 'ERR_PROVIDER_RATE_LIMITED'): void {
+  let tokens = rate;
+  let last = Date.now();
+  app.addHook('onRequest', (_req, reply, done) => {
+    const now = Date.now();
+    tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
+    last = now;
+    if (tokens >= 1) {
+      tokens -= 1;
+      done();
+      return;
+    }
+    reply.header('retry-after', '1');
+    done(new IoError(code, `the server answers at most ${rate} requests per second`));
+  });
+}
+
+/** HttpErrorMapping names the coded errors of one surface for what fastify reports without a code. */
+export interface HttpErrorMapping {
+  /** tooLarge is the error for a body over the route's limit (default ERR_LIMIT_SIZE). */
+  tooLarge?: () => TrustError;
+  /** internal is the error for an unexpected failure (default ERR_HTTP_INTERNAL). */
+  internal?: () => TrustError;
+}
+
+/**
+ * toHttpError maps anything thrown in a route (fastify's own errors included) to a coded error. The defaults are
+ * neutral (ERR_LIMIT_SIZE, ERR_HTTP_RATE_LIMITED, ERR_USAGE_ARGUMENT, ERR_HTTP_INTERNAL): each surface (log,
+ * provider, witness) names its own codes through `mapping` where it has them.
+ */
+export function toHttpError(err: unknown, mapping: HttpErrorMapping | (() => TrustError) = {}): TrustError {
+  const m = typeof mapping === 'function' ? { tooLarge: mapping } : mapping;
   if (isTrustError(err)) return err;
   const fe = err as Partial<FastifyError> | null;
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   if (fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
-    if (tooLarge) return tooLarge();
-    return new LimitError('ERR_LOG_ENTRY_TOO_LARGE', `expected an entry of at most ${MAX_ENTRY_BYTES} bytes`, {
-      details: { cap: MAX_ENTRY_BYTES },
-    });
+    return m.tooLarge?.() ?? new LimitError('ERR_LIMIT_SIZE', 'the request body is over the cap of this route');
   }
-  if (status === 429) return new IoError('ERR_LOG_RATE_LIMITED', 'too many requests from this client');
+  if (status === 429) return new IoError('ERR_HTTP_RATE_LIMITED', 'too many requests from this client');
   if (status >= 400 && status < 500) {
-    return new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(fe?.message ?? 'malformed').toLowerCase()}`, {
-      hint: 'check the request against docs/log.md',
+    return new UsageError('ERR_USAGE_ARGUMENT', `bad request: ${String(fe?.message ?? 'malformed').toLowerCase().slice(0, 200)}`, {
+      hint: 'check the request against the API documentation (docs/log.md, docs/provider.md)',
     });
   }
-  return new IoError('ERR_LOG_STORAGE', 'internal error', { hint: 'retry; if it persists, check the server log' });
+  return m.internal?.() ?? new IoError('ERR_HTTP_INTERNAL', 'internal error');
 }
 
 /** TOKEN_MIN_CHARS: shorter bearer tokens are guessable. TOKEN_FILE_MAX_BYTES caps a token file before reading. */

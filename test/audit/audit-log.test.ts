@@ -581,3 +581,40 @@ test('CLI: custody audit verify transcripts (ok, --json, --head, broken, usage, 
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^usage: custody audit verify FILE \[--head HEX \| --anchor ANCHOR --log-key VKEY\] \[--json\]/);
 });
+
+test('a full disk during an append is ERR_IO_WRITE_FAILED (injected writer), further appends refused, reopen recovers', async (t) => {
+  const { promises: fsp } = await import('node:fs');
+  const path = join(tmpDir(t), 'audit.jsonl');
+  const log = await AuditLog.open(path);
+  await log.append('daemon.started', { n: 1 });
+  // The injected writer: FileHandle.prototype.write, replaced for the duration of one append.
+  const probe = await fsp.open(path, 'r');
+  const proto = Object.getPrototypeOf(probe) as { write: (...a: unknown[]) => Promise<{ bytesWritten: number }> };
+  await probe.close();
+  const real = proto.write;
+  const failures: Array<[string, () => Promise<{ bytesWritten: number }>]> = [
+    ['a write that accepts nothing (a full disk giving a short write)', () => Promise.resolve({ bytesWritten: 0 })],
+    ['ENOSPC', () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))],
+    ['an error without errno', () => Promise.reject(new Error('device gone'))],
+  ];
+  for (const [what, fail] of failures) {
+    const l = await AuditLog.open(path);
+    proto.write = fail;
+    let e: unknown;
+    try {
+      e = await l.append('blob.stored', { size: 1 }).then(() => undefined, (x: unknown) => x);
+    } finally {
+      proto.write = real;
+    }
+    assert.ok(isTrustError(e) && e.code === 'ERR_IO_WRITE_FAILED' && e.exitCode === 3, `${what}: ${String(e)}`);
+    // The instance refuses further appends (the file may end in a partial line) until it is reopened.
+    await assertRejectsCode(l.append('blob.stored', { size: 2 }), 'ERR_IO_WRITE_FAILED');
+    await l.close();
+  }
+  await log.close();
+  const again = await AuditLog.open(path);
+  const rec = await again.append('daemon.stopped', {});
+  assert.equal(rec.seq, 1);
+  await again.close();
+  assert.equal((await verifyAuditLog(path)).records, 2);
+});

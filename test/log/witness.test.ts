@@ -3,6 +3,7 @@
  * cosignatures before it publishes (real servers on loopback ports).
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
@@ -11,7 +12,7 @@ import { PrivateKey } from '../../src/crypto/index.ts';
 import { encodeBase64 } from '../../src/encoding/bytes.ts';
 import { openCheckpoint } from '../../src/note/checkpoint.ts';
 import { formatCosignatureVerifierKey, newCosigner, parseCosignatureVerifierKey, verifyCosignature } from '../../src/note/cosignature.ts';
-import { newNoteSigner, newNoteVerifier, parseNote, parseVerifierKey } from '../../src/note/note.ts';
+import { formatVerifierKey, newNoteSigner, newNoteVerifier, parseNote, parseVerifierKey } from '../../src/note/note.ts';
 import { resolveLogConfig } from '../../src/server/log/config.ts';
 import { startLogServer } from '../../src/server/log/server.ts';
 import { LogService } from '../../src/server/log/service.ts';
@@ -200,4 +201,38 @@ test('witness threshold unmet: entries stay durable, nothing is published, submi
   assert.equal(storage.treeSize, 1, 'the entry is durable and will be covered by the next cosigned checkpoint');
   assert.equal(log.checkpoint(), null);
   await log.close();
+});
+
+test('the standalone witness has the daemon protections: 429 under a flood (per address and global), idle connections closed', { timeout: 60_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const key = PrivateKey.generate();
+  const logs = [parseVerifierKey(formatVerifierKey('example.com/flood', key.publicKey))];
+  const w = await startWitnessServer({ dataDir: join(dir, 'w'), logs, host: '127.0.0.1', port: 0, logger: silent, rateLimitPerIp: 5, idleTimeoutMs: 300 });
+  t.after(() => w.close());
+  const flood = await Promise.all(Array.from({ length: 30 }, () => fetch(`${w.url}/add-checkpoint`, { method: 'POST', body: 'old 0\n\nnot a checkpoint\n' })));
+  const limited = flood.filter((r) => r.status === 429);
+  assert.ok(limited.length >= 20, `only ${limited.length} of 30 were refused`);
+  const body = (await limited[0]!.json()) as { code: string };
+  assert.equal(body.code, 'ERR_HTTP_RATE_LIMITED');
+  assert.ok(limited[0]!.headers.get('retry-after'));
+  // Those let through were judged on their content (a malformed request), not dropped.
+  assert.ok(flood.some((r) => r.status === 400));
+
+  // A connection that sends nothing is closed by the witness after the idle timeout (without an answer); were it
+  // not, this would wait for the test's timeout and fail.
+  const u = new URL(w.url);
+  const received = await new Promise<number>((resolve) => {
+    let n = 0;
+    const s = connect(Number(u.port), u.hostname);
+    s.on('data', (c) => (n += c.length));
+    s.on('close', () => resolve(n));
+  });
+  assert.equal(received, 0);
+
+  const g = await startWitnessServer({ dataDir: join(dir, 'g'), logs, host: '127.0.0.1', port: 0, logger: silent, rateLimitPerIp: 0, rateLimitGlobal: 3 });
+  t.after(() => g.close());
+  const burst = await Promise.all(Array.from({ length: 20 }, () => fetch(`${g.url}/add-checkpoint`, { method: 'POST', body: 'x' })));
+  const refused = burst.filter((r) => r.status === 429);
+  assert.ok(refused.length >= 10, `only ${refused.length} of 20 were refused`);
+  assert.equal(((await refused[0]!.json()) as { code: string }).code, 'ERR_HTTP_RATE_LIMITED');
 });

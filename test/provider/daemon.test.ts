@@ -252,11 +252,14 @@ test('admin API: bearer token, uploads checked against their digest, releases of
   assert.equal(missing.status, 409);
   assert.equal(missing.json().code, 'ERR_PROVIDER_BLOB_MISSING');
   const badName = await get(d, '/admin/v1/releases/Bad%20Channel/riscv64', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', ...bearer(d) } });
-  assert.equal(badName.json().code, 'ERR_PROVIDER_NAME');
+  assert.equal(badName.json().code, 'ERR_PROVIDER_CHANNEL_NAME');
   const malformed = await release({ artifacts: [] });
   assert.equal(malformed.json().code, 'ERR_FORMAT_SCHEMA');
   const dup = await get(d, '/admin/v1/releases/testing/riscv64', { method: 'POST', body: '{"artifacts":{},"artifacts":{}}', headers: { 'content-type': 'application/json', ...bearer(d) } });
   assert.equal(dup.json().code, 'ERR_FORMAT_JSON_DUPLICATE_KEY');
+  const badVersion = await release({ artifacts: { initramfs: { filename: 'initrd.img', sha256: hex } }, version: 'v 1\u0001' });
+  assert.equal(badVersion.status, 400);
+  assert.equal(badVersion.json().code, 'ERR_PROVIDER_VERSION_INVALID');
   const good = await release({ artifacts: { initramfs: { filename: 'initrd.img', sha256: hex } }, version: '2026.11' });
   assert.equal(good.status, 200);
   assert.equal(good.json().version, '2026.11');

@@ -32,7 +32,7 @@ test('a file reached through a symlinked directory is refused even when the path
   writeFileSync(join(dir, 'keys', 'signer.pem'), '-----BEGIN PRIVATE KEY-----\n');
   // The race an attacker wins: x86_64 becomes a symlink to the keys after the listing.
   symlinkSync(join(dir, 'keys'), join(dir, 'incoming', 'stable', 'x86_64'));
-  await assertRejectsCode(openInside(join(dir, 'incoming', 'stable', 'x86_64', 'signer.pem'), join(dir, 'incoming'), ['stable', 'x86_64']), 'ERR_PROVIDER_NAME');
+  await assertRejectsCode(openInside(join(dir, 'incoming', 'stable', 'x86_64', 'signer.pem'), join(dir, 'incoming'), ['stable', 'x86_64']), 'ERR_PROVIDER_INCOMING_ESCAPE');
   mkdirSync(join(dir, 'incoming', 'stable', 'real'));
   writeFileSync(join(dir, 'incoming', 'stable', 'real', 'vmlinuz'), 'k');
   const ok = await openInside(join(dir, 'incoming', 'stable', 'real', 'vmlinuz'), join(dir, 'incoming'), ['stable', 'real']);
@@ -231,4 +231,15 @@ test('an expired pinned root still accepts its signed successor; alone it is ref
   const refused = await cli(args, { cwd: dir, now: new Date(now) });
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(refused.stderr, /ERR_TRUST_EXPIRED/);
+});
+
+test('incoming problems each have their own code: channel name, version file, not a regular file', async (t) => {
+  const d = await start(t, join(tmpDir(t), 'data'));
+  putIncoming(d, 'Bad Channel', 'x86_64', { vmlinuz: 'k' });
+  putIncoming(d, 'stable', 'BAD ARCH', { vmlinuz: 'k' });
+  putIncoming(d, 'stable', 'x86_64', { vmlinuz: 'k', '.version': '\n' });
+  mkdirSync(join(d.incomingDir, 'stable', 'x86_64', 'subdir'));
+  const r = await d.rescan();
+  const codes = r.problems.map((p) => p.code).sort();
+  assert.deepEqual(codes, ['ERR_IO_NOT_REGULAR_FILE', 'ERR_PROVIDER_CHANNEL_NAME', 'ERR_PROVIDER_CHANNEL_NAME', 'ERR_PROVIDER_VERSION_INVALID'], JSON.stringify(r.problems));
 });

@@ -4,23 +4,25 @@
  */
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { Readable } from 'node:stream';
-import { fetchRelease, printable } from '../../client/provider-client.ts';
-import { decodeUtf8 } from '../../encoding/json.ts';
-import { ConfigError, IoError, UsageError, isTrustError } from '../../errors.ts';
+import type { Readable } from 'node:stream';
+import { fetchRelease } from '../../client/provider-client.ts';
+import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
+import { printable } from '../../encoding/text.ts';
+import { IoError, UsageError, isTrustError } from '../../errors.ts';
 import { openRegularFile, writeFileAtomic } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
-import { networkReason, readBodyCapped } from '../../io/http-body.ts';
+import { httpGet, readCapped } from '../../io/http-client.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
 import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
 import { abs, readRootFile, readTokenFile } from '../common.ts';
-import { parseCommandArgs, requireOption, type Command } from '../context.ts';
+import { intOption, parseCommandArgs, requireOption, type Command } from '../context.ts';
 
 export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
   usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
+                     [--timeout SECONDS] [--stall-timeout SECONDS]
 
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
 channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
@@ -34,6 +36,10 @@ are renamed only after the check. The verified manifest.json (and its .tlog-proo
   --state FILE               rollback protection: remembers the highest sequence per channel/arch
   --require-log VKEY         refuse a manifest without an inclusion proof under this log key
   --artifact NAME            fetch only this artifact (repeatable; default all)
+  --timeout SECONDS          time allowed for the whole fetch (default 300)
+  --stall-timeout SECONDS    a provider silent this long (before its headers or mid-body) is dropped for the
+                             rest of the run (default 60); so is one giving a bad answer. Network errors and
+                             5xx answers are retried twice; definitive answers (404, coded refusals) are not
 
 HTTPS with a private CA: set NODE_EXTRA_CA_CERTS=ca.pem.
 
@@ -50,7 +56,11 @@ example:
       state: { type: 'string' },
       'require-log': { type: 'string' },
       artifact: { type: 'string', multiple: true },
+      timeout: { type: 'string' },
+      'stall-timeout': { type: 'string' },
     });
+    const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
+    const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
     if (positionals.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL');
     if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
@@ -73,6 +83,8 @@ example:
       outputDir: output,
       artifacts: values.artifact,
       now: ctx.now,
+      ...(totalS === undefined ? {} : { totalTimeoutMs: totalS * 1000 }),
+      ...(stallS === undefined ? {} : { timeoutMs: stallS * 1000 }),
       onEvent: (e) => {
         events.push(e);
         if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);
@@ -122,28 +134,50 @@ function adminUrl(base: string, path: string): string {
   return new URL(path, u).href;
 }
 
-async function adminCall(url: string, init: RequestInit & { duplex?: 'half' }): Promise<Record<string, unknown>> {
-  let res: Response;
+/** ADMIN_STALL_MS: an admin call silent this long is abandoned (a release signs, logs and waits for witnesses). */
+const ADMIN_STALL_MS = 120_000;
+/** ADMIN_DEADLINE_MS bounds one admin call, upload included. */
+const ADMIN_DEADLINE_MS = 3_600_000;
+
+/**
+ * adminCall sends one admin request and returns the provider's JSON answer, read with a cap and the strict parser.
+ * A refusal is ERR_PROVIDER_RESPONSE naming the server's code (details.serverCode); its texts are escaped.
+ */
+async function adminCall(url: string, o: { method: 'PUT' | 'POST'; headers: Record<string, string>; body: Uint8Array | Readable }): Promise<JsonObject> {
+  const u = new URL(url);
+  const a = await httpGet(u, { ...o, stallMs: ADMIN_STALL_MS, deadline: Date.now() + ADMIN_DEADLINE_MS });
+  const body = await readCapped(a, ADMIN_ANSWER_MAX_BYTES, u, 'provider answer');
+  let j: JsonObject;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(600_000) });
+    j = parseJsonObject(body, { maxBytes: ADMIN_ANSWER_MAX_BYTES, what: 'provider answer' });
   } catch (e) {
-    throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${networkReason(e)}`, { cause: e });
+    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${a.status}, not a JSON object${isTrustError(e) ? ` (${e.message})` : ''}`, { cause: e });
   }
-  const text = decodeUtf8(await readBodyCapped(res, ADMIN_ANSWER_MAX_BYTES, url, 'provider answer'), 'provider answer');
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${res.status}, not JSON`);
-  }
-  if (!res.ok) {
-    const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]+$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
-    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${res.status} ${code}: ${typeof j.message === 'string' ? printable(j.message) : ''}`, {
-      details: { status: res.status, serverCode: code },
+  if (a.status < 200 || a.status > 299) {
+    const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
+    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${a.status} ${code}: ${typeof j.message === 'string' ? printable(j.message) : ''}`, {
+      details: { status: a.status, serverCode: code },
       ...(typeof j.hint === 'string' ? { hint: printable(j.hint) } : {}),
     });
   }
   return j;
+}
+
+/** blobPresent asks the provider (HEAD /blobs/sha256/<hex>) whether it stores a blob already, so it is not sent twice. */
+async function blobPresent(base: string, sha: string): Promise<boolean> {
+  const u = new URL(adminUrl(base, `blobs/sha256/${sha}`));
+  const a = await httpGet(u, { method: 'HEAD', stallMs: ADMIN_STALL_MS, deadline: Date.now() + ADMIN_STALL_MS });
+  a.close();
+  return a.status === 200;
+}
+
+/** field takes a value of the expected type from a provider answer, or refuses the answer. */
+function field<T extends 'string' | 'number' | 'boolean'>(j: JsonObject, name: string, type: T, url: string): T extends 'string' ? string : T extends 'number' ? number : boolean {
+  const v = j[name];
+  if (typeof v !== type || (type === 'number' && !Number.isSafeInteger(v))) {
+    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: expected "${name}" (${type}) in the provider answer`);
+  }
+  return v as never;
 }
 
 export const publish: Command = {
@@ -196,30 +230,38 @@ example:
       const name = artifactNameFor(basename(path));
       if (artifacts[name] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `two files map to artifact name ${name}`);
       artifacts[name] = { filename: basename(path), sha256: sha };
-      const r = await adminCall(adminUrl(base, `admin/v1/blobs/sha256/${sha}`), {
-        method: 'PUT',
-        headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-        body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
-        duplex: 'half',
-      }).catch((e: unknown) => {
-        if (isTrustError(e)) throw e;
-        throw new ConfigError('ERR_CONFIG_INVALID', `upload of ${f} failed: ${(e as Error).message}`);
-      });
-      ctx.print(`${r.created === true ? 'uploaded' : 'present '} ${basename(path)}  sha256:${sha}  ${size} bytes`);
+      // Ask first: a blob the provider stores already is not sent again (the daemon would answer before reading it).
+      let created = false;
+      if (!(await blobPresent(base, sha))) {
+        const url = adminUrl(base, `admin/v1/blobs/sha256/${sha}`);
+        const r = await adminCall(url, {
+          method: 'PUT',
+          headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+          body: createReadStream(path),
+        });
+        created = field(r, 'created', 'boolean', url);
+      }
+      ctx.print(`${created ? 'uploaded' : 'present '} ${basename(path)}  sha256:${sha}  ${size} bytes`);
     }
-    const r = await adminCall(adminUrl(base, `admin/v1/releases/${encodeURIComponent(channel)}/${encodeURIComponent(arch)}`), {
+    const relUrl = adminUrl(base, `admin/v1/releases/${encodeURIComponent(channel)}/${encodeURIComponent(arch)}`);
+    const r = await adminCall(relUrl, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ artifacts, ...(values.version === undefined ? {} : { version: values.version }), ...(validityS === undefined ? {} : { validity_s: validityS }) }),
+      body: new TextEncoder().encode(
+        JSON.stringify({ artifacts, ...(values.version === undefined ? {} : { version: values.version }), ...(validityS === undefined ? {} : { validity_s: validityS }) }),
+      ),
     });
-    ctx.print(`released ${channel}/${arch} sequence ${String(r.sequence)} digest ${String(r.digest)} log index ${String(r.log_index)}`);
+    const rel = {
+      sequence: field(r, 'sequence', 'number', relUrl),
+      digest: field(r, 'digest', 'string', relUrl),
+      log_index: field(r, 'log_index', 'number', relUrl),
+      manifest_url: field(r, 'manifest_url', 'string', relUrl),
+    };
+    ctx.print(`released ${channel}/${arch} sequence ${rel.sequence} digest ${printable(rel.digest, 100)} log index ${rel.log_index}`);
     ctx.result({
       channel,
       arch,
-      sequence: r.sequence,
-      digest: r.digest,
-      log_index: r.log_index,
-      manifest_url: r.manifest_url,
+      ...rel,
       artifacts,
     });
     return 0;

@@ -4,7 +4,7 @@
 import { UsageError } from '../../errors.ts';
 import { parseVerifierKey } from '../../note/note.ts';
 import { abs } from '../common.ts';
-import { parseCommandArgs, requireOption, type Command } from '../context.ts';
+import { intOption, parseCommandArgs, requireOption, type Command } from '../context.ts';
 
 export const witnessServe: Command = {
   summary: 'run a C2SP transparency log witness (add-checkpoint, cosignature/v1)',
@@ -25,7 +25,10 @@ options:
   --host ADDR     listen address (default 127.0.0.1)
   --log VKEY      a log to witness (its origin is the key name); repeatable
   --name NAME     witness key name, a schema-less URL (default custody-witness; fixed when the key is created)
-  --log-level L   pino level on stderr (default info)`,
+  --log-level L   pino level on stderr (default info)
+  --rate-limit-per-ip N   requests per second per client address (default 50; 0 = off); 429 ERR_HTTP_RATE_LIMITED
+  --rate-limit-global N   requests per second for all clients together (default 0 = off)
+  --idle-timeout S        close connections silent for S seconds (default 60)`,
   async run(ctx) {
     const { values } = parseCommandArgs(
       ctx.argv,
@@ -36,6 +39,9 @@ options:
         log: { type: 'string', multiple: true },
         name: { type: 'string' },
         'log-level': { type: 'string' },
+        'rate-limit-per-ip': { type: 'string' },
+        'rate-limit-global': { type: 'string' },
+        'idle-timeout': { type: 'string' },
       },
       false,
     );
@@ -46,7 +52,13 @@ options:
     const logs = (values.log ?? []).map((k) => parseVerifierKey(k));
     if (logs.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --log');
     const { startWitnessServer } = await import('../../server/witness/server.ts');
+    const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
+    const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
+    const idleS = intOption(values['idle-timeout'], 'idle-timeout', 1, 3_600);
     const server = await startWitnessServer({
+      ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
+      ...(global === undefined ? {} : { rateLimitGlobal: global }),
+      ...(idleS === undefined ? {} : { idleTimeoutMs: idleS * 1000 }),
       dataDir: abs(ctx, requireOption(values.data, 'data')),
       name: values.name,
       logs,

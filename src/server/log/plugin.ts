@@ -21,7 +21,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeBase64 } from '../../encoding/bytes.ts';
-import { IoError, isTrustError, FormatError } from '../../errors.ts';
+import { IoError, isTrustError, FormatError, LimitError } from '../../errors.ts';
 import { authorizeBeforeBody, bearerCheck, sendError, toHttpError } from '../http.ts';
 import type { AddResult } from '../../log/sequencer.ts';
 import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../log/storage.ts';
@@ -63,7 +63,11 @@ export async function logPlugin(app: FastifyInstance, opts: LogPluginOptions): P
   });
 
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const e = toHttpError(err);
+    const e = toHttpError(err, {
+      tooLarge: () => new LimitError('ERR_LOG_ENTRY_TOO_LARGE', `expected an entry of at most ${MAX_ENTRY_BYTES} bytes`, { details: { cap: MAX_ENTRY_BYTES } }),
+      // A failure of the log's own route: the entry was not acknowledged (ERR_LOG_STORAGE's hint says to retry).
+      internal: () => new IoError('ERR_LOG_STORAGE', 'internal error', { hint: 'retry; if it persists, check the server log' }),
+    });
     if (e.httpStatus >= 500 && !isTrustError(err)) req.log.error({ err }, 'log route failed');
     else req.log.debug({ code: e.code }, e.message);
     return sendError(reply, e);

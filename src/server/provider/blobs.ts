@@ -11,7 +11,7 @@
  * no-op.
  */
 import { constants, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createMultiHasher } from '../../crypto/index.ts';
 import { IoError, LimitError, VerificationError, isTrustError, toIoError } from '../../errors.ts';
 import { pathExists, syncDir, tempPath, writeFully } from '../../io/files.ts';
@@ -121,7 +121,11 @@ export class BlobStore {
       const final = this.pathOf(sha256);
       if (!(await pathExists(final))) {
         const dir = join(this.dir, 'sha256', sha256.slice(0, 2));
-        await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+        // A new prefix directory (or sha256/ itself) must survive a crash too: fsync the parent of each one created.
+        const first = await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+        if (first !== undefined) {
+          for (let d = dir; d.length >= first.length; d = dirname(d)) await syncDir(dirname(d));
+        }
         // link() never replaces: a concurrent import of the same bytes wins the race harmlessly.
         await fsp.link(tmp, final).catch((e: unknown) => {
           if ((e as { code?: string }).code !== 'EEXIST') throw e;

@@ -15,7 +15,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join, sep } from 'node:path';
-import { FormatError, LimitError, VerificationError, isTrustError, toIoError, type TrustError } from '../../errors.ts';
+import { FormatError, IoError, LimitError, PolicyError, VerificationError, isTrustError, toIoError, type TrustError } from '../../errors.ts';
 import { openRegularFile } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
@@ -66,14 +66,14 @@ export async function scanIncoming(incomingDir: string, blobs: BlobStore, releas
   for (const ch of await entries(incomingDir)) {
     if (!ch.isDirectory() || ch.name.startsWith('.')) continue;
     if (!CHANNEL_NAME.test(ch.name)) {
-      problem(join(incomingDir, ch.name), new FormatError('ERR_PROVIDER_NAME', `channel directory ${JSON.stringify(ch.name)} is not a valid channel name`));
+      problem(join(incomingDir, ch.name), new FormatError('ERR_PROVIDER_CHANNEL_NAME', `channel directory ${JSON.stringify(ch.name)} is not a valid channel name`));
       continue;
     }
     for (const ar of await entries(join(incomingDir, ch.name))) {
       if (!ar.isDirectory() || ar.name.startsWith('.')) continue;
       const dir = join(incomingDir, ch.name, ar.name);
       if (!CHANNEL_NAME.test(ar.name)) {
-        problem(dir, new FormatError('ERR_PROVIDER_NAME', `arch directory ${JSON.stringify(ar.name)} is not a valid arch name`));
+        problem(dir, new FormatError('ERR_PROVIDER_CHANNEL_NAME', `arch directory ${JSON.stringify(ar.name)} is not a valid arch name`));
         continue;
       }
       try {
@@ -113,7 +113,7 @@ export async function openInside(path: string, rootReal: string, relDirs: readon
       }
     }
     if (!inside) {
-      throw new FormatError('ERR_PROVIDER_NAME', `${path} resolves outside the incoming directory (a symlinked directory?); skipped`);
+      throw new PolicyError('ERR_PROVIDER_INCOMING_ESCAPE', `${path} resolves outside the incoming directory (a symlinked directory?); skipped`);
     }
     return opened;
   } catch (e) {
@@ -137,7 +137,7 @@ async function scanOne(
   for (const f of files) {
     const path = join(dir, f.name);
     if (!f.isFile()) {
-      problem(path, new FormatError('ERR_PROVIDER_NAME', `${path} is not a regular file; skipped`));
+      problem(path, new IoError('ERR_IO_NOT_REGULAR_FILE', `${path} is not a regular file; skipped`));
       continue;
     }
     if (!isSafeName(f.name) || RESERVED_FILENAMES.has(f.name)) {
@@ -196,7 +196,7 @@ async function readVersionFile(path: string, rootReal: string, relDirs: readonly
   }
   let text: string;
   try {
-    if (opened.size > 1024) throw new FormatError('ERR_PROVIDER_NAME', `${path}: expected a short version file`);
+    if (opened.size > 1024) throw new FormatError('ERR_PROVIDER_VERSION_INVALID', `${path}: expected a short version file`);
     const buf = Buffer.alloc(opened.size);
     await opened.fh.read(buf, 0, opened.size, 0);
     text = buf.toString('utf8');
@@ -205,7 +205,7 @@ async function readVersionFile(path: string, rootReal: string, relDirs: readonly
   }
   const version = text.split(/\r?\n/)[0]?.trim() ?? '';
   if (!VERSION_TEXT.test(version)) {
-    throw new FormatError('ERR_PROVIDER_NAME', `${path}: expected 1–64 visible ASCII characters on the first line`);
+    throw new FormatError('ERR_PROVIDER_VERSION_INVALID', `${path}: expected 1–64 visible ASCII characters on the first line`);
   }
   return version;
 }

@@ -47,6 +47,8 @@ export interface ProviderPluginOptions {
 /** AUDIT_REFUSALS_PER_MINUTE caps the admin.refused records written per minute. */
 const AUDIT_REFUSALS_PER_MINUTE = 60;
 const RELEASE_BODY_MAX_BYTES = 1024 * 1024;
+/** DRAIN_MAX_BYTES: the body of an upload of an already-stored blob is read and dropped up to this size. */
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
 
 function notFound(what: string): TrustError {
   return new IoError('ERR_PROVIDER_NOT_FOUND', what);
@@ -169,10 +171,19 @@ function registerAdminRoutes(app: FastifyInstance, o: ProviderPluginOptions): vo
   app.put('/admin/v1/blobs/sha256/:hex', { preParsing: authorize }, async (req, reply) => {
     const hex = (req.params as { hex: string }).hex;
     if (!SHA256_HEX.test(hex)) throw new FormatError('ERR_FORMAT_HEX', 'a blob name is 64 lowercase hex characters');
+    // Refused from the header, before a byte of the body is read (the error handler closes the connection).
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (declared !== undefined && declared > maxBlob) {
+      throw new LimitError('ERR_LIMIT_SIZE', `the upload declares ${declared} bytes, over the cap of ${maxBlob}`, { details: { size: declared, cap: maxBlob } });
+    }
     const existing = await o.blobs.stat(hex);
     if (existing !== undefined) {
-      // Already stored (blobs are immutable): answer without reading the body, and close instead of draining it.
-      return reply.code(200).header('connection', 'close').send({ ok: true, sha256: hex, size: existing.size, created: false });
+      // Already stored (blobs are immutable). A small body is read and dropped, so a client still sending gets the
+      // answer rather than a broken pipe; a large one is not worth reading: answer and close.
+      if (declared !== undefined && declared <= DRAIN_MAX_BYTES) {
+        for await (const _ of req.body as AsyncIterable<Uint8Array>) void _;
+      } else reply.header('connection', 'close');
+      return reply.code(200).send({ ok: true, sha256: hex, size: existing.size, created: false });
     }
     const info = await o.blobs.importStream(req.body as AsyncIterable<Uint8Array>, maxBlob, hex);
     o.audit?.('blob.stored', { sha256: info.sha256, size: info.size, ip: req.ip });

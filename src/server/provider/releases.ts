@@ -95,7 +95,7 @@ function channelKey(channel: string, arch: string): string {
 /** checkChannelName refuses a channel or arch that cannot be a URL segment and directory name. */
 export function checkChannelName(s: string, what: 'channel' | 'arch'): string {
   if (!CHANNEL_NAME.test(s)) {
-    throw new FormatError('ERR_PROVIDER_NAME', `expected a ${what} of 1–64 characters a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(s.slice(0, 80))}`);
+    throw new FormatError('ERR_PROVIDER_CHANNEL_NAME', `expected a ${what} of 1–64 characters a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(s.slice(0, 80))}`);
   }
   return s;
 }
@@ -195,7 +195,7 @@ export class ReleaseStore {
     const now = this.#o.now();
     const created = new Date(Math.floor(now.getTime() / 1000) * 1000);
     if (options.version !== undefined && !VERSION_TEXT.test(options.version)) {
-      throw new FormatError('ERR_PROVIDER_NAME', 'expected a version of 1–64 visible ASCII characters');
+      throw new FormatError('ERR_PROVIDER_VERSION_INVALID', 'expected a version of 1–64 visible ASCII characters');
     }
     const body: JsonObject = {};
     const names = [...artifacts.keys()].sort();

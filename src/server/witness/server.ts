@@ -7,12 +7,14 @@
  * DIR/witness.db    SQLite: the latest cosigned size and root per log origin
  * ```
  */
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IoError, toIoError } from '../../errors.ts';
 import type { NoteVerifier } from '../../note/note.ts';
+import { addGlobalRateLimit } from '../http.ts';
 import { createLogger } from '../log/server.ts';
 import { witnessPlugin } from './plugin.ts';
 import { WitnessStore } from './store.ts';
@@ -31,6 +33,14 @@ export interface WitnessServerOptions {
   logLevel?: string;
   logger?: Logger;
   now?: () => number;
+  /** rateLimitPerIp is requests per second per client address (default 50, as the daemon; 0 = off). */
+  rateLimitPerIp?: number;
+  /** rateLimitGlobal is requests per second for all clients together (default 0 = off). */
+  rateLimitGlobal?: number;
+  /** idleTimeoutMs closes a connection silent this long (default 60,000, as the daemon: a slow-loris client). */
+  idleTimeoutMs?: number;
+  /** maxConnections caps open connections (default 4,096, as the daemon). */
+  maxConnections?: number;
 }
 
 /** RunningWitnessServer is a started witness. */
@@ -55,10 +65,24 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
   const store = WitnessStore.open(join(o.dataDir, 'witness.db'));
   const witness = new Witness({ cosigner: key.cosigner, logs: o.logs, store, now });
   const logger = o.logger ?? createLogger(o.logLevel);
+  // The daemon's protections: an idle connection is closed, the number of connections is capped, and requests are
+  // rate limited per client address and (optionally) for everyone together, each refusal a 429 with Retry-After.
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: !logger.isLevelEnabled('debug') }),
+    keepAliveTimeout: Math.min(72_000, o.idleTimeoutMs ?? 72_000),
+    connectionTimeout: o.idleTimeoutMs ?? 60_000,
+    requestTimeout: 30_000,
   });
+  app.server.maxConnections = o.maxConnections ?? 4096;
+  const perIp = o.rateLimitPerIp ?? 50;
+  await app.register(rateLimit, {
+    global: perIp > 0,
+    max: perIp > 0 ? perIp : 1_000_000_000,
+    timeWindow: 1000,
+    errorResponseBuilder: (_req, ctx) => new IoError('ERR_HTTP_RATE_LIMITED', `rate limit of ${ctx.max} requests per second exceeded; retry in ${ctx.after}`),
+  });
+  if ((o.rateLimitGlobal ?? 0) > 0) addGlobalRateLimit(app as unknown as FastifyInstance, o.rateLimitGlobal!, 'ERR_HTTP_RATE_LIMITED');
   const prefix = (o.prefix ?? '').replace(/\/+$/, '');
   await app.register(witnessPlugin, { prefix, witness });
   let address: string;

@@ -1,0 +1,149 @@
+/**
+ * io/http-client — GET requests to untrusted servers (providers) over `node:http`/`node:https`, with two clocks that
+ * always fire: a stall timeout (socket silence, before the headers or between two body chunks) and an absolute
+ * deadline for the whole operation.
+ *
+ * Why not `fetch()`: on Node 20 (undici 6.x) the link from a caller's AbortSignal to a fetch made with
+ * `redirect: 'error'` can be lost after a garbage collection (nodejs/undici issues 4627 and 4750), so an abort meant
+ * to end a stalled body never reaches the stream and only undici's own 300 s body timeout ends it. Here the socket's
+ * own idle timer and a plain timer hold the request; nothing depends on a weak reference.
+ *
+ * Trust boundary: the server chooses status, headers and body. Redirects are not followed (the caller refuses 3xx);
+ * bodies are read by the caller with a cap (see {@link readCapped}).
+ */
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { IoError, LimitError, isTrustError } from '../errors.ts';
+
+/** HttpGetOptions configures {@link httpGet}. */
+export interface HttpGetOptions {
+  /** stallMs abandons the request after this much socket silence (before the headers or between body chunks). */
+  stallMs: number;
+  /** deadline (ms since the epoch, `Date.now()` clock) abandons the request and its body at that time. */
+  deadline: number;
+  method?: 'GET' | 'HEAD' | 'PUT' | 'POST';
+  headers?: Record<string, string>;
+  /**
+   * body is sent after the headers. When the server answers before it has read all of it (a refusal, or "already
+   * stored"), sending stops and the answer is what counts: a broken pipe after an answer is not a failure.
+   */
+  body?: Uint8Array | Readable;
+}
+
+/** HttpAnswer is a response whose body is still to be read (or dropped with `close`). */
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+  /** stallMs is the stall timeout the request was made with. */
+  stallMs: number;
+  /** timedOut tells whether the stall timeout or the deadline ended the exchange ('stall' | 'deadline'). */
+  timedOut(): 'stall' | 'deadline' | undefined;
+  /** close releases the connection (the body is not read further). */
+  close(): void;
+}
+
+/**
+ * httpGet sends one request and resolves with the status and headers; the body streams through `body`. Network
+ * failures and timeouts before the headers reject with ERR_IO_NETWORK (details: `timeout` 'stall' | 'deadline').
+ */
+export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
+  const left = o.deadline - Date.now();
+  if (left <= 0) return Promise.reject(timeoutError(url, 'deadline', o.stallMs));
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    let timedOut: 'stall' | 'deadline' | undefined;
+    // A fresh connection per request (agent: false): a pooled socket would carry one request's timers to the next.
+    const req: ClientRequest = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: o.method ?? 'GET',
+      headers: { 'accept-encoding': 'identity', ...o.headers },
+      agent: false,
+    });
+    const deadlineTimer = setTimeout(() => {
+      timedOut = 'deadline';
+      req.destroy(timeoutError(url, 'deadline', o.stallMs));
+    }, left);
+    const clear = (): void => clearTimeout(deadlineTimer);
+    req.setTimeout(o.stallMs, () => {
+      timedOut ??= 'stall';
+      req.destroy(timeoutError(url, 'stall', o.stallMs));
+    });
+    req.on('error', (e) => {
+      // After an answer, a write error (EPIPE: the server closed while we were still sending) changes nothing.
+      if (answered) return;
+      clear();
+      reject(timedOut !== undefined ? timeoutError(url, timedOut, o.stallMs) : new IoError('ERR_IO_NETWORK', `cannot fetch ${url.href}: ${errnoReason(e)}`, { cause: e }));
+    });
+    req.on('close', clear);
+    let answered = false;
+    req.on('response', (res) => {
+      answered = true;
+      if (o.body instanceof Readable) {
+        o.body.unpipe(req);
+        o.body.destroy();
+      }
+      res.on('close', clear);
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: res,
+        stallMs: o.stallMs,
+        timedOut: () => timedOut,
+        close: () => {
+          clear();
+          req.destroy();
+        },
+      });
+    });
+    if (o.body === undefined) req.end();
+    else if (o.body instanceof Readable) {
+      o.body.on('error', (e) => req.destroy(e));
+      o.body.pipe(req);
+    } else req.end(o.body);
+  });
+}
+
+function timeoutError(url: URL, kind: 'stall' | 'deadline', stallMs: number): IoError {
+  const what = kind === 'stall' ? `no data for ${stallMs} ms (stalled)` : 'the time allowed for the whole fetch ran out';
+  return new IoError('ERR_IO_NETWORK', `${url.href}: ${what}`, { details: { timeout: kind } });
+}
+
+/** errnoReason names a socket error (ECONNREFUSED, ECONNRESET, a TLS error) without server-chosen text. */
+export function errnoReason(e: unknown): string {
+  const err = e as { code?: unknown; message?: unknown } | null;
+  const code = typeof err?.code === 'string' ? `${err.code}: ` : '';
+  return `${code}${String(err?.message ?? e)}`.slice(0, 300);
+}
+
+/**
+ * readCapped reads a response body, refusing more than maxBytes (announced or streamed: ERR_LIMIT_SIZE); a broken or
+ * timed-out stream is ERR_IO_NETWORK.
+ */
+export async function readCapped(a: HttpAnswer, maxBytes: number, url: URL, what: string): Promise<Buffer> {
+  const announced = Number(a.headers['content-length'] ?? '0');
+  if (announced > maxBytes) {
+    a.close();
+    throw new LimitError('ERR_LIMIT_SIZE', `${url.href}: the ${what} is ${announced} bytes, over the cap of ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of a.body as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > maxBytes) throw new LimitError('ERR_LIMIT_SIZE', `${url.href}: the ${what} is over the cap of ${maxBytes} bytes`);
+      chunks.push(c);
+    }
+  } catch (e) {
+    a.close();
+    throw bodyError(a, url, e);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** bodyError turns a failure while streaming a body into a coded error (a timeout keeps its `timeout` detail). */
+export function bodyError(a: HttpAnswer, url: URL, e: unknown): unknown {
+  if (isTrustError(e)) return e;
+  const t = a.timedOut();
+  if (t !== undefined) return timeoutError(url, t, a.stallMs);
+  return new IoError('ERR_IO_NETWORK', `${url.href}: the answer broke off: ${errnoReason(e)}`, { cause: e });
+}
