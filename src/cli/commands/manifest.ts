@@ -17,11 +17,9 @@ import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type 
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
-import { LogClient } from '../../log/client.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
 import { abs, loadSigningKey, loadTrustRoot, readManifestFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
-import { readTokenFile } from './log.ts';
 
 export const manifestCreate: Command = {
   summary: 'hash a directory of artifacts into an unsigned manifest',
@@ -149,6 +147,8 @@ async function submitToLog(
   tokenFile: string | undefined,
   logKey: string | undefined,
 ): Promise<{ text: string; index: number; size: number; origin: string }> {
+  // Loaded here only: the log client and the log command module are not needed to create or verify a manifest.
+  const [{ LogClient }, { readTokenFile }] = await Promise.all([import('../../log/client.ts'), import('./log.ts')]);
   const token = tokenFile !== undefined ? new TextDecoder().decode(await readTokenFile(ctx, tokenFile)) : ctx.env.CUSTODY_LOG_TOKEN;
   if (!token) throw new ConfigError('ERR_CONFIG_INVALID', '--log needs a bearer token', { hint: 'pass --log-token-file FILE or set CUSTODY_LOG_TOKEN' });
   const entry = manifestLogEntry(m);

@@ -2,11 +2,11 @@
  * cli/commands/verify — `custody verify MANIFEST ARTIFACT… --trust ROOT.json` (the guide's `phase-verify`), or
  * `custody verify PACKAGE [--quick|--deep|--paranoid]` when the first file is a PSPF package (end magic at EOF-4).
  */
-import { isPspfFile } from '../../pkg/index.ts';
+import { isPspfFile } from '../../pkg/sniff.ts';
 import { abs } from '../common.ts';
 import type { Command } from '../context.ts';
 import { runManifestVerify } from './manifest.ts';
-import { PACKAGE_VERIFY_USAGE, runPackageVerify } from './verify-package.ts';
+import { PACKAGE_VERIFY_USAGE } from './verify-package-usage.ts';
 
 /** VALUE_OPTIONS are the options of either verifier that take a value (the next argument is not a file). */
 const VALUE_OPTIONS = new Set(['--trust', '--state', '--require-log', '--log-proof', '--trusted-key', '--signatures']);
@@ -35,7 +35,8 @@ example:
 ${PACKAGE_VERIFY_USAGE}`,
   async run(ctx) {
     const first = firstPositional(ctx.argv);
-    if (first !== undefined && (await isPspfFile(abs(ctx, first)))) return runPackageVerify(ctx);
+    // Each verifier's modules load only when its kind of file is given (the package side pulls in pkg/ and codecs).
+    if (first !== undefined && (await isPspfFile(abs(ctx, first)))) return (await import('./verify-package.ts')).runPackageVerify(ctx);
     return runManifestVerify(ctx);
   },
 };
