@@ -1,6 +1,6 @@
 /**
  * crypto/hash — SHA-2 (FIPS 180-4) from Node's `crypto` (OpenSSL, SHA-NI where present) and BLAKE3 (the BLAKE3
- * specification, 2020; OpenSSL has none) from a native binding of the reference Rust crate, `@napi-rs/blake-hash`
+ * specification, 2020; OpenSSL has none) from a native binding of the BLAKE3 team's Rust crate, `@napi-rs/blake-hash`
  * (SIMD: SSE4.1/AVX2/AVX-512/NEON chosen at run time, ~8× hash-wasm here), with hash-wasm (WebAssembly) as the
  * fallback where no prebuilt binding exists for the platform. Both are loaded on first BLAKE3 use only, so code that
  * never asks for BLAKE3 (most of the CLI) loads neither.
@@ -100,7 +100,9 @@ export async function createBlake3(backend: Blake3Backend = blake3Backend()): Pr
     const Native = loadNativeBlake3();
     if (!Native) throw new Error('crypto: the native BLAKE3 binding is not available on this platform');
     const h = new Native();
-    return { update: (chunk) => void h.update(chunk), digestHex: () => h.digest('hex') };
+    // The binding takes a Buffer; a Buffer view of the same memory costs no copy.
+    const asBuffer = (c: Uint8Array): Buffer => (Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    return { update: (chunk) => void h.update(asBuffer(chunk)), digestHex: () => h.digest('hex') };
   }
   const { createBLAKE3 } = await import('hash-wasm');
   const h = await createBLAKE3();
