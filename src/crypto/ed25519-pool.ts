@@ -9,8 +9,9 @@
  * item, 1 = valid. Workers cache up to WORKER_KEY_CACHE parsed keys (parsing a key per verification costs half the
  * throughput).
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { FormatError } from '../errors.ts';
 import { ED25519_SIGNATURE_BYTES, type PublicKey } from './ed25519.ts';
 
@@ -86,7 +87,9 @@ export class Ed25519VerifyPool {
   }
 
   #start(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // node:worker_threads is loaded here, not at import: it costs every CLI start ~5 ms of CPU otherwise.
+    const { Worker: WorkerThread } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    const worker = new WorkerThread(WORKER_SOURCE, { eval: true });
     worker.unref();
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', ({ id, out }: { id: number; out: ArrayBuffer }) => {
