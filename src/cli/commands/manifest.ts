@@ -5,9 +5,7 @@
 import { isHashAlgorithm, type HashAlgorithm } from '../../crypto/index.ts';
 import { parseDuration } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
-import { createManifest } from '../../manifest/create.ts';
 import { formatManifest, type Manifest } from '../../manifest/manifest.ts';
-import { signManifest } from '../../manifest/sign.ts';
 import { loadState, recordManifest, saveState, stateKey } from '../../manifest/state.ts';
 import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
@@ -64,6 +62,8 @@ example:
       }
       sequence = Number(values.sequence);
     }
+    // Loaded by the command that uses it (verify, the common case, needs neither create.ts nor sign.ts).
+    const { createManifest } = await import('../../manifest/create.ts');
     const m = await createManifest({
       artifactsDir: abs(ctx, requireOption(values.artifacts, 'artifacts')),
       channel: requireOption(values.channel, 'channel'),
@@ -119,6 +119,7 @@ example:
     if (abs(ctx, input) === abs(ctx, output)) throw new UsageError('ERR_USAGE_ARGUMENT', 'the output is also the input; choose another path');
     const m = await readManifestFile(ctx, input);
     const key = await loadSigningKey(ctx, { key: values.key, seedFile: values['seed-file'], passphraseFile: values['passphrase-file'] });
+    const { signManifest } = await import('../../manifest/sign.ts');
     const signed = signManifest(m, key, { now: ctx.now(), resign: values.resign === true });
     // Submit before writing anything: a refused or failed submission leaves no files behind.
     const proof = values.log === undefined ? undefined : await submitToLog(ctx, signed, values.log, values['log-token-file'], values['log-key']);
