@@ -6,6 +6,14 @@ export interface BenchContext {
   quick: boolean;
   /** log prints progress to stderr. */
   log: (line: string) => void;
+  /**
+   * record hands one headline figure to bench/compare.md (the one-table summary of every ratio and its target).
+   * `id` is one of the FIGURES ids in bench/compare.ts (an unknown id is listed there as unplaced, not dropped);
+   * `value` is the number the target is judged on (a ratio as a plain number, 0.93 for 0.93×; a rate in /s; a
+   * size in MiB; a latency in ms). `note` is shown beside it (e.g. the spread of several runs, or the raw figures).
+   * A section that records nothing still runs; its rows in compare.md read "not measured".
+   */
+  record: (id: string, value: number, note?: string) => void;
 }
 
 export interface BenchSection {

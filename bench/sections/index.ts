@@ -6,6 +6,7 @@ import type { BenchSection } from '../types.ts';
 
 export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }> = [
   { name: 'crypto', load: async () => (await import('./crypto.ts')).default },
+  { name: 'cli', load: async () => (await import('./cli.ts')).default },
   { name: 'pkg', load: async () => (await import('./pkg.ts')).default },
   { name: 'tlog', load: async () => (await import('./tlog.ts')).default },
   { name: 'provider', load: async () => (await import('./provider.ts')).default },

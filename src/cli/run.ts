@@ -57,10 +57,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`custody ${CUSTODY_VERSION}\n`);
     return 0;
   }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     return emitError(new UsageError('ERR_USAGE_UNKNOWN_COMMAND', `unknown command ${JSON.stringify(words[0] ?? argv[0])}`));
   }
+  const cmd = await entry.load();
   // Remove exactly the command words (first occurrences) from argv, keep everything else in order.
   const rest = [...argv];
   for (const w of words) rest.splice(rest.indexOf(w), 1);

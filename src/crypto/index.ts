@@ -12,6 +12,8 @@ export {
   privateKeyFromPem,
   verifyEd25519,
 } from './ed25519.ts';
+export { Ed25519VerifyPool } from './ed25519-pool.ts';
+export type { VerifyItem } from './ed25519-pool.ts';
 export {
   HASH_DIGEST_BYTES,
   SUPPORTED_HASH_ALGORITHMS,

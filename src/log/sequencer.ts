@@ -19,6 +19,9 @@
  *                the publish is retried
  *  publish     → compare-and-swap of the latest checkpoint (and the lease owner, a fencing token)
  *                ── CRASH-SAFE POINT 2: the checkpoint is visible; now, and only now, acknowledgements are sent.
+ *                   (Storage may make this write power-loss durable only with the next batch, tlog/storage duty 1:
+ *                   if it is lost, `start` re-publishes over the same durable tree, so every acknowledged
+ *                   checkpoint stays a prefix of what the log signs next.)
  *  ack         → each waiter gets { index, checkpoint, inclusion proof } against that checkpoint.
  * ```
  * A second process on the same data first needs the lease (storage `acquireLease`); even without it, both compare-and-

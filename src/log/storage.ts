@@ -15,8 +15,13 @@
  * The backend knows no Merkle math: it stores what it is given and enforces the duties below.
  *
  * Duties of every backend (the sequencer's crash safety rests on them):
- * 1. Durability. When `appendBatch` or `publishCheckpoint` resolves, the change survives a process crash (kill -9)
- *    AND an operating-system crash or power loss (SQLite: WAL with synchronous=FULL, i.e. fsync at each commit).
+ * 1. Durability. When `appendBatch` resolves, the change survives a process crash (kill -9) AND an operating-system
+ *    crash or power loss (SQLite: WAL with synchronous=FULL, i.e. fsync at each commit). When `publishCheckpoint`
+ *    resolves, the change survives a process crash, and survives power loss at the latest once the next
+ *    `appendBatch` resolves (a backend may make it durable at once; PostgreSQL does). This is enough because a
+ *    checkpoint is only ever published over a tree `appendBatch` already made durable, and the sequencer's start
+ *    publishes a checkpoint covering the whole durable tree before anything else: a publish lost to a power cut
+ *    leaves an older checkpoint of the same tree, never a tree without an acknowledged entry.
  *    A rejected promise means "outcome unknown": the change may or may not have become durable (the sequencer
  *    re-reads the state with `load` to find out).
  * 2. Atomicity. `appendBatch` writes all of its entries, hashes and full tiles and the new tree size, or nothing. A

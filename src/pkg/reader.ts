@@ -172,27 +172,7 @@ export async function readPackage(path: string, options: OpenPackageOptions = {}
   return r.model;
 }
 
-/**
- * isPspfFile says whether path is a regular file that ends with the PSPF/2025 end magic (and is long enough to hold
- * a trailer). It reads 4 bytes; it verifies nothing. Unreadable paths are not PSPF files.
- */
-export async function isPspfFile(path: string): Promise<boolean> {
-  let opened: { fh: fsp.FileHandle; size: number };
-  try {
-    opened = await openRegularFile(path, true);
-  } catch {
-    return false;
-  }
-  try {
-    if (opened.size < PSPF_TRAILER_BYTES) return false;
-    const tail = await readAt(opened.fh, opened.size - 4, 4, path);
-    return tail.every((b, i) => b === PSPF_END_MAGIC[i]);
-  } catch {
-    return false;
-  } finally {
-    await opened.fh.close();
-  }
-}
+export { isPspfFile } from './sniff.ts';
 
 async function parsePackage(fh: fsp.FileHandle, fileSize: number, path: string, limits: PackageLimits): Promise<PspfPackage> {
   // 1. Trailer.

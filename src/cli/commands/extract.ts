@@ -15,7 +15,8 @@ import { openPackage } from '../../pkg/reader.ts';
 import { verifyPackage } from '../../pkg/verify.ts';
 import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
 import { safe } from './inspect.ts';
-import { PACKAGE_TRUST_OPTIONS, PACKAGE_TRUST_USAGE, reportJson, resolvePackageTrust, trustLine } from './verify-package.ts';
+import { PACKAGE_TRUST_OPTIONS, reportJson, resolvePackageTrust, trustLine } from './verify-package.ts';
+import { PACKAGE_TRUST_USAGE } from './verify-package-usage.ts';
 
 export const extract: Command = {
   summary: 'extract a PSPF/2025 package (every slot, or one) safely into a new directory',

@@ -1,58 +1,53 @@
 /**
  * cli/commands — the command table. One module per command (or command family); add a line here to register it.
  * Keys are the command words as typed ("trust init"); two-word keys take precedence over one-word keys.
+ *
+ * Each entry loads its module only when that command runs (`load`), so `custody verify` never parses the daemon,
+ * fastify, SQLite or the package codecs: start-up cost is what the command itself needs. The summary for the
+ * command list is kept here for the same reason; test/cli/commands.test.ts checks it equals the module's own.
  */
 import type { Command } from '../context.ts';
-import { logAdd, logMonitor, logServe, logVerifyConsistency, logVerifyInclusion } from './log.ts';
-import { witnessServe } from './witness.ts';
-import { demo } from './demo.ts';
-import { keygen, keyShow } from './keys.ts';
-import { manifestCreate, signManifestCommand, verifyManifestCommand } from './manifest.ts';
-import { trustAddKey, trustInit, trustRemoveKey, trustRevoke, trustShow, trustSign, trustUpdate, trustVerify } from './trust.ts';
-import { verify } from './verify.ts';
-import { pack } from './pack.ts';
-import { inspect } from './inspect.ts';
-import { extract } from './extract.ts';
-import { signPackage } from './sign-package.ts';
-import { verifyPackageCommand } from './verify-package.ts';
-import { serve } from './serve.ts';
-import { fetchCommand, publish } from './provider.ts';
-import { auditVerify } from './audit.ts';
 
-export const COMMANDS: Record<string, Command> = {
+/** CommandEntry is one row of the table: the one-line summary and a loader for the command's module. */
+export interface CommandEntry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
   // core (issue: keys, manifests, trust)
-  demo,
-  keygen,
-  'key show': keyShow,
-  'manifest create': manifestCreate,
-  'sign-manifest': signManifestCommand,
-  'verify-manifest': verifyManifestCommand,
-  verify,
-  'trust init': trustInit,
-  'trust add-key': trustAddKey,
-  'trust remove-key': trustRemoveKey,
-  'trust revoke': trustRevoke,
-  'trust sign': trustSign,
-  'trust verify': trustVerify,
-  'trust update': trustUpdate,
-  'trust show': trustShow,
+  demo: { summary: 'run the end-to-end demo in a temporary directory (npm start)', load: async () => (await import('./demo.ts')).demo },
+  keygen: { summary: 'make an Ed25519 key pair (PKCS#8 PEM 0600 + SPKI .pub)', load: async () => (await import('./keys.ts')).keygen },
+  'key show': { summary: 'print the key id, raw public key and fingerprint of a key file', load: async () => (await import('./keys.ts')).keyShow },
+  'manifest create': { summary: 'hash a directory of artifacts into an unsigned manifest', load: async () => (await import('./manifest.ts')).manifestCreate },
+  'sign-manifest': { summary: 'add one signature to a manifest (idempotent per key)', load: async () => (await import('./manifest.ts')).signManifestCommand },
+  'verify-manifest': { summary: 'verify a manifest against a trust root (threshold, expiry, rollback)', load: async () => (await import('./manifest.ts')).verifyManifestCommand },
+  verify: { summary: 'verify artifacts against a signed manifest, or a PSPF package', load: async () => (await import('./verify.ts')).verify },
+  'trust init': { summary: 'create and sign version 1 of a trust root (TUF root.json)', load: async () => (await import('./trust.ts')).trustInit },
+  'trust add-key': { summary: 'write root version N+1 with a key added to roles', load: async () => (await import('./trust.ts')).trustAddKey },
+  'trust remove-key': { summary: 'write root version N+1 with a key removed from roles', load: async () => (await import('./trust.ts')).trustRemoveKey },
+  'trust revoke': { summary: 'write root version N+1 that revokes a key everywhere', load: async () => (await import('./trust.ts')).trustRevoke },
+  'trust sign': { summary: 'add a signature to a trust root', load: async () => (await import('./trust.ts')).trustSign },
+  'trust verify': { summary: 'verify a trust root (pinned, or as the successor of trusted roots)', load: async () => (await import('./trust.ts')).trustVerify },
+  'trust update': { summary: 'move a trusted root file forward to a verified successor', load: async () => (await import('./trust.ts')).trustUpdate },
+  'trust show': { summary: 'print the roles, keys and signatures of a trust root', load: async () => (await import('./trust.ts')).trustShow },
   // tlog (issue: transparency log)
-  'log serve': logServe,
-  'log add': logAdd,
-  'log monitor': logMonitor,
-  'log verify-inclusion': logVerifyInclusion,
-  'log verify-consistency': logVerifyConsistency,
-  'witness serve': witnessServe,
+  'log serve': { summary: 'run a transparency log (C2SP tlog-tiles read path, POST add write path)', load: async () => (await import('./log.ts')).logServe },
+  'log add': { summary: 'submit an entry to a log and save its offline proof (tlog-proof@v1)', load: async () => (await import('./log.ts')).logAdd },
+  'log monitor': { summary: 'follow a log: verify every new checkpoint and its consistency with the last verified one', load: async () => (await import('./log.ts')).logMonitor },
+  'log verify-inclusion': { summary: 'verify that an entry is in a log (offline from a tlog-proof file, or from the tiles)', load: async () => (await import('./log.ts')).logVerifyInclusion },
+  'log verify-consistency': { summary: 'verify that an older checkpoint is a prefix of a newer one (offline or from the tiles)', load: async () => (await import('./log.ts')).logVerifyConsistency },
+  'witness serve': { summary: 'run a C2SP transparency log witness (add-checkpoint, cosignature/v1)', load: async () => (await import('./witness.ts')).witnessServe },
   // pkg (issue: PSPF packages)
-  pack,
-  inspect,
-  extract,
-  'verify-package': verifyPackageCommand,
-  'sign-package': signPackage,
+  pack: { summary: 'build a signed PSPF/2025 package from files and directories', load: async () => (await import('./pack.ts')).pack },
+  inspect: { summary: 'show what a PSPF/2025 package contains (after its quick verification)', load: async () => (await import('./inspect.ts')).inspect },
+  extract: { summary: 'extract a PSPF/2025 package (every slot, or one) safely into a new directory', load: async () => (await import('./extract.ts')).extract },
+  'verify-package': { summary: 'verify a PSPF/2025 package (signature, every byte, signer trust)', load: async () => (await import('./verify-package.ts')).verifyPackageCommand },
+  'sign-package': { summary: 'add a detached signature over a package (or any file) to FILE.sigs', load: async () => (await import('./sign-package.ts')).signPackage },
   // provider daemon and its clients
-  serve,
-  fetch: fetchCommand,
-  publish,
+  serve: { summary: 'run the provider daemon: signed manifests, artifacts and the transparency log over HTTP(S)', load: async () => (await import('./serve.ts')).serve },
+  fetch: { summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact', load: async () => (await import('./provider.ts')).fetchCommand },
+  publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
-  'audit verify': auditVerify,
+  'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
 };

@@ -5,9 +5,7 @@
 import { isHashAlgorithm, type HashAlgorithm } from '../../crypto/index.ts';
 import { parseDuration } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
-import { createManifest } from '../../manifest/create.ts';
 import { formatManifest, type Manifest } from '../../manifest/manifest.ts';
-import { signManifest } from '../../manifest/sign.ts';
 import { loadState, recordManifest, saveState, stateKey } from '../../manifest/state.ts';
 import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
@@ -18,7 +16,6 @@ import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type 
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
-import { LogClient } from '../../log/client.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
 import { abs, loadSigningKey, loadTrustRoot, readManifestFile, readTokenFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
@@ -66,6 +63,8 @@ example:
       }
       sequence = Number(values.sequence);
     }
+    // Loaded by the command that uses it (verify, the common case, needs neither create.ts nor sign.ts).
+    const { createManifest } = await import('../../manifest/create.ts');
     const m = await createManifest({
       artifactsDir: abs(ctx, requireOption(values.artifacts, 'artifacts')),
       channel: requireOption(values.channel, 'channel'),
@@ -121,6 +120,7 @@ example:
     if (abs(ctx, input) === abs(ctx, output)) throw new UsageError('ERR_USAGE_ARGUMENT', 'the output is also the input; choose another path');
     const m = await readManifestFile(ctx, input);
     const key = await loadSigningKey(ctx, { key: values.key, seedFile: values['seed-file'], passphraseFile: values['passphrase-file'] });
+    const { signManifest } = await import('../../manifest/sign.ts');
     const signed = signManifest(m, key, { now: ctx.now(), resign: values.resign === true });
     // Submit before writing anything: a refused or failed submission leaves no files behind.
     const proof = values.log === undefined ? undefined : await submitToLog(ctx, signed, values.log, values['log-token-file'], values['log-key']);
@@ -149,6 +149,8 @@ async function submitToLog(
   tokenFile: string | undefined,
   logKey: string | undefined,
 ): Promise<{ text: string; index: number; size: number; origin: string }> {
+  // Loaded here only: the log client is not needed to create or verify a manifest.
+  const { LogClient } = await import('../../log/client.ts');
   const token = tokenFile !== undefined ? new TextDecoder().decode(await readTokenFile(ctx, tokenFile)) : ctx.env.CUSTODY_LOG_TOKEN;
   if (!token) throw new ConfigError('ERR_CONFIG_INVALID', '--log needs a bearer token', { hint: 'pass --log-token-file FILE or set CUSTODY_LOG_TOKEN' });
   const entry = manifestLogEntry(m);

@@ -4,11 +4,11 @@
  * option is given (PACKAGE_ONLY_OPTIONS), or when it ends with the PSPF end magic; so a damaged package (its end
  * magic gone) is still refused by the package verifier with an ERR_PKG_… code, never by the manifest verifier.
  */
-import { isPspfFile } from '../../pkg/index.ts';
+import { isPspfFile } from '../../pkg/sniff.ts';
 import { abs } from '../common.ts';
 import type { Command, CommandContext } from '../context.ts';
 import { runManifestVerify } from './manifest.ts';
-import { PACKAGE_VERIFY_USAGE, runPackageVerify } from './verify-package.ts';
+import { PACKAGE_VERIFY_USAGE } from './verify-package-usage.ts';
 
 /** VALUE_OPTIONS are the options of either verifier that take a value (the next argument is not a file). */
 const VALUE_OPTIONS = new Set(['--trust', '--state', '--require-log', '--log-proof', '--trusted-key', '--signatures']);
@@ -53,7 +53,8 @@ example:
 
 ${PACKAGE_VERIFY_USAGE}`,
   async run(ctx) {
-    if (await isPackageInvocation(ctx, ctx.argv)) return runPackageVerify(ctx);
+    // Each verifier's modules load only when its kind of file is given (the package side pulls in pkg/ and codecs).
+    if (await isPackageInvocation(ctx, ctx.argv)) return (await import('./verify-package.ts')).runPackageVerify(ctx);
     return runManifestVerify(ctx);
   },
 };

@@ -1,0 +1,74 @@
+/**
+ * bench/sections/cli — CLI cold start: wall time of `custody verify MANIFEST ARTIFACT --trust root.json` (a 1-of-1
+ * manifest, one 64 KiB artifact) next to `node -e 0`, both as fresh processes, interleaved, median of N runs. The
+ * CLI measured is the built one, `node dist/cli/main.js` (what `npm install -g` users run; built here first with
+ * `npm run build`), not the tsx development entry, whose TypeScript loader alone costs more than the target.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../src/cli/run.ts';
+import type { BenchContext, BenchSection } from '../types.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const DIST_MAIN = join(REPO, 'dist', 'cli', 'main.js');
+
+function wallMs(args: string[], cwd: string): number {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, args, { cwd, stdio: 'ignore' });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}`);
+  return ms;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const section: BenchSection = {
+  title: 'CLI cold start (custody verify vs node -e 0)',
+  async run(ctx: BenchContext) {
+    ctx.log('npm run build');
+    execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore' });
+    const dir = join(ctx.scratch, 'cli-cold');
+    mkdirSync(join(dir, 'art'), { recursive: true });
+    writeFileSync(join(dir, 'art', 'vmlinuz'), Buffer.alloc(64 * 1024, 'k'));
+    const io = { stdout: () => undefined, stderr: (s: string) => process.stderr.write(s), env: {}, cwd: dir, now: () => new Date() };
+    for (const argv of [
+      ['keygen', '--output', 'k/a.pem'],
+      ['trust', 'init', '--threshold', '1', '--key', 'k/a.pub', '--expires', '365d', '--sign', 'k/a.pem', '--output', 'root.json'],
+      ['manifest', 'create', '--artifacts', 'art', '--channel', 'stable', '--arch', 'x86_64', '--expires', '30d', '--output', 'm0.json'],
+      ['sign-manifest', '--manifest', 'm0.json', '--key', 'k/a.pem', '--output', 'm1.json'],
+    ]) {
+      if ((await runCli(argv, io)) !== 0) throw new Error(`custody ${argv.join(' ')} failed`);
+    }
+    const verify = [DIST_MAIN, 'verify', 'm1.json', 'art/vmlinuz', '--trust', 'root.json'];
+    const n = ctx.quick ? 7 : 31;
+    ctx.log(`${n} interleaved runs of each`);
+    wallMs(['-e', '0'], dir); // warm the page cache for both
+    wallMs(verify, dir);
+    const base: number[] = [];
+    const ours: number[] = [];
+    for (let i = 0; i < n; i++) {
+      base.push(wallMs(['-e', '0'], dir));
+      ours.push(wallMs(verify, dir));
+    }
+    const b = median(base);
+    const o = median(ours);
+    ctx.record('cli.coldstart.ratio', o / b, `${o.toFixed(0)} ms vs ${b.toFixed(0)} ms, built dist/cli/main.js, median of ${n}`);
+    return [
+      `Wall time of a fresh process, median of ${n} interleaved runs (the built CLI, \`node dist/cli/main.js\`):`,
+      '',
+      '| command | median | ratio |',
+      '|---|---|---|',
+      `| \`node -e 0\` | ${b.toFixed(1)} ms | 1.00× |`,
+      `| \`custody verify m1.json art/vmlinuz --trust root.json\` (1 signature, 64 KiB) | ${o.toFixed(1)} ms | ${(o / b).toFixed(2)}× |`,
+      '',
+      `Target: ≤ 1.5× \`node -e 0\` — ${o / b <= 1.5 ? 'met' : 'NOT met'}.`,
+    ].join('\n');
+  },
+};
+
+export default section;
