@@ -89,6 +89,7 @@ const section: BenchSection = {
       const mibps = Number(t?.[1] ?? NaN) * ({ B: 1 / 2 ** 20, KB: 1 / 1024, MB: 1, GB: 1024 }[t?.[2] ?? 'B'] ?? NaN);
       const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '—');
+      ctx.record('provider.memory.rss1000.mib', peak, `${s.pids.length} processes, ${fmt(mibps)} MiB/s served`);
       const names = s.pids.map((_, i) => (i === 0 ? 'leader' : `worker ${i}`));
       return [
         `custody serve built (node dist/cli/main.js), ${s.pids.length - 1} workers; wrk -t2 -c${CONNECTIONS} -d${seconds}s on one 1 GiB artifact`,
