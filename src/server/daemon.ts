@@ -21,7 +21,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { parseSignerKey } from '../note/note.ts';
-import { sendError } from './http.ts';
+import { bearerMatcher, sendError } from './http.ts';
 import { createDaemonLogger, type LogFormat } from './log-format.ts';
 import { logPlugin } from './log/plugin.ts';
 import { openLogService } from './log/server.ts';
@@ -46,7 +46,7 @@ import { BlobStore } from './provider/blobs.ts';
 import { createFrontServer } from './provider/front.ts';
 import { loadOrCreateIdentity, type ProviderIdentity } from './provider/identity.ts';
 import { scanIncoming, type ScanResult } from './provider/incoming.ts';
-import { providerPlugin } from './provider/plugin.ts';
+import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { publishSample } from './provider/sample.ts';
@@ -387,6 +387,21 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     version: o.version ?? '0.0.0',
   });
   await app.register(logPlugin, { prefix: '/log', backend: p.service, tokens: [p.identity.token], config: p.config, registerRateLimit: false });
+  if (o.leader !== undefined) {
+    // Workers forward a request with a body as `Expect: 100-continue` and send the body only after "100 Continue"
+    // (server/worker). The leader withholds it from a request it will refuse before reading the body: one without
+    // an accepted bearer token (every route that reads a body requires one), or an upload declaring more than the
+    // cap. Such a request is answered without its body ever crossing the socket, so the worker always relays the
+    // leader's own refusal (401/413) instead of a broken pipe.
+    const tokenOk = bearerMatcher([p.identity.token]);
+    const maxBlob = o.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
+    app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const declared = Number(req.headers['content-length'] ?? 0);
+      const tooBig = req.method === 'PUT' && (req.url ?? '').startsWith('/admin/v1/blobs/') && declared > maxBlob;
+      if (tokenOk(req.headers.authorization) && !tooBig) res.writeContinue();
+      app.server.emit('request', req, res);
+    });
+  }
   return app as unknown as FastifyInstance;
 }
 
@@ -395,6 +410,9 @@ async function listen(app: FastifyInstance, o: DaemonOptions): Promise<string> {
     if (o.leader !== undefined) {
       await fsp.rm(o.leader.socketPath, { force: true });
       await app.listen({ path: o.leader.socketPath });
+      // Only this user may connect: the leader trusts X-Forwarded-For from whoever reaches the socket, and a data
+      // directory made by someone else may be wider than the 0700 this daemon creates.
+      await fsp.chmod(o.leader.socketPath, 0o600);
       return `unix:${o.leader.socketPath}`;
     }
     return await app.listen({ host: o.host, port: o.port });

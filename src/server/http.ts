@@ -25,20 +25,31 @@ const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 export type BearerCheck = (req: FastifyRequest) => Promise<void>;
 
 /**
+ * bearerMatcher returns a predicate telling whether an Authorization header carries one of `tokens` (SHA-256 digests
+ * compared in constant time over every token, no early exit).
+ */
+export function bearerMatcher(tokens: readonly Uint8Array[]): (authorization: string | undefined) => boolean {
+  const digests = tokens.map((t) => sha256(t));
+  return (authorization) => {
+    const m = BEARER.exec(authorization ?? '');
+    if (!m) return false;
+    const got = sha256(m[1]!);
+    let ok = false;
+    for (const d of digests) ok = constantTimeEqual(got, d) || ok;
+    return ok;
+  };
+}
+
+/**
  * bearerCheck returns an onRequest hook accepting any of `tokens`; refusals use `code` (e.g. ERR_LOG_UNAUTHORIZED).
  * `onRefused` is told about each refusal (audit), never with the presented token.
  */
 export function bearerCheck(tokens: readonly Uint8Array[], code: CodesOf<'policy'>, onRefused?: (req: FastifyRequest, reason: string) => void): BearerCheck {
   if (tokens.length === 0) throw new Error('http: bearerCheck needs at least one token');
-  const digests = tokens.map((t) => sha256(t));
+  const matches = bearerMatcher(tokens);
   return (req) => {
     const m = BEARER.exec(req.headers.authorization ?? '');
-    let ok = false;
-    if (m) {
-      const got = sha256(m[1]!);
-      for (const d of digests) ok = constantTimeEqual(got, d) || ok;
-    }
-    if (!ok) {
+    if (!matches(req.headers.authorization)) {
       const reason = m ? 'the bearer token is not accepted' : 'expected an Authorization: Bearer header';
       onRefused?.(req, reason);
       return Promise.reject(new PolicyError(code, reason));

@@ -56,13 +56,28 @@ const WORKER_DRAIN_MS = 10_000;
 /** HOP_BY_HOP headers describe one connection and are not forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer']);
 
-/** forwarder returns the handler that passes a request to the leader and its answer back. */
+/** FORWARDED_AWAY are client headers a worker never passes on: the leader trusts forwarding headers only from it. */
+const FORWARDED_AWAY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'forwarded', 'expect']);
+
+/**
+ * forwarder returns the handler that passes a request to the leader and its answer back.
+ *
+ * A request with a body goes up as `Expect: 100-continue`, and its body only after the leader's "100 Continue"
+ * (which the leader withholds from a request it refuses before reading, server/daemon): a refusal then never races
+ * a body still being written (which would lose the leader's answer to a broken pipe), and a client that trickles
+ * the body of a refused request holds no connection to the leader. The upstream pool is not capped, so slow
+ * clients of one route cannot queue everyone else's requests behind them.
+ */
 function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown) => void): (req: IncomingMessage, res: ServerResponse) => void {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const agent = new Agent({ keepAlive: true });
   return (req, res) => {
     const headers: OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && k !== 'x-forwarded-for') headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !FORWARDED_AWAY.has(k)) headers[k] = v;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    const cl = req.headers['content-length'];
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+    if (hasBody) headers.expect = '100-continue';
+    let bodySent = !hasBody;
     const up = request({ socketPath, agent, method: req.method, path: req.url, headers }, (ur) => {
       const out: string[] = [];
       let close = false;
@@ -72,8 +87,12 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
         if (k === 'connection') close ||= /\bclose\b/i.test(v);
         if (!HOP_BY_HOP.has(k)) out.push(k, v);
       }
+      // Answered before the body went up (a refusal): the client's body stays unread, so its connection closes,
+      // and the upstream request, never completed, is not reused.
+      const refusedEarly = !bodySent;
+      if (refusedEarly) ur.on('end', () => up.destroy());
       // The leader closes after refusing a request whose body it did not read: so does the worker, to its client.
-      if (close) out.push('connection', 'close');
+      if (close || refusedEarly) out.push('connection', 'close');
       res.writeHead(ur.statusCode ?? 502, [...out, ...extra]);
       pipeline(ur, res, () => undefined);
     });
@@ -89,7 +108,17 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
         'close',
       ]);
     });
-    pipeline(req, up, () => undefined);
+    if (hasBody) {
+      up.on('continue', () => {
+        bodySent = true;
+        // A client that asked first (Expect: 100-continue) is told to send now, as the leader told us.
+        if (/^100-continue$/i.test(req.headers.expect ?? '') && !res.headersSent) res.writeContinue();
+        pipeline(req, up, () => undefined);
+      });
+      up.flushHeaders();
+    } else {
+      pipeline(req, up, () => undefined);
+    }
   };
 }
 
@@ -142,6 +171,10 @@ export async function runWorker(): Promise<void> {
     tls: config.tls === undefined ? undefined : { cert: Buffer.from(config.tls.cert, 'base64'), key: Buffer.from(config.tls.key, 'base64') },
     headers: extra,
   });
+
+  // "100 Continue" is the leader's to give (the forwarder relays it): a client that asks first sends no body for a
+  // request the leader refuses. The read path reads no bodies.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 
   let stopping = false;
   const stop = (): void => {

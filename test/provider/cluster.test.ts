@@ -28,6 +28,34 @@ function getFresh(url: string, path: string): Promise<{ status: number; worker: 
   });
 }
 
+/**
+ * refusedUpload PUTs `size` bytes with a wrong token, `Expect: 100-continue` and a spoofed X-Forwarded-For, sending
+ * the body only if told to continue; it reports the answer and whether the body was asked for.
+ */
+function refusedUpload(url: string, path: string, size: number): Promise<{ status: number; code: string; continued: boolean }> {
+  return new Promise((resolve, reject) => {
+    let continued = false;
+    const req = request(url + path, {
+      method: 'PUT',
+      agent: false,
+      headers: { authorization: 'Bearer wrong-token-0123456789', 'content-length': String(size), expect: '100-continue', 'x-forwarded-for': '203.0.113.9' },
+    }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, code: (JSON.parse(body) as { code: string }).code, continued });
+      });
+    });
+    req.on('continue', () => {
+      continued = true;
+      req.end(Buffer.alloc(size));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
 /** byWorker asks until every one of `n` workers answered, and returns the answers by worker. */
 async function byWorker(url: string, path: string, n: number): Promise<Map<string, { status: number; body: string }>> {
   const seen = new Map<string, { status: number; body: string }>();
@@ -86,6 +114,12 @@ test('custody serve --workers 2: releases through the leader reach every worker;
   assert.equal(denied.status, 401);
   assert.equal(((await denied.json()) as { code: string }).code, 'ERR_PROVIDER_UNAUTHORIZED');
   assert.equal((await fetch(`${url}/log/checkpoint`)).status, 200);
+  // An upload the leader refuses before reading (wrong token) is answered with the leader's own 401 through a
+  // worker, every time, and never asks for its body; a spoofed X-Forwarded-For does not reach the leader.
+  for (let i = 0; i < 6; i++) {
+    const r = await refusedUpload(url, `/admin/v1/blobs/sha256/${'ab'.repeat(32)}`, 16 * 1024 * 1024);
+    assert.deepEqual(r, { status: 401, code: 'ERR_PROVIDER_UNAUTHORIZED', continued: false }, `try ${i}`);
+  }
 
   // kill -9 of a worker: the leader starts a replacement, which serves the current release.
   const [victim, other] = s.info.workers as [number, number];
@@ -111,7 +145,9 @@ test('custody serve --workers 2: releases through the leader reach every worker;
   assert.equal(await s.exited, 0, s.stderr());
   await waitFor(() => !alive(other) && !alive(replacement), 'the workers to exit');
   const events = readFileSync(join(dir, 'data', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; ip?: string });
-  assert.equal(events.find((e) => e.event === 'admin.refused')?.ip, '127.0.0.1');
+  const refused = events.filter((e) => e.event === 'admin.refused');
+  assert.equal(refused.length, 7);
+  for (const e of refused) assert.equal(e.ip, '127.0.0.1', 'the client address, never the spoofed one');
   assert.equal(events.at(-1)?.event, 'daemon.stopped');
 });
 

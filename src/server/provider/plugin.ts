@@ -27,6 +27,9 @@ import { SHA256_HEX, type BlobStore } from './blobs.ts';
 import type { ScanResult } from './incoming.ts';
 import { assertValidity, checkChannelName, type Release, type ReleaseArtifact, type ReleaseStore } from './releases.ts';
 
+
+/** DEFAULT_MAX_BLOB_BYTES caps one upload unless the daemon is told otherwise (8 GiB: boot images and root file systems). */
+export const DEFAULT_MAX_BLOB_BYTES = 8 * 1024 ** 3;
 /** ProviderPluginOptions are the options of {@link providerPlugin}. */
 export interface ProviderPluginOptions {
   releases: ReleaseStore;
@@ -165,7 +168,7 @@ function registerInfoRoutes(app: FastifyInstance, o: ProviderPluginOptions): voi
 
 /** registerAdminRoutes: uploads, releases and rescans, each behind the bearer check. */
 function registerAdminRoutes(app: FastifyInstance, o: ProviderPluginOptions): void {
-  const maxBlob = o.maxBlobBytes ?? 8 * 1024 ** 3;
+  const maxBlob = o.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
   const authorize = authorizeBeforeBody(bearerCheck(o.tokens, 'ERR_PROVIDER_UNAUTHORIZED', refusalAuditor(o)));
 
   app.put('/admin/v1/blobs/sha256/:hex', { preParsing: authorize }, async (req, reply) => {
