@@ -25,6 +25,7 @@ import type { promises as fsp } from 'node:fs';
 import { PublicKey, sha256, verifyEd25519, constantTimeEqual } from '../crypto/index.ts';
 import { FormatError, IoError, LimitError, VerificationError } from '../errors.ts';
 import { openRegularFile } from '../io/files.ts';
+import { hashOpenFile } from '../io/hash-file.ts';
 import { lifecycleCode, parseDescriptor, purposeCode, SLOT_DESCRIPTOR_BYTES } from './descriptor.ts';
 import { resolvePackageLimits, IO_CHUNK_BYTES, type PackageLimits } from './limits.ts';
 import { decompressMetadata, parseMetadata } from './metadata.ts';
@@ -64,6 +65,15 @@ export class PackageReader {
     this.fh = fh;
     this.model = model;
     this.limits = limits;
+  }
+
+  /**
+   * sha256 hashes the whole file through this reader's own descriptor (lowercase hex): the digest of the very bytes
+   * verification and extraction read, whatever the path names now.
+   */
+  async sha256(): Promise<string> {
+    const { size } = await this.fh.stat();
+    return (await hashOpenFile(this.fh, size, ['sha256'], this.model.path)).sha256;
   }
 
   /** read returns exactly length bytes at offset (inside the file size checked at open). */

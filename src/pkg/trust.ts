@@ -108,8 +108,11 @@ export async function evaluateTrust(signer: PublicKey, trust: PackageTrustOption
   if (policy.keys?.some((k) => k.equals(signer))) return { kind: 'authentic', via: 'pinned-key', key: signer };
   if (policy.fingerprints?.includes(signer.fingerprint)) return { kind: 'authentic', via: 'fingerprint', key: signer };
   if (policy.authorize) {
-    const r = await policy.authorize(signer);
-    if (r !== false) return { kind: 'authentic', via: r === true ? 'authorize' : r, key: signer };
+    // Only an explicit yes counts: a hook (untyped JavaScript, say) answering undefined, null or anything else
+    // than the documented values refuses, so the policy fails closed.
+    const r: unknown = await policy.authorize(signer);
+    if (r === true) return { kind: 'authentic', via: 'authorize', key: signer };
+    if (r === 'trust-root' || r === 'threshold-signatures') return { kind: 'authentic', via: r, key: signer };
   }
   throw new PolicyError('ERR_PKG_UNTRUSTED_SIGNER', `the package is intact but signed by an untrusted key ${signer.hex} (${signer.fingerprint})`, {
     details: { publicKey: signer.hex, fingerprint: signer.fingerprint, configured: true },

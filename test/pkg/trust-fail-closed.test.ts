@@ -109,6 +109,10 @@ test('library: verifyPackageFile and extractPackage require trust and fail close
     ['empty policy', {}],
     ['empty key lists', { keys: [], fingerprints: [] }],
     ['another pinned key', { keys: [PublicKey.fromRaw(Buffer.from('ab'.repeat(32), 'hex'))] }],
+    // A hook must say yes explicitly: an untyped hook that answers nothing (or junk) refuses.
+    ['a hook answering undefined', { authorize: () => undefined } as unknown as PackageTrustOption],
+    ['a hook answering null', { authorize: () => Promise.resolve(null) } as unknown as PackageTrustOption],
+    ['a hook answering junk', { authorize: () => 'yes' } as unknown as PackageTrustOption],
   ];
   const accepting: Array<[string, PackageTrustOption, string]> = [
     ['pinned key', { keys: [f.signer] }, 'authentic/pinned-key'],

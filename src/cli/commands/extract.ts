@@ -57,7 +57,7 @@ examples:
     try {
       const report = await verifyPackage(reader, { level: 'deep', trust });
       // With --trust, the file must still be the one whose digest the verdict covers before anything is written.
-      await recheck();
+      await recheck(reader);
       const result = await extractPackage(reader, output, {
         trust,
         allowLinks: values['allow-links'] === true,

@@ -19,7 +19,7 @@ import type { AuthorizeResult } from '../../pkg/trust.ts';
 import { loadTrustRoot } from '../common.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { CUSTODY_ALLOWED_KEYS_ENV, hasTrustPolicy, parseAllowedKeys, publicKeyFromHex, type PackageTrustOption, type PackageTrustPolicy } from '../../pkg/trust.ts';
-import { openPackage } from '../../pkg/reader.ts';
+import { openPackage, type PackageReader } from '../../pkg/reader.ts';
 import { verifyPackage } from '../../pkg/verify.ts';
 import type { PackageReport, PackageTrust, VerifyLevel } from '../../pkg/pspf.types.ts';
 import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
@@ -83,8 +83,11 @@ export interface PackageTrustValues {
 /** ResolvedPackageTrust is the trust option for the library plus the check to run once the package was read. */
 export interface ResolvedPackageTrust {
   trust: PackageTrustOption;
-  /** recheck refuses a package file that changed while it was verified (only with --trust: the digest is signed). */
-  recheck: () => Promise<void>;
+  /**
+   * recheck refuses a package whose open file (the reader's descriptor) does not hash to the digest the signature
+   * set was judged on (only with --trust): a file swapped between hashing and opening is caught.
+   */
+  recheck: (reader: PackageReader) => Promise<void>;
 }
 
 /**
@@ -117,8 +120,8 @@ export async function resolvePackageTrust(ctx: CommandContext, values: PackageTr
   policy.authorize = await trustRootAuthorizer(ctx, values.trust, pkgPath, values.signatures, digestBefore);
   return {
     trust: policy,
-    recheck: async () => {
-      if ((await fileSha256(pkgPath)) !== digestBefore) throw new IoError('ERR_IO_READ_FAILED', `${pkgPath} changed while it was verified`);
+    recheck: async (reader) => {
+      if ((await reader.sha256()) !== digestBefore) throw new IoError('ERR_IO_READ_FAILED', `${pkgPath} changed while it was verified`);
     },
   };
 }
@@ -209,10 +212,10 @@ export async function runPackageVerify(ctx: CommandContext): Promise<number> {
   let report: PackageReport;
   try {
     report = await verifyPackage(reader, { level, trust, extract: { allowLinks: values['allow-links'] === true } });
+    await recheck(reader);
   } finally {
     await reader.close();
   }
-  await recheck();
   const checked =
     level === 'quick'
       ? 'index, metadata signature and slot table'
