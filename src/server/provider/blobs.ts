@@ -170,6 +170,11 @@ export class BlobCache {
     return b;
   }
 
+  /** has tells whether a blob is cached, without marking it used. */
+  has(sha256: string): boolean {
+    return this.#entries.has(sha256);
+  }
+
   set(sha256: string, data: Buffer): void {
     if (data.length > this.maxEntryBytes || data.length > this.maxBytes || this.#entries.has(sha256)) return;
     this.#entries.set(sha256, data);

@@ -137,7 +137,7 @@ export class ReadPath {
   readonly #cache: BlobCache;
   readonly #blobs = new Map<string, PreparedBlob>();
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
-  readonly #loading = new Map<string, Promise<PreparedBlob | undefined>>();
+  readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
 
   constructor(o: ReadPathOptions) {
@@ -292,29 +292,34 @@ export class ReadPath {
     }
     const pending = this.#loading.get(sha256);
     if (pending !== undefined) return pending;
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(this.#o.blobs.pathOf(sha256), 'r');
-    } catch {
-      return 'missing';
-    }
-    const read = (async (): Promise<PreparedBlob | undefined> => {
+    // The load is registered before its first await, so requests arriving meanwhile share this one read.
+    const read = (async (): Promise<PreparedBlob | undefined | 'missing'> => {
+      let fh: fsp.FileHandle;
+      try {
+        fh = await fsp.open(this.#o.blobs.pathOf(sha256), 'r');
+      } catch {
+        return 'missing';
+      }
       try {
         const size = (await fh.stat()).size;
         if (size > BLOB_CACHE_ENTRY_MAX_BYTES) return undefined;
         const data = await fh.readFile();
         const b: PreparedBlob = { data, byName: new Map() };
         this.#cache.set(sha256, data);
-        // The cache decides what stays; prepared entries follow it (dropped when it evicted them).
-        for (const k of this.#blobs.keys()) if (this.#cache.get(k) === undefined) this.#blobs.delete(k);
-        if (this.#cache.get(sha256) !== undefined) this.#blobs.set(sha256, b);
+        // The cache decides what stays; prepared entries follow it (dropped when it evicted them). `has` leaves
+        // the cache's use order alone.
+        for (const k of this.#blobs.keys()) if (!this.#cache.has(k)) this.#blobs.delete(k);
+        if (this.#cache.has(sha256)) this.#blobs.set(sha256, b);
         return b;
       } finally {
-        this.#loading.delete(sha256);
         await fh.close().catch(() => undefined);
       }
     })();
     this.#loading.set(sha256, read);
+    const done = (): void => {
+      if (this.#loading.get(sha256) === read) this.#loading.delete(sha256);
+    };
+    read.then(done, done);
     return read;
   }
 
@@ -385,12 +390,14 @@ export class ReadPath {
   /**
    * #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc): one
    * buffer per stream, read into again once the socket has taken the previous chunk (no allocation per chunk, and
-   * no read-ahead beyond one chunk for a slow client).
+   * no read-ahead beyond one chunk for a slow client), and replaced by a smaller one when more streams started, so
+   * all of them together stay within about twice the budget.
    */
   #stream(res: ServerResponse, fh: fsp.FileHandle, start: number, end: number): void {
     this.#streams++;
-    const chunk = Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, Math.floor(STREAM_MEMORY_BUDGET_BYTES / this.#streams)));
-    const buf = Buffer.allocUnsafe(Math.min(chunk, end - start + 1));
+    const target = (): number =>
+      Math.min(Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, Math.floor(STREAM_MEMORY_BUDGET_BYTES / this.#streams))), end - start + 1);
+    let buf = Buffer.allocUnsafe(target());
     let gone = false;
     res.once('close', () => (gone = true));
     const written = (n: number): Promise<void> =>
@@ -407,6 +414,10 @@ export class ReadPath {
     const run = async (): Promise<void> => {
       let pos = start;
       while (pos <= end && !gone) {
+        // More streams started since: shrink to the current share, so the budget holds for all of them together
+        // (a buffer sized at the start would keep 8 MiB × (1 + 1/2 + … + 1/n) across n streams).
+        const share = target();
+        if (buf.length > 2 * share) buf = Buffer.allocUnsafe(share);
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
         if (bytesRead === 0) throw new Error('read-path: blob shorter than its size');
         pos += bytesRead;
