@@ -253,6 +253,12 @@ test('admin API: bearer token, uploads checked against their digest, releases of
   assert.equal(missing.json().code, 'ERR_PROVIDER_BLOB_MISSING');
   const badName = await get(d, '/admin/v1/releases/Bad%20Channel/riscv64', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', ...bearer(d) } });
   assert.equal(badName.json().code, 'ERR_PROVIDER_CHANNEL_NAME');
+  // The daemon's own first path segments are never channels (they would be published but never served).
+  for (const reserved of ['log', 'admin', 'blobs', 'trust']) {
+    const r = await get(d, `/admin/v1/releases/${reserved}/riscv64`, { method: 'POST', body: JSON.stringify({ artifacts: { initramfs: { filename: 'initrd.img', sha256: hex } } }), headers: { 'content-type': 'application/json', ...bearer(d) } });
+    assert.equal(r.status, 400, reserved);
+    assert.equal(r.json().code, 'ERR_PROVIDER_CHANNEL_NAME', reserved);
+  }
   const malformed = await release({ artifacts: [] });
   assert.equal(malformed.json().code, 'ERR_FORMAT_SCHEMA');
   const dup = await get(d, '/admin/v1/releases/testing/riscv64', { method: 'POST', body: '{"artifacts":{},"artifacts":{}}', headers: { 'content-type': 'application/json', ...bearer(d) } });

@@ -97,8 +97,18 @@ export function checkChannelName(s: string, what: 'channel' | 'arch'): string {
   if (!CHANNEL_NAME.test(s)) {
     throw new FormatError('ERR_PROVIDER_CHANNEL_NAME', `expected a ${what} of 1–64 characters a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(s.slice(0, 80))}`);
   }
+  // A channel is the first path segment of its URLs: the daemon's own routes can never be one (it would be
+  // published but never served).
+  if (what === 'channel' && RESERVED_CHANNEL_NAMES.has(s)) {
+    throw new FormatError('ERR_PROVIDER_CHANNEL_NAME', `the channel name ${JSON.stringify(s)} is reserved for the daemon's own routes`, {
+      hint: `choose a channel name other than ${[...RESERVED_CHANNEL_NAMES].join(', ')}`,
+    });
+  }
   return s;
 }
+
+/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes. */
+export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust']);
 
 /** ReleaseStore keeps, makes and serves releases. */
 export class ReleaseStore {
