@@ -444,6 +444,17 @@ async function download(http: Http, url: URL, tmp: string, dest: string, size: n
       writing.catch(() => undefined);
     };
     let n = 0;
+    // A failed local write (ENOSPC, EIO) is ours, not the provider's: it must not read as a network failure that
+    // drops this provider and tries the next.
+    let writeFailed: unknown;
+    const awaitWriting = async (): Promise<void> => {
+      try {
+        await writing;
+      } catch (e) {
+        writeFailed = e;
+        throw e;
+      }
+    };
     try {
       for await (const c of a.body as AsyncIterable<Buffer>) {
         n += c.length;
@@ -454,12 +465,13 @@ async function download(http: Http, url: URL, tmp: string, dest: string, size: n
         batchBytes += c.length;
         if (batchBytes >= WRITE_BATCH_BYTES) {
           flush();
-          if (pendingBytes > 2 * WRITE_BATCH_BYTES) await writing;
+          if (pendingBytes > 2 * WRITE_BATCH_BYTES) await awaitWriting();
         }
       }
     } catch (e) {
       a.close();
       await writing.catch(() => undefined);
+      if (writeFailed !== undefined) throw toIoError(writeFailed, tmp, 'write');
       throw bodyError(a, url, e);
     }
     flush();
