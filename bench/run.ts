@@ -57,7 +57,7 @@ else if (!quick && only && parts.length > 6) {
   // A full run of one section replaces (or appends) that section only, stamped with its own date and machine.
   const title = parts[6]!;
   const body = parts[8]!;
-  const stamped = `${title}\n\n_Re-measured alone by \`npm run bench -- --only ${only}\`:_\n${machine.replace(/^- mode: .*$/m, '').trimEnd()}\n\n${body}\n`;
+  const stamped = `${title}\n\n_Re-measured alone by \`npm run bench -- --only ${only}\`:_\n${machine.replace(/^- mode: .*$/m, '').trimEnd()}\n\n${body.trimEnd()}\n\n`;
   const old = existsSync(out) ? readFileSync(out, 'utf8') : parts.slice(0, 6).join('\n');
   const start = old.indexOf(`${title}\n`);
   const next = start < 0 ? -1 : old.indexOf('\n## ', start + title.length);
