@@ -36,7 +36,17 @@ export function tempPath(dir: string, label: string): string {
 export async function writeFileAtomic(path: string, data: Uint8Array | string, options: WriteAtomicOptions = {}): Promise<void> {
   const dir = dirname(path);
   try {
-    if (options.dirMode !== undefined) await fsp.mkdir(dir, { recursive: true, mode: options.dirMode });
+    if (options.dirMode !== undefined) {
+      await fsp.mkdir(dir, { recursive: true, mode: options.dirMode }).catch((e: unknown) => {
+        // mkdir -p answers EEXIST (or ENOTDIR) when a file stands where a directory of the path should be: that is
+        // a path that cannot be written, not an output that exists.
+        const errno = (e as NodeJS.ErrnoException | null)?.code;
+        if (errno === 'EEXIST' || errno === 'ENOTDIR') {
+          throw new IoError('ERR_IO_WRITE_FAILED', `cannot write ${path}: a part of ${dir} is not a directory`, { cause: e, hint: 'choose an output path whose directories are directories' });
+        }
+        throw e;
+      });
+    }
     if (options.overwrite === false) {
       if (await pathExists(path)) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${path}`);
     }

@@ -31,3 +31,13 @@ test('writing below a regular file is ERR_IO_WRITE_FAILED (exit 3) and leaves no
   assert.match(r.stderr, /^custody: error: cannot write .*f\.txt\/root\.json: ENOTDIR \[ERR_IO_WRITE_FAILED\]\n/);
   assert.deepEqual(listTree(dir), before);
 });
+
+test('keygen below a regular file is ERR_IO_WRITE_FAILED, not "already exists" (mkdir -p answers EEXIST there)', async (t) => {
+  const dir = tmpDir(t);
+  writeFileSync(join(dir, 'f.txt'), 'not a directory\n');
+  const before = listTree(dir);
+  const r = await cli(['keygen', '--output', 'f.txt/k.pem'], { cwd: dir });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^custody: error: cannot write .*f\.txt\/k\.(pem|pub): a part of .*f\.txt is not a directory \[ERR_IO_WRITE_FAILED\]\n/);
+  assert.deepEqual(listTree(dir), before);
+});
