@@ -48,6 +48,9 @@ import {
 import { MAX_ENTRY_BYTES, type LeaseHolder, type LogStorage, type PublishedCheckpoint, type StoredTile } from './storage.ts';
 import { ENTRY_BUNDLE_LEVEL, TILE_WIDTH, encodeEntryBundle, readTileData, tilesForSize } from '../tlog/tile.ts';
 
+
+/** RECOVERY_PUBLISH_ATTEMPTS bounds the extra publish attempts `start` makes when it finds durable entries no checkpoint covers. */
+const RECOVERY_PUBLISH_ATTEMPTS = 10;
 /** CheckpointSigner signs checkpoints of this log and opens the ones it signed before. */
 export interface CheckpointSigner {
   /** sign returns the signed note text of the checkpoint (origin, size, base64 root). */
@@ -277,8 +280,22 @@ export class Sequencer {
     if (this.#published === null || this.#treeSize > this.#published.size) {
       // Recovery (or a fresh log): publish before accepting the first batch, so the read path has a checkpoint.
       // If that fails for a transient reason (storage, witnesses) it is retried in the background; adds wait.
+      const recovering = this.#published !== null;
       await this.#runOnce();
       if (this.#fatal) throw this.#fatal;
+      // A stored tree larger than the stored checkpoint may mean a checkpoint that clients already hold was lost
+      // with the power (the publish commits without its own fsync, storage duty 1): until it is signed again the
+      // read path would serve an older one. Try harder before returning (bounded: a log whose witnesses are down
+      // still starts, and keeps retrying in the background).
+      for (let i = 0; recovering && i < RECOVERY_PUBLISH_ATTEMPTS && (this.#published?.size ?? -1) < this.#treeSize; i++) {
+        await new Promise((r) => setTimeout(r, config.retryDelayMs));
+        await this.#runOnce();
+        const fatal = this.#fatal as TrustError | undefined; // set by #runOnce meanwhile (TS keeps the narrowing above)
+        if (fatal) throw fatal;
+      }
+      if (recovering && (this.#published?.size ?? -1) < this.#treeSize) {
+        this.#log()?.warn({ treeSize: this.#treeSize, published: this.#published?.size ?? null }, 'recovery publish still failing; serving the older checkpoint and retrying');
+      }
     }
   }
 

@@ -239,6 +239,28 @@ test('memory: a crash between the two commits is recovered by publishing the dur
   await a.close();
 });
 
+test('memory: a recovery publish that fails at first is retried before start returns (a lost checkpoint is re-signed before anything is served)', async () => {
+  const storage = new MemoryStorage();
+  const signer = fakeSigner();
+  const a = makeSequencer(storage, { signer, addTimeoutMs: 1_500 });
+  await a.start();
+  await a.add(enc('published 0'));
+  // Durable entries that no stored checkpoint covers: what a lost (unsynced) publish leaves after a power loss.
+  storage.failNext('publishCheckpoint', 'fail-before', 1_000_000);
+  const pending = [a.add(enc('durable 1')), a.add(enc('durable 2'))];
+  while (storage.treeSize < 3) await new Promise((r) => setTimeout(r, 2));
+  for (const p of pending) await assertRejectsCode(p, 'ERR_LOG_NOT_PUBLISHED');
+  storage.clearFaults();
+  // The restart's first three publish attempts fail as well; start keeps trying instead of serving checkpoint 1.
+  storage.failNext('publishCheckpoint', 'fail-before', 3);
+  const b = makeSequencer(storage.connect(), { owner: 'owner-b', signer, isDead: () => true });
+  await b.start();
+  assert.equal(b.checkpoint?.size, 3, 'start returned with a checkpoint covering every durable entry');
+  assert.deepEqual(storage.violations, []);
+  await b.close();
+  await a.close();
+});
+
 for (const kind of ['sqlite', 'postgres'] as const) {
 test(`${kind}: a second process on the same database is locked out, and the CAS fences a stale writer`, { skip: kind === 'postgres' ? pgSkip : false }, async (t) => {
   const path = join(tmpDir(t), 'log.db');
