@@ -10,10 +10,11 @@
  * as fast as it can; what the daemon holds per connection is its read chunk and what the socket has not taken).
  * Skipped (with the reason) where wrk or /proc is missing.
  */
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveJson } from '../serve-json.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
 
 const CLI_BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -27,26 +28,6 @@ function rssMiB(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-function serve(dataDir: string): Promise<{ proc: ChildProcess; url: string; pids: number[] }> {
-  const proc = spawn(
-    process.execPath,
-    [CLI_BUILT, 'serve', '--data', dataDir, '--port', '0', '--json', '--rate-limit-per-ip', '0', '--log-level', 'error', '--no-sample'],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!out.includes('\n')) return;
-      const j = JSON.parse(out.split('\n')[0]!) as { url: string; workers: number[] };
-      resolve({ proc, url: j.url, pids: [proc.pid!, ...j.workers] });
-    });
-    proc.once('exit', () => reject(new Error(`custody serve exited early:\n${err}`)));
-  });
 }
 
 const section: BenchSection = {
@@ -67,7 +48,8 @@ const section: BenchSection = {
 
     ctx.log('npm run build, then custody serve from dist/ (imports and signs the 1 GiB artifact)');
     execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore' });
-    const s = await serve(data);
+    const served = await serveJson([CLI_BUILT], data, ['--no-sample']);
+    const s = { url: served.banner.url, pids: [served.proc.pid!, ...served.banner.workers] };
     try {
       const path = '/stable/x86_64/rootfs.img';
       const idle = s.pids.map(rssMiB);
@@ -104,8 +86,7 @@ const section: BenchSection = {
         `Aggregate transfer ${fmt(mibps)} MiB/s; socket errors: ${sock ? sock.slice(1).join('/') : '0/0/0/0'} (connect/read/write/timeout).`,
       ].join('\n');
     } finally {
-      s.proc.kill('SIGTERM');
-      await new Promise((r) => s.proc.once('exit', r));
+      await served.stop();
     }
   },
 };

@@ -10,12 +10,13 @@
  * connections for 10 s (3 s in --quick). Everything shares this machine's cores, so the ratios, not the absolute
  * figures, carry over. Skipped (with the reason in RESULTS.md) where nginx or wrk is missing.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serveJson } from '../serve-json.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
 
 const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -50,36 +51,6 @@ function wrk(url: string, seconds: number): Wrk {
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   return { rps, mibps, p99ms, errors };
-}
-
-function serve(dataDir: string): Promise<{ proc: ChildProcess; url: string; fingerprint: string; vkey: string; stop: () => Promise<void> }> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', CLI_MAIN, 'serve', '--data', dataDir, '--port', '0', '--json', '--rate-limit-per-ip', '0', '--log-level', 'error'],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  let out = '';
-  let err = '';
-  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (!out.includes('\n')) return;
-      const j = JSON.parse(out.split('\n')[0]!) as { url: string; trust_fingerprint: string; log_vkey: string };
-      resolve({
-        proc,
-        url: j.url,
-        fingerprint: j.trust_fingerprint,
-        vkey: j.log_vkey,
-        stop: async () => {
-          proc.kill('SIGTERM');
-          await exited;
-        },
-      });
-    });
-    void exited.then(() => reject(new Error(`custody serve exited early:\n${err}`)));
-  });
 }
 
 function startNginx(dir: string, root: string, port: number): { stop: () => void } {
@@ -138,7 +109,8 @@ const section: BenchSection = {
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
     ctx.log('starting custody serve (signs and logs the release at start)');
-    const s = await serve(data);
+    const served = await serveJson(['--import', 'tsx', CLI_MAIN], data);
+    const s = { url: served.banner.url, fingerprint: served.banner.trust_fingerprint, vkey: served.banner.log_vkey, stop: served.stop };
     // nginx serves the same bytes: the manifest as served, and the artifacts.
     const webroot = join(ctx.scratch, 'nginx-root');
     mkdirSync(join(webroot, 'stable', 'x86_64'), { recursive: true });
