@@ -1,5 +1,5 @@
 /**
- * io/http-client — GET requests to untrusted servers (providers) over `node:http`/`node:https`, with two clocks that
+^ * io/http-client — requests to untrusted servers (providers, logs) over `node:http`/`node:https`, with two clocks that
  * always fire: a stall timeout (socket silence, before the headers or between two body chunks) and an absolute
  * deadline for the whole operation.
  *

@@ -12,7 +12,7 @@ import { decodeBase64 } from '../encoding/bytes.ts';
 import { isJsonObject, parseJson, type JsonValue } from '../encoding/json.ts';
 import { printable } from '../encoding/text.ts';
 import { FormatError, IoError, errorFromCode, isErrorCode, isTrustError, type TrustError } from '../errors.ts';
-import { networkReason, readBodyCapped } from '../io/http-body.ts';
+import { httpGet, readCapped } from '../io/http-client.ts';
 import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   ENTRY_BUNDLE_LEVEL,
@@ -33,10 +33,8 @@ export const MAX_ADD_RESPONSE_BYTES = 256 * 1024;
 
 /** LogClientOptions configures a {@link LogClient}. */
 export interface LogClientOptions {
-  /** timeoutMs bounds each request (default 30,000 ms). */
+  /** timeoutMs bounds each request, and any silence within it (default 30,000 ms). */
   timeoutMs?: number;
-  /** fetch is injectable for tests (default: global fetch). */
-  fetch?: typeof fetch;
   /** concurrency bounds parallel tile fetches (default 8). */
   concurrency?: number;
 }
@@ -66,20 +64,23 @@ export class LogClient {
       throw new FormatError('ERR_FORMAT_SCHEMA', `expected an http or https log URL, got ${u.protocol}`);
     }
     this.prefix = prefix.replace(/\/+$/, '');
-    this.#o = { timeoutMs: options.timeoutMs ?? 30_000, fetch: options.fetch ?? fetch, concurrency: options.concurrency ?? 8 };
+    this.#o = { timeoutMs: options.timeoutMs ?? 30_000, concurrency: options.concurrency ?? 8 };
   }
 
-  /** get fetches `<prefix>/<path>` and returns status and body (bounded by maxBytes). */
-  async #get(path: string, maxBytes: number, init: RequestInit = {}): Promise<{ status: number; body: Uint8Array; type: string }> {
-    const url = `${this.prefix}/${path}`;
-    let res: Response;
-    try {
-      res = await this.#o.fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs) });
-    } catch (e) {
-      throw new IoError('ERR_IO_NETWORK', `cannot reach ${url}: ${networkReason(e)}`, { cause: e });
-    }
-    const body = await readBodyCapped(res, maxBytes, url, 'answer');
-    return { status: res.status, body, type: res.headers.get('content-type') ?? '' };
+  /**
+   * get fetches `<prefix>/<path>` and returns status and body (bounded by maxBytes), over io/http-client like the
+   * provider client: timers that always fire, and redirects not followed (a 3xx is an answer like any non-200).
+   */
+  async #get(
+    path: string,
+    maxBytes: number,
+    init: { method?: 'POST'; headers?: Record<string, string>; body?: Uint8Array } = {},
+  ): Promise<{ status: number; body: Uint8Array; type: string }> {
+    const url = new URL(`${this.prefix}/${path}`);
+    const a = await httpGet(url, { stallMs: this.#o.timeoutMs, deadline: Date.now() + this.#o.timeoutMs, ...init });
+    const body = await readCapped(a, maxBytes, url, 'answer');
+    const type = a.headers['content-type'];
+    return { status: a.status, body, type: typeof type === 'string' ? type : '' };
   }
 
   /** fetchCheckpoint returns the raw checkpoint note text (unverified). */

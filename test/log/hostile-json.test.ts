@@ -23,7 +23,10 @@ async function hostileLog(t: TestContext): Promise<{ url: string; set: (status: 
   let answer = { status: 200, body: Buffer.from('null') as Buffer | string, type: 'application/json' };
   const server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(answer.status, { 'content-type': answer.type }).end(answer.body));
+    // A 3xx carries a Location to a path that answers a valid checkpoint-looking text, so following it would show.
+    if (req.url === '/elsewhere') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('followed\n');
+    const location = answer.status >= 300 && answer.status < 400 ? { location: '/elsewhere' } : {};
+    req.on('end', () => res.writeHead(answer.status, { 'content-type': answer.type, ...location }).end(answer.body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => {
@@ -112,4 +115,18 @@ test('custody log add against a hostile log: coded errors with exit 1 or 3, neve
   assert.equal(r.code, 1);
   assert.ok(!r.stderr.includes('\u001b') && !r.stderr.includes('\u0007'), JSON.stringify(r.stderr));
   assert.match(r.stderr, /\\x1b\]0;pwned\\x07 denied \[ERR_LOG_UNAUTHORIZED\]/);
+});
+
+test('the log client follows no redirect: a 3xx is an answer, coded ERR_LOG_RESPONSE', async (t) => {
+  const log = await hostileLog(t);
+  const client = new LogClient(log.url);
+  for (const status of [301, 302, 307, 308]) {
+    log.set(status, '', 'text/plain');
+    const e = await client.fetchCheckpoint().then(
+      (text) => assert.fail(`followed the redirect: ${JSON.stringify(text)}`),
+      (x: unknown) => x,
+    );
+    assert.ok(isTrustError(e) && e.code === 'ERR_LOG_RESPONSE', String(e));
+    assert.match(e.message, new RegExp(`HTTP ${status}`));
+  }
 });
