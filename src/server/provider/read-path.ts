@@ -136,6 +136,8 @@ export class ReadPath {
   readonly #prepared = new WeakMap<Release, { manifest: Prepared; proof: Prepared; files: Map<string, string> }>();
   readonly #cache: BlobCache;
   readonly #blobs = new Map<string, PreparedBlob>();
+  /** #large: digests of blobs too large for memory (a digest names its bytes, so this never goes stale). */
+  readonly #large = new Set<string>();
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
   readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
@@ -290,6 +292,8 @@ export class ReadPath {
       const b = this.#blobs.get(sha256);
       if (b !== undefined) return b;
     }
+    // A blob is immutable by its digest: once seen too large for memory, it is streamed without opening it here.
+    if (this.#large.has(sha256)) return undefined;
     const pending = this.#loading.get(sha256);
     if (pending !== undefined) return pending;
     // The load is registered before its first await, so requests arriving meanwhile share this one read.
@@ -302,7 +306,10 @@ export class ReadPath {
       }
       try {
         const size = (await fh.stat()).size;
-        if (size > BLOB_CACHE_ENTRY_MAX_BYTES) return undefined;
+        if (size > BLOB_CACHE_ENTRY_MAX_BYTES) {
+          this.#large.add(sha256);
+          return undefined;
+        }
         const data = await fh.readFile();
         const b: PreparedBlob = { data, byName: new Map() };
         this.#cache.set(sha256, data);
