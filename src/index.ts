@@ -17,7 +17,7 @@ export {
 export type { AnyTrustError, ErrorCode, ErrorKind, ExitCode, TrustErrorOptions } from './errors.ts';
 export { CUSTODY_VERSION } from './version.ts';
 
-export { ED25519_ACCEPTANCE_RULE, PrivateKey, PublicKey, sealPrivateKey, verifyEd25519 } from './crypto/index.ts';
+export { ED25519_ACCEPTANCE_RULE, Ed25519VerifyPool, PrivateKey, PublicKey, sealPrivateKey, verifyEd25519 } from './crypto/index.ts';
 export type { HashAlgorithm, Signer } from './crypto/index.ts';
 export { parseJson } from './encoding/json.ts';
 export type { JsonValue, ParseJsonOptions } from './encoding/json.ts';
