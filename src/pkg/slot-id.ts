@@ -13,17 +13,11 @@
  * Trust boundary: at read time the id is signed but attacker-chosen (anyone can sign); it is checked right after
  * the signature, before any id reaches a message, a path or a caller.
  */
+import { printable } from '../encoding/text.ts';
 import { FormatError } from '../errors.ts';
 
 /** SLOT_ID_MAX_BYTES: 255 bytes of UTF-8, the longest file name Linux and macOS accept. */
 export const SLOT_ID_MAX_BYTES = 255;
-
-/** printable renders an untrusted id for a message: JSON-escaped (DEL and C1 too) and cut to 80 characters. */
-function printable(id: string): string {
-  const json = JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id);
-  // JSON.stringify escapes C0 only; DEL and C1 (e.g. U+009B, a one-byte CSI) would still reach a terminal.
-  return json.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /** slotIdProblem returns why id is not a valid slot id, or undefined when it is. */
 export function slotIdProblem(id: string): string | undefined {
@@ -43,6 +37,6 @@ export function slotIdProblem(id: string): string | undefined {
 export function checkSlotId(id: string, where: string): void {
   const problem = slotIdProblem(id);
   if (problem !== undefined) {
-    throw new FormatError('ERR_PKG_SLOT_ID_INVALID', `${where}: slot id ${printable(id)} ${problem}; a slot id is a file name, not a path`);
+    throw new FormatError('ERR_PKG_SLOT_ID_INVALID', `${where}: slot id "${printable(id, 80)}" ${problem}; a slot id is a file name, not a path`);
   }
 }
