@@ -155,9 +155,9 @@ async function adminCall(url: string, o: { method: 'PUT' | 'POST'; headers: Reco
   }
   if (a.status < 200 || a.status > 299) {
     const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
+    // The server's hint is its text, not ours: it goes to details (escaped), never to `custody: hint:`.
     throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${a.status} ${code}: ${typeof j.message === 'string' ? printable(j.message) : ''}`, {
-      details: { status: a.status, serverCode: code },
-      ...(typeof j.hint === 'string' ? { hint: printable(j.hint) } : {}),
+      details: { status: a.status, serverCode: code, ...(typeof j.hint === 'string' ? { serverHint: printable(j.hint) } : {}) },
     });
   }
   return j;
