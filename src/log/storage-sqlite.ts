@@ -297,10 +297,11 @@ export class SqliteStorage implements LogStorage {
       //   earlier frame, this commit's included, so the window ends at the next batch;
       // - if the power goes inside the window, the stored checkpoint is an older one of the SAME durable tree
       //   (appendBatch made `next.size` durable before this call, duty 5), and the sequencer's start publishes a
-      //   checkpoint covering the whole durable tree before it accepts or serves anything. Every checkpoint a
-      //   client was given (with its acknowledgement) is therefore of a prefix of the tree the log signs next:
-      //   no acknowledged entry is lost and no inconsistent checkpoint is ever signed. What the window can cost is
-      //   a checkpoint-size record (checkpoint_sizes) of a size the next checkpoint goes past.
+      //   checkpoint covering the whole durable tree before it accepts anything (retrying a few times; if that
+      //   keeps failing, e.g. witnesses down, the older checkpoint is served meanwhile: smaller, never a fork).
+      //   Every checkpoint a client was given (with its acknowledgement) is therefore of a prefix of the tree the
+      //   log signs next: no acknowledged entry is lost and no inconsistent checkpoint is ever signed. What the
+      //   window can cost is a checkpoint-size record (checkpoint_sizes) of a size the next checkpoint goes past.
       // (db.pragma, not a prepared statement: SQLite applies this pragma when the statement is compiled.)
       this.#db.pragma('synchronous = NORMAL');
       this.#db
