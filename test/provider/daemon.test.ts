@@ -15,6 +15,7 @@ import { writeKeyPair } from '../../src/keys/key-file.ts';
 import { manifestLogEntry, verifyManifestInclusion } from '../../src/manifest/log.ts';
 import { parseManifest } from '../../src/manifest/manifest.ts';
 import { verifyManifest } from '../../src/manifest/verify.ts';
+import { RESERVED_CHANNEL_NAMES } from '../../src/server/provider/releases.ts';
 import { editRoot, formatRoot, parseRoot, signRoot, verifyPinnedRoot } from '../../src/trust/root.ts';
 import { loadPrivateKey } from '../../src/keys/key-file.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -254,7 +255,7 @@ test('admin API: bearer token, uploads checked against their digest, releases of
   const badName = await get(d, '/admin/v1/releases/Bad%20Channel/riscv64', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', ...bearer(d) } });
   assert.equal(badName.json().code, 'ERR_PROVIDER_CHANNEL_NAME');
   // The daemon's own first path segments are never channels (they would be published but never served).
-  for (const reserved of ['log', 'admin', 'blobs', 'trust']) {
+  for (const reserved of RESERVED_CHANNEL_NAMES) {
     const r = await get(d, `/admin/v1/releases/${reserved}/riscv64`, { method: 'POST', body: JSON.stringify({ artifacts: { initramfs: { filename: 'initrd.img', sha256: hex } } }), headers: { 'content-type': 'application/json', ...bearer(d) } });
     assert.equal(r.status, 400, reserved);
     assert.equal(r.json().code, 'ERR_PROVIDER_CHANNEL_NAME', reserved);

@@ -1,0 +1,85 @@
+/**
+ * server/provider/read-path on a loopback server with a counting blob store: a boot storm on a cold small blob reads
+ * it once (concurrent misses share one load), an evicted blob is read again, and a large blob (streamed, never kept)
+ * is opened once per request after it was first seen.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { ReadPath } from '../../src/server/provider/read-path.ts';
+import { tmpDir } from '../support/tmp.ts';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number> }> {
+  const dir = tmpDir(t);
+  const opens = new Map<string, number>();
+  const rp = new ReadPath({
+    releases: { get: () => undefined },
+    blobs: {
+      pathOf: (h: string) => {
+        opens.set(h, (opens.get(h) ?? 0) + 1);
+        return join(dir, h);
+      },
+    },
+    trust: { rootBytes: Buffer.from('{}'), rootDir: undefined },
+    ...(blobCacheBytes === undefined ? {} : { blobCacheBytes }),
+  });
+  const server = createServer((req, res) => {
+    if (!rp.handle(req, res)) res.writeHead(599).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, dir, opens };
+}
+
+function get(url: string, method = 'GET'): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('read path: concurrent requests for a cold small blob share one read; an evicted blob is read again', async (t) => {
+  const s = await serveReadPath(t, 4096);
+  const a = Buffer.alloc(4096, 1);
+  const b = Buffer.alloc(4096, 2);
+  writeFileSync(join(s.dir, sha(a)), a);
+  writeFileSync(join(s.dir, sha(b)), b);
+  const storm = await Promise.all(Array.from({ length: 10 }, () => get(`${s.url}/blobs/sha256/${sha(a)}`)));
+  for (const r of storm) {
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, a);
+  }
+  assert.equal(s.opens.get(sha(a)), 1, 'ten concurrent misses, one read');
+  assert.equal((await get(`${s.url}/blobs/sha256/${sha(a)}`)).status, 200);
+  assert.equal(s.opens.get(sha(a)), 1, 'then served from memory');
+  // The cache holds one 4 KiB blob: b evicts a, and a is read again.
+  assert.deepEqual((await get(`${s.url}/blobs/sha256/${sha(b)}`)).body, b);
+  assert.deepEqual((await get(`${s.url}/blobs/sha256/${sha(a)}`)).body, a);
+  assert.equal(s.opens.get(sha(a)), 2);
+});
+
+test('read path: a blob too large for memory is opened once per request once it is known', async (t) => {
+  const s = await serveReadPath(t);
+  const big = Buffer.alloc(16 * 1024 * 1024 + 1, 7);
+  writeFileSync(join(s.dir, sha(big)), big);
+  for (let i = 0; i < 3; i++) assert.equal((await get(`${s.url}/blobs/sha256/${sha(big)}`, 'HEAD')).status, 200);
+  // The first request finds it too large (one open) and then streams it (one more); later requests stream only.
+  assert.equal(s.opens.get(sha(big)), 4);
+  const whole = await get(`${s.url}/blobs/sha256/${sha(big)}`);
+  assert.equal(whole.status, 200);
+  assert.ok(whole.body.equals(big));
+});
