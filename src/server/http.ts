@@ -9,7 +9,7 @@
  * constant time over every configured token (no early exit), so timing reveals neither content, length, nor which
  * token matched. Tokens never appear in logs (server/log-format `REDACT_PATHS`) or in error messages.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
 import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
 
@@ -70,25 +70,54 @@ export function authorizeBeforeBody(check: BearerCheck): preParsingAsyncHookHand
 }
 
 /**
- * addGlobalRateLimit caps the requests of everyone together at `rate` per second (a token bucket holding one
- * second's worth) with an onRequest hook on `app`, so it covers every route below it, 404s included; refusals carry
- * `code` (default ERR_PROVIDER_RATE_LIMITED, the daemon's).
+ * RequestLimiter is the per-address window and the global token bucket of every server surface (the provider's front,
+ * the standalone witness).
  */
-export function addGlobalRateLimit(app: FastifyInstance, rate: number, code: 'ERR_PROVIDER_RATE_LIMITED' | 'ERR_HTTP_RATE_LIMITED' = 'ERR_PROVIDER_RATE_LIMITED'): void {
-  let tokens = rate;
-  let last = Date.now();
-  app.addHook('onRequest', (_req, reply, done) => {
+export class RequestLimiter {
+  readonly #perIp: number;
+  readonly #global: number;
+  #counts = new Map<string, { start: number; n: number }>();
+  #swept = Date.now();
+  #tokens: number;
+  #last = Date.now();
+  /** The refusals are made once: a flood must not cost an Error (and its stack trace) per refused request. */
+  readonly #perIpRefusal: TrustError;
+  readonly #globalRefusal: TrustError;
+
+  /** perIp and global are requests per second (0: no such limit); refusals carry `code` (the surface's own). */
+  constructor(perIp: number, global: number, code: 'ERR_PROVIDER_RATE_LIMITED' | 'ERR_HTTP_RATE_LIMITED' = 'ERR_PROVIDER_RATE_LIMITED') {
+    this.#perIp = perIp;
+    this.#global = global;
+    this.#tokens = global;
+    this.#perIpRefusal = new IoError(code, `rate limit of ${perIp} requests per second exceeded; retry in 1 second`);
+    this.#globalRefusal = new IoError(code, `the server answers at most ${global} requests per second`);
+  }
+
+  /** check counts one request from `ip` and returns the refusal when a limit is reached. */
+  check(ip: string): TrustError | undefined {
     const now = Date.now();
-    tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
-    last = now;
-    if (tokens >= 1) {
-      tokens -= 1;
-      done();
-      return;
+    if (this.#perIp > 0) {
+      // Each address's window opens at its first request; once a second, closed windows are forgotten, so memory
+      // is bounded by the addresses seen in about two seconds.
+      if (now - this.#swept >= 1000) {
+        this.#swept = now;
+        for (const [k, v] of this.#counts) if (now - v.start >= 1000) this.#counts.delete(k);
+      }
+      let c = this.#counts.get(ip);
+      if (c === undefined || now - c.start >= 1000) {
+        c = { start: now, n: 0 };
+        this.#counts.set(ip, c);
+      }
+      if (++c.n > this.#perIp) return this.#perIpRefusal;
     }
-    reply.header('retry-after', '1');
-    done(new IoError(code, `the server answers at most ${rate} requests per second`));
-  });
+    if (this.#global > 0) {
+      this.#tokens = Math.min(this.#global, this.#tokens + ((now - this.#last) / 1000) * this.#global);
+      this.#last = now;
+      if (this.#tokens < 1) return this.#globalRefusal;
+      this.#tokens -= 1;
+    }
+    return undefined;
+  }
 }
 
 /** HttpErrorMapping names the coded errors of one surface for what fastify reports without a code. */

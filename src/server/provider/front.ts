@@ -10,7 +10,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { IoError, type TrustError } from '../../errors.ts';
+import { RequestLimiter } from '../http.ts';
 import { writeError, type ReadPath } from './read-path.ts';
 
 /** FrontOptions configures {@link createFrontServer}. */
@@ -31,53 +31,6 @@ export interface FrontOptions {
 /** FRONT_TIMEOUTS: keep-alive beyond typical client pools; no whole-request deadline (uploads of large artifacts may
  * take long), but a connection idle for a minute (slow-loris, a stalled reader) is closed. */
 export const FRONT_TIMEOUTS = { keepAliveMs: 72_000, requestMs: 0, idleMs: 60_000 } as const;
-
-/** RequestLimiter is the per-address window and the global bucket. */
-export class RequestLimiter {
-  readonly #perIp: number;
-  readonly #global: number;
-  #counts = new Map<string, { start: number; n: number }>();
-  #swept = Date.now();
-  #tokens: number;
-  #last = Date.now();
-  /** The refusals are made once: a flood must not cost an Error (and its stack trace) per refused request. */
-  readonly #perIpRefusal: TrustError;
-  readonly #globalRefusal: TrustError;
-
-  constructor(perIp: number, global: number) {
-    this.#perIp = perIp;
-    this.#global = global;
-    this.#tokens = global;
-    this.#perIpRefusal = new IoError('ERR_PROVIDER_RATE_LIMITED', `rate limit of ${perIp} requests per second exceeded; retry in 1 second`);
-    this.#globalRefusal = new IoError('ERR_PROVIDER_RATE_LIMITED', `the provider serves at most ${global} requests per second`);
-  }
-
-  /** check counts one request from `ip` and returns the refusal when a limit is reached. */
-  check(ip: string): TrustError | undefined {
-    const now = Date.now();
-    if (this.#perIp > 0) {
-      // Each address's window opens at its first request; once a second, closed windows are forgotten, so memory
-      // is bounded by the addresses seen in about two seconds.
-      if (now - this.#swept >= 1000) {
-        this.#swept = now;
-        for (const [k, v] of this.#counts) if (now - v.start >= 1000) this.#counts.delete(k);
-      }
-      let c = this.#counts.get(ip);
-      if (c === undefined || now - c.start >= 1000) {
-        c = { start: now, n: 0 };
-        this.#counts.set(ip, c);
-      }
-      if (++c.n > this.#perIp) return this.#perIpRefusal;
-    }
-    if (this.#global > 0) {
-      this.#tokens = Math.min(this.#global, this.#tokens + ((now - this.#last) / 1000) * this.#global);
-      this.#last = now;
-      if (this.#tokens < 1) return this.#globalRefusal;
-      this.#tokens -= 1;
-    }
-    return undefined;
-  }
-}
 
 /** createFrontServer returns the (not yet listening) public server. */
 export function createFrontServer(o: FrontOptions): Server {

@@ -7,14 +7,13 @@
  * DIR/witness.db    SQLite: the latest cosigned size and root per log origin
  * ```
  */
-import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IoError, toIoError } from '../../errors.ts';
 import type { NoteVerifier } from '../../note/note.ts';
-import { addGlobalRateLimit } from '../http.ts';
+import { RequestLimiter } from '../http.ts';
 import { createLogger } from '../log/server.ts';
 import { witnessPlugin } from './plugin.ts';
 import { WitnessStore } from './store.ts';
@@ -75,14 +74,18 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
     requestTimeout: 30_000,
   });
   app.server.maxConnections = o.maxConnections ?? 4096;
+  // The daemon's limits (server/http RequestLimiter): per client address and, optionally, for everyone together.
   const perIp = o.rateLimitPerIp ?? 50;
-  await app.register(rateLimit, {
-    global: perIp > 0,
-    max: perIp > 0 ? perIp : 1_000_000_000,
-    timeWindow: 1000,
-    errorResponseBuilder: (_req, ctx) => new IoError('ERR_HTTP_RATE_LIMITED', `rate limit of ${ctx.max} requests per second exceeded; retry in ${ctx.after}`),
-  });
-  if ((o.rateLimitGlobal ?? 0) > 0) addGlobalRateLimit(app as unknown as FastifyInstance, o.rateLimitGlobal!, 'ERR_HTTP_RATE_LIMITED');
+  const global = o.rateLimitGlobal ?? 0;
+  if (perIp > 0 || global > 0) {
+    const limiter = new RequestLimiter(perIp, global, 'ERR_HTTP_RATE_LIMITED');
+    app.addHook('onRequest', (req, reply, done) => {
+      const refused = limiter.check(req.ip);
+      if (refused === undefined) return done();
+      void reply.header('retry-after', '1');
+      done(refused);
+    });
+  }
   const prefix = (o.prefix ?? '').replace(/\/+$/, '');
   await app.register(witnessPlugin, { prefix, witness });
   let address: string;
