@@ -29,7 +29,7 @@ import { IoError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
-import type { Release } from './releases.ts';
+import { RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
 
 /** BLOB_CACHE_ENTRY_MAX_BYTES: blobs up to this size are served from memory (a kernel, an initramfs). */
 export const BLOB_CACHE_ENTRY_MAX_BYTES = 16 * 1024 * 1024;
@@ -43,8 +43,11 @@ const BLOB_MAX_AGE_S = 365 * 86_400;
 const STREAM_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
 const STREAM_CHUNK_MIN_BYTES = 16 * 1024;
 const STREAM_CHUNK_MAX_BYTES = 1024 * 1024;
-/** FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. */
-const FIRST_SEGMENTS_PASSED_ON: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health']);
+/**
+ * FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. They are the reserved channel
+ * names (one list, server/provider/releases) but the two this read path serves itself.
+ */
+const FIRST_SEGMENTS_PASSED_ON: ReadonlySet<string> = new Set([...RESERVED_CHANNEL_NAMES].filter((s) => s !== 'blobs' && s !== 'trust'));
 
 /** ReleaseView is what the read path needs of the releases: the current one of a channel/arch. */
 export interface ReleaseView {
