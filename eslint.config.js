@@ -12,8 +12,10 @@ const TIERS = [
   ['io'],
   ['keys', 'tlog'],
   ['note', 'trust', 'archive'],
-  ['manifest', 'pkg'],
-  ['log', 'audit', 'client'],
+  ['manifest', 'pkg', 'attest'],
+  ['policy', 'sbom'],
+  ['log', 'audit', 'client', 'vuln', 'rebuild'],
+  ['release'],
   ['server'],
   ['cli'],
 ];
