@@ -332,6 +332,23 @@ export const ERROR_CODES = {
     'collect signatures from more of the keys the trust root authorizes (custody sign-package)',
   ],
 
+  // --- DSSE envelopes and in-toto statements (attest) ---
+  ERR_DSSE_SCHEMA: ['format', 400, 'the envelope is not a DSSE JSON envelope {payload, payloadType, signatures[{keyid, sig}]}; see docs/attestations.md'],
+  ERR_DSSE_PAYLOAD_TYPE: ['format', 400, 'the envelope carries another kind of payload; in-toto attestations use application/vnd.in-toto+json'],
+  ERR_DSSE_THRESHOLD_UNMET: [
+    'verification',
+    422,
+    'the envelope needs signatures from more of the trusted keys (the trust root\'s targets role, or --key); check that it was signed by the expected keys and not changed since',
+  ],
+  ERR_INTOTO_SCHEMA: ['format', 400, 'the payload is not an in-toto Statement v1 {_type, subject, predicateType, predicate}; see docs/attestations.md'],
+  ERR_INTOTO_SUBJECT_DUPLICATE: ['format', 400, 'each subject of a statement must have a distinct name'],
+  ERR_INTOTO_DIGEST_UNSUPPORTED: ['format', 400, 'give each subject a sha256 (or sha512) digest; digests of unknown algorithms alone identify nothing'],
+  ERR_ATTEST_SUBJECT_MISMATCH: [
+    'verification',
+    422,
+    'the attestation speaks for other bytes than this artifact; attest the file you ship, or pass the attestation made for it',
+  ],
+
   // --- trust root (TUF root.json) ---
   ERR_TRUST_SCHEMA: ['format', 400, 'the trust root is not a TUF root.json; see docs/trust.md'],
   ERR_TRUST_THRESHOLD_UNMET: ['verification', 422, 'the root needs more signatures from the keys of its root role'],

@@ -45,6 +45,27 @@ export function sha256Concat(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
+/** DigestAlgorithm names the SHA family members evidence formats carry (SPDX checksums, in-toto digests). */
+export type DigestAlgorithm = 'sha1' | 'sha256' | 'sha384' | 'sha512';
+
+/** Digest is a streaming hash of one {@link DigestAlgorithm}: update any number of times, then digest once. */
+export interface Digest {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/**
+ * createDigest starts a streaming {@link DigestAlgorithm} hash. SHA-1 is here only because SPDX 2.3 requires a SHA1
+ * checksum per file; it is never used for a trust decision.
+ */
+export function createDigest(algorithm: DigestAlgorithm): Digest {
+  const h = createHash(algorithm);
+  return {
+    update: (data) => void h.update(data),
+    digest: () => new Uint8Array(h.digest()),
+  };
+}
+
 /** Hasher consumes bytes and yields digests for each requested algorithm. */
 export interface MultiHasher {
   update(chunk: Uint8Array): void;

@@ -18,13 +18,16 @@ export {
   HASH_DIGEST_BYTES,
   SUPPORTED_HASH_ALGORITHMS,
   constantTimeEqual,
+  createDigest,
   createMultiHasher,
   isHashAlgorithm,
   randomBytes,
   sha256,
   sha256Concat,
 } from './hash.ts';
-export type { HashAlgorithm, MultiHasher } from './hash.ts';
+export type { Digest, DigestAlgorithm, HashAlgorithm, MultiHasher } from './hash.ts';
+export { P256PublicKey, verifyP256 } from './ecdsa.ts';
+export type { EcdsaSignatureEncoding } from './ecdsa.ts';
 export { AES_256_GCM_KEY_BYTES, AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, aes256GcmOpen, aes256GcmSeal } from './aead.ts';
 export { SEALED_KEY_PEM_LABEL, isSealedKeyPem, openSealedKey, sealPrivateKey } from './sealed-key.ts';
 export type { SealOptions } from './sealed-key.ts';

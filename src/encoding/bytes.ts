@@ -38,6 +38,26 @@ export function decodeBase64(s: string, bytes?: number, what = 'value'): Uint8Ar
   return new Uint8Array(out);
 }
 
+const B64URL_RE = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$/;
+
+/**
+ * decodeBase64Either decodes canonical base64 in either alphabet of RFC 4648: standard (§4, padded) or URL-safe
+ * (§5, padded or not), as DSSE requires verifiers to accept. Still one spelling per alphabet: text that does not
+ * re-encode to itself (stray padding bits) is refused.
+ */
+export function decodeBase64Either(s: string, what = 'value'): Uint8Array {
+  const fail = (): never => {
+    throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical standard or URL-safe base64`);
+  };
+  if (typeof s !== 'string') fail();
+  if (B64_RE.test(s)) return decodeBase64(s, undefined, what);
+  if (!B64URL_RE.test(s)) fail();
+  const out = Buffer.from(s, 'base64url');
+  const again = out.toString('base64url');
+  if (again !== s.replace(/=+$/, '')) fail();
+  return new Uint8Array(out);
+}
+
 /** encodeBase64 returns standard padded base64. */
 export function encodeBase64(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');

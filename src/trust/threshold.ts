@@ -70,6 +70,12 @@ export interface ThresholdInput {
    * exact there, and parsing checked them).
    */
   keyIdsAreHints?: boolean;
+  /**
+   * matchByVerification: when a signature's id (a hint, or absent) resolves to no authorized key, the key is found by
+   * trying each authorized key not yet counted (DSSE §Protocol: "optionally, filter acceptable public keys by
+   * KEYID"; the id may be empty or name a key the verifier does not know). Implies keyIdsAreHints.
+   */
+  matchByVerification?: boolean;
 }
 
 /** resolveKey finds the authorized key a signature refers to (see keyIdsAreHints); undefined when none. */
@@ -90,9 +96,16 @@ export function countThreshold(input: ThresholdInput): ThresholdResult {
   const valid: string[] = [];
   const rejected: ThresholdResult['rejected'] = [];
   const now = input.now.getTime();
+  const resolveInput = input.matchByVerification ? { ...input, keyIdsAreHints: true } : input;
   for (const sig of input.signatures) {
     const reject = (reason: RejectReason): void => void rejected.push({ keyId: sig.keyId, reason });
-    const ak = resolveKey(input, sig);
+    let ak = resolveKey(resolveInput, sig);
+    let verified = false;
+    if (!ak && input.matchByVerification && sig.algorithm === 'ed25519' && sig.signature?.length === 64) {
+      const bytes = sig.signature;
+      ak = [...input.authorized.values()].find((k) => !counted.has(k.key.hex) && verifyEd25519(k.key, input.message, bytes));
+      verified = ak !== undefined;
+    }
     if (!ak) {
       reject('unknown-key');
       continue;
@@ -126,7 +139,7 @@ export function countThreshold(input: ThresholdInput): ThresholdResult {
       reject('duplicate');
       continue;
     }
-    if (!verifyEd25519(ak.key, input.message, sig.signature)) {
+    if (!verified && !verifyEd25519(ak.key, input.message, sig.signature)) {
       reject('bad-signature');
       continue;
     }

@@ -1,0 +1,32 @@
+/**
+ * custody/attest — supply-chain evidence: DSSE envelopes, in-toto statements and their verification.
+ */
+export {
+  DSSE_MAX_ENVELOPE_BYTES,
+  DSSE_MAX_SIGNATURES,
+  addEnvelopeSignature,
+  envelopeFromJson,
+  envelopeToJson,
+  formatEnvelope,
+  formatJsonl,
+  keysFromPublicKeys,
+  pae,
+  parseEnvelope,
+  parseJsonl,
+  signEnvelope,
+  verifyEnvelope,
+} from './dsse.ts';
+export type { DsseEnvelope, DsseSignature, EnvelopeKeys, VerifiedEnvelope, VerifyEnvelopeOptions } from './dsse.ts';
+export {
+  INTOTO_PAYLOAD_TYPE,
+  STATEMENT_V1,
+  encodeStatement,
+  findSubject,
+  parseStatement,
+  requireSubject,
+  statementFromJson,
+  statementToJson,
+} from './statement.ts';
+export type { Statement, Subject } from './statement.ts';
+export { keysFromRoot, verifyAttestation } from './verify.ts';
+export type { VerifiedAttestation } from './verify.ts';
