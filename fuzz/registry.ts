@@ -1,0 +1,53 @@
+/**
+ * fuzz/registry — every fuzz target, one line each (docs/fuzzing.md, "Adding a target"). A target's name is its
+ * `--target` name and the folder of its regression inputs under test/fuzz-regressions/.
+ */
+import type { FuzzTarget } from './target.ts';
+import { tar } from './targets/archive.ts';
+import { dsse, intotoJsonl, intotoStatement } from './targets/attest.ts';
+import { canonicalJson, strictJson } from './targets/encoding.ts';
+import { pemKey, sealedKey } from './targets/keys.ts';
+import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targets/note.ts';
+import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
+import { http, providerAnswers } from './targets/server.ts';
+import { entryBundle, merkle, tiles } from './targets/tlog.ts';
+import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
+
+export const TARGETS: readonly FuzzTarget[] = [
+  // encoding
+  strictJson,
+  canonicalJson,
+  // trust, manifests
+  manifest,
+  trustRoot,
+  signatureSet,
+  // notes and the log
+  signedNote,
+  checkpoint,
+  cosignature,
+  noteKeys,
+  tlogProof,
+  merkle,
+  tiles,
+  entryBundle,
+  // keys
+  pemKey,
+  sealedKey,
+  // archives and packages
+  tar,
+  pspf,
+  pspfIndex,
+  pspfSlotTable,
+  pspfMetadata,
+  codecGzip,
+  codecBzip2,
+  codecXz,
+  pspfRoundTrip,
+  // attestations (issue 10)
+  dsse,
+  intotoStatement,
+  intotoJsonl,
+  // services
+  http,
+  providerAnswers,
+];

@@ -1,0 +1,53 @@
+/**
+ * fuzz/targets/archive — tar archives (src/archive): listed by the reader and extracted by SafeExtractor into a
+ * fresh directory under the worker's temp dir (the fs guard turns any write elsewhere into a finding).
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { extractTar } from '../../src/archive/extract.ts';
+import { listTar } from '../../src/archive/tar-read.ts';
+import { encodeTar } from '../../src/archive/tar-write.ts';
+import { fieldMutations, type BinaryField } from '../structured.ts';
+import { enc, type FuzzTarget } from '../target.ts';
+import { corpusFiles } from './corpus.ts';
+
+// Header fields are octal text; the structured engine writes binary values into them, which is exactly the garbage
+// a hostile archive carries (the size field also takes GNU base-256 when its top bit is set).
+const HEADER_FIELDS: BinaryField[] = [100, 108, 116, 124, 132, 148, 156, 257, 263, 329, 337, 345].flatMap((o) => [
+  { offset: o, size: 8 as const },
+  { offset: o + 512 + 512, size: 4 as const },
+]);
+
+export const tar: FuzzTarget = {
+  name: 'tar',
+  parses: 'tar archives (readTar, SafeExtractor)',
+  async make(ctx) {
+    const built = [
+      encodeTar([
+        { path: 'dir', type: 'directory' },
+        { path: 'dir/a.txt', type: 'file', data: enc.encode('hello\n') },
+        { path: 'b', type: 'file', data: new Uint8Array(700) },
+      ]),
+      encodeTar([{ path: 'x'.repeat(120) + '/long-name-needs-pax.txt', type: 'file', data: enc.encode('pax') }]),
+      encodeTar([
+        { path: 'f', type: 'file', data: enc.encode('f') },
+        { path: 'l', type: 'symlink', linkpath: 'f' },
+      ]),
+    ];
+    const files = await corpusFiles(ctx.repoRoot, (p) => p.endsWith('.tar'), 16, 256 * 1024);
+    let n = 0;
+    return {
+      seeds: [...built, ...files],
+      structured: fieldMutations(built, HEADER_FIELDS),
+      async run(input: Uint8Array) {
+        await listTar(input);
+        const dest = join(ctx.tmpDir, `x${n++}`);
+        try {
+          return await extractTar([input], dest, { allowLinks: (n & 1) === 0 });
+        } finally {
+          await fsp.rm(dest, { recursive: true, force: true });
+        }
+      },
+    };
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * test/fuzz/planted-registry — targets with planted bugs, for checking that the harness catches and minimizes
+ * them (test/fuzz/harness.test.ts): a parser that throws a plain TypeError on inputs containing "!!", and one that
+ * never returns on inputs starting with "?".
+ */
+import { FormatError } from '../../src/errors.ts';
+import type { FuzzTarget } from '../../fuzz/target.ts';
+
+const enc = new TextEncoder();
+
+function plantedParse(input: Uint8Array): number {
+  for (let i = 0; i + 1 < input.length; i++) {
+    if (input[i] === 0x21 && input[i + 1] === 0x21) {
+      // The planted bug: a property read on undefined, the TypeError a careless parser leaks.
+      const fields = (undefined as unknown as { length: number });
+      return fields.length;
+    }
+  }
+  if (input.some((b) => b > 0x7e)) throw new FormatError('ERR_FORMAT_SCHEMA', 'expected ascii');
+  return input.length;
+}
+
+export const TARGETS: readonly FuzzTarget[] = [
+  {
+    name: 'planted-typeerror',
+    parses: 'a parser with a planted TypeError',
+    make: () =>
+      Promise.resolve({
+        seeds: [enc.encode('a!b!c!d!e!f!g!h!i!j!k!l!m!n!o!p! a seed document with single bangs only !x!y!z!')],
+        run: plantedParse,
+      }),
+  },
+  {
+    name: 'planted-hang',
+    parses: 'a parser with a planted infinite loop',
+    make: () =>
+      Promise.resolve({
+        seeds: [enc.encode('?ab')],
+        run(input: Uint8Array) {
+          if (input[0] === 0x3f) for (;;) void input.length;
+          throw new FormatError('ERR_FORMAT_SCHEMA', 'not a question');
+        },
+      }),
+  },
+];
