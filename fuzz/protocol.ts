@@ -31,6 +31,7 @@ export const CTL_LEN = 2;
 /** topFrame is the first stack frame inside the project (the signature that separates distinct bugs). */
 export function topFrame(stack: string): string {
   for (const line of stack.split('\n').slice(1)) {
+    if (line.includes('fuzz/target.ts')) continue; // expectSame: the caller is the interesting frame
     const m = /\((?:file:\/\/)?[^()]*?\/((?:src|fuzz|test)\/[^():]+:\d+)/.exec(line) ?? /at (?:file:\/\/)?[^ ]*?\/((?:src|fuzz|test)\/[^():]+:\d+)/.exec(line);
     if (m) return m[1]!;
   }

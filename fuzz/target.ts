@@ -9,6 +9,7 @@
  * Anything else is a finding: another exception, an {@link OracleMismatch} thrown by a differential check, a hang
  * over the per-input limit, memory growth past the bound, or a write outside the worker's temp dir (fuzz/fs-guard.ts).
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Arbitrary } from 'fast-check';
 
 /** TargetContext is what the harness gives a target: a temp dir it may write in (and nothing else). */
@@ -50,6 +51,26 @@ export class OracleMismatch extends Error {
 /** mismatch throws an OracleMismatch unless `ok`. */
 export function expectSame(ok: boolean, what: string): void {
   if (!ok) throw new OracleMismatch(what);
+}
+
+/**
+ * sameModel compares two parsed models for a round-trip oracle, with -0 folded to 0: RFC 8785 and JSON.stringify
+ * both write -0 as 0, so a document carrying -0 (or a float that underflows to it) round-trips to 0 by design.
+ */
+export function sameModel(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(foldNegativeZero(a), foldNegativeZero(b));
+}
+
+function foldNegativeZero(v: unknown): unknown {
+  if (typeof v === 'number') return Object.is(v, -0) ? 0 : v;
+  if (Array.isArray(v)) return v.map(foldNegativeZero);
+  if (v instanceof Uint8Array || v instanceof Date || v instanceof Map) return v;
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = Object.create(Object.getPrototypeOf(v) as object | null) as Record<string, unknown>;
+    for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: foldNegativeZero(x), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return v;
 }
 
 /** utf8 helpers shared by the targets. */

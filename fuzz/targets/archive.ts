@@ -18,6 +18,21 @@ const HEADER_FIELDS: BinaryField[] = [100, 108, 116, 124, 132, 148, 156, 257, 26
   { offset: o + 512 + 512, size: 4 as const },
 ]);
 
+const USTAR = enc.encode('ustar');
+
+/** fixChecksums rewrites the checksum of every 512-byte-aligned block that carries the ustar magic. */
+function fixChecksums(b: Uint8Array): Uint8Array {
+  const out = b.slice();
+  for (let o = 0; o + 512 <= out.length; o += 512) {
+    if (!USTAR.every((c, i) => out[o + 257 + i] === c)) continue;
+    out.fill(0x20, o + 148, o + 156);
+    let sum = 0;
+    for (let i = o; i < o + 512; i++) sum += out[i]!;
+    out.set(enc.encode(sum.toString(8).padStart(6, '0') + '\0 '), o + 148);
+  }
+  return out;
+}
+
 export const tar: FuzzTarget = {
   name: 'tar',
   parses: 'tar archives (readTar, SafeExtractor)',
@@ -39,7 +54,9 @@ export const tar: FuzzTarget = {
     return {
       seeds: [...built, ...files],
       structured: fieldMutations(built, HEADER_FIELDS),
-      async run(input: Uint8Array) {
+      async run(raw: Uint8Array) {
+        // Half the inputs get their header checksums recomputed, so mutated headers reach the checks behind them.
+        const input = raw.length % 2 === 0 ? fixChecksums(raw) : raw;
         await listTar(input);
         const dest = join(ctx.tmpDir, `x${n++}`);
         try {

@@ -2,13 +2,12 @@
  * fuzz/targets/attest — DSSE envelopes (src/attest/dsse.ts), in-toto statements (src/attest/statement.ts) and
  * .intoto.jsonl files: parsed, verified under trusted keys, and formatted back.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { keysFromPublicKeys, formatEnvelope, formatJsonl, parseEnvelope, parseJsonl, signEnvelope, verifyEnvelope } from '../../src/attest/dsse.ts';
 import { encodeStatement, INTOTO_PAYLOAD_TYPE, parseStatement, statementToJson } from '../../src/attest/statement.ts';
 import { verifyAttestation } from '../../src/attest/verify.ts';
 import { key, NOW } from '../../test/support/fixtures.ts';
 import { jsonFieldMutations, lineMutations } from '../structured.ts';
-import { enc, expectSame, type FuzzTarget } from '../target.ts';
+import { enc, expectSame, sameModel, type FuzzTarget } from '../target.ts';
 
 const STATEMENT = {
   _type: 'https://in-toto.io/Statement/v1',
@@ -37,7 +36,7 @@ export const dsse: FuzzTarget = {
       structured: jsonFieldMutations(f.envs.map((e) => JSON.parse(e) as never)),
       run(input: Uint8Array) {
         const env = parseEnvelope(input);
-        expectSame(isDeepStrictEqual(parseEnvelope(formatEnvelope(env)), env), 'formatEnvelope(parseEnvelope(x)) parses differently');
+        expectSame(sameModel(parseEnvelope(formatEnvelope(env)), env), 'formatEnvelope(parseEnvelope(x)) parses differently');
         verifyEnvelope(env, { keys: f.keys, payloadType: INTOTO_PAYLOAD_TYPE, now: NOW });
         return verifyAttestation(env, f.keys, NOW);
       },
@@ -57,7 +56,7 @@ export const intotoStatement: FuzzTarget = {
       run(input: Uint8Array) {
         const s = parseStatement(input);
         const again = parseStatement(encodeStatement(s));
-        expectSame(isDeepStrictEqual(statementToJson(again), statementToJson(s)), 'encodeStatement(parseStatement(x)) parses differently');
+        expectSame(sameModel(statementToJson(again), statementToJson(s)), 'encodeStatement(parseStatement(x)) parses differently');
         return s;
       },
     });
@@ -75,7 +74,7 @@ export const intotoJsonl: FuzzTarget = {
       structured: lineMutations([text]),
       run(input: Uint8Array) {
         const envs = parseJsonl(input);
-        expectSame(isDeepStrictEqual(parseJsonl(enc.encode(formatJsonl(envs))), envs), 'formatJsonl(parseJsonl(x)) parses differently');
+        expectSame(sameModel(parseJsonl(enc.encode(formatJsonl(envs))), envs), 'formatJsonl(parseJsonl(x)) parses differently');
         return envs;
       },
     });

@@ -64,7 +64,8 @@ export const http: FuzzTarget = {
             r = await d.app.inject({ method: 'POST', url: '/log/add', headers: { ...auth, 'content-type': 'application/octet-stream' }, payload: body });
             break;
           case 'get': {
-            const path = Array.from(body.subarray(0, 300), (b) => (b > 0x20 && b < 0x7f && b !== 0x25 && b !== 0x23 && b !== 0x3f ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
+            // Percent-encoded where a URL parser would rewrite it (inject parses the URL; a socket would not).
+            const path = Array.from(body.subarray(0, 300), (b) => (b > 0x20 && b < 0x7f && b !== 0x25 && b !== 0x23 && b !== 0x3f && b !== 0x5c ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
             r = await d.app.inject({ method: 'GET', url: `/${path}` });
             break;
           }
