@@ -20,5 +20,11 @@ test('sealed keys round trip and refuse a wrong passphrase or an altered file', 
   body[4] = 30;
   const greedy = `-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\n${body.toString('base64')}\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n`;
   assertCode(() => openSealedKey(greedy, pass), 'ERR_KEY_INVALID');
+  // scrypt's r and p are fixed (8 and 1): a header asking for more work is refused before any key derivation.
+  for (const [at, v] of [[5, 16], [6, 4], [5, 7], [6, 0]] as const) {
+    const b = Buffer.from(pem.split('\n').slice(1, -2).join(''), 'base64');
+    b[at] = v;
+    assertCode(() => openSealedKey(`-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\n${b.toString('base64')}\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n`, pass), 'ERR_KEY_INVALID');
+  }
   assertCode(() => openSealedKey('-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n', pass), 'ERR_KEY_INVALID');
 });
