@@ -75,4 +75,5 @@ function foldNegativeZero(v: unknown): unknown {
 
 /** utf8 helpers shared by the targets. */
 export const enc = new TextEncoder();
-export const dec = new TextDecoder();
+// ignoreBOM keeps a leading U+FEFF: the parsers must see it, not have it silently dropped by the harness.
+export const dec = new TextDecoder('utf-8', { ignoreBOM: true });
