@@ -59,12 +59,14 @@ function checkChain(chain: readonly OpName[], what: string): void {
 export function parseOperations(text: string, what = 'operations'): OpName[] {
   const lower = text.trim().toLowerCase();
   let chain: OpName[];
-  const alias = ALIASES[lower];
+  // Own properties only: the name comes from the package, and "__proto__" or "constructor" would otherwise reach
+  // Object.prototype (a raw TypeError, found by fuzzing, issue 16).
+  const alias = Object.hasOwn(ALIASES, lower) ? ALIASES[lower] : undefined;
   if (alias) chain = [...alias];
   else if (lower.includes('|')) {
     chain = lower.split('|').map((p) => {
       const name = p.trim().toUpperCase();
-      if (!(name in OP_CODES)) {
+      if (!Object.hasOwn(OP_CODES, name)) {
         throw new FormatError('ERR_PKG_OPERATION_UNSUPPORTED', `${what}: unknown operation ${JSON.stringify(p)}`);
       }
       return name as OpName;

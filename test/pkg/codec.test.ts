@@ -96,7 +96,7 @@ test('operations: names, pipe form, packing LSB first, and refusals', () => {
     assert.deepEqual(unpackOperations(packed), chain, text);
     assert.equal(formatOperations(chain as never), canon, text);
   }
-  for (const bad of ['lz4', 'tar.lz', 'GZIP|TAR', 'TAR|TAR', 'TAR|NOPE', '']) {
+  for (const bad of ['lz4', 'tar.lz', 'GZIP|TAR', 'TAR|TAR', 'TAR|NOPE', '', '__proto__', 'constructor', 'toString', 'tar|__proto__']) {
     assertCode(() => parseOperations(bad), 'ERR_PKG_OPERATION_UNSUPPORTED');
   }
   assertCode(() => unpackOperations(0x99n), 'ERR_PKG_OPERATION_UNSUPPORTED');
