@@ -362,6 +362,19 @@ export const ERROR_CODES = {
     400,
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
+
+  // --- policy gate over verified evidence (policy), promotion (release) ---
+  ERR_POLICY_SCHEMA: ['config', 500, 'the policy file does not match the policy schema at the path named; see docs/attestations.md "Policy"'],
+  ERR_POLICY_UNKNOWN_KEY: ['config', 500, 'the policy names a key custody does not know (a typo would weaken it); fix or remove it: docs/attestations.md "Policy" lists every key'],
+  ERR_POLICY_PREDICATE_MISSING: ['policy', 422, 'no verified attestation of a required predicate type speaks for the artifact; attest it (custody attest …) and pass the attestation'],
+  ERR_POLICY_UNTRUSTED_BUILDER: ['policy', 422, 'the provenance names a builder the policy does not trust; build on a trusted builder or add its id to trusted_builders'],
+  ERR_POLICY_SUBJECT_NAME: ['policy', 422, 'the attestation names the artifact in a way subject_names does not allow'],
+  ERR_POLICY_STALE: ['policy', 422, 'the evidence is older than max_age (or carries no time); rebuild and attest again'],
+  ERR_POLICY_SOURCE_REPOSITORY: ['policy', 422, 'the provenance names no source repository that source_repositories allows'],
+  ERR_POLICY_SEVERITY: ['policy', 422, 'the artifact has known vulnerabilities above max_severity (or no scan was possible); update the components named'],
+  ERR_POLICY_SIGNERS: ['policy', 422, 'the attestation is signed by too few of the keys the policy requires; add the missing signatures'],
+  ERR_POLICY_LOG_INCLUSION: ['policy', 422, 'the attestation has no verified transparency-log inclusion; attest with --bundle --log URL'],
+  ERR_PROMOTE_LAYOUT: ['format', 400, 'the promotion directory holds artifacts and their *.intoto.jsonl attestations, flat; see docs/attestations.md "Promotion"'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**
