@@ -5,4 +5,5 @@
 export { POLICY_MAX_BYTES, POLICY_SCHEMA, SEVERITIES, parsePolicy } from './policy.ts';
 export type { Policy, Severity } from './policy.ts';
 export { CLOCK_SKEW_MS, SLSA_PROVENANCE_TYPES, assertAccepted, attestationTime, enforcePolicy, evaluatePolicy, matchBuilder, matchGlob } from './evaluate.ts';
+export { ATTESTATION_FILE_SUFFIX, verifyAttestationFile } from './evidence.ts';
 export type { Decision, LogInclusion, PolicyEvidence, RuleName, ScanSummary, Verdict } from './evaluate.ts';

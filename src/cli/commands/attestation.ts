@@ -1,0 +1,113 @@
+/**
+ * cli/commands/attestation — `custody verify-attestation ARTIFACT --attestation F… --policy P (--trust ROOT |
+ * --key K.pub…)`: the policy gate (src/policy) on the command line.
+ *
+ * Order: the artifact is hashed; every envelope of every attestation file is verified under the trusted keys
+ * (VerificationError: signature, threshold, format); every statement must name the artifact's SHA-256
+ * (ERR_ATTEST_SUBJECT_MISMATCH); only then is the policy evaluated (PolicyError naming the refusing rule). Exit 0
+ * accepted, 1 refused, 2 a bad policy file or command line.
+ */
+import { basename } from 'node:path';
+import { keysFromPublicKeys, type EnvelopeKeys } from '../../attest/dsse.ts';
+import { keysFromRoot, type VerifiedAttestation } from '../../attest/verify.ts';
+import type { PublicKey } from '../../crypto/index.ts';
+import { UsageError } from '../../errors.ts';
+import { openRegularFile, readFileBounded } from '../../io/files.ts';
+import { hashOpenFile } from '../../io/hash-file.ts';
+import { tufKeyId } from '../../keys/key-id.ts';
+import { loadPublicKey } from '../../keys/key-file.ts';
+import { enforcePolicy } from '../../policy/evaluate.ts';
+import { verifyAttestationFile } from '../../policy/evidence.ts';
+import { POLICY_MAX_BYTES, parsePolicy, type Policy } from '../../policy/policy.ts';
+import { DSSE_MAX_ENVELOPE_BYTES } from '../../attest/dsse.ts';
+import { abs, loadTrustRoot } from '../common.ts';
+import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+
+/**
+ * EXAMPLE_POLICY is printed by --help between the two marker lines and works as printed (a test copies it out of
+ * the help text); docs/attestations.md "Policy" shows it too.
+ */
+export const EXAMPLE_POLICY = `{
+  "version": 1,
+  "required_predicate_types": ["https://slsa.dev/provenance/v1"],
+  "trusted_builders": ["https://builder.example/ci@v1"],
+  "subject_names": ["app-*.tar.gz"],
+  "max_age": "30d",
+  "source_repositories": ["git+https://git.example/acme/*"]
+}`;
+
+/** ATTESTATION_FILE_MAX_BYTES caps one attestation file (parseJsonl caps it too). */
+export const ATTESTATION_FILE_MAX_BYTES = DSSE_MAX_ENVELOPE_BYTES * 4;
+
+/** loadAttestationKeys: the root's targets role (keys, threshold), joined by --key keys (threshold 1 without a root). */
+export async function loadAttestationKeys(ctx: CommandContext, trust: string | undefined, keyFiles: readonly string[]): Promise<EnvelopeKeys> {
+  if (trust === undefined && keyFiles.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT (its targets keys sign attestations) or --key K.pub');
+  const extra: PublicKey[] = [];
+  for (const k of keyFiles) extra.push(await loadPublicKey(abs(ctx, k)));
+  if (trust === undefined) return keysFromPublicKeys(extra, 1);
+  const fromRoot = keysFromRoot(await loadTrustRoot(ctx, trust));
+  const authorized = new Map(fromRoot.authorized);
+  for (const k of extra) authorized.set(tufKeyId(k), { id: tufKeyId(k), key: k });
+  return { ...fromRoot, authorized };
+}
+
+/** loadPolicyFile reads and checks a policy file (JSON or YAML). */
+export async function loadPolicyFile(ctx: CommandContext, path: string): Promise<Policy> {
+  return parsePolicy(await readFileBounded(abs(ctx, path), { maxBytes: POLICY_MAX_BYTES, allowSymlink: true, what: 'policy file' }), path);
+}
+
+export const verifyAttestationCommand: Command = {
+  summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)',
+  usage: `usage: custody verify-attestation ARTIFACT --attestation F… --policy P (--trust ROOT | --key K.pub…) [--json]
+
+Hashes ARTIFACT, verifies every DSSE envelope of every attestation file (.intoto.jsonl: one envelope per line)
+under the trusted keys, requires each statement to name the artifact's SHA-256, then evaluates the policy over that
+verified evidence only. A bad envelope or an attestation about other bytes is a VerificationError; good evidence
+the policy does not accept is a PolicyError naming the rule (the policy key) that refused.
+
+  --attestation F   an .intoto.jsonl file (repeatable)
+  --policy P        the policy, JSON or YAML; unknown keys are refused (docs/attestations.md "Policy")
+  --trust ROOT      trust the root's targets role (its keys and threshold) for attestations
+  --key K.pub       also trust this public key (repeatable); without --trust, one such key must sign
+
+example policy (policy.json):
+--- begin policy ---
+${EXAMPLE_POLICY}
+--- end policy ---
+
+example:
+  custody verify-attestation app-1.2.tar.gz --attestation app-1.2.tar.gz.intoto.jsonl \\
+      --policy policy.json --trust root.json`,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs(ctx.argv, {
+      attestation: { type: 'string', multiple: true },
+      policy: { type: 'string' },
+      trust: { type: 'string' },
+      key: { type: 'string', multiple: true },
+    });
+    if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one ARTIFACT');
+    const files = values.attestation ?? [];
+    if (files.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --attestation');
+    const policy = await loadPolicyFile(ctx, requireOption(values.policy, 'policy'));
+    const keys = await loadAttestationKeys(ctx, values.trust, values.key ?? []);
+    const artifactPath = abs(ctx, positionals[0]!);
+    const { fh, size } = await openRegularFile(artifactPath, true);
+    let sha256: string;
+    try {
+      sha256 = (await hashOpenFile(fh, size, ['sha256'], artifactPath)).sha256;
+    } finally {
+      await fh.close();
+    }
+    const now = ctx.now();
+    const attestations: VerifiedAttestation[] = [];
+    for (const f of files) {
+      const bytes = await readFileBounded(abs(ctx, f), { maxBytes: ATTESTATION_FILE_MAX_BYTES, allowSymlink: true, what: 'attestation file' });
+      attestations.push(...verifyAttestationFile(bytes, keys, now, f));
+    }
+    const decision = enforcePolicy(policy, { artifact: { name: basename(artifactPath), sha256 }, attestations }, now);
+    ctx.print(`ACCEPTED ${basename(artifactPath)}  sha256:${sha256}  (${decision.attestations} attestation(s), policy ${values.policy})`);
+    for (const v of decision.verdicts) ctx.print(`  ok  ${v.rule}: ${v.message}`);
+    ctx.result({ artifact: basename(artifactPath), sha256, accepted: true, attestations: attestations.map((a) => ({ predicate_type: a.statement.predicateType, signers: a.signers, signed_digest: a.signedDigest })), verdicts: decision.verdicts });
+    return 0;
+  },
+};
