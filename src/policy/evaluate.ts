@@ -20,7 +20,8 @@ import { printable } from '../encoding/text.ts';
 import { PolicyError, type CodesOf } from '../errors.ts';
 import { requireSubject } from '../attest/statement.ts';
 import type { VerifiedAttestation } from '../attest/verify.ts';
-import { SEVERITIES, type Policy, type Severity } from './policy.ts';
+import type { Policy } from './policy.ts';
+import { SEVERITIES, type Severity } from './severity.ts';
 
 /** SLSA_PROVENANCE_TYPES are the predicate types read as build provenance. */
 export const SLSA_PROVENANCE_TYPES: ReadonlySet<string> = new Set(['https://slsa.dev/provenance/v1', 'https://slsa.dev/provenance/v0.2']);

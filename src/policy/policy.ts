@@ -25,15 +25,13 @@ import { parseDocument } from 'yaml';
 import { decodeUtf8, parseJson, type JsonValue } from '../encoding/json.ts';
 import { printable } from '../encoding/text.ts';
 import { ConfigError, LimitError, isTrustError } from '../errors.ts';
+import type { Severity } from './severity.ts';
 
 /** POLICY_MAX_BYTES caps a policy file (a policy is a few hundred bytes; lists of patterns stay small). */
 export const POLICY_MAX_BYTES = 256 * 1024;
 /** POLICY_MAX_PATTERNS caps each list of the policy. */
 export const POLICY_MAX_PATTERNS = 256;
 
-/** SEVERITIES in increasing order; `unknown` (a finding without a usable score) ranks above `critical`. */
-export const SEVERITIES = ['none', 'low', 'medium', 'high', 'critical', 'unknown'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 /** Policy is a checked policy file. Absent keys impose nothing, except `required_predicate_types` (required). */
 export interface Policy {

@@ -20,7 +20,7 @@ import { enforcePolicy } from '../../policy/evaluate.ts';
 import { verifyAttestationFile } from '../../policy/evidence.ts';
 import { POLICY_MAX_BYTES, parsePolicy, type Policy } from '../../policy/policy.ts';
 import { DSSE_MAX_ENVELOPE_BYTES } from '../../attest/dsse.ts';
-import { abs, loadTrustRoot } from '../common.ts';
+import { abs, loadTrustRoot, readTokenFile } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
 /**
@@ -108,6 +108,68 @@ example:
     ctx.print(`ACCEPTED ${basename(artifactPath)}  sha256:${sha256}  (${decision.attestations} attestation(s), policy ${values.policy})`);
     for (const v of decision.verdicts) ctx.print(`  ok  ${v.rule}: ${v.message}`);
     ctx.result({ artifact: basename(artifactPath), sha256, accepted: true, attestations: attestations.map((a) => ({ predicate_type: a.statement.predicateType, signers: a.signers, signed_digest: a.signedDigest })), verdicts: decision.verdicts });
+    return 0;
+  },
+};
+
+export const promoteCommand: Command = {
+  summary: 'publish an artifact set only when every artifact has the evidence a policy requires',
+  usage: `usage: custody promote --from DIR --channel CH --arch ARCH --policy P (--trust ROOT | --key K.pub…)
+                       (--provider URL --token-file F | --to INCOMING) [--version V]
+
+DIR is flat: the artifacts, and their attestations as *.intoto.jsonl files (one DSSE envelope per line; a file may
+speak for several artifacts). Every envelope is verified, every artifact judged under the policy; only when ALL
+pass is the set published, with its attestations — otherwise nothing is, and the refusal names the artifact and
+the rule.
+
+  --provider URL --token-file F   upload to a running custody serve (as custody publish) and release
+  --to INCOMING                   write INCOMING/CH/ARCH of a provider in one rename (serve imports it on
+                                  start, SIGHUP or POST /admin/v1/rescan)
+  --version V                     release version (default: the provider's choice)
+  --trust ROOT, --key K.pub       who signs attestations, as for custody verify-attestation
+
+example:
+  custody promote --from build/ --channel stable --arch x86_64 --policy policy.json --trust root.json \\
+      --provider http://127.0.0.1:8080 --token-file custody-data/admin.token`,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs(ctx.argv, {
+      from: { type: 'string' },
+      channel: { type: 'string' },
+      arch: { type: 'string' },
+      policy: { type: 'string' },
+      trust: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      provider: { type: 'string' },
+      'token-file': { type: 'string' },
+      to: { type: 'string' },
+      version: { type: 'string' },
+    });
+    if (positionals.length !== 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'promote takes no positional arguments; pass --from DIR');
+    if ((values.provider === undefined) === (values.to === undefined)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --provider URL (with --token-file) and --to INCOMING');
+    }
+    const policy = await loadPolicyFile(ctx, requireOption(values.policy, 'policy'));
+    const keys = await loadAttestationKeys(ctx, values.trust, values.key ?? []);
+    const target =
+      values.provider !== undefined
+        ? { provider: values.provider, token: new TextDecoder().decode(await readTokenFile(ctx, requireOption(values['token-file'], 'token-file'))) }
+        : { incomingDir: abs(ctx, values.to!) };
+    const { promote } = await import('../../release/promote.ts');
+    const r = await promote({
+      fromDir: abs(ctx, requireOption(values.from, 'from')),
+      channel: requireOption(values.channel, 'channel'),
+      arch: requireOption(values.arch, 'arch'),
+      policy,
+      keys,
+      now: ctx.now(),
+      target,
+      version: values.version,
+      onEvent: (line) => ctx.print(line),
+    });
+    for (const d of r.decisions) ctx.print(`ACCEPTED ${d.artifact.name}  sha256:${d.artifact.sha256}  (${d.attestations} attestation(s))`);
+    if ('incoming' in r.release) ctx.print(`promoted ${r.artifacts.length} artifact(s) into ${r.release.incoming}`);
+    else ctx.print(`released ${values.channel}/${values.arch} sequence ${r.release.sequence} digest ${r.release.digest} log index ${r.release.log_index}`);
+    ctx.result({ channel: values.channel, arch: values.arch, artifacts: r.artifacts, attestations: r.attestations, release: r.release, decisions: r.decisions });
     return 0;
   },
 };

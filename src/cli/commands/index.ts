@@ -52,4 +52,5 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
   // policy gate and promotion (issue 10: supply-chain evidence)
   'verify-attestation': { summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)', load: async () => (await import('./attestation.ts')).verifyAttestationCommand },
+  promote: { summary: 'publish an artifact set only when every artifact has the evidence a policy requires', load: async () => (await import('./attestation.ts')).promoteCommand },
 };
