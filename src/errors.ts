@@ -362,6 +362,15 @@ export const ERROR_CODES = {
     400,
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
+
+  // --- SLSA provenance (attest/slsa) ---
+  ERR_SLSA_SCHEMA: [
+    'format',
+    400,
+    'the predicate is not SLSA Provenance v1 {buildDefinition {buildType, externalParameters, …}, runDetails {builder {id}, …}}; see docs/attestations.md',
+  ],
+  ERR_SLSA_PREDICATE_TYPE: ['format', 400, 'the statement is another kind of attestation; SLSA provenance v1 has predicateType https://slsa.dev/provenance/v1'],
+  ERR_SLSA_TIME_ORDER: ['format', 400, 'runDetails.metadata.startedOn must not be later than finishedOn; check the clock and the order of --started-on/--finished-on'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**
