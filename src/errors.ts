@@ -363,6 +363,15 @@ export const ERROR_CODES = {
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
 
+  // --- SLSA provenance (attest/slsa) ---
+  ERR_SLSA_SCHEMA: [
+    'format',
+    400,
+    'the predicate is not SLSA Provenance v1 {buildDefinition {buildType, externalParameters, …}, runDetails {builder {id}, …}}; see docs/attestations.md',
+  ],
+  ERR_SLSA_PREDICATE_TYPE: ['format', 400, 'the statement is another kind of attestation; SLSA provenance v1 has predicateType https://slsa.dev/provenance/v1'],
+  ERR_SLSA_TIME_ORDER: ['format', 400, 'runDetails.metadata.startedOn must not be later than finishedOn; check the clock and the order of --started-on/--finished-on'],
+
   // --- policy gate over verified evidence (policy), promotion (release) ---
   ERR_POLICY_SCHEMA: ['config', 500, 'the policy file does not match the policy schema at the path named; see docs/attestations.md "Policy"'],
   ERR_POLICY_UNKNOWN_KEY: ['config', 500, 'the policy names a key custody does not know (a typo would weaken it); fix or remove it: docs/attestations.md "Policy" lists every key'],

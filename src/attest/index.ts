@@ -30,3 +30,21 @@ export {
 export type { Statement, Subject } from './statement.ts';
 export { keysFromRoot, verifyAttestation } from './verify.ts';
 export type { VerifiedAttestation } from './verify.ts';
+export {
+  RD_MAX_CONTENT_BYTES,
+  isUri,
+  parseDigestSet,
+  parseResourceDescriptor,
+  resourceDescriptorToJson,
+} from './resource-descriptor.ts';
+export type { ResourceDescriptor } from './resource-descriptor.ts';
+export {
+  SLSA_MAX_DESCRIPTORS,
+  SLSA_PROVENANCE_V1,
+  checkTimeOrder,
+  parseProvenance,
+  provenanceFromStatement,
+  provenancePredicate,
+  provenanceStatement,
+} from './slsa.ts';
+export type { BuildDefinition, BuildMetadata, Builder, Provenance, RunDetails } from './slsa.ts';

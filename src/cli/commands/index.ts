@@ -50,6 +50,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // attest: SLSA provenance and in-toto attestations (issue 10)
+  'attest provenance': { summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestProvenance },
+  'attest predicate': { summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestPredicate },
+  'attest verify': { summary: 'verify every envelope of an .intoto.jsonl (threshold of trusted keys) and show its statements', load: async () => (await import('./attest.ts')).attestVerify },
   // policy gate and promotion (issue 10: supply-chain evidence)
   'verify-attestation': { summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)', load: async () => (await import('./attestation.ts')).verifyAttestationCommand },
   promote: { summary: 'publish an artifact set only when every artifact has the evidence a policy requires', load: async () => (await import('./attestation.ts')).promoteCommand },
