@@ -18,13 +18,14 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../encoding/json.
 import { parseTimestamp } from '../encoding/time.ts';
 import { printable } from '../encoding/text.ts';
 import { PolicyError, type CodesOf } from '../errors.ts';
+import { SLSA_PROVENANCE_V1, parseProvenance, type Provenance } from '../attest/slsa.ts';
 import { requireSubject } from '../attest/statement.ts';
 import type { VerifiedAttestation } from '../attest/verify.ts';
 import type { Policy } from './policy.ts';
 import { SEVERITIES, type Severity } from './severity.ts';
 
 /** SLSA_PROVENANCE_TYPES are the predicate types read as build provenance. */
-export const SLSA_PROVENANCE_TYPES: ReadonlySet<string> = new Set(['https://slsa.dev/provenance/v1', 'https://slsa.dev/provenance/v0.2']);
+export const SLSA_PROVENANCE_TYPES: ReadonlySet<string> = new Set([SLSA_PROVENANCE_V1, 'https://slsa.dev/provenance/v0.2']);
 /** CLOCK_SKEW_MS: an attestation dated up to this far in the future is accepted (builders' clocks differ). */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -124,6 +125,18 @@ function str(v: JsonValue | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * provenanceOf parses an SLSA v1 predicate with attest/slsa (undefined when malformed: such evidence satisfies no rule;
+ * verifyAttestationFile refuses it before evaluation with ERR_SLSA_SCHEMA).
+ */
+function provenanceOf(a: VerifiedAttestation): Provenance | undefined {
+  try {
+    return parseProvenance(a.statement.predicate);
+  } catch {
+    return undefined;
+  }
+}
+
 /** ProvenanceFacts are what the rules read from a provenance predicate. */
 interface ProvenanceFacts {
   builderId: string | undefined;
@@ -132,16 +145,14 @@ interface ProvenanceFacts {
 
 function provenanceFacts(a: VerifiedAttestation): ProvenanceFacts | undefined {
   const p = a.statement.predicate;
-  if (a.statement.predicateType === 'https://slsa.dev/provenance/v1') {
-    const def = obj(p.buildDefinition);
-    const ext = obj(def?.externalParameters);
+  if (a.statement.predicateType === SLSA_PROVENANCE_V1) {
+    const prov = provenanceOf(a);
+    if (prov === undefined) return { builderId: undefined, sources: [] };
+    const ext = prov.buildDefinition.externalParameters;
     const sources: string[] = [];
-    for (const d of Array.isArray(def?.resolvedDependencies) ? def.resolvedDependencies : []) {
-      const u = str(obj(d)?.uri);
-      if (u !== undefined) sources.push(u);
-    }
-    for (const v of [ext?.source, ext?.repository, obj(ext?.workflow)?.repository]) if (typeof v === 'string') sources.push(v);
-    return { builderId: str(obj(obj(p.runDetails)?.builder)?.id), sources };
+    for (const d of prov.buildDefinition.resolvedDependencies ?? []) if (d.uri !== undefined) sources.push(d.uri);
+    for (const v of [ext.source, ext.repository, obj(ext.workflow)?.repository]) if (typeof v === 'string') sources.push(v);
+    return { builderId: prov.runDetails.builder.id, sources };
   }
   if (a.statement.predicateType === 'https://slsa.dev/provenance/v0.2') {
     const sources: string[] = [];
@@ -160,9 +171,9 @@ function provenanceFacts(a: VerifiedAttestation): ProvenanceFacts | undefined {
 export function attestationTime(a: VerifiedAttestation): Date | undefined {
   const p = a.statement.predicate;
   let t: string | undefined;
-  if (a.statement.predicateType === 'https://slsa.dev/provenance/v1') {
-    const md = obj(obj(p.runDetails)?.metadata);
-    t = str(md?.finishedOn) ?? str(md?.startedOn);
+  if (a.statement.predicateType === SLSA_PROVENANCE_V1) {
+    const md = provenanceOf(a)?.runDetails.metadata;
+    return md?.finishedOn ?? md?.startedOn;
   } else if (a.statement.predicateType === 'https://slsa.dev/provenance/v0.2') {
     const md = obj(p.metadata);
     t = str(md?.buildFinishedOn) ?? str(md?.buildStartedOn);

@@ -74,6 +74,14 @@ test('refusals: policy (exit 1, rule named), evidence (exit 1, VerificationError
   assert.equal(other.code, 1);
   assert.match(other.stderr, /\[ERR_ATTEST_SUBJECT_MISMATCH\]/);
 
+  // Malformed SLSA provenance (no runDetails.builder) is bad evidence, refused before the policy.
+  const broken = provenance();
+  delete (broken.runDetails as Record<string, unknown>).builder;
+  writeFileSync(join(dir, 'broken.intoto.jsonl'), jsonl(attest({ [ART]: 'the release tarball' }, SLSA_V1, broken, [A])));
+  const bad = await run(ART, '--attestation', 'broken.intoto.jsonl', '--policy', 'policy.json', '--trust', 'root.json');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /broken\.intoto\.jsonl: envelope 1: .*\[ERR_SLSA_SCHEMA\]/);
+
   // Signed by a key the root does not trust; then trusted by --key.
   writeFileSync(join(dir, 'stranger.intoto.jsonl'), jsonl(attest({ [ART]: 'the release tarball' }, SLSA_V1, provenance(), [key('stranger')])));
   const stranger = await run(ART, '--attestation', 'stranger.intoto.jsonl', '--policy', 'policy.json', '--trust', 'root.json');
