@@ -18,7 +18,7 @@ import { SLSA_V1, attest, jsonl, provenance } from '../support/attest.ts';
 import { cli } from '../support/cli.ts';
 import { key } from '../support/fixtures.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { bearer, get, start } from '../provider/harness.ts';
+import { bearer, get, serveChild, start } from '../provider/harness.ts';
 
 const SIGNER = key('promote-signer');
 const KERNEL = 'kernel bytes 6.12';
@@ -147,4 +147,24 @@ test('promote --to writes the incoming layout in one rename; serve releases it w
   const none = await cli(['promote', '--from', empty, ...args.slice(3)], { cwd: dir });
   assert.equal(none.code, 1);
   assert.match(none.stderr, /holds no artifact to promote \[ERR_PROMOTE_LAYOUT\]/);
+});
+
+test('with custody serve --workers 2, every worker serves a promoted release\'s attestations', { timeout: 180_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const s = await serveChild(t, dir, ['--data', join(dir, 'data'), '--workers', '2']);
+  writeFileSync(join(dir, 'policy.json'), POLICY);
+  writeFileSync(join(dir, 'signer.pub'), SIGNER.publicKey.toPem());
+  const from = promotionDir(dir, ['app-1.2.tar.gz', 'vmlinuz']);
+  const r = await cli(['promote', '--from', from, '--channel', 'stable', '--arch', 'x86_64', '--policy', 'policy.json', '--key', 'signer.pub', '--provider', s.info.url, '--token-file', s.info.token_file], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const want = readFileSync(join(from, 'build.intoto.jsonl'), 'utf8');
+  const workers = new Set<string>();
+  // Fresh connections are spread over the workers; each must serve the release the leader published.
+  for (let i = 0; i < 40 && workers.size < 2; i++) {
+    const a = await get(s.info, '/stable/x86_64/attestations', { headers: { connection: 'close' } });
+    assert.equal(a.status, 200);
+    assert.equal(a.body.toString(), want);
+    workers.add(a.headers.get('x-custody-worker') ?? '?');
+  }
+  assert.equal(workers.size, 2, `answers came from workers ${[...workers].join(', ')}`);
 });
