@@ -29,12 +29,12 @@ import { sha256 } from '../crypto/index.ts';
 import type { VerifiedAttestation } from '../attest/verify.ts';
 import { requestRelease, uploadBlob, type PublishedRelease } from '../client/publish.ts';
 import { printable } from '../encoding/text.ts';
-import { FormatError, VerificationError, toIoError } from '../errors.ts';
+import { FormatError, PolicyError, VerificationError, toIoError } from '../errors.ts';
 import { openRegularFile, readFileBounded, syncDir, tempPath, writeFileAtomic } from '../io/files.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
 import { artifactNameFor } from '../manifest/create.ts';
 import { isSafeName } from '../manifest/manifest.ts';
-import { assertAccepted, evaluatePolicy, type Decision } from '../policy/evaluate.ts';
+import { evaluatePolicy, type Decision } from '../policy/evaluate.ts';
 import { ATTESTATION_FILE_SUFFIX, verifyAttestationFile } from '../policy/evidence.ts';
 import type { Policy } from '../policy/policy.ts';
 import { DSSE_MAX_ENVELOPE_BYTES } from '../attest/dsse.ts';
@@ -145,20 +145,18 @@ export async function promote(o: PromoteOptions): Promise<PromoteResult> {
   const attestations: VerifiedAttestation[] = [];
   for (const f of attestationFiles) attestations.push(...verifyAttestationFile(f.bytes, o.keys, o.now, f.name));
   const decisions = artifacts.map((a) => evaluatePolicy(o.policy, { artifact: { name: a.filename, sha256: a.sha256 }, attestations }, o.now));
-  const refused = decisions.find((d) => !d.accepted);
-  if (refused !== undefined) {
-    try {
-      assertAccepted(refused);
-    } catch (e) {
-      const err = e as Error & { details?: Record<string, unknown> };
-      Object.assign(err, {
-        details: {
-          ...err.details,
-          refused: decisions.filter((d) => !d.accepted).map((d) => ({ artifact: d.artifact.name, rules: d.verdicts.filter((v) => !v.ok).map((v) => v.rule) })),
-        },
-      });
-      throw err;
-    }
+  const refused = decisions.filter((d) => !d.accepted);
+  if (refused.length > 0) {
+    // The first refused artifact's first refusing rule is the error; details list every refused artifact.
+    const first = refused[0]!;
+    const rule = first.verdicts.find((v) => !v.ok)!;
+    throw new PolicyError(rule.code!, `${printable(first.artifact.name, 200)}: policy rule "${rule.rule}" refused: ${rule.message}; nothing was promoted`, {
+      details: {
+        artifact: first.artifact,
+        rule: rule.rule,
+        refused: refused.map((d) => ({ artifact: d.artifact.name, rules: d.verdicts.filter((v) => !v.ok).map((v) => v.rule) })),
+      },
+    });
   }
   const joined = attestationFiles.length === 0 ? undefined : joinAttestations(attestationFiles);
   const out = artifacts.map(({ path: _path, ...a }) => a);
