@@ -56,6 +56,8 @@ first start it makes development keys (0600), a 1-of-1 trust root and an admin t
 Publishing: put files in DIR/incoming/<channel>/<arch>/ (e.g. incoming/stable/x86_64/vmlinuz) and start the
 daemon, send it SIGHUP, or POST /admin/v1/rescan; or upload with \`custody publish\`. Each changed channel/arch
 is signed, appended to the log, and served with its inclusion proof. Manifests are re-signed before they expire.
+*.intoto.jsonl files there are the release's attestations, served at /<channel>/<arch>/attestations (custody
+promote writes this layout after its policy gate).
 
 Prints the URL, the trust-root fingerprint (pin it: custody fetch --root-fingerprint) and the log verifier key.
 
