@@ -345,6 +345,20 @@ export const ERROR_CODES = {
     400,
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
+
+  // --- offline vulnerabilities (vuln), SBOM reading (sbom/read), ZIP reading (archive/zip), rebuild check (issue 10) ---
+  ERR_ZIP_FORMAT: ['format', 400, 'the file is not a well-formed ZIP archive (or an entry fails its CRC-32); check that it was not truncated'],
+  ERR_ZIP_UNSUPPORTED: [
+    'format',
+    400,
+    'the ZIP uses a feature custody does not read (zip64, encryption, multi-disk, a method other than stored or deflate); repack it plainly',
+  ],
+  ERR_ZIP_PATH: ['format', 400, 'an entry name is absolute, contains "..", backslashes, NUL or control characters, or repeats another name'],
+  ERR_ZIP_ENTRY_LIMIT: ['limit', 413, 'the ZIP has more entries than the cap'],
+  ERR_ZIP_SIZE_LIMIT: ['limit', 413, 'an entry or the whole ZIP expands beyond the size cap'],
+  ERR_ZIP_RATIO_LIMIT: ['limit', 413, 'an entry expands more than the compression-ratio cap allows (a decompression bomb?)'],
+  ERR_SBOM_READ_UNKNOWN_FORMAT: ['format', 400, 'pass an SPDX 2.3 JSON or a CycloneDX 1.4-1.6 JSON document'],
+  ERR_SBOM_READ_MALFORMED: ['format', 400, 'a field of the SBOM has the wrong type or is missing; compare with the SPDX or CycloneDX schema'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**
