@@ -359,6 +359,12 @@ export const ERROR_CODES = {
   ERR_ZIP_RATIO_LIMIT: ['limit', 413, 'an entry expands more than the compression-ratio cap allows (a decompression bomb?)'],
   ERR_SBOM_READ_UNKNOWN_FORMAT: ['format', 400, 'pass an SPDX 2.3 JSON or a CycloneDX 1.4-1.6 JSON document'],
   ERR_SBOM_READ_MALFORMED: ['format', 400, 'a field of the SBOM has the wrong type or is missing; compare with the SPDX or CycloneDX schema'],
+  ERR_VULN_RECORD_MALFORMED: ['format', 400, 'the OSV record named is not valid OSV JSON (ossf.github.io/osv-schema); fix or remove it and import again'],
+  ERR_VULN_RECORD_LIMIT: ['limit', 413, 'the OSV record named is larger than the per-record cap; nothing was imported'],
+  ERR_VULN_IMPORT_EMPTY: ['format', 400, 'the directory or ZIP holds no .json OSV records'],
+  ERR_VULN_DB_MISSING: ['config', 500, 'import OSV records first: custody vulndb import DIR|ZIP (docs/attestations.md), or pass --db PATH'],
+  ERR_VULN_DB_INVALID: ['config', 500, 'the file is not a custody vulnerability database of this version; import into a new --db path'],
+  ERR_VULN_FOUND: ['policy', 422, 'the SBOM names components with known vulnerabilities; upgrade to the fixed versions listed'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -50,4 +50,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // vuln and rebuild (issue 10: offline vulnerabilities, rebuild check)
+  'vulndb import': { summary: 'load OSV vulnerability records (a directory of .json or an osv.dev all.zip) into the offline database', load: async () => (await import('./vuln.ts')).vulndbImport },
+  scan: { summary: 'match the components of an SBOM (SPDX or CycloneDX JSON) against the offline vulnerability database', load: async () => (await import('./vuln.ts')).scan },
 };
