@@ -365,6 +365,8 @@ export const ERROR_CODES = {
   ERR_VULN_DB_MISSING: ['config', 500, 'import OSV records first: custody vulndb import DIR|ZIP (docs/attestations.md), or pass --db PATH'],
   ERR_VULN_DB_INVALID: ['config', 500, 'the file is not a custody vulnerability database of this version; import into a new --db path'],
   ERR_VULN_FOUND: ['policy', 422, 'the SBOM names components with known vulnerabilities; upgrade to the fixed versions listed'],
+  ERR_REBUILD_DIFFERS: ['verification', 422, 'the two build outputs differ; the lines listed say where (the build is not reproducible)'],
+  ERR_REBUILD_KIND_MISMATCH: ['usage', 400, 'compare two things of the same kind: two directories, two tar files, two PSPF packages or two SBOMs'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -53,4 +53,5 @@ export const COMMANDS: Record<string, CommandEntry> = {
   // vuln and rebuild (issue 10: offline vulnerabilities, rebuild check)
   'vulndb import': { summary: 'load OSV vulnerability records (a directory of .json or an osv.dev all.zip) into the offline database', load: async () => (await import('./vuln.ts')).vulndbImport },
   scan: { summary: 'match the components of an SBOM (SPDX or CycloneDX JSON) against the offline vulnerability database', load: async () => (await import('./vuln.ts')).scan },
+  'rebuild-check': { summary: 'compare two build outputs (directories, tar, PSPF packages, SBOMs) and report every difference', load: async () => (await import('./rebuild.ts')).rebuildCheck },
 };

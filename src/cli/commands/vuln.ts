@@ -10,12 +10,7 @@ import { defaultVulnDbPath, importOsv, openVulnDb } from '../../vuln/db.ts';
 import { scanComponents, type Finding } from '../../vuln/scan.ts';
 import { abs } from '../common.ts';
 import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
-
-/** safe escapes control characters of text that came from records or SBOMs before it reaches a terminal. */
-export function safe(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+import { safe } from './printable.ts';
 
 /** WARNINGS_PRINTED caps the warning lines one command prints (the rest are counted). */
 const WARNINGS_PRINTED = 50;
