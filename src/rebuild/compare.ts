@@ -24,12 +24,9 @@ import { createGunzip } from 'node:zlib';
 import { ByteBudget } from '../archive/extract.ts';
 import { readTar, type ByteSource, type TarEntryType } from '../archive/tar.ts';
 import { createMultiHasher, sha256 } from '../crypto/index.ts';
-import { LimitError, UsageError, toIoError } from '../errors.ts';
+import { IoError, LimitError, UsageError, toIoError } from '../errors.ts';
 import { openRegularFile, readFileBounded } from '../io/files.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
-import { decodeStream } from '../pkg/codec.ts';
-import { isTarChain } from '../pkg/operations.ts';
-import { openPackage } from '../pkg/reader.ts';
 import { isPspfFile } from '../pkg/sniff.ts';
 import { SBOM_MAX_BYTES, looksLikeSbom, readSbomComponents } from '../sbom/read.ts';
 
@@ -162,8 +159,28 @@ async function sha256Of(source: AsyncIterable<Uint8Array>): Promise<string> {
   return `sha256:${h.digest().sha256}`;
 }
 
+/** HASH_CONCURRENCY: files hashed at once while walking a directory (small files are dominated by syscalls). */
+const HASH_CONCURRENCY = 8;
+/** SMALL_FILE_BYTES: files up to this size are read whole and hashed in one call. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+
+async function hashFile(path: string): Promise<string> {
+  const { fh, size } = await openRegularFile(path);
+  try {
+    if (size <= SMALL_FILE_BYTES) {
+      const data = await fh.readFile();
+      if (data.length !== size) throw new IoError('ERR_IO_READ_FAILED', `${path} changed while it was read`);
+      return `sha256:${Buffer.from(sha256(data)).toString('hex')}`;
+    }
+    return `sha256:${(await hashOpenFile(fh, size, ['sha256'], path)).sha256}`;
+  } finally {
+    await fh.close();
+  }
+}
+
 async function readDirectory(root: string): Promise<OutputEntry[]> {
   const list = new EntryList(root);
+  const files: Array<{ entry: OutputEntry; path: string }> = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
     let names: string[];
     try {
@@ -183,16 +200,22 @@ async function readDirectory(root: string): Promise<OutputEntry[]> {
         list.add({ ...base, type: 'directory' });
         await walk(path, r);
       } else if (st.isFile()) {
-        const { fh, size } = await openRegularFile(path);
-        try {
-          list.add({ ...base, type: 'file', content: `sha256:${(await hashOpenFile(fh, size, ['sha256'], path)).sha256}` });
-        } finally {
-          await fh.close();
-        }
+        const entry: OutputEntry = { ...base, type: 'file' };
+        list.add(entry);
+        files.push({ entry, path });
       } else list.add({ ...base, type: 'other' });
     }
   };
   await walk(root, '');
+  // Contents are hashed after the walk, a few files at a time; each result lands in its own entry.
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const job = files[next++]!;
+      job.entry.content = await hashFile(job.path);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, files.length) }, worker));
   return list.entries;
 }
 
@@ -232,6 +255,12 @@ async function readTarFile(path: string): Promise<OutputEntry[]> {
 }
 
 async function readPspf(path: string): Promise<OutputEntry[]> {
+  // The package reader and its codecs load only when a package is compared.
+  const [{ openPackage }, { decodeStream }, { isTarChain }] = await Promise.all([
+    import('../pkg/reader.ts'),
+    import('../pkg/codec.ts'),
+    import('../pkg/operations.ts'),
+  ]);
   const list = new EntryList(path);
   const reader = await openPackage(path);
   try {
