@@ -2,8 +2,10 @@
  * sbom/read: components, purls, licenses and file digests from SPDX 2.3 and CycloneDX 1.4-1.6 JSON, and the
  * refusals of hostile input (oversized, deeply nested, too many components, bad purls, wrong types).
  */
+import * as CDX from '@cyclonedx/cyclonedx-library';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PackageURL } from 'packageurl-js';
 import type { ErrorCode } from '../../src/errors.ts';
 import { SBOM_MAX_BYTES, SBOM_MAX_NESTING, readSbomComponents } from '../../src/sbom/read.ts';
 import { assertCode } from '../support/assert.ts';
@@ -89,6 +91,30 @@ test('CycloneDX 1.6: nested components in document order, file components as fil
   ]);
   assert.deepEqual(r.files, [{ name: 'bin/app', sha256: SHA256, sha1: SHA1 }]);
   for (const v of ['1.4', '1.5']) assert.equal(readSbomComponents(enc({ ...CDX_DOC, specVersion: v })).specVersion, v);
+});
+
+test('reads what @cyclonedx/cyclonedx-library serializes (1.4, 1.5, 1.6)', () => {
+  const bom = new CDX.Models.Bom();
+  const lodash = new CDX.Models.Component(CDX.Enums.ComponentType.Library, 'lodash', {
+    version: '4.17.20',
+    purl: new PackageURL('npm', undefined, 'lodash', '4.17.20', undefined, undefined),
+  });
+  lodash.licenses.add(new CDX.Models.SpdxLicense('MIT'));
+  lodash.components.add(new CDX.Models.Component(CDX.Enums.ComponentType.Library, 'inner', { version: '1.0.0' }));
+  bom.components.add(lodash);
+  const file = new CDX.Models.Component(CDX.Enums.ComponentType.File, 'bin/app');
+  file.hashes.set(CDX.Enums.HashAlgorithm['SHA-256'], SHA256);
+  bom.components.add(file);
+  for (const spec of [CDX.Spec.Spec1dot4, CDX.Spec.Spec1dot5, CDX.Spec.Spec1dot6]) {
+    const json = new CDX.Serialize.JsonSerializer(new CDX.Serialize.JSON.Normalize.Factory(spec)).serialize(bom);
+    const r = readSbomComponents(enc(json));
+    assert.equal(r.specVersion, spec.version);
+    assert.deepEqual(r.components, [
+      { name: 'lodash', version: '4.17.20', purl: 'pkg:npm/lodash@4.17.20', licenses: ['MIT'] },
+      { name: 'inner', version: '1.0.0' },
+    ]);
+    assert.deepEqual(r.files, [{ name: 'bin/app', sha256: SHA256 }]);
+  }
 });
 
 function nested(levels: number): unknown {
