@@ -2,13 +2,15 @@
  * vuln/version — version orderings for evaluating OSV ranges (OSV schema 1.6, "affected[].ranges[].type"):
  * - `SEMVER` ranges, and `ECOSYSTEM` ranges of npm (npm orders versions with node-semver), use SemVer 2.0.0 §11
  *   precedence through the `semver` package (a leading "v", as Go module versions carry it, is dropped);
+ * - `ECOSYSTEM` ranges of Debian and Ubuntu use dpkg's ordering ({@link compareDpkg}, Debian Policy §5.6.12:
+ *   epoch, upstream version, revision; letters before other characters, "~" before everything, even the end);
  * - every other `ECOSYSTEM` range uses {@link compareGeneric}, a documented approximation (docs/attestations.md):
  *   versions are split into runs of digits and runs of letters (every other character separates); runs compare
  *   pairwise, numbers numerically, letters case-insensitively, a number above letters ("1.0.1" > "1.0.rc1"); a
  *   missing number counts as 0 ("1.0" = "1.0.0"); when one version runs out where the other continues with a
  *   word, it is the greater one if that word is a pre-release word (alpha, beta, rc, dev, pre, preview, snapshot,
  *   a, b, c, m, "~") and the smaller one otherwise ("1.0rc1" < "1.0" < "1.0.1" < "1.0.1.post1").
- *   This agrees with PEP 440, Maven, RubyGems and Cargo on ordinary release numbers; it is not dpkg's or rpm's
+ *   This agrees with PEP 440, Maven, RubyGems and Cargo on ordinary release numbers; it is not rpm's or apk's
  *   algorithm, and epochs ("1:2.0") are compared as a first number.
  *
  * `GIT` ranges are not evaluated (they need the repository's commit graph); OSV requires `versions[]` beside them.
@@ -84,8 +86,58 @@ export const compareGeneric: VersionOrder = (a, b) => {
   }
 };
 
-/** orderFor picks the ordering of a range: SEMVER → SemVer; ECOSYSTEM → SemVer for npm, generic otherwise. */
+/** Debian Policy §5.6.12: the sort weight of one character of a non-digit part ("~" lowest, then the end). */
+function dpkgWeight(c: string | undefined): number {
+  if (c === undefined || (c >= '0' && c <= '9')) return 0;
+  if (c === '~') return -1;
+  const code = c.charCodeAt(0);
+  return /[A-Za-z]/.test(c) ? code : code + 256;
+}
+
+/** dpkgPart compares an upstream version or a revision: alternating non-digit and digit parts. */
+function dpkgPart(a: string, b: string): number {
+  const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
+      const x = dpkgWeight(a[i]);
+      const y = dpkgWeight(b[j]);
+      if (x !== y) return x - y;
+      i++;
+      j++;
+    }
+    const si = i;
+    while (isDigit(a[i])) i++;
+    const sj = j;
+    while (isDigit(b[j])) j++;
+    const c = compareNumeric(a.slice(si, i) || '0', b.slice(sj, j) || '0');
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+function splitDpkg(v: string): [string, string, string] {
+  const colon = v.indexOf(':');
+  const hasEpoch = colon > 0 && /^[0-9]+$/.test(v.slice(0, colon));
+  const epoch = hasEpoch ? v.slice(0, colon) : '0';
+  const rest = hasEpoch ? v.slice(colon + 1) : v;
+  // The revision follows the LAST hyphen; without one it is empty (which sorts as "0").
+  const dash = rest.lastIndexOf('-');
+  return dash < 0 ? [epoch, rest, ''] : [epoch, rest.slice(0, dash), rest.slice(dash + 1)];
+}
+
+/** compareDpkg orders Debian package versions as dpkg does ([epoch:]upstream[-revision], Debian Policy §5.6.12). */
+export const compareDpkg: VersionOrder = (a, b) => {
+  if (a.length > 256 || b.length > 256) return undefined;
+  const [ea, ua, ra] = splitDpkg(a);
+  const [eb, ub, rb] = splitDpkg(b);
+  return compareNumeric(ea, eb) || dpkgPart(ua, ub) || dpkgPart(ra, rb);
+};
+
+/** orderFor picks the ordering of a range: SEMVER → SemVer; ECOSYSTEM → SemVer for npm, dpkg for Debian/Ubuntu, generic otherwise. */
 export function orderFor(rangeType: 'SEMVER' | 'ECOSYSTEM', ecosystem: string): VersionOrder {
   if (rangeType === 'SEMVER' || ecosystem === 'npm') return compareSemver;
+  if (ecosystem === 'Debian' || ecosystem === 'Ubuntu') return compareDpkg;
   return compareGeneric;
 }

@@ -8,7 +8,7 @@ import { parsePurl } from '../../src/sbom/purl.ts';
 import { purlToOsv, releaseMatches } from '../../src/vuln/ecosystem.ts';
 import type { OsvEvent } from '../../src/vuln/osv.ts';
 import { isAffected, severityRank } from '../../src/vuln/scan.ts';
-import { compareGeneric } from '../../src/vuln/version.ts';
+import { compareDpkg, compareGeneric } from '../../src/vuln/version.ts';
 
 const npm = (events: OsvEvent[], type: 'SEMVER' | 'ECOSYSTEM' = 'ECOSYSTEM', versions: string[] = []) => ({
   ecosystem: 'npm',
@@ -92,6 +92,20 @@ test('generic ECOSYSTEM ordering: numbers numerically, pre-releases below releas
   const pypi = { ecosystem: 'PyPI', versions: [], ranges: [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }, { fixed: '2.20.0' }] }] };
   assert.deepEqual(isAffected('2.19.1', pypi), { fixed: '2.20.0' });
   assert.equal(isAffected('2.20.0', pypi), undefined);
+});
+
+test('Debian ECOSYSTEM ranges use dpkg ordering (Debian Policy §5.6.12): epochs, tildes, revisions', () => {
+  const ordered = ['0.9', '1.0~rc1', '1.0', '1.0-1', '1.0-1ubuntu1', '1.0-2', '1.0a', '1.0+b1', '1.0.1', '3.0.10-1', '3.0.11-1~deb12u1', '3.0.11-1', '1:0.1'];
+  for (let i = 0; i + 1 < ordered.length; i++) {
+    assert.ok(compareDpkg(ordered[i]!, ordered[i + 1]!)! < 0, `${ordered[i]} < ${ordered[i + 1]}`);
+    assert.ok(compareDpkg(ordered[i + 1]!, ordered[i]!)! > 0, `${ordered[i + 1]} > ${ordered[i]}`);
+  }
+  assert.equal(compareDpkg('1.0-0', '1.0'), 0);
+  assert.equal(compareDpkg('0:1.2', '1.2'), 0);
+  assert.equal(compareDpkg('1.002', '1.2'), 0);
+  const deb = { ecosystem: 'Debian:12', versions: [], ranges: [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }, { fixed: '3.0.11-1~deb12u2' }] }] };
+  assert.deepEqual(isAffected('3.0.11-1~deb12u1', deb), { fixed: '3.0.11-1~deb12u2' });
+  assert.equal(isAffected('3.0.11-1', deb), undefined, '-1 sorts after -1~deb12u2');
 });
 
 test('purl → OSV ecosystem and name, per ecosystem', () => {
