@@ -97,7 +97,7 @@ test('reads what @cyclonedx/cyclonedx-library serializes (1.4, 1.5, 1.6)', () =>
   const bom = new CDX.Models.Bom();
   const lodash = new CDX.Models.Component(CDX.Enums.ComponentType.Library, 'lodash', {
     version: '4.17.20',
-    purl: new PackageURL('npm', undefined, 'lodash', '4.17.20', undefined, undefined),
+    purl: new PackageURL('npm', undefined, 'lodash', '4.17.20', undefined, undefined).toString(),
   });
   lodash.licenses.add(new CDX.Models.SpdxLicense('MIT'));
   lodash.components.add(new CDX.Models.Component(CDX.Enums.ComponentType.Library, 'inner', { version: '1.0.0' }));
