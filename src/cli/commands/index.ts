@@ -54,4 +54,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'attest provenance': { summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestProvenance },
   'attest predicate': { summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestPredicate },
   'attest verify': { summary: 'verify every envelope of an .intoto.jsonl (threshold of trusted keys) and show its statements', load: async () => (await import('./attest.ts')).attestVerify },
+  // vuln and rebuild (issue 10: offline vulnerabilities, rebuild check)
+  'vulndb import': { summary: 'load OSV vulnerability records (a directory of .json or an osv.dev all.zip) into the offline database', load: async () => (await import('./vuln.ts')).vulndbImport },
+  scan: { summary: 'match the components of an SBOM (SPDX or CycloneDX JSON) against the offline vulnerability database', load: async () => (await import('./vuln.ts')).scan },
+  'rebuild-check': { summary: 'compare two build outputs (directories, tar, PSPF packages, SBOMs) and report every difference', load: async () => (await import('./rebuild.ts')).rebuildCheck },
 };
