@@ -362,6 +362,30 @@ export const ERROR_CODES = {
     400,
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
+
+  // --- sums (SHA256SUMS in the GNU coreutils format, plain or signed) ---
+  ERR_SUMS_LINE_MALFORMED: [
+    'format',
+    400,
+    'the line is not a sha256sum line ("<64 hex>  NAME", "<64 hex> *NAME" or "SHA256 (NAME) = <64 hex>"); see docs/attestations.md "SHA256SUMS"',
+  ],
+  ERR_SUMS_NUL_BYTE: ['format', 400, 'a checksum file is text: a NUL byte would make a name mean different files to different readers; regenerate the file'],
+  ERR_SUMS_NAME_UNREPRESENTABLE: [
+    'usage',
+    400,
+    'the name cannot be written so that sha256sum -c reads it back (empty, "-" meaning standard input, or over the length cap); rename the file or pass it by another path',
+  ],
+  ERR_SUMS_CHECK_FAILED: [
+    'verification',
+    422,
+    'a listed file is missing, unreadable or has other bytes than the checksum file says (the lines above name it); do not use these files',
+  ],
+  ERR_SUMS_NO_VALID_LINES: ['format', 400, 'the file holds no sha256sum line at all; pass the SHA256SUMS file itself'],
+  ERR_SUMS_PAYLOAD_MISMATCH: [
+    'verification',
+    422,
+    'the signed envelope covers other bytes than this checksum file: the file was changed after signing, or the envelope belongs to another file',
+  ],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

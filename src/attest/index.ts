@@ -30,3 +30,21 @@ export {
 export type { Statement, Subject } from './statement.ts';
 export { keysFromRoot, verifyAttestation } from './verify.ts';
 export type { VerifiedAttestation } from './verify.ts';
+export {
+  SHA256SUMS_PAYLOAD_TYPE,
+  SUMS_MAX_BYTES,
+  SUMS_MAX_LINES,
+  SUMS_MAX_LINE_BYTES,
+  SUMS_MAX_NAME_BYTES,
+  escapeName,
+  formatSums,
+  formatSumsLine,
+  needsEscape,
+  parseSums,
+  toNameBytes,
+  verdictName,
+  verifySignedSums,
+} from './sums.ts';
+export type { ParseSumsOptions, ParsedSums, SumsEntry, SumsLine, SumsMode } from './sums.ts';
+export { checkSums, digestForSums, digestListedFile, resolveName, sumsCheckPassed } from './sums-check.ts';
+export type { CheckSumsOptions, FileDigest, SumsReport, SumsVerdict } from './sums-check.ts';

@@ -50,4 +50,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // sums (issue 10: SHA256SUMS as GNU coreutils writes and checks it, plain or signed)
+  'sums create': { summary: 'write a SHA256SUMS file exactly as coreutils sha256sum does (text, --binary or --tag lines)', load: async () => (await import('./sums.ts')).sumsCreate },
+  'sums check': { summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)', load: async () => (await import('./sums.ts')).sumsCheck },
+  'sums sign': { summary: 'sign a SHA256SUMS file: a DSSE envelope over its bytes (one more signature per run)', load: async () => (await import('./sums.ts')).sumsSign },
 };
