@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { formatSumsLine } from '../../src/attest/index.ts';
 import { cli, type Transcript } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
@@ -140,6 +141,33 @@ test('verdict lines, warnings and exit codes equal coreutils: all OK, changed, m
   writeFileSync(join(dir, 'JUNK'), 'junk\n# comment\n');
   const junk = await same(t, dir, ['sums', 'check', 'JUNK'], ['-c', 'JUNK']);
   assert.match(junk.coded, /\[ERR_SUMS_NO_VALID_LINES\]/);
+});
+
+test("error lines name unreadable files quoted as coreutils' quotef does (shell quoting, control characters)", { skip }, async (t) => {
+  const dir = tmpDir(t, 'custody-sums-');
+  const names = ['a b', "it's", 'a=b', '~x', 'a~', '#x', 'x#', ':x', 'tab\there', 'nl\nx', 'esc\x1bx', "a'$b", 'a\'"b', 'ünï', '{x', '\nlead', 'trail\n', "'", 'é é', '\x7f'];
+  const lines = names.map((n) => formatSumsLine({ name: Buffer.from(n), sha256: '0'.repeat(64), mode: 'text' }));
+  writeFileSync(join(dir, 'GONE'), Buffer.concat(lines));
+  const o = await same(t, dir, ['sums', 'check', 'GONE'], ['-c', 'GONE']);
+  assert.match(o.stderr, /^custody: 'esc'\$'\\033''x': No such file or directory$/m);
+  assert.match(o.stderr, /^custody: WARNING: 20 listed files could not be read$/m);
+});
+
+test('quirky checksum files read as sha256sum -c reads them: comments, CRLF, case, tags, reversed lines, no final newline', { skip }, async (t) => {
+  const names = ['one', 'two', ' lead', 'new\nline'];
+  const dir = tree(t, names);
+  const hex = Object.fromEntries(names.map((n) => [n, coreutils([n], dir).stdout.replace(/^\\/, '').slice(0, 64)]));
+  const files: Record<string, string> = {
+    MIXED: `# comment\r\n\r\n${hex.one!.toUpperCase()} *one\r\nSHA256(two)= ${hex.two}\n\t ${hex.one}  one\n\\SHA256 (new\\nline) = ${hex['new\nline']}\n${hex.two}  two`,
+    REVERSED: `${hex.one} one\n${hex[' lead']}  lead\n${hex.two}  two\n`,
+    STANDARD_FIRST: `${hex.one}  one\n${hex.two} two\n`,
+    BAD_ESCAPES: `\\${hex.one}  o\\ne\n\\${hex.two}  two\\\n${hex.one}  one\n`,
+  };
+  for (const [name, body] of Object.entries(files)) {
+    writeFileSync(join(dir, name), body);
+    await same(t, dir, ['sums', 'check', name], ['-c', name]);
+    await same(t, dir, ['sums', 'check', name, '--warn', '--strict'], ['-c', name, '--warn', '--strict']);
+  }
 });
 
 test('verdict names with a backslash or CR are escaped (coreutils 9.11 rule); the files still verify', { skip }, async (t) => {

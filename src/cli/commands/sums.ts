@@ -51,7 +51,8 @@ export function quoteName(name: string): string {
     if (!/[$`"\\!]/.test(name)) return `"${name}"`;
     return `'${name.replace(/'/g, "'\\''")}'`;
   }
-  let out = '';
+  // gnulib opens with an empty '' when the name starts with an escaped character.
+  let out = isControl(chars[0]!) ? "''" : '';
   let run = '';
   const flush = (): void => {
     if (run !== '') out += `'${run.replace(/'/g, "'\\''")}'`;
