@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { formatSumsLine } from '../../src/attest/index.ts';
+import { SUMS_MAX_BYTES, formatSumsLine } from '../../src/attest/index.ts';
 import { cli, type Transcript } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
@@ -202,6 +202,17 @@ test('hostile checksum files: a NUL byte and an oversized line are coded refusal
   const long = await cli(['sums', 'check', 'LONG'], { cwd: dir });
   assert.equal(long.code, 1);
   assert.match(long.stderr, /\[ERR_LIMIT_SIZE\]/);
+  // A checksum file over the 64 MiB cap (sparse) is refused before it is read.
+  writeFileSync(join(dir, 'HUGE'), '');
+  truncateSync(join(dir, 'HUGE'), SUMS_MAX_BYTES + 1);
+  const huge = await cli(['sums', 'check', 'HUGE'], { cwd: dir });
+  assert.equal(huge.code, 1);
+  assert.equal(huge.stdout, '');
+  assert.match(huge.stderr, /checksum file is 67108865 bytes, over the cap of 67108864 \[ERR_LIMIT_SIZE\]/);
+  // Invalid hex alone: coreutils' "no properly formatted checksum lines found", coded.
+  writeFileSync(join(dir, 'HEX'), `${'g'.repeat(64)}  x\n`);
+  const hex = await same(t, dir, ['sums', 'check', 'HEX'], ['-c', 'HEX']);
+  assert.match(hex.coded, /\[ERR_SUMS_NO_VALID_LINES\]/);
 });
 
 async function keys(dir: string, names: string[]): Promise<void> {
@@ -270,6 +281,16 @@ test('signed sums (detached signature set from sign-package): good and tampered'
   assert.equal(j.ok, true);
   assert.equal(j.signers.length, 1);
   assert.equal(j.verified, 1);
+  // A root that needs 2 of a, b: one signature is not enough.
+  await keys(dir, ['b']);
+  const init2 = await cli(['trust', 'init', '--threshold', '2', '--key', 'k/a.pub', '--key', 'k/b.pub', '--expires', '365d', '--sign', 'k/a.pem', '--sign', 'k/b.pem', '--output', 'root2.json'], { cwd: dir, now: NOW });
+  assert.equal(init2.code, 0, init2.stderr);
+  const one = await cli(['sums', 'check', 'SHA256SUMS', '--sigs', 'SHA256SUMS.sigs', '--trust', 'root2.json'], { cwd: dir, now: NOW });
+  assert.equal(one.code, 1);
+  assert.equal(one.stdout, '');
+  assert.match(one.stderr, /signed by 1\/2 keys .*\[ERR_SIGSET_THRESHOLD_UNMET\]/);
+  assert.equal((await cli(['sign-package', 'SHA256SUMS', '--key', 'k/b.pem'], { cwd: dir })).code, 0);
+  assert.equal((await cli(['sums', 'check', 'SHA256SUMS', '--sigs', 'SHA256SUMS.sigs', '--trust', 'root2.json'], { cwd: dir, now: NOW })).code, 0);
   writeFileSync(join(dir, 'SHA256SUMS'), readFileSync(join(dir, 'SHA256SUMS'), 'utf8') + '# appended\n');
   const bad = await cli(['sums', 'check', 'SHA256SUMS', '--sigs', 'SHA256SUMS.sigs', '--trust', 'root.json'], { cwd: dir, now: NOW });
   assert.equal(bad.code, 1);
