@@ -10,8 +10,8 @@
  *   "SHA256 (" NAME ") = " <64 hex>        BSD tagged (`--tag`)
  *
  * A NAME holding a backslash, a line feed or a carriage return is escaped (`\\`, `\n`, `\r`) and its line starts
- * with one extra `\` (coreutils ≥ 8.25 for `\\`/`\n`, ≥ 9.0 for `\r`). Nothing else is escaped: other bytes,
- * spaces and UTF-8 are written raw.
+ * with one extra `\` (older coreutils escape only `\\` and `\n`; 9.1, tested here, escapes `\r` too). Nothing else is
+ * escaped: other bytes, spaces and UTF-8 are written raw.
  *
  * Reading follows `sha256sum -c` (digest.c `split_3`, `bsd_split_3`, `filename_unescape`) so every file coreutils
  * accepts is accepted: lines starting with `#` and empty lines are skipped; one trailing CR is dropped; leading
@@ -285,8 +285,9 @@ export function formatSums(entries: readonly SumsEntry[]): Uint8Array {
 
 /**
  * verdictName renders a name as `sha256sum -c` prints it before ": OK" / ": FAILED": escaped and prefixed with `\`
- * when it holds `\`, LF or CR (coreutils ≥ 9.11 `print_filename`; 9.1–9.10 escape only names holding LF, and
- * print `\` and CR raw), raw otherwise. Bytes that are not UTF-8 show as U+FFFD (output is a JS string).
+ * when it holds `\`, LF or CR, raw otherwise — `print_filename` of coreutils' digest.c as of 2025, before 9.11.
+ * (9.1 escapes only names holding LF and prints `\` and CR raw, so a CR could rewrite the terminal line; 9.11
+ * shell-quotes names that need it, `'a b': OK`.) Bytes that are not UTF-8 show as U+FFFD (output is a JS string).
  */
 export function verdictName(name: Uint8Array): string {
   const esc = needsEscape(name);

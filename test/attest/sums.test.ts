@@ -130,7 +130,7 @@ test('hostile input: over the byte cap, an overlong line, too many lines, a NUL 
   assert.equal(parseSums(new Uint8Array(SUMS_MAX_LINES).fill(0x0a)).entries.length, 0);
 });
 
-test('verdict names are escaped as coreutils 9.11 print_filename does', () => {
+test('verdict names are escaped as coreutils print_filename (2025, before 9.11) does', () => {
   assert.equal(verdictName(b('a b')), 'a b');
   assert.equal(verdictName(b('new\nline')), '\\new\\nline');
   assert.equal(verdictName(b('back\\slash')), '\\back\\\\slash');

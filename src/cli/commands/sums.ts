@@ -10,7 +10,7 @@
  * when coreutils exits 0, else 1. Differences (docs/attestations.md "SHA256SUMS"): after a failed check the usual
  * `custody: error: … [ERR_SUMS_CHECK_FAILED]` and hint lines follow (not with --status); an unreadable checksum file
  * or a bad signature is a coded error before anything is hashed; names are escaped in verdict lines as coreutils
- * 9.11 does.
+ * of 2025 (before 9.11) does — docs/attestations.md lists what each coreutils version prints.
  */
 import { sha256 } from '../../crypto/index.ts';
 import type { PublicKey } from '../../crypto/index.ts';
