@@ -171,6 +171,21 @@ test('quirky checksum files read as sha256sum -c reads them: comments, CRLF, cas
   }
 });
 
+test('names that are not UTF-8, and absolute names, are opened by their exact bytes', { skip }, async (t) => {
+  const dir = tmpDir(t, 'custody-sums-');
+  const raw = Buffer.from([0x66, 0xff, 0x6f]); // "f\xffo": not UTF-8
+  writeFileSync(Buffer.concat([Buffer.from(dir + '/'), raw]), 'latin\n');
+  writeFileSync(join(dir, 'abs'), 'absolute\n');
+  // sha256sum gets the raw name from the shell (printf '\\377'): a JS string argv cannot carry the byte.
+  const theirs = spawnSync('/bin/sh', ['-c', `${SHA256SUM} "$(printf 'f\\377o')" "${join(dir, 'abs')}"`], { cwd: dir });
+  assert.equal(theirs.status, 0, String(theirs.stderr));
+  writeFileSync(join(dir, 'SUMS'), theirs.stdout);
+  assert.ok(theirs.stdout.includes(raw), 'sha256sum wrote the raw byte');
+  const o = await cli(['sums', 'check', 'SUMS', '--strict'], { cwd: dir });
+  assert.equal(o.code, 0, o.stderr);
+  assert.equal(o.stdout, `f\ufffdo: OK\n${join(dir, 'abs')}: OK\n`);
+});
+
 test('verdict names with a backslash or CR are escaped (coreutils digest.c of 2025); the files still verify', { skip }, async (t) => {
   const dir = tree(t, ['back\\slash', 'cr\rx']);
   writeFileSync(join(dir, 'SUMS'), coreutils(['back\\slash', 'cr\rx'], dir).stdout);
