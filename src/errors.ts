@@ -334,7 +334,11 @@ export const ERROR_CODES = {
 
   // --- DSSE envelopes and in-toto statements (attest) ---
   ERR_DSSE_SCHEMA: ['format', 400, 'the envelope is not a DSSE JSON envelope {payload, payloadType, signatures[{keyid, sig}]}; see docs/attestations.md'],
-  ERR_DSSE_PAYLOAD_TYPE: ['format', 400, 'the envelope carries another kind of payload; in-toto attestations use application/vnd.in-toto+json'],
+  ERR_DSSE_PAYLOAD_TYPE: [
+    'format',
+    400,
+    'the envelope carries another kind of payload than this command reads: in-toto attestations are application/vnd.in-toto+json, signed sums application/vnd.custody.sha256sums',
+  ],
   ERR_DSSE_THRESHOLD_UNMET: [
     'verification',
     422,
@@ -392,6 +396,29 @@ export const ERROR_CODES = {
   ERR_VULN_FOUND: ['policy', 422, 'the SBOM names components with known vulnerabilities; upgrade to the fixed versions listed'],
   ERR_REBUILD_DIFFERS: ['verification', 422, 'the two build outputs differ; the lines listed say where (the build is not reproducible)'],
   ERR_REBUILD_KIND_MISMATCH: ['usage', 400, 'compare two things of the same kind: two directories, two tar files, two PSPF packages or two SBOMs'],
+  // --- sums (SHA256SUMS in the GNU coreutils format, plain or signed) ---
+  ERR_SUMS_LINE_MALFORMED: [
+    'format',
+    400,
+    'the line is not a sha256sum line ("<64 hex>  NAME", "<64 hex> *NAME" or "SHA256 (NAME) = <64 hex>"); see docs/attestations.md "SHA256SUMS"',
+  ],
+  ERR_SUMS_NUL_BYTE: ['format', 400, 'a checksum file is text: a NUL byte would make a name mean different files to different readers; regenerate the file'],
+  ERR_SUMS_NAME_UNREPRESENTABLE: [
+    'usage',
+    400,
+    'the name cannot be written so that sha256sum -c reads it back (empty, "-" meaning standard input, or over the length cap); rename the file or pass it by another path',
+  ],
+  ERR_SUMS_CHECK_FAILED: [
+    'verification',
+    422,
+    'a listed file is missing, unreadable or has other bytes than the checksum file says (the lines above name it); do not use these files',
+  ],
+  ERR_SUMS_NO_VALID_LINES: ['format', 400, 'the file holds no sha256sum line at all; pass the SHA256SUMS file itself'],
+  ERR_SUMS_PAYLOAD_MISMATCH: [
+    'verification',
+    422,
+    'the signed envelope covers other bytes than this checksum file: the file was changed after signing, or the envelope belongs to another file',
+  ],
 } as const satisfies Record<string, CodeSpec>;
 
 /**
