@@ -27,7 +27,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { EnvelopeKeys } from '../attest/dsse.ts';
-import { keysFromRoot } from '../attest/verify.ts';
+import { keysFromRoot, type VerifiedAttestation } from '../attest/verify.ts';
 import { constantTimeEqual, createMultiHasher, type PublicKey } from '../crypto/index.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { decodeHex } from '../encoding/bytes.ts';
@@ -41,7 +41,7 @@ import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
 import { verifyManifest, type VerifiedManifest } from '../manifest/verify.ts';
 import { MAX_PROOF_FILE_BYTES } from '../note/proof.ts';
-import { assertAccepted, evaluatePolicy, type Decision } from '../policy/evaluate.ts';
+import { assertAccepted, evaluatePolicy, type Decision, type ScanSummary } from '../policy/evaluate.ts';
 import { verifyAttestationFile } from '../policy/evidence.ts';
 import type { Policy } from '../policy/policy.ts';
 import { ROOT_MAX_BYTES, parseRoot, rootFingerprint, updateRoot, verifyPinnedRoot, type TrustRoot } from '../trust/root.ts';
@@ -75,7 +75,15 @@ export interface FetchReleaseOptions {
   /** totalTimeoutMs bounds the whole fetch: roots, manifests, proofs and every artifact (default 5 minutes). */
   totalTimeoutMs?: number;
   /** policy: judge the release's attestations before keeping any artifact (see the module doc). */
-  policy?: { policy: Policy; keys?: EnvelopeKeys | undefined; extraKeys?: readonly PublicKey[] | undefined } | undefined;
+  policy?:
+    | {
+        policy: Policy;
+        keys?: EnvelopeKeys | undefined;
+        extraKeys?: readonly PublicKey[] | undefined;
+        /** scan returns the vulnerability scan of an artifact's SBOM attestations (release/sbom-scan), for max_severity. */
+        scan?: ((attestations: readonly VerifiedAttestation[], sha256: string) => ScanSummary | undefined) | undefined;
+      }
+    | undefined;
   /** onEvent is told what happens (which provider failed and why) for the CLI's report. */
   onEvent?: (e: { provider: string; what: string; code?: string; message?: string }) => void;
 }
@@ -353,7 +361,8 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       const a = vm.manifest.artifacts.get(name);
       const m = a === undefined ? null : /^sha256:([0-9a-f]{64})$/.exec(a.hash);
       if (a === undefined || !m) continue; // refused below with its own code
-      decisions.push(assertAccepted(evaluatePolicy(o.policy.policy, { artifact: { name: a.filename, sha256: m[1]! }, attestations: atts }, now)));
+      const scan = o.policy.scan?.(atts, m[1]!);
+      decisions.push(assertAccepted(evaluatePolicy(o.policy.policy, { artifact: { name: a.filename, sha256: m[1]! }, attestations: atts, scan }, now)));
     }
   }
   for (const name of wanted) {

@@ -34,7 +34,7 @@ import { openRegularFile, readFileBounded, syncDir, tempPath, writeFileAtomic } 
 import { hashOpenFile } from '../io/hash-file.ts';
 import { artifactNameFor } from '../manifest/create.ts';
 import { isSafeName } from '../manifest/manifest.ts';
-import { evaluatePolicy, type Decision } from '../policy/evaluate.ts';
+import { evaluatePolicy, type Decision, type ScanSummary } from '../policy/evaluate.ts';
 import { ATTESTATION_FILE_SUFFIX, verifyAttestationFile } from '../policy/evidence.ts';
 import type { Policy } from '../policy/policy.ts';
 import { DSSE_MAX_ENVELOPE_BYTES } from '../attest/dsse.ts';
@@ -60,6 +60,8 @@ export interface PromoteOptions {
   now: Date;
   target: PromoteTarget;
   version?: string | undefined;
+  /** scan returns the vulnerability scan of an artifact's SBOM attestations (release/sbom-scan), for max_severity. */
+  scan?: ((attestations: readonly VerifiedAttestation[], sha256: string) => ScanSummary | undefined) | undefined;
   /** onEvent reports progress lines (uploads) for the CLI. */
   onEvent?: ((line: string) => void) | undefined;
 }
@@ -144,7 +146,9 @@ export async function promote(o: PromoteOptions): Promise<PromoteResult> {
   const { artifacts, attestationFiles } = await readPromotionDir(o.fromDir);
   const attestations: VerifiedAttestation[] = [];
   for (const f of attestationFiles) attestations.push(...verifyAttestationFile(f.bytes, o.keys, o.now, f.name));
-  const decisions = artifacts.map((a) => evaluatePolicy(o.policy, { artifact: { name: a.filename, sha256: a.sha256 }, attestations }, o.now));
+  const decisions = artifacts.map((a) =>
+    evaluatePolicy(o.policy, { artifact: { name: a.filename, sha256: a.sha256 }, attestations, scan: o.scan?.(attestations, a.sha256) }, o.now),
+  );
   const refused = decisions.filter((d) => !d.accepted);
   if (refused.length > 0) {
     // The first refused artifact's first refusing rule is the error; details list every refused artifact.

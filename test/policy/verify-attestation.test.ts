@@ -8,7 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatRoot } from '../../src/trust/root.ts';
-import { SLSA_V1, attest, jsonl, provenance } from '../support/attest.ts';
+import { fileURLToPath } from 'node:url';
+import { importOsv } from '../../src/vuln/db.ts';
+import { SLSA_V1, SPDX_TYPE, attest, jsonl, provenance } from '../support/attest.ts';
 import { cli } from '../support/cli.ts';
 import { key, NOW, rootOf } from '../support/fixtures.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -96,4 +98,46 @@ test('refusals: policy (exit 1, rule named), evidence (exit 1, VerificationError
   const typo = await run(ART, ...args.slice(0, 2), '--policy', 'typo.json', '--trust', 'root.json');
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /unknown key "trusted_builder" at \/ \[ERR_POLICY_UNKNOWN_KEY\]/);
+});
+
+/** spdx is a small SPDX 2.3 document listing one npm package (the SBOM predicate of an attestation). */
+function spdx(version: string): Record<string, unknown> {
+  return {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: 'app',
+    documentNamespace: 'https://example.invalid/app',
+    creationInfo: { created: '2026-11-21T00:00:00Z', creators: ['Tool: test'] },
+    packages: [
+      {
+        name: 'lodash',
+        SPDXID: 'SPDXRef-lodash',
+        versionInfo: version,
+        downloadLocation: 'NOASSERTION',
+        externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:npm/lodash@${version}` }],
+      },
+    ],
+  };
+}
+
+test('max_severity: the SBOM attestation is scanned against the offline OSV database (--vulndb)', async (t) => {
+  const { dir, run } = setup(t);
+  await importOsv(fileURLToPath(new URL('../fixtures/osv/', import.meta.url)), join(dir, 'osv.sqlite'));
+  writeFileSync(join(dir, 'gate.json'), JSON.stringify({ version: 1, required_predicate_types: [SPDX_TYPE], max_severity: 'medium' }));
+  const sbom = (v: string): string => jsonl(attest({ [ART]: 'the release tarball' }, SPDX_TYPE, spdx(v) as never, [A]));
+  writeFileSync(join(dir, 'old.intoto.jsonl'), sbom('4.17.20'));
+  writeFileSync(join(dir, 'new.intoto.jsonl'), sbom('4.17.21'));
+  const base = ['--policy', 'gate.json', '--trust', 'root.json'];
+  const high = await run(ART, '--attestation', 'old.intoto.jsonl', ...base, '--vulndb', 'osv.sqlite');
+  assert.equal(high.code, 1);
+  assert.match(high.stderr, /policy rule "max_severity" refused: highest vulnerability severity is high \(1 finding\(s\)\), over medium \[ERR_POLICY_SEVERITY\]/);
+  const fixed = await run(ART, '--attestation', 'new.intoto.jsonl', ...base, '--vulndb', 'osv.sqlite', '--json');
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.deepEqual((JSON.parse(fixed.stdout) as { scan: unknown }).scan, { maxSeverity: 'none', findings: 0 });
+  // No SBOM attestation: no scan was possible, and the gate fails closed.
+  writeFileSync(join(dir, 'gate2.json'), JSON.stringify({ version: 1, required_predicate_types: [SLSA_V1], max_severity: 'critical' }));
+  const none = await run(ART, '--attestation', `${ART}.intoto.jsonl`, '--policy', 'gate2.json', '--trust', 'root.json', '--vulndb', 'osv.sqlite');
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /"max_severity" refused: no vulnerability scan .*\[ERR_POLICY_SEVERITY\]/);
 });

@@ -16,7 +16,9 @@ import { openRegularFile, readFileBounded } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
-import { enforcePolicy } from '../../policy/evaluate.ts';
+import { requireSubject } from '../../attest/statement.ts';
+import { printable } from '../../encoding/text.ts';
+import { enforcePolicy, type ScanSummary } from '../../policy/evaluate.ts';
 import { verifyAttestationFile } from '../../policy/evidence.ts';
 import { POLICY_MAX_BYTES, parsePolicy, type Policy } from '../../policy/policy.ts';
 import { DSSE_MAX_ENVELOPE_BYTES } from '../../attest/dsse.ts';
@@ -51,6 +53,26 @@ export async function loadAttestationKeys(ctx: CommandContext, trust: string | u
   return { ...fromRoot, authorized };
 }
 
+/**
+ * vulnScanner returns the scan the policy's `max_severity` judges: with the policy setting it, the SBOM attestations
+ * of each artifact are scanned against the offline OSV database (--vulndb, default $CUSTODY_VULNDB or the cache path
+ * `custody scan` uses); without it, no database is opened. Warnings (unmatchable components) go to stderr.
+ */
+export async function vulnScanner(
+  ctx: CommandContext,
+  policy: Policy,
+  vulndb: string | undefined,
+): Promise<{ scan: (atts: readonly VerifiedAttestation[], sha256: string) => ScanSummary | undefined; close: () => void } | undefined> {
+  if (policy.maxSeverity === undefined) {
+    if (vulndb !== undefined) ctx.stderr('custody: warning: --vulndb is unused: the policy sets no max_severity\n');
+    return undefined;
+  }
+  const [{ openVulnDb, defaultVulnDbPath }, { scanAttestedSboms }] = await Promise.all([import('../../vuln/db.ts'), import('../../release/sbom-scan.ts')]);
+  const db = openVulnDb(abs(ctx, vulndb ?? defaultVulnDbPath(ctx.env)));
+  const warn = (m: string): void => ctx.stderr(`custody: warning: ${printable(m)}\n`);
+  return { scan: (atts, sha256) => scanAttestedSboms(db, atts, sha256, warn), close: () => db.close() };
+}
+
 /** loadPolicyFile reads and checks a policy file (JSON or YAML). */
 export async function loadPolicyFile(ctx: CommandContext, path: string): Promise<Policy> {
   return parsePolicy(await readFileBounded(abs(ctx, path), { maxBytes: POLICY_MAX_BYTES, allowSymlink: true, what: 'policy file' }), path);
@@ -58,7 +80,8 @@ export async function loadPolicyFile(ctx: CommandContext, path: string): Promise
 
 export const verifyAttestationCommand: Command = {
   summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)',
-  usage: `usage: custody verify-attestation ARTIFACT --attestation F… --policy P (--trust ROOT | --key K.pub…) [--json]
+  usage: `usage: custody verify-attestation ARTIFACT --attestation F… --policy P (--trust ROOT | --key K.pub…)
+                                  [--vulndb DB] [--json]
 
 Hashes ARTIFACT, verifies every DSSE envelope of every attestation file (.intoto.jsonl: one envelope per line)
 under the trusted keys, requires each statement to name the artifact's SHA-256, then evaluates the policy over that
@@ -69,6 +92,9 @@ the policy does not accept is a PolicyError naming the rule (the policy key) tha
   --policy P        the policy, JSON or YAML; unknown keys are refused (docs/attestations.md "Policy")
   --trust ROOT      trust the root's targets role (its keys and threshold) for attestations
   --key K.pub       also trust this public key (repeatable); without --trust, one such key must sign
+  --vulndb DB       when the policy sets max_severity: the offline OSV database (custody vulndb import) the
+                    SBOM attestations' components are scanned against (default: $CUSTODY_VULNDB, else the
+                    cache path of custody scan)
 
 example policy (policy.json):
 --- begin policy ---
@@ -84,6 +110,7 @@ example:
       policy: { type: 'string' },
       trust: { type: 'string' },
       key: { type: 'string', multiple: true },
+      vulndb: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one ARTIFACT');
     const files = values.attestation ?? [];
@@ -104,10 +131,18 @@ example:
       const bytes = await readFileBounded(abs(ctx, f), { maxBytes: ATTESTATION_FILE_MAX_BYTES, allowSymlink: true, what: 'attestation file' });
       attestations.push(...verifyAttestationFile(bytes, keys, now, f));
     }
-    const decision = enforcePolicy(policy, { artifact: { name: basename(artifactPath), sha256 }, attestations }, now);
+    const scanner = await vulnScanner(ctx, policy, values.vulndb);
+    let scan: ScanSummary | undefined;
+    try {
+      for (const a of attestations) requireSubject(a.statement, sha256);
+      scan = scanner?.scan(attestations, sha256);
+    } finally {
+      scanner?.close();
+    }
+    const decision = enforcePolicy(policy, { artifact: { name: basename(artifactPath), sha256 }, attestations, scan }, now);
     ctx.print(`ACCEPTED ${basename(artifactPath)}  sha256:${sha256}  (${decision.attestations} attestation(s), policy ${values.policy})`);
     for (const v of decision.verdicts) ctx.print(`  ok  ${v.rule}: ${v.message}`);
-    ctx.result({ artifact: basename(artifactPath), sha256, accepted: true, attestations: attestations.map((a) => ({ predicate_type: a.statement.predicateType, signers: a.signers, signed_digest: a.signedDigest })), verdicts: decision.verdicts });
+    ctx.result({ artifact: basename(artifactPath), sha256, accepted: true, ...(scan === undefined ? {} : { scan }), attestations: attestations.map((a) => ({ predicate_type: a.statement.predicateType, signers: a.signers, signed_digest: a.signedDigest })), verdicts: decision.verdicts });
     return 0;
   },
 };
@@ -115,7 +150,7 @@ example:
 export const promoteCommand: Command = {
   summary: 'publish an artifact set only when every artifact has the evidence a policy requires',
   usage: `usage: custody promote --from DIR --channel CH --arch ARCH --policy P (--trust ROOT | --key K.pub…)
-                       (--provider URL --token-file F | --to INCOMING) [--version V]
+                       (--provider URL --token-file F | --to INCOMING) [--version V] [--vulndb DB]
 
 DIR is flat: the artifacts, and their attestations as *.intoto.jsonl files (one DSSE envelope per line; a file may
 speak for several artifacts). Every envelope is verified, every artifact judged under the policy; only when ALL
@@ -127,6 +162,7 @@ the rule.
                                   start, SIGHUP or POST /admin/v1/rescan)
   --version V                     release version (default: the provider's choice)
   --trust ROOT, --key K.pub       who signs attestations, as for custody verify-attestation
+  --vulndb DB                     the OSV database for max_severity, as for custody verify-attestation
 
 example:
   custody promote --from build/ --channel stable --arch x86_64 --policy policy.json --trust root.json \\
@@ -143,6 +179,7 @@ example:
       'token-file': { type: 'string' },
       to: { type: 'string' },
       version: { type: 'string' },
+      vulndb: { type: 'string' },
     });
     if (positionals.length !== 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'promote takes no positional arguments; pass --from DIR');
     if ((values.provider === undefined) === (values.to === undefined)) {
@@ -155,7 +192,9 @@ example:
         ? { provider: values.provider, token: new TextDecoder().decode(await readTokenFile(ctx, requireOption(values['token-file'], 'token-file'))) }
         : { incomingDir: abs(ctx, values.to!) };
     const { promote } = await import('../../release/promote.ts');
+    const scanner = await vulnScanner(ctx, policy, values.vulndb);
     const r = await promote({
+      scan: scanner?.scan,
       fromDir: abs(ctx, requireOption(values.from, 'from')),
       channel: requireOption(values.channel, 'channel'),
       arch: requireOption(values.arch, 'arch'),
@@ -165,7 +204,7 @@ example:
       target,
       version: values.version,
       onEvent: (line) => ctx.print(line),
-    });
+    }).finally(() => scanner?.close());
     for (const d of r.decisions) ctx.print(`ACCEPTED ${d.artifact.name}  sha256:${d.artifact.sha256}  (${d.attestations} attestation(s))`);
     if ('incoming' in r.release) ctx.print(`promoted ${r.artifacts.length} artifact(s) into ${r.release.incoming}`);
     else ctx.print(`released ${values.channel}/${values.arch} sequence ${r.release.sequence} digest ${r.release.digest} log index ${r.release.log_index}`);

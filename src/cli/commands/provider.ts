@@ -21,7 +21,7 @@ export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
   usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
-                     [--timeout SECONDS] [--stall-timeout SECONDS] [--policy P [--key K.pub]…]
+                     [--timeout SECONDS] [--stall-timeout SECONDS] [--policy P [--key K.pub]… [--vulndb DB]]
 
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
 channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
@@ -40,6 +40,7 @@ are renamed only after the check. The verified manifest.json (and its .tlog-proo
                              keys, or --key keys) and judge each artifact under the policy (docs/attestations.md);
                              a refusal leaves DIR untouched
   --key K.pub                also trust this key's attestation signatures (repeatable; with --policy)
+  --vulndb DB                the OSV database for the policy's max_severity (as custody verify-attestation)
   --timeout SECONDS          time allowed for the whole fetch (default 300)
   --stall-timeout SECONDS    a provider silent this long (before its headers or mid-body) is dropped for the
                              rest of the run (default 60); so is one giving a bad answer. Network errors and
@@ -64,6 +65,7 @@ example:
       'stall-timeout': { type: 'string' },
       policy: { type: 'string' },
       key: { type: 'string', multiple: true },
+      vulndb: { type: 'string' },
     });
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
@@ -79,13 +81,17 @@ example:
     const statePath = values.state === undefined ? undefined : abs(ctx, values.state);
     const state = statePath === undefined ? undefined : await loadState(statePath);
     let policy: FetchReleaseOptions['policy'];
+    let closeScanner = (): void => undefined;
     if (values.policy !== undefined) {
-      const { loadPolicyFile } = await import('./attestation.ts');
+      const { loadPolicyFile, vulnScanner } = await import('./attestation.ts');
       const extraKeys: PublicKey[] = [];
       for (const k of values.key ?? []) extraKeys.push(await loadPublicKey(abs(ctx, k)));
-      policy = { policy: await loadPolicyFile(ctx, values.policy), extraKeys };
-    } else if (values.key !== undefined) {
-      throw new UsageError('ERR_USAGE_ARGUMENT', '--key trusts attestation signers and needs --policy');
+      const p = await loadPolicyFile(ctx, values.policy);
+      const scanner = await vulnScanner(ctx, p, values.vulndb);
+      if (scanner !== undefined) closeScanner = scanner.close;
+      policy = { policy: p, extraKeys, scan: scanner?.scan };
+    } else if (values.key !== undefined || values.vulndb !== undefined) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--key and --vulndb judge attestations and need --policy');
     }
     const events: Array<{ provider: string; what: string; code?: string; message?: string }> = [];
     const r = await fetchRelease({
@@ -105,7 +111,7 @@ example:
         events.push(e);
         if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);
       },
-    });
+    }).finally(closeScanner);
     if (r.rootUpdated && values.trust !== undefined) {
       await writeFileAtomic(abs(ctx, values.trust), formatRoot(r.root));
       ctx.print(`trust root updated to version ${r.root.version} (${values.trust})`);
