@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   encodeStatement,
+  statementFromJson,
   INTOTO_PAYLOAD_TYPE,
   keysFromPublicKeys,
   parseProvenance,
@@ -140,4 +141,69 @@ test('SLSA malformed predicates: each refused with its code', () => {
   // The builder checks what it writes: an inverted run is refused before anything is signed.
   const inverted: Provenance = { ...FULL, runDetails: { ...FULL.runDetails, metadata: { startedOn: new Date('2026-11-21T10:00:01Z'), finishedOn: new Date('2026-11-21T10:00:00Z') } } };
   assertCode(() => provenancePredicate(inverted), 'ERR_SLSA_TIME_ORDER', 'FormatError');
+});
+
+/**
+ * A statement from the field: the SLSA v1 build provenance npm and GitHub Actions attached to gundam-visor@1.0.1, as
+ * printed (decoded from its DSSE envelope) in slsa-framework/slsa-verifier docs/npm.md @ 9d55eaeb7c25 (Apache-2.0).
+ */
+const NPM_GITHUB_STATEMENT = `{
+  "_type": "https://in-toto.io/Statement/v1",
+  "subject": [
+    {
+      "name": "pkg:npm/gundam-visor@1.0.1",
+      "digest": {
+        "sha512": "8d9d7972f676516c75014aa074e11ae604d98f0b64ec6725a61e2838ff3dab162118fa71433fb31e1550d30bd0dec9d086ce032b94457b583900c507acf39c40"
+      }
+    }
+  ],
+  "predicateType": "https://slsa.dev/provenance/v1",
+  "predicate": {
+    "buildDefinition": {
+      "buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
+      "externalParameters": {
+        "workflow": {
+          "ref": "refs/tags/v1.0.1",
+          "repository": "https://github.com/ramonpetgrave64/gundam-visor",
+          "path": ".github/workflows/npm-publish.yml"
+        }
+      },
+      "internalParameters": {
+        "github": {
+          "event_name": "release",
+          "repository_id": "810002373",
+          "repository_owner_id": "32398091"
+        }
+      },
+      "resolvedDependencies": [
+        {
+          "uri": "git+https://github.com/ramonpetgrave64/gundam-visor@refs/tags/v1.0.1",
+          "digest": {
+            "gitCommit": "599500821344b070902a7a5666064bfdaba715df"
+          }
+        }
+      ]
+    },
+    "runDetails": {
+      "builder": {
+        "id": "https://github.com/actions/runner/github-hosted"
+      },
+      "metadata": {
+        "invocationId": "https://github.com/ramonpetgrave64/gundam-visor/actions/runs/9358004112/attempts/1"
+      }
+    }
+  }
+}`;
+
+test('a SLSA v1 statement from the field (npm + GitHub Actions) parses, and our builder writes its predicate back identically', () => {
+  const statement = statementFromJson(JSON.parse(NPM_GITHUB_STATEMENT) as JsonObject);
+  const p = provenanceFromStatement(statement);
+  assert.equal(p.buildDefinition.buildType, 'https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1');
+  assert.equal(p.runDetails.builder.id, 'https://github.com/actions/runner/github-hosted');
+  assert.deepEqual(p.buildDefinition.resolvedDependencies, [
+    { uri: 'git+https://github.com/ramonpetgrave64/gundam-visor@refs/tags/v1.0.1', digest: { gitCommit: '599500821344b070902a7a5666064bfdaba715df' } },
+  ]);
+  assert.equal(p.runDetails.metadata?.invocationId, 'https://github.com/ramonpetgrave64/gundam-visor/actions/runs/9358004112/attempts/1');
+  // Same fields, same order, same values: what we write is what the field writes.
+  assert.equal(JSON.stringify(provenancePredicate(p)), JSON.stringify(statement.predicate));
 });

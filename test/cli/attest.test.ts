@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { encodeStatement, formatEnvelope, INTOTO_PAYLOAD_TYPE, signEnvelope } from '../../src/attest/index.ts';
 import { sha256 } from '../../src/crypto/index.ts';
+import { loadPrivateKey } from '../../src/keys/key-file.ts';
 import { cli, spawnCli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
@@ -95,6 +97,7 @@ test('attest provenance (real executable) → attest verify by trust root and by
   assert.match(byRoot, /^envelope 1: https:\/\/slsa\.dev\/provenance\/v1, signed by 2\/2: /);
   assert.match(byRoot, new RegExp(`^  subject app\\.tar sha256:${hex('the application')}$`, 'm'));
   assert.match(byRoot, /^artifact dist\/app\.tar: subject "app\.tar" of envelope 1$/m);
+  assert.match(byRoot, /^ {2}provenance: builder https:\/\/ci\.example\.org\/runners\/ubi9, buildType https:\/\/custody\.dev\/build-types\/make\/v1, 2 resolved dependencies, ran 2026-11-21T10:00:00\.000Z → 2026-11-21T10:04:00\.000Z$/m);
   assert.match(byRoot, /^OK: 1 envelope\(s\) verified$/m);
   const byKey = await run('attest', 'verify', 'app.intoto.jsonl', '--key', 'k/b.pub', '--json');
   const j = JSON.parse(byKey) as { ok: boolean; envelopes: Array<{ predicate_type: string; signers: string[]; threshold: number; subjects: Array<{ name: string }> }> };
@@ -103,6 +106,14 @@ test('attest provenance (real executable) → attest verify by trust root and by
   assert.equal(j.envelopes[0]!.signers.length, 1);
   assert.equal(j.envelopes[0]!.threshold, 1);
   assert.deepEqual(j.envelopes[0]!.subjects.map((s) => s.name), ['app.tar', 'app.sbom.json']);
+  assert.deepEqual((j.envelopes[0] as unknown as { provenance: unknown }).provenance, {
+    builder_id: 'https://ci.example.org/runners/ubi9',
+    build_type: 'https://custody.dev/build-types/make/v1',
+    resolved_dependencies: 2,
+    invocation_id: 'run-42',
+    started_on: '2026-11-21T10:00:00.000Z',
+    finished_on: '2026-11-21T10:04:00.000Z',
+  });
   await run('attest', 'verify', 'app.intoto.jsonl', '--key', 'k/a.pub', '--key', 'k/b.pub', '--threshold', '2');
 });
 
@@ -149,6 +160,13 @@ test('attest verify refuses: tampered payload, wrong key, subject mismatch, the 
   writeFileSync(join(dir, 'mixed.intoto.jsonl'), line + '\n' + readFileSync(join(dir, 'tampered.intoto.jsonl'), 'utf8'));
   const err = await refuse('ERR_DSSE_THRESHOLD_UNMET', 1, 'attest', 'verify', 'mixed.intoto.jsonl', '--trust', 'root.json');
   assert.match(err, /^custody: error: envelope 2: /m);
+
+  // A correctly signed statement that claims to be SLSA v1 but is not: refused by its schema, envelope named.
+  const a = await loadPrivateKey(join(dir, 'k', 'a.pem'), { env: {} });
+  const fake = { subject: [{ name: 'app.tar', digest: { sha256: hex('the application') } }], predicateType: 'https://slsa.dev/provenance/v1', predicate: { buildDefinition: { buildType: 'https://t.example/v1' }, runDetails: { builder: { id: 'https://b.example' } } } };
+  writeFileSync(join(dir, 'fake.intoto.jsonl'), line + '\n' + formatEnvelope(signEnvelope(INTOTO_PAYLOAD_TYPE, encodeStatement(fake), [a])) + '\n');
+  const fakeErr = await refuse('ERR_SLSA_SCHEMA', 1, 'attest', 'verify', 'fake.intoto.jsonl', '--key', 'k/a.pub');
+  assert.match(fakeErr, /^custody: error: envelope 2: buildDefinition: "externalParameters" is required/m);
 
   // Wrong key: signed by keys the verifier does not trust.
   await refuse('ERR_DSSE_THRESHOLD_UNMET', 1, 'attest', 'verify', 'app.intoto.jsonl', '--key', 'k/outsider.pub');

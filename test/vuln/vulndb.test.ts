@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFi
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readSbomComponents } from '../../src/sbom/read.ts';
 import { defaultVulnDbPath, importOsv, openVulnDb, scanComponents } from '../../src/vuln/index.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { cli, spawnCli } from '../support/cli.ts';
@@ -207,4 +208,35 @@ test('the default database path: $CUSTODY_VULNDB, else $XDG_CACHE_HOME/custody, 
   assert.equal(defaultVulnDbPath({ XDG_CACHE_HOME: '/c' }, '/home/u'), '/c/custody/vulndb.sqlite');
   assert.equal(defaultVulnDbPath({ XDG_CACHE_HOME: 'relative' }, '/home/u'), '/home/u/.cache/custody/vulndb.sqlite');
   assert.equal(defaultVulnDbPath({}, '/home/u'), '/home/u/.cache/custody/vulndb.sqlite');
+});
+
+test('library path the policy gate uses: readSbomComponents → openVulnDb → scanComponents, maxSeverity without unknowns', async (t) => {
+  const d = tmpDir(t);
+  await importOsv(FIXTURES, join(d, 'v.sqlite'));
+  const sbom = readSbomComponents(
+    new TextEncoder().encode(
+      JSON.stringify({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.5',
+        components: [
+          { type: 'library', name: 'lodash', version: '4.17.20', purl: 'pkg:npm/lodash@4.17.20' },
+          { type: 'library', name: 'left-pad', version: '1.2.0', purl: 'pkg:npm/left-pad@1.2.0' },
+        ],
+      }),
+    ),
+  );
+  const db = openVulnDb(join(d, 'v.sqlite'));
+  t.after(() => db.close());
+  const warnings: string[] = [];
+  const r = scanComponents(db, sbom.components, { onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(
+    r.findings.map((f) => [f.id, f.severity, f.score ?? null]),
+    [
+      ['GHSA-test-v4v4-0001', 'medium', null],
+      ['GHSA-35jh-r3h4-6jhm', 'high', 7.2],
+    ],
+  );
+  assert.equal(r.maxSeverity, 'high');
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(scanComponents(db, []), { findings: [], maxSeverity: 'none' });
 });

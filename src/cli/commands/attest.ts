@@ -24,10 +24,11 @@ import {
   type EnvelopeKeys,
 } from '../../attest/dsse.ts';
 import { isUri } from '../../attest/resource-descriptor.ts';
-import { SLSA_PROVENANCE_V1, parseProvenance, provenancePredicate, type Provenance } from '../../attest/slsa.ts';
+import { SLSA_PROVENANCE_V1, parseProvenance, provenanceFromStatement, provenancePredicate, type Provenance } from '../../attest/slsa.ts';
 import { INTOTO_PAYLOAD_TYPE, encodeStatement, statementFromJson, statementToJson, type Statement, type Subject } from '../../attest/statement.ts';
 import { keysFromRoot, verifyAttestation, type VerifiedAttestation } from '../../attest/verify.ts';
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
+import { printable } from '../../encoding/text.ts';
 import { parseTimestamp } from '../../encoding/time.ts';
 import { FormatError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
@@ -340,16 +341,46 @@ async function verifyKeysOption(
   return keysFromPublicKeys(pubs, threshold);
 }
 
-/** verifyAttestationFile verifies every envelope of an .intoto.jsonl; the first failure names its envelope number. */
-export function verifyAttestationFile(bytes: Uint8Array, keys: EnvelopeKeys, now: Date): VerifiedAttestation[] {
-  return parseJsonl(bytes).map((env, i) => {
+/** VerifiedFileAttestation is one verified envelope of a file; SLSA v1 statements carry their parsed predicate. */
+export interface VerifiedFileAttestation extends VerifiedAttestation {
+  provenance?: Provenance;
+}
+
+/**
+ * verifyAttestationFile verifies every envelope of an .intoto.jsonl (threshold, payloadType, statement; a SLSA v1
+ * predicate must parse too); the first failure names its envelope number.
+ */
+export function verifyAttestationFile(bytes: Uint8Array, keys: EnvelopeKeys, now: Date): VerifiedFileAttestation[] {
+  return parseJsonl(bytes).map((env, i): VerifiedFileAttestation => {
     try {
-      return verifyAttestation(env, keys, now);
+      const v: VerifiedFileAttestation = verifyAttestation(env, keys, now);
+      if (v.statement.predicateType === SLSA_PROVENANCE_V1) v.provenance = provenanceFromStatement(v.statement);
+      return v;
     } catch (e) {
       if (isTrustError(e)) throw errorFromCode(e.code, `envelope ${i + 1}: ${e.message}`, { cause: e, ...(e.details ? { details: { ...e.details, envelope: i + 1 } } : { details: { envelope: i + 1 } }) });
       throw e;
     }
   });
+}
+
+/** provenanceSummary is the one line `attest verify` prints for a SLSA v1 statement. */
+function provenanceSummary(p: Provenance): string {
+  const md = p.runDetails.metadata;
+  const when = md?.startedOn !== undefined || md?.finishedOn !== undefined ? `, ran ${md.startedOn?.toISOString() ?? '?'} → ${md.finishedOn?.toISOString() ?? '?'}` : '';
+  const deps = p.buildDefinition.resolvedDependencies?.length ?? 0;
+  return `provenance: builder ${printable(p.runDetails.builder.id, 200)}, buildType ${printable(p.buildDefinition.buildType, 200)}, ${deps} resolved dependenc${deps === 1 ? 'y' : 'ies'}${when}`;
+}
+
+function provenanceJson(p: Provenance): Record<string, unknown> {
+  const md = p.runDetails.metadata;
+  return {
+    builder_id: p.runDetails.builder.id,
+    build_type: p.buildDefinition.buildType,
+    resolved_dependencies: p.buildDefinition.resolvedDependencies?.length ?? 0,
+    ...(md?.invocationId === undefined ? {} : { invocation_id: md.invocationId }),
+    ...(md?.startedOn === undefined ? {} : { started_on: md.startedOn.toISOString() }),
+    ...(md?.finishedOn === undefined ? {} : { finished_on: md.finishedOn.toISOString() }),
+  };
 }
 
 export const attestVerify: Command = {
@@ -358,7 +389,8 @@ export const attestVerify: Command = {
 
 Verifies every DSSE envelope in the file: signed by a threshold of distinct trusted keys (the root's "targets"
 role, or N of the --key public keys, default 1), payloadType application/vnd.in-toto+json, payload an in-toto
-Statement v1. Prints each statement's predicateType, subjects and signers. With --artifact, each file's sha256
+Statement v1 (a SLSA v1 predicate must be valid too). Prints each statement's predicateType, subjects and
+signers, and for provenance its builder, build type and run times. With --artifact, each file's sha256
 must be a subject of at least one statement. No policy is applied (see custody verify-attestation for that).
 
 options:
@@ -399,6 +431,7 @@ example:
     verified.forEach((v, i) => {
       ctx.print(`envelope ${i + 1}: ${v.statement.predicateType}, signed by ${v.signers.length}/${keys.threshold}: ${v.signers.join(', ')}`);
       for (const s of v.statement.subject) ctx.print(`  subject ${s.name} ${Object.entries(s.digest).map(([alg, d]) => `${alg}:${d}`).join(' ')}`);
+      if (v.provenance !== undefined) ctx.print(`  ${provenanceSummary(v.provenance)}`);
     });
     for (const a of artifacts) ctx.print(`artifact ${a.file}: subject ${a.matches.map((m) => `"${m.subject}" of envelope ${m.envelope}`).join(', ')}`);
     ctx.print(`OK: ${verified.length} envelope(s) verified`);
@@ -411,6 +444,7 @@ example:
         signers: v.signers,
         threshold: keys.threshold,
         signed_digest: v.signedDigest,
+        ...(v.provenance === undefined ? {} : { provenance: provenanceJson(v.provenance) }),
       })),
       artifacts,
     });
