@@ -11,4 +11,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'tlog', load: async () => (await import('./tlog.ts')).default },
   { name: 'provider', load: async () => (await import('./provider.ts')).default },
   { name: 'provider-memory', load: async () => (await import('./provider-memory.ts')).default },
+  { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
 ];

@@ -50,4 +50,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // sbom (issue 10: supply-chain evidence — SBOM generators)
+  sbom: { summary: 'write an SPDX 2.3 or CycloneDX 1.6 SBOM of a directory, npm lockfile or PSPF package (optionally attested)', load: async () => (await import('./sbom.ts')).sbom },
 };
