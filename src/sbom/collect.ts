@@ -23,7 +23,7 @@
  * the entry); no name from a lockfile is ever used to open a file.
  */
 import { closeSync, constants, fstatSync, openSync, opendirSync, promises as fsp, readSync, type Dir } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { createDigest, digestHex } from '../crypto/index.ts';
 import { decodeBase64, encodeHex } from '../encoding/bytes.ts';
@@ -144,6 +144,13 @@ function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/** sortByUtf8 sorts by the UTF-8 bytes of `key` (`LC_ALL=C sort` order), encoding each key once, not per compare. */
+function sortByUtf8<T>(items: T[], key: (x: T) => string): T[] {
+  const keyed = items.map((x) => ({ k: Buffer.from(key(x), 'utf8'), x }));
+  keyed.sort((a, b) => Buffer.compare(a.k, b.k));
+  return keyed.map((e) => e.x);
+}
+
 /**
  * collectDirectory walks `dir` and hashes every regular file (see the module doc for what is left out and why).
  *
@@ -183,7 +190,8 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
           });
         }
         const childRel = rel === '' ? name : `${rel}/${name}`;
-        const childAbs = join(abs, name);
+        // A plain concatenation: `abs` is already normalized and `name` is one entry (no separators).
+        const childAbs = abs.endsWith('/') ? abs + name : `${abs}/${name}`;
         if (ent.isDirectory()) {
           if (depth + 1 > maxDepth) {
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `${printable(childRel, 200)} nests deeper than the cap of ${maxDepth} directories`, {
@@ -205,9 +213,16 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
     }
   };
   walk(dir, '', 0);
-  files.sort((a, b) => compareUtf8(a.name, b.name));
-  skipped.sort((a, b) => compareUtf8(a.name, b.name));
-  return { kind: 'directory', name: basename(dir), version: undefined, files, root: undefined, packages: [], source: undefined, skipped };
+  return {
+    kind: 'directory',
+    name: basename(dir),
+    version: undefined,
+    files: sortByUtf8(files, (f) => f.name),
+    root: undefined,
+    packages: [],
+    source: undefined,
+    skipped: sortByUtf8(skipped, (f) => f.name),
+  };
 }
 
 function hashTreeFile(abs: string, rel: string, buf: Buffer): SbomFile {
@@ -467,12 +482,11 @@ export function parseLockfile(bytes: Uint8Array, fileName = 'package-lock.json')
     }
     return [...seen].map(([k, kind]) => ({ key: k, kind })).sort((a, b) => compareUtf8(a.key, b.key));
   };
-  const packages = raw.map((r) => {
+  const packages = sortByUtf8(raw, (r) => r.key).map((r) => {
     const p = toPackage(r.key, r.obj, nameFromKey(r.key) ?? basename(r.key));
     p.dependencies = edges(r.key, r.obj);
     return p;
   });
-  packages.sort((a, b) => compareUtf8(a.key, b.key));
   const rootName = optString(rootObj['name'], 'name', '(root)') ?? optString(doc['name'], 'name', '(root)');
   // A root project without a name (allowed for private projects) is described as "" with no purl.
   const root = rootName === undefined ? { ...toPackage('', { ...rootObj, name: 'x' }, undefined), name: '', purl: undefined } : toPackage('', { ...rootObj, name: rootName }, undefined);

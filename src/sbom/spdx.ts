@@ -2,8 +2,9 @@
  * sbom/spdx — SPDX 2.3 JSON documents (spdx.github.io/spdx-spec/v2.3; schema spdx-spec support/2.3
  * schemas/spdx-schema.json) from a collected {@link SbomInput}.
  *
- * Shape, per input kind (every file has SHA1 and SHA256 checksums; licenseConcluded, licenseInfoInFiles and
- * copyrightText are NOASSERTION, since Custody concludes nothing about licenses):
+ * Shape, per input kind (every file has SHA1 and SHA256 checksums; a file's licenseConcluded, licenseInfoInFiles
+ * and copyrightText are omitted, which SPDX 2.3 §8.5–8.8 defines as NOASSERTION: Custody concludes nothing about
+ * licenses, and for a tree of 10,000 files the three fields would be a third of the document):
  * - directory: one package (the tree, filesAnalyzed true with its packageVerificationCode, §7.9) that CONTAINS
  *   every file; the document DESCRIBES the package.
  * - PSPF package: one package (signed name and version, checksums of the .psp file) that CONTAINS the launcher and
@@ -20,7 +21,8 @@
  * `LicenseRef-<text>-<hash>` defined in hasExtractedLicensingInfos with the declared text verbatim, so nothing
  * declared is lost and the document stays valid. Absent → NOASSERTION.
  *
- * Determinism: ids derive from names and paths (never from counters or time); documentNamespace is
+ * Determinism: ids derive from names and paths in sorted order (a `-2` suffix only where two names sanitize alike),
+ * never from time; documentNamespace is
  * `https://custody.invalid/spdx/<name>-<uuid>` where the UUID (v5) is named by the SHA-256 of the document rendered
  * with an empty namespace. `.invalid` (RFC 2606) says honestly that the URI resolves nowhere. `created` comes from
  * the caller (SOURCE_DATE_EPOCH in the CLI), so the same input and epoch give the same bytes.
@@ -30,7 +32,7 @@ import { createDigest } from '../crypto/index.ts';
 import { encodeHex } from '../encoding/bytes.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { CUSTODY_VERSION } from '../version.ts';
-import type { DependencyKind, SbomFile, SbomInput, SbomPackage } from './collect.ts';
+import type { DependencyKind, SbomFile, SbomInput } from './collect.ts';
 import { SBOM_MAX_OUTPUT_BYTES, capText, contentUuid, idPart, isoSeconds, shortHash, stringifyCapped } from './ids.ts';
 
 export const SPDX_VERSION = 'SPDX-2.3';
@@ -113,12 +115,19 @@ export function licenseRefFor(declared: string): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function fileId(name: string): string {
-  return `SPDXRef-File-${idPart(name)}-${shortHash(`file:${name}`)}`;
-}
-
-function packageId(p: SbomPackage): string {
-  return `SPDXRef-Package-npm-${idPart(p.name)}-${idPart(p.version ?? 'noversion', 32)}-${shortHash(`npm:${p.key}`)}`;
+/**
+ * IdAllocator hands out SPDX element ids: the readable base when free, else `<base>-2`, `-3`, … Inputs arrive
+ * sorted, so the same input always gets the same ids (and a name only ever gets a suffix when another name
+ * sanitizes to the same characters).
+ */
+class IdAllocator {
+  private readonly used = new Set<string>(['SPDXRef-DOCUMENT']);
+  alloc(base: string): string {
+    let id = base;
+    for (let n = 2; this.used.has(id); n++) id = `${base}-${n}`;
+    this.used.add(id);
+    return id;
+  }
 }
 
 function checksums(f: { sha1: string; sha256: string }): JsonObject[] {
@@ -128,14 +137,11 @@ function checksums(f: { sha1: string; sha256: string }): JsonObject[] {
   ];
 }
 
-function fileElement(f: SbomFile): JsonObject {
+function fileElement(f: SbomFile, ids: IdAllocator): JsonObject {
   return {
-    SPDXID: fileId(f.name),
+    SPDXID: ids.alloc(`SPDXRef-File-${idPart(f.name, 1024)}`),
     fileName: `./${f.name}`,
     checksums: checksums(f),
-    licenseConcluded: NOASSERTION,
-    licenseInfoInFiles: [NOASSERTION],
-    copyrightText: NOASSERTION,
     ...(f.comment === undefined ? {} : { comment: f.comment }),
   };
 }
@@ -167,7 +173,8 @@ export function toSpdx(input: SbomInput, options: SbomOptions): JsonObject {
     extracted.set(ref, declared);
     return ref;
   };
-  const rootId = `SPDXRef-Root-${idPart(name)}`;
+  const ids = new IdAllocator();
+  const rootId = ids.alloc(`SPDXRef-Root-${idPart(name)}`);
   const packages: JsonObject[] = [];
   const files: JsonObject[] = [];
   const relationships: JsonObject[] = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: rootId }];
@@ -191,7 +198,7 @@ export function toSpdx(input: SbomInput, options: SbomOptions): JsonObject {
         : {}),
     });
     for (const f of input.files) {
-      const el = fileElement(f);
+      const el = fileElement(f, ids);
       files.push(el);
       relationships.push({ spdxElementId: rootId, relationshipType: 'CONTAINS', relatedSpdxElement: el['SPDXID']! });
     }
@@ -211,11 +218,12 @@ export function toSpdx(input: SbomInput, options: SbomOptions): JsonObject {
     });
     if (input.source) {
       const lock: SbomFile = { ...input.source, comment: `npm lockfile, lockfileVersion ${input.lockfileVersion ?? '?'}` };
-      files.push(fileElement(lock));
-      relationships.push({ spdxElementId: fileId(lock.name), relationshipType: 'DEPENDENCY_MANIFEST_OF', relatedSpdxElement: rootId });
+      const el = fileElement(lock, ids);
+      files.push(el);
+      relationships.push({ spdxElementId: el['SPDXID']!, relationshipType: 'DEPENDENCY_MANIFEST_OF', relatedSpdxElement: rootId });
     }
     const idOf = new Map<string, string>([['', rootId]]);
-    for (const p of input.packages) idOf.set(p.key, packageId(p));
+    for (const p of input.packages) idOf.set(p.key, ids.alloc(`SPDXRef-Package-npm-${idPart(p.name)}-${idPart(p.version ?? 'noversion', 64)}`));
     for (const p of input.packages) {
       const flags = (['dev', 'optional', 'devOptional', 'peer'] as const).filter((k) => p[k]);
       const sums = Object.entries(p.integrity)
