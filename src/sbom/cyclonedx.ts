@@ -3,11 +3,12 @@
  * with the CycloneDX project's own library (@cyclonedx/cyclonedx-library: its models, its 1.6 JSON normalizer and
  * serializer), so field names, enums and ordering rules are theirs, not ours.
  *
- * Shape: `metadata.component` is what is described (the tree: type `application`… see below; the root project of
- * a lockfile; the PSPF package with the SHA-1/SHA-256 of the .psp file); `components` are the files (type `file`,
+ * Shape: `metadata.component` is what is described, type `application` (the tree; the root project of a lockfile;
+ * the PSPF package with the SHA-1/SHA-256 of the .psp file); `components` are the files (type `file`,
  * SHA-1 + SHA-256) or the installed npm packages (type `library`, group = scope, purl, hashes from SRI integrity,
- * licenses as declared, the `resolved` URL as a `distribution` reference, npm flags as `cdx:npm:package:*`
- * properties of the CycloneDX npm taxonomy, optional packages in scope `optional`); `dependencies` are the
+ * licenses as declared, the `resolved` URL as a `distribution` reference, `cdx:npm:package:development` and
+ * `cdx:npm:package:path` from the CycloneDX npm property taxonomy, the peer and devOptional flags as `custody:npm:*`
+ * properties, optional packages in scope `optional`); `dependencies` are the
  * lockfile's edges. bom-refs are `file:<name>` and the purl (suffixed with the lockfile path when one purl is
  * installed at several paths).
  *
@@ -58,8 +59,10 @@ function npmComponent(p: SbomPackage, bomRef: string, type: Enums.ComponentType)
   const scoped = p.name.startsWith('@') && slash > 0;
   const props = new Models.PropertyRepository();
   if (p.dev) props.add(new Models.Property('cdx:npm:package:development', 'true'));
-  if (p.peer) props.add(new Models.Property('cdx:npm:package:peer', 'true'));
-  if (p.devOptional) props.add(new Models.Property('cdx:npm:package:devOptional', 'true'));
+  // The cdx:npm taxonomy (CycloneDX/cyclonedx-property-taxonomy cdx/npm.md) has no names for these two npm flags;
+  // the cdx namespace is registered, so they go under our own.
+  if (p.peer) props.add(new Models.Property('custody:npm:peer', 'true'));
+  if (p.devOptional) props.add(new Models.Property('custody:npm:devOptional', 'true'));
   if (p.key !== '') props.add(new Models.Property('cdx:npm:package:path', p.key));
   const refs = new Models.ExternalReferenceRepository();
   if (p.resolved !== undefined && /^(https?|git(\+[a-z]+)?):\/\/\S+$/.test(p.resolved)) {
@@ -103,7 +106,8 @@ export function toCycloneDx(input: SbomInput, options: SbomOptions): Models.Bom 
       for (const d of p.dependencies) from.dependencies.add(byKey.get(d.key)!.bomRef);
     }
   } else {
-    root = new Models.Component(input.kind === 'pspf' ? Enums.ComponentType.Application : Enums.ComponentType.Application, name, {
+    // A tree and a package are both described as the application they ship (CycloneDX has no "directory" type).
+    root = new Models.Component(Enums.ComponentType.Application, name, {
       bomRef: 'root',
       ...(input.version === undefined ? {} : { version: input.version }),
       ...(input.source ? { hashes: hashes({ sha1: input.source.sha1, sha256: input.source.sha256 }) } : {}),
