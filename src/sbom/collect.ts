@@ -22,7 +22,7 @@
  * before use (`../`, absolute paths, backslashes, control characters, empty names → ERR_SBOM_LOCKFILE_NAME naming
  * the entry); no name from a lockfile is ever used to open a file.
  */
-import { closeSync, constants, fstatSync, openSync, opendirSync, promises as fsp, readSync, type Dir } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, promises as fsp, readSync, type Dir } from 'node:fs';
 import { basename } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { createDigest, digestHex } from '../crypto/index.ts';
@@ -192,20 +192,31 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
         const childRel = rel === '' ? name : `${rel}/${name}`;
         // A plain concatenation: `abs` is already normalized and `name` is one entry (no separators).
         const childAbs = abs.endsWith('/') ? abs + name : `${abs}/${name}`;
-        if (ent.isDirectory()) {
+        let type: 'dir' | 'file' | 'symlink' | 'other' = ent.isDirectory() ? 'dir' : ent.isFile() ? 'file' : ent.isSymbolicLink() ? 'symlink' : 'other';
+        if (type === 'other') {
+          // Some file systems report no type in readdir (DT_UNKNOWN); ask lstat rather than leave a real file out.
+          let st;
+          try {
+            st = lstatSync(childAbs);
+          } catch (e) {
+            throw toIoError(e, childAbs, 'read');
+          }
+          type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
+        }
+        if (type === 'dir') {
           if (depth + 1 > maxDepth) {
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `${printable(childRel, 200)} nests deeper than the cap of ${maxDepth} directories`, {
               details: { cap: maxDepth },
             });
           }
           walk(childAbs, childRel, depth + 1);
-        } else if (ent.isFile()) {
+        } else if (type === 'file') {
           if (files.length >= maxFiles) {
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `the tree has more than ${maxFiles} files, over the cap`, { details: { cap: maxFiles } });
           }
           files.push(hashTreeFile(childAbs, childRel, buf));
         } else {
-          skipped.push({ name: childRel, type: ent.isSymbolicLink() ? 'symlink' : 'other' });
+          skipped.push({ name: childRel, type });
         }
       }
     } finally {
