@@ -286,6 +286,7 @@ export function checkPackageName(name: string, entry: string): string {
   if (name.startsWith('/')) throw hostile(entry, 'the package name is an absolute path');
   const parts = name.split('/');
   if (parts.length > 2 || (parts.length === 2 && !parts[0]!.startsWith('@'))) throw hostile(entry, 'the package name has a "/" outside "@scope/name"');
+  if (parts.length === 1 && name.startsWith('@')) throw hostile(entry, 'the package name is a scope without a name');
   for (const p of parts) {
     if (p === '' || p === '@') throw hostile(entry, 'the package name has an empty part');
     if (p === '.' || p === '..' || p.startsWith('.')) throw hostile(entry, 'the package name is or starts with "." or ".."');

@@ -130,6 +130,7 @@ test('lockfile: hostile names and paths are ERR_SBOM_LOCKFILE_NAME, naming the e
     ['dependency named ".."', v3({ 'node_modules/x': { version: '1.0.0', dependencies: { '..': '*' } } }), 'node_modules/x dependencies'],
     ['v1 dependency named ".."', lock({ lockfileVersion: 1, dependencies: { '..': { version: '1.0.0' } } }), 'node_modules/..'],
     ['empty path part', v3({ 'node_modules//x': { version: '1.0.0' } }), 'node_modules//x'],
+    ['a scope without a name', v3({ 'node_modules/@scope': { version: '1.0.0' } }), 'node_modules/@scope'],
   ];
   for (const [why, bytes, entry] of rows) {
     let message = '';
