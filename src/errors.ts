@@ -419,6 +419,17 @@ export const ERROR_CODES = {
     422,
     'the signed envelope covers other bytes than this checksum file: the file was changed after signing, or the envelope belongs to another file',
   ],
+  // --- SBOM generators (sbom/collect, sbom/spdx, sbom/cyclonedx; `custody sbom`) ---
+  ERR_SBOM_INPUT_KIND: ['usage', 400, 'pass a directory, an npm package-lock.json (or npm-shrinkwrap.json) or a PSPF package (.psp)'],
+  ERR_SBOM_TREE_LIMIT: ['limit', 413, 'the directory has more files or deeper nesting than the SBOM caps; point custody sbom at a smaller tree'],
+  ERR_SBOM_FILE_NAME: ['format', 400, 'a file name in the tree is not valid UTF-8; rename it or leave it out of the tree'],
+  ERR_SBOM_LOCKFILE_SCHEMA: ['format', 400, 'the lockfile is not an npm package-lock.json of lockfileVersion 1, 2 or 3; regenerate it with npm install'],
+  ERR_SBOM_LOCKFILE_NAME: [
+    'format',
+    400,
+    'a lockfile entry has a hostile or impossible package name or path (empty, absolute, "..", backslash or control characters); do not use this lockfile',
+  ],
+  ERR_SBOM_OUTPUT_LIMIT: ['limit', 413, 'the SBOM (or its attestation) would be larger than the cap; describe a smaller input'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

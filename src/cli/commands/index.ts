@@ -62,4 +62,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'sums create': { summary: 'write a SHA256SUMS file exactly as coreutils sha256sum does (text, --binary or --tag lines)', load: async () => (await import('./sums.ts')).sumsCreate },
   'sums check': { summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)', load: async () => (await import('./sums.ts')).sumsCheck },
   'sums sign': { summary: 'sign a SHA256SUMS file: a DSSE envelope over its bytes (one more signature per run)', load: async () => (await import('./sums.ts')).sumsSign },
+  // sbom (issue 10: supply-chain evidence — SBOM generators)
+  sbom: { summary: 'write an SPDX 2.3 or CycloneDX 1.6 SBOM of a directory, npm lockfile or PSPF package (optionally attested)', load: async () => (await import('./sbom.ts')).sbom },
 };
