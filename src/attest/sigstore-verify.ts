@@ -5,8 +5,9 @@
  *
  * Two kinds of bundle are accepted:
  *  - DSSE bundles (what Custody writes: `sign-blob`, `attest --bundle`): the envelope's signature by a threshold of
- *    the trusted Ed25519 keys (attest/dsse; a bundle holds one signature, so a threshold above 1 is never met), an
- *    in-toto statement with a subject whose sha256 is the artifact's;
+ *    the trusted Ed25519 keys (attest/dsse; a bundle holds one signature, so a threshold above 1 is never met) or by
+ *    one trusted P-256 key (`cosign attest-blob --key`), an in-toto statement with a subject whose sha256 is the
+ *    artifact's;
  *  - message-signature bundles with ECDSA P-256 keys (what `cosign sign-blob --key` writes): messageDigest SHA2_256
  *    equal to the artifact's SHA-256 and an ASN.1 DER signature over the artifact bytes by a trusted P-256 key.
  * Certificates (keyless, Fulcio) are refused (ERR_BUNDLE_UNSUPPORTED): Custody trusts keys, not identities.
@@ -24,10 +25,10 @@ import { printable } from '../encoding/text.ts';
 import { FormatError, PolicyError, VerificationError } from '../errors.ts';
 import type { Ed25519NoteVerifier } from '../note/note.ts';
 import { bytesEqual } from '../tlog/merkle.ts';
-import type { EnvelopeKeys } from './dsse.ts';
+import { pae, type EnvelopeKeys } from './dsse.ts';
 import { parseBundle, type SigstoreBundle, type TlogEntry } from './sigstore-bundle.ts';
-import { checkTlogBody, findLogKey, verifyLogInclusion, type BodyExpectation, type LogInclusion } from './sigstore-tlog.ts';
-import { requireSubject } from './statement.ts';
+import { checkTlogBody, findLogKey, verifyLogInclusion, type BodyExpectation, type BodyKey, type LogInclusion } from './sigstore-tlog.ts';
+import { INTOTO_PAYLOAD_TYPE, parseStatement, requireSubject } from './statement.ts';
 import { verifyAttestation, type VerifiedAttestation } from './verify.ts';
 
 /** VerifyBundleOptions are the trusted keys and logs, and the artifact a bundle must speak for. */
@@ -86,11 +87,25 @@ export function verifyParsedBundle(bundle: SigstoreBundle, options: VerifyBundle
   let expect: BodyExpectation;
   if (bundle.content.type === 'dsseEnvelope') {
     const env = bundle.content.envelope;
-    const attestation = verifyAttestation(env, options.keys, options.now ?? new Date());
+    // A P-256 key (cosign attest-blob --key) signs PAE with ECDSA, DER-encoded; one trusted key suffices, as for
+    // message signatures. Otherwise the Ed25519 keys and their threshold decide (attest/verify).
+    const signed = pae(env.payloadType, env.payload);
+    const p256 = (options.p256Keys ?? []).find((k) => verifyP256(k, signed, env.signatures[0]!.sig, 'der'));
+    let attestation: VerifiedAttestation;
+    let key: BodyKey;
+    if (p256) {
+      if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
+        throw new FormatError('ERR_DSSE_PAYLOAD_TYPE', `envelope payloadType is "${printable(env.payloadType, 80)}", expected "${INTOTO_PAYLOAD_TYPE}"`);
+      }
+      attestation = { statement: parseStatement(env.payload), signers: [encodeHex(sha256(p256.spkiDer))], signedDigest: encodeHex(sha256(signed)) };
+      key = p256;
+    } else {
+      attestation = verifyAttestation(env, options.keys, options.now ?? new Date());
+      key = options.keys.authorized.get(attestation.signers[0]!)!.key;
+    }
     requireSubject(attestation.statement, digestHex);
-    const signer = options.keys.authorized.get(attestation.signers[0]!)!;
     out.attestation = attestation;
-    expect = { kind: 'dsse', envelope: env, key: signer.key };
+    expect = { kind: 'dsse', envelope: env, key };
   } else {
     const ms = bundle.content.messageSignature;
     if (ms.digestAlgorithm !== 'SHA2_256') throw unsupported(`message digest algorithm ${printable(ms.digestAlgorithm, 40)}: only SHA2_256 is read`);

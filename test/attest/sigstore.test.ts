@@ -8,7 +8,7 @@
  * malformed-bundle table.
  */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -205,7 +205,7 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
 });
 
 /** cosignStyle builds a message-signature bundle as `cosign sign-blob --key cosign.key --bundle B` writes it. */
-function cosignStyle(blob: Buffer): { bundle: Json; pubPem: string; spkiDer: Buffer; sig: Buffer } {
+function cosignStyle(blob: Buffer): { bundle: Json; pubPem: string; spkiDer: Buffer; sig: Buffer; privateKey: KeyObject } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
   const sig = nodeSign('sha256', blob, privateKey); // ASN.1 DER, as cosign writes
@@ -215,7 +215,7 @@ function cosignStyle(blob: Buffer): { bundle: Json; pubPem: string; spkiDer: Buf
     verificationMaterial: { publicKey: { hint: createHash('sha256').update(spkiDer).digest('base64') }, tlogEntries: [] },
     messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(blob).digest('base64') }, signature: sig.toString('base64') },
   };
-  return { bundle, pubPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), spkiDer, sig };
+  return { bundle, pubPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), spkiDer, sig, privateKey };
 }
 
 /** rekorEntry is a hashedrekord v0.0.1 entry in a log we do not trust (a stand-in for Rekor's shape). */
@@ -247,7 +247,7 @@ test('cosign-style ECDSA P-256 message-signature bundle: verify-blob --key cosig
   const dir = tmpDir(t);
   const blob = Buffer.from('#!/bin/sh\necho hello from a cosign-signed script\n');
   writeFileSync(join(dir, 'script.sh'), blob);
-  const { bundle, pubPem, spkiDer, sig } = cosignStyle(blob);
+  const { bundle, pubPem, spkiDer, sig, privateKey } = cosignStyle(blob);
   writeFileSync(join(dir, 'cosign.pub'), pubPem);
   writeFileSync(join(dir, 'script.sh.sigstore.json'), JSON.stringify(bundle));
   // The shape is what @sigstore/verify accepts as a message-signature bundle (no tlog, no timestamps required).
@@ -294,6 +294,31 @@ test('cosign-style ECDSA P-256 message-signature bundle: verify-blob --key cosig
   const fg = await run('verify-blob', 'script.sh', '--bundle', 'forged.json', '--key', 'cosign.pub', '--insecure-ignore-tlog');
   assert.equal(fg.code, 1);
   assert.match(fg.stderr, /\[ERR_BUNDLE_TLOG_BODY_MISMATCH\]/);
+  // cosign attest-blob --key: a DSSE envelope signed with the same P-256 key (PAE, DER signature).
+  const statement = Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'script.sh', digest: { sha256: createHash('sha256').update(blob).digest('hex') } }],
+      predicateType: 'https://cosign.sigstore.dev/attestation/v1',
+      predicate: { Data: 'hello', Timestamp: '2026-12-01T00:00:00Z' },
+    }),
+  );
+  const paeBytes = Buffer.concat([Buffer.from(`DSSEv1 28 application/vnd.in-toto+json ${statement.length} `), statement]);
+  const dsse: Json = {
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: bundle['verificationMaterial'],
+    dsseEnvelope: { payload: statement.toString('base64'), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: nodeSign('sha256', paeBytes, privateKey).toString('base64'), keyid: '' }] },
+  };
+  new Verifier(material, { tlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(dsse)));
+  writeFileSync(join(dir, 'attest.json'), JSON.stringify(dsse));
+  const da = await run('verify-blob', 'script.sh', '--bundle', 'attest.json', '--key', 'cosign.pub', '--json');
+  assert.equal(da.code, 0, da.stderr);
+  assert.equal((JSON.parse(da.stdout) as { predicate_type: string }).predicate_type, 'https://cosign.sigstore.dev/attestation/v1');
+  const dw = await run('verify-blob', 'changed.sh', '--bundle', 'attest.json', '--key', 'cosign.pub');
+  assert.match(dw.stderr, /\[ERR_ATTEST_SUBJECT_MISMATCH\]/);
+  const dk = await run('verify-blob', 'script.sh', '--bundle', 'attest.json', '--key', 'other.pub');
+  assert.match(dk.stderr, /\[ERR_DSSE_THRESHOLD_UNMET\]/);
+
   // Neither --key nor --trust.
   const usage = await run('verify-blob', 'script.sh', '--bundle', 'logged.json');
   assert.equal(usage.code, 2);
@@ -345,6 +370,12 @@ test('bundle parsing is strict and bounded; each malformed shape has its code', 
   }
   assertCode(() => parseBundle('{"mediaType":'), 'ERR_FORMAT_JSON');
   assertCode(() => parseBundle(Buffer.alloc(40 * 1024 * 1024, 0x20)), 'ERR_LIMIT_SIZE');
+  const deep = clone(good);
+  (deep['verificationMaterial'] as Json)['timestampVerificationData'] = { rfc3161Timestamps: JSON.parse('['.repeat(40) + ']'.repeat(40)) as unknown };
+  assertCode(() => parseBundle(JSON.stringify(deep)), 'ERR_LIMIT_DEPTH');
+  const many = clone(good);
+  (many['verificationMaterial'] as Json)['tlogEntries'] = Array.from({ length: 17 }, () => ({}));
+  assertCode(() => parseBundle(JSON.stringify(many)), 'ERR_LIMIT_COUNT');
 
   // Keyless bundles (certificates) parse but are not verified: Custody trusts keys.
   const cert = clone(good);

@@ -10,6 +10,7 @@ import { dsseBody, tlogEntryFromLog } from '../../attest/sigstore-tlog.ts';
 import {
   blobStatementPayload,
   dsseBundle,
+  logBaseUrl,
   logKeysFromTrustedRoot,
   trustedKeysJson,
   trustedRootJson,
@@ -147,8 +148,9 @@ export const verifyBlob: Command = {
          [--log-key VKEY… | --trusted-root trusted_root.json] [--insecure-ignore-tlog]
 
 Verifies that the bundle signs FILE:
-  DSSE bundles (custody sign-blob, custody attest --bundle): the envelope signature by the root's targets keys
-    (threshold) or a --key, and an in-toto subject whose sha256 is FILE's;
+  DSSE bundles (custody sign-blob, custody attest --bundle; cosign attest-blob --key): the envelope signature by
+    the root's targets keys (threshold) or a --key (Ed25519, or ECDSA P-256), and an in-toto subject whose sha256
+    is FILE's;
   message-signature bundles (cosign sign-blob --key): messageDigest SHA2_256 = FILE's sha256 and an ECDSA P-256
     signature over FILE by a --key (cosign.pub).
 Each transparency-log entry's body must match the content. An entry in a log named by --log-key (or a C2SP log of
@@ -241,6 +243,16 @@ example:
       values.trust !== undefined
         ? keysFromRoot(await loadTrustRoot(ctx, values.trust))
         : keysFromPublicKeys(await Promise.all((values.key ?? []).map((k) => loadPublicKey(abs(ctx, k)))));
+    for (const k of logKeys) {
+      // @sigstore/verify tests a checkpoint's key name against baseUrl as a regular expression (tlog/checkpoint.js).
+      let matches: boolean;
+      try {
+        matches = new RegExp(k.name).test(logBaseUrl(k));
+      } catch {
+        matches = false;
+      }
+      if (!matches) ctx.stderr(`custody: warning: @sigstore/verify will not match the log name ${k.name} to ${logBaseUrl(k)} (it reads names as regular expressions); custody verify-blob will\n`);
+    }
     const now = ctx.now();
     const keysOut = values['keys-output'] ?? out.replace(/\.json$/, '') + '.keys.json';
     if (abs(ctx, keysOut) === abs(ctx, out)) throw new UsageError('ERR_USAGE_ARGUMENT', '--keys-output must differ from --sigstore');
