@@ -380,6 +380,15 @@ export const ERROR_CODES = {
     422,
     'the bundle claims a transparency-log entry in a log you did not name; pass that log\'s key (--log-key, or --trusted-root), or --insecure-ignore-tlog to skip entries of unknown logs',
   ],
+
+  // --- SLSA provenance (attest/slsa) ---
+  ERR_SLSA_SCHEMA: [
+    'format',
+    400,
+    'the predicate is not SLSA Provenance v1 {buildDefinition {buildType, externalParameters, …}, runDetails {builder {id}, …}}; see docs/attestations.md',
+  ],
+  ERR_SLSA_PREDICATE_TYPE: ['format', 400, 'the statement is another kind of attestation; SLSA provenance v1 has predicateType https://slsa.dev/provenance/v1'],
+  ERR_SLSA_TIME_ORDER: ['format', 400, 'runDetails.metadata.startedOn must not be later than finishedOn; check the clock and the order of --started-on/--finished-on'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -65,3 +65,21 @@ export {
 } from './sigstore-trust.ts';
 export { verifyBundle, verifyParsedBundle } from './sigstore-verify.ts';
 export type { VerifiedBundle, VerifyBundleOptions } from './sigstore-verify.ts';
+export {
+  RD_MAX_CONTENT_BYTES,
+  isUri,
+  parseDigestSet,
+  parseResourceDescriptor,
+  resourceDescriptorToJson,
+} from './resource-descriptor.ts';
+export type { ResourceDescriptor } from './resource-descriptor.ts';
+export {
+  SLSA_MAX_DESCRIPTORS,
+  SLSA_PROVENANCE_V1,
+  checkTimeOrder,
+  parseProvenance,
+  provenanceFromStatement,
+  provenancePredicate,
+  provenanceStatement,
+} from './slsa.ts';
+export type { BuildDefinition, BuildMetadata, Builder, Provenance, RunDetails } from './slsa.ts';
