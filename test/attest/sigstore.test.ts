@@ -187,6 +187,32 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
   assert.equal(ra.code, 1);
   assert.match(ra.stderr, /\[ERR_ATTEST_SUBJECT_MISMATCH\]/);
 
+  // custody attest … --bundle: the envelope of the .intoto.jsonl, as a bundle logged in our log.
+  await ok('keygen', '--output', 'k/b.pem');
+  const prov = [
+    'attest', 'provenance', '--subject', 'app.tar.gz', '--builder-id', 'https://ci.example.org/runners/ubi9',
+    '--build-type', 'https://custody.dev/build-types/make/v1', '--key', 'k/a.pem', '--output', 'app.intoto.jsonl',
+  ];
+  const attested = await ok(...prov, '--bundle', 'prov.sigstore.json', '--log', log.url, '--log-key', log.vkey, '--log-token-file', 'token');
+  assert.match(attested, /\nbundle: .*prov\.sigstore\.json \(logged at index \d+\)\n$/);
+  const provBundle = readJson(join(dir, 'prov.sigstore.json'));
+  const line = JSON.parse(readFileSync(join(dir, 'app.intoto.jsonl'), 'utf8').trim()) as Json;
+  assert.deepEqual(provBundle['dsseEnvelope'], line, 'the bundle carries the very envelope of the .intoto.jsonl');
+  sigstoreVerify(provBundle, trustedRoot, keysFile);
+  const pv = JSON.parse(await ok('verify-blob', 'app.tar.gz', '--bundle', 'prov.sigstore.json', '--trust', 'root.json', '--trusted-root', 'trusted_root.json', '--json')) as { predicate_type: string };
+  assert.equal(pv.predicate_type, 'https://slsa.dev/provenance/v1');
+  // One signature per bundle; log flags belong to --bundle; nothing written on refusal.
+  const two = await run(...prov.slice(0, -2), '--key', 'k/b.pem', '--output', 'two.intoto.jsonl', '--bundle', 'two.sigstore.json');
+  assert.equal(two.code, 2);
+  assert.match(two.stderr, /--bundle takes exactly one --key: a Sigstore bundle carries one signature, got 2 \[ERR_USAGE_ARGUMENT\]/);
+  const stray = await run(...prov.slice(0, -2), '--output', 'stray.intoto.jsonl', '--log', log.url);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /--log, --log-key and --log-token-file go with --bundle/);
+  const exists = await run(...prov, '--bundle', 'again.sigstore.json', '--log', log.url, '--log-key', log.vkey, '--log-token-file', 'token');
+  assert.equal(exists.code, 3);
+  assert.match(exists.stderr, /\[ERR_IO_EXISTS\]/);
+  for (const f of ['two.intoto.jsonl', 'two.sigstore.json', 'stray.intoto.jsonl', 'again.sigstore.json']) assert.equal(existsSync(join(dir, f)), false, f);
+
   // The wrong log key (another key under the same name): the checkpoint is not its.
   const other = newNoteVerifier('example.test/log', key('not-the-log').publicKey);
   const { formatVerifierKey } = await import('../../src/note/note.ts');

@@ -4,12 +4,11 @@
  */
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { keysFromPublicKeys, type EnvelopeKeys } from '../../attest/dsse.ts';
-import { formatBundle, parseBundle, BUNDLE_MAX_BYTES, type SigstoreBundle } from '../../attest/sigstore-bundle.ts';
+import { keysFromPublicKeys, signEnvelope, type DsseEnvelope, type EnvelopeKeys } from '../../attest/dsse.ts';
+import { formatBundle, parseBundle, BUNDLE_MAX_BYTES, BUNDLE_V03_MEDIA_TYPE, type SigstoreBundle } from '../../attest/sigstore-bundle.ts';
 import { dsseBody, tlogEntryFromLog } from '../../attest/sigstore-tlog.ts';
 import {
   blobStatementPayload,
-  dsseBundle,
   logBaseUrl,
   logKeysFromTrustedRoot,
   trustedKeysJson,
@@ -18,8 +17,9 @@ import {
   TRUSTED_ROOT_MAX_BYTES,
 } from '../../attest/sigstore-trust.ts';
 import { verifyParsedBundle, type VerifiedBundle } from '../../attest/sigstore-verify.ts';
+import { INTOTO_PAYLOAD_TYPE } from '../../attest/statement.ts';
 import { keysFromRoot } from '../../attest/verify.ts';
-import { P256PublicKey, type PrivateKey, type PublicKey } from '../../crypto/index.ts';
+import { P256PublicKey, type PublicKey } from '../../crypto/index.ts';
 import { decodeUtf8 } from '../../encoding/json.ts';
 import { ConfigError, UsageError, isTrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
@@ -41,27 +41,38 @@ export interface LogOptions {
   logTokenFile?: string | undefined;
 }
 
-/**
- * bundleForPayload signs an in-toto statement payload with `key` as a Sigstore bundle and, with --log, submits the
- * dsse body to our log and adds the verified entry (inclusion proof + checkpoint). Used by sign-blob and attest.
- */
-export async function bundleForPayload(ctx: CommandContext, payload: Uint8Array, key: PrivateKey, log: LogOptions): Promise<SigstoreBundle> {
-  let bundle = dsseBundle(payload, key);
+/** checkLogOptions refuses log flags that cannot work together, before anything is signed or sent. */
+export function checkLogOptions(log: LogOptions): void {
   if (log.log === undefined) {
     if (log.logKey !== undefined || log.logTokenFile !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--log-key and --log-token-file go with --log URL');
-    return bundle;
+    return;
   }
   // --log-key is required (sign-manifest makes it optional): the bundle names the log by its key (logId), and an
   // entry whose checkpoint signature was not checked must not be written where verifiers will trust it.
+  parseVerifierKey(requireOption(log.logKey, 'log-key'));
+}
+
+/**
+ * bundleForEnvelope wraps a one-signature in-toto envelope signed by `publicKey` in a Sigstore bundle and, with
+ * --log, submits its dsse body to our log and adds the verified entry (inclusion proof + checkpoint). The one place
+ * sign-blob and `attest … --bundle` make bundles.
+ */
+export async function bundleForEnvelope(ctx: CommandContext, envelope: DsseEnvelope, publicKey: PublicKey, log: LogOptions): Promise<SigstoreBundle> {
+  checkLogOptions(log);
+  const bundle: SigstoreBundle = {
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    key: { type: 'publicKey', hint: tufKeyId(publicKey) },
+    tlogEntries: [],
+    content: { type: 'dsseEnvelope', envelope },
+  };
+  if (log.log === undefined) return bundle;
   const logKey = parseVerifierKey(requireOption(log.logKey, 'log-key'));
   const token = log.logTokenFile !== undefined ? new TextDecoder().decode(await readTokenFile(ctx, log.logTokenFile)) : ctx.env.CUSTODY_LOG_TOKEN;
   if (!token) throw new ConfigError('ERR_CONFIG_INVALID', '--log needs a bearer token', { hint: 'pass --log-token-file FILE or set CUSTODY_LOG_TOKEN' });
-  if (bundle.content.type !== 'dsseEnvelope') throw new Error('unreachable');
-  const body = dsseBody(bundle.content.envelope, key.publicKey);
+  const body = dsseBody(envelope, publicKey);
   const answer = await new LogClient(log.log).add(body, token);
   // The answer is untrusted: checkpoint signature and inclusion are verified before the entry goes in the bundle.
-  bundle = withTlogEntry(bundle, tlogEntryFromLog(body, 'dsse', answer, logKey));
-  return bundle;
+  return withTlogEntry(bundle, tlogEntryFromLog(body, 'dsse', answer, logKey));
 }
 
 export const LOG_OPTIONS = {
@@ -102,12 +113,11 @@ example:
       seedFile: values['seed-file'],
       passphraseFile: values['passphrase-file'],
     });
+    const log = { log: values.log, logKey: values['log-key'], logTokenFile: values['log-token-file'] };
+    checkLogOptions(log);
     const digest = await fileSha256(abs(ctx, file));
-    const bundle = await bundleForPayload(ctx, blobStatementPayload(basename(file), digest), key, {
-      log: values.log,
-      logKey: values['log-key'],
-      logTokenFile: values['log-token-file'],
-    });
+    const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, blobStatementPayload(basename(file), digest), [key]);
+    const bundle = await bundleForEnvelope(ctx, envelope, key.publicKey, log);
     const path = await writeOutput(ctx, out, formatBundle(bundle), { inputs: [file] });
     const entry = bundle.tlogEntries[0];
     ctx.print(`signed sha256:${digest} by ${tufKeyId(key.publicKey)} → ${path}`);
