@@ -42,7 +42,7 @@ import { BUNDLE_MAX_BODY_BYTES, type TlogEntry } from './sigstore-bundle.ts';
 /** REKOR_API_VERSION is the version of both body kinds Custody writes and checks ("0.0.1"). */
 export const REKOR_API_VERSION = '0.0.1';
 
-/** SigningKey is a key a body can name as its verifier. */
+/** BodyKey is a key a body can name as its verifier: Ed25519 (Custody) or ECDSA P-256 (cosign). */
 export type BodyKey = PublicKey | P256PublicKey;
 
 /** keyPem is the SPKI PEM of either key type. */

@@ -20,7 +20,7 @@
  * `{"baseUrl": "https://<key name>", "hashAlgorithm": "SHA2_256", "publicKey": {"rawBytes": <SPKI DER>,
  * "keyDetails": "PKIX_ED25519", "validFor": {"start": …}}, "logId": {"keyId": <SHA-256(name‖0x0A‖0x01‖key)>}}`.
  */
-import { PublicKey } from '../crypto/index.ts';
+import { PublicKey, type Signer } from '../crypto/index.ts';
 import { decodeBase64, encodeBase64 } from '../encoding/bytes.ts';
 import { isJsonObject, parseJson, type JsonObject } from '../encoding/json.ts';
 import { FormatError } from '../errors.ts';
@@ -31,7 +31,6 @@ import { signEnvelope, type EnvelopeKeys } from './dsse.ts';
 import { BUNDLE_V03_MEDIA_TYPE, type SigstoreBundle, type TlogEntry } from './sigstore-bundle.ts';
 import { noteLogId } from './sigstore-tlog.ts';
 import { INTOTO_PAYLOAD_TYPE, encodeStatement } from './statement.ts';
-import type { Signer } from '../crypto/index.ts';
 
 /** TRUSTED_ROOT_MEDIA_TYPE is the TrustedRoot media type written. */
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
@@ -138,7 +137,7 @@ export function blobStatementPayload(name: string, sha256Hex: string): Uint8Arra
   return encodeStatement({ subject: [{ name, digest: { sha256: sha256Hex } }], predicateType: BLOB_PREDICATE_TYPE, predicate: {} });
 }
 
-/** signDsseBundle signs an in-toto payload with one key and wraps it in a bundle with the given log entries. */
+/** dsseBundle signs an in-toto payload with one key and wraps it in a bundle without log entries (add them with {@link withTlogEntry}). */
 export function dsseBundle(payload: Uint8Array, signer: Signer): SigstoreBundle {
   const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [signer]);
   return { mediaType: BUNDLE_V03_MEDIA_TYPE, key: { type: 'publicKey', hint: tufKeyId(signer.publicKey) }, tlogEntries: [], content: { type: 'dsseEnvelope', envelope } };
