@@ -334,7 +334,11 @@ export const ERROR_CODES = {
 
   // --- DSSE envelopes and in-toto statements (attest) ---
   ERR_DSSE_SCHEMA: ['format', 400, 'the envelope is not a DSSE JSON envelope {payload, payloadType, signatures[{keyid, sig}]}; see docs/attestations.md'],
-  ERR_DSSE_PAYLOAD_TYPE: ['format', 400, 'the envelope carries another kind of payload; in-toto attestations use application/vnd.in-toto+json'],
+  ERR_DSSE_PAYLOAD_TYPE: [
+    'format',
+    400,
+    'the envelope carries another kind of payload than this command reads: in-toto attestations are application/vnd.in-toto+json, signed sums application/vnd.custody.sha256sums',
+  ],
   ERR_DSSE_THRESHOLD_UNMET: [
     'verification',
     422,
@@ -389,6 +393,50 @@ export const ERROR_CODES = {
   ],
   ERR_SLSA_PREDICATE_TYPE: ['format', 400, 'the statement is another kind of attestation; SLSA provenance v1 has predicateType https://slsa.dev/provenance/v1'],
   ERR_SLSA_TIME_ORDER: ['format', 400, 'runDetails.metadata.startedOn must not be later than finishedOn; check the clock and the order of --started-on/--finished-on'],
+  // --- offline vulnerabilities (vuln), SBOM reading (sbom/read), ZIP reading (archive/zip), rebuild check (issue 10) ---
+  ERR_ZIP_FORMAT: ['format', 400, 'the file is not a well-formed ZIP archive (or an entry fails its CRC-32); check that it was not truncated'],
+  ERR_ZIP_UNSUPPORTED: [
+    'format',
+    400,
+    'the ZIP uses a feature custody does not read (zip64, encryption, multi-disk, a method other than stored or deflate); repack it plainly',
+  ],
+  ERR_ZIP_PATH: ['format', 400, 'an entry name is absolute, contains "..", backslashes, NUL or control characters, or repeats another name'],
+  ERR_ZIP_ENTRY_LIMIT: ['limit', 413, 'the ZIP has more entries than the cap'],
+  ERR_ZIP_SIZE_LIMIT: ['limit', 413, 'an entry or the whole ZIP expands beyond the size cap'],
+  ERR_ZIP_RATIO_LIMIT: ['limit', 413, 'an entry expands more than the compression-ratio cap allows (a decompression bomb?)'],
+  ERR_SBOM_READ_UNKNOWN_FORMAT: ['format', 400, 'pass an SPDX 2.3 JSON or a CycloneDX 1.4-1.6 JSON document'],
+  ERR_SBOM_READ_MALFORMED: ['format', 400, 'a field of the SBOM has the wrong type or is missing; compare with the SPDX or CycloneDX schema'],
+  ERR_VULN_RECORD_MALFORMED: ['format', 400, 'the OSV record named is not valid OSV JSON (ossf.github.io/osv-schema); fix or remove it and import again'],
+  ERR_VULN_RECORD_LIMIT: ['limit', 413, 'the OSV record named is larger than the per-record cap; nothing was imported'],
+  ERR_VULN_IMPORT_EMPTY: ['format', 400, 'the directory or ZIP holds no .json OSV records'],
+  ERR_VULN_DB_MISSING: ['config', 500, 'import OSV records first: custody vulndb import DIR|ZIP (docs/attestations.md), or pass --db PATH'],
+  ERR_VULN_DB_INVALID: ['config', 500, 'the file is not a custody vulnerability database of this version; import into a new --db path'],
+  ERR_VULN_FOUND: ['policy', 422, 'the SBOM names components with known vulnerabilities; upgrade to the fixed versions listed'],
+  ERR_REBUILD_DIFFERS: ['verification', 422, 'the two build outputs differ; the lines listed say where (the build is not reproducible)'],
+  ERR_REBUILD_KIND_MISMATCH: ['usage', 400, 'compare two things of the same kind: two directories, two tar files, two PSPF packages or two SBOMs'],
+  // --- sums (SHA256SUMS in the GNU coreutils format, plain or signed) ---
+  ERR_SUMS_LINE_MALFORMED: [
+    'format',
+    400,
+    'the line is not a sha256sum line ("<64 hex>  NAME", "<64 hex> *NAME" or "SHA256 (NAME) = <64 hex>"); see docs/attestations.md "SHA256SUMS"',
+  ],
+  ERR_SUMS_NUL_BYTE: ['format', 400, 'a checksum file is text: a NUL byte would make a name mean different files to different readers; regenerate the file'],
+  ERR_SUMS_NAME_UNREPRESENTABLE: [
+    'usage',
+    400,
+    'the name cannot be written so that sha256sum -c reads it back (empty, "-" meaning standard input, or over the length cap); rename the file or pass it by another path',
+  ],
+  ERR_SUMS_CHECK_FAILED: [
+    'verification',
+    422,
+    'a listed file is missing, unreadable or has other bytes than the checksum file says (the lines above name it); do not use these files',
+  ],
+  ERR_SUMS_NO_VALID_LINES: ['format', 400, 'the file holds no sha256sum line at all; pass the SHA256SUMS file itself'],
+  ERR_SUMS_PAYLOAD_MISMATCH: [
+    'verification',
+    422,
+    'the signed envelope covers other bytes than this checksum file: the file was changed after signing, or the envelope belongs to another file',
+  ],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

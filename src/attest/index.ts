@@ -83,3 +83,21 @@ export {
   provenanceStatement,
 } from './slsa.ts';
 export type { BuildDefinition, BuildMetadata, Builder, Provenance, RunDetails } from './slsa.ts';
+export {
+  SHA256SUMS_PAYLOAD_TYPE,
+  SUMS_MAX_BYTES,
+  SUMS_MAX_LINES,
+  SUMS_MAX_LINE_BYTES,
+  SUMS_MAX_NAME_BYTES,
+  escapeName,
+  formatSums,
+  formatSumsLine,
+  needsEscape,
+  parseSums,
+  toNameBytes,
+  verdictName,
+  verifySignedSums,
+} from './sums.ts';
+export type { ParseSumsOptions, ParsedSums, SumsEntry, SumsLine, SumsMode } from './sums.ts';
+export { checkSums, digestForSums, digestListedFile, resolveName, sumsCheckPassed } from './sums-check.ts';
+export type { CheckSumsOptions, FileDigest, SumsReport, SumsVerdict } from './sums-check.ts';

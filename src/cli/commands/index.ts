@@ -58,4 +58,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'attest provenance': { summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestProvenance },
   'attest predicate': { summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestPredicate },
   'attest verify': { summary: 'verify every envelope of an .intoto.jsonl (threshold of trusted keys) and show its statements', load: async () => (await import('./attest.ts')).attestVerify },
+  // vuln and rebuild (issue 10: offline vulnerabilities, rebuild check)
+  'vulndb import': { summary: 'load OSV vulnerability records (a directory of .json or an osv.dev all.zip) into the offline database', load: async () => (await import('./vuln.ts')).vulndbImport },
+  scan: { summary: 'match the components of an SBOM (SPDX or CycloneDX JSON) against the offline vulnerability database', load: async () => (await import('./vuln.ts')).scan },
+  'rebuild-check': { summary: 'compare two build outputs (directories, tar, PSPF packages, SBOMs) and report every difference', load: async () => (await import('./rebuild.ts')).rebuildCheck },
+  // sums (issue 10: SHA256SUMS as GNU coreutils writes and checks it, plain or signed)
+  'sums create': { summary: 'write a SHA256SUMS file exactly as coreutils sha256sum does (text, --binary or --tag lines)', load: async () => (await import('./sums.ts')).sumsCreate },
+  'sums check': { summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)', load: async () => (await import('./sums.ts')).sumsCheck },
+  'sums sign': { summary: 'sign a SHA256SUMS file: a DSSE envelope over its bytes (one more signature per run)', load: async () => (await import('./sums.ts')).sumsSign },
 };
