@@ -50,6 +50,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // attest: Sigstore bundles (issue 10)
+  'sign-blob': { summary: 'sign a file as a Sigstore bundle v0.3 (DSSE in-toto statement, Ed25519), optionally logged in our log', load: async () => (await import('./sigstore.ts')).signBlob },
+  'verify-blob': { summary: 'verify a file against a Sigstore bundle v0.3 (ours, or cosign --key message signatures)', load: async () => (await import('./sigstore.ts')).verifyBlob },
+  'trust export': { summary: 'export trust for Sigstore verifiers: a TrustedRoot naming our log, and the signing keys beside it', load: async () => (await import('./sigstore.ts')).trustExport },
   // attest: SLSA provenance and in-toto attestations (issue 10)
   'attest provenance': { summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestProvenance },
   'attest predicate': { summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestPredicate },
