@@ -367,6 +367,24 @@ export const ERROR_CODES = {
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
 
+  // --- sigstore bundles (issue 10) ---
+  ERR_BUNDLE_SCHEMA: ['format', 400, 'the file is not a Sigstore bundle v0.3 in protobuf JSON (or the trusted root is malformed); see docs/attestations.md "Sigstore bundles"'],
+  ERR_BUNDLE_MEDIA_TYPE: ['format', 400, 'Custody reads Sigstore bundles v0.3 (application/vnd.dev.sigstore.bundle.v0.3+json); re-create older bundles with a current signer'],
+  ERR_BUNDLE_UNSUPPORTED: [
+    'format',
+    400,
+    'Custody verifies key-based bundles: DSSE with Ed25519 keys, or message signatures (SHA2_256) with ECDSA P-256 keys, logged as dsse or hashedrekord v0.0.1; certificates (keyless) are not read',
+  ],
+  ERR_BUNDLE_DIGEST_MISMATCH: ['verification', 422, 'the bundle signs other bytes than this file; pass the file the bundle was made for'],
+  ERR_BUNDLE_SIGNATURE_INVALID: ['verification', 422, 'the signature verifies under none of the trusted keys; pass the signer\'s public key with --key, or the bundle was changed'],
+  ERR_BUNDLE_TLOG_BODY_MISMATCH: ['verification', 422, 'the transparency-log entry describes other content than the bundle carries; the bundle was changed or assembled from parts'],
+  ERR_BUNDLE_INCLUSION_MISMATCH: ['verification', 422, 'the inclusion proof does not belong to the entry or checkpoint beside it; the bundle was changed'],
+  ERR_BUNDLE_TLOG_UNTRUSTED: [
+    'policy',
+    422,
+    'the bundle claims a transparency-log entry in a log you did not name; pass that log\'s key (--log-key, or --trusted-root), or --insecure-ignore-tlog to skip entries of unknown logs',
+  ],
+
   // --- SLSA provenance (attest/slsa) ---
   ERR_SLSA_SCHEMA: [
     'format',
@@ -419,6 +437,18 @@ export const ERROR_CODES = {
     422,
     'the signed envelope covers other bytes than this checksum file: the file was changed after signing, or the envelope belongs to another file',
   ],
+  // --- SBOM generators (sbom/collect, sbom/spdx, sbom/cyclonedx; `custody sbom`) ---
+  ERR_SBOM_INPUT_KIND: ['usage', 400, 'pass a directory, an npm package-lock.json (or npm-shrinkwrap.json) or a PSPF package (.psp)'],
+  ERR_SBOM_TREE_LIMIT: ['limit', 413, 'the directory has more files or deeper nesting than the SBOM caps; point custody sbom at a smaller tree'],
+  ERR_SBOM_FILE_NAME: ['format', 400, 'a file name in the tree is not valid UTF-8; rename it or leave it out of the tree'],
+  ERR_SBOM_LOCKFILE_SCHEMA: ['format', 400, 'the lockfile is not an npm package-lock.json of lockfileVersion 1, 2 or 3; regenerate it with npm install'],
+  ERR_SBOM_LOCKFILE_NAME: [
+    'format',
+    400,
+    'a lockfile entry has a hostile or impossible package name or path (empty, absolute, "..", backslash or control characters); do not use this lockfile',
+  ],
+  ERR_SBOM_OUTPUT_LIMIT: ['limit', 413, 'the SBOM (or its attestation) would be larger than the cap; describe a smaller input'],
+
 
 
   // --- policy gate over verified evidence (policy), promotion (release) ---

@@ -14,4 +14,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'vuln', load: async () => (await import('./vuln.ts')).default },
   { name: 'sums', load: async () => (await import('./sums.ts')).default },
   { name: 'attest', load: async () => (await import('./attest.ts')).default },
+  { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
 ];

@@ -12,6 +12,7 @@
  * - `attest verify --artifact F` matches F by its sha256 against the subjects of every verified statement in the file
  *   and needs at least one match (ERR_ATTEST_SUBJECT_MISMATCH); the name is reported, not required to match.
  */
+import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { PrivateKey, PublicKey } from '../../crypto/index.ts';
 import {
@@ -25,17 +26,19 @@ import {
 } from '../../attest/dsse.ts';
 import { isUri } from '../../attest/resource-descriptor.ts';
 import { SLSA_PROVENANCE_V1, parseProvenance, provenanceFromStatement, provenancePredicate, type Provenance } from '../../attest/slsa.ts';
+import { formatBundle } from '../../attest/sigstore-bundle.ts';
 import { INTOTO_PAYLOAD_TYPE, encodeStatement, statementFromJson, statementToJson, type Statement, type Subject } from '../../attest/statement.ts';
 import { keysFromRoot, verifyAttestation, type VerifiedAttestation } from '../../attest/verify.ts';
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { printable } from '../../encoding/text.ts';
 import { parseTimestamp } from '../../encoding/time.ts';
-import { FormatError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
+import { FormatError, IoError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
-import { openRegularFile, readFileBounded, readFileIfExists, writeFileAtomic } from '../../io/files.ts';
+import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic } from '../../io/files.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { abs, loadSigningKey, loadTrustRoot } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+import { LOG_OPTIONS, bundleForEnvelope, checkLogOptions, type LogOptions } from './sigstore.ts';
 
 /** PARAMETERS_MAX_BYTES caps --external-parameters (inline or @FILE). */
 export const PARAMETERS_MAX_BYTES = 1024 * 1024;
@@ -79,11 +82,15 @@ export interface OutputMode {
   append?: boolean;
   /** force replaces an existing file. Without append or force an existing file is refused (ERR_IO_EXISTS). */
   force?: boolean;
+  /** bundle also writes the envelope as a Sigstore bundle v0.3 (one --key), logged in our log with --log. */
+  bundle?: { output: string } & LogOptions;
 }
 
 export interface SignedStatementFile {
   output: string;
   envelope: DsseEnvelope;
+  /** bundle is the path of the Sigstore bundle written (--bundle), and its log index when logged. */
+  bundle?: { output: string; logIndex?: number };
   /** envelopes is how many envelopes the file holds now (1 unless --append). */
   envelopes: number;
 }
@@ -103,8 +110,17 @@ export async function signStatementToFile(
   if (mode.append === true && mode.force === true) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass either --append or --force, not both');
   // What a verifier will parse (subjects, digests, duplicates) is checked before anything is signed.
   statementFromJson(statementToJson(statement));
+  if (mode.bundle) {
+    // A Sigstore bundle's envelope carries exactly one signature (sigstore_bundle.proto; every Sigstore verifier).
+    if (signers.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', `--bundle takes exactly one --key: a Sigstore bundle carries one signature, got ${signers.length}`);
+    checkLogOptions(mode.bundle);
+  }
   const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, encodeStatement(statement), signers);
   const out = abs(ctx, output);
+  if (mode.bundle && mode.append !== true && mode.force !== true && (await pathExists(out))) {
+    // Refused before the entry goes to the log (the write below would refuse it after).
+    throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${out}`);
+  }
   let text = formatEnvelope(envelope) + '\n';
   let envelopes = 1;
   if (mode.append === true) {
@@ -116,8 +132,24 @@ export async function signStatementToFile(
       text = (body.endsWith('\n') ? body : body + '\n') + text;
     }
   }
-  await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
-  return { output: out, envelope, envelopes };
+  if (!mode.bundle) {
+    await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
+    return { output: out, envelope, envelopes };
+  }
+  // The same envelope (same bytes, same signature) goes into the bundle; the log entry is made before either file
+  // is written, and a bundle whose .intoto.jsonl could not be written is removed again.
+  const bundle = await bundleForEnvelope(ctx, envelope, signers[0]!.publicKey, mode.bundle);
+  const bundlePath = abs(ctx, mode.bundle.output);
+  if (bundlePath === out) throw new UsageError('ERR_USAGE_ARGUMENT', '--bundle must differ from --output');
+  await writeFileAtomic(bundlePath, formatBundle(bundle), { mode: 0o644, overwrite: true });
+  try {
+    await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
+  } catch (e) {
+    await rm(bundlePath, { force: true });
+    throw e;
+  }
+  const logIndex = bundle.tlogEntries[0]?.logIndex;
+  return { output: out, envelope, envelopes, bundle: { output: bundlePath, ...(logIndex === undefined ? {} : { logIndex }) } };
 }
 
 /** parseResolvedDependency reads `URI@ALG:HEX` (sha256 or sha512) into a ResourceDescriptor. */
@@ -165,15 +197,33 @@ function uriOption(v: string | undefined, flag: string): string {
   return s;
 }
 
-function outputModeOf(values: { append?: boolean | undefined; force?: boolean | undefined }): OutputMode {
-  return { ...(values.append === true ? { append: true } : {}), ...(values.force === true ? { force: true } : {}) };
+function outputModeOf(values: {
+  append?: boolean | undefined;
+  force?: boolean | undefined;
+  bundle?: string | undefined;
+  log?: string | undefined;
+  'log-key'?: string | undefined;
+  'log-token-file'?: string | undefined;
+}): OutputMode {
+  const log: LogOptions = { log: values.log, logKey: values['log-key'], logTokenFile: values['log-token-file'] };
+  if (values.bundle === undefined && (log.log ?? log.logKey ?? log.logTokenFile) !== undefined) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', '--log, --log-key and --log-token-file go with --bundle OUT.sigstore.json');
+  }
+  if (values.bundle !== undefined) checkLogOptions(log);
+  return {
+    ...(values.append === true ? { append: true } : {}),
+    ...(values.force === true ? { force: true } : {}),
+    ...(values.bundle === undefined ? {} : { bundle: { output: values.bundle, ...log } }),
+  };
 }
 
 function reportSigned(ctx: CommandContext, r: SignedStatementFile, statement: Omit<Statement, 'type'>): void {
   const keyIds = r.envelope.signatures.map((s) => s.keyid);
   ctx.print(`wrote ${r.output}: ${statement.predicateType} for ${statement.subject.length} subject(s), signed by ${keyIds.join(', ')}${r.envelopes > 1 ? ` (envelope ${r.envelopes} of the file)` : ''}`);
   for (const s of statement.subject) ctx.print(`  ${s.name} sha256:${s.digest['sha256'] ?? '?'}`);
+  if (r.bundle) ctx.print(`bundle: ${r.bundle.output}${r.bundle.logIndex === undefined ? '' : ` (logged at index ${r.bundle.logIndex})`}`);
   ctx.result({
+    ...(r.bundle ? { bundle: r.bundle.output, ...(r.bundle.logIndex === undefined ? {} : { log_index: r.bundle.logIndex }) } : {}),
     output: r.output,
     predicate_type: statement.predicateType,
     subjects: statement.subject.map((s) => ({ name: s.name, digest: s.digest })),
@@ -186,13 +236,19 @@ const OUTPUT_HELP = `  --output F.intoto.jsonl   where the envelope goes (requir
   --append                  add the envelope as a new last line of the existing .intoto.jsonl (it must be valid)
   --force                   replace the existing file
   --key K.pem               signing key (repeat for several signatures in one envelope)
-  --passphrase-file F       passphrase of encrypted keys (or CUSTODY_PASSPHRASE)`;
+  --passphrase-file F       passphrase of encrypted keys (or CUSTODY_PASSPHRASE)
+  --bundle B.sigstore.json  also write the envelope as a Sigstore bundle v0.3 (exactly one --key)
+  --log URL                 with --bundle: add the bundle's dsse entry to our log (custody log serve) and keep
+                            its inclusion proof and checkpoint in the bundle
+  --log-key VKEY            the log's verifier key (required with --log: the answer is verified)
+  --log-token-file F        the log's bearer token (or CUSTODY_LOG_TOKEN)`;
 
 export const attestProvenance: Command = {
   summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl',
   usage: `usage: custody attest provenance --subject FILE… --builder-id URI --build-type URI --key K.pem --output F.intoto.jsonl
          [--external-parameters JSON|@FILE] [--internal-parameters JSON|@FILE] [--resolved-dependency URI@sha256:HEX]…
          [--invocation-id ID] [--started-on T] [--finished-on T] [--append | --force]
+         [--bundle B.sigstore.json [--log URL --log-key VKEY --log-token-file F]]
 
 Writes an in-toto Statement v1 whose predicateType is ${SLSA_PROVENANCE_V1} (SLSA Provenance v1.0) and whose
 subjects are the files (name: base name; digest: sha256), signed as one DSSE envelope by every --key.
@@ -232,6 +288,8 @@ example:
         output: { type: 'string' },
         append: { type: 'boolean' },
         force: { type: 'boolean' },
+        bundle: { type: 'string' },
+        ...LOG_OPTIONS,
       },
       false,
     );
@@ -276,7 +334,7 @@ example:
 export const attestPredicate: Command = {
   summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl',
   usage: `usage: custody attest predicate --predicate-type URI --predicate FILE.json --subject FILE… --key K.pem
-         --output F.intoto.jsonl [--append | --force]
+         --output F.intoto.jsonl [--append | --force] [--bundle B.sigstore.json [--log URL --log-key VKEY --log-token-file F]]
 
 Writes an in-toto Statement v1 with the given predicateType and predicate (a JSON object, at most
 ${PREDICATE_MAX_BYTES / 1024 / 1024} MiB), subjects named by base name with their sha256, signed as one DSSE envelope. A
@@ -304,6 +362,8 @@ example:
         output: { type: 'string' },
         append: { type: 'boolean' },
         force: { type: 'boolean' },
+        bundle: { type: 'string' },
+        ...LOG_OPTIONS,
       },
       false,
     );

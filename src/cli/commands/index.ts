@@ -50,6 +50,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // attest: Sigstore bundles (issue 10)
+  'sign-blob': { summary: 'sign a file as a Sigstore bundle v0.3 (DSSE in-toto statement, Ed25519), optionally logged in our log', load: async () => (await import('./sigstore.ts')).signBlob },
+  'verify-blob': { summary: 'verify a file against a Sigstore bundle v0.3 (ours, or cosign --key message signatures)', load: async () => (await import('./sigstore.ts')).verifyBlob },
+  'trust export': { summary: 'export trust for Sigstore verifiers: a TrustedRoot naming our log, and the signing keys beside it', load: async () => (await import('./sigstore.ts')).trustExport },
   // attest: SLSA provenance and in-toto attestations (issue 10)
   'attest provenance': { summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestProvenance },
   'attest predicate': { summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestPredicate },
@@ -62,6 +66,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'sums create': { summary: 'write a SHA256SUMS file exactly as coreutils sha256sum does (text, --binary or --tag lines)', load: async () => (await import('./sums.ts')).sumsCreate },
   'sums check': { summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)', load: async () => (await import('./sums.ts')).sumsCheck },
   'sums sign': { summary: 'sign a SHA256SUMS file: a DSSE envelope over its bytes (one more signature per run)', load: async () => (await import('./sums.ts')).sumsSign },
+  // sbom (issue 10: supply-chain evidence — SBOM generators)
+  sbom: { summary: 'write an SPDX 2.3 or CycloneDX 1.6 SBOM of a directory, npm lockfile or PSPF package (optionally attested)', load: async () => (await import('./sbom.ts')).sbom },
   // policy gate and promotion (issue 10: supply-chain evidence)
   'verify-attestation': { summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)', load: async () => (await import('./attestation.ts')).verifyAttestationCommand },
   promote: { summary: 'publish an artifact set only when every artifact has the evidence a policy requires', load: async () => (await import('./attestation.ts')).promoteCommand },
