@@ -14,6 +14,7 @@ import { SLSA_V1, SPDX_TYPE, attest, jsonl, provenance } from '../support/attest
 import { cli } from '../support/cli.ts';
 import { key, NOW, rootOf } from '../support/fixtures.ts';
 import { tmpDir } from '../support/tmp.ts';
+import { startLog, writeTokenFile } from '../log/harness.ts';
 
 const A = key('va-a');
 const ART = 'app-1.2.tar.gz';
@@ -140,4 +141,31 @@ test('max_severity: the SBOM attestation is scanned against the offline OSV data
   const none = await run(ART, '--attestation', `${ART}.intoto.jsonl`, '--policy', 'gate2.json', '--trust', 'root.json', '--vulndb', 'osv.sqlite');
   assert.equal(none.code, 1);
   assert.match(none.stderr, /"max_severity" refused: no vulnerability scan .*\[ERR_POLICY_SEVERITY\]/);
+});
+
+test('Sigstore bundles: a verified log inclusion satisfies require_log_inclusion; without --log-key it counts for nothing', { timeout: 120_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const tokenFile = writeTokenFile(dir);
+  const log = await startLog(join(dir, 'log-data'), tokenFile);
+  t.after(() => log.proc.kill('SIGKILL'));
+  const run = (...argv: string[]): ReturnType<typeof cli> => cli(argv, { cwd: dir });
+  assert.equal((await run('keygen', '--output', 'k/a.pem')).code, 0);
+  assert.equal((await run('trust', 'init', '--key', 'k/a.pub', '--threshold', '1', '--sign', 'k/a.pem', '--output', 'root.json')).code, 0);
+  writeFileSync(join(dir, ART), 'the release tarball');
+  const made = await run('attest', 'provenance', '--subject', ART, '--builder-id', 'https://builder.example/ci@v1', '--build-type', 'https://builder.example/build/v1',
+    '--finished-on', new Date().toISOString().replace(/\.\d+Z$/, 'Z'), '--key', 'k/a.pem', '--output', 'prov.intoto.jsonl',
+    '--bundle', 'prov.sigstore.json', '--log', log.url, '--log-key', log.vkey, '--log-token-file', tokenFile);
+  assert.equal(made.code, 0, made.stderr);
+  writeFileSync(join(dir, 'logged.json'), JSON.stringify({ version: 1, required_predicate_types: [SLSA_V1], trusted_builders: ['https://builder.example/*'], require_log_inclusion: true }));
+  const args = [ART, '--attestation', 'prov.sigstore.json', '--policy', 'logged.json', '--trust', 'root.json'];
+  const ok = await run('verify-attestation', ...args, '--log-key', log.vkey, '--json');
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok((JSON.parse(ok.stdout) as { verdicts: Array<{ rule: string; ok: boolean }> }).verdicts.some((v) => v.rule === 'require_log_inclusion' && v.ok));
+  const unlogged = await run('verify-attestation', ...args);
+  assert.equal(unlogged.code, 1);
+  assert.match(unlogged.stderr, /policy rule "require_log_inclusion" refused: .*\[ERR_POLICY_LOG_INCLUSION\]/);
+  // The same envelope as .intoto.jsonl carries no inclusion either.
+  const jsonlOnly = await run('verify-attestation', ART, '--attestation', 'prov.intoto.jsonl', '--policy', 'logged.json', '--trust', 'root.json', '--log-key', log.vkey);
+  assert.equal(jsonlOnly.code, 1);
+  assert.match(jsonlOnly.stderr, /\[ERR_POLICY_LOG_INCLUSION\]/);
 });

@@ -11,14 +11,16 @@ import { basename } from 'node:path';
 import { keysFromPublicKeys, type EnvelopeKeys } from '../../attest/dsse.ts';
 import { keysFromRoot, type VerifiedAttestation } from '../../attest/verify.ts';
 import type { PublicKey } from '../../crypto/index.ts';
-import { UsageError } from '../../errors.ts';
+import { UsageError, errorFromCode, isTrustError } from '../../errors.ts';
 import { openRegularFile, readFileBounded } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { requireSubject } from '../../attest/statement.ts';
 import { printable } from '../../encoding/text.ts';
-import { enforcePolicy, type ScanSummary } from '../../policy/evaluate.ts';
+import { enforcePolicy, type LogInclusion, type ScanSummary } from '../../policy/evaluate.ts';
+import { isJsonObject, parseJson } from '../../encoding/json.ts';
+import { parseVerifierKey } from '../../note/note.ts';
 import { verifyAttestationFile } from '../../policy/evidence.ts';
 import { POLICY_MAX_BYTES, parsePolicy, type Policy } from '../../policy/policy.ts';
 import { DSSE_MAX_ENVELOPE_BYTES } from '../../attest/dsse.ts';
@@ -73,6 +75,16 @@ export async function vulnScanner(
   return { scan: (atts, sha256) => scanAttestedSboms(db, atts, sha256, warn), close: () => db.close() };
 }
 
+/** isBundle tells a Sigstore bundle (one JSON object with "mediaType") from an .intoto.jsonl file. */
+function isBundle(bytes: Uint8Array): boolean {
+  try {
+    const v = parseJson(bytes, { maxBytes: ATTESTATION_FILE_MAX_BYTES, allowFloats: true, what: 'attestation file' });
+    return isJsonObject(v) && typeof v.mediaType === 'string';
+  } catch {
+    return false; // several lines, or not JSON: read as .intoto.jsonl (which reports what is wrong)
+  }
+}
+
 /** loadPolicyFile reads and checks a policy file (JSON or YAML). */
 export async function loadPolicyFile(ctx: CommandContext, path: string): Promise<Policy> {
   return parsePolicy(await readFileBounded(abs(ctx, path), { maxBytes: POLICY_MAX_BYTES, allowSymlink: true, what: 'policy file' }), path);
@@ -81,14 +93,18 @@ export async function loadPolicyFile(ctx: CommandContext, path: string): Promise
 export const verifyAttestationCommand: Command = {
   summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)',
   usage: `usage: custody verify-attestation ARTIFACT --attestation F… --policy P (--trust ROOT | --key K.pub…)
-                                  [--vulndb DB] [--json]
+                                  [--log-key VKEY…] [--vulndb DB] [--json]
 
 Hashes ARTIFACT, verifies every DSSE envelope of every attestation file (.intoto.jsonl: one envelope per line)
 under the trusted keys, requires each statement to name the artifact's SHA-256, then evaluates the policy over that
 verified evidence only. A bad envelope or an attestation about other bytes is a VerificationError; good evidence
 the policy does not accept is a PolicyError naming the rule (the policy key) that refused.
 
-  --attestation F   an .intoto.jsonl file (repeatable)
+  --attestation F   an .intoto.jsonl file, or a Sigstore bundle v0.3 of a DSSE attestation (custody attest …
+                    --bundle), told apart by its "mediaType" (repeatable)
+  --log-key VKEY    a transparency log whose entries in bundles are verified (repeatable); a verified
+                    inclusion is what require_log_inclusion asks for. Without it, bundle log entries are
+                    not checked and count for nothing
   --policy P        the policy, JSON or YAML; unknown keys are refused (docs/attestations.md "Policy")
   --trust ROOT      trust the root's targets role (its keys and threshold) for attestations
   --key K.pub       also trust this public key (repeatable); without --trust, one such key must sign
@@ -111,6 +127,7 @@ example:
       trust: { type: 'string' },
       key: { type: 'string', multiple: true },
       vulndb: { type: 'string' },
+      'log-key': { type: 'string', multiple: true },
     });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one ARTIFACT');
     const files = values.attestation ?? [];
@@ -127,8 +144,27 @@ example:
     }
     const now = ctx.now();
     const attestations: VerifiedAttestation[] = [];
+    const inclusions = new Map<string, LogInclusion>();
+    const logKeys = (values['log-key'] ?? []).map((k) => parseVerifierKey(k));
     for (const f of files) {
       const bytes = await readFileBounded(abs(ctx, f), { maxBytes: ATTESTATION_FILE_MAX_BYTES, allowSymlink: true, what: 'attestation file' });
+      if (isBundle(bytes)) {
+        const { verifyBundle } = await import('../../attest/sigstore-verify.ts');
+        let vb;
+        try {
+          vb = verifyBundle(bytes, { artifactSha256: sha256, keys, logKeys, ignoreTlog: logKeys.length === 0, now });
+        } catch (e) {
+          if (isTrustError(e)) throw errorFromCode(e.code, `${printable(f, 200)}: ${e.message}`, { cause: e, ...(e.details ? { details: { ...e.details } } : {}) });
+          throw e;
+        }
+        if (vb.attestation === undefined) {
+          ctx.stderr(`custody: warning: ${printable(f, 200)} is a message-signature bundle, not an attestation; it is no evidence for the policy\n`);
+          continue;
+        }
+        attestations.push(vb.attestation);
+        if (vb.inclusion !== undefined) inclusions.set(vb.attestation.signedDigest, vb.inclusion);
+        continue;
+      }
       attestations.push(...verifyAttestationFile(bytes, keys, now, f));
     }
     const scanner = await vulnScanner(ctx, policy, values.vulndb);
@@ -139,7 +175,7 @@ example:
     } finally {
       scanner?.close();
     }
-    const decision = enforcePolicy(policy, { artifact: { name: basename(artifactPath), sha256 }, attestations, scan }, now);
+    const decision = enforcePolicy(policy, { artifact: { name: basename(artifactPath), sha256 }, attestations, scan, inclusions }, now);
     ctx.print(`ACCEPTED ${basename(artifactPath)}  sha256:${sha256}  (${decision.attestations} attestation(s), policy ${values.policy})`);
     for (const v of decision.verdicts) ctx.print(`  ok  ${v.rule}: ${v.message}`);
     ctx.result({ artifact: basename(artifactPath), sha256, accepted: true, ...(scan === undefined ? {} : { scan }), attestations: attestations.map((a) => ({ predicate_type: a.statement.predicateType, signers: a.signers, signed_digest: a.signedDigest })), verdicts: decision.verdicts });
