@@ -62,4 +62,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'sums create': { summary: 'write a SHA256SUMS file exactly as coreutils sha256sum does (text, --binary or --tag lines)', load: async () => (await import('./sums.ts')).sumsCreate },
   'sums check': { summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)', load: async () => (await import('./sums.ts')).sumsCheck },
   'sums sign': { summary: 'sign a SHA256SUMS file: a DSSE envelope over its bytes (one more signature per run)', load: async () => (await import('./sums.ts')).sumsSign },
+  // signing API (issue 11, certus): API tokens and identities of /v1
+  'token create': { summary: 'create a scoped API token for the signing API (printed once; only its SHA-256 is stored)', load: async () => (await import('./auth.ts')).tokenCreate },
+  'token list': { summary: 'list the API tokens of the signing API (ids, names, scopes, expiry, revocation; never the tokens)', load: async () => (await import('./auth.ts')).tokenList },
+  'token revoke': { summary: 'revoke an API token of the signing API (refused by running daemons at their next request)', load: async () => (await import('./auth.ts')).tokenRevoke },
+  'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
+  'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
+  'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
 };
