@@ -435,6 +435,12 @@ export const ERROR_CODES = {
   ERR_AUTH_CHALLENGE_LIMIT: ['policy', 429, 'too many unanswered challenges for this identity; answer them or wait 60 seconds'],
   ERR_AUTH_NOT_FOUND: ['usage', 404, 'list what exists with `custody token list` or `custody identity list`'],
   ERR_AUTH_STORE: ['io', 503, 'the auth store (DATA/auth.db or the PostgreSQL auth schema) failed; check it and retry'],
+  ERR_SIGNAPI_REQUEST: ['format', 400, 'the request does not match the route schema (docs/signing-api.md); digests are "sha256:" + 64 lowercase hex'],
+  ERR_SIGNAPI_TOO_LARGE: ['limit', 413, 'the request body is over the cap of the route; sign a digest, not the artifact itself'],
+  ERR_SIGNAPI_NOT_FOUND: ['io', 404, 'no such route or transparency entry; list entries with GET /v1/transparency'],
+  ERR_SIGNAPI_NOT_READY: ['io', 503, 'a dependency of the signing API (log, auth store or signing key) failed; the answer names it'],
+  ERR_SIGNAPI_NOT_LOGGED: ['verification', 422, 'the envelope is not in this daemon\'s transparency log (or not the bytes that were logged)'],
+  ERR_SIGNAPI_IDENTITY_MISMATCH: ['policy', 422, 'the statement was signed for another caller than the identity the verifier expects'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { ConfigError, IoError, TrustError, UsageError } from '../errors.ts';
 import { scopesOf } from './store-sqlite.ts';
-import type { AuthStore, ChallengeRecord, ConsumedChallenge, IdentityRecord, StoredToken, TokenRecord } from './store.ts';
+import type { AuthStore, ChallengeRecord, ConsumedChallenge, IdentityRecord, SignatureRecord, StoredToken, TokenRecord } from './store.ts';
 
 export const AUTH_POSTGRES_SCHEMA_VERSION = 1;
 
@@ -47,6 +47,19 @@ function tokenOf(r: Raw): TokenRecord {
 
 function identityOf(r: Raw): IdentityRecord {
   return { name: str(r.name) ?? '', publicKey: str(r.public_key) ?? '', scopes: scopesOf(str(r.scopes) ?? ''), createdAt: Number(r.created_at), revokedAt: num(r.revoked_at) };
+}
+
+function signatureOf(r: Raw): SignatureRecord {
+  return {
+    entryId: str(r.entry_id) ?? '',
+    logIndex: Number(r.log_index),
+    signer: str(r.signer) ?? '',
+    callerId: str(r.caller_id) ?? '',
+    artifact: str(r.artifact) ?? '',
+    artifactType: str(r.artifact_type) ?? '',
+    createdAt: Number(r.created_at),
+    envelope: str(r.envelope) ?? '',
+  };
 }
 
 /** PostgresAuthStore implements AuthStore in one PostgreSQL schema. Open it with {@link openPostgresAuthStore}. */
@@ -95,6 +108,12 @@ export class PostgresAuthStore implements AuthStore {
             nonce text PRIMARY KEY, identity text NOT NULL, expires_at bigint NOT NULL, used_at bigint
           );
           CREATE INDEX IF NOT EXISTS challenges_identity ON ${s.#s}.challenges(identity, expires_at);
+          CREATE TABLE IF NOT EXISTS ${s.#s}.signatures (
+            entry_id text PRIMARY KEY, log_index bigint NOT NULL, signer text NOT NULL, caller_id text NOT NULL,
+            artifact text NOT NULL, artifact_type text NOT NULL, created_at bigint NOT NULL, envelope text NOT NULL
+          );
+          CREATE INDEX IF NOT EXISTS signatures_signer ON ${s.#s}.signatures(signer, log_index);
+          CREATE INDEX IF NOT EXISTS signatures_index ON ${s.#s}.signatures(log_index);
         `);
         const v = await c.query<{ schema_version: number }>(`SELECT schema_version FROM ${s.#s}.meta WHERE id = 0`);
         if (v.rows[0]?.schema_version !== AUTH_POSTGRES_SCHEMA_VERSION) {
@@ -234,6 +253,36 @@ export class PostgresAuthStore implements AuthStore {
       const u = await this.#pool.query<Raw>(`SELECT nonce, identity, expires_at FROM ${this.#s}.challenges WHERE nonce = $1`, [nonce]);
       const used = u.rows[0];
       return used === undefined ? undefined : { nonce: str(used.nonce) ?? '', identity: str(used.identity) ?? '', expiresAt: Number(used.expires_at), fresh: false };
+    });
+  }
+
+  insertSignature(r: SignatureRecord): Promise<boolean> {
+    return this.#run('insert signature', async () => {
+      const res = await this.#pool.query(
+        `INSERT INTO ${this.#s}.signatures(entry_id, log_index, signer, caller_id, artifact, artifact_type, created_at, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (entry_id) DO NOTHING`,
+        [r.entryId, r.logIndex, r.signer, r.callerId, r.artifact, r.artifactType, r.createdAt, r.envelope],
+      );
+      return res.rowCount === 1;
+    });
+  }
+
+  getSignature(entryId: string): Promise<SignatureRecord | undefined> {
+    return this.#run('get signature', async () => {
+      const r = await this.#pool.query<Raw>(`SELECT * FROM ${this.#s}.signatures WHERE entry_id = $1`, [entryId]);
+      return r.rows[0] === undefined ? undefined : signatureOf(r.rows[0]);
+    });
+  }
+
+  listSignatures(o: { signer?: string | undefined; limit: number; offset: number }): Promise<{ total: number; records: SignatureRecord[] }> {
+    return this.#run('list signatures', async () => {
+      const where = o.signer === undefined ? '' : 'WHERE signer = $1';
+      const args: unknown[] = o.signer === undefined ? [] : [o.signer];
+      const total = await this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#s}.signatures ${where}`, args);
+      const rows = await this.#pool.query<Raw>(
+        `SELECT * FROM ${this.#s}.signatures ${where} ORDER BY log_index LIMIT $${args.length + 1} OFFSET $${args.length + 2}`,
+        [...args, o.limit, o.offset],
+      );
+      return { total: Number(total.rows[0]?.n ?? 0), records: rows.rows.map(signatureOf) };
     });
   }
 

@@ -12,6 +12,7 @@
  * tokens(id TEXT PRIMARY KEY, digest BLOB, name, scopes "a,b", kind, identity, created_at, expires_at, revoked_at)
  * identities(name TEXT PRIMARY KEY, public_key hex, scopes, created_at, revoked_at)
  * challenges(nonce TEXT PRIMARY KEY, identity, expires_at, used_at)
+ * signatures(entry_id TEXT PRIMARY KEY, log_index, signer, caller_id, artifact, artifact_type, created_at, envelope)
  * ```
  */
 import Database from 'better-sqlite3';
@@ -27,6 +28,7 @@ import {
   type ConsumedChallenge,
   type IdentityRecord,
   type Scope,
+  type SignatureRecord,
   type StoredToken,
   type TokenRecord,
 } from './store.ts';
@@ -56,6 +58,30 @@ interface ChallengeRow {
   nonce: string;
   identity: string;
   expires_at: number;
+}
+
+interface SignatureRow {
+  entry_id: string;
+  log_index: number;
+  signer: string;
+  caller_id: string;
+  artifact: string;
+  artifact_type: string;
+  created_at: number;
+  envelope: string;
+}
+
+function signatureOf(r: SignatureRow): SignatureRecord {
+  return {
+    entryId: r.entry_id,
+    logIndex: r.log_index,
+    signer: r.signer,
+    callerId: r.caller_id,
+    artifact: r.artifact,
+    artifactType: r.artifact_type,
+    createdAt: r.created_at,
+    envelope: r.envelope,
+  };
 }
 
 /** wrap turns a SQLite failure into ERR_AUTH_STORE; coded errors pass through. */
@@ -137,6 +163,12 @@ export class SqliteAuthStore implements AuthStore {
             nonce TEXT PRIMARY KEY, identity TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER
           );
           CREATE INDEX IF NOT EXISTS challenges_identity ON challenges(identity, expires_at);
+          CREATE TABLE IF NOT EXISTS signatures (
+            entry_id TEXT PRIMARY KEY, log_index INTEGER NOT NULL, signer TEXT NOT NULL, caller_id TEXT NOT NULL,
+            artifact TEXT NOT NULL, artifact_type TEXT NOT NULL, created_at INTEGER NOT NULL, envelope TEXT NOT NULL
+          );
+          CREATE INDEX IF NOT EXISTS signatures_signer ON signatures(signer, log_index);
+          CREATE INDEX IF NOT EXISTS signatures_index ON signatures(log_index);
         `);
         db.pragma(`user_version = ${AUTH_SQLITE_SCHEMA_VERSION}`);
       }).immediate();
@@ -278,6 +310,35 @@ export class SqliteAuthStore implements AuthStore {
           return used === undefined ? undefined : { nonce: used.nonce, identity: used.identity, expiresAt: used.expires_at, fresh: false };
         })
         .immediate();
+    });
+  }
+
+  insertSignature(r: SignatureRecord): Promise<boolean> {
+    return attempt('insert signature', () => {
+      this.#live();
+      const res = this.#db
+        .prepare('INSERT OR IGNORE INTO signatures(entry_id, log_index, signer, caller_id, artifact, artifact_type, created_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(r.entryId, r.logIndex, r.signer, r.callerId, r.artifact, r.artifactType, r.createdAt, r.envelope);
+      return res.changes === 1;
+    });
+  }
+
+  getSignature(entryId: string): Promise<SignatureRecord | undefined> {
+    return attempt('get signature', () => {
+      this.#live();
+      const r = this.#db.prepare<[string], SignatureRow>('SELECT * FROM signatures WHERE entry_id = ?').get(entryId);
+      return r === undefined ? undefined : signatureOf(r);
+    });
+  }
+
+  listSignatures(o: { signer?: string | undefined; limit: number; offset: number }): Promise<{ total: number; records: SignatureRecord[] }> {
+    return attempt('list signatures', () => {
+      this.#live();
+      const where = o.signer === undefined ? '' : 'WHERE signer = ?';
+      const args = o.signer === undefined ? [] : [o.signer];
+      const total = this.#db.prepare<unknown[], number>(`SELECT count(*) FROM signatures ${where}`).pluck().get(...args) ?? 0;
+      const rows = this.#db.prepare<unknown[], SignatureRow>(`SELECT * FROM signatures ${where} ORDER BY log_index LIMIT ? OFFSET ?`).all(...args, o.limit, o.offset);
+      return { total, records: rows.map(signatureOf) };
     });
   }
 

@@ -70,6 +70,22 @@ export interface ConsumedChallenge extends ChallengeRecord {
   fresh: boolean;
 }
 
+/** SignatureRecord is one envelope signed by POST /v1/sign and appended to the log (GET /v1/transparency). */
+export interface SignatureRecord {
+  /** entryId is the RFC 6962 leaf hash of the log entry, 64 lowercase hex (content-addressed, like Rekor's UUID). */
+  entryId: string;
+  logIndex: number;
+  /** signer is who asked: the identity name, or the API token's name. */
+  signer: string;
+  /** callerId is the id of the token that asked (never the token). */
+  callerId: string;
+  artifact: string;
+  artifactType: string;
+  createdAt: number;
+  /** envelope is the DSSE envelope as compact JSON. */
+  envelope: string;
+}
+
 /** AuthStore is the state of the signing API's authentication; see the module comment for its duties. */
 export interface AuthStore {
   /** where names the backend for messages (never a connection string). */
@@ -94,6 +110,11 @@ export interface AuthStore {
   putChallenge(c: ChallengeRecord, now: number, maxOutstanding: number): Promise<boolean>;
   /** consumeChallenge marks the nonce used and returns it (duty 2), or undefined when it was never issued. */
   consumeChallenge(nonce: string, now: number): Promise<ConsumedChallenge | undefined>;
+  /** insertSignature records a logged envelope; a second record of the same entryId resolves false (kept first). */
+  insertSignature(r: SignatureRecord): Promise<boolean>;
+  getSignature(entryId: string): Promise<SignatureRecord | undefined>;
+  /** listSignatures lists records, oldest first, optionally of one signer. */
+  listSignatures(o: { signer?: string | undefined; limit: number; offset: number }): Promise<{ total: number; records: SignatureRecord[] }>;
   /** ping proves the store answers (GET /v1/ready). */
   ping(): Promise<void>;
   close(): Promise<void>;
