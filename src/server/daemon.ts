@@ -8,6 +8,7 @@
  * DIR/log/log.key, DIR/log/log.db          the transparency log every manifest is logged in, served under /log/
  * DIR/audit.jsonl                          hash-chained audit log of what the daemon did (audit/audit-log)
  * DIR/audit.anchor                         the newest audit head anchored in the log, with its proof (audit/anchor)
+ * DIR/auth.db                              the signing API's tokens, identities, nonces, signed entries (auth/store)
  * ```
  * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → the sample release
  * on a new, empty data directory (server/provider/sample) → listen. The public listener (server/provider/front)
