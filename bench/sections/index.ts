@@ -13,4 +13,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'provider-memory', load: async () => (await import('./provider-memory.ts')).default },
   { name: 'vuln', load: async () => (await import('./vuln.ts')).default },
   { name: 'sums', load: async () => (await import('./sums.ts')).default },
+  { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
 ];
