@@ -39,6 +39,10 @@ test('custody serve --workers 2: /v1 sign and verify through the workers; CLI to
   const anon = await post('/v1/sign', JSON.stringify({ artifact, artifact_type: 'image' }));
   assert.equal(anon.status, 401);
   assert.equal(anon.json.code, 'ERR_AUTH_UNAUTHENTICATED');
+  const viewer = await cli(['token', 'create', '--data', data, '--name', 'viewer', '--scope', 'verify', '--json'], { cwd: dir });
+  const scoped = await post('/v1/sign', JSON.stringify({ artifact, artifact_type: 'image' }), (JSON.parse(viewer.stdout) as { token: string }).token);
+  assert.equal(scoped.status, 403);
+  assert.equal(scoped.json.code, 'ERR_AUTH_SCOPE');
   const big = await post('/v1/sign', JSON.stringify({ artifact, artifact_type: 'image', predicates: { pad: 'x'.repeat(80_000) } }), token);
   assert.equal(big.status, 413);
 

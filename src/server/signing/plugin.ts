@@ -102,7 +102,10 @@ export async function continueAllowed(store: AuthStore, url: string, authorizati
   if (declared > cap) return false;
   if (path === '/v1/auth/challenge' || path === '/v1/auth/token') return true;
   try {
-    await authenticate(store, authorization, Date.now());
+    const p = await authenticate(store, authorization, Date.now());
+    // A request the route refuses for its scope gets no "100 Continue" either: its body never crosses the socket.
+    if (path === '/v1/sign') requireScope(p, 'sign');
+    if (path === '/v1/verify') requireScope(p, 'verify');
     return true;
   } catch {
     return false;
