@@ -463,6 +463,28 @@ export const ERROR_CODES = {
   ERR_POLICY_SIGNERS: ['policy', 422, 'the attestation is signed by too few of the keys the policy requires; add the missing signatures'],
   ERR_POLICY_LOG_INCLUSION: ['policy', 422, 'the attestation has no verified transparency-log inclusion; attest with --bundle --log URL'],
   ERR_PROMOTE_LAYOUT: ['format', 400, 'the promotion directory holds artifacts and their *.intoto.jsonl attestations, flat; see docs/attestations.md "Promotion"'],
+  // --- signing API (certus) ---
+  ERR_AUTH_UNAUTHENTICATED: ['policy', 401, 'send `Authorization: Bearer <token>` with a token from `custody token create` or POST /v1/auth/token'],
+  ERR_AUTH_TOKEN_INVALID: ['policy', 401, 'the token is not one this service issued (mistyped, or from another data directory); create one with `custody token create`'],
+  ERR_AUTH_TOKEN_EXPIRED: ['policy', 401, 'the token is past its expiry; create a new one (`custody token create`) or answer a new challenge'],
+  ERR_AUTH_TOKEN_REVOKED: ['policy', 401, 'the token (or the identity it was issued to) was revoked; ask the operator for a new one'],
+  ERR_AUTH_SCOPE: ['policy', 403, 'the token lacks the scope this route needs; create a token with it (custody token create --scope …)'],
+  ERR_AUTH_IDENTITY_UNKNOWN: ['policy', 401, 'register the identity first: custody identity add NAME --key K.pub --scope …'],
+  ERR_AUTH_IDENTITY_REVOKED: ['policy', 401, 'the identity was revoked; the operator registers a new one under another name'],
+  ERR_AUTH_IDENTITY_EXISTS: ['usage', 409, 'identity names are never reused, not even after revocation; choose another name'],
+  ERR_AUTH_NONCE_UNKNOWN: ['policy', 401, 'ask for a challenge with POST /v1/auth/challenge and answer it for the same identity'],
+  ERR_AUTH_NONCE_REPLAYED: ['policy', 401, 'a nonce answers one request only; ask for a new challenge'],
+  ERR_AUTH_NONCE_EXPIRED: ['policy', 401, 'answer a challenge within 60 seconds; ask for a new one'],
+  ERR_AUTH_SIGNATURE_INVALID: ['policy', 401, 'sign the exact challenge message (docs/signing-api.md "Challenge-response") with the registered Ed25519 key'],
+  ERR_AUTH_CHALLENGE_LIMIT: ['policy', 429, 'too many unanswered challenges for this identity; answer them or wait 60 seconds'],
+  ERR_AUTH_NOT_FOUND: ['usage', 404, 'list what exists with `custody token list` or `custody identity list`'],
+  ERR_AUTH_STORE: ['io', 503, 'the auth store (DATA/auth.db or the PostgreSQL auth schema) failed; check it and retry'],
+  ERR_SIGNAPI_REQUEST: ['format', 400, 'the request does not match the route schema (docs/signing-api.md); digests are "sha256:" + 64 lowercase hex'],
+  ERR_SIGNAPI_TOO_LARGE: ['limit', 413, 'the request body is over the cap of the route; sign a digest, not the artifact itself'],
+  ERR_SIGNAPI_NOT_FOUND: ['io', 404, 'no such route or transparency entry; list entries with GET /v1/transparency'],
+  ERR_SIGNAPI_NOT_READY: ['io', 503, 'a dependency of the signing API (log, auth store or signing key) failed; the answer names it'],
+  ERR_SIGNAPI_NOT_LOGGED: ['verification', 422, 'the envelope is not in this daemon\'s transparency log (or not the bytes that were logged)'],
+  ERR_SIGNAPI_IDENTITY_MISMATCH: ['policy', 422, 'the statement was signed for another caller than the identity the verifier expects'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

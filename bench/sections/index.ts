@@ -15,4 +15,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'sums', load: async () => (await import('./sums.ts')).default },
   { name: 'attest', load: async () => (await import('./attest.ts')).default },
   { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
+  { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
 ];

@@ -71,4 +71,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
   // policy gate and promotion (issue 10: supply-chain evidence)
   'verify-attestation': { summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)', load: async () => (await import('./attestation.ts')).verifyAttestationCommand },
   promote: { summary: 'publish an artifact set only when every artifact has the evidence a policy requires', load: async () => (await import('./attestation.ts')).promoteCommand },
+  // signing API (issue 11, certus): API tokens and identities of /v1
+  'token create': { summary: 'create a scoped API token for the signing API (printed once; only its SHA-256 is stored)', load: async () => (await import('./auth.ts')).tokenCreate },
+  'token list': { summary: 'list the API tokens of the signing API (ids, names, scopes, expiry, revocation; never the tokens)', load: async () => (await import('./auth.ts')).tokenList },
+  'token revoke': { summary: 'revoke an API token of the signing API (refused by running daemons at their next request)', load: async () => (await import('./auth.ts')).tokenRevoke },
+  'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
+  'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
+  'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
 };
