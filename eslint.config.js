@@ -14,7 +14,7 @@ const TIERS = [
   ['note', 'trust', 'archive'],
   ['manifest', 'pkg', 'attest'],
   ['policy', 'sbom'],
-  ['log', 'audit', 'client', 'vuln', 'rebuild'],
+  ['log', 'audit', 'client', 'vuln', 'rebuild', 'auth'],
   ['release'],
   ['server'],
   ['cli'],

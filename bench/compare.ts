@@ -11,6 +11,9 @@
  *   tlog.appends64.rate  tlog.appends64.p99ms  [tlog]
  *   provider.manifest.ratio  provider.artifact4k.ratio  provider.artifact1m.ratio  provider.fetch.ratio  [provider]
  *   provider.memory.rss1000.mib  [provider or its memory section]
+ *   sums.check.ratio  [sums]
+ *   attest.verify.ratio.1core  attest.verify.ratio.allcores  [attest]
+ *   sbom.tree10k.ratio  [sbom]
  */
 
 /** Figure is one row: how to judge and show a recorded value. */
@@ -35,6 +38,10 @@ export const FIGURES: readonly Figure[] = [
   { id: 'cli.coldstart.ratio', label: 'CLI cold start: `custody verify` of a small manifest vs `node -e 0` (wall)', kind: 'max', target: 1.5, unit: 'ratio' },
   { id: 'crypto.ed25519.ratio.min', label: 'Ed25519 verify/s, all cores vs `openssl speed -multi N` (worst of 5 runs)', kind: 'min', target: 1.0, unit: 'ratio' },
   { id: 'provider.memory.rss1000.mib', label: 'daemon RSS serving 1,000 concurrent downloads of 1 GiB', kind: 'max', target: 300, unit: 'MiB' },
+  { id: 'sums.check.ratio', label: '`custody sums check` vs `sha256sum -c`, 1 GiB in 16 files (wall time, ours / theirs)', kind: 'max', target: 1.0, unit: 'ratio' },
+  { id: 'attest.verify.ratio.1core', label: 'SLSA provenance attestations verified/s vs raw Ed25519 verify/s, 1 core', kind: 'min', target: 0.8, unit: 'ratio' },
+  { id: 'attest.verify.ratio.allcores', label: 'SLSA provenance attestations verified/s vs raw Ed25519 verify/s, all cores', kind: 'min', target: 0.8, unit: 'ratio' },
+  { id: 'sbom.tree10k.ratio', label: '`custody sbom` SPDX of a 10,000-file tree vs `find -exec sha256sum {} +` (wall)', kind: 'max', target: 1.2, unit: 'ratio' },
 ];
 
 /** Recorded is what a section recorded for one id, with when. */

@@ -334,7 +334,11 @@ export const ERROR_CODES = {
 
   // --- DSSE envelopes and in-toto statements (attest) ---
   ERR_DSSE_SCHEMA: ['format', 400, 'the envelope is not a DSSE JSON envelope {payload, payloadType, signatures[{keyid, sig}]}; see docs/attestations.md'],
-  ERR_DSSE_PAYLOAD_TYPE: ['format', 400, 'the envelope carries another kind of payload; in-toto attestations use application/vnd.in-toto+json'],
+  ERR_DSSE_PAYLOAD_TYPE: [
+    'format',
+    400,
+    'the envelope carries another kind of payload than this command reads: in-toto attestations are application/vnd.in-toto+json, signed sums application/vnd.custody.sha256sums',
+  ],
   ERR_DSSE_THRESHOLD_UNMET: [
     'verification',
     422,
@@ -362,6 +366,125 @@ export const ERROR_CODES = {
     400,
     'a key id in the root is not the TUF key id of its key (TUF §4.3); a root written before TUF key ids must be rewritten: see docs/trust.md "Key ids"',
   ],
+
+  // --- sigstore bundles (issue 10) ---
+  ERR_BUNDLE_SCHEMA: ['format', 400, 'the file is not a Sigstore bundle v0.3 in protobuf JSON (or the trusted root is malformed); see docs/attestations.md "Sigstore bundles"'],
+  ERR_BUNDLE_MEDIA_TYPE: ['format', 400, 'Custody reads Sigstore bundles v0.3 (application/vnd.dev.sigstore.bundle.v0.3+json); re-create older bundles with a current signer'],
+  ERR_BUNDLE_UNSUPPORTED: [
+    'format',
+    400,
+    'Custody verifies key-based bundles: DSSE with Ed25519 keys, or message signatures (SHA2_256) with ECDSA P-256 keys, logged as dsse or hashedrekord v0.0.1; certificates (keyless) are not read',
+  ],
+  ERR_BUNDLE_DIGEST_MISMATCH: ['verification', 422, 'the bundle signs other bytes than this file; pass the file the bundle was made for'],
+  ERR_BUNDLE_SIGNATURE_INVALID: ['verification', 422, 'the signature verifies under none of the trusted keys; pass the signer\'s public key with --key, or the bundle was changed'],
+  ERR_BUNDLE_TLOG_BODY_MISMATCH: ['verification', 422, 'the transparency-log entry describes other content than the bundle carries; the bundle was changed or assembled from parts'],
+  ERR_BUNDLE_INCLUSION_MISMATCH: ['verification', 422, 'the inclusion proof does not belong to the entry or checkpoint beside it; the bundle was changed'],
+  ERR_BUNDLE_TLOG_UNTRUSTED: [
+    'policy',
+    422,
+    'the bundle claims a transparency-log entry in a log you did not name; pass that log\'s key (--log-key, or --trusted-root), or --insecure-ignore-tlog to skip entries of unknown logs',
+  ],
+
+  // --- SLSA provenance (attest/slsa) ---
+  ERR_SLSA_SCHEMA: [
+    'format',
+    400,
+    'the predicate is not SLSA Provenance v1 {buildDefinition {buildType, externalParameters, …}, runDetails {builder {id}, …}}; see docs/attestations.md',
+  ],
+  ERR_SLSA_PREDICATE_TYPE: ['format', 400, 'the statement is another kind of attestation; SLSA provenance v1 has predicateType https://slsa.dev/provenance/v1'],
+  ERR_SLSA_TIME_ORDER: ['format', 400, 'runDetails.metadata.startedOn must not be later than finishedOn; check the clock and the order of --started-on/--finished-on'],
+  // --- offline vulnerabilities (vuln), SBOM reading (sbom/read), ZIP reading (archive/zip), rebuild check (issue 10) ---
+  ERR_ZIP_FORMAT: ['format', 400, 'the file is not a well-formed ZIP archive (or an entry fails its CRC-32); check that it was not truncated'],
+  ERR_ZIP_UNSUPPORTED: [
+    'format',
+    400,
+    'the ZIP uses a feature custody does not read (zip64, encryption, multi-disk, a method other than stored or deflate); repack it plainly',
+  ],
+  ERR_ZIP_PATH: ['format', 400, 'an entry name is absolute, contains "..", backslashes, NUL or control characters, or repeats another name'],
+  ERR_ZIP_ENTRY_LIMIT: ['limit', 413, 'the ZIP has more entries than the cap'],
+  ERR_ZIP_SIZE_LIMIT: ['limit', 413, 'an entry or the whole ZIP expands beyond the size cap'],
+  ERR_ZIP_RATIO_LIMIT: ['limit', 413, 'an entry expands more than the compression-ratio cap allows (a decompression bomb?)'],
+  ERR_SBOM_READ_UNKNOWN_FORMAT: ['format', 400, 'pass an SPDX 2.3 JSON or a CycloneDX 1.4-1.6 JSON document'],
+  ERR_SBOM_READ_MALFORMED: ['format', 400, 'a field of the SBOM has the wrong type or is missing; compare with the SPDX or CycloneDX schema'],
+  ERR_VULN_RECORD_MALFORMED: ['format', 400, 'the OSV record named is not valid OSV JSON (ossf.github.io/osv-schema); fix or remove it and import again'],
+  ERR_VULN_RECORD_LIMIT: ['limit', 413, 'the OSV record named is larger than the per-record cap; nothing was imported'],
+  ERR_VULN_IMPORT_EMPTY: ['format', 400, 'the directory or ZIP holds no .json OSV records'],
+  ERR_VULN_DB_MISSING: ['config', 500, 'import OSV records first: custody vulndb import DIR|ZIP (docs/attestations.md), or pass --db PATH'],
+  ERR_VULN_DB_INVALID: ['config', 500, 'the file is not a custody vulnerability database of this version; import into a new --db path'],
+  ERR_VULN_FOUND: ['policy', 422, 'the SBOM names components with known vulnerabilities; upgrade to the fixed versions listed'],
+  ERR_REBUILD_DIFFERS: ['verification', 422, 'the two build outputs differ; the lines listed say where (the build is not reproducible)'],
+  ERR_REBUILD_KIND_MISMATCH: ['usage', 400, 'compare two things of the same kind: two directories, two tar files, two PSPF packages or two SBOMs'],
+  // --- sums (SHA256SUMS in the GNU coreutils format, plain or signed) ---
+  ERR_SUMS_LINE_MALFORMED: [
+    'format',
+    400,
+    'the line is not a sha256sum line ("<64 hex>  NAME", "<64 hex> *NAME" or "SHA256 (NAME) = <64 hex>"); see docs/attestations.md "SHA256SUMS"',
+  ],
+  ERR_SUMS_NUL_BYTE: ['format', 400, 'a checksum file is text: a NUL byte would make a name mean different files to different readers; regenerate the file'],
+  ERR_SUMS_NAME_UNREPRESENTABLE: [
+    'usage',
+    400,
+    'the name cannot be written so that sha256sum -c reads it back (empty, "-" meaning standard input, or over the length cap); rename the file or pass it by another path',
+  ],
+  ERR_SUMS_CHECK_FAILED: [
+    'verification',
+    422,
+    'a listed file is missing, unreadable or has other bytes than the checksum file says (the lines above name it); do not use these files',
+  ],
+  ERR_SUMS_NO_VALID_LINES: ['format', 400, 'the file holds no sha256sum line at all; pass the SHA256SUMS file itself'],
+  ERR_SUMS_PAYLOAD_MISMATCH: [
+    'verification',
+    422,
+    'the signed envelope covers other bytes than this checksum file: the file was changed after signing, or the envelope belongs to another file',
+  ],
+  // --- SBOM generators (sbom/collect, sbom/spdx, sbom/cyclonedx; `custody sbom`) ---
+  ERR_SBOM_INPUT_KIND: ['usage', 400, 'pass a directory, an npm package-lock.json (or npm-shrinkwrap.json) or a PSPF package (.psp)'],
+  ERR_SBOM_TREE_LIMIT: ['limit', 413, 'the directory has more files or deeper nesting than the SBOM caps; point custody sbom at a smaller tree'],
+  ERR_SBOM_FILE_NAME: ['format', 400, 'a file name in the tree is not valid UTF-8; rename it or leave it out of the tree'],
+  ERR_SBOM_LOCKFILE_SCHEMA: ['format', 400, 'the lockfile is not an npm package-lock.json of lockfileVersion 1, 2 or 3; regenerate it with npm install'],
+  ERR_SBOM_LOCKFILE_NAME: [
+    'format',
+    400,
+    'a lockfile entry has a hostile or impossible package name or path (empty, absolute, "..", backslash or control characters); do not use this lockfile',
+  ],
+  ERR_SBOM_OUTPUT_LIMIT: ['limit', 413, 'the SBOM (or its attestation) would be larger than the cap; describe a smaller input'],
+
+
+
+  // --- policy gate over verified evidence (policy), promotion (release) ---
+  ERR_POLICY_SCHEMA: ['config', 500, 'the policy file does not match the policy schema at the path named; see docs/attestations.md "Policy"'],
+  ERR_POLICY_UNKNOWN_KEY: ['config', 500, 'the policy names a key custody does not know (a typo would weaken it); fix or remove it: docs/attestations.md "Policy" lists every key'],
+  ERR_POLICY_PREDICATE_MISSING: ['policy', 422, 'no verified attestation of a required predicate type speaks for the artifact; attest it (custody attest …) and pass the attestation'],
+  ERR_POLICY_UNTRUSTED_BUILDER: ['policy', 422, 'the provenance names a builder the policy does not trust; build on a trusted builder or add its id to trusted_builders'],
+  ERR_POLICY_SUBJECT_NAME: ['policy', 422, 'the attestation names the artifact in a way subject_names does not allow'],
+  ERR_POLICY_STALE: ['policy', 422, 'the evidence is older than max_age (or carries no time); rebuild and attest again'],
+  ERR_POLICY_SOURCE_REPOSITORY: ['policy', 422, 'the provenance names no source repository that source_repositories allows'],
+  ERR_POLICY_SEVERITY: ['policy', 422, 'the artifact has known vulnerabilities above max_severity (or no scan was possible); update the components named'],
+  ERR_POLICY_SIGNERS: ['policy', 422, 'the attestation is signed by too few of the keys the policy requires; add the missing signatures'],
+  ERR_POLICY_LOG_INCLUSION: ['policy', 422, 'the attestation has no verified transparency-log inclusion; attest with --bundle --log URL'],
+  ERR_PROMOTE_LAYOUT: ['format', 400, 'the promotion directory holds artifacts and their *.intoto.jsonl attestations, flat; see docs/attestations.md "Promotion"'],
+  // --- signing API (certus) ---
+  ERR_AUTH_UNAUTHENTICATED: ['policy', 401, 'send `Authorization: Bearer <token>` with a token from `custody token create` or POST /v1/auth/token'],
+  ERR_AUTH_TOKEN_INVALID: ['policy', 401, 'the token is not one this service issued (mistyped, or from another data directory); create one with `custody token create`'],
+  ERR_AUTH_TOKEN_EXPIRED: ['policy', 401, 'the token is past its expiry; create a new one (`custody token create`) or answer a new challenge'],
+  ERR_AUTH_TOKEN_REVOKED: ['policy', 401, 'the token (or the identity it was issued to) was revoked; ask the operator for a new one'],
+  ERR_AUTH_SCOPE: ['policy', 403, 'the token lacks the scope this route needs; create a token with it (custody token create --scope …)'],
+  ERR_AUTH_IDENTITY_UNKNOWN: ['policy', 401, 'register the identity first: custody identity add NAME --key K.pub --scope …'],
+  ERR_AUTH_IDENTITY_REVOKED: ['policy', 401, 'the identity was revoked; the operator registers a new one under another name'],
+  ERR_AUTH_IDENTITY_EXISTS: ['usage', 409, 'identity names are never reused, not even after revocation; choose another name'],
+  ERR_AUTH_NONCE_UNKNOWN: ['policy', 401, 'ask for a challenge with POST /v1/auth/challenge and answer it for the same identity'],
+  ERR_AUTH_NONCE_REPLAYED: ['policy', 401, 'a nonce answers one request only; ask for a new challenge'],
+  ERR_AUTH_NONCE_EXPIRED: ['policy', 401, 'answer a challenge within 60 seconds; ask for a new one'],
+  ERR_AUTH_SIGNATURE_INVALID: ['policy', 401, 'sign the exact challenge message (docs/signing-api.md "Challenge-response") with the registered Ed25519 key'],
+  ERR_AUTH_CHALLENGE_LIMIT: ['policy', 429, 'too many unanswered challenges for this identity; answer them or wait 60 seconds'],
+  ERR_AUTH_NOT_FOUND: ['usage', 404, 'list what exists with `custody token list` or `custody identity list`'],
+  ERR_AUTH_STORE: ['io', 503, 'the auth store (DATA/auth.db or the PostgreSQL auth schema) failed; check it and retry'],
+  ERR_SIGNAPI_REQUEST: ['format', 400, 'the request does not match the route schema (docs/signing-api.md); digests are "sha256:" + 64 lowercase hex'],
+  ERR_SIGNAPI_TOO_LARGE: ['limit', 413, 'the request body is over the cap of the route; sign a digest, not the artifact itself'],
+  ERR_SIGNAPI_NOT_FOUND: ['io', 404, 'no such route or transparency entry; list entries with GET /v1/transparency'],
+  ERR_SIGNAPI_NOT_READY: ['io', 503, 'a dependency of the signing API (log, auth store or signing key) failed; the answer names it'],
+  ERR_SIGNAPI_NOT_LOGGED: ['verification', 422, 'the envelope is not in this daemon\'s transparency log (or not the bytes that were logged)'],
+  ERR_SIGNAPI_IDENTITY_MISMATCH: ['policy', 422, 'the statement was signed for another caller than the identity the verifier expects'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

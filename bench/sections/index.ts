@@ -11,4 +11,9 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'tlog', load: async () => (await import('./tlog.ts')).default },
   { name: 'provider', load: async () => (await import('./provider.ts')).default },
   { name: 'provider-memory', load: async () => (await import('./provider-memory.ts')).default },
+  { name: 'vuln', load: async () => (await import('./vuln.ts')).default },
+  { name: 'sums', load: async () => (await import('./sums.ts')).default },
+  { name: 'attest', load: async () => (await import('./attest.ts')).default },
+  { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
+  { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
 ];

@@ -29,5 +29,13 @@ export interface VerifiedAttestation {
 export function verifyAttestation(env: DsseEnvelope, keys: EnvelopeKeys, now: Date = new Date()): VerifiedAttestation {
   const v = verifyEnvelope(env, { keys, payloadType: INTOTO_PAYLOAD_TYPE, now });
   const statement = parseStatement(v.payload);
-  return { statement, signers: v.result.valid, signedDigest: encodeHex(sha256(pae(v.payloadType, v.payload))) };
+  // signedDigest is for reports and log entries; computed on first use, not on every verification.
+  let signedDigest: string | undefined;
+  return {
+    statement,
+    signers: v.result.valid,
+    get signedDigest(): string {
+      return (signedDigest ??= encodeHex(sha256(pae(v.payloadType, v.payload))));
+    },
+  };
 }

@@ -14,6 +14,10 @@
  *     manifest.json is removed first), stops as soon as it exceeds the signed size, is hashed as it streams, and is
  *     renamed into place only when size and SHA-256 match (constant-time compare) and the file on disk has that size;
  *  3. the verified manifest bytes — and the proof, when it was verified — are written beside the artifacts.
+ * With `policy`, between 1 and 2: the release's attestations (`/<channel>/<arch>/attestations` of the provider whose
+ * manifest was chosen) are downloaded, every envelope verified (keys: the root's targets role unless given), and
+ * each wanted artifact — by the name and SHA-256 the verified manifest signs — judged under the policy
+ * (policy/evaluate). A refusal ends the fetch before anything in DIR is touched: no artifact is downloaded.
  * Every response body is read with a cap (manifest 1 MiB, root 1 MiB, proof ~1.2 MiB, artifact its signed size);
  * redirects are refused. A provider silent for `timeoutMs` (headers, or between two body chunks), or giving a bad
  * answer, is dropped for the rest of the run; network failures and 5xx are retried, definitive answers (404, coded
@@ -22,7 +26,10 @@
  */
 import { constants, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { constantTimeEqual, createMultiHasher } from '../crypto/index.ts';
+import type { EnvelopeKeys } from '../attest/dsse.ts';
+import { keysFromRoot, type VerifiedAttestation } from '../attest/verify.ts';
+import { constantTimeEqual, createMultiHasher, type PublicKey } from '../crypto/index.ts';
+import { tufKeyId } from '../keys/key-id.ts';
 import { decodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJson, type JsonValue } from '../encoding/json.ts';
 import { printable } from '../encoding/text.ts';
@@ -34,8 +41,13 @@ import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
 import { verifyManifest, type VerifiedManifest } from '../manifest/verify.ts';
 import { MAX_PROOF_FILE_BYTES } from '../note/proof.ts';
+import { assertAccepted, evaluatePolicy, type Decision, type ScanSummary } from '../policy/evaluate.ts';
+import { verifyAttestationFile } from '../policy/evidence.ts';
+import type { Policy } from '../policy/policy.ts';
 import { ROOT_MAX_BYTES, parseRoot, rootFingerprint, updateRoot, verifyPinnedRoot, type TrustRoot } from '../trust/root.ts';
 
+/** ATTESTATIONS_FETCH_MAX_BYTES caps a release's attestations (the provider's own cap). */
+export const ATTESTATIONS_FETCH_MAX_BYTES = 16 * 1024 * 1024;
 /** MAX_ROOT_STEPS bounds how many root versions one fetch walks forward (TUF clients bound it similarly). */
 export const MAX_ROOT_STEPS = 1024;
 /** MAX_PROVIDERS bounds how many URLs one fetch tries. */
@@ -62,6 +74,16 @@ export interface FetchReleaseOptions {
   timeoutMs?: number;
   /** totalTimeoutMs bounds the whole fetch: roots, manifests, proofs and every artifact (default 5 minutes). */
   totalTimeoutMs?: number;
+  /** policy: judge the release's attestations before keeping any artifact (see the module doc). */
+  policy?:
+    | {
+        policy: Policy;
+        keys?: EnvelopeKeys | undefined;
+        extraKeys?: readonly PublicKey[] | undefined;
+        /** scan returns the vulnerability scan of an artifact's SBOM attestations (release/sbom-scan), for max_severity. */
+        scan?: ((attestations: readonly VerifiedAttestation[], sha256: string) => ScanSummary | undefined) | undefined;
+      }
+    | undefined;
   /** onEvent is told what happens (which provider failed and why) for the CLI's report. */
   onEvent?: (e: { provider: string; what: string; code?: string; message?: string }) => void;
 }
@@ -77,6 +99,8 @@ export interface FetchedRelease {
   files: Array<{ name: string; filename: string; size: number; provider: string }>;
   /** requests counts the HTTP requests sent (retries included). */
   requests: number;
+  /** decisions are the policy's decisions, one per artifact fetched (with `policy`). */
+  decisions?: Decision[];
 }
 
 function baseUrl(u: string): URL {
@@ -324,6 +348,23 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
       });
     }
   }
+  let decisions: Decision[] | undefined;
+  if (o.policy !== undefined) {
+    // Before DIR is touched: a release the policy refuses leaves nothing behind, not even a removed manifest.
+    const url = new URL(`${encodeURIComponent(o.channel)}/${encodeURIComponent(o.arch)}/attestations`, chosen.provider);
+    const bytes = await http.get(url, ATTESTATIONS_FETCH_MAX_BYTES, 'attestations');
+    const keys = o.policy.keys ?? withKeys(keysFromRoot(root), o.policy.extraKeys ?? []);
+    const atts = bytes === undefined ? [] : verifyAttestationFile(bytes, keys, now, url.href);
+    event?.({ provider: chosen.provider.href, what: `${atts.length} attestation(s) verified` });
+    decisions = [];
+    for (const name of wanted) {
+      const a = vm.manifest.artifacts.get(name);
+      const m = a === undefined ? null : /^sha256:([0-9a-f]{64})$/.exec(a.hash);
+      if (a === undefined || !m) continue; // refused below with its own code
+      const scan = o.policy.scan?.(atts, m[1]!);
+      decisions.push(assertAccepted(evaluatePolicy(o.policy.policy, { artifact: { name: a.filename, sha256: m[1]! }, attestations: atts, scan }, now)));
+    }
+  }
   for (const name of wanted) {
     const filename = vm.manifest.artifacts.get(name)!.filename;
     if (filename === 'manifest.json' || filename === 'manifest.json' + MANIFEST_PROOF_SUFFIX) {
@@ -390,7 +431,24 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   // 3. The verified manifest (the exact bytes verified) and, when it was verified, its proof beside the artifacts.
   await writeFileAtomic(join(o.outputDir, 'manifest.json'), chosen.text);
   if (chosen.proof !== undefined) await writeFileAtomic(join(o.outputDir, 'manifest.json' + MANIFEST_PROOF_SUFFIX), chosen.proof);
-  return { manifest: vm, root, rootUpdated, logIndex: chosen.logIndex, manifestProvider: chosen.provider.href, files, requests: http.requests };
+  return {
+    manifest: vm,
+    root,
+    rootUpdated,
+    logIndex: chosen.logIndex,
+    manifestProvider: chosen.provider.href,
+    files,
+    requests: http.requests,
+    ...(decisions === undefined ? {} : { decisions }),
+  };
+}
+
+/** withKeys adds keys to a root's attestation signers (each counts as one more distinct trusted key). */
+function withKeys(k: EnvelopeKeys, extra: readonly PublicKey[]): EnvelopeKeys {
+  if (extra.length === 0) return k;
+  const authorized = new Map(k.authorized);
+  for (const key of extra) authorized.set(tufKeyId(key), { id: tufKeyId(key), key });
+  return { ...k, authorized };
 }
 
 /** STAGING_DIR holds downloads until they are verified (inside DIR, so the final rename stays on one file system). */

@@ -66,6 +66,14 @@ export function createDigest(algorithm: DigestAlgorithm): Digest {
   };
 }
 
+/**
+ * digestHex is the one-shot form of {@link createDigest}, as lowercase hex: for data already in memory (a small
+ * file read whole) it skips creating a Hash object, the larger part of the cost below a few KiB.
+ */
+export function digestHex(algorithm: DigestAlgorithm, data: Uint8Array): string {
+  return nodeHash(algorithm, data, 'hex');
+}
+
 /** Hasher consumes bytes and yields digests for each requested algorithm. */
 export interface MultiHasher {
   update(chunk: Uint8Array): void;

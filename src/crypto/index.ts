@@ -19,6 +19,7 @@ export {
   SUPPORTED_HASH_ALGORITHMS,
   constantTimeEqual,
   createDigest,
+  digestHex,
   createMultiHasher,
   isHashAlgorithm,
   randomBytes,

@@ -8,7 +8,6 @@
 import { FormatError } from '../errors.ts';
 
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** decodeHex decodes lowercase hex; `bytes` fixes the expected decoded length. */
 export function decodeHex(s: string, bytes?: number, what = 'value'): Uint8Array {
@@ -30,9 +29,11 @@ export function decodeBase64(s: string, bytes?: number, what = 'value'): Uint8Ar
   const fail = (): never => {
     throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical base64${bytes === undefined ? '' : ` of ${bytes} bytes`}`);
   };
-  if (typeof s !== 'string' || !B64_RE.test(s)) fail();
+  if (typeof s !== 'string') fail();
   const out = Buffer.from(s, 'base64');
-  // Non-zero bits in the last character's padding positions decode to the same bytes: refuse them.
+  // Canonical means: the text is exactly the standard padded encoding of what it decodes to. Node's decoder skips
+  // junk and accepts the URL-safe alphabet, and non-zero padding bits decode to the same bytes; re-encoding refuses
+  // all of them, with no pass over the text in JavaScript.
   if (out.toString('base64') !== s) fail();
   if (bytes !== undefined && out.length !== bytes) fail();
   return new Uint8Array(out);
@@ -50,7 +51,9 @@ export function decodeBase64Either(s: string, what = 'value'): Uint8Array {
     throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical standard or URL-safe base64`);
   };
   if (typeof s !== 'string') fail();
-  if (B64_RE.test(s)) return decodeBase64(s, undefined, what);
+  // Standard alphabet first (what DSSE writers use): canonical when it re-encodes to itself.
+  const std = Buffer.from(s, 'base64');
+  if (std.toString('base64') === s) return new Uint8Array(std);
   if (!B64URL_RE.test(s)) fail();
   const out = Buffer.from(s, 'base64url');
   const again = out.toString('base64url');

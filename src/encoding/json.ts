@@ -32,6 +32,9 @@ export interface ParseJsonOptions {
 /** JSON_DEFAULT_MAX_BYTES: 4 MiB, far above any manifest or root we sign. */
 export const JSON_DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** PLAIN_RUN matches (sticky) a run of string characters that need no attention: no quote, backslash or control. */
+// eslint-disable-next-line no-control-regex -- control characters end the run so the loop can refuse them
+const PLAIN_RUN = /[^"\\\x00-\x1f]*/y;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** decodeUtf8 decodes strictly; invalid sequences and a leading BOM give ERR_FORMAT_UTF8. */
@@ -213,6 +216,11 @@ class Parser {
     let out = '';
     let start = this.pos;
     for (;;) {
+      // Runs of plain characters are skipped by the regex engine (an envelope's payload is one long base64 string);
+      // the loop below then sees only a quote, a backslash, a control character or the end.
+      PLAIN_RUN.lastIndex = this.pos;
+      PLAIN_RUN.test(s);
+      this.pos = PLAIN_RUN.lastIndex;
       const c = s.charCodeAt(this.pos);
       if (Number.isNaN(c)) this.fail('unterminated string');
       if (c === 0x22) {

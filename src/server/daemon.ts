@@ -8,6 +8,7 @@
  * DIR/log/log.key, DIR/log/log.db          the transparency log every manifest is logged in, served under /log/
  * DIR/audit.jsonl                          hash-chained audit log of what the daemon did (audit/audit-log)
  * DIR/audit.anchor                         the newest audit head anchored in the log, with its proof (audit/anchor)
+ * DIR/auth.db                              the signing API's tokens, identities, nonces, signed entries (auth/store)
  * ```
  * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → the sample release
  * on a new, empty data directory (server/provider/sample) → listen. The public listener (server/provider/front)
@@ -28,6 +29,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AUDIT_ANCHOR_MAX_BYTES, formatAuditAnchorEntry, formatAuditAnchorFile } from '../audit/anchor.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { openAuthStore } from '../auth/open.ts';
+import type { AuthStore } from '../auth/store.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
@@ -49,6 +52,7 @@ import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
+import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
 import { publishSample } from './provider/sample.ts';
 
 /** DaemonOptions configures {@link startDaemon}. */
@@ -86,6 +90,11 @@ export interface DaemonOptions {
   /** logFormat of the default logger (default: pretty on a terminal, JSON otherwise). */
   logFormat?: LogFormat | undefined;
   logger?: Logger;
+  /** signingApi serves the signing API under /v1 (server/signing; default true, `--no-signing-api` turns it off). */
+  signingApi?: boolean;
+  /** signingRateLimitPerToken / signingRateLimitPerIp: sign and verify requests per second (defaults 20 / 50; 0 = off). */
+  signingRateLimitPerToken?: number;
+  signingRateLimitPerIp?: number;
   /** sample publishes the sample release when the data directory is new and nothing else is released. */
   sample?: boolean;
   /**
@@ -110,6 +119,8 @@ export interface RunningDaemon {
   origin: string;
   releases: ReleaseStore;
   audit: AuditLog;
+  /** auth is the signing API's store (undefined with signingApi: false). */
+  auth: AuthStore | undefined;
   dataDir: string;
   incomingDir: string;
   /** startup reports the first scan of the incoming directory. */
@@ -323,6 +334,9 @@ interface AppParts {
   rescan: () => Promise<ScanResult>;
   record: (event: string, fields: JsonObject) => void;
   logger: Logger;
+  origin: string;
+  /** auth is the signing API's store (undefined when the API is off). */
+  auth: AuthStore | undefined;
 }
 
 /**
@@ -387,6 +401,22 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     version: o.version ?? '0.0.0',
   });
   await app.register(logPlugin, { prefix: '/log', backend: p.service, tokens: [p.identity.token], config: p.config, registerRateLimit: false });
+  if (p.auth !== undefined) {
+    await app.register(signingApiPlugin, {
+      prefix: '/v1',
+      store: p.auth,
+      service: p.service,
+      signer: p.identity.signer,
+      root: p.identity.root,
+      rootBytes: p.identity.rootBytes,
+      vkey: p.vkey,
+      origin: p.origin,
+      audit: p.record,
+      ...(o.signingRateLimitPerToken === undefined ? {} : { rateLimitPerToken: o.signingRateLimitPerToken }),
+      ...(o.signingRateLimitPerIp === undefined ? {} : { rateLimitPerIp: o.signingRateLimitPerIp }),
+      ...(o.now === undefined ? {} : { now: o.now }),
+    });
+  }
   if (o.leader !== undefined) {
     // Workers forward a request with a body as `Expect: 100-continue` and send the body only after "100 Continue"
     // (server/worker). The leader withholds it from a request it will refuse before reading the body: one without
@@ -397,6 +427,15 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     const maxBlob = o.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
     app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       const declared = Number(req.headers['content-length'] ?? 0);
+      if (p.auth !== undefined && (req.url ?? '').startsWith('/v1/')) {
+        // The signing API's tokens live in its store: the check is asynchronous (server/signing continueAllowed).
+        const auth = p.auth;
+        void continueAllowed(auth, req.url ?? '', req.headers.authorization, declared).then((ok) => {
+          if (ok) res.writeContinue();
+          app.server.emit('request', req, res);
+        });
+        return;
+      }
       const tooBig = req.method === 'PUT' && (req.url ?? '').startsWith('/admin/v1/blobs/') && declared > maxBlob;
       if (tokenOk(req.headers.authorization) && !tooBig) res.writeContinue();
       app.server.emit('request', req, res);
@@ -485,7 +524,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const startup = await scans.rescan();
     const sample = o.sample === true && fresh && releases.list().length === 0 ? await publishSample(blobs, releases) : undefined;
 
-    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger });
+    let auth: AuthStore | undefined;
+    if (o.signingApi !== false) {
+      const store = await openAuthStore({ dataDir, postgres: o.postgres });
+      closers.push(() => store.close());
+      auth = store;
+    }
+    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {
@@ -503,6 +548,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       origin,
       releases,
       audit,
+      auth,
       dataDir,
       incomingDir,
       startup,

@@ -50,4 +50,32 @@ export const COMMANDS: Record<string, CommandEntry> = {
   publish: { summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)', load: async () => (await import('./provider.ts')).publish },
   // audit (issue: provider daemon audit log)
   'audit verify': { summary: 'verify the hash chain of an audit log (read-only)', load: async () => (await import('./audit.ts')).auditVerify },
+  // attest: Sigstore bundles (issue 10)
+  'sign-blob': { summary: 'sign a file as a Sigstore bundle v0.3 (DSSE in-toto statement, Ed25519), optionally logged in our log', load: async () => (await import('./sigstore.ts')).signBlob },
+  'verify-blob': { summary: 'verify a file against a Sigstore bundle v0.3 (ours, or cosign --key message signatures)', load: async () => (await import('./sigstore.ts')).verifyBlob },
+  'trust export': { summary: 'export trust for Sigstore verifiers: a TrustedRoot naming our log, and the signing keys beside it', load: async () => (await import('./sigstore.ts')).trustExport },
+  // attest: SLSA provenance and in-toto attestations (issue 10)
+  'attest provenance': { summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestProvenance },
+  'attest predicate': { summary: 'sign any in-toto predicate (a JSON file) for files into an .intoto.jsonl', load: async () => (await import('./attest.ts')).attestPredicate },
+  'attest verify': { summary: 'verify every envelope of an .intoto.jsonl (threshold of trusted keys) and show its statements', load: async () => (await import('./attest.ts')).attestVerify },
+  // vuln and rebuild (issue 10: offline vulnerabilities, rebuild check)
+  'vulndb import': { summary: 'load OSV vulnerability records (a directory of .json or an osv.dev all.zip) into the offline database', load: async () => (await import('./vuln.ts')).vulndbImport },
+  scan: { summary: 'match the components of an SBOM (SPDX or CycloneDX JSON) against the offline vulnerability database', load: async () => (await import('./vuln.ts')).scan },
+  'rebuild-check': { summary: 'compare two build outputs (directories, tar, PSPF packages, SBOMs) and report every difference', load: async () => (await import('./rebuild.ts')).rebuildCheck },
+  // sums (issue 10: SHA256SUMS as GNU coreutils writes and checks it, plain or signed)
+  'sums create': { summary: 'write a SHA256SUMS file exactly as coreutils sha256sum does (text, --binary or --tag lines)', load: async () => (await import('./sums.ts')).sumsCreate },
+  'sums check': { summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)', load: async () => (await import('./sums.ts')).sumsCheck },
+  'sums sign': { summary: 'sign a SHA256SUMS file: a DSSE envelope over its bytes (one more signature per run)', load: async () => (await import('./sums.ts')).sumsSign },
+  // sbom (issue 10: supply-chain evidence — SBOM generators)
+  sbom: { summary: 'write an SPDX 2.3 or CycloneDX 1.6 SBOM of a directory, npm lockfile or PSPF package (optionally attested)', load: async () => (await import('./sbom.ts')).sbom },
+  // policy gate and promotion (issue 10: supply-chain evidence)
+  'verify-attestation': { summary: 'verify attestations of an artifact and judge them under a policy (exit 0 accepted, 1 refused)', load: async () => (await import('./attestation.ts')).verifyAttestationCommand },
+  promote: { summary: 'publish an artifact set only when every artifact has the evidence a policy requires', load: async () => (await import('./attestation.ts')).promoteCommand },
+  // signing API (issue 11, certus): API tokens and identities of /v1
+  'token create': { summary: 'create a scoped API token for the signing API (printed once; only its SHA-256 is stored)', load: async () => (await import('./auth.ts')).tokenCreate },
+  'token list': { summary: 'list the API tokens of the signing API (ids, names, scopes, expiry, revocation; never the tokens)', load: async () => (await import('./auth.ts')).tokenList },
+  'token revoke': { summary: 'revoke an API token of the signing API (refused by running daemons at their next request)', load: async () => (await import('./auth.ts')).tokenRevoke },
+  'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
+  'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
+  'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
 };

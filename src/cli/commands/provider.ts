@@ -2,16 +2,15 @@
  * cli/commands/provider — the provider's clients: `custody fetch` (download a release from untrusted providers and
  * verify everything) and `custody publish` (upload artifacts to a running `custody serve` and release them).
  */
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
-import { fetchRelease } from '../../client/provider-client.ts';
-import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
+import { fetchRelease, type FetchReleaseOptions } from '../../client/provider-client.ts';
+import type { PublicKey } from '../../crypto/index.ts';
+import { loadPublicKey } from '../../keys/key-file.ts';
+import { requestRelease, uploadBlob } from '../../client/publish.ts';
 import { printable } from '../../encoding/text.ts';
-import { IoError, UsageError, isTrustError } from '../../errors.ts';
+import { UsageError } from '../../errors.ts';
 import { openRegularFile, writeFileAtomic } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
-import { httpGet, readCapped } from '../../io/http-client.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
 import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
@@ -22,7 +21,7 @@ export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
   usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
-                     [--timeout SECONDS] [--stall-timeout SECONDS]
+                     [--timeout SECONDS] [--stall-timeout SECONDS] [--policy P [--key K.pub]… [--vulndb DB]]
 
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
 channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
@@ -36,6 +35,12 @@ are renamed only after the check. The verified manifest.json (and its .tlog-proo
   --state FILE               rollback protection: remembers the highest sequence per channel/arch
   --require-log VKEY         refuse a manifest without an inclusion proof under this log key
   --artifact NAME            fetch only this artifact (repeatable; default all)
+  --policy P                 before keeping anything, download the release's attestations
+                             (/<channel>/<arch>/attestations), verify them (signed by the trust root's targets
+                             keys, or --key keys) and judge each artifact under the policy (docs/attestations.md);
+                             a refusal leaves DIR untouched
+  --key K.pub                also trust this key's attestation signatures (repeatable; with --policy)
+  --vulndb DB                the OSV database for the policy's max_severity (as custody verify-attestation)
   --timeout SECONDS          time allowed for the whole fetch (default 300)
   --stall-timeout SECONDS    a provider silent this long (before its headers or mid-body) is dropped for the
                              rest of the run (default 60); so is one giving a bad answer. Network errors and
@@ -58,6 +63,9 @@ example:
       artifact: { type: 'string', multiple: true },
       timeout: { type: 'string' },
       'stall-timeout': { type: 'string' },
+      policy: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      vulndb: { type: 'string' },
     });
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
@@ -72,6 +80,19 @@ example:
     const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const statePath = values.state === undefined ? undefined : abs(ctx, values.state);
     const state = statePath === undefined ? undefined : await loadState(statePath);
+    let policy: FetchReleaseOptions['policy'];
+    let closeScanner = (): void => undefined;
+    if (values.policy !== undefined) {
+      const { loadPolicyFile, vulnScanner } = await import('./attestation.ts');
+      const extraKeys: PublicKey[] = [];
+      for (const k of values.key ?? []) extraKeys.push(await loadPublicKey(abs(ctx, k)));
+      const p = await loadPolicyFile(ctx, values.policy);
+      const scanner = await vulnScanner(ctx, p, values.vulndb);
+      if (scanner !== undefined) closeScanner = scanner.close;
+      policy = { policy: p, extraKeys, scan: scanner?.scan };
+    } else if (values.key !== undefined || values.vulndb !== undefined) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--key and --vulndb judge attestations and need --policy');
+    }
     const events: Array<{ provider: string; what: string; code?: string; message?: string }> = [];
     const r = await fetchRelease({
       providers: positionals,
@@ -82,6 +103,7 @@ example:
       requireLog: values['require-log'],
       outputDir: output,
       artifacts: values.artifact,
+      policy,
       now: ctx.now,
       ...(totalS === undefined ? {} : { totalTimeoutMs: totalS * 1000 }),
       ...(stallS === undefined ? {} : { timeoutMs: stallS * 1000 }),
@@ -89,7 +111,7 @@ example:
         events.push(e);
         if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);
       },
-    });
+    }).finally(closeScanner);
     if (r.rootUpdated && values.trust !== undefined) {
       await writeFileAtomic(abs(ctx, values.trust), formatRoot(r.root));
       ctx.print(`trust root updated to version ${r.root.version} (${values.trust})`);
@@ -103,6 +125,7 @@ example:
     ctx.print(`  signed by ${r.manifest.signers.length}/${r.manifest.threshold}: ${r.manifest.signers.join(', ')}`);
     if (r.logIndex !== undefined) ctx.print(`  logged at index ${r.logIndex}`);
     for (const f of r.files) ctx.print(`  ${f.filename}  ${f.size} bytes  sha256 ok  (${f.provider})`);
+    for (const d of r.decisions ?? []) ctx.print(`  ${d.artifact.name}  policy ok  (${d.attestations} attestation(s))`);
     ctx.result({
       channel: m.channel,
       arch: m.arch,
@@ -115,70 +138,12 @@ example:
       root_updated: r.rootUpdated,
       provider: r.manifestProvider,
       files: r.files,
+      ...(r.decisions === undefined ? {} : { decisions: r.decisions }),
       warnings: events.filter((e) => e.code !== undefined),
     });
     return 0;
   },
 };
-
-/** ADMIN_ANSWER_MAX_BYTES caps an admin answer (a release answer carries the manifest and its proof). */
-const ADMIN_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
-
-function adminUrl(base: string, path: string): string {
-  let u: URL;
-  try {
-    u = new URL(base.endsWith('/') ? base : base + '/');
-  } catch (e) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', `expected a provider URL, got ${JSON.stringify(base)}`, { cause: e });
-  }
-  return new URL(path, u).href;
-}
-
-/** ADMIN_STALL_MS: an admin call silent this long is abandoned (a release signs, logs and waits for witnesses). */
-const ADMIN_STALL_MS = 120_000;
-/** ADMIN_DEADLINE_MS bounds one admin call, upload included. */
-const ADMIN_DEADLINE_MS = 3_600_000;
-
-/**
- * adminCall sends one admin request and returns the provider's JSON answer, read with a cap and the strict parser.
- * A refusal is ERR_PROVIDER_RESPONSE naming the server's code (details.serverCode); its texts are escaped.
- */
-async function adminCall(url: string, o: { method: 'PUT' | 'POST'; headers: Record<string, string>; body: Uint8Array | Readable }): Promise<JsonObject> {
-  const u = new URL(url);
-  const a = await httpGet(u, { ...o, stallMs: ADMIN_STALL_MS, deadline: Date.now() + ADMIN_DEADLINE_MS });
-  const body = await readCapped(a, ADMIN_ANSWER_MAX_BYTES, u, 'provider answer');
-  let j: JsonObject;
-  try {
-    j = parseJsonObject(body, { maxBytes: ADMIN_ANSWER_MAX_BYTES, what: 'provider answer' });
-  } catch (e) {
-    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${a.status}, not a JSON object${isTrustError(e) ? ` (${e.message})` : ''}`, { cause: e });
-  }
-  if (a.status < 200 || a.status > 299) {
-    const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
-    // The server's hint is its text, not ours: it goes to details (escaped), never to `custody: hint:`.
-    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${a.status} ${code}: ${typeof j.message === 'string' ? printable(j.message) : ''}`, {
-      details: { status: a.status, serverCode: code, ...(typeof j.hint === 'string' ? { serverHint: printable(j.hint) } : {}) },
-    });
-  }
-  return j;
-}
-
-/** blobPresent asks the provider (HEAD /blobs/sha256/<hex>) whether it stores a blob already, so it is not sent twice. */
-async function blobPresent(base: string, sha: string): Promise<boolean> {
-  const u = new URL(adminUrl(base, `blobs/sha256/${sha}`));
-  const a = await httpGet(u, { method: 'HEAD', stallMs: ADMIN_STALL_MS, deadline: Date.now() + ADMIN_STALL_MS });
-  a.close();
-  return a.status === 200;
-}
-
-/** field takes a value of the expected type from a provider answer, or refuses the answer. */
-function field<T extends 'string' | 'number' | 'boolean'>(j: JsonObject, name: string, type: T, url: string): T extends 'string' ? string : T extends 'number' ? number : boolean {
-  const v = j[name];
-  if (typeof v !== type || (type === 'number' && !Number.isSafeInteger(v))) {
-    throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: expected "${name}" (${type}) in the provider answer`);
-  }
-  return v as never;
-}
 
 export const publish: Command = {
   summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)',
@@ -209,7 +174,6 @@ example:
     const channel = requireOption(values.channel, 'channel');
     const arch = requireOption(values.arch, 'arch');
     const token = new TextDecoder().decode(await readTokenFile(ctx, requireOption(values['token-file'], 'token-file')));
-    const auth = { authorization: `Bearer ${token}` };
     let validityS: number | undefined;
     if (values.validity !== undefined) {
       if (!/^[1-9][0-9]{0,2}$/.test(values.validity) || Number(values.validity) > 365) {
@@ -230,33 +194,10 @@ example:
       const name = artifactNameFor(basename(path));
       if (artifacts[name] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `two files map to artifact name ${name}`);
       artifacts[name] = { filename: basename(path), sha256: sha };
-      // Ask first: a blob the provider stores already is not sent again (the daemon would answer before reading it).
-      let created = false;
-      if (!(await blobPresent(base, sha))) {
-        const url = adminUrl(base, `admin/v1/blobs/sha256/${sha}`);
-        const r = await adminCall(url, {
-          method: 'PUT',
-          headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size) },
-          body: createReadStream(path),
-        });
-        created = field(r, 'created', 'boolean', url);
-      }
+      const created = await uploadBlob(base, token, { sha256: sha, size, path });
       ctx.print(`${created ? 'uploaded' : 'present '} ${basename(path)}  sha256:${sha}  ${size} bytes`);
     }
-    const relUrl = adminUrl(base, `admin/v1/releases/${encodeURIComponent(channel)}/${encodeURIComponent(arch)}`);
-    const r = await adminCall(relUrl, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: new TextEncoder().encode(
-        JSON.stringify({ artifacts, ...(values.version === undefined ? {} : { version: values.version }), ...(validityS === undefined ? {} : { validity_s: validityS }) }),
-      ),
-    });
-    const rel = {
-      sequence: field(r, 'sequence', 'number', relUrl),
-      digest: field(r, 'digest', 'string', relUrl),
-      log_index: field(r, 'log_index', 'number', relUrl),
-      manifest_url: field(r, 'manifest_url', 'string', relUrl),
-    };
+    const rel = await requestRelease(base, token, channel, arch, { artifacts, version: values.version, validityS });
     ctx.print(`released ${channel}/${arch} sequence ${rel.sequence} digest ${printable(rel.digest, 100)} log index ${rel.log_index}`);
     ctx.result({
       channel,

@@ -56,6 +56,8 @@ first start it makes development keys (0600), a 1-of-1 trust root and an admin t
 Publishing: put files in DIR/incoming/<channel>/<arch>/ (e.g. incoming/stable/x86_64/vmlinuz) and start the
 daemon, send it SIGHUP, or POST /admin/v1/rescan; or upload with \`custody publish\`. Each changed channel/arch
 is signed, appended to the log, and served with its inclusion proof. Manifests are re-signed before they expire.
+*.intoto.jsonl files there are the release's attestations, served at /<channel>/<arch>/attestations (custody
+promote writes this layout after its policy gate).
 
 Prints the URL, the trust-root fingerprint (pin it: custody fetch --root-fingerprint) and the log verifier key.
 
@@ -83,6 +85,8 @@ options:
   --log-level LEVEL           pino level on stderr: fatal, error, warn, info (default), debug
   --log-format json|pretty    log lines on stderr (default: pretty on a terminal, JSON otherwise)
   --no-sample                 do not publish the sample release on a first start
+  --no-signing-api            do not serve the signing API under /v1 (docs/signing-api.md; its callers are made with
+                              custody token create and custody identity add)
 
 example:
   custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
@@ -109,6 +113,7 @@ example:
         'log-format': { type: 'string' },
         workers: { type: 'string' },
         'no-sample': { type: 'boolean' },
+        'no-signing-api': { type: 'boolean' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
       },
@@ -188,6 +193,7 @@ example:
         logLevel: level,
         logFormat,
         sample: values['no-sample'] !== true,
+        signingApi: values['no-signing-api'] !== true,
         onFatal: (e) => stop(e),
         version: packageVersion(),
       };
@@ -220,6 +226,9 @@ example:
       ctx.print(`  signing key        ${tufKeyId(id.signer.publicKey)}`);
       ctx.print(`  log                ${url}/log  ${d.vkey}`);
       ctx.print(`  admin token        ${id.tokenPath}`);
+      if (values['no-signing-api'] !== true) {
+        ctx.print(`  signing API        ${url}/v1  (callers: custody token create --data ${shellWord(d.dataDir)} --name NAME --scope sign,verify)`);
+      }
       ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
       for (const r of d.releases.list()) {
         ctx.print(`  release            ${url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
@@ -247,6 +256,7 @@ example:
         created: id.created,
         releases: d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
         workers: workerPids,
+        signing_api: values['no-signing-api'] === true ? null : `${url}/v1`,
         ...(sample === undefined ? {} : { sample: { channel: d.sample!.channel, arch: d.sample!.arch, fetch_command: sample } }),
       });
       const fatal = await stopped;

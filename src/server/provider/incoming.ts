@@ -12,16 +12,23 @@
  * is opened once (no symlink, no FIFO, and the descriptor's real path must lie inside the incoming directory),
  * hashed, and copied from that same descriptor only when the store lacks the digest; the copy is hashed again and
  * must match, so a file changed during the scan is not published half-old, half-new.
+ *
+ * Attestations: files named `*.intoto.jsonl` are not artifacts. They are joined (in name order, one envelope per
+ * line) into the release's attestations, checked as well-formed DSSE (at most ATTESTATIONS_MAX_BYTES together),
+ * stored as a blob and served at /<channel>/<arch>/attestations. `custody promote --to INCOMING` writes this layout.
  */
 import { promises as fsp } from 'node:fs';
 import { join, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import { FormatError, IoError, LimitError, PolicyError, VerificationError, isTrustError, toIoError, type TrustError } from '../../errors.ts';
 import { openRegularFile } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { artifactNameFor } from '../../manifest/create.ts';
 import { MANIFEST_MAX_ARTIFACTS, isSafeName } from '../../manifest/manifest.ts';
 import type { BlobStore } from './blobs.ts';
-import { CHANNEL_NAME, RESERVED_FILENAMES, VERSION_TEXT, type Release, type ReleaseArtifact, type ReleaseStore } from './releases.ts';
+import { parseJsonl } from '../../attest/dsse.ts';
+import { ATTESTATION_FILE_SUFFIX } from '../../policy/evidence.ts';
+import { ATTESTATIONS_MAX_BYTES, CHANNEL_NAME, RESERVED_FILENAMES, VERSION_TEXT, type Release, type ReleaseArtifact, type ReleaseStore } from './releases.ts';
 
 /** ScanResult reports one scan of the incoming directory. */
 export interface ScanResult {
@@ -134,10 +141,29 @@ async function scanOne(
   const files = (await entries(dir)).filter((e) => !e.name.startsWith('.'));
   const artifacts = new Map<string, ReleaseArtifact>();
   const paths = new Map<string, string>();
+  const attestationParts: Buffer[] = [];
+  let attestationBytes = 0;
   for (const f of files) {
     const path = join(dir, f.name);
     if (!f.isFile()) {
       problem(path, new IoError('ERR_IO_NOT_REGULAR_FILE', `${path} is not a regular file; skipped`));
+      continue;
+    }
+    if (f.name.endsWith(ATTESTATION_FILE_SUFFIX)) {
+      const { fh, size } = await openInside(path, root.real, [channel, arch]);
+      try {
+        attestationBytes += size + 1;
+        if (attestationBytes > ATTESTATIONS_MAX_BYTES) {
+          throw new LimitError('ERR_LIMIT_SIZE', `${dir}: the *${ATTESTATION_FILE_SUFFIX} files are over the cap of ${ATTESTATIONS_MAX_BYTES} bytes together`);
+        }
+        const buf = Buffer.alloc(size);
+        const { bytesRead } = await fh.read(buf, 0, size, 0);
+        const text = buf.subarray(0, bytesRead);
+        parseJsonl(text);
+        attestationParts.push(text, ...(text.at(-1) === 0x0a ? [] : [Buffer.from('\n')]));
+      } finally {
+        await fh.close();
+      }
       continue;
     }
     if (!isSafeName(f.name) || RESERVED_FILENAMES.has(f.name)) {
@@ -168,21 +194,30 @@ async function scanOne(
   }
   if (artifacts.size === 0) return undefined;
   const version = await readVersionFile(join(dir, '.version'), root.real, [channel, arch]);
+  let attestations: string | undefined;
+  if (attestationParts.length > 0) {
+    const joined = Buffer.concat(attestationParts);
+    attestations = (await blobs.importStream(Readable.from([joined]), ATTESTATIONS_MAX_BYTES)).sha256;
+  }
   // Compare with what this directory released last (not with the current release, which an upload may have made:
   // stale files left here must not re-release over it).
   const last = (await releases.importState(channel, arch)) ?? currentAsImport(releases, channel, arch);
-  if (last !== undefined && sameArtifacts(last.artifacts, artifacts) && last.version === version) return undefined;
-  const r = await releases.release(channel, arch, artifacts, { version }, 'incoming');
-  await releases.saveImportState(channel, arch, { artifacts, version });
+  if (last !== undefined && sameArtifacts(last.artifacts, artifacts) && last.version === version && last.attestations === attestations) return undefined;
+  const r = await releases.release(channel, arch, artifacts, { version, attestations }, 'incoming');
+  await releases.saveImportState(channel, arch, { artifacts, version, attestations });
   return r;
 }
 
 /** currentAsImport treats the current release as the last import when no import state was recorded yet. */
-function currentAsImport(releases: ReleaseStore, channel: string, arch: string): { artifacts: ReadonlyMap<string, ReleaseArtifact>; version: string | undefined } | undefined {
+function currentAsImport(
+  releases: ReleaseStore,
+  channel: string,
+  arch: string,
+): { artifacts: ReadonlyMap<string, ReleaseArtifact>; version: string | undefined; attestations: string | undefined } | undefined {
   const artifacts = releases.artifactsOf(channel, arch);
   const cur = releases.get(channel, arch);
   if (artifacts === undefined || cur === undefined) return undefined;
-  return { artifacts, version: cur.manifest.manifest.version };
+  return { artifacts, version: cur.manifest.manifest.version, attestations: cur.attestations };
 }
 
 /** readVersionFile reads the first line of `.version` (1–64 visible ASCII characters), or undefined without one. */

@@ -11,7 +11,8 @@
  * GET /audit/anchor                         the newest audit-log head anchored in the log, with its proof
  * PUT  /admin/v1/blobs/sha256/<64 hex>      upload an artifact; stored only if the bytes hash to the name
  * POST /admin/v1/releases/<channel>/<arch>  {"artifacts": {"<name>": {"filename": "…", "sha256": "<hex>"}},
- *                                            "version"?: "…", "validity_s"?: n} → sign, log, publish
+ *                                            "version"?: "…", "validity_s"?: n, "attestations"?: "<hex>"}
+ *                                            → sign, log, publish (attestations: an uploaded .intoto.jsonl blob)
  * POST /admin/v1/rescan                     import the incoming directory now
  * ```
  * Refusals are the coded JSON of server/http. Rate limits are applied in front of it (server/provider/front).
@@ -67,6 +68,7 @@ function describe(r: Release): JsonObject {
     digest: r.manifest.digest,
     expires_at: r.manifest.manifest.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     log_index: r.index,
+    ...(r.attestations === undefined ? {} : { attestations_url: `/${r.channel}/${r.arch}/attestations` }),
     manifest_url: `/${r.channel}/${r.arch}/manifest.json`,
   };
 }
@@ -216,11 +218,15 @@ function registerAdminRoutes(app: FastifyInstance, o: ProviderPluginOptions): vo
     if (validityS !== undefined && (typeof validityS !== 'number' || validityS < 60 || validityS > 365 * 86_400)) {
       throw new FormatError('ERR_FORMAT_SCHEMA', 'validity_s must be an integer from 60 (a minute) to 31536000 (a year)');
     }
+    const attestations = body.attestations;
+    if (attestations !== undefined && (typeof attestations !== 'string' || !SHA256_HEX.test(attestations))) {
+      throw new FormatError('ERR_FORMAT_SCHEMA', 'attestations must be the 64-hex sha256 of an uploaded .intoto.jsonl blob');
+    }
     const r = await o.releases.release(
       channel,
       arch,
       artifacts,
-      { version, validityMs: validityS === undefined ? undefined : assertValidity(validityS * 1000) },
+      { version, validityMs: validityS === undefined ? undefined : assertValidity(validityS * 1000), attestations },
       'admin',
     );
     return reply.header('cache-control', 'no-store').send({ ok: true, ...describe(r), manifest: r.manifestText, proof: r.proofText });

@@ -5,6 +5,7 @@
  * ```
  * GET|HEAD /<channel>/<arch>/manifest.json             the current signed manifest (ETag = its digest; no-cache)
  * GET|HEAD /<channel>/<arch>/manifest.json.tlog-proof  its c2sp.org/tlog-proof@v1 inclusion proof
+ * GET|HEAD /<channel>/<arch>/attestations              its in-toto attestations (.intoto.jsonl), when it has some
  * GET|HEAD /<channel>/<arch>/<filename>                an artifact of the current release (Range, ETag, X-Artifact-Hash)
  * GET|HEAD /blobs/sha256/<64 hex>                      any stored artifact by digest (Range; immutable, cached a year)
  * GET|HEAD /manifest.json                              the default channel/arch, when configured
@@ -29,7 +30,7 @@ import { IoError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
-import { RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
+import { ATTESTATIONS_FILENAME, RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
 
 /** BLOB_CACHE_ENTRY_MAX_BYTES: blobs up to this size are served from memory (a kernel, an initramfs). */
 export const BLOB_CACHE_ENTRY_MAX_BYTES = 16 * 1024 * 1024;
@@ -225,6 +226,14 @@ export class ReadPath {
     if (file === 'manifest.json' || file === 'manifest.json.tlog-proof') {
       this.#sendPrepared(req, res, file === 'manifest.json' ? p.manifest : p.proof);
       return;
+    }
+    if (file === ATTESTATIONS_FILENAME) {
+      // Not covered by the manifest: each envelope is signed by its own keys and judged by the client's policy.
+      if (r.attestations === undefined) {
+        writeError(res, notFound(`${channel}/${arch} has no attestations`), this.#extra);
+        return;
+      }
+      return this.#blob(req, res, r.attestations, this.#manifestCache, `${channel}-${arch}.intoto.jsonl`);
     }
     const sha256 = p.files.get(file);
     if (sha256 === undefined) {

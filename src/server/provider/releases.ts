@@ -14,8 +14,12 @@
  * Record file (JSON, written with temp + fsync + rename): `DIR/<channel>/<arch>/current.json`, and the same record
  * as `DIR/<channel>/<arch>/history/<sequence>.json` for every release ever made:
  * ```
- * {"manifest": "<manifest.json text>", "proof": "<tlog-proof text>"}
+ * {"manifest": "<manifest.json text>", "proof": "<tlog-proof text>", "attestations": "<64 hex>"}
  * ```
+ * `attestations` (optional) names a stored blob: the release's in-toto attestations, one DSSE envelope per line
+ * (.intoto.jsonl), checked as well-formed when released and served at `/<channel>/<arch>/attestations`. The provider
+ * does not vouch for them: clients verify each envelope and judge it under their own policy (`custody fetch
+ * --policy`). The manifest does not cover them; they are signed by their own keys.
  * Sequences are strictly increasing per channel/arch: max(previous + 1, created_at in Unix seconds).
  */
 import { promises as fsp } from 'node:fs';
@@ -24,21 +28,26 @@ import type { Signer } from '../../crypto/index.ts';
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { formatTimestamp } from '../../encoding/time.ts';
 import { ConfigError, FormatError, LimitError, isTrustError, toIoError } from '../../errors.ts';
-import { readFileIfExists, writeFileAtomic } from '../../io/files.ts';
+import { readFileBounded, readFileIfExists, writeFileAtomic } from '../../io/files.ts';
+import { parseJsonl } from '../../attest/dsse.ts';
 import { manifestLogEntry, verifyManifestInclusion } from '../../manifest/log.ts';
 import { MANIFEST_MAX_ARTIFACTS, MANIFEST_MAX_BYTES, formatManifest, isSafeName, parseManifest, toManifest, type Manifest } from '../../manifest/manifest.ts';
 import { signManifest } from '../../manifest/sign.ts';
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
 import { MAX_PROOF_FILE_BYTES, formatProofFile } from '../../note/proof.ts';
 import type { TrustRoot } from '../../trust/root.ts';
-import type { BlobStore } from './blobs.ts';
+import { SHA256_HEX, type BlobStore } from './blobs.ts';
 
+/** ATTESTATIONS_FILENAME is the path segment serving a release's attestations: /<channel>/<arch>/attestations. */
+export const ATTESTATIONS_FILENAME = 'attestations';
+/** ATTESTATIONS_MAX_BYTES caps a release's attestations file (provenance, SBOMs of a few artifacts). */
+export const ATTESTATIONS_MAX_BYTES = 16 * 1024 * 1024;
 /** CHANNEL_NAME is what a channel or arch may be called: it becomes a URL segment and a directory name. */
 export const CHANNEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** VERSION_TEXT bounds a release version string. */
 export const VERSION_TEXT = /^[\x21-\x7e]{1,64}$/;
 /** RESERVED_FILENAMES are served by the provider itself at /<channel>/<arch>/<name>: no artifact may use them. */
-export const RESERVED_FILENAMES: ReadonlySet<string> = new Set(['manifest.json', 'manifest.json.tlog-proof']);
+export const RESERVED_FILENAMES: ReadonlySet<string> = new Set(['manifest.json', 'manifest.json.tlog-proof', ATTESTATIONS_FILENAME]);
 /** RELEASE_RECORD_MAX_BYTES caps a record file before it is read. */
 export const RELEASE_RECORD_MAX_BYTES = MANIFEST_MAX_BYTES + MAX_PROOF_FILE_BYTES + 1024;
 
@@ -65,6 +74,8 @@ export interface Release {
   proofText: string;
   /** index is the manifest's position in the log. */
   index: number;
+  /** attestations is the sha256 of the stored blob holding the release's .intoto.jsonl, if it has one. */
+  attestations?: string | undefined;
 }
 
 /** ReleaseOptions tunes one release. */
@@ -72,6 +83,8 @@ export interface ReleaseOptions {
   version?: string | undefined;
   /** validityMs is how long the manifest is valid (default: the store's). */
   validityMs?: number | undefined;
+  /** attestations is the sha256 of a stored blob holding the release's attestations (.intoto.jsonl). */
+  attestations?: string | undefined;
 }
 
 /** ReleaseStoreOptions configures a {@link ReleaseStore}. */
@@ -107,8 +120,8 @@ export function checkChannelName(s: string, what: 'channel' | 'arch'): string {
   return s;
 }
 
-/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes. */
-export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust']);
+/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes (v1: the signing API, server/signing). */
+export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust', 'v1']);
 
 /** ReleaseStore keeps, makes and serves releases. */
 export class ReleaseStore {
@@ -228,6 +241,7 @@ export class ReleaseStore {
       }
       body[name] = { filename: a.filename, size_bytes: info.size, hash: `sha256:${a.sha256}`, download_url: `/blobs/sha256/${a.sha256}` };
     }
+    if (options.attestations !== undefined) await this.#checkAttestations(options.attestations);
     const dir = join(this.#o.dir, channel, arch);
     try {
       await fsp.mkdir(join(dir, 'history'), { recursive: true, mode: 0o755 });
@@ -265,10 +279,11 @@ export class ReleaseStore {
     const proofText = formatProofFile({ index: r.index, proof: r.proof, checkpoint: r.checkpoint });
     const manifestText = formatManifest(signed);
     verifyManifestInclusion(vm, proofText, this.#o.log.vkey);
-    const record = JSON.stringify({ manifest: manifestText, proof: proofText }) + '\n';
+    const attestations = options.attestations;
+    const record = JSON.stringify({ manifest: manifestText, proof: proofText, ...(attestations === undefined ? {} : { attestations }) }) + '\n';
     await writeFileAtomic(join(dir, 'history', `${sequence}.json`), record);
     await writeFileAtomic(join(dir, 'current.json'), record);
-    const release: Release = { channel, arch, manifest: vm, manifestText, proofText, index: r.index };
+    const release: Release = { channel, arch, manifest: vm, manifestText, proofText, index: r.index, attestations };
     this.#current.set(channelKey(channel, arch), release);
     this.#stale.delete(channelKey(channel, arch));
     await this.#o.onRelease?.(release, reason);
@@ -276,6 +291,22 @@ export class ReleaseStore {
   }
 
 
+
+  /**
+   * #checkAttestations refuses an attestations blob that is missing, over ATTESTATIONS_MAX_BYTES, or not an
+   * .intoto.jsonl of well-formed DSSE envelopes (ERR_DSSE_SCHEMA, …). Signatures are the clients' to judge.
+   */
+  async #checkAttestations(sha256: string): Promise<void> {
+    const info = SHA256_HEX.test(sha256) ? await this.#o.blobs.stat(sha256) : undefined;
+    if (info === undefined) {
+      throw new FormatError('ERR_PROVIDER_BLOB_MISSING', `attestations: blob sha256:${sha256.slice(0, 64)} is not stored`, {
+        hint: 'upload the .intoto.jsonl first: PUT /admin/v1/blobs/sha256/<hex> (custody promote does this)',
+      });
+    }
+    if (info.size > ATTESTATIONS_MAX_BYTES) throw new LimitError('ERR_LIMIT_SIZE', `attestations are ${info.size} bytes, over the cap of ${ATTESTATIONS_MAX_BYTES}`);
+    const bytes = await readFileBounded(this.#o.blobs.pathOf(sha256), { maxBytes: ATTESTATIONS_MAX_BYTES, what: 'attestations' });
+    parseJsonl(bytes);
+  }
 
   /**
    * refreshExpiring re-signs (same artifacts, same version, new sequence) every release whose remaining validity is
@@ -295,7 +326,7 @@ export class ReleaseStore {
           const left = cur.manifest.manifest.expiresAt.getTime() - this.#o.now().getTime();
           if (left >= this.#o.validityMs / 3) return undefined;
           const artifacts = this.artifactsOf(cur.channel, cur.arch)!;
-          return this.#release(cur.channel, cur.arch, artifacts, { version: cur.manifest.manifest.version }, 'refresh');
+          return this.#release(cur.channel, cur.arch, artifacts, { version: cur.manifest.manifest.version, attestations: cur.attestations }, 'refresh');
         });
         if (r !== undefined) out.push(r);
       }
@@ -319,14 +350,18 @@ export class ReleaseStore {
       const a = v as JsonObject;
       if (typeof a.filename === 'string' && typeof a.sha256 === 'string') artifacts.set(name, { filename: a.filename, sha256: a.sha256 });
     }
-    return { artifacts, version: typeof j.version === 'string' ? j.version : undefined };
+    return { artifacts, version: typeof j.version === 'string' ? j.version : undefined, attestations: typeof j.attestations === 'string' ? j.attestations : undefined };
   }
 
   /** saveImportState records what the incoming directory released (written atomically). */
   async saveImportState(channel: string, arch: string, state: ImportState): Promise<void> {
     const artifacts: JsonObject = {};
     for (const [name, a] of [...state.artifacts].sort(([x], [y]) => (x < y ? -1 : 1))) artifacts[name] = { filename: a.filename, sha256: a.sha256 };
-    const doc: JsonObject = { artifacts, ...(state.version === undefined ? {} : { version: state.version }) };
+    const doc: JsonObject = {
+      artifacts,
+      ...(state.version === undefined ? {} : { version: state.version }),
+      ...(state.attestations === undefined ? {} : { attestations: state.attestations }),
+    };
     await writeFileAtomic(join(this.#o.dir, channel, arch, IMPORT_STATE), JSON.stringify(doc) + '\n');
   }
 }
@@ -346,9 +381,13 @@ export function checkReleaseRecord(channel: string, arch: string, raw: Uint8Arra
   if (m.channel !== channel || m.arch !== arch) {
     throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch} holds a manifest for ${m.channel}/${m.arch}`);
   }
+  const attestations = rec.attestations;
+  if (attestations !== undefined && (typeof attestations !== 'string' || !SHA256_HEX.test(attestations))) {
+    throw new FormatError('ERR_FORMAT_SCHEMA', `release record ${channel}/${arch}: attestations must name a blob (64 hex)`);
+  }
   const vm = verifyManifest(m, check.root, { now: check.now });
   const logged = verifyManifestInclusion(vm, proofText, check.vkey);
-  return { channel, arch, manifest: vm, manifestText, proofText, index: logged.index };
+  return { channel, arch, manifest: vm, manifestText, proofText, index: logged.index, attestations };
 }
 
 /** readCurrentRecord reads the bytes of DIR/<channel>/<arch>/current.json (undefined when there is none). */
@@ -370,6 +409,8 @@ export async function listChannels(dir: string): Promise<Array<{ channel: string
 export interface ImportState {
   artifacts: ReadonlyMap<string, ReleaseArtifact>;
   version: string | undefined;
+  /** attestations is the sha256 of the attestations blob the directory's *.intoto.jsonl files made, if any. */
+  attestations?: string | undefined;
 }
 
 /** SEQUENCE_MARK holds the highest sequence ever reserved for a channel/arch; IMPORT_STATE the last incoming import. */

@@ -1,0 +1,91 @@
+/**
+ * bench/sections/signing-api — the signing API (/v1, docs/signing-api.md) under load over HTTP on loopback: wrk (2
+ * threads, 32 connections, 10 s; 3 s in --quick) POSTs authenticated `verify` requests (bearer token looked up in
+ * the store per request, envelope verified under the trust root) and `sign` requests (statement signed, appended
+ * to the log: bound by the log's group commit, one fsync per batch). Requests/s, p50 and p99.
+ *
+ * Setup: `custody serve --workers 1` as a real CLI process on SQLite storage, the per-address, per-token and global
+ * limits off, a token made by `custody token create`. Target (issue 11): verify ≥ 10,000 requests/s on this machine;
+ * sign is reported as measured. Skipped where wrk is missing.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sha256 } from '../../src/crypto/index.ts';
+import { encodeHex } from '../../src/encoding/bytes.ts';
+import type { BenchContext, BenchSection } from '../types.ts';
+
+const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+interface Load {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+function wrkPost(url: string, script: string, seconds: number): Load {
+  const out = execFileSync('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
+  const ms = (re: RegExp): number => {
+    const m = re.exec(out);
+    return Number(m?.[1] ?? NaN) * ({ us: 0.001, ms: 1, s: 1000 }[m?.[2] ?? 'ms'] ?? NaN);
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50ms: ms(/\s50%\s+([\d.]+)(us|ms|s)/), p99ms: ms(/\s99%\s+([\d.]+)(us|ms|s)/), errors: non2xx };
+}
+
+function luaPost(path: string, token: string, body: string): string {
+  return `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${token}"\nwrk.body = ${JSON.stringify(body)}\nwrk.path = "${path}"\n`;
+}
+
+async function measure(ctx: BenchContext): Promise<string> {
+  if (spawnSync('wrk', ['--version']).error !== undefined) return 'Not measured: wrk is not installed.';
+  const data = join(ctx.scratch, 'signing-data');
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', '1', '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0]!) as { url: string }).url);
+      });
+      child.on('exit', (c) => reject(new Error(`custody serve exited ${c}`)));
+    });
+    const made = spawnSync(process.execPath, ['--import', TSX, CLI_MAIN, 'token', 'create', '--data', data, '--name', 'bench', '--scope', 'sign,verify'], { encoding: 'utf8' });
+    const token = made.stdout.trim();
+    const artifact = 'sha256:' + encodeHex(sha256('bench artifact'));
+    const signed = (await (
+      await fetch(`${url}/v1/sign`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ artifact, artifact_type: 'report' }) })
+    ).json()) as { signature: string };
+    const verifyLua = join(ctx.scratch, 'verify.lua');
+    const signLua = join(ctx.scratch, 'sign.lua');
+    writeFileSync(verifyLua, luaPost('/v1/verify', token, JSON.stringify({ artifact, signature: signed.signature })));
+    writeFileSync(signLua, luaPost('/v1/sign', token, JSON.stringify({ artifact, artifact_type: 'report', subject: 'bench' })));
+    const seconds = ctx.quick ? 3 : 10;
+    ctx.log('verify');
+    const v = wrkPost(url, verifyLua, seconds);
+    ctx.log('sign');
+    const s = wrkPost(url, signLua, seconds);
+    ctx.record('signing-api-verify-rps', v.rps, `p50 ${v.p50ms} ms, p99 ${v.p99ms} ms`);
+    ctx.record('signing-api-sign-rps', s.rps, `p50 ${s.p50ms} ms, p99 ${s.p99ms} ms`);
+    return [
+      '| route (authenticated, 32 connections) | requests/s | p50 ms | p99 ms | non-2xx |',
+      '|---|---:|---:|---:|---:|',
+      `| POST /v1/verify (trust root, no inclusion) | ${v.rps.toFixed(0)} | ${v.p50ms.toFixed(2)} | ${v.p99ms.toFixed(2)} | ${v.errors} |`,
+      `| POST /v1/sign (signed, logged, proof) | ${s.rps.toFixed(0)} | ${s.p50ms.toFixed(2)} | ${s.p99ms.toFixed(2)} | ${s.errors} |`,
+      '',
+      'Target: verify ≥ 10,000 requests/s; sign is bound by the log\'s group commit (one fsync per batch).',
+    ].join('\n');
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+const section: BenchSection = { title: 'Signing API (/v1 sign and verify over HTTP)', run: measure };
+export default section;

@@ -1,0 +1,491 @@
+/**
+ * server/signing/plugin — the signing API of `custody serve` under `/v1` (issue 11), with the request and response
+ * field names of Certus-Trust (../shared/reference/seed-systems.md §2) so its clients work, and every answer computed
+ * for real: DSSE envelopes of in-toto statements (attest/dsse, attest/statement) signed by the daemon's key and
+ * appended to its transparency log (C2SP tlog-tiles log, RFC 6962 proofs), verification that verifies, readiness that
+ * probes. Authentication: scoped bearer tokens and Ed25519 challenge-response (auth/auth), read from the store on
+ * every request, so a revocation is effective at the next request.
+ *
+ * Routes (docs/signing-api.md):
+ * ```
+ * POST /v1/auth/challenge          {identity} → {nonce, audience, expires_at}                      no auth
+ * POST /v1/auth/token              {identity, nonce, signature} → {token, token_type, expires_at, scopes}   no auth
+ * POST /v1/sign                    scope sign   → 202 {entry_id, signature, envelope, certificate, transparency_entry, proof}
+ * POST /v1/verify                  scope verify → 200 {valid, verified_at, signer, …} or {valid:false, code, reason}
+ * GET  /v1/transparency/{entry_id} ?include_proof=true                                            public
+ * GET  /v1/transparency            ?signer&limit&offset                                             public
+ * GET  /v1/health, /v1/ready, /v1/keys/root.json                                                   public
+ * ```
+ * Every answer carries `X-Request-ID` (the caller's when it is 1–128 of [A-Za-z0-9._:-], else a fresh UUID).
+ * Refusals are the JSON body of server/http with the status of their code; sign and verify are limited per token and
+ * per client address (429 + Retry-After), the auth routes per address; bodies are capped (413) and validated by
+ * fastify's JSON schemas. Each signature and each refusal (except 429s: a flood must not become an fsync per
+ * request) is an event of the daemon's hash-chained audit log, naming the token id, never the token.
+ *
+ * Trust boundary: bodies, headers and query strings are attacker-controlled. The signing key signs only statements
+ * this module builds; a caller chooses the artifact digest, subject name and predicates, never the payload type, the
+ * predicate type or the `signer` recorded in the predicate (that is the authenticated caller).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { answerChallenge, authenticate, issueChallenge, requireScope, type Principal } from '../../auth/auth.ts';
+import type { AuthStore, Scope, SignatureRecord } from '../../auth/store.ts';
+import { envelopeFromJson, envelopeToJson, formatEnvelope, keysFromPublicKeys, parseEnvelope, signEnvelope, type DsseEnvelope } from '../../attest/dsse.ts';
+import { INTOTO_PAYLOAD_TYPE, encodeStatement, requireSubject } from '../../attest/statement.ts';
+import { keysFromRoot, verifyAttestation } from '../../attest/verify.ts';
+import { randomBytes, verifyEd25519, type Signer } from '../../crypto/index.ts';
+import { encodeHex } from '../../encoding/bytes.ts';
+import type { JsonObject, JsonValue } from '../../encoding/json.ts';
+import { FormatError, IoError, LimitError, PolicyError, VerificationError, isTrustError, type TrustError } from '../../errors.ts';
+import { parsePublicKey } from '../../keys/key-file.ts';
+import { openCheckpoint, type Checkpoint } from '../../note/checkpoint.ts';
+import { parseVerifierKey } from '../../note/note.ts';
+import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
+import type { TrustRoot } from '../../trust/root.ts';
+import { RequestLimiter, sendError, toHttpError } from '../http.ts';
+import type { LogService } from '../log/service.ts';
+import { CERTUS_SIGN_PREDICATE, entryIdOf, jsonDepth, signatureEntry } from './entry.ts';
+
+/** SIGN_BODY_MAX_BYTES caps a sign request (a digest, a name and predicates). */
+export const SIGN_BODY_MAX_BYTES = 64 * 1024;
+/** VERIFY_BODY_MAX_BYTES caps a verify request (an envelope with its statement). */
+export const VERIFY_BODY_MAX_BYTES = 1024 * 1024;
+/** AUTH_BODY_MAX_BYTES caps the challenge-response requests. */
+export const AUTH_BODY_MAX_BYTES = 4 * 1024;
+/** PREDICATES_MAX_DEPTH caps the nesting of the caller's predicates. */
+export const PREDICATES_MAX_DEPTH = 16;
+/** TRANSPARENCY_MAX_LIMIT caps one page of GET /v1/transparency. */
+export const TRANSPARENCY_MAX_LIMIT = 100;
+/** ARTIFACT_TYPES are Certus's artifact types. */
+export const ARTIFACT_TYPES = ['image', 'sbom', 'report', 'assessment'] as const;
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const DIGEST_PATTERN = '^sha256:[0-9a-f]{64}$';
+
+/** SigningApiOptions are the options of {@link signingApiPlugin}. */
+export interface SigningApiOptions {
+  store: AuthStore;
+  service: LogService;
+  /** signer is the daemon's signing key (a targets key of its trust root). */
+  signer: Signer;
+  root: TrustRoot;
+  rootBytes: Uint8Array;
+  /** vkey is the log's verifier key; origin its name (the challenge audience). */
+  vkey: string;
+  origin: string;
+  /** rateLimitPerToken and rateLimitPerIp: sign and verify requests per second (0 = off; defaults 20 and 50). */
+  rateLimitPerToken?: number;
+  rateLimitPerIp?: number;
+  /** audit records an event (never a token). */
+  audit: (event: string, fields: JsonObject) => void;
+  now?: () => Date;
+}
+
+function newRequestId(): string {
+  const b = randomBytes(16);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = encodeHex(b);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** requestIdOf returns the request id set by the plugin's onRequest hook. */
+function requestIdOf(reply: FastifyReply): string {
+  return String(reply.getHeader('x-request-id') ?? '');
+}
+
+const str = (maxLength: number): Record<string, unknown> => ({ type: 'string', maxLength });
+
+/** continueAllowed decides whether a leader lets a forwarded /v1 request send its body (server/daemon checkContinue). */
+export async function continueAllowed(store: AuthStore, url: string, authorization: string | undefined, declared: number): Promise<boolean> {
+  const path = url.split('?')[0] ?? '';
+  const cap = path === '/v1/sign' ? SIGN_BODY_MAX_BYTES : path === '/v1/verify' ? VERIFY_BODY_MAX_BYTES : AUTH_BODY_MAX_BYTES;
+  if (declared > cap) return false;
+  if (path === '/v1/auth/challenge' || path === '/v1/auth/token') return true;
+  try {
+    const p = await authenticate(store, authorization, Date.now());
+    // A request the route refuses for its scope gets no "100 Continue" either: its body never crosses the socket.
+    if (path === '/v1/sign') requireScope(p, 'sign');
+    if (path === '/v1/verify') requireScope(p, 'verify');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** signingApiPlugin registers the /v1 routes (use `prefix: '/v1'`). */
+export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, done: (err?: Error) => void): void {
+  const now = o.now ?? (() => new Date());
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const ipLimiter = new RequestLimiter(o.rateLimitPerIp ?? 50, 0, 'ERR_HTTP_RATE_LIMITED');
+  const tokenLimiter = new RequestLimiter(o.rateLimitPerToken ?? 20, 0, 'ERR_HTTP_RATE_LIMITED');
+  const verifier = parseVerifierKey(o.vkey);
+  const rootKeys = keysFromRoot(o.root);
+  let opened: { text: string; checkpoint: Checkpoint } | undefined;
+
+  /** currentCheckpoint is the log's latest checkpoint, opened (signature verified) under the log key. */
+  const currentCheckpoint = (): { text: string; checkpoint: Checkpoint } => {
+    const cp = o.service.checkpoint();
+    if (cp === null) throw new IoError('ERR_SIGNAPI_NOT_READY', 'the transparency log has not published a checkpoint yet');
+    if (opened?.text !== cp.text) opened = { text: cp.text, checkpoint: openCheckpoint(cp.text, verifier).checkpoint };
+    return opened;
+  };
+
+  /** proofOf is the RFC 6962 inclusion proof of a log index in the current checkpoint, checked before it is served. */
+  const proofOf = async (index: number, entry: Uint8Array): Promise<JsonObject> => {
+    const { text, checkpoint } = currentCheckpoint();
+    const hashes = await o.service.sequencer.proveInclusion(index, checkpoint.size);
+    // Self-check: never serve a proof that our own verifier refuses.
+    verifyInclusion(hashLeaf(entry), index, checkpoint.size, hashes, checkpoint.rootHash);
+    return { tree_size: checkpoint.size, leaf_index: index, hashes: hashes.map(encodeHex), root_hash: encodeHex(checkpoint.rootHash), checkpoint: text };
+  };
+
+  const audit = (event: string, req: FastifyRequest, reply: FastifyReply, fields: JsonObject): void => {
+    const p = principals.get(req);
+    o.audit(event, { ...fields, ip: req.ip, request_id: requestIdOf(reply), ...(p === undefined ? {} : { caller_id: p.tokenId, caller: p.name }) });
+  };
+
+  app.addHook('onRequest', (req, reply, done) => {
+    const given = req.headers['x-request-id'];
+    reply.header('x-request-id', typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : newRequestId());
+    reply.header('cache-control', 'no-store');
+    done();
+  });
+
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const fe = err as { validation?: unknown; message?: string };
+    let e: TrustError;
+    if (!isTrustError(err) && fe?.validation !== undefined) {
+      e = new FormatError('ERR_SIGNAPI_REQUEST', `bad request: ${String(fe.message ?? 'invalid body').toLowerCase().slice(0, 200)}`);
+    } else {
+      e = toHttpError(err, {
+        tooLarge: () => new LimitError('ERR_SIGNAPI_TOO_LARGE', 'the request body is over the cap of this route'),
+      });
+    }
+    if (e.httpStatus >= 500 && !isTrustError(err)) req.log.error({ err }, 'signing API route failed');
+    if (e.httpStatus !== 429) audit('signapi.refused', req, reply, { route: (req.routeOptions.url ?? req.url.split('?')[0] ?? '').slice(0, 100), code: e.code });
+    if (req.method !== 'GET' && req.method !== 'HEAD' && e.httpStatus !== 400 && e.httpStatus < 500) reply.header('connection', 'close');
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new IoError('ERR_SIGNAPI_NOT_FOUND', `no such signing API route: ${req.method} ${(req.url.split('?')[0] ?? '').slice(0, 200)}`)),
+  );
+
+  /** limitIp counts a request from the client address (onRequest: before the body and the token check). */
+  const limitIp = (req: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
+    done(ipLimiter.check(req.ip));
+  };
+  /** guard authenticates the bearer token, checks the scope, then the per-token limit (before the body is read). */
+  const guard = (scope: Scope) => async (req: FastifyRequest): Promise<void> => {
+    const p = await authenticate(o.store, req.headers.authorization, now().getTime());
+    principals.set(req, p);
+    requireScope(p, scope);
+    const limited = tokenLimiter.check(p.tokenId);
+    if (limited !== undefined) throw limited;
+  };
+
+  // --- challenge-response (auth/auth) ---
+  app.post(
+    '/auth/challenge',
+    {
+      bodyLimit: AUTH_BODY_MAX_BYTES,
+      onRequest: limitIp,
+      schema: { body: { type: 'object', required: ['identity'], additionalProperties: false, properties: { identity: str(128) } } },
+    },
+    async (req, reply) => {
+      const { identity } = req.body as { identity: string };
+      const c = await issueChallenge(o.store, identity, now().getTime());
+      return reply.send({ identity, nonce: c.nonce, audience: o.origin, expires_at: new Date(c.expiresAt).toISOString() });
+    },
+  );
+
+  app.post(
+    '/auth/token',
+    {
+      bodyLimit: AUTH_BODY_MAX_BYTES,
+      onRequest: limitIp,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['identity', 'nonce', 'signature'],
+          additionalProperties: false,
+          properties: { identity: str(128), nonce: str(64), signature: str(200) },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { identity: string; nonce: string; signature: string };
+      const t = await answerChallenge(o.store, { ...b, audience: o.origin, now: now().getTime() });
+      audit('signapi.token_issued', req, reply, { identity: b.identity, issued_id: t.record.id });
+      return reply.send({ token: t.token, token_type: 'Bearer', expires_at: new Date(t.record.expiresAt!).toISOString(), scopes: t.record.scopes });
+    },
+  );
+
+  // --- sign ---
+  app.post(
+    '/sign',
+    {
+      bodyLimit: SIGN_BODY_MAX_BYTES,
+      onRequest: limitIp,
+      preParsing: async (req, _reply, payload) => {
+        await guard('sign')(req);
+        return payload;
+      },
+      schema: {
+        body: {
+          type: 'object',
+          required: ['artifact', 'artifact_type'],
+          additionalProperties: false,
+          properties: {
+            artifact: { type: 'string', pattern: DIGEST_PATTERN },
+            artifact_type: { type: 'string', enum: [...ARTIFACT_TYPES] },
+            subject: { type: ['string', 'null'], minLength: 1, maxLength: 1024 },
+            predicates: { type: ['object', 'null'], maxProperties: 256 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { artifact: string; artifact_type: string; subject?: string | null; predicates?: JsonObject | null };
+      const p = principals.get(req)!;
+      const predicates = b.predicates ?? {};
+      if (jsonDepth(predicates, PREDICATES_MAX_DEPTH) > PREDICATES_MAX_DEPTH) {
+        throw new LimitError('ERR_SIGNAPI_TOO_LARGE', `predicates nest deeper than ${PREDICATES_MAX_DEPTH} levels`);
+      }
+      const signedAt = now();
+      const hex = b.artifact.slice('sha256:'.length);
+      const payload = encodeStatement({
+        subject: [{ name: b.subject ?? b.artifact, digest: { sha256: hex } }],
+        predicateType: CERTUS_SIGN_PREDICATE,
+        predicate: { artifact_type: b.artifact_type, predicates, signer: p.identity ?? p.name, signed_at: signedAt.toISOString() },
+      });
+      const env = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [o.signer]);
+      const sig = env.signatures[0]!;
+      const entry = signatureEntry(env, sig);
+      const entryId = entryIdOf(entry);
+      const added = await o.service.add(entry);
+      const envelope = formatEnvelope(env);
+      const rec: SignatureRecord = {
+        entryId,
+        logIndex: added.index,
+        signer: p.identity ?? p.name,
+        callerId: p.tokenId,
+        artifact: b.artifact,
+        artifactType: b.artifact_type,
+        createdAt: signedAt.getTime(),
+        envelope,
+      };
+      await o.store.insertSignature(rec);
+      audit('signapi.signed', req, reply, { entry_id: entryId, log_index: added.index, artifact: b.artifact, artifact_type: b.artifact_type });
+      const cp = openCheckpoint(added.checkpoint, verifier).checkpoint;
+      return reply.code(202).send({
+        entry_id: entryId,
+        signature: envelope,
+        envelope: envelopeToJson(env),
+        certificate: null,
+        key_id: sig.keyid,
+        transparency_entry: { uuid: entryId, index: added.index, timestamp: signedAt.toISOString() },
+        proof: {
+          tree_size: added.size,
+          leaf_index: added.index,
+          hashes: added.proof.map(encodeHex),
+          root_hash: encodeHex(cp.rootHash),
+          checkpoint: added.checkpoint,
+        },
+      });
+    },
+  );
+
+  // --- verify ---
+  app.post(
+    '/verify',
+    {
+      bodyLimit: VERIFY_BODY_MAX_BYTES,
+      onRequest: limitIp,
+      preParsing: async (req, _reply, payload) => {
+        await guard('verify')(req);
+        return payload;
+      },
+      schema: {
+        body: {
+          type: 'object',
+          required: ['artifact'],
+          additionalProperties: false,
+          properties: {
+            artifact: { type: 'string', pattern: DIGEST_PATTERN },
+            signature: { type: 'string', maxLength: VERIFY_BODY_MAX_BYTES },
+            envelope: { type: 'object' },
+            certificate: { type: ['string', 'null'], maxLength: 65_536 },
+            identity: { type: ['string', 'null'], maxLength: 1024 },
+            public_key: { type: ['string', 'null'], maxLength: 4096 },
+            require_inclusion: { type: 'boolean' },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as {
+        artifact: string;
+        signature?: string;
+        envelope?: JsonValue;
+        certificate?: string | null;
+        identity?: string | null;
+        public_key?: string | null;
+        require_inclusion?: boolean;
+      };
+      const verifiedAt = now();
+      const refuse = (e: TrustError): FastifyReply => {
+        audit('signapi.verify_failed', req, reply, { artifact: b.artifact, code: e.code });
+        return reply.send({ valid: false, verified_at: verifiedAt.toISOString(), signer: null, code: e.code, reason: e.message });
+      };
+      try {
+        if (b.certificate !== undefined && b.certificate !== null) {
+          throw new FormatError('ERR_SIGNAPI_REQUEST', 'certificates (keyless signing) are not supported yet; verify against the trust root or public_key');
+        }
+        let env: DsseEnvelope;
+        if (b.signature !== undefined) env = parseEnvelope(b.signature);
+        else if (b.envelope !== undefined) env = envelopeFromJson(b.envelope);
+        else throw new FormatError('ERR_SIGNAPI_REQUEST', 'expected "signature" (the envelope JSON /v1/sign answered) or "envelope"');
+        const keys = b.public_key === undefined || b.public_key === null ? rootKeys : keysFromPublicKeys([parsePublicKey(b.public_key)]);
+        const v = verifyAttestation(env, keys, verifiedAt);
+        requireSubject(v.statement, b.artifact.slice('sha256:'.length));
+        const signer = typeof v.statement.predicate['signer'] === 'string' ? v.statement.predicate['signer'] : null;
+        if (b.identity !== undefined && b.identity !== null && signer !== b.identity) {
+          throw new PolicyError('ERR_SIGNAPI_IDENTITY_MISMATCH', `the statement was signed for "${signer ?? '(none)'}", expected "${b.identity.slice(0, 200)}"`);
+        }
+        // The log entry is recomputed from the verified envelope: each signature's entry is looked up.
+        let logged: { rec: SignatureRecord; entry: Uint8Array } | undefined;
+        for (const s of env.signatures) {
+          const entry = signatureEntry(env, s);
+          const rec = await o.store.getSignature(entryIdOf(entry));
+          if (rec !== undefined) {
+            logged = { rec, entry };
+            break;
+          }
+        }
+        let proof: JsonObject | undefined;
+        if (b.require_inclusion === true) {
+          if (logged === undefined) throw new VerificationError('ERR_SIGNAPI_NOT_LOGGED', 'no signature of this envelope is in the transparency log');
+          proof = await proofOf(logged.rec.logIndex, logged.entry);
+        }
+        return reply.send({
+          valid: true,
+          verified_at: verifiedAt.toISOString(),
+          signer,
+          key_ids: v.signers,
+          transparency_index: logged?.rec.logIndex ?? null,
+          entry_id: logged?.rec.entryId ?? null,
+          certificate_chain: null,
+          ...(proof === undefined ? {} : { proof }),
+        });
+      } catch (e) {
+        if (!isTrustError(e) || e.httpStatus >= 500) throw e;
+        return refuse(e);
+      }
+    },
+  );
+
+  // --- transparency ---
+  const entryJson = async (r: SignatureRecord, includeProof: boolean): Promise<JsonObject> => {
+    const env = parseEnvelope(r.envelope);
+    const entry = signatureEntry(env, env.signatures[0]!);
+    return {
+      entry_id: r.entryId,
+      artifact: r.artifact,
+      artifact_type: r.artifactType,
+      timestamp: new Date(r.createdAt).toISOString(),
+      signer: r.signer,
+      signature: r.envelope,
+      log_index: r.logIndex,
+      log_entry: new TextDecoder().decode(entry),
+      ...(includeProof ? { proof: await proofOf(r.logIndex, entry) } : {}),
+    };
+  };
+
+  app.get(
+    '/transparency/:entry_id',
+    {
+      schema: {
+        params: { type: 'object', properties: { entry_id: { type: 'string', maxLength: 64 } } },
+        querystring: { type: 'object', properties: { include_proof: { type: 'boolean' } } },
+      },
+    },
+    async (req, reply) => {
+      const id = (req.params as { entry_id: string }).entry_id;
+      const rec = /^[0-9a-f]{64}$/.test(id) ? await o.store.getSignature(id) : undefined;
+      if (rec === undefined) throw new IoError('ERR_SIGNAPI_NOT_FOUND', 'no transparency entry has this id');
+      return reply.send(await entryJson(rec, (req.query as { include_proof?: boolean }).include_proof === true));
+    },
+  );
+
+  app.get(
+    '/transparency',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            signer: { type: 'string', maxLength: 256 },
+            assessment_id: { type: 'string', maxLength: 256 },
+            limit: { type: 'integer', minimum: 1, maximum: TRANSPARENCY_MAX_LIMIT, default: 10 },
+            offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query as { signer?: string; limit: number; offset: number };
+      const page = await o.store.listSignatures({ signer: q.signer, limit: q.limit, offset: q.offset });
+      const entries: JsonObject[] = [];
+      for (const r of page.records) entries.push(await entryJson(r, false));
+      return reply.send({ entries, total: page.total, limit: q.limit, offset: q.offset });
+    },
+  );
+
+  // --- health, readiness, trust metadata ---
+  app.get('/health', (_req, reply) => reply.send({ status: 'healthy', timestamp: now().toISOString() }));
+
+  app.get('/ready', async (req, reply) => {
+    const checks: Record<string, boolean> = { log: false, store: false, key: false };
+    const failures: Record<string, string> = {};
+    try {
+      if (o.service.sequencer.fatalError !== undefined) throw o.service.sequencer.fatalError;
+      currentCheckpoint();
+      checks.log = true;
+    } catch (e) {
+      failures.log = isTrustError(e) ? e.code : 'failed';
+    }
+    try {
+      await o.store.ping();
+      checks.store = true;
+    } catch (e) {
+      failures.store = isTrustError(e) ? e.code : 'failed';
+    }
+    try {
+      // The key must still sign, and its signature verify (a key backend that broke would fail here).
+      const probe = new TextEncoder().encode(`custody.ready-probe/v1\n${now().toISOString()}\n`);
+      if (!verifyEd25519(o.signer.publicKey, probe, o.signer.sign(probe))) throw new Error('probe signature does not verify');
+      checks.key = true;
+    } catch {
+      failures.key = 'failed';
+    }
+    const ready = checks.log && checks.store && checks.key;
+    if (!ready) {
+      req.log.warn({ failures }, 'signing API not ready');
+      const failing = Object.keys(failures);
+      return reply.code(503).send({
+        ready: false,
+        checks,
+        failing,
+        code: 'ERR_SIGNAPI_NOT_READY',
+        message: `not ready: ${failing.map((k) => `${k} (${failures[k]})`).join(', ')}`,
+        timestamp: now().toISOString(),
+      });
+    }
+    return reply.send({ ready: true, checks, timestamp: now().toISOString() });
+  });
+
+  app.get('/keys/root.json', (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send(Buffer.from(o.rootBytes.buffer, o.rootBytes.byteOffset, o.rootBytes.byteLength)),
+  );
+  done();
+}
