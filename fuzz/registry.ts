@@ -4,7 +4,7 @@
  */
 import type { FuzzTarget } from './target.ts';
 import { tar } from './targets/archive.ts';
-import { dsse, intotoJsonl, intotoStatement } from './targets/attest.ts';
+import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
 import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targets/note.ts';
@@ -47,6 +47,9 @@ export const TARGETS: readonly FuzzTarget[] = [
   dsse,
   intotoStatement,
   intotoJsonl,
+  sums,
+  sigstoreBundle,
+  slsa,
   // services
   http,
   providerAnswers,
