@@ -24,6 +24,7 @@ import { createGunzip } from 'node:zlib';
 import { ByteBudget } from '../archive/extract.ts';
 import { readTar, type ByteSource, type TarEntryType } from '../archive/tar.ts';
 import { createMultiHasher, sha256 } from '../crypto/index.ts';
+import { encodeHex } from '../encoding/bytes.ts';
 import { IoError, LimitError, UsageError, toIoError } from '../errors.ts';
 import { openRegularFile, readFileBounded } from '../io/files.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
@@ -175,7 +176,7 @@ async function hashFile(path: string): Promise<string> {
     if (size <= SMALL_FILE_BYTES) {
       const data = await fh.readFile();
       if (data.length !== size) throw new IoError('ERR_IO_READ_FAILED', `${path} changed while it was read`);
-      return `sha256:${Buffer.from(sha256(data)).toString('hex')}`;
+      return `sha256:${encodeHex(sha256(data))}`;
     }
     return `sha256:${(await hashOpenFile(fh, size, ['sha256'], path)).sha256}`;
   } finally {
@@ -270,8 +271,8 @@ async function readPspf(path: string): Promise<OutputEntry[]> {
   const reader = await openPackage(path);
   try {
     const m = reader.model;
-    list.add({ path: '(metadata)', type: 'metadata', content: `sha256:${Buffer.from(sha256(m.metadataJson)).toString('hex')}` });
-    list.add({ path: '(launcher)', type: 'launcher', content: `sha256:${Buffer.from(m.metadata.launcher.sha256).toString('hex')}` });
+    list.add({ path: '(metadata)', type: 'metadata', content: `sha256:${encodeHex(sha256(m.metadataJson))}` });
+    list.add({ path: '(launcher)', type: 'launcher', content: `sha256:${encodeHex(m.metadata.launcher.sha256)}` });
     const budget = new ByteBudget({ maxTotalBytes: REBUILD_MAX_DECODED_BYTES });
     for (const slot of m.slots) {
       const what = `slot ${slot.index} (${slot.meta.id})`;
