@@ -24,6 +24,7 @@ import { createGunzip } from 'node:zlib';
 import { ByteBudget } from '../archive/extract.ts';
 import { readTar, type ByteSource, type TarEntryType } from '../archive/tar.ts';
 import { createMultiHasher, sha256 } from '../crypto/index.ts';
+import { encodeHex } from '../encoding/bytes.ts';
 import { IoError, LimitError, UsageError, toIoError } from '../errors.ts';
 import { openRegularFile, readFileBounded } from '../io/files.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
@@ -55,6 +56,8 @@ export interface OutputEntry {
   link?: string;
   /** order: position in an archive (tar, pspf slots), compared among entries both sides hold. */
   order?: number;
+  /** occurrence: for a path an archive holds more than once, which one this is (2, 3, …); absent for the first. */
+  occurrence?: number;
 }
 
 /** DifferenceKind names what differs. */
@@ -63,6 +66,8 @@ export type DifferenceKind = 'only-in-a' | 'only-in-b' | 'type' | 'content' | 'm
 /** Difference is one reported difference; `a`/`b` are the two values (absent for only-in-*). */
 export interface Difference {
   path: string;
+  /** occurrence: set when the entry is the 2nd, 3rd, … of its path in the archive. */
+  occurrence?: number;
   kind: DifferenceKind;
   a?: string;
   b?: string;
@@ -146,10 +151,11 @@ class EntryList {
     if (this.entries.length >= REBUILD_MAX_ENTRIES) {
       throw new LimitError('ERR_LIMIT_COUNT', `${this.what} has more than ${REBUILD_MAX_ENTRIES} entries`, { details: { cap: REBUILD_MAX_ENTRIES } });
     }
-    // A repeated path (possible in tar) is kept as "path (#2)", so that neither copy hides the other.
+    // A repeated path (possible in tar) is kept with its occurrence number, so that neither copy hides the other;
+    // the path itself is not renamed (a renamed "x (#2)" could collide with a real entry of that name).
     const n = (this.seen.get(e.path) ?? 0) + 1;
     this.seen.set(e.path, n);
-    this.entries.push(n === 1 ? e : { ...e, path: `${e.path} (#${n})` });
+    this.entries.push(n === 1 ? e : { ...e, occurrence: n });
   }
 }
 
@@ -170,7 +176,7 @@ async function hashFile(path: string): Promise<string> {
     if (size <= SMALL_FILE_BYTES) {
       const data = await fh.readFile();
       if (data.length !== size) throw new IoError('ERR_IO_READ_FAILED', `${path} changed while it was read`);
-      return `sha256:${Buffer.from(sha256(data)).toString('hex')}`;
+      return `sha256:${encodeHex(sha256(data))}`;
     }
     return `sha256:${(await hashOpenFile(fh, size, ['sha256'], path)).sha256}`;
   } finally {
@@ -265,8 +271,8 @@ async function readPspf(path: string): Promise<OutputEntry[]> {
   const reader = await openPackage(path);
   try {
     const m = reader.model;
-    list.add({ path: '(metadata)', type: 'metadata', content: `sha256:${Buffer.from(sha256(m.metadataJson)).toString('hex')}` });
-    list.add({ path: '(launcher)', type: 'launcher', content: `sha256:${Buffer.from(m.metadata.launcher.sha256).toString('hex')}` });
+    list.add({ path: '(metadata)', type: 'metadata', content: `sha256:${encodeHex(sha256(m.metadataJson))}` });
+    list.add({ path: '(launcher)', type: 'launcher', content: `sha256:${encodeHex(m.metadata.launcher.sha256)}` });
     const budget = new ByteBudget({ maxTotalBytes: REBUILD_MAX_DECODED_BYTES });
     for (const slot of m.slots) {
       const what = `slot ${slot.index} (${slot.meta.id})`;
@@ -331,45 +337,54 @@ export async function readOutput(path: string, kind: OutputKind): Promise<Output
 const KIND_ORDER: readonly DifferenceKind[] = ['only-in-a', 'only-in-b', 'type', 'content', 'link', 'mode', 'mtime', 'uid', 'gid', 'order'];
 const octal = (n: number): string => `0${n.toString(8).padStart(3, '0')}`;
 
+/** entryKey identifies an entry by path and occurrence; NUL cannot appear in a path, so keys cannot collide. */
+function entryKey(e: { path: string; occurrence?: number }): string {
+  return e.occurrence === undefined ? e.path : `${e.path}\u0000${e.occurrence}`;
+}
+
 /**
- * diffEntries compares two entry lists: entries of one side only, then for common paths each fact both sides have,
+ * diffEntries compares two entry lists (an entry is its path and occurrence): entries of one side only, then for common paths each fact both sides have,
  * then the relative order of the common entries that carry one. Sorted by path, then by kind.
  */
 export function diffEntries(a: readonly OutputEntry[], b: readonly OutputEntry[]): Difference[] {
-  const mb = new Map(b.map((e) => [e.path, e]));
-  const ma = new Map(a.map((e) => [e.path, e]));
+  const mb = new Map(b.map((e) => [entryKey(e), e]));
+  const ma = new Map(a.map((e) => [entryKey(e), e]));
   const out: Difference[] = [];
-  for (const e of a) if (!mb.has(e.path)) out.push({ path: e.path, kind: 'only-in-a' });
-  for (const e of b) if (!ma.has(e.path)) out.push({ path: e.path, kind: 'only-in-b' });
-  const fact = (path: string, kind: DifferenceKind, x: string | undefined, y: string | undefined): void => {
-    if (x !== y) out.push({ path, kind, a: x ?? '(none)', b: y ?? '(none)' });
+  const at = (e: OutputEntry, kind: DifferenceKind): Difference => (e.occurrence === undefined ? { path: e.path, kind } : { path: e.path, occurrence: e.occurrence, kind });
+  for (const e of a) if (!mb.has(entryKey(e))) out.push(at(e, 'only-in-a'));
+  for (const e of b) if (!ma.has(entryKey(e))) out.push(at(e, 'only-in-b'));
+  const fact = (e: OutputEntry, kind: DifferenceKind, x: string | undefined, y: string | undefined): void => {
+    if (x !== y) out.push({ ...at(e, kind), a: x ?? '(none)', b: y ?? '(none)' });
   };
   const str = (n: number | undefined, f: (n: number) => string = String): string | undefined => (n === undefined ? undefined : f(n));
   for (const x of a) {
-    const y = mb.get(x.path);
+    const y = mb.get(entryKey(x));
     if (y === undefined) continue;
     if (x.type !== y.type) {
-      out.push({ path: x.path, kind: 'type', a: x.type, b: y.type });
+      out.push({ ...at(x, 'type'), a: x.type, b: y.type });
       continue;
     }
-    fact(x.path, 'content', x.content, y.content);
-    fact(x.path, 'link', x.link, y.link);
-    fact(x.path, 'mode', str(x.mode, octal), str(y.mode, octal));
-    fact(x.path, 'mtime', str(x.mtime), str(y.mtime));
-    fact(x.path, 'uid', str(x.uid), str(y.uid));
-    fact(x.path, 'gid', str(x.gid), str(y.gid));
+    fact(x, 'content', x.content, y.content);
+    fact(x, 'link', x.link, y.link);
+    fact(x, 'mode', str(x.mode, octal), str(y.mode, octal));
+    fact(x, 'mtime', str(x.mtime), str(y.mtime));
+    fact(x, 'uid', str(x.uid), str(y.uid));
+    fact(x, 'gid', str(x.gid), str(y.gid));
   }
   // Order: positions among the entries both sides hold (an entry only one side has does not shift the others).
-  const ordered = (l: readonly OutputEntry[], other: Map<string, OutputEntry>): string[] =>
-    l.filter((e) => e.order !== undefined && other.get(e.path)?.order !== undefined).sort((p, q) => p.order! - q.order!).map((e) => e.path);
+  const ordered = (l: readonly OutputEntry[], other: Map<string, OutputEntry>): OutputEntry[] =>
+    l.filter((e) => e.order !== undefined && other.get(entryKey(e))?.order !== undefined).sort((p, q) => p.order! - q.order!);
   const oa = ordered(a, mb);
   const ob = ordered(b, ma);
-  const pos = new Map(ob.map((p, i) => [p, i]));
-  oa.forEach((p, i) => {
-    const j = pos.get(p)!;
-    if (i !== j) out.push({ path: p, kind: 'order', a: `#${i + 1}`, b: `#${j + 1}` });
+  const pos = new Map(ob.map((e, i) => [entryKey(e), i]));
+  oa.forEach((e, i) => {
+    const j = pos.get(entryKey(e))!;
+    if (i !== j) out.push({ ...at(e, 'order'), a: `#${i + 1}`, b: `#${j + 1}` });
   });
-  return out.sort((p, q) => (p.path < q.path ? -1 : p.path > q.path ? 1 : KIND_ORDER.indexOf(p.kind) - KIND_ORDER.indexOf(q.kind)));
+  return out.sort(
+    (p, q) =>
+      (p.path < q.path ? -1 : p.path > q.path ? 1 : 0) || (p.occurrence ?? 1) - (q.occurrence ?? 1) || KIND_ORDER.indexOf(p.kind) - KIND_ORDER.indexOf(q.kind),
+  );
 }
 
 /**
@@ -388,8 +403,16 @@ export async function compareOutputs(pathA: string, pathB: string): Promise<Rebu
   return { kind: ka, entriesA: a.length, entriesB: b.length, differences: diffEntries(a, b) };
 }
 
-/** formatDifference renders one difference as its report line: `<kind> <path>[ A=<a> B=<b>]`. */
+/** OCCURRENCE_SUFFIX is how an occurrence is rendered after a path: " (#N)". */
+const OCCURRENCE_SUFFIX = / \(#[0-9]+\)$/;
+
+/**
+ * formatDifference renders one difference as its report line: `<kind> <path>[ (#N)][ A=<a> B=<b>]`. The 2nd, 3rd, …
+ * entry of a repeated path is `<path> (#N)`; a path that itself ends in " (#N)" is rendered with its occurrence
+ * too (`x (#2) (#1)`), so a line names one entry only.
+ */
 export function formatDifference(d: Difference): string {
   const kind = d.kind === 'only-in-a' ? 'only-in-A' : d.kind === 'only-in-b' ? 'only-in-B' : d.kind;
-  return d.a === undefined ? `${kind} ${d.path}` : `${kind} ${d.path} A=${d.a} B=${d.b}`;
+  const path = d.occurrence !== undefined || OCCURRENCE_SUFFIX.test(d.path) ? `${d.path} (#${d.occurrence ?? 1})` : d.path;
+  return d.a === undefined ? `${kind} ${path}` : `${kind} ${path} A=${d.a} B=${d.b}`;
 }

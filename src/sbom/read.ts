@@ -19,8 +19,8 @@ import { parsePurl } from './purl.ts';
 export const SBOM_MAX_BYTES = 64 * 1024 * 1024;
 /** SBOM_MAX_COMPONENTS caps the components read (200,000). */
 export const SBOM_MAX_COMPONENTS = 200_000;
-/** SBOM_MAX_FILES caps the files read (1,000,000). */
-export const SBOM_MAX_FILES = 1_000_000;
+/** SBOM_READ_MAX_FILES caps the files read from one SBOM (1,000,000); sbom/collect's SBOM_MAX_FILES caps a directory walk. */
+export const SBOM_READ_MAX_FILES = 1_000_000;
 /** SBOM_MAX_NESTING caps CycloneDX component nesting (32 levels). */
 export const SBOM_MAX_NESTING = 32;
 /** SBOM_MAX_JSON_DEPTH caps JSON nesting (each component level costs 2-3). */
@@ -93,7 +93,7 @@ class Counter {
     }
   }
   file(): void {
-    if (++this.files > SBOM_MAX_FILES) throw new LimitError('ERR_LIMIT_COUNT', `sbom: more than ${SBOM_MAX_FILES} files`, { details: { cap: SBOM_MAX_FILES } });
+    if (++this.files > SBOM_READ_MAX_FILES) throw new LimitError('ERR_LIMIT_COUNT', `sbom: more than ${SBOM_READ_MAX_FILES} files`, { details: { cap: SBOM_READ_MAX_FILES } });
   }
 }
 

@@ -85,16 +85,49 @@ export function purlToOsv(p: Purl): OsvPackageRef | undefined {
 }
 
 /**
+ * RELEASE_CODENAMES maps Debian and Ubuntu release codenames (as a purl's `distro` qualifier may name them:
+ * "bookworm", "jammy") to the release numbers OSV writes in "Debian:12" and "Ubuntu:22.04".
+ */
+export const RELEASE_CODENAMES: Readonly<Record<string, string>> = {
+  // Debian
+  jessie: '8',
+  stretch: '9',
+  buster: '10',
+  bullseye: '11',
+  bookworm: '12',
+  trixie: '13',
+  forky: '14',
+  duke: '15',
+  // Ubuntu
+  xenial: '16.04',
+  bionic: '18.04',
+  focal: '20.04',
+  jammy: '22.04',
+  noble: '24.04',
+  oracular: '24.10',
+  plucky: '25.04',
+  questing: '25.10',
+};
+
+/**
  * releaseMatches tells whether a record's ecosystem ("Debian:12", "Alpine:v3.18", "npm") applies to a component
- * with the given distro qualifier ("debian-12", "bookworm", "alpine-3.18.4"): an ecosystem without a release, or a
- * component without a distro, always applies; otherwise the release (without a leading "v") must appear in the
- * distro as a whole dotted prefix of its version ("3.18" in "alpine-3.18.4", "12" in "debian-12").
+ * with the given distro qualifier ("debian-12", "12", "bookworm", "debian-bookworm", "alpine-3.18.4"): an ecosystem
+ * without a release, or a component without a distro, always applies; the record's release is the numbered part of
+ * its suffix ("22.04" of "Ubuntu:22.04:LTS"); a Debian or Ubuntu codename (alone or after "<distro>-", on either
+ * side) stands for its release number ({@link RELEASE_CODENAMES}); otherwise the release (without a leading
+ * "v") must appear in the distro as a whole dotted prefix of its version ("3.18" in "alpine-3.18.4", "12" in
+ * "debian-12").
  */
 export function releaseMatches(recordEcosystem: string, distro: string | undefined): boolean {
   const i = recordEcosystem.indexOf(':');
   if (i < 0 || distro === undefined) return true;
-  const release = recordEcosystem.slice(i + 1).replace(/^v/, '').toLowerCase();
-  const d = distro.toLowerCase();
+  // "Ubuntu:22.04:LTS", "Ubuntu:Pro:18.04:LTS": the release is the numbered part; a codename stands for its number.
+  const parts = recordEcosystem.slice(i + 1).toLowerCase().split(':');
+  let release = (parts.find((p) => /^v?[0-9]+(?:\.[0-9]+)*$/.test(p)) ?? parts.join(':')).replace(/^v/, '');
+  if (Object.hasOwn(RELEASE_CODENAMES, release)) release = RELEASE_CODENAMES[release]!;
+  let d = distro.toLowerCase();
+  const codename = /(?:^|-)([a-z]+)$/.exec(d)?.[1];
+  if (codename !== undefined && Object.hasOwn(RELEASE_CODENAMES, codename)) d = RELEASE_CODENAMES[codename]!;
   if (d === release) return true;
   const m = /([0-9][0-9.]*)$/.exec(d);
   if (!m) return d.includes(release);

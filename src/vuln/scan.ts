@@ -7,8 +7,9 @@
  *
  * Components are found by purl (vuln/ecosystem maps type and name); a component without a purl, with a purl type
  * OSV has no ecosystem for, or without a version, cannot be matched and is reported through `onWarning`. A range
- * whose events or the component's version cannot be ordered (not SemVer where SemVer is required) is skipped with
- * a warning: custody does not guess.
+ * whose events or the component's version cannot be ordered (not SemVer where SemVer is required) is not guessed:
+ * when no other range or `versions[]` entry affects the version, the component is reported as an undecided finding
+ * (severity 'unknown', `undecided: true`), so that a severity gate fails closed on it, and a warning names the range.
  */
 import type { SbomComponents } from '../sbom/read.ts';
 import { parsePurl } from '../sbom/purl.ts';
@@ -30,6 +31,12 @@ export interface Finding {
   score?: number;
   /** fixed: the lowest `fixed` version above the component's version, when the record names one. */
   fixed?: string;
+  /**
+   * undecided: the record names this package but a range of it cannot order the component's version, so custody
+   * cannot tell whether the version is affected; severity is then 'unknown' (fails closed) and `note` says why.
+   */
+  undecided?: true;
+  note?: string;
 }
 
 /** ScanResult is every finding (sorted by purl, then id) and the highest severity among them ('none' if none). */
@@ -162,14 +169,21 @@ export function scanComponents(db: VulnDb, components: SbomComponents['component
       if (!releaseMatches(affected.ecosystem, ref.distro)) continue;
       const unevaluable: string[] = [];
       const hit = isAffected(version, affected, unevaluable);
-      for (const t of unevaluable) warn(`${vuln.id}: a ${t} range cannot order version ${JSON.stringify(version)} of ${c.purl}; that range was skipped`);
-      if (hit === undefined) continue;
-      const sev = affected.severity ?? vuln.severity;
+      for (const t of unevaluable) warn(`${vuln.id}: a ${t} range cannot order version ${JSON.stringify(version)} of ${c.purl}; reported as undecided (severity unknown)`);
       const key = `${c.purl}\u0000${vuln.id}`;
       const prior = findings.get(key);
-      const f: Finding = { id: vuln.id, aliases: vuln.aliases, purl: c.purl, name: c.name, version, severity: sev.severity };
-      if (sev.score !== undefined) f.score = sev.score;
-      if (hit.fixed !== undefined) f.fixed = hit.fixed;
+      let f: Finding;
+      if (hit === undefined) {
+        if (unevaluable.length === 0) continue;
+        // Not guessed, and not passed either: an undecided finding ranks 'unknown', above critical.
+        const note = `a ${unevaluable.join(', ')} range cannot order version ${version}; affected or not is undecided`;
+        f = { id: vuln.id, aliases: vuln.aliases, purl: c.purl, name: c.name, version, severity: 'unknown', undecided: true, note };
+      } else {
+        const sev = affected.severity ?? vuln.severity;
+        f = { id: vuln.id, aliases: vuln.aliases, purl: c.purl, name: c.name, version, severity: sev.severity };
+        if (sev.score !== undefined) f.score = sev.score;
+        if (hit.fixed !== undefined) f.fixed = hit.fixed;
+      }
       if (prior === undefined || severityRank(f.severity) > severityRank(prior.severity)) findings.set(key, prior?.fixed !== undefined && f.fixed === undefined ? { ...f, fixed: prior.fixed } : f);
     }
   }

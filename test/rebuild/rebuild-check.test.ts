@@ -202,3 +202,28 @@ test('diffEntries: an entry present on one side only does not shift the order of
   const e = (path: string, order: number) => ({ path, type: 'file' as const, order, content: 'x' });
   assert.deepEqual(diffEntries([e('a', 0), e('b', 1), e('c', 2)], [e('a', 0), e('new', 1), e('b', 2), e('c', 3)]), [{ path: 'new', kind: 'only-in-b' }]);
 });
+
+test('a repeated tar path is compared occurrence by occurrence: x, x, "x (#2)" — a change in the second x is reported, not hidden', async (t) => {
+  const d = tmpDir(t);
+  const f = (path: string, body: string): TarEntryInput => ({ path, type: 'file', mode: 0o644, mtime: T, data: Buffer.from(body) });
+  writeFileSync(join(d, 'a.tar'), encodeTar([f('x', 'one\n'), f('x', 'two\n'), f('x (#2)', 'two\n')]));
+  writeFileSync(join(d, 'b.tar'), encodeTar([f('x', 'one\n'), f('x', 'TWO\n'), f('x (#2)', 'two\n')]));
+  writeFileSync(join(d, 'c.tar'), encodeTar([f('x', 'one\n'), f('x', 'two\n'), f('x (#2)', 'TWO\n')]));
+  assert.equal((await cli(['rebuild-check', 'a.tar', 'a.tar'], { cwd: d })).code, 0);
+
+  const r = await compareOutputs(join(d, 'a.tar'), join(d, 'b.tar'));
+  assert.deepEqual(r.differences, [{ path: 'x', occurrence: 2, kind: 'content', a: `sha256:${sha('two\n')}`, b: `sha256:${sha('TWO\n')}` }]);
+  const text = await cli(['rebuild-check', 'a.tar', 'b.tar'], { cwd: d });
+  assert.equal(text.code, 1);
+  assert.equal(text.stdout.trim(), `content x (#2) A=sha256:${sha('two\n')} B=sha256:${sha('TWO\n')}`);
+  assert.match(text.stderr, /\[ERR_REBUILD_DIFFERS\]/);
+
+  // The entry really named "x (#2)" is told apart from the second x: it is rendered with its occurrence, (#1).
+  const c = await cli(['rebuild-check', 'a.tar', 'c.tar'], { cwd: d });
+  assert.equal(c.code, 1);
+  assert.equal(c.stdout.trim(), `content x (#2) (#1) A=sha256:${sha('two\n')} B=sha256:${sha('TWO\n')}`);
+  const j = await cli(['rebuild-check', 'a.tar', 'c.tar', '--json'], { cwd: d });
+  const o = JSON.parse(j.stdout) as { code: string; details: { differences: unknown[] } };
+  assert.equal(o.code, 'ERR_REBUILD_DIFFERS');
+  assert.deepEqual(o.details.differences, [{ path: 'x (#2)', kind: 'content', a: `sha256:${sha('two\n')}`, b: `sha256:${sha('TWO\n')}` }]);
+});

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PackageURL } from 'packageurl-js';
 import type { ErrorCode } from '../../src/errors.ts';
-import { SBOM_MAX_BYTES, SBOM_MAX_NESTING, readSbomComponents } from '../../src/sbom/read.ts';
+import { SBOM_MAX_FILES } from '../../src/sbom/collect.ts';
+import * as sbomRead from '../../src/sbom/read.ts';
+import { SBOM_MAX_BYTES, SBOM_MAX_NESTING, SBOM_READ_MAX_FILES, readSbomComponents } from '../../src/sbom/read.ts';
 import { assertCode } from '../support/assert.ts';
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
@@ -158,3 +160,9 @@ for (const [what, input, code] of rows) {
     assertCode(() => readSbomComponents(input()), code);
   });
 }
+
+test('the file cap of the reader has its own name: SBOM_READ_MAX_FILES (1,000,000), not the SBOM_MAX_FILES of collect (100,000)', () => {
+  assert.equal(SBOM_READ_MAX_FILES, 1_000_000);
+  assert.equal(SBOM_MAX_FILES, 100_000);
+  assert.equal('SBOM_MAX_FILES' in sbomRead, false, 'one exported name, one meaning');
+});

@@ -134,6 +134,36 @@ test('purl → OSV ecosystem and name, per ecosystem', () => {
   assert.equal(releaseMatches('npm', 'anything'), true);
 });
 
+test('Debian and Ubuntu codenames in the distro qualifier stand for their release numbers', () => {
+  const yes: Array<[string, string]> = [
+    ['Debian:12', 'bookworm'],
+    ['Debian:12', 'debian-bookworm'],
+    ['Debian:12', 'Bookworm'],
+    ['Debian:12', 'debian-12'],
+    ['Debian:12', '12'],
+    ['Debian:11', 'bullseye'],
+    ['Debian:10', 'buster'],
+    ['Debian:13', 'trixie'],
+    ['Debian:14', 'forky'],
+    ['Debian:bookworm', 'debian-12'],
+    ['Ubuntu:22.04:LTS', 'jammy'],
+    ['Ubuntu:22.04:LTS', 'ubuntu-22.04'],
+    ['Ubuntu:Pro:20.04:LTS', 'focal'],
+    ['Ubuntu:24.04:LTS', 'noble'],
+    ['Ubuntu:20.04', 'focal'],
+  ];
+  for (const [eco, distro] of yes) assert.equal(releaseMatches(eco, distro), true, `${eco} ~ ${distro}`);
+  const no: Array<[string, string]> = [
+    ['Debian:11', 'bookworm'],
+    ['Debian:12', 'bullseye'],
+    ['Debian:12', 'debian-11'],
+    ['Debian:13', '12'],
+    ['Ubuntu:22.04:LTS', 'noble'],
+    ['Ubuntu:24.04:LTS', 'ubuntu-22.04'],
+  ];
+  for (const [eco, distro] of no) assert.equal(releaseMatches(eco, distro), false, `${eco} !~ ${distro}`);
+});
+
 test('severityRank orders none < low < medium < high < critical < unknown (a gate fails closed on unknown)', () => {
   const order = ['none', 'low', 'medium', 'high', 'critical', 'unknown'] as const;
   for (let i = 0; i + 1 < order.length; i++) assert.ok(severityRank(order[i]!) < severityRank(order[i + 1]!));

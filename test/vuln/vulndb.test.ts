@@ -240,3 +240,34 @@ test('library path the policy gate uses: readSbomComponents → openVulnDb → s
   assert.deepEqual(warnings, []);
   assert.deepEqual(scanComponents(db, []), { findings: [], maxSeverity: 'none' });
 });
+
+test('a version a matching range cannot order (npm "1.2", not SemVer) is an undecided finding of severity unknown, not a pass', async (t) => {
+  const d = tmpDir(t);
+  await importOsv(FIXTURES, join(d, 'v.sqlite'));
+  const db = openVulnDb(join(d, 'v.sqlite'));
+  t.after(() => db.close());
+  const warnings: string[] = [];
+  const r = scanComponents(db, [{ name: 'lodash', purl: 'pkg:npm/lodash@1.2' }], { onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(r.findings, [
+    {
+      id: 'GHSA-35jh-r3h4-6jhm',
+      aliases: ['CVE-2021-23337'],
+      purl: 'pkg:npm/lodash@1.2',
+      name: 'lodash',
+      version: '1.2',
+      severity: 'unknown',
+      undecided: true,
+      note: 'a ECOSYSTEM range cannot order version 1.2; affected or not is undecided',
+    },
+  ]);
+  assert.equal(r.maxSeverity, 'unknown', 'a gate on max severity fails closed');
+  assert.deepEqual(warnings, ['GHSA-35jh-r3h4-6jhm: a ECOSYSTEM range cannot order version "1.2" of pkg:npm/lodash@1.2; reported as undecided (severity unknown)']);
+  // A version the range decides is not undecided: 4.17.21 is past the fix, no finding at all.
+  assert.deepEqual(scanComponents(db, [{ name: 'lodash', purl: 'pkg:npm/lodash@4.17.21' }]).findings, []);
+
+  writeFileSync(join(d, 'odd.spdx.json'), spdx([['lodash', 'pkg:npm/lodash@1.2']]));
+  const c = await cli(['scan', 'odd.spdx.json', '--db', 'v.sqlite'], { cwd: d });
+  assert.equal(c.code, 1, 'the CLI exits 1, not 0 "no known vulnerabilities"');
+  assert.match(c.stderr, /custody: error: 1 finding in 1 component, highest severity unknown \[ERR_VULN_FOUND\]/);
+  assert.equal(c.stdout.trim(), 'GHSA-35jh-r3h4-6jhm  unknown  pkg:npm/lodash@1.2  undecided: a ECOSYSTEM range cannot order version 1.2; affected or not is undecided (CVE-2021-23337)');
+});

@@ -87,7 +87,7 @@ example:
 
 function findingLine(f: Finding): string {
   const sev = f.score === undefined ? f.severity : `${f.severity} ${f.score.toFixed(1)}`;
-  const fix = f.fixed === undefined ? 'no fixed version' : `fixed in ${f.fixed}`;
+  const fix = f.undecided === true ? `undecided: ${f.note ?? 'version cannot be ordered'}` : f.fixed === undefined ? 'no fixed version' : `fixed in ${f.fixed}`;
   const aliases = f.aliases.length > 0 ? ` (${f.aliases.join(', ')})` : '';
   return safe(`${f.id}  ${sev}  ${f.purl}  ${fix}${aliases}`);
 }
@@ -100,7 +100,9 @@ Reads the components of SBOM (SPDX 2.3 or CycloneDX 1.4-1.6 JSON) and matches ea
 the OSV records imported with \`custody vulndb import\`: versions[] exactly, SEMVER ranges by SemVer 2.0, ECOSYSTEM
 ranges by npm's semver for npm and a documented generic ordering for other ecosystems (docs/attestations.md).
 Prints one line per finding: id, severity (CVSS v3.x base score when the record has a vector), purl, the fixed
-version, aliases. Components without a purl or version cannot be matched and are named in warnings on stderr.
+version, aliases. Components without a purl or version cannot be matched and are named in warnings on stderr. A
+component whose version a matching record's range cannot order (e.g. npm "1.2", not SemVer) is listed as an
+undecided finding of severity unknown: the scan fails closed on it.
 
 options:
   --db PATH   the database (default: $CUSTODY_VULNDB, else $XDG_CACHE_HOME/custody/vulndb.sqlite, else
