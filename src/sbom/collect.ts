@@ -13,7 +13,9 @@
  *   installed package keeps name, version, resolved, integrity (SRI), license as declared (a string, or the legacy
  *   `{type}` object / array forms joined with OR), the dev/optional/devOptional/peer flags, a purl
  *   (`pkg:npm/%40scope/name@version`, packageurl-js) and its dependency edges, resolved the way Node resolves
- *   `require` (nearest `node_modules` up the path). Caps: {@link LOCKFILE_MAX_BYTES} (ERR_LIMIT_SIZE).
+ *   `require` (nearest `node_modules` up the path). Caps: {@link LOCKFILE_MAX_BYTES} and a path of
+ *   {@link LOCKFILE_KEY_MAX_CHARS} characters (ERR_LIMIT_SIZE), v1 nesting of {@link LOCKFILE_V1_MAX_DEPTH} levels
+ *   (ERR_LIMIT_DEPTH).
  * - a **PSPF package** (docs/packages.md): verified to the deep level (signature, every stored byte against the
  *   signed SHA-256) under "any signer" — an SBOM says what is inside, not whom to trust — then the launcher and each
  *   slot's stored bytes are hashed again for SHA-1 alongside SHA-256, which must equal the verified digest.
@@ -42,6 +44,13 @@ export const SBOM_MAX_DEPTH = 64;
 export const LOCKFILE_MAX_BYTES = 64 * 1024 * 1024;
 /** LOCKFILE_MAX_PACKAGES caps the installed packages of one lockfile. */
 export const LOCKFILE_MAX_PACKAGES = 200_000;
+/** LOCKFILE_V1_MAX_DEPTH caps the nesting of a lockfileVersion 1 `dependencies` tree (ERR_LIMIT_DEPTH). */
+export const LOCKFILE_V1_MAX_DEPTH = 64;
+/**
+ * LOCKFILE_KEY_MAX_CHARS caps a package's lockfile path (ERR_LIMIT_SIZE): keys of 16,384 or more characters hash
+ * by length alone in V8, so a deep v1 tree of long names would make every Set/Map lookup collide (quadratic time).
+ */
+export const LOCKFILE_KEY_MAX_CHARS = 4096;
 /** NPM_NAME_MAX_CHARS: npm refuses names longer than 214 characters. */
 const NPM_NAME_MAX_CHARS = 214;
 /** FIELD_MAX_CHARS caps version, resolved, integrity and license strings. */
@@ -296,11 +305,20 @@ export function checkPackageName(name: string, entry: string): string {
 
 /** checkLockPath refuses hostile `packages` keys: absolute, `..`, `.`, empty parts, backslashes, control characters. */
 function checkLockPath(key: string): void {
+  checkKeyLength(key);
   if (CONTROL_RE.test(key)) throw hostile(key, 'the path contains control characters');
   if (key.includes('\\')) throw hostile(key, 'the path contains a backslash');
   if (key.startsWith('/') || /^[A-Za-z]:/.test(key)) throw hostile(key, 'the path is absolute');
   for (const p of key.split('/')) {
     if (p === '' || p === '.' || p === '..') throw hostile(key, 'the path has an empty, "." or ".." part');
+  }
+}
+
+function checkKeyLength(key: string): void {
+  if (key.length > LOCKFILE_KEY_MAX_CHARS) {
+    throw new LimitError('ERR_LIMIT_SIZE', `lockfile entry "${printable(key, 120)}…": the path is ${key.length} characters, over the cap of ${LOCKFILE_KEY_MAX_CHARS}`, {
+      details: { size: key.length, cap: LOCKFILE_KEY_MAX_CHARS },
+    });
   }
 }
 
@@ -414,9 +432,15 @@ function resolveDep(keys: ReadonlySet<string>, key: string, name: string): strin
 function flattenV1(deps: JsonValue | undefined, prefix: string, depth: number, out: RawEntry[]): void {
   if (deps === undefined) return;
   if (!isJsonObject(deps)) throw lockSchema(`lockfile: "dependencies" under "${printable(prefix || '(root)', 120)}" must be an object`);
+  if (depth >= LOCKFILE_V1_MAX_DEPTH) {
+    throw new LimitError('ERR_LIMIT_DEPTH', `lockfile: "dependencies" under "${printable(prefix, 120)}…" nest deeper than the cap of ${LOCKFILE_V1_MAX_DEPTH} levels`, {
+      details: { cap: LOCKFILE_V1_MAX_DEPTH },
+    });
+  }
   for (const [name, obj] of Object.entries(deps)) {
-    checkPackageName(name, `${prefix}${prefix ? '/' : ''}node_modules/${name}`);
     const key = `${prefix}${prefix ? '/' : ''}node_modules/${name}`;
+    checkKeyLength(key);
+    checkPackageName(name, key);
     if (!isJsonObject(obj)) throw lockSchema(`lockfile entry "${printable(key, 120)}" must be an object`);
     if (out.length >= LOCKFILE_MAX_PACKAGES) throw new LimitError('ERR_LIMIT_COUNT', `the lockfile lists more than ${LOCKFILE_MAX_PACKAGES} packages`);
     out.push({ key, obj });

@@ -161,6 +161,19 @@ test('lockfile: malformed documents are ERR_SBOM_LOCKFILE_SCHEMA; JSON errors ke
   assertCode(() => parseLockfile(Buffer.from('{"lockfileVersion": 3, "lockfileVersion": 2}')), 'ERR_FORMAT_JSON_DUPLICATE_KEY');
 });
 
+test('lockfile v1: nesting over 64 levels is ERR_LIMIT_DEPTH, a path over 4,096 characters ERR_LIMIT_SIZE (long keys would hash alike in V8)', () => {
+  const nest = (levels: number, name: (i: number) => string): unknown => {
+    let deps: unknown = { [name(levels - 1)]: { version: '1.0.0' } };
+    for (let i = levels - 2; i >= 0; i--) deps = { [name(i)]: { version: '1.0.0', dependencies: deps } };
+    return { lockfileVersion: 1, dependencies: deps };
+  };
+  assert.equal(parseLockfile(lock(nest(64, (i) => `p${i}`))).packages.length, 64);
+  assertCode(() => parseLockfile(lock(nest(65, (i) => `p${i}`))), 'ERR_LIMIT_DEPTH', 'LimitError');
+  // 20 levels of 214-character names: each name is legal, the path they build is 4,559 characters.
+  assertCode(() => parseLockfile(lock(nest(20, (i) => `${i}`.padStart(214, 'n')))), 'ERR_LIMIT_SIZE', 'LimitError');
+  assert.equal(parseLockfile(lock(nest(17, (i) => `${i}`.padStart(214, 'n')))).packages.length, 17);
+});
+
 test('lockfile over the size cap is refused before it is parsed (ERR_LIMIT_SIZE)', async (t) => {
   const dir = tmpDir(t);
   const p = join(dir, 'package-lock.json');
