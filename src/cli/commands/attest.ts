@@ -12,7 +12,6 @@
  * - `attest verify --artifact F` matches F by its sha256 against the subjects of every verified statement in the file
  *   and needs at least one match (ERR_ATTEST_SUBJECT_MISMATCH); the name is reported, not required to match.
  */
-import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { PrivateKey, PublicKey } from '../../crypto/index.ts';
 import {
@@ -34,7 +33,7 @@ import { printable } from '../../encoding/text.ts';
 import { parseTimestamp } from '../../encoding/time.ts';
 import { FormatError, IoError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
-import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic } from '../../io/files.ts';
+import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic, writeFilesAtomic } from '../../io/files.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { abs, loadSigningKey, loadTrustRoot } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
@@ -117,9 +116,13 @@ export async function signStatementToFile(
   }
   const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, encodeStatement(statement), signers);
   const out = abs(ctx, output);
-  if (mode.bundle && mode.append !== true && mode.force !== true && (await pathExists(out))) {
-    // Refused before the entry goes to the log (the write below would refuse it after).
-    throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${out}`);
+  const bundlePath = mode.bundle ? abs(ctx, mode.bundle.output) : undefined;
+  if (bundlePath !== undefined) {
+    if (bundlePath === out) throw new UsageError('ERR_USAGE_ARGUMENT', '--bundle must differ from --output');
+    // Refused before the entry goes to the log (the write below would refuse it after). An existing bundle is
+    // replaced only with --force, as the .intoto.jsonl is.
+    if (mode.append !== true && mode.force !== true && (await pathExists(out))) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${out}`);
+    if (mode.force !== true && (await pathExists(bundlePath))) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${bundlePath}`, { hint: 'choose another --bundle path, or pass --force to replace it' });
   }
   let text = formatEnvelope(envelope) + '\n';
   let envelopes = 1;
@@ -132,22 +135,17 @@ export async function signStatementToFile(
       text = (body.endsWith('\n') ? body : body + '\n') + text;
     }
   }
-  if (!mode.bundle) {
+  if (!mode.bundle || bundlePath === undefined) {
     await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
     return { output: out, envelope, envelopes };
   }
   // The same envelope (same bytes, same signature) goes into the bundle; the log entry is made before either file
-  // is written, and a bundle whose .intoto.jsonl could not be written is removed again.
+  // is written, and both files are staged before either replaces anything, so a failure changes neither.
   const bundle = await bundleForEnvelope(ctx, envelope, signers[0]!.publicKey, mode.bundle);
-  const bundlePath = abs(ctx, mode.bundle.output);
-  if (bundlePath === out) throw new UsageError('ERR_USAGE_ARGUMENT', '--bundle must differ from --output');
-  await writeFileAtomic(bundlePath, formatBundle(bundle), { mode: 0o644, overwrite: true });
-  try {
-    await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
-  } catch (e) {
-    await rm(bundlePath, { force: true });
-    throw e;
-  }
+  await writeFilesAtomic([
+    { path: bundlePath, data: formatBundle(bundle), mode: 0o644, overwrite: mode.force === true },
+    { path: out, data: text, mode: 0o644, overwrite: mode.append === true || mode.force === true },
+  ]);
   const logIndex = bundle.tlogEntries[0]?.logIndex;
   return { output: out, envelope, envelopes, bundle: { output: bundlePath, ...(logIndex === undefined ? {} : { logIndex }) } };
 }
