@@ -16,6 +16,7 @@ import { basename } from 'node:path';
 import type { PrivateKey, PublicKey } from '../../crypto/index.ts';
 import {
   DSSE_MAX_ENVELOPE_BYTES,
+  JSONL_MAX_ENVELOPES,
   formatEnvelope,
   keysFromPublicKeys,
   parseJsonl,
@@ -31,7 +32,7 @@ import { keysFromRoot, verifyAttestation, type VerifiedAttestation } from '../..
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { printable } from '../../encoding/text.ts';
 import { parseTimestamp } from '../../encoding/time.ts';
-import { FormatError, IoError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
+import { FormatError, IoError, LimitError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic, writeFilesAtomic } from '../../io/files.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
@@ -135,6 +136,7 @@ export async function signStatementToFile(
       text = (body.endsWith('\n') ? body : body + '\n') + text;
     }
   }
+  checkAttestationFile(out, text, envelopes);
   if (!mode.bundle || bundlePath === undefined) {
     await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
     return { output: out, envelope, envelopes };
@@ -148,6 +150,26 @@ export async function signStatementToFile(
   ]);
   const logIndex = bundle.tlogEntries[0]?.logIndex;
   return { output: out, envelope, envelopes, bundle: { output: bundlePath, ...(logIndex === undefined ? {} : { logIndex }) } };
+}
+
+/**
+ * checkAttestationFile refuses to write an .intoto.jsonl a verifier would refuse to read: more than
+ * JSONL_MAX_ENVELOPES envelopes (ERR_LIMIT_COUNT) or over `maxBytes` (ERR_LIMIT_SIZE), as `--append` could make.
+ */
+export function checkAttestationFile(path: string, text: string, envelopes: number, maxBytes = ATTESTATION_FILE_MAX_BYTES): void {
+  if (envelopes > JSONL_MAX_ENVELOPES) {
+    throw new LimitError('ERR_LIMIT_COUNT', `${path} would hold ${envelopes} envelopes, over the cap of ${JSONL_MAX_ENVELOPES} a verifier reads`, {
+      details: { count: envelopes, cap: JSONL_MAX_ENVELOPES },
+      hint: 'start a new attestation file instead of appending to this one',
+    });
+  }
+  const size = Buffer.byteLength(text);
+  if (size > maxBytes) {
+    throw new LimitError('ERR_LIMIT_SIZE', `${path} would be ${size} bytes, over the cap of ${maxBytes} a verifier reads`, {
+      details: { size, cap: maxBytes },
+      hint: 'start a new attestation file instead of appending to this one',
+    });
+  }
 }
 
 /** parseResolvedDependency reads `URI@ALG:HEX` (sha256 or sha512) into a ResourceDescriptor. */
