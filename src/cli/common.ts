@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { PrivateKey } from '../crypto/index.ts';
 import { decodeUtf8 } from '../encoding/json.ts';
 import { ConfigError, UsageError } from '../errors.ts';
-import { readFileBounded, writeFileAtomic } from '../io/files.ts';
+import { readFileBounded, writeFileAtomic, writeFilesAtomic } from '../io/files.ts';
 import { loadPrivateKey, loadSeedFile } from '../keys/key-file.ts';
 import { MANIFEST_MAX_BYTES, parseManifest, type Manifest } from '../manifest/manifest.ts';
 import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../server/http.ts';
@@ -59,6 +59,27 @@ export async function writeOutput(
   }
   await writeFileAtomic(out, data, { mode: opts.mode ?? 0o644, overwrite: opts.force ?? true });
   return out;
+}
+
+/**
+ * writeOutputs writes outputs that go together (io/files writeFilesAtomic): either all of them replace their targets
+ * or, on failure, none does and no file that existed before is removed. Each output is checked against the inputs
+ * and the others as writeOutput does. Returns the absolute paths, in order.
+ */
+export async function writeOutputs(
+  ctx: CommandContext,
+  outputs: ReadonlyArray<{ output: string; data: string | Uint8Array; force?: boolean; mode?: number }>,
+  opts: { inputs?: string[] } = {},
+): Promise<string[]> {
+  const paths = outputs.map((o) => abs(ctx, o.output));
+  for (const [i, o] of outputs.entries()) {
+    for (const inp of opts.inputs ?? []) {
+      if (abs(ctx, inp) === paths[i]) throw new UsageError('ERR_USAGE_ARGUMENT', `the output ${o.output} is also an input; choose another path`);
+    }
+    if (paths.indexOf(paths[i]!) !== i) throw new UsageError('ERR_USAGE_ARGUMENT', `${o.output} is named for two outputs; choose another path`);
+  }
+  await writeFilesAtomic(outputs.map((o, i) => ({ path: paths[i]!, data: o.data, mode: o.mode ?? 0o644, overwrite: o.force ?? true })));
+  return paths;
 }
 
 /** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */

@@ -6,6 +6,9 @@
  * - input over `maxBytes` (checked before decoding) and invalid UTF-8 (a BOM is refused too);
  * - nesting deeper than `maxDepth`, more than `maxValues` values in total;
  * - duplicate object keys, and the keys `__proto__`, `constructor` and `prototype` (fastify secure-json-parse);
+ * - object keys longer than {@link JSON_MAX_KEY_CHARS} UTF-16 units (ERR_LIMIT_SIZE): V8 hashes a string of 16,384
+ *   or more units by its length alone, so same-length long keys all collide in the duplicate-key Set and a crafted
+ *   document would cost quadratic time; no key of a document we read comes near the cap;
  * - unpaired UTF-16 surrogates (escaped or not), raw control characters;
  * - numbers with a fraction or exponent (unless `allowFloats`), and integers beyond ±(2^53−1), which would round.
  * It never lets a raw SyntaxError or RangeError escape.
@@ -31,6 +34,8 @@ export interface ParseJsonOptions {
 
 /** JSON_DEFAULT_MAX_BYTES: 4 MiB, far above any manifest or root we sign. */
 export const JSON_DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
+/** JSON_MAX_KEY_CHARS caps an object key (UTF-16 units), well under V8's 16,384-unit hashing threshold. */
+export const JSON_MAX_KEY_CHARS = 4096;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** PLAIN_RUN matches (sticky) a run of string characters that need no attention: no quote, backslash or control. */
 // eslint-disable-next-line no-control-regex -- control characters end the run so the loop can refuse them
@@ -168,6 +173,11 @@ class Parser {
       if (this.s[this.pos] !== '"') this.fail('expected a string key');
       const keyAt = this.pos;
       const key = this.string();
+      if (key.length > JSON_MAX_KEY_CHARS) {
+        throw new LimitError('ERR_LIMIT_SIZE', `${this.what}: an object key is ${key.length} characters, over the cap of ${JSON_MAX_KEY_CHARS}`, {
+          details: { offset: keyAt, size: key.length, cap: JSON_MAX_KEY_CHARS },
+        });
+      }
       if (FORBIDDEN_KEYS.has(key)) {
         throw new FormatError('ERR_FORMAT_JSON_FORBIDDEN_KEY', `${this.what}: forbidden key ${JSON.stringify(key)}`, {
           details: { offset: keyAt },

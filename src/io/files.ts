@@ -4,6 +4,9 @@
  * - `writeFileAtomic`: write to a temporary file in the target directory, fsync it, rename it over the target and
  *   fsync the directory. A crash or error at any point leaves either the old file or the new one, never a mix, and the
  *   temporary file is removed on failure.
+ * - `writeFilesAtomic`: the same for outputs that belong together (an SBOM and its attestation): every temporary file
+ *   is written and fsynced first, then each is renamed into place; on failure only this call's temporary files are
+ *   removed, so an earlier file at a target path is never deleted.
  * - `readFileBounded`: refuse symlinks (unless allowed), non-regular files and files over a cap, checked on the open
  *   descriptor so the file cannot be swapped between check and read.
  */
@@ -73,6 +76,60 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await fh?.close().catch(() => undefined);
     await fsp.unlink(tmp).catch(() => undefined);
     throw toIoError(e, path, 'write');
+  }
+}
+
+/** AtomicFile is one output of {@link writeFilesAtomic}. */
+export interface AtomicFile {
+  path: string;
+  data: Uint8Array | string;
+  /** mode of the new file (default 0o644). */
+  mode?: number;
+  /** overwrite an existing file (default true); when false an existing file gives ERR_IO_EXISTS. */
+  overwrite?: boolean;
+}
+
+/**
+ * writeFilesAtomic writes several files that go together: all are staged as fsynced temporary files before any is
+ * renamed into place, so a failure to write any of them (a full disk, a directory where a file should go) changes
+ * none of the targets. Only the temporary files this call created are removed on failure.
+ */
+export async function writeFilesAtomic(files: readonly AtomicFile[]): Promise<void> {
+  const staged: Array<{ file: AtomicFile; tmp: string }> = [];
+  let current = files[0]?.path ?? '';
+  try {
+    for (const file of files) {
+      current = file.path;
+      if (file.overwrite === false && (await pathExists(file.path))) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${file.path}`);
+      // rename() over a directory fails only once an earlier file is in place: refuse it while nothing has moved.
+      const st = await fsp.lstat(file.path).catch(() => undefined);
+      if (st?.isDirectory()) throw new IoError('ERR_IO_WRITE_FAILED', `cannot write ${file.path}: it is a directory`);
+      const tmp = tempPath(dirname(file.path), basename(file.path));
+      const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, file.mode ?? 0o644);
+      staged.push({ file, tmp });
+      try {
+        await fh.writeFile(file.data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    while (staged.length > 0) {
+      const { file, tmp } = staged[0]!;
+      current = file.path;
+      if (file.overwrite === false) {
+        // link() fails if the target appeared meanwhile, so a concurrent writer is never clobbered.
+        await fsp.link(tmp, file.path);
+        await fsp.unlink(tmp);
+      } else {
+        await fsp.rename(tmp, file.path);
+      }
+      staged.shift();
+      await syncDir(dirname(file.path));
+    }
+  } catch (e) {
+    for (const { tmp } of staged) await fsp.unlink(tmp).catch(() => undefined);
+    throw toIoError(e, current, 'write');
   }
 }
 

@@ -5,7 +5,9 @@
  * - a **directory**: every regular file under it, walked without following symlinks, each read ONCE feeding SHA-1
  *   and SHA-256 (SPDX 2.3 §8.4 requires a SHA1 checksum per file; SHA-256 is what Custody trusts). Names are
  *   relative, `/`-separated, sorted by their UTF-8 bytes. Symlinks, FIFOs, sockets and devices are left out and
- *   listed in `skipped` (a link's target is not content of the tree, and following it could leave the tree). Hidden
+ *   listed in `skipped` (a link's target is not content of the tree, and following it could leave the tree); each
+ *   file and directory is opened with O_NOFOLLOW relative to its open parent, so one swapped for a symlink after
+ *   readdir is refused (ERR_IO_READ_FAILED / ERR_IO_NOT_REGULAR_FILE), never followed. Hidden
  *   files are included. Caps: {@link SBOM_MAX_FILES} files, {@link SBOM_MAX_DEPTH} levels (ERR_SBOM_TREE_LIMIT);
  *   a name that is not valid UTF-8 is refused (ERR_SBOM_FILE_NAME), since it could not be written faithfully.
  * - an **npm lockfile** (package-lock.json / npm-shrinkwrap.json, docs.npmjs.com "package-lock.json"):
@@ -13,7 +15,9 @@
  *   installed package keeps name, version, resolved, integrity (SRI), license as declared (a string, or the legacy
  *   `{type}` object / array forms joined with OR), the dev/optional/devOptional/peer flags, a purl
  *   (`pkg:npm/%40scope/name@version`, packageurl-js) and its dependency edges, resolved the way Node resolves
- *   `require` (nearest `node_modules` up the path). Caps: {@link LOCKFILE_MAX_BYTES} (ERR_LIMIT_SIZE).
+ *   `require` (nearest `node_modules` up the path). Caps: {@link LOCKFILE_MAX_BYTES} and a path of
+ *   {@link LOCKFILE_KEY_MAX_CHARS} characters (ERR_LIMIT_SIZE), v1 nesting of {@link LOCKFILE_V1_MAX_DEPTH} levels
+ *   (ERR_LIMIT_DEPTH).
  * - a **PSPF package** (docs/packages.md): verified to the deep level (signature, every stored byte against the
  *   signed SHA-256) under "any signer" — an SBOM says what is inside, not whom to trust — then the launcher and each
  *   slot's stored bytes are hashed again for SHA-1 alongside SHA-256, which must equal the verified digest.
@@ -22,7 +26,7 @@
  * before use (`../`, absolute paths, backslashes, control characters, empty names → ERR_SBOM_LOCKFILE_NAME naming
  * the entry); no name from a lockfile is ever used to open a file.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, promises as fsp, readSync, type Dir } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, opendirSync, promises as fsp, readSync, type Dir } from 'node:fs';
 import { basename } from 'node:path';
 import { PackageURL } from 'packageurl-js';
 import { createDigest, digestHex } from '../crypto/index.ts';
@@ -42,6 +46,13 @@ export const SBOM_MAX_DEPTH = 64;
 export const LOCKFILE_MAX_BYTES = 64 * 1024 * 1024;
 /** LOCKFILE_MAX_PACKAGES caps the installed packages of one lockfile. */
 export const LOCKFILE_MAX_PACKAGES = 200_000;
+/** LOCKFILE_V1_MAX_DEPTH caps the nesting of a lockfileVersion 1 `dependencies` tree (ERR_LIMIT_DEPTH). */
+export const LOCKFILE_V1_MAX_DEPTH = 64;
+/**
+ * LOCKFILE_KEY_MAX_CHARS caps a package's lockfile path (ERR_LIMIT_SIZE): keys of 16,384 or more characters hash
+ * by length alone in V8, so a deep v1 tree of long names would make every Set/Map lookup collide (quadratic time).
+ */
+export const LOCKFILE_KEY_MAX_CHARS = 4096;
 /** NPM_NAME_MAX_CHARS: npm refuses names longer than 214 characters. */
 const NPM_NAME_MAX_CHARS = 214;
 /** FIELD_MAX_CHARS caps version, resolved, integrity and license strings. */
@@ -171,13 +182,8 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
   const files: SbomFile[] = [];
   const skipped: SbomInput['skipped'] = [];
   const buf = Buffer.allocUnsafe(HASH_BUFFER_BYTES);
-  const walk = (abs: string, rel: string, depth: number): void => {
-    let d: Dir;
-    try {
-      d = opendirSync(abs, { encoding: 'buffer' as unknown as BufferEncoding });
-    } catch (e) {
-      throw toIoError(e, abs, 'read');
-    }
+  const walk = (abs: string, rel: string, depth: number, opened: OpenedDir): void => {
+    const d = opened.dir;
     try {
       for (let ent = d.readSync(); ent !== null; ent = d.readSync()) {
         const raw = ent.name as unknown as Buffer;
@@ -190,14 +196,16 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
           });
         }
         const childRel = rel === '' ? name : `${rel}/${name}`;
-        // A plain concatenation: `abs` is already normalized and `name` is one entry (no separators).
+        // A plain concatenation: `abs` is already normalized and `name` is one entry (no separators). What is
+        // opened goes through the directory's descriptor (childAt), so a parent swapped meanwhile is not followed.
         const childAbs = abs.endsWith('/') ? abs + name : `${abs}/${name}`;
+        const childAt = `${opened.at}/${name}`;
         let type: 'dir' | 'file' | 'symlink' | 'other' = ent.isDirectory() ? 'dir' : ent.isFile() ? 'file' : ent.isSymbolicLink() ? 'symlink' : 'other';
         if (type === 'other') {
           // Some file systems report no type in readdir (DT_UNKNOWN); ask lstat rather than leave a real file out.
           let st;
           try {
-            st = lstatSync(childAbs);
+            st = lstatSync(childAt);
           } catch (e) {
             throw toIoError(e, childAbs, 'read');
           }
@@ -209,21 +217,23 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
               details: { cap: maxDepth },
             });
           }
-          walk(childAbs, childRel, depth + 1);
+          walk(childAbs, childRel, depth + 1, openTreeDir(childAt, childAbs, false));
         } else if (type === 'file') {
           if (files.length >= maxFiles) {
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `the tree has more than ${maxFiles} files, over the cap`, { details: { cap: maxFiles } });
           }
-          files.push(hashTreeFile(childAbs, childRel, buf));
+          files.push(hashTreeFile(childAt, childAbs, childRel, buf));
         } else {
           skipped.push({ name: childRel, type });
         }
       }
     } finally {
       d.closeSync();
+      closeSync(opened.fd);
     }
   };
-  walk(dir, '', 0);
+  // The root is what the user named: a symlink there is followed once; links inside the tree never are.
+  walk(dir, '', 0, openTreeDir(dir, dir, true));
   return {
     kind: 'directory',
     name: basename(dir),
@@ -236,12 +246,57 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
   };
 }
 
-function hashTreeFile(abs: string, rel: string, buf: Buffer): SbomFile {
+/** PROC_FD: Linux's per-descriptor paths, through which a name is opened relative to an open directory (openat). */
+const PROC_FD = existsSync('/proc/self/fd') ? '/proc/self/fd' : undefined;
+
+/** OpenedDir is a directory of the walk: its descriptor, the path its entries are opened under, its reader. */
+interface OpenedDir {
+  fd: number;
+  at: string;
+  dir: Dir;
+}
+
+/**
+ * openTreeDir opens a directory of the walk with O_DIRECTORY|O_NOFOLLOW: a directory swapped for a symlink after
+ * readdir is refused (ERR_IO_READ_FAILED), never walked outside the tree. Its entries are then read and opened
+ * through /proc/self/fd/N (Linux), i.e. in the very directory opened; elsewhere through the path, checked to be the
+ * same directory (dev/ino) once the reader is open.
+ */
+export function openTreeDir(openPath: string, abs: string, follow: boolean): OpenedDir {
+  let fd: number;
+  try {
+    fd = openSync(openPath, constants.O_RDONLY | constants.O_DIRECTORY | (follow ? 0 : constants.O_NOFOLLOW));
+  } catch (e) {
+    const errno = (e as { code?: string }).code;
+    if (!follow && (errno === 'ELOOP' || errno === 'ENOTDIR')) {
+      throw new IoError('ERR_IO_READ_FAILED', `${abs} is no longer a directory (a symlink or file took its place while the tree was read)`, { cause: e });
+    }
+    throw toIoError(e, abs, 'read');
+  }
+  try {
+    const at = PROC_FD === undefined ? openPath : `${PROC_FD}/${fd}`;
+    const dir = opendirSync(at, { encoding: 'buffer' as unknown as BufferEncoding });
+    if (PROC_FD === undefined) {
+      const a = fstatSync(fd);
+      const b = lstatSync(openPath);
+      if (a.dev !== b.dev || a.ino !== b.ino) {
+        dir.closeSync();
+        throw new IoError('ERR_IO_READ_FAILED', `${abs} changed while the tree was read`);
+      }
+    }
+    return { fd, at, dir };
+  } catch (e) {
+    closeSync(fd);
+    throw toIoError(e, abs, 'read');
+  }
+}
+
+function hashTreeFile(openPath: string, abs: string, rel: string, buf: Buffer): SbomFile {
   let fd: number;
   try {
     // O_NOFOLLOW: an entry swapped for a symlink after readdir is refused, never followed out of the tree;
     // O_NONBLOCK: a FIFO planted in its place cannot block the walk.
-    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(openPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     if ((e as { code?: string }).code === 'ELOOP') throw new IoError('ERR_IO_NOT_REGULAR_FILE', `${abs} became a symlink while the tree was read`, { cause: e });
     throw toIoError(e, abs, 'read');
@@ -296,11 +351,20 @@ export function checkPackageName(name: string, entry: string): string {
 
 /** checkLockPath refuses hostile `packages` keys: absolute, `..`, `.`, empty parts, backslashes, control characters. */
 function checkLockPath(key: string): void {
+  checkKeyLength(key);
   if (CONTROL_RE.test(key)) throw hostile(key, 'the path contains control characters');
   if (key.includes('\\')) throw hostile(key, 'the path contains a backslash');
   if (key.startsWith('/') || /^[A-Za-z]:/.test(key)) throw hostile(key, 'the path is absolute');
   for (const p of key.split('/')) {
     if (p === '' || p === '.' || p === '..') throw hostile(key, 'the path has an empty, "." or ".." part');
+  }
+}
+
+function checkKeyLength(key: string): void {
+  if (key.length > LOCKFILE_KEY_MAX_CHARS) {
+    throw new LimitError('ERR_LIMIT_SIZE', `lockfile entry "${printable(key, 120)}…": the path is ${key.length} characters, over the cap of ${LOCKFILE_KEY_MAX_CHARS}`, {
+      details: { size: key.length, cap: LOCKFILE_KEY_MAX_CHARS },
+    });
   }
 }
 
@@ -414,9 +478,15 @@ function resolveDep(keys: ReadonlySet<string>, key: string, name: string): strin
 function flattenV1(deps: JsonValue | undefined, prefix: string, depth: number, out: RawEntry[]): void {
   if (deps === undefined) return;
   if (!isJsonObject(deps)) throw lockSchema(`lockfile: "dependencies" under "${printable(prefix || '(root)', 120)}" must be an object`);
+  if (depth >= LOCKFILE_V1_MAX_DEPTH) {
+    throw new LimitError('ERR_LIMIT_DEPTH', `lockfile: "dependencies" under "${printable(prefix, 120)}…" nest deeper than the cap of ${LOCKFILE_V1_MAX_DEPTH} levels`, {
+      details: { cap: LOCKFILE_V1_MAX_DEPTH },
+    });
+  }
   for (const [name, obj] of Object.entries(deps)) {
-    checkPackageName(name, `${prefix}${prefix ? '/' : ''}node_modules/${name}`);
     const key = `${prefix}${prefix ? '/' : ''}node_modules/${name}`;
+    checkKeyLength(key);
+    checkPackageName(name, key);
     if (!isJsonObject(obj)) throw lockSchema(`lockfile entry "${printable(key, 120)}" must be an object`);
     if (out.length >= LOCKFILE_MAX_PACKAGES) throw new LimitError('ERR_LIMIT_COUNT', `the lockfile lists more than ${LOCKFILE_MAX_PACKAGES} packages`);
     out.push({ key, obj });

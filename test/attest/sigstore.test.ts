@@ -212,6 +212,15 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
   assert.equal(exists.code, 3);
   assert.match(exists.stderr, /\[ERR_IO_EXISTS\]/);
   for (const f of ['two.intoto.jsonl', 'two.sigstore.json', 'stray.intoto.jsonl', 'again.sigstore.json']) assert.equal(existsSync(join(dir, f)), false, f);
+  // An existing bundle is replaced only with --force, as the .intoto.jsonl is.
+  const bundleBefore = readFileSync(join(dir, 'prov.sigstore.json'));
+  const bundleExists = await run(...prov.slice(0, -2), '--output', 'fresh.intoto.jsonl', '--bundle', 'prov.sigstore.json');
+  assert.equal(bundleExists.code, 3, bundleExists.stderr);
+  assert.match(bundleExists.stderr, /refusing to overwrite .*prov\.sigstore\.json \[ERR_IO_EXISTS\]/);
+  assert.ok(readFileSync(join(dir, 'prov.sigstore.json')).equals(bundleBefore), 'the bundle is intact');
+  assert.equal(existsSync(join(dir, 'fresh.intoto.jsonl')), false);
+  await ok(...prov.slice(0, -2), '--output', 'fresh.intoto.jsonl', '--bundle', 'prov.sigstore.json', '--force');
+  assert.notDeepEqual(readFileSync(join(dir, 'prov.sigstore.json')), bundleBefore, '--force replaces it');
 
   // The wrong log key (another key under the same name): the checkpoint is not its.
   const other = newNoteVerifier('example.test/log', key('not-the-log').publicKey);

@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import { encodeStatement, formatEnvelope, INTOTO_PAYLOAD_TYPE, signEnvelope } from '../../src/attest/index.ts';
 import { sha256 } from '../../src/crypto/index.ts';
 import { loadPrivateKey } from '../../src/keys/key-file.ts';
+import { checkAttestationFile } from '../../src/cli/commands/attest.ts';
+import { assertCode } from '../support/assert.ts';
 import { cli, spawnCli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
@@ -139,6 +141,18 @@ test('attest: an existing output is refused; --append adds a line, --force repla
   writeFileSync(join(dir, 'notes.txt'), 'not an envelope\n');
   await refuse('ERR_FORMAT_JSON', 1, ...PROVENANCE('notes.txt', '--key', 'k/a.pem', '--append'));
   assert.equal(readFileSync(join(dir, 'notes.txt'), 'utf8'), 'not an envelope\n');
+  // --append onto a file already holding JSONL_MAX_ENVELOPES (1,024) is refused: a verifier would not read the result.
+  const line = first.toString('utf8');
+  writeFileSync(join(dir, 'full.intoto.jsonl'), line.repeat(1024));
+  const full = readFileSync(join(dir, 'full.intoto.jsonl'));
+  const stderr = await refuse('ERR_LIMIT_COUNT', 1, ...PROVENANCE('full.intoto.jsonl', '--key', 'k/a.pem', '--append'));
+  assert.match(stderr, /would hold 1025 envelopes, over the cap of 1024/);
+  assert.ok(readFileSync(join(dir, 'full.intoto.jsonl')).equals(full), 'the full file is left as it was');
+  writeFileSync(join(dir, 'full.intoto.jsonl'), line.repeat(1023));
+  assert.match(await run(...PROVENANCE('full.intoto.jsonl', '--key', 'k/a.pem', '--append')), /\(envelope 1024 of the file\)/);
+  // The size cap, on the text about to be written (a file near 128 MiB is not built here).
+  assertCode(() => checkAttestationFile('x.intoto.jsonl', line.repeat(3), 3, line.length * 3 - 1), 'ERR_LIMIT_SIZE', 'LimitError');
+  checkAttestationFile('x.intoto.jsonl', line.repeat(3), 3, line.length * 3);
   // --force replaces: one envelope again, signed by a alone (below the root's threshold of 2).
   await run(...PROVENANCE('app.intoto.jsonl', '--key', 'k/a.pem', '--force'));
   assert.equal(readFileSync(join(dir, 'app.intoto.jsonl'), 'utf8').split('\n').length, 2);

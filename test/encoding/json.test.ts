@@ -32,6 +32,8 @@ const rows: Array<[string, string | Uint8Array, ErrorCode]> = [
   ['byte order mark', new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), 'ERR_FORMAT_UTF8'],
   ['too deep', '['.repeat(65) + ']'.repeat(65), 'ERR_LIMIT_DEPTH'],
   ['too large', '"' + 'a'.repeat(5 * 1024 * 1024) + '"', 'ERR_LIMIT_SIZE'],
+  ['object key over JSON_MAX_KEY_CHARS (4,096)', '{"' + 'k'.repeat(4097) + '":1}', 'ERR_LIMIT_SIZE'],
+  ['long key after an escape', '{"\\u0061' + 'k'.repeat(4096) + '":1}', 'ERR_LIMIT_SIZE'],
 ];
 
 for (const [name, input, code] of rows) {
@@ -43,6 +45,8 @@ test('parseJson accepts what it should, and deep nesting does not blow the stack
   assert.equal(parseJson('9007199254740991'), 9007199254740991);
   assert.equal(parseJson('1.5', { allowFloats: true }), 1.5);
   assertCode(() => parseJson('['.repeat(100000)), 'ERR_LIMIT_DEPTH');
+  // A key of exactly the cap is fine (the cap is on keys, not on string values).
+  assert.deepEqual(Object.keys(parseJson(`{"${'k'.repeat(4096)}":"${'v'.repeat(20_000)}"}`) as object), ['k'.repeat(4096)]);
   assertCode(() => parseJson('[' + '1,'.repeat(20) + '1]', { maxValues: 10 }), 'ERR_LIMIT_COUNT');
   const o = parseJson('{"toString":1}') as Record<string, JsonValue>;
   assert.equal(Object.getPrototypeOf(o), Object.prototype);

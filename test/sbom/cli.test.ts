@@ -5,7 +5,7 @@
  * refused input writes nothing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { keysFromPublicKeys, parseJsonl } from '../../src/attest/dsse.ts';
@@ -103,6 +103,20 @@ test('custody sbom refusals: coded errors, exit codes, and nothing written', asy
   assert.match(bad.stderr, /SOURCE_DATE_EPOCH.*\[ERR_CONFIG_INVALID\]/);
   assert.match(readFileSync(join(dir, 'hostile-lock.json'), 'utf8'), /etc\/passwd/);
   assert.deepEqual(listTree(dir), before, 'nothing was written');
+});
+
+test('custody sbom --attest whose attestation cannot be written: exit 3, the earlier SBOM intact byte for byte, no temporary file left', async (t) => {
+  const dir = tmpDir(t);
+  makeTree(join(dir, 'tree'));
+  writeFileSync(join(dir, 'seed'), 'sbom-signer\n');
+  writeFileSync(join(dir, 'out.spdx.json'), 'the SBOM of last week\n');
+  mkdirSync(join(dir, 'att-dir'));
+  const before = listTree(dir);
+  const r = await cli(['sbom', 'tree', '--output', 'out.spdx.json', '--attest', '--seed-file', 'seed', '--attestation-output', 'att-dir'], { cwd: dir, env: ENV });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /att-dir: it is a directory \[ERR_IO_WRITE_FAILED\]/);
+  assert.equal(readFileSync(join(dir, 'out.spdx.json'), 'utf8'), 'the SBOM of last week\n');
+  assert.deepEqual(listTree(dir), before, 'nothing else was written or removed');
 });
 
 test('custody sbom as a real child process, as a user runs it', async (t) => {

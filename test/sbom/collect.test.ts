@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectDirectory, collectInput, collectLockfile, collectPackage, parseLockfile } from '../../src/sbom/collect.ts';
+import { collectDirectory, collectInput, collectLockfile, collectPackage, openTreeDir, parseLockfile } from '../../src/sbom/collect.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { vectorPath } from '../support/vectors.ts';
@@ -159,6 +159,41 @@ test('lockfile: malformed documents are ERR_SBOM_LOCKFILE_SCHEMA; JSON errors ke
   ];
   for (const [, doc] of rows) assertCode(() => parseLockfile(lock(doc)), 'ERR_SBOM_LOCKFILE_SCHEMA', 'FormatError');
   assertCode(() => parseLockfile(Buffer.from('{"lockfileVersion": 3, "lockfileVersion": 2}')), 'ERR_FORMAT_JSON_DUPLICATE_KEY');
+});
+
+test('directory walk: a subdirectory that is a symlink (or a file) when it is opened is refused, never followed (ERR_IO_READ_FAILED)', (t) => {
+  // What the walk does for each directory readdir reported, here on the path after the swap to a symlink.
+  const dir = tmpDir(t);
+  mkdirSync(join(dir, 'outside'));
+  writeFileSync(join(dir, 'outside', 'secret'), 'not in the tree');
+  mkdirSync(join(dir, 'tree'));
+  symlinkSync(join(dir, 'outside'), join(dir, 'tree', 'sub'));
+  writeFileSync(join(dir, 'tree', 'file'), 'x');
+  assertCode(() => openTreeDir(join(dir, 'tree', 'sub'), join(dir, 'tree', 'sub'), false), 'ERR_IO_READ_FAILED', 'IoError');
+  assertCode(() => openTreeDir(join(dir, 'tree', 'file'), join(dir, 'tree', 'file'), false), 'ERR_IO_READ_FAILED', 'IoError');
+  // The root the user names may be a symlink (followed once); its entries are read in the directory opened.
+  const root = openTreeDir(join(dir, 'tree', 'sub'), join(dir, 'tree', 'sub'), true);
+  try {
+    const names: string[] = [];
+    for (let e = root.dir.readSync(); e !== null; e = root.dir.readSync()) names.push(String(e.name));
+    assert.deepEqual(names, ['secret']);
+  } finally {
+    root.dir.closeSync();
+    closeSync(root.fd);
+  }
+});
+
+test('lockfile v1: nesting over 64 levels is ERR_LIMIT_DEPTH, a path over 4,096 characters ERR_LIMIT_SIZE (long keys would hash alike in V8)', () => {
+  const nest = (levels: number, name: (i: number) => string): unknown => {
+    let deps: unknown = { [name(levels - 1)]: { version: '1.0.0' } };
+    for (let i = levels - 2; i >= 0; i--) deps = { [name(i)]: { version: '1.0.0', dependencies: deps } };
+    return { lockfileVersion: 1, dependencies: deps };
+  };
+  assert.equal(parseLockfile(lock(nest(64, (i) => `p${i}`))).packages.length, 64);
+  assertCode(() => parseLockfile(lock(nest(65, (i) => `p${i}`))), 'ERR_LIMIT_DEPTH', 'LimitError');
+  // 20 levels of 214-character names: each name is legal, the path they build is 4,559 characters.
+  assertCode(() => parseLockfile(lock(nest(20, (i) => `${i}`.padStart(214, 'n')))), 'ERR_LIMIT_SIZE', 'LimitError');
+  assert.equal(parseLockfile(lock(nest(17, (i) => `${i}`.padStart(214, 'n')))).packages.length, 17);
 });
 
 test('lockfile over the size cap is refused before it is parsed (ERR_LIMIT_SIZE)', async (t) => {

@@ -147,6 +147,26 @@ test('output over the cap is ERR_SBOM_OUTPUT_LIMIT; a malformed SOURCE_DATE_EPOC
   for (const bad of ['-1', '1.5', '01', 'soon', '99999999999999']) assertCode(() => sbomCreated(bad, new Date()), 'ERR_CONFIG_INVALID');
 });
 
+test('SPDX ids: 20,000 file names that reduce to one base id get unique ids, smallest free suffix first, in linear time', () => {
+  // Every CJK name reduces to SPDXRef-File-.txt; ".txt-2" and ".txt-4" take two of the suffixed ids themselves.
+  const names = ['.txt-2', '.txt-4', ...Array.from({ length: 20_000 }, (_, i) => `${String.fromCodePoint(0x4e00 + i)}.txt`)];
+  const input: SbomInput = {
+    kind: 'directory',
+    name: 'tree',
+    version: undefined,
+    files: names.map((name) => ({ name, size: 0, sha1: 'da39a3ee5e6b4b0d3255bfef95601890afd80709', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' })),
+    root: undefined,
+    packages: [],
+    source: undefined,
+    skipped: [],
+  };
+  const doc = assertSpdxValid(formatSpdx(input, { created: CREATED }));
+  const ids = (doc['files'] as Json[]).map((f) => f['SPDXID'] as string);
+  assert.equal(new Set(ids).size, names.length);
+  assert.deepEqual(ids.slice(0, 6), ['SPDXRef-File-.txt-2', 'SPDXRef-File-.txt-4', 'SPDXRef-File-.txt', 'SPDXRef-File-.txt-3', 'SPDXRef-File-.txt-5', 'SPDXRef-File-.txt-6']);
+  assert.equal(ids.at(-1), `SPDXRef-File-.txt-${20_002}`);
+});
+
 test('uuidV5 is RFC 9562 version 5 (the RFC\'s own example: www.example.com in the DNS namespace)', () => {
   assert.equal(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com'), '2ed6657d-e927-568b-95e1-2665a8aea6a2');
 });

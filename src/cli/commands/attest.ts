@@ -12,11 +12,11 @@
  * - `attest verify --artifact F` matches F by its sha256 against the subjects of every verified statement in the file
  *   and needs at least one match (ERR_ATTEST_SUBJECT_MISMATCH); the name is reported, not required to match.
  */
-import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { PrivateKey, PublicKey } from '../../crypto/index.ts';
 import {
   DSSE_MAX_ENVELOPE_BYTES,
+  JSONL_MAX_ENVELOPES,
   formatEnvelope,
   keysFromPublicKeys,
   parseJsonl,
@@ -32,9 +32,9 @@ import { keysFromRoot, verifyAttestation, type VerifiedAttestation } from '../..
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { printable } from '../../encoding/text.ts';
 import { parseTimestamp } from '../../encoding/time.ts';
-import { FormatError, IoError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
+import { FormatError, IoError, LimitError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
-import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic } from '../../io/files.ts';
+import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic, writeFilesAtomic } from '../../io/files.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { abs, loadSigningKey, loadTrustRoot } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
@@ -117,9 +117,13 @@ export async function signStatementToFile(
   }
   const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, encodeStatement(statement), signers);
   const out = abs(ctx, output);
-  if (mode.bundle && mode.append !== true && mode.force !== true && (await pathExists(out))) {
-    // Refused before the entry goes to the log (the write below would refuse it after).
-    throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${out}`);
+  const bundlePath = mode.bundle ? abs(ctx, mode.bundle.output) : undefined;
+  if (bundlePath !== undefined) {
+    if (bundlePath === out) throw new UsageError('ERR_USAGE_ARGUMENT', '--bundle must differ from --output');
+    // Refused before the entry goes to the log (the write below would refuse it after). An existing bundle is
+    // replaced only with --force, as the .intoto.jsonl is.
+    if (mode.append !== true && mode.force !== true && (await pathExists(out))) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${out}`);
+    if (mode.force !== true && (await pathExists(bundlePath))) throw new IoError('ERR_IO_EXISTS', `refusing to overwrite ${bundlePath}`, { hint: 'choose another --bundle path, or pass --force to replace it' });
   }
   let text = formatEnvelope(envelope) + '\n';
   let envelopes = 1;
@@ -132,24 +136,40 @@ export async function signStatementToFile(
       text = (body.endsWith('\n') ? body : body + '\n') + text;
     }
   }
-  if (!mode.bundle) {
+  checkAttestationFile(out, text, envelopes);
+  if (!mode.bundle || bundlePath === undefined) {
     await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
     return { output: out, envelope, envelopes };
   }
   // The same envelope (same bytes, same signature) goes into the bundle; the log entry is made before either file
-  // is written, and a bundle whose .intoto.jsonl could not be written is removed again.
+  // is written, and both files are staged before either replaces anything, so a failure changes neither.
   const bundle = await bundleForEnvelope(ctx, envelope, signers[0]!.publicKey, mode.bundle);
-  const bundlePath = abs(ctx, mode.bundle.output);
-  if (bundlePath === out) throw new UsageError('ERR_USAGE_ARGUMENT', '--bundle must differ from --output');
-  await writeFileAtomic(bundlePath, formatBundle(bundle), { mode: 0o644, overwrite: true });
-  try {
-    await writeFileAtomic(out, text, { mode: 0o644, overwrite: mode.append === true || mode.force === true });
-  } catch (e) {
-    await rm(bundlePath, { force: true });
-    throw e;
-  }
+  await writeFilesAtomic([
+    { path: bundlePath, data: formatBundle(bundle), mode: 0o644, overwrite: mode.force === true },
+    { path: out, data: text, mode: 0o644, overwrite: mode.append === true || mode.force === true },
+  ]);
   const logIndex = bundle.tlogEntries[0]?.logIndex;
   return { output: out, envelope, envelopes, bundle: { output: bundlePath, ...(logIndex === undefined ? {} : { logIndex }) } };
+}
+
+/**
+ * checkAttestationFile refuses to write an .intoto.jsonl a verifier would refuse to read: more than
+ * JSONL_MAX_ENVELOPES envelopes (ERR_LIMIT_COUNT) or over `maxBytes` (ERR_LIMIT_SIZE), as `--append` could make.
+ */
+export function checkAttestationFile(path: string, text: string, envelopes: number, maxBytes = ATTESTATION_FILE_MAX_BYTES): void {
+  if (envelopes > JSONL_MAX_ENVELOPES) {
+    throw new LimitError('ERR_LIMIT_COUNT', `${path} would hold ${envelopes} envelopes, over the cap of ${JSONL_MAX_ENVELOPES} a verifier reads`, {
+      details: { count: envelopes, cap: JSONL_MAX_ENVELOPES },
+      hint: 'start a new attestation file instead of appending to this one',
+    });
+  }
+  const size = Buffer.byteLength(text);
+  if (size > maxBytes) {
+    throw new LimitError('ERR_LIMIT_SIZE', `${path} would be ${size} bytes, over the cap of ${maxBytes} a verifier reads`, {
+      details: { size, cap: maxBytes },
+      hint: 'start a new attestation file instead of appending to this one',
+    });
+  }
 }
 
 /** parseResolvedDependency reads `URI@ALG:HEX` (sha256 or sha512) into a ResourceDescriptor. */

@@ -4,11 +4,10 @@
  * attestation in a DSSE envelope (sbom/attest). Everything is computed before anything is written; both files are
  * written atomically, and a failure writing the second removes the first.
  */
-import { promises as fsp } from 'node:fs';
 import { formatJsonl } from '../../attest/dsse.ts';
 import { UsageError } from '../../errors.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
-import { abs, loadSigningKey, writeOutput } from '../common.ts';
+import { abs, loadSigningKey, writeOutputs } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command } from '../context.ts';
 
 export const sbom: Command = {
@@ -81,17 +80,12 @@ example:
       envelopeText = formatJsonl([attestSbom(collected, format, text, [key])]);
     }
 
-    const out = await writeOutput(ctx, output, text, { inputs: [input] });
-    let attestationPath: string | undefined;
-    if (envelopeText !== undefined) {
-      try {
-        attestationPath = await writeOutput(ctx, attestationOutput, envelopeText, { inputs: [input] });
-      } catch (e) {
-        // Nothing is left behind on failure: the SBOM written a moment ago goes too.
-        await fsp.rm(out, { force: true });
-        throw e;
-      }
-    }
+    // The SBOM and its attestation go together: both are staged before either replaces an earlier file.
+    const [out, attestationPath] = await writeOutputs(
+      ctx,
+      [{ output, data: text }, ...(envelopeText === undefined ? [] : [{ output: attestationOutput, data: envelopeText }])],
+      { inputs: [input] },
+    );
     const what =
       collected.kind === 'directory'
         ? `${collected.files.length} files${collected.skipped.length ? ` (${collected.skipped.length} symlinks or special files left out)` : ''}`

@@ -2,7 +2,6 @@
  * cli/commands/sigstore — Sigstore bundles v0.3 over Custody's keys and log: `custody sign-blob`, `custody
  * verify-blob` and `custody trust export --sigstore` (docs/attestations.md "Sigstore bundles").
  */
-import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { keysFromPublicKeys, signEnvelope, type DsseEnvelope, type EnvelopeKeys } from '../../attest/dsse.ts';
 import { formatBundle, parseBundle, BUNDLE_MAX_BYTES, BUNDLE_V03_MEDIA_TYPE, type SigstoreBundle } from '../../attest/sigstore-bundle.ts';
@@ -27,7 +26,7 @@ import { KEY_FILE_MAX_BYTES, loadPublicKey, parsePublicKey } from '../../keys/ke
 import { tufKeyId } from '../../keys/key-id.ts';
 import { LogClient } from '../../log/client.ts';
 import { parseVerifierKey, type Ed25519NoteVerifier } from '../../note/note.ts';
-import { abs, loadSigningKey, loadTrustRoot, readTokenFile, writeOutput } from '../common.ts';
+import { abs, loadSigningKey, loadTrustRoot, readTokenFile, writeOutput, writeOutputs } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { fileSha256 } from './verify-package.ts';
 
@@ -267,15 +266,15 @@ example:
     const keysOut = values['keys-output'] ?? out.replace(/\.json$/, '') + '.keys.json';
     if (abs(ctx, keysOut) === abs(ctx, out)) throw new UsageError('ERR_USAGE_ARGUMENT', '--keys-output must differ from --sigstore');
     const inputs = values.trust ? [values.trust] : [];
-    const rootPath = await writeOutput(ctx, out, JSON.stringify(trustedRootJson(logKeys, now), null, 2) + '\n', { inputs });
-    let keysPath: string;
-    try {
-      keysPath = await writeOutput(ctx, keysOut, JSON.stringify(trustedKeysJson(keys, now), null, 2) + '\n', { inputs });
-    } catch (e) {
-      // The two files go together: a trusted root without its keys file is not left behind.
-      await rm(rootPath, { force: true });
-      throw e;
-    }
+    // The two files go together: both are staged before either replaces an earlier file, and a failure leaves both as they were.
+    const [rootPath, keysPath] = (await writeOutputs(
+      ctx,
+      [
+        { output: out, data: JSON.stringify(trustedRootJson(logKeys, now), null, 2) + '\n' },
+        { output: keysOut, data: JSON.stringify(trustedKeysJson(keys, now), null, 2) + '\n' },
+      ],
+      { inputs },
+    )) as [string, string];
     ctx.print(`trusted root: ${rootPath} (${logKeys.length} log${logKeys.length === 1 ? '' : 's'}: ${logKeys.map((k) => k.name).join(', ')})`);
     ctx.print(`signing keys: ${keysPath} (${keys.authorized.size} key${keys.authorized.size === 1 ? '' : 's'}, threshold ${keys.threshold})`);
     ctx.result({ trusted_root: rootPath, keys: keysPath, logs: logKeys.map((k) => k.name), key_ids: [...keys.authorized.keys()], threshold: keys.threshold });
