@@ -230,6 +230,26 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
   assert.match(await ok('verify-blob', 'app.tar.gz', '--bundle', 'nolog.sigstore.json', '--key', 'k/a.pub'), /\nnot logged: the bundle carries no entry of a trusted log\n$/);
 });
 
+test('trust export --sigstore refuses a threshold above 1 (Sigstore verifiers would take one key) unless --allow-single-signer', async (t) => {
+  const dir = tmpDir(t);
+  const run = async (...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> => cli(argv, { cwd: dir });
+  for (const n of ['a', 'b', 'c']) assert.equal((await run('keygen', '--output', `k/${n}.pem`)).code, 0);
+  const init = await run('trust', 'init', '--threshold', '2', '--key', 'k/a.pub', '--key', 'k/b.pub', '--key', 'k/c.pub', '--sign', 'k/a.pem', '--sign', 'k/b.pem', '--output', 'root.json');
+  assert.equal(init.code, 0, init.stderr);
+  const { formatVerifierKey } = await import('../../src/note/note.ts');
+  const vkey = formatVerifierKey('example.test/log', key('the-log').publicKey);
+  const exp = ['trust', 'export', '--sigstore', 'trusted_root.json', '--trust', 'root.json', '--log-key', vkey];
+  const refused = await run(...exp);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /the targets role needs 2 signatures, but Sigstore verifiers accept a bundle signed by any 1 of the 3 exported keys \[ERR_BUNDLE_THRESHOLD_WEAKENED\]/);
+  for (const f of ['trusted_root.json', 'trusted_root.keys.json']) assert.equal(existsSync(join(dir, f)), false, f);
+  const allowed = await run(...exp, '--allow-single-signer');
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stderr, /^custody: warning: --allow-single-signer: Sigstore verifiers will accept a bundle signed by any 1 of these 3 keys \(the root's threshold is 2\)\n$/);
+  assert.match(allowed.stdout, /\nsigning keys: .*trusted_root\.keys\.json \(3 keys, threshold 2\)\n$/);
+  assert.equal(Object.keys((readJson(join(dir, 'trusted_root.keys.json')) as { keys: Json }).keys).length, 3);
+});
+
 /** cosignStyle builds a message-signature bundle as `cosign sign-blob --key cosign.key --bundle B` writes it. */
 function cosignStyle(blob: Buffer): { bundle: Json; pubPem: string; spkiDer: Buffer; sig: Buffer; privateKey: KeyObject } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

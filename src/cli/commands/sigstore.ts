@@ -222,13 +222,15 @@ example:
 export const trustExport: Command = {
   summary: 'export trust for Sigstore verifiers: a TrustedRoot naming our log, and the signing keys beside it',
   usage: `usage: custody trust export --sigstore trusted_root.json (--trust ROOT.json | --key K.pub…) --log-key VKEY…
-         [--keys-output F]
+         [--keys-output F] [--allow-single-signer]
 
 Writes a Sigstore TrustedRoot (application/vnd.dev.sigstore.trustedroot+json;version=0.1) whose transparency
 logs are our C2SP logs (--log-key: the verifier key \`custody log serve\` prints; baseUrl https://<key name>, logId
 SHA-256(name || 0x0A || 0x01 || key), PKIX_ED25519), and, beside it, the signing keys a verifier trusts — the root's
 targets role (keys, threshold, validity) or the --key files — as {"threshold", "keys": {hint: PublicKey}} in
 F (default: trusted_root.keys.json), the form @sigstore/verify's toTrustMaterial(root, keys) takes.
+A bundle carries one signature and Sigstore verifiers ignore "threshold", so a targets threshold above 1 would
+become 1-of-N for them: refused [ERR_BUNDLE_THRESHOLD_WEAKENED] unless --allow-single-signer (then said on stderr).
 
 example:
   custody trust export --sigstore trusted_root.json --trust root.json --log-key "$(cat log.vkey)"`,
@@ -241,6 +243,7 @@ example:
         key: { type: 'string', multiple: true },
         'log-key': { type: 'string', multiple: true },
         'keys-output': { type: 'string' },
+        'allow-single-signer': { type: 'boolean' },
       },
       false,
     );
@@ -253,6 +256,17 @@ example:
       values.trust !== undefined
         ? keysFromRoot(await loadTrustRoot(ctx, values.trust))
         : keysFromPublicKeys(await Promise.all((values.key ?? []).map((k) => loadPublicKey(abs(ctx, k)))));
+    // A bundle holds one signature and @sigstore/verify trusts any one key of the file (it never reads "threshold"):
+    // exporting a k-of-n role with k > 1 would silently make it 1-of-n for every Sigstore verifier.
+    if (keys.threshold > 1) {
+      if (values['allow-single-signer'] !== true) {
+        throw new UsageError(
+          'ERR_BUNDLE_THRESHOLD_WEAKENED',
+          `the targets role needs ${keys.threshold} signatures, but Sigstore verifiers accept a bundle signed by any 1 of the ${keys.authorized.size} exported keys`,
+        );
+      }
+      ctx.stderr(`custody: warning: --allow-single-signer: Sigstore verifiers will accept a bundle signed by any 1 of these ${keys.authorized.size} keys (the root's threshold is ${keys.threshold})\n`);
+    }
     for (const k of logKeys) {
       // @sigstore/verify tests a checkpoint's key name against baseUrl as a regular expression (tlog/checkpoint.js).
       let matches: boolean;
