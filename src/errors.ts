@@ -491,6 +491,11 @@ export const ERROR_CODES = {
     400,
     'a Sigstore bundle carries one signature, so Sigstore verifiers would accept ONE key of a role whose threshold is above 1; pass --allow-single-signer to export anyway',
   ],
+  ERR_BUNDLE_PREDICATE_TYPE: [
+    'policy',
+    422,
+    'verify-blob accepts the signed-blob statement (urn:custody:predicate:signed-blob:v1) unless told otherwise; name the predicate types you accept with --type URI',
+  ],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

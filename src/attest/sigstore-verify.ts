@@ -45,6 +45,12 @@ export interface VerifyBundleOptions {
   logKeys?: readonly Ed25519NoteVerifier[];
   /** ignoreTlog skips entries of logs not in logKeys instead of refusing them (their bodies are still compared). */
   ignoreTlog?: boolean;
+  /**
+   * predicateTypes are the statement predicate types a DSSE bundle may carry (ERR_BUNDLE_PREDICATE_TYPE otherwise);
+   * absent, any. A signature says who signed, the predicate type what they claimed: a verifier that only asks "did
+   * this key sign these bytes" must not accept a review that says `{"approved": false}`.
+   */
+  predicateTypes?: readonly string[];
   now?: Date;
 }
 
@@ -104,6 +110,14 @@ export function verifyParsedBundle(bundle: SigstoreBundle, options: VerifyBundle
       key = options.keys.authorized.get(attestation.signers[0]!)!.key;
     }
     requireSubject(attestation.statement, digestHex);
+    const predicateType = attestation.statement.predicateType;
+    if (options.predicateTypes !== undefined && !options.predicateTypes.includes(predicateType)) {
+      throw new PolicyError(
+        'ERR_BUNDLE_PREDICATE_TYPE',
+        `the bundle's statement has predicate type "${printable(predicateType, 200)}", expected ${options.predicateTypes.map((t) => `"${printable(t, 200)}"`).join(' or ')}`,
+        { details: { predicateType, accepted: [...options.predicateTypes] } },
+      );
+    }
     out.attestation = attestation;
     expect = { kind: 'dsse', envelope: env, key };
   } else {

@@ -199,8 +199,30 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
   const line = JSON.parse(readFileSync(join(dir, 'app.intoto.jsonl'), 'utf8').trim()) as Json;
   assert.deepEqual(provBundle['dsseEnvelope'], line, 'the bundle carries the very envelope of the .intoto.jsonl');
   sigstoreVerify(provBundle, trustedRoot, keysFile);
-  const pv = JSON.parse(await ok('verify-blob', 'app.tar.gz', '--bundle', 'prov.sigstore.json', '--trust', 'root.json', '--trusted-root', 'trusted_root.json', '--json')) as { predicate_type: string };
+  const pvArgs = ['verify-blob', 'app.tar.gz', '--bundle', 'prov.sigstore.json', '--trust', 'root.json', '--trusted-root', 'trusted_root.json'];
+  const pv = JSON.parse(await ok(...pvArgs, '--type', 'https://slsa.dev/provenance/v1', '--json')) as { predicate_type: string };
   assert.equal(pv.predicate_type, 'https://slsa.dev/provenance/v1');
+  // verify-blob means "signed this file": a provenance statement is not that unless --type says it is accepted.
+  const notBlob = await run(...pvArgs);
+  assert.equal(notBlob.code, 1);
+  assert.match(
+    notBlob.stderr,
+    /the bundle's statement has predicate type "https:\/\/slsa\.dev\/provenance\/v1", expected "urn:custody:predicate:signed-blob:v1" \[ERR_BUNDLE_PREDICATE_TYPE\]/,
+  );
+  assert.equal(notBlob.stdout, '');
+  // Nor a signed review that says "not approved": same key, same subject, another claim.
+  writeFileSync(join(dir, 'review.json'), '{"approved": false}');
+  await ok(
+    'attest', 'predicate', '--predicate-type', 'https://example.org/review/v1', '--predicate', 'review.json', '--subject', 'app.tar.gz',
+    '--key', 'k/a.pem', '--output', 'review.intoto.jsonl', '--bundle', 'review.sigstore.json',
+  );
+  const review = await run('verify-blob', 'app.tar.gz', '--bundle', 'review.sigstore.json', '--key', 'k/a.pub');
+  assert.equal(review.code, 1);
+  assert.match(review.stderr, /predicate type "https:\/\/example\.org\/review\/v1", expected "urn:custody:predicate:signed-blob:v1" \[ERR_BUNDLE_PREDICATE_TYPE\]/);
+  // --type replaces the default: the signed-blob bundle is then refused, unless its type is named too.
+  const slsaOnly = await run(...vb, '--log-key', log.vkey, '--type', 'https://slsa.dev/provenance/v1');
+  assert.match(slsaOnly.stderr, /\[ERR_BUNDLE_PREDICATE_TYPE\]/);
+  await ok(...vb, '--log-key', log.vkey, '--type', 'https://slsa.dev/provenance/v1', '--type', BLOB_PREDICATE_TYPE);
   // One signature per bundle; log flags belong to --bundle; nothing written on refusal.
   const two = await run(...prov.slice(0, -2), '--key', 'k/b.pem', '--output', 'two.intoto.jsonl', '--bundle', 'two.sigstore.json');
   assert.equal(two.code, 2);
@@ -357,7 +379,7 @@ test('cosign-style ECDSA P-256 message-signature bundle: verify-blob --key cosig
   };
   new Verifier(material, { tlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(dsse)));
   writeFileSync(join(dir, 'attest.json'), JSON.stringify(dsse));
-  const da = await run('verify-blob', 'script.sh', '--bundle', 'attest.json', '--key', 'cosign.pub', '--json');
+  const da = await run('verify-blob', 'script.sh', '--bundle', 'attest.json', '--key', 'cosign.pub', '--type', 'https://cosign.sigstore.dev/attestation/v1', '--json');
   assert.equal(da.code, 0, da.stderr);
   assert.equal((JSON.parse(da.stdout) as { predicate_type: string }).predicate_type, 'https://cosign.sigstore.dev/attestation/v1');
   const dw = await run('verify-blob', 'changed.sh', '--bundle', 'attest.json', '--key', 'cosign.pub');

@@ -8,6 +8,7 @@ import { keysFromPublicKeys, signEnvelope, type DsseEnvelope, type EnvelopeKeys 
 import { formatBundle, parseBundle, BUNDLE_MAX_BYTES, BUNDLE_V03_MEDIA_TYPE, type SigstoreBundle } from '../../attest/sigstore-bundle.ts';
 import { dsseBody, tlogEntryFromLog } from '../../attest/sigstore-tlog.ts';
 import {
+  BLOB_PREDICATE_TYPE,
   blobStatementPayload,
   logBaseUrl,
   logKeysFromTrustedRoot,
@@ -154,7 +155,7 @@ async function loadVerifyKeys(ctx: CommandContext, keyPaths: string[], trust: st
 
 export const verifyBlob: Command = {
   summary: 'verify a file against a Sigstore bundle v0.3 (ours, or cosign --key message signatures)',
-  usage: `usage: custody verify-blob FILE --bundle B (--trust ROOT.json | --key K.pub…)
+  usage: `usage: custody verify-blob FILE --bundle B (--trust ROOT.json | --key K.pub…) [--type URI…]
          [--log-key VKEY… | --trusted-root trusted_root.json] [--insecure-ignore-tlog]
 
 Verifies that the bundle signs FILE:
@@ -163,6 +164,10 @@ Verifies that the bundle signs FILE:
     is FILE's;
   message-signature bundles (cosign sign-blob --key): messageDigest SHA2_256 = FILE's sha256 and an ECDSA P-256
     signature over FILE by a --key (cosign.pub).
+A DSSE bundle's statement must have the predicate type of custody sign-blob (urn:custody:predicate:signed-blob:v1):
+a signature on a review saying "not approved", or on an SBOM, is not "signed this file". --type URI (repeatable)
+names the predicate types accepted instead (e.g. https://slsa.dev/provenance/v1); others are refused
+[ERR_BUNDLE_PREDICATE_TYPE].
 Each transparency-log entry's body must match the content. An entry in a log named by --log-key (or a C2SP log of
 --trusted-root) must carry a valid inclusion proof under a checkpoint that log signed; an entry in any other log
 (Rekor) is refused [ERR_BUNDLE_TLOG_UNTRUSTED] unless --insecure-ignore-tlog.
@@ -171,6 +176,8 @@ Exit status: 0 verified, 1 refused, 2 usage, 3 file error.
 
 example:
   custody verify-blob app.tar.gz --bundle app.tar.gz.sigstore.json --trust root.json --log-key "$(cat log.vkey)"
+  custody verify-blob app.tar.gz --bundle app.prov.sigstore.json --type https://slsa.dev/provenance/v1 --trust root.json \\
+    --trusted-root trusted_root.json
   custody verify-blob README.md --bundle README.md.sigstore.json --key cosign.pub --insecure-ignore-tlog`,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(ctx.argv, {
@@ -180,6 +187,7 @@ example:
       'log-key': { type: 'string', multiple: true },
       'trusted-root': { type: 'string' },
       'insecure-ignore-tlog': { type: 'boolean' },
+      type: { type: 'string', multiple: true },
     });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one FILE');
     const file = abs(ctx, positionals[0]!);
@@ -202,6 +210,7 @@ example:
       p256Keys: trusted.p256,
       logKeys,
       ignoreTlog: values['insecure-ignore-tlog'] === true,
+      predicateTypes: values.type ?? [BLOB_PREDICATE_TYPE],
       now: ctx.now(),
     });
     const signer = v.attestation ? `${v.attestation.signers.join(', ')}` : `ECDSA P-256 key sha256:${v.messageSigner ?? ''}`;
