@@ -28,8 +28,8 @@ import { bytesEqual } from '../tlog/merkle.ts';
 import { pae, type EnvelopeKeys } from './dsse.ts';
 import { parseBundle, type SigstoreBundle, type TlogEntry } from './sigstore-bundle.ts';
 import { checkTlogBody, findLogKey, verifyLogInclusion, type BodyExpectation, type BodyKey, type LogInclusion } from './sigstore-tlog.ts';
-import { INTOTO_PAYLOAD_TYPE, parseStatement, requireSubject } from './statement.ts';
-import { verifyAttestation, type VerifiedAttestation } from './verify.ts';
+import { requireSubject } from './statement.ts';
+import { attestationFromVerified, verifyAttestation, type VerifiedAttestation } from './verify.ts';
 
 /** VerifyBundleOptions are the trusted keys and logs, and the artifact a bundle must speak for. */
 export interface VerifyBundleOptions {
@@ -100,10 +100,7 @@ export function verifyParsedBundle(bundle: SigstoreBundle, options: VerifyBundle
     let attestation: VerifiedAttestation;
     let key: BodyKey;
     if (p256) {
-      if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
-        throw new FormatError('ERR_DSSE_PAYLOAD_TYPE', `envelope payloadType is "${printable(env.payloadType, 80)}", expected "${INTOTO_PAYLOAD_TYPE}"`);
-      }
-      attestation = { statement: parseStatement(env.payload), signers: [encodeHex(sha256(p256.spkiDer))], signedDigest: encodeHex(sha256(signed)) };
+      attestation = attestationFromVerified(env.payloadType, env.payload, [encodeHex(sha256(p256.spkiDer))]);
       key = p256;
     } else {
       attestation = verifyAttestation(env, options.keys, options.now ?? new Date());

@@ -17,6 +17,7 @@ import { PublicKey as SigstorePublicKey, TrustedRoot } from '@sigstore/protobuf-
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import {
   BLOB_PREDICATE_TYPE,
+  attestationFromVerified,
   blobStatementPayload,
   dsseBody,
   dsseBundle,
@@ -29,7 +30,7 @@ import {
   verifyBundle,
   withTlogEntry,
 } from '../../src/attest/index.ts';
-import { sha256 } from '../../src/crypto/index.ts';
+import { P256PublicKey, sha256 } from '../../src/crypto/index.ts';
 import { newNoteSigner, newNoteVerifier, signNote } from '../../src/note/note.ts';
 import { formatCheckpoint } from '../../src/note/checkpoint.ts';
 import { hashLeaf } from '../../src/tlog/merkle.ts';
@@ -482,4 +483,46 @@ test('library: a log entry is bound to its body, kind and log; verifyBundle repo
   assertCode(() => verifyBundle(formatBundle(swapped), { artifactSha256: digest, keys, logKeys: [verifier] }), 'ERR_BUNDLE_TLOG_BODY_MISMATCH');
   // The log's answer for a body it did not include is refused before a bundle is written.
   assertCode(() => tlogEntryFromLog(otherBody, 'dsse', { index: 0, checkpoint, proof: [] }, verifier), 'ERR_TLOG_INCLUSION_INVALID');
+});
+
+test('library: a P-256 DSSE bundle goes through the same payloadType check and statement parse as Ed25519 (attestationFromVerified)', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const p256 = P256PublicKey.fromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const digest = hex(sha256('a'));
+  const statement = Buffer.from(blobStatementPayload('a.bin', digest));
+  const bundleOf = (payloadType: string): string => {
+    const paeBytes = Buffer.concat([Buffer.from(`DSSEv1 ${payloadType.length} ${payloadType} ${statement.length} `), statement]);
+    return JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: 'cosign' }, tlogEntries: [] },
+      dsseEnvelope: { payload: statement.toString('base64'), payloadType, signatures: [{ sig: nodeSign('sha256', paeBytes, privateKey).toString('base64'), keyid: '' }] },
+    });
+  };
+  const options = { artifactSha256: digest, keys: keysFromPublicKeys([]), p256Keys: [p256] };
+  const v = verifyBundle(bundleOf('application/vnd.in-toto+json'), options);
+  assert.deepEqual(v.attestation?.signers, [hex(sha256(p256.spkiDer))]);
+  const paeIntoto = Buffer.concat([Buffer.from(`DSSEv1 28 application/vnd.in-toto+json ${statement.length} `), statement]);
+  assert.equal(v.attestation?.signedDigest, hex(sha256(paeIntoto)));
+  // Signed by the trusted key, but not an in-toto payload: the same refusal as an Ed25519 envelope gets.
+  assertCode(() => verifyBundle(bundleOf('text/plain'), options), 'ERR_DSSE_PAYLOAD_TYPE');
+  // The shared function itself: the payloadType check first, then the statement parse of exactly these bytes.
+  assertCode(() => attestationFromVerified('text/plain', statement, ['k']), 'ERR_DSSE_PAYLOAD_TYPE');
+  assertCode(() => attestationFromVerified('application/vnd.in-toto+json', Buffer.from('{"_type":"x"}'), ['k']), 'ERR_INTOTO_SCHEMA');
+  const a = attestationFromVerified('application/vnd.in-toto+json', statement, ['k']);
+  assert.deepEqual([a.statement.predicateType, a.signers, a.signedDigest], [BLOB_PREDICATE_TYPE, ['k'], hex(sha256(paeIntoto))]);
+});
+
+test('library: a log entry body whose signature is not canonical base64 is refused by the encoding layer (ERR_FORMAT_BASE64)', () => {
+  const signer = key('bundle-signer');
+  const logKey = key('bundle-log');
+  const verifier = newNoteVerifier('example.test/log', logKey.publicKey);
+  const digest = hex(sha256('a'));
+  const b = dsseBundle(blobStatementPayload('a.bin', digest), signer);
+  if (b.content.type !== 'dsseEnvelope') throw new Error('expected dsse');
+  const body = JSON.parse(Buffer.from(dsseBody(b.content.envelope, signer.publicKey)).toString('utf8')) as { spec: { signatures: Array<{ signature: string }> } };
+  body.spec.signatures[0]!.signature = body.spec.signatures[0]!.signature.replace(/=*$/, '') + '!';
+  const badBody = Buffer.from(JSON.stringify(body));
+  const checkpoint = signNote(formatCheckpoint({ origin: 'example.test/log', size: 1, rootHash: hashLeaf(badBody) }), [newNoteSigner('example.test/log', logKey)]);
+  const bundle = withTlogEntry(b, tlogEntryFromLog(badBody, 'dsse', { index: 0, checkpoint, proof: [] }, verifier));
+  assertCode(() => verifyBundle(formatBundle(bundle), { artifactSha256: digest, keys: keysFromPublicKeys([signer.publicKey]), logKeys: [verifier] }), 'ERR_FORMAT_BASE64');
 });
