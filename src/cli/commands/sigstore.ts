@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { keysFromPublicKeys, signEnvelope, type DsseEnvelope, type EnvelopeKeys } from '../../attest/dsse.ts';
+import { signEnvelope, type DsseEnvelope } from '../../attest/dsse.ts';
 import { formatBundle, parseBundle, BUNDLE_MAX_BYTES, BUNDLE_V03_MEDIA_TYPE, type SigstoreBundle } from '../../attest/sigstore-bundle.ts';
 import { dsseBody, tlogEntryFromLog } from '../../attest/sigstore-tlog.ts';
 import {
@@ -19,16 +19,13 @@ import {
 } from '../../attest/sigstore-trust.ts';
 import { verifyParsedBundle, type VerifiedBundle } from '../../attest/sigstore-verify.ts';
 import { INTOTO_PAYLOAD_TYPE } from '../../attest/statement.ts';
-import { keysFromRoot } from '../../attest/verify.ts';
-import { P256PublicKey, type PublicKey } from '../../crypto/index.ts';
-import { decodeUtf8 } from '../../encoding/json.ts';
-import { ConfigError, UsageError, isTrustError } from '../../errors.ts';
+import type { PublicKey } from '../../crypto/index.ts';
+import { ConfigError, UsageError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
-import { KEY_FILE_MAX_BYTES, loadPublicKey, parsePublicKey } from '../../keys/key-file.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { LogClient } from '../../log/client.ts';
 import { parseVerifierKey, type Ed25519NoteVerifier } from '../../note/note.ts';
-import { abs, loadSigningKey, loadTrustRoot, readTokenFile, writeOutput } from '../common.ts';
+import { abs, loadEnvelopeKeys, loadSigningKey, readTokenFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { fileSha256 } from './verify-package.ts';
 
@@ -128,31 +125,6 @@ example:
   },
 };
 
-/** TrustedKeys are the signing keys a verify-blob run trusts. */
-interface TrustedKeys {
-  keys: EnvelopeKeys;
-  p256: P256PublicKey[];
-}
-
-async function loadVerifyKeys(ctx: CommandContext, keyPaths: string[], trust: string | undefined): Promise<TrustedKeys> {
-  if ((keyPaths.length === 0) === (trust === undefined)) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT.json or one or more --key K.pub');
-  if (trust !== undefined) return { keys: keysFromRoot(await loadTrustRoot(ctx, trust)), p256: [] };
-  const ed: PublicKey[] = [];
-  const p256: P256PublicKey[] = [];
-  for (const k of keyPaths) {
-    const text = decodeUtf8(await readFileBounded(abs(ctx, k), { maxBytes: KEY_FILE_MAX_BYTES, allowSymlink: true, what: 'public key file' }), 'public key file');
-    // A cosign.pub is an ECDSA P-256 SPKI PEM; Custody's .pub files are Ed25519 SPKI PEM (or hex/base64 raw keys).
-    try {
-      p256.push(P256PublicKey.fromPem(text));
-      continue;
-    } catch (e) {
-      if (!isTrustError(e) || (e.code !== 'ERR_KEY_UNSUPPORTED' && e.code !== 'ERR_KEY_INVALID')) throw e;
-    }
-    ed.push(text.includes('-----BEGIN') ? parsePublicKey(text) : await loadPublicKey(abs(ctx, k)));
-  }
-  return { keys: keysFromPublicKeys(ed), p256 };
-}
-
 export const verifyBlob: Command = {
   summary: 'verify a file against a Sigstore bundle v0.3 (ours, or cosign --key message signatures)',
   usage: `usage: custody verify-blob FILE --bundle B (--trust ROOT.json | --key K.pub…) [--type URI…]
@@ -191,7 +163,7 @@ example:
     });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one FILE');
     const file = abs(ctx, positionals[0]!);
-    const trusted = await loadVerifyKeys(ctx, values.key ?? [], values.trust);
+    const trusted = await loadEnvelopeKeys(ctx, { trust: values.trust, keys: values.key, p256: true });
     const logKeys: Ed25519NoteVerifier[] = (values['log-key'] ?? []).map((k) => parseVerifierKey(k));
     if (values['trusted-root'] !== undefined) {
       const raw = await readFileBounded(abs(ctx, values['trusted-root']), { maxBytes: TRUSTED_ROOT_MAX_BYTES, allowSymlink: true, what: 'trusted root' });
@@ -260,11 +232,7 @@ example:
     const out = requireOption(values.sigstore, 'sigstore');
     const logKeys = (values['log-key'] ?? []).map((k) => parseVerifierKey(k));
     if (logKeys.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --log-key');
-    if ((values.key === undefined) === (values.trust === undefined)) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT.json or one or more --key K.pub');
-    const keys =
-      values.trust !== undefined
-        ? keysFromRoot(await loadTrustRoot(ctx, values.trust))
-        : keysFromPublicKeys(await Promise.all((values.key ?? []).map((k) => loadPublicKey(abs(ctx, k)))));
+    const { keys } = await loadEnvelopeKeys(ctx, { trust: values.trust, keys: values.key });
     // A bundle holds one signature and @sigstore/verify trusts any one key of the file (it never reads "threshold"):
     // exporting a k-of-n role with k > 1 would silently make it 1-of-n for every Sigstore verifier.
     if (keys.threshold > 1) {
