@@ -485,6 +485,17 @@ export const ERROR_CODES = {
   ERR_SIGNAPI_NOT_READY: ['io', 503, 'a dependency of the signing API (log, auth store or signing key) failed; the answer names it'],
   ERR_SIGNAPI_NOT_LOGGED: ['verification', 422, 'the envelope is not in this daemon\'s transparency log (or not the bytes that were logged)'],
   ERR_SIGNAPI_IDENTITY_MISMATCH: ['policy', 422, 'the statement was signed for another caller than the identity the verifier expects'],
+  // --- sigstore bundles, review fixes (issue 10) ---
+  ERR_BUNDLE_THRESHOLD_WEAKENED: [
+    'usage',
+    400,
+    'a Sigstore bundle carries one signature, so Sigstore verifiers would accept ONE key of a role whose threshold is above 1; pass --allow-single-signer to export anyway',
+  ],
+  ERR_BUNDLE_PREDICATE_TYPE: [
+    'policy',
+    422,
+    'verify-blob accepts the signed-blob statement (urn:custody:predicate:signed-blob:v1) unless told otherwise; name the predicate types you accept with --type URI',
+  ],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -178,10 +178,15 @@ export function verifyEnvelope(env: DsseEnvelope, options: VerifyEnvelopeOptions
       details: { valid: result.valid, threshold: result.threshold, rejected: result.rejected },
     });
   }
-  if (env.payloadType !== options.payloadType) {
-    throw new FormatError('ERR_DSSE_PAYLOAD_TYPE', `envelope payloadType is "${printable(env.payloadType, 80)}", expected "${options.payloadType}"`);
-  }
+  requirePayloadType(env.payloadType, options.payloadType);
   return { payloadType: env.payloadType, payload: env.payload, result };
+}
+
+/** requirePayloadType refuses (ERR_DSSE_PAYLOAD_TYPE) a payloadType other than the one the caller accepts. */
+export function requirePayloadType(payloadType: string, expected: string): void {
+  if (payloadType !== expected) {
+    throw new FormatError('ERR_DSSE_PAYLOAD_TYPE', `envelope payloadType is "${printable(payloadType, 80)}", expected "${expected}"`);
+  }
 }
 
 /** parseJsonl reads an .intoto.jsonl file: one envelope per non-empty line. */

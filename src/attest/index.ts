@@ -28,7 +28,7 @@ export {
   statementToJson,
 } from './statement.ts';
 export type { Statement, Subject } from './statement.ts';
-export { keysFromRoot, verifyAttestation } from './verify.ts';
+export { attestationFromVerified, keysFromRoot, verifyAttestation } from './verify.ts';
 export type { VerifiedAttestation } from './verify.ts';
 export {
   BUNDLE_MAX_BYTES,

@@ -170,11 +170,7 @@ function field(o: JsonValue | undefined, ...path: string[]): JsonValue | undefin
 
 function b64(v: JsonValue | undefined, what: string): Uint8Array {
   if (typeof v !== 'string') throw mismatch(`${what} is missing`);
-  try {
-    return decodeBase64(v, undefined, what);
-  } catch {
-    throw mismatch(`${what} is not canonical base64`);
-  }
+  return decodeBase64(v, undefined, `tlog body ${what}`); // ERR_FORMAT_BASE64 when not canonical
 }
 
 function sameKey(pemB64: JsonValue | undefined, key: BodyKey, what: string): void {

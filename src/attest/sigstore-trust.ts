@@ -14,7 +14,8 @@
  * `keys` is exactly the `keys` argument of @sigstore/verify's `toTrustMaterial(root, keys)` (hint → protobuf
  * PublicKey JSON): the bundle's `verificationMaterial.publicKey.hint` is the signer's TUF key id, which is how
  * @sigstore/verify finds the key. `threshold` is informational for Sigstore verifiers (a bundle carries one
- * signature); `custody verify-blob --trust root.json` applies the root's own threshold.
+ * signature, and any one key of the file verifies it); `custody verify-blob --trust root.json` applies the root's
+ * own threshold. So the CLI refuses to export a threshold above 1 unless told `--allow-single-signer`.
  *
  * The tlog entry (see attest/sigstore-tlog for why these values make @sigstore/verify find it):
  * `{"baseUrl": "https://<key name>", "hashAlgorithm": "SHA2_256", "publicKey": {"rawBytes": <SPKI DER>,

@@ -28,8 +28,8 @@ import { bytesEqual } from '../tlog/merkle.ts';
 import { pae, type EnvelopeKeys } from './dsse.ts';
 import { parseBundle, type SigstoreBundle, type TlogEntry } from './sigstore-bundle.ts';
 import { checkTlogBody, findLogKey, verifyLogInclusion, type BodyExpectation, type BodyKey, type LogInclusion } from './sigstore-tlog.ts';
-import { INTOTO_PAYLOAD_TYPE, parseStatement, requireSubject } from './statement.ts';
-import { verifyAttestation, type VerifiedAttestation } from './verify.ts';
+import { requireSubject } from './statement.ts';
+import { attestationFromVerified, verifyAttestation, type VerifiedAttestation } from './verify.ts';
 
 /** VerifyBundleOptions are the trusted keys and logs, and the artifact a bundle must speak for. */
 export interface VerifyBundleOptions {
@@ -45,6 +45,12 @@ export interface VerifyBundleOptions {
   logKeys?: readonly Ed25519NoteVerifier[];
   /** ignoreTlog skips entries of logs not in logKeys instead of refusing them (their bodies are still compared). */
   ignoreTlog?: boolean;
+  /**
+   * predicateTypes are the statement predicate types a DSSE bundle may carry (ERR_BUNDLE_PREDICATE_TYPE otherwise);
+   * absent, any. A signature says who signed, the predicate type what they claimed: a verifier that only asks "did
+   * this key sign these bytes" must not accept a review that says `{"approved": false}`.
+   */
+  predicateTypes?: readonly string[];
   now?: Date;
 }
 
@@ -94,16 +100,21 @@ export function verifyParsedBundle(bundle: SigstoreBundle, options: VerifyBundle
     let attestation: VerifiedAttestation;
     let key: BodyKey;
     if (p256) {
-      if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
-        throw new FormatError('ERR_DSSE_PAYLOAD_TYPE', `envelope payloadType is "${printable(env.payloadType, 80)}", expected "${INTOTO_PAYLOAD_TYPE}"`);
-      }
-      attestation = { statement: parseStatement(env.payload), signers: [encodeHex(sha256(p256.spkiDer))], signedDigest: encodeHex(sha256(signed)) };
+      attestation = attestationFromVerified(env.payloadType, env.payload, [encodeHex(sha256(p256.spkiDer))]);
       key = p256;
     } else {
       attestation = verifyAttestation(env, options.keys, options.now ?? new Date());
       key = options.keys.authorized.get(attestation.signers[0]!)!.key;
     }
     requireSubject(attestation.statement, digestHex);
+    const predicateType = attestation.statement.predicateType;
+    if (options.predicateTypes !== undefined && !options.predicateTypes.includes(predicateType)) {
+      throw new PolicyError(
+        'ERR_BUNDLE_PREDICATE_TYPE',
+        `the bundle's statement has predicate type "${printable(predicateType, 200)}", expected ${options.predicateTypes.map((t) => `"${printable(t, 200)}"`).join(' or ')}`,
+        { details: { predicateType, accepted: [...options.predicateTypes] } },
+      );
+    }
     out.attestation = attestation;
     expect = { kind: 'dsse', envelope: env, key };
   } else {

@@ -8,7 +8,7 @@
 import { sha256 } from '../crypto/index.ts';
 import { encodeHex } from '../encoding/bytes.ts';
 import { roleKeys, MANIFEST_SIGNER_ROLE, type TrustRoot } from '../trust/root.ts';
-import { pae, verifyEnvelope, type DsseEnvelope, type EnvelopeKeys } from './dsse.ts';
+import { pae, requirePayloadType, verifyEnvelope, type DsseEnvelope, type EnvelopeKeys } from './dsse.ts';
 import { INTOTO_PAYLOAD_TYPE, parseStatement, type Statement } from './statement.ts';
 
 /** keysFromRoot trusts the root's manifest-signer ("targets") role: its keys, threshold and revocations. */
@@ -28,14 +28,25 @@ export interface VerifiedAttestation {
 /** verifyAttestation verifies the envelope (ERR_DSSE_*), then parses its payload as a statement (ERR_INTOTO_*). */
 export function verifyAttestation(env: DsseEnvelope, keys: EnvelopeKeys, now: Date = new Date()): VerifiedAttestation {
   const v = verifyEnvelope(env, { keys, payloadType: INTOTO_PAYLOAD_TYPE, now });
-  const statement = parseStatement(v.payload);
+  return attestationFromVerified(v.payloadType, v.payload, v.result.valid);
+}
+
+/**
+ * attestationFromVerified is the attestation an envelope's verified signatures establish: it refuses a payloadType
+ * other than in-toto's (ERR_DSSE_PAYLOAD_TYPE), then parses exactly the signed payload bytes as the statement
+ * (ERR_INTOTO_*). The one path for every signature scheme: Ed25519 thresholds ({@link verifyAttestation}) and a
+ * P-256 key (attest/sigstore-verify). `signers` name the keys whose signatures verified.
+ */
+export function attestationFromVerified(payloadType: string, payload: Uint8Array, signers: string[]): VerifiedAttestation {
+  requirePayloadType(payloadType, INTOTO_PAYLOAD_TYPE);
+  const statement = parseStatement(payload);
   // signedDigest is for reports and log entries; computed on first use, not on every verification.
   let signedDigest: string | undefined;
   return {
     statement,
-    signers: v.result.valid,
+    signers,
     get signedDigest(): string {
-      return (signedDigest ??= encodeHex(sha256(pae(v.payloadType, v.payload))));
+      return (signedDigest ??= encodeHex(sha256(pae(payloadType, payload))));
     },
   };
 }

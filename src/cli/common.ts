@@ -4,11 +4,14 @@
  */
 import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
-import type { PrivateKey } from '../crypto/index.ts';
+import { keysFromPublicKeys, type EnvelopeKeys } from '../attest/dsse.ts';
+import { keysFromRoot } from '../attest/verify.ts';
+import { P256PublicKey, type PrivateKey, type PublicKey } from '../crypto/index.ts';
 import { decodeUtf8 } from '../encoding/json.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { ConfigError, UsageError, isTrustError } from '../errors.ts';
 import { readFileBounded, writeFileAtomic, writeFilesAtomic } from '../io/files.ts';
-import { loadPrivateKey, loadSeedFile } from '../keys/key-file.ts';
+import { KEY_FILE_MAX_BYTES, loadPrivateKey, loadSeedFile, parsePublicKey } from '../keys/key-file.ts';
+import { tufKeyId } from '../keys/key-id.ts';
 import { MANIFEST_MAX_BYTES, parseManifest, type Manifest } from '../manifest/manifest.ts';
 import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../server/http.ts';
 import { ROOT_MAX_BYTES, parseRoot, verifyPinnedRoot, type RootDocument, type TrustRoot } from '../trust/root.ts';
@@ -30,6 +33,64 @@ export async function loadTrustRoot(ctx: CommandContext, path: string): Promise<
 
 export async function readManifestFile(ctx: CommandContext, path: string): Promise<Manifest> {
   return parseManifest(await readFileBounded(abs(ctx, path), { maxBytes: MANIFEST_MAX_BYTES, allowSymlink: true, what: 'manifest' }));
+}
+
+/** EnvelopeKeyOptions are the `--trust ROOT.json` | `--key PUB…` [`--threshold N`] options of the verifying commands. */
+export interface EnvelopeKeyOptions {
+  trust?: string | undefined;
+  keys?: readonly string[] | undefined;
+  /** threshold goes with keys (default 1); a trust root sets its own. */
+  threshold?: number | undefined;
+  /** p256 also accepts ECDSA P-256 SPKI PEM key files (cosign.pub), returned apart: only verify-blob reads them. */
+  p256?: boolean;
+}
+
+/** TrustedKeys are the Ed25519 keys and threshold a verifying command trusts, and any P-256 keys it was given. */
+export interface TrustedKeys {
+  keys: EnvelopeKeys;
+  p256: P256PublicKey[];
+}
+
+/**
+ * loadEnvelopeKeys resolves whose signatures count, the same way for every verifying command: `--trust ROOT.json`
+ * (the root's targets role: keys, threshold, revocations) or `--key PUB…` (a file: SPKI PEM, hex or base64; or 64
+ * hex inline) with `--threshold N` of them, default 1. The threshold counts DISTINCT keys (by TUF key id): the same
+ * key given twice is one key, so `--key a.pub --key a.pub --threshold 2` is refused rather than never met. Throws
+ * ERR_USAGE_ARGUMENT for neither or both, a threshold with --trust, or a threshold outside 1..distinct keys.
+ */
+export async function loadEnvelopeKeys(ctx: CommandContext, o: EnvelopeKeyOptions): Promise<TrustedKeys> {
+  const paths = o.keys ?? [];
+  if (o.trust !== undefined && paths.length > 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass either --trust ROOT.json or --key K.pub…, not both');
+  if (o.trust !== undefined) {
+    if (o.threshold !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--threshold goes with --key; a trust root sets its own threshold');
+    return { keys: keysFromRoot(await loadTrustRoot(ctx, o.trust)), p256: [] };
+  }
+  if (paths.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT.json or one or more --key K.pub to say whose signatures count');
+  const ed: PublicKey[] = [];
+  const p256: P256PublicKey[] = [];
+  for (const k of paths) {
+    if (/^[0-9a-f]{64}$/.test(k)) {
+      ed.push(parsePublicKey(k));
+      continue;
+    }
+    const text = decodeUtf8(await readFileBounded(abs(ctx, k), { maxBytes: KEY_FILE_MAX_BYTES, allowSymlink: true, what: 'public key file' }), 'public key file');
+    if (o.p256 === true) {
+      // A cosign.pub is an ECDSA P-256 SPKI PEM; Custody's .pub files are Ed25519 SPKI PEM (or hex/base64 raw keys).
+      try {
+        p256.push(P256PublicKey.fromPem(text));
+        continue;
+      } catch (e) {
+        if (!isTrustError(e) || (e.code !== 'ERR_KEY_UNSUPPORTED' && e.code !== 'ERR_KEY_INVALID')) throw e;
+      }
+    }
+    ed.push(parsePublicKey(text));
+  }
+  const distinct = new Set(ed.map((k) => tufKeyId(k))).size;
+  // Only P-256 keys (verify-blob): no Ed25519 threshold to meet; the P-256 path needs one trusted key.
+  if (distinct === 0 && o.threshold === undefined) return { keys: keysFromPublicKeys([]), p256 };
+  const t = o.threshold ?? 1;
+  if (t < 1 || t > distinct) throw new UsageError('ERR_USAGE_ARGUMENT', `--threshold ${t}: expected 1 to the ${distinct} distinct Ed25519 --key given`);
+  return { keys: keysFromPublicKeys(ed, t), p256 };
 }
 
 /** loadSigningKey loads --key (PEM, passphrase from --passphrase-file or CUSTODY_PASSPHRASE) or --seed-file. */

@@ -17,6 +17,7 @@ import { PublicKey as SigstorePublicKey, TrustedRoot } from '@sigstore/protobuf-
 import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
 import {
   BLOB_PREDICATE_TYPE,
+  attestationFromVerified,
   blobStatementPayload,
   dsseBody,
   dsseBundle,
@@ -29,7 +30,7 @@ import {
   verifyBundle,
   withTlogEntry,
 } from '../../src/attest/index.ts';
-import { sha256 } from '../../src/crypto/index.ts';
+import { P256PublicKey, sha256 } from '../../src/crypto/index.ts';
 import { newNoteSigner, newNoteVerifier, signNote } from '../../src/note/note.ts';
 import { formatCheckpoint } from '../../src/note/checkpoint.ts';
 import { hashLeaf } from '../../src/tlog/merkle.ts';
@@ -199,8 +200,30 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
   const line = JSON.parse(readFileSync(join(dir, 'app.intoto.jsonl'), 'utf8').trim()) as Json;
   assert.deepEqual(provBundle['dsseEnvelope'], line, 'the bundle carries the very envelope of the .intoto.jsonl');
   sigstoreVerify(provBundle, trustedRoot, keysFile);
-  const pv = JSON.parse(await ok('verify-blob', 'app.tar.gz', '--bundle', 'prov.sigstore.json', '--trust', 'root.json', '--trusted-root', 'trusted_root.json', '--json')) as { predicate_type: string };
+  const pvArgs = ['verify-blob', 'app.tar.gz', '--bundle', 'prov.sigstore.json', '--trust', 'root.json', '--trusted-root', 'trusted_root.json'];
+  const pv = JSON.parse(await ok(...pvArgs, '--type', 'https://slsa.dev/provenance/v1', '--json')) as { predicate_type: string };
   assert.equal(pv.predicate_type, 'https://slsa.dev/provenance/v1');
+  // verify-blob means "signed this file": a provenance statement is not that unless --type says it is accepted.
+  const notBlob = await run(...pvArgs);
+  assert.equal(notBlob.code, 1);
+  assert.match(
+    notBlob.stderr,
+    /the bundle's statement has predicate type "https:\/\/slsa\.dev\/provenance\/v1", expected "urn:custody:predicate:signed-blob:v1" \[ERR_BUNDLE_PREDICATE_TYPE\]/,
+  );
+  assert.equal(notBlob.stdout, '');
+  // Nor a signed review that says "not approved": same key, same subject, another claim.
+  writeFileSync(join(dir, 'review.json'), '{"approved": false}');
+  await ok(
+    'attest', 'predicate', '--predicate-type', 'https://example.org/review/v1', '--predicate', 'review.json', '--subject', 'app.tar.gz',
+    '--key', 'k/a.pem', '--output', 'review.intoto.jsonl', '--bundle', 'review.sigstore.json',
+  );
+  const review = await run('verify-blob', 'app.tar.gz', '--bundle', 'review.sigstore.json', '--key', 'k/a.pub');
+  assert.equal(review.code, 1);
+  assert.match(review.stderr, /predicate type "https:\/\/example\.org\/review\/v1", expected "urn:custody:predicate:signed-blob:v1" \[ERR_BUNDLE_PREDICATE_TYPE\]/);
+  // --type replaces the default: the signed-blob bundle is then refused, unless its type is named too.
+  const slsaOnly = await run(...vb, '--log-key', log.vkey, '--type', 'https://slsa.dev/provenance/v1');
+  assert.match(slsaOnly.stderr, /\[ERR_BUNDLE_PREDICATE_TYPE\]/);
+  await ok(...vb, '--log-key', log.vkey, '--type', 'https://slsa.dev/provenance/v1', '--type', BLOB_PREDICATE_TYPE);
   // One signature per bundle; log flags belong to --bundle; nothing written on refusal.
   const two = await run(...prov.slice(0, -2), '--key', 'k/b.pem', '--output', 'two.intoto.jsonl', '--bundle', 'two.sigstore.json');
   assert.equal(two.code, 2);
@@ -237,6 +260,26 @@ test('sign-blob --bundle with our log: @sigstore/verify and verify-blob accept i
   // Without --log: a bundle without entries, which verifies and says it is not logged.
   await ok('sign-blob', 'app.tar.gz', '--key', 'k/a.pem', '--bundle', 'nolog.sigstore.json');
   assert.match(await ok('verify-blob', 'app.tar.gz', '--bundle', 'nolog.sigstore.json', '--key', 'k/a.pub'), /\nnot logged: the bundle carries no entry of a trusted log\n$/);
+});
+
+test('trust export --sigstore refuses a threshold above 1 (Sigstore verifiers would take one key) unless --allow-single-signer', async (t) => {
+  const dir = tmpDir(t);
+  const run = async (...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> => cli(argv, { cwd: dir });
+  for (const n of ['a', 'b', 'c']) assert.equal((await run('keygen', '--output', `k/${n}.pem`)).code, 0);
+  const init = await run('trust', 'init', '--threshold', '2', '--key', 'k/a.pub', '--key', 'k/b.pub', '--key', 'k/c.pub', '--sign', 'k/a.pem', '--sign', 'k/b.pem', '--output', 'root.json');
+  assert.equal(init.code, 0, init.stderr);
+  const { formatVerifierKey } = await import('../../src/note/note.ts');
+  const vkey = formatVerifierKey('example.test/log', key('the-log').publicKey);
+  const exp = ['trust', 'export', '--sigstore', 'trusted_root.json', '--trust', 'root.json', '--log-key', vkey];
+  const refused = await run(...exp);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /the targets role needs 2 signatures, but Sigstore verifiers accept a bundle signed by any 1 of the 3 exported keys \[ERR_BUNDLE_THRESHOLD_WEAKENED\]/);
+  for (const f of ['trusted_root.json', 'trusted_root.keys.json']) assert.equal(existsSync(join(dir, f)), false, f);
+  const allowed = await run(...exp, '--allow-single-signer');
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stderr, /^custody: warning: --allow-single-signer: Sigstore verifiers will accept a bundle signed by any 1 of these 3 keys \(the root's threshold is 2\)\n$/);
+  assert.match(allowed.stdout, /\nsigning keys: .*trusted_root\.keys\.json \(3 keys, threshold 2\)\n$/);
+  assert.equal(Object.keys((readJson(join(dir, 'trusted_root.keys.json')) as { keys: Json }).keys).length, 3);
 });
 
 /** cosignStyle builds a message-signature bundle as `cosign sign-blob --key cosign.key --bundle B` writes it. */
@@ -346,7 +389,7 @@ test('cosign-style ECDSA P-256 message-signature bundle: verify-blob --key cosig
   };
   new Verifier(material, { tlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundleFromJSON(dsse)));
   writeFileSync(join(dir, 'attest.json'), JSON.stringify(dsse));
-  const da = await run('verify-blob', 'script.sh', '--bundle', 'attest.json', '--key', 'cosign.pub', '--json');
+  const da = await run('verify-blob', 'script.sh', '--bundle', 'attest.json', '--key', 'cosign.pub', '--type', 'https://cosign.sigstore.dev/attestation/v1', '--json');
   assert.equal(da.code, 0, da.stderr);
   assert.equal((JSON.parse(da.stdout) as { predicate_type: string }).predicate_type, 'https://cosign.sigstore.dev/attestation/v1');
   const dw = await run('verify-blob', 'changed.sh', '--bundle', 'attest.json', '--key', 'cosign.pub');
@@ -449,4 +492,46 @@ test('library: a log entry is bound to its body, kind and log; verifyBundle repo
   assertCode(() => verifyBundle(formatBundle(swapped), { artifactSha256: digest, keys, logKeys: [verifier] }), 'ERR_BUNDLE_TLOG_BODY_MISMATCH');
   // The log's answer for a body it did not include is refused before a bundle is written.
   assertCode(() => tlogEntryFromLog(otherBody, 'dsse', { index: 0, checkpoint, proof: [] }, verifier), 'ERR_TLOG_INCLUSION_INVALID');
+});
+
+test('library: a P-256 DSSE bundle goes through the same payloadType check and statement parse as Ed25519 (attestationFromVerified)', () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const p256 = P256PublicKey.fromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const digest = hex(sha256('a'));
+  const statement = Buffer.from(blobStatementPayload('a.bin', digest));
+  const bundleOf = (payloadType: string): string => {
+    const paeBytes = Buffer.concat([Buffer.from(`DSSEv1 ${payloadType.length} ${payloadType} ${statement.length} `), statement]);
+    return JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: 'cosign' }, tlogEntries: [] },
+      dsseEnvelope: { payload: statement.toString('base64'), payloadType, signatures: [{ sig: nodeSign('sha256', paeBytes, privateKey).toString('base64'), keyid: '' }] },
+    });
+  };
+  const options = { artifactSha256: digest, keys: keysFromPublicKeys([]), p256Keys: [p256] };
+  const v = verifyBundle(bundleOf('application/vnd.in-toto+json'), options);
+  assert.deepEqual(v.attestation?.signers, [hex(sha256(p256.spkiDer))]);
+  const paeIntoto = Buffer.concat([Buffer.from(`DSSEv1 28 application/vnd.in-toto+json ${statement.length} `), statement]);
+  assert.equal(v.attestation?.signedDigest, hex(sha256(paeIntoto)));
+  // Signed by the trusted key, but not an in-toto payload: the same refusal as an Ed25519 envelope gets.
+  assertCode(() => verifyBundle(bundleOf('text/plain'), options), 'ERR_DSSE_PAYLOAD_TYPE');
+  // The shared function itself: the payloadType check first, then the statement parse of exactly these bytes.
+  assertCode(() => attestationFromVerified('text/plain', statement, ['k']), 'ERR_DSSE_PAYLOAD_TYPE');
+  assertCode(() => attestationFromVerified('application/vnd.in-toto+json', Buffer.from('{"_type":"x"}'), ['k']), 'ERR_INTOTO_SCHEMA');
+  const a = attestationFromVerified('application/vnd.in-toto+json', statement, ['k']);
+  assert.deepEqual([a.statement.predicateType, a.signers, a.signedDigest], [BLOB_PREDICATE_TYPE, ['k'], hex(sha256(paeIntoto))]);
+});
+
+test('library: a log entry body whose signature is not canonical base64 is refused by the encoding layer (ERR_FORMAT_BASE64)', () => {
+  const signer = key('bundle-signer');
+  const logKey = key('bundle-log');
+  const verifier = newNoteVerifier('example.test/log', logKey.publicKey);
+  const digest = hex(sha256('a'));
+  const b = dsseBundle(blobStatementPayload('a.bin', digest), signer);
+  if (b.content.type !== 'dsseEnvelope') throw new Error('expected dsse');
+  const body = JSON.parse(Buffer.from(dsseBody(b.content.envelope, signer.publicKey)).toString('utf8')) as { spec: { signatures: Array<{ signature: string }> } };
+  body.spec.signatures[0]!.signature = body.spec.signatures[0]!.signature.replace(/=*$/, '') + '!';
+  const badBody = Buffer.from(JSON.stringify(body));
+  const checkpoint = signNote(formatCheckpoint({ origin: 'example.test/log', size: 1, rootHash: hashLeaf(badBody) }), [newNoteSigner('example.test/log', logKey)]);
+  const bundle = withTlogEntry(b, tlogEntryFromLog(badBody, 'dsse', { index: 0, checkpoint, proof: [] }, verifier));
+  assertCode(() => verifyBundle(formatBundle(bundle), { artifactSha256: digest, keys: keysFromPublicKeys([signer.publicKey]), logKeys: [verifier] }), 'ERR_FORMAT_BASE64');
 });

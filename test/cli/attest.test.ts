@@ -197,6 +197,9 @@ test('attest verify refuses: tampered payload, wrong key, subject mismatch, the 
   await refuse('ERR_USAGE_ARGUMENT', 2, 'attest', 'verify', 'app.intoto.jsonl', '--trust', 'root.json', '--key', 'k/a.pub');
   await refuse('ERR_USAGE_ARGUMENT', 2, 'attest', 'verify', 'app.intoto.jsonl', '--trust', 'root.json', '--threshold', '1');
   await refuse('ERR_USAGE_ARGUMENT', 2, 'attest', 'verify', 'app.intoto.jsonl', '--key', 'k/a.pub', '--threshold', '2');
+  // The same key twice is one key (distinct by TUF key id): a threshold of 2 could never be met.
+  const dup = await refuse('ERR_USAGE_ARGUMENT', 2, 'attest', 'verify', 'app.intoto.jsonl', '--key', 'k/a.pub', '--key', 'k/a.pub', '--threshold', '2');
+  assert.match(dup, /--threshold 2: expected 1 to the 1 distinct Ed25519 --key given/);
 });
 
 test('attest provenance refusals: each flag problem has its code and exit status, and nothing is written', async (t) => {

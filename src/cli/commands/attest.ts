@@ -13,12 +13,11 @@
  *   and needs at least one match (ERR_ATTEST_SUBJECT_MISMATCH); the name is reported, not required to match.
  */
 import { basename } from 'node:path';
-import type { PrivateKey, PublicKey } from '../../crypto/index.ts';
+import type { PrivateKey } from '../../crypto/index.ts';
 import {
   DSSE_MAX_ENVELOPE_BYTES,
   JSONL_MAX_ENVELOPES,
   formatEnvelope,
-  keysFromPublicKeys,
   parseJsonl,
   signEnvelope,
   type DsseEnvelope,
@@ -28,15 +27,14 @@ import { isUri } from '../../attest/resource-descriptor.ts';
 import { SLSA_PROVENANCE_V1, parseProvenance, provenanceFromStatement, provenancePredicate, type Provenance } from '../../attest/slsa.ts';
 import { formatBundle } from '../../attest/sigstore-bundle.ts';
 import { INTOTO_PAYLOAD_TYPE, encodeStatement, statementFromJson, statementToJson, type Statement, type Subject } from '../../attest/statement.ts';
-import { keysFromRoot, verifyAttestation, type VerifiedAttestation } from '../../attest/verify.ts';
+import { verifyAttestation, type VerifiedAttestation } from '../../attest/verify.ts';
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { printable } from '../../encoding/text.ts';
 import { parseTimestamp } from '../../encoding/time.ts';
 import { FormatError, IoError, LimitError, UsageError, VerificationError, errorFromCode, isTrustError } from '../../errors.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
 import { openRegularFile, pathExists, readFileBounded, readFileIfExists, writeFileAtomic, writeFilesAtomic } from '../../io/files.ts';
-import { loadPublicKey } from '../../keys/key-file.ts';
-import { abs, loadSigningKey, loadTrustRoot } from '../common.ts';
+import { abs, loadEnvelopeKeys, loadSigningKey } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { LOG_OPTIONS, bundleForEnvelope, checkLogOptions, type LogOptions } from './sigstore.ts';
 
@@ -409,16 +407,8 @@ async function verifyKeysOption(
   ctx: CommandContext,
   values: { trust?: string | undefined; key?: string[] | undefined; threshold?: string | undefined },
 ): Promise<EnvelopeKeys> {
-  const keys = values.key ?? [];
-  if ((values.trust === undefined) === (keys.length === 0)) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass either --trust ROOT.json or --key PUB (repeatable)');
-  if (values.trust !== undefined) {
-    if (values.threshold !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--threshold goes with --key; a trust root sets its own threshold');
-    return keysFromRoot(await loadTrustRoot(ctx, values.trust));
-  }
-  const pubs: PublicKey[] = [];
-  for (const k of keys) pubs.push(await loadPublicKey(/^[0-9a-f]{64}$/.test(k) ? k : abs(ctx, k)));
-  const threshold = intOption(values.threshold, 'threshold', 1, pubs.length) ?? 1;
-  return keysFromPublicKeys(pubs, threshold);
+  const threshold = intOption(values.threshold, 'threshold', 1, 64);
+  return (await loadEnvelopeKeys(ctx, { trust: values.trust, keys: values.key, threshold })).keys;
 }
 
 /** VerifiedFileAttestation is one verified envelope of a file; SLSA v1 statements carry their parsed predicate. */

@@ -3,10 +3,11 @@
  * verify-blob` and `custody trust export --sigstore` (docs/attestations.md "Sigstore bundles").
  */
 import { basename } from 'node:path';
-import { keysFromPublicKeys, signEnvelope, type DsseEnvelope, type EnvelopeKeys } from '../../attest/dsse.ts';
+import { signEnvelope, type DsseEnvelope } from '../../attest/dsse.ts';
 import { formatBundle, parseBundle, BUNDLE_MAX_BYTES, BUNDLE_V03_MEDIA_TYPE, type SigstoreBundle } from '../../attest/sigstore-bundle.ts';
 import { dsseBody, tlogEntryFromLog } from '../../attest/sigstore-tlog.ts';
 import {
+  BLOB_PREDICATE_TYPE,
   blobStatementPayload,
   logBaseUrl,
   logKeysFromTrustedRoot,
@@ -17,16 +18,13 @@ import {
 } from '../../attest/sigstore-trust.ts';
 import { verifyParsedBundle, type VerifiedBundle } from '../../attest/sigstore-verify.ts';
 import { INTOTO_PAYLOAD_TYPE } from '../../attest/statement.ts';
-import { keysFromRoot } from '../../attest/verify.ts';
-import { P256PublicKey, type PublicKey } from '../../crypto/index.ts';
-import { decodeUtf8 } from '../../encoding/json.ts';
-import { ConfigError, UsageError, isTrustError } from '../../errors.ts';
+import type { PublicKey } from '../../crypto/index.ts';
+import { ConfigError, UsageError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
-import { KEY_FILE_MAX_BYTES, loadPublicKey, parsePublicKey } from '../../keys/key-file.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { LogClient } from '../../log/client.ts';
 import { parseVerifierKey, type Ed25519NoteVerifier } from '../../note/note.ts';
-import { abs, loadSigningKey, loadTrustRoot, readTokenFile, writeOutput, writeOutputs } from '../common.ts';
+import { abs, loadEnvelopeKeys, loadSigningKey, readTokenFile, writeOutput, writeOutputs } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { fileSha256 } from './verify-package.ts';
 
@@ -126,34 +124,9 @@ example:
   },
 };
 
-/** TrustedKeys are the signing keys a verify-blob run trusts. */
-interface TrustedKeys {
-  keys: EnvelopeKeys;
-  p256: P256PublicKey[];
-}
-
-async function loadVerifyKeys(ctx: CommandContext, keyPaths: string[], trust: string | undefined): Promise<TrustedKeys> {
-  if ((keyPaths.length === 0) === (trust === undefined)) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT.json or one or more --key K.pub');
-  if (trust !== undefined) return { keys: keysFromRoot(await loadTrustRoot(ctx, trust)), p256: [] };
-  const ed: PublicKey[] = [];
-  const p256: P256PublicKey[] = [];
-  for (const k of keyPaths) {
-    const text = decodeUtf8(await readFileBounded(abs(ctx, k), { maxBytes: KEY_FILE_MAX_BYTES, allowSymlink: true, what: 'public key file' }), 'public key file');
-    // A cosign.pub is an ECDSA P-256 SPKI PEM; Custody's .pub files are Ed25519 SPKI PEM (or hex/base64 raw keys).
-    try {
-      p256.push(P256PublicKey.fromPem(text));
-      continue;
-    } catch (e) {
-      if (!isTrustError(e) || (e.code !== 'ERR_KEY_UNSUPPORTED' && e.code !== 'ERR_KEY_INVALID')) throw e;
-    }
-    ed.push(text.includes('-----BEGIN') ? parsePublicKey(text) : await loadPublicKey(abs(ctx, k)));
-  }
-  return { keys: keysFromPublicKeys(ed), p256 };
-}
-
 export const verifyBlob: Command = {
   summary: 'verify a file against a Sigstore bundle v0.3 (ours, or cosign --key message signatures)',
-  usage: `usage: custody verify-blob FILE --bundle B (--trust ROOT.json | --key K.pub…)
+  usage: `usage: custody verify-blob FILE --bundle B (--trust ROOT.json | --key K.pub…) [--type URI…]
          [--log-key VKEY… | --trusted-root trusted_root.json] [--insecure-ignore-tlog]
 
 Verifies that the bundle signs FILE:
@@ -162,6 +135,10 @@ Verifies that the bundle signs FILE:
     is FILE's;
   message-signature bundles (cosign sign-blob --key): messageDigest SHA2_256 = FILE's sha256 and an ECDSA P-256
     signature over FILE by a --key (cosign.pub).
+A DSSE bundle's statement must have the predicate type of custody sign-blob (urn:custody:predicate:signed-blob:v1):
+a signature on a review saying "not approved", or on an SBOM, is not "signed this file". --type URI (repeatable)
+names the predicate types accepted instead (e.g. https://slsa.dev/provenance/v1); others are refused
+[ERR_BUNDLE_PREDICATE_TYPE].
 Each transparency-log entry's body must match the content. An entry in a log named by --log-key (or a C2SP log of
 --trusted-root) must carry a valid inclusion proof under a checkpoint that log signed; an entry in any other log
 (Rekor) is refused [ERR_BUNDLE_TLOG_UNTRUSTED] unless --insecure-ignore-tlog.
@@ -170,6 +147,8 @@ Exit status: 0 verified, 1 refused, 2 usage, 3 file error.
 
 example:
   custody verify-blob app.tar.gz --bundle app.tar.gz.sigstore.json --trust root.json --log-key "$(cat log.vkey)"
+  custody verify-blob app.tar.gz --bundle app.prov.sigstore.json --type https://slsa.dev/provenance/v1 --trust root.json \\
+    --trusted-root trusted_root.json
   custody verify-blob README.md --bundle README.md.sigstore.json --key cosign.pub --insecure-ignore-tlog`,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(ctx.argv, {
@@ -179,10 +158,11 @@ example:
       'log-key': { type: 'string', multiple: true },
       'trusted-root': { type: 'string' },
       'insecure-ignore-tlog': { type: 'boolean' },
+      type: { type: 'string', multiple: true },
     });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one FILE');
     const file = abs(ctx, positionals[0]!);
-    const trusted = await loadVerifyKeys(ctx, values.key ?? [], values.trust);
+    const trusted = await loadEnvelopeKeys(ctx, { trust: values.trust, keys: values.key, p256: true });
     const logKeys: Ed25519NoteVerifier[] = (values['log-key'] ?? []).map((k) => parseVerifierKey(k));
     if (values['trusted-root'] !== undefined) {
       const raw = await readFileBounded(abs(ctx, values['trusted-root']), { maxBytes: TRUSTED_ROOT_MAX_BYTES, allowSymlink: true, what: 'trusted root' });
@@ -201,6 +181,7 @@ example:
       p256Keys: trusted.p256,
       logKeys,
       ignoreTlog: values['insecure-ignore-tlog'] === true,
+      predicateTypes: values.type ?? [BLOB_PREDICATE_TYPE],
       now: ctx.now(),
     });
     const signer = v.attestation ? `${v.attestation.signers.join(', ')}` : `ECDSA P-256 key sha256:${v.messageSigner ?? ''}`;
@@ -221,13 +202,15 @@ example:
 export const trustExport: Command = {
   summary: 'export trust for Sigstore verifiers: a TrustedRoot naming our log, and the signing keys beside it',
   usage: `usage: custody trust export --sigstore trusted_root.json (--trust ROOT.json | --key K.pub…) --log-key VKEY…
-         [--keys-output F]
+         [--keys-output F] [--allow-single-signer]
 
 Writes a Sigstore TrustedRoot (application/vnd.dev.sigstore.trustedroot+json;version=0.1) whose transparency
 logs are our C2SP logs (--log-key: the verifier key \`custody log serve\` prints; baseUrl https://<key name>, logId
 SHA-256(name || 0x0A || 0x01 || key), PKIX_ED25519), and, beside it, the signing keys a verifier trusts — the root's
 targets role (keys, threshold, validity) or the --key files — as {"threshold", "keys": {hint: PublicKey}} in
 F (default: trusted_root.keys.json), the form @sigstore/verify's toTrustMaterial(root, keys) takes.
+A bundle carries one signature and Sigstore verifiers ignore "threshold", so a targets threshold above 1 would
+become 1-of-N for them: refused [ERR_BUNDLE_THRESHOLD_WEAKENED] unless --allow-single-signer (then said on stderr).
 
 example:
   custody trust export --sigstore trusted_root.json --trust root.json --log-key "$(cat log.vkey)"`,
@@ -240,6 +223,7 @@ example:
         key: { type: 'string', multiple: true },
         'log-key': { type: 'string', multiple: true },
         'keys-output': { type: 'string' },
+        'allow-single-signer': { type: 'boolean' },
       },
       false,
     );
@@ -247,11 +231,18 @@ example:
     const out = requireOption(values.sigstore, 'sigstore');
     const logKeys = (values['log-key'] ?? []).map((k) => parseVerifierKey(k));
     if (logKeys.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --log-key');
-    if ((values.key === undefined) === (values.trust === undefined)) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT.json or one or more --key K.pub');
-    const keys =
-      values.trust !== undefined
-        ? keysFromRoot(await loadTrustRoot(ctx, values.trust))
-        : keysFromPublicKeys(await Promise.all((values.key ?? []).map((k) => loadPublicKey(abs(ctx, k)))));
+    const { keys } = await loadEnvelopeKeys(ctx, { trust: values.trust, keys: values.key });
+    // A bundle holds one signature and @sigstore/verify trusts any one key of the file (it never reads "threshold"):
+    // exporting a k-of-n role with k > 1 would silently make it 1-of-n for every Sigstore verifier.
+    if (keys.threshold > 1) {
+      if (values['allow-single-signer'] !== true) {
+        throw new UsageError(
+          'ERR_BUNDLE_THRESHOLD_WEAKENED',
+          `the targets role needs ${keys.threshold} signatures, but Sigstore verifiers accept a bundle signed by any 1 of the ${keys.authorized.size} exported keys`,
+        );
+      }
+      ctx.stderr(`custody: warning: --allow-single-signer: Sigstore verifiers will accept a bundle signed by any 1 of these ${keys.authorized.size} keys (the root's threshold is ${keys.threshold})\n`);
+    }
     for (const k of logKeys) {
       // @sigstore/verify tests a checkpoint's key name against baseUrl as a regular expression (tlog/checkpoint.js).
       let matches: boolean;

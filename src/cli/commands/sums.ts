@@ -13,19 +13,16 @@
  * of 2025 (before 9.11) does — docs/attestations.md lists what each coreutils version prints.
  */
 import { sha256 } from '../../crypto/index.ts';
-import type { PublicKey } from '../../crypto/index.ts';
 import { encodeHex } from '../../encoding/bytes.ts';
 import { FormatError, UsageError, VerificationError } from '../../errors.ts';
 import { readFileBounded, readFileIfExists } from '../../io/files.ts';
-import { loadPublicKey } from '../../keys/key-file.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { SIGNATURE_SET_MAX_BYTES, parseSignatureSet, verifySignatureSet } from '../../trust/signature-set.ts';
-import { DSSE_MAX_ENVELOPE_BYTES, addEnvelopeSignature, formatEnvelope, keysFromPublicKeys, parseEnvelope, signEnvelope, type EnvelopeKeys } from '../../attest/dsse.ts';
+import { DSSE_MAX_ENVELOPE_BYTES, addEnvelopeSignature, formatEnvelope, parseEnvelope, signEnvelope } from '../../attest/dsse.ts';
 import { checkSums, digestForSums, sumsCheckPassed, type SumsVerdict } from '../../attest/sums-check.ts';
 import { SHA256SUMS_PAYLOAD_TYPE, SUMS_MAX_BYTES, formatSums, formatSumsLine, parseSums, toNameBytes, verdictName, verifySignedSums, type SumsMode } from '../../attest/sums.ts';
-import { keysFromRoot } from '../../attest/verify.ts';
-import { abs, loadSigningKey, loadTrustRoot, writeOutput } from '../common.ts';
-import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+import { abs, loadEnvelopeKeys, loadSigningKey, loadTrustRoot, writeOutput } from '../common.ts';
+import { intOption, parseCommandArgs, requireOption, type Command } from '../context.ts';
 
 /** PROGRAM is the name custody prints where sha256sum prints its own. */
 const PROGRAM = 'custody';
@@ -126,19 +123,6 @@ function lastOf(argv: readonly string[], flags: readonly string[]): string | und
   return last;
 }
 
-async function envelopeKeys(ctx: CommandContext, trust: string | undefined, keyFiles: readonly string[], threshold: number | undefined): Promise<EnvelopeKeys> {
-  if (trust !== undefined) {
-    if (keyFiles.length > 0 || threshold !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass either --trust ROOT.json or --key K.pub [--threshold N], not both');
-    return keysFromRoot(await loadTrustRoot(ctx, trust));
-  }
-  if (keyFiles.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', '--signature needs --trust ROOT.json or --key K.pub to say whose signatures count');
-  const keys: PublicKey[] = await Promise.all(keyFiles.map((k) => loadPublicKey(/^[0-9a-f]{64}$/.test(k) ? k : abs(ctx, k))));
-  const t = threshold ?? 1;
-  const distinct = new Set(keys.map((k) => tufKeyId(k))).size;
-  if (t > distinct) throw new UsageError('ERR_USAGE_ARGUMENT', `--threshold ${t} is more than the ${distinct} distinct --key given`);
-  return keysFromPublicKeys(keys, t);
-}
-
 export const sumsCheck: Command = {
   summary: 'check the files a SHA256SUMS file lists, as sha256sum -c does (optionally signed: DSSE or .sigs)',
   usage: `usage: custody sums check SHA256SUMS [--ignore-missing] [--quiet] [--status] [--strict] [--warn]
@@ -201,7 +185,7 @@ example:
     let bytes: Uint8Array = await readFileBounded(abs(ctx, file), { maxBytes: SUMS_MAX_BYTES, allowSymlink: true, what: 'checksum file' });
     let signers: string[] | undefined;
     if (values.signature !== undefined) {
-      const keys = await envelopeKeys(ctx, values.trust, values.key ?? [], threshold);
+      const { keys } = await loadEnvelopeKeys(ctx, { trust: values.trust, keys: values.key, threshold });
       const env = parseEnvelope(await readFileBounded(abs(ctx, values.signature), { maxBytes: DSSE_MAX_ENVELOPE_BYTES, allowSymlink: true, what: 'signature envelope' }));
       const v = verifySignedSums(env, bytes, keys, ctx.now());
       bytes = v.payload;
