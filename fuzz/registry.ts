@@ -12,7 +12,7 @@ import { lockfile, sbomRead } from './targets/sbom.ts';
 import { osv } from './targets/vuln.ts';
 import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targets/note.ts';
 import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
-import { http, providerAnswers } from './targets/server.ts';
+import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 
@@ -62,4 +62,6 @@ export const TARGETS: readonly FuzzTarget[] = [
   // services
   http,
   providerAnswers,
+  signingApi,
+  witness,
 ];
