@@ -84,7 +84,7 @@ export default tseslint.config(
     rules: { 'layers/import-order': 'error' },
   },
   {
-    files: ['src/crypto/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/crypto/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'fuzz/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

@@ -3,13 +3,16 @@
  * `--target` name and the folder of its regression inputs under test/fuzz-regressions/.
  */
 import type { FuzzTarget } from './target.ts';
-import { tar } from './targets/archive.ts';
+import { tar, zip } from './targets/archive.ts';
 import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
+import { policy } from './targets/policy.ts';
+import { lockfile, sbomRead } from './targets/sbom.ts';
+import { osv } from './targets/vuln.ts';
 import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targets/note.ts';
 import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
-import { http, providerAnswers } from './targets/server.ts';
+import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 
@@ -35,6 +38,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   sealedKey,
   // archives and packages
   tar,
+  zip,
   pspf,
   pspfIndex,
   pspfSlotTable,
@@ -50,7 +54,14 @@ export const TARGETS: readonly FuzzTarget[] = [
   sums,
   sigstoreBundle,
   slsa,
+  // SBOMs, vulnerabilities, policies (issue 10)
+  sbomRead,
+  lockfile,
+  osv,
+  policy,
   // services
   http,
   providerAnswers,
+  signingApi,
+  witness,
 ];

@@ -2,6 +2,7 @@
  * fuzz/targets/attest — DSSE envelopes (src/attest/dsse.ts), in-toto statements (src/attest/statement.ts) and
  * .intoto.jsonl files: parsed, verified under trusted keys, and formatted back.
  */
+import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { keysFromPublicKeys, formatEnvelope, formatJsonl, parseEnvelope, parseJsonl, signEnvelope, verifyEnvelope } from '../../src/attest/dsse.ts';
 import { encodeStatement, INTOTO_PAYLOAD_TYPE, parseStatement, statementToJson } from '../../src/attest/statement.ts';
 import { verifyAttestation } from '../../src/attest/verify.ts';
@@ -12,7 +13,7 @@ import { blobStatementPayload, dsseBundle, withTlogEntry } from '../../src/attes
 import { verifyBundle, verifyParsedBundle, type VerifyBundleOptions } from '../../src/attest/sigstore-verify.ts';
 import { parseProvenance, provenancePredicate } from '../../src/attest/slsa.ts';
 import { formatSums, parseSums, type SumsEntry } from '../../src/attest/sums.ts';
-import { sha256 } from '../../src/crypto/index.ts';
+import { P256PublicKey, sha256 } from '../../src/crypto/index.ts';
 import { isJsonObject, parseJson } from '../../src/encoding/json.ts';
 import { isErrorCode, isTrustError } from '../../src/errors.ts';
 import { formatCheckpoint } from '../../src/note/checkpoint.ts';
@@ -155,14 +156,17 @@ function bundleFixture(): { good: string[]; opts: VerifyBundleOptions; artifact:
   const body = dsseBody(b.content.envelope, signer.publicKey);
   const checkpoint = signNote(formatCheckpoint({ origin: 'example.test/log', size: 1, rootHash: hashLeaf(body) }), [noteSigner]);
   const logged = withTlogEntry(b, tlogEntryFromLog(body, 'dsse', { index: 0, checkpoint, proof: [] }, verifier));
+  // A cosign-style message-signature bundle: ECDSA P-256 over the artifact bytes, DER-encoded (as the tests build it).
+  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ms = {
     mediaType: BUNDLE_V03_MEDIA_TYPE,
     verificationMaterial: { publicKey: { hint: 'cosign' }, tlogEntries: [] },
-    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(sha256(artifact)).toString('base64') }, signature: Buffer.alloc(70, 7).toString('base64') },
+    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(sha256(artifact)).toString('base64') }, signature: nodeSign('sha256', artifact, ec.privateKey).toString('base64') },
   };
+  const p256 = P256PublicKey.fromPem(ec.publicKey.export({ type: 'spki', format: 'pem' }).toString());
   return {
     good: [formatBundle(logged), formatBundle(b), JSON.stringify(ms)],
-    opts: { artifactSha256: digest, artifact, keys: keysFromPublicKeys([signer.publicKey]), logKeys: [verifier], now: NOW },
+    opts: { artifactSha256: digest, artifact, keys: keysFromPublicKeys([signer.publicKey]), p256Keys: [p256], logKeys: [verifier], now: NOW },
     artifact,
   };
 }

@@ -7,19 +7,37 @@ import { createServer, type Server } from 'node:http';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { LightMyRequestResponse } from 'fastify';
+import { challengeMessage, createToken, registerIdentity } from '../../src/auth/auth.ts';
 import { fetchRelease } from '../../src/client/provider-client.ts';
-import { sha256 } from '../../src/crypto/index.ts';
+import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
+import { encodeBase64 } from '../../src/encoding/bytes.ts';
+import { formatCheckpoint } from '../../src/note/checkpoint.ts';
+import { newCosigner } from '../../src/note/cosignature.ts';
+import { newNoteSigner, newNoteVerifier, signNote } from '../../src/note/note.ts';
+import { Witness } from '../../src/server/witness/witness.ts';
+import { WitnessStore } from '../../src/server/witness/store.ts';
+import { hashLeaf, hashChildren } from '../../src/tlog/merkle.ts';
 import { isErrorCode } from '../../src/errors.ts';
 import { startDaemon, type RunningDaemon } from '../../src/server/daemon.ts';
 import { parseRoot, verifyPinnedRoot, rootFingerprint } from '../../src/trust/root.ts';
-import { jsonFieldMutations } from '../structured.ts';
-import { dec, enc, type FuzzTarget, type TargetContext } from '../target.ts';
+import fc from 'fast-check';
+import { jsonFieldMutations, lineMutations } from '../structured.ts';
+import { dec, enc, expectSame, type FuzzTarget, type TargetContext } from '../target.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(sha256(b)).toString('hex');
 const BLOB = enc.encode('the fuzz artifact\n');
 
 async function daemon(ctx: TargetContext): Promise<{ d: RunningDaemon; auth: Record<string, string> }> {
-  const d = await startDaemon({ dataDir: join(ctx.tmpDir, 'daemon'), host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), rateLimitPerIp: 0 });
+  const d = await startDaemon({
+    dataDir: join(ctx.tmpDir, 'daemon'),
+    host: '127.0.0.1',
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    rateLimitPerIp: 0,
+    signingRateLimitPerIp: 0,
+    signingRateLimitPerToken: 0,
+  });
   const auth = { authorization: `Bearer ${dec.decode(d.identity.token)}` };
   const put = await d.app.inject({ method: 'PUT', url: `/admin/v1/blobs/sha256/${hex(BLOB)}`, headers: auth, payload: Buffer.from(BLOB) });
   if (put.statusCode >= 300) throw new Error(`fuzz daemon: blob upload failed: ${put.body}`);
@@ -158,5 +176,141 @@ export const providerAnswers: FuzzTarget = {
         await d.close();
       },
     };
+  },
+};
+
+/**
+ * checkAnswer is the oracle of the HTTP targets: a 2xx/3xx, or an error whose JSON names one of our codes; a 5xx
+ * from an uncoded error (ERR_HTTP_INTERNAL) is a finding. A 200 carrying `{valid: false}` must name a known code.
+ */
+function checkAnswer(route: string, r: LightMyRequestResponse): number {
+  let body: { code?: unknown; valid?: unknown } | undefined;
+  try {
+    body = JSON.parse(r.body) as typeof body;
+  } catch {
+    body = undefined;
+  }
+  if (r.statusCode < 400) {
+    if (body !== null && typeof body === 'object' && body.valid === false) {
+      expectSame(typeof body.code === 'string' && isErrorCode(body.code), `${route}: {valid:false} without a known code: ${r.body.slice(0, 200)}`);
+    }
+    return r.statusCode;
+  }
+  const code = body !== null && typeof body === 'object' ? body.code : undefined;
+  if (r.statusCode >= 500 && (code === 'ERR_HTTP_INTERNAL' || code === 'ERR_INTERNAL' || code === undefined)) {
+    throw new Error(`${route}: answered ${r.statusCode} ${String(code)}: an uncoded error inside the route`);
+  }
+  if (typeof code !== 'string' || !isErrorCode(code)) throw new Error(`${route}: answered ${r.statusCode} without a known code: ${r.body.slice(0, 200)}`);
+  return r.statusCode;
+}
+
+const SIGNING_ROUTES = ['/v1/sign', '/v1/verify', '/v1/auth/challenge', '/v1/auth/token'] as const;
+
+/**
+ * signing-api: the signing API's request bodies (issue 11) through fastify `inject`, with a token of every scope so
+ * bodies reach the handlers. Byte 0 picks the route, the rest is the JSON body. In a token request, "@NONCE@",
+ * "@SIG@" and "@ID@" become a fresh challenge's nonce, its valid signature and the registered identity's name, so
+ * mutations of a valid answer get past the nonce check.
+ */
+export const signingApi: FuzzTarget = {
+  name: 'signing-api',
+  parses: 'signing API request bodies (/v1/sign, /v1/verify, /v1/auth/challenge, /v1/auth/token; fastify inject)',
+  async make(ctx) {
+    const { d } = await daemon(ctx);
+    const store = d.auth;
+    if (store === undefined) throw new Error('fuzz daemon: the signing API is off');
+    const now = Date.now();
+    const { token } = await createToken(store, { name: 'fuzz', scopes: ['sign', 'verify'], now, ttlMs: null });
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const idKey = PrivateKey.generate();
+    let idName = 'fuzz@certus';
+    let idCount = 0;
+    await registerIdentity(store, { name: idName, key: idKey.publicKey, scopes: ['sign', 'verify'], now });
+    const artifact = 'sha256:' + hex(BLOB);
+    const signBody = { artifact, artifact_type: 'report', subject: 'reports/scan.json', predicates: { scanner: 'trivy', findings: { high: 0 } } };
+    const signed = await d.app.inject({ method: 'POST', url: '/v1/sign', headers: auth, payload: JSON.stringify(signBody) });
+    if (signed.statusCode !== 202) throw new Error(`fuzz daemon: sign failed: ${signed.body}`);
+    const signature = (JSON.parse(signed.body) as { signature: string }).signature;
+    const bodies: Array<[number, Record<string, unknown>]> = [
+      [0, signBody],
+      [0, { artifact, artifact_type: 'sbom' }],
+      [1, { artifact, signature, identity: 'fuzz', require_inclusion: true }],
+      [1, { artifact, envelope: JSON.parse(signature) as unknown, public_key: null }],
+      [2, { identity: '@ID@' }],
+      [3, { identity: '@ID@', nonce: '@NONCE@', signature: '@SIG@' }],
+    ];
+    const seed = (route: number, body: string | Uint8Array): Uint8Array => Buffer.concat([Uint8Array.of(route), typeof body === 'string' ? enc.encode(body) : body]);
+    const fresh = async (): Promise<{ nonce: string; sig: string } | undefined> => {
+      let r = await d.app.inject({ method: 'POST', url: '/v1/auth/challenge', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ identity: idName }) });
+      if (r.statusCode === 401 || r.statusCode === 429) {
+        // Unanswered challenges pile up under mutated answers (16 per identity): a new identity, the same key.
+        idName = `fuzz${++idCount}@certus`;
+        await registerIdentity(store, { name: idName, key: idKey.publicKey, scopes: ['sign', 'verify'], now: Date.now() });
+        r = await d.app.inject({ method: 'POST', url: '/v1/auth/challenge', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ identity: idName }) });
+      }
+      if (r.statusCode !== 200) return undefined;
+      const { nonce, audience } = JSON.parse(r.body) as { nonce: string; audience: string };
+      return { nonce, sig: encodeBase64(idKey.sign(challengeMessage(audience, idName, nonce))) };
+    };
+    return {
+      seeds: bodies.map(([r, b]) => seed(r, JSON.stringify(b))),
+      structured: fc.oneof(...bodies.map(([r, b]) => jsonFieldMutations([b as never]).map((x) => seed(r, x)))),
+      async run(input: Uint8Array) {
+        const url = SIGNING_ROUTES[(input[0] ?? 0) % SIGNING_ROUTES.length]!;
+        let body = Buffer.from(input.subarray(1));
+        if (url.startsWith('/v1/auth/') && body.includes('@')) {
+          let text = body.toString('latin1').replaceAll('@ID@', idName);
+          if (url === '/v1/auth/token' && text.includes('@NONCE@')) {
+            const c = await fresh();
+            if (c !== undefined) text = text.replaceAll('@NONCE@', c.nonce).replaceAll('@SIG@', c.sig).replaceAll('@ID@', idName);
+          }
+          body = Buffer.from(text, 'latin1');
+        }
+        const headers = url.startsWith('/v1/auth/') ? { 'content-type': 'application/json' } : auth;
+        return checkAnswer(url, await d.app.inject({ method: 'POST', url, headers, payload: body }));
+      },
+      close: () => d.close(),
+    };
+  },
+};
+
+/**
+ * witness: the standalone witness's add-checkpoint body (c2sp.org/tlog-witness). Each input meets a fresh witness
+ * that has already cosigned the log at size 2, so a mutated "old 2" request with its consistency proof reaches the
+ * proof and signature checks. Witness.addCheckpoint must return cosignatures or throw a coded error.
+ */
+export const witness: FuzzTarget = {
+  name: 'witness',
+  parses: 'the standalone witness add-checkpoint body (old size, consistency proof, signed checkpoint)',
+  make() {
+    const origin = 'example.test/log';
+    const logKey = PrivateKey.generate();
+    const noteSigner = newNoteSigner(origin, logKey);
+    const verifier = newNoteVerifier(origin, logKey.publicKey);
+    const cosigner = newCosigner('witness.test/w1', PrivateKey.generate(), { unixTime: () => 1_700_000_000 });
+    const leaves = ['e0', 'e1', 'e2', 'e3'].map((e) => hashLeaf(enc.encode(e)));
+    const h01 = hashChildren(leaves[0]!, leaves[1]!);
+    const h23 = hashChildren(leaves[2]!, leaves[3]!);
+    const root4 = hashChildren(h01, h23);
+    const h012 = hashChildren(h01, leaves[2]!);
+    const cp = (size: number, rootHash: Uint8Array): string => signNote(formatCheckpoint({ origin, size, rootHash }), [noteSigner]);
+    const cp2 = cp(2, h01);
+    const req = (old: number, proof: Uint8Array[], note: string): string => `old ${old}\n${proof.map((h) => encodeBase64(h) + '\n').join('')}\n${note}`;
+    // RFC 9162 consistency proofs from size 2 (a complete subtree: its root is not repeated).
+    const texts = [req(2, [h23], cp(4, root4)), req(2, [leaves[2]!], cp(3, h012)), req(2, [], cp2), req(0, [], cp2)];
+    return Promise.resolve({
+      seeds: texts.map((t) => enc.encode(t)),
+      structured: lineMutations(texts),
+      run(input: Uint8Array) {
+        const store = WitnessStore.open(':memory:');
+        try {
+          const w = new Witness({ cosigner, logs: [verifier], store, now: () => 1_700_000_000_000 });
+          w.addCheckpoint(enc.encode(req(0, [], cp2)));
+          return w.addCheckpoint(input);
+        } finally {
+          store.close();
+        }
+      },
+    });
   },
 };

@@ -345,6 +345,8 @@ export function checkPackageName(name: string, entry: string): string {
   for (const p of parts) {
     if (p === '' || p === '@') throw hostile(entry, 'the package name has an empty part');
     if (p === '.' || p === '..' || p.startsWith('.')) throw hostile(entry, 'the package name is or starts with "." or ".."');
+    // npm refuses these too; a purl library trims them, so " " would have no purl name and " a" the purl of "a".
+    if (p.trim() !== p) throw hostile(entry, 'the package name has leading or trailing spaces');
   }
   return name;
 }
@@ -429,12 +431,17 @@ function parseIntegrity(v: string | undefined, entry: string): Record<string, st
   return out;
 }
 
-function npmPurl(name: string, version: string | undefined): string {
+function npmPurl(name: string, version: string | undefined, entry: string): string {
   const slash = name.indexOf('/');
   const namespace = name.startsWith('@') && slash > 0 ? name.slice(0, slash) : undefined;
   const local = namespace === undefined ? name : name.slice(slash + 1);
   // packageurl-js percent-encodes the '@' of the scope (purl-spec: "pkg:npm/%40angular/animation@12.3.1").
-  return new PackageURL('npm', namespace, local, version, undefined, undefined).toString();
+  try {
+    return new PackageURL('npm', namespace, local, version, undefined, undefined).toString();
+  } catch (e) {
+    // A backstop: checkPackageName should refuse every name packageurl-js does (its errors are plain Errors).
+    throw hostile(entry, `the package name cannot be written as a purl: ${printable((e as Error).message, 120)}`);
+  }
 }
 
 interface RawEntry {
@@ -546,7 +553,7 @@ export function parseLockfile(bytes: Uint8Array, fileName = 'package-lock.json')
       resolved,
       integrity,
       license: declaredLicense(obj['license'] ?? obj['licenses'], entry),
-      purl: npmPurl(name, version),
+      purl: npmPurl(name, version, entry),
       dev: flag(obj['dev'], 'dev', entry),
       optional: flag(obj['optional'], 'optional', entry),
       devOptional: flag(obj['devOptional'], 'devOptional', entry),

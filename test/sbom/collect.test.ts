@@ -131,6 +131,11 @@ test('lockfile: hostile names and paths are ERR_SBOM_LOCKFILE_NAME, naming the e
     ['v1 dependency named ".."', lock({ lockfileVersion: 1, dependencies: { '..': { version: '1.0.0' } } }), 'node_modules/..'],
     ['empty path part', v3({ 'node_modules//x': { version: '1.0.0' } }), 'node_modules//x'],
     ['a scope without a name', v3({ 'node_modules/@scope': { version: '1.0.0' } }), 'node_modules/@scope'],
+    // Found by the lockfile fuzz target (test/fuzz-regressions/lockfile/a2ec41e983e9e3d4.bin): packageurl-js trims
+    // names and threw a plain Error for a root named " ".
+    ['a root name of one space', lock({ name: ' ', lockfileVersion: 1 }), '(root)'],
+    ['a name with a trailing space', v3({ 'node_modules/x': { name: 'x ', version: '1.0.0' } }), 'node_modules/x'],
+    ['a scoped name with a leading space', v3({ 'node_modules/x': { name: '@s/ x', version: '1.0.0' } }), 'node_modules/x'],
   ];
   for (const [why, bytes, entry] of rows) {
     let message = '';
