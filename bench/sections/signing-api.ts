@@ -45,7 +45,7 @@ async function measure(ctx: BenchContext): Promise<string> {
   const data = join(ctx.scratch, 'signing-data');
   const child = spawn(
     process.execPath,
-    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', '1', '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0'],
+    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', '1', '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0', '--signing-rate-limit-per-token', '0', '--signing-rate-limit-per-ip', '0'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } },
   );
   try {
@@ -72,8 +72,9 @@ async function measure(ctx: BenchContext): Promise<string> {
     const v = wrkPost(url, verifyLua, seconds);
     ctx.log('sign');
     const s = wrkPost(url, signLua, seconds);
-    ctx.record('signing-api-verify-rps', v.rps, `p50 ${v.p50ms} ms, p99 ${v.p99ms} ms`);
-    ctx.record('signing-api-sign-rps', s.rps, `p50 ${s.p50ms} ms, p99 ${s.p99ms} ms`);
+    // A figure of refusals (429, 401) measures the refusal path, not the route: record only clean runs.
+    if (v.errors === 0) ctx.record('signing-api-verify-rps', v.rps, `p50 ${v.p50ms} ms, p99 ${v.p99ms} ms`);
+    if (s.errors === 0) ctx.record('signing-api-sign-rps', s.rps, `p50 ${s.p50ms} ms, p99 ${s.p99ms} ms`);
     return [
       '| route (authenticated, 32 connections) | requests/s | p50 ms | p99 ms | non-2xx |',
       '|---|---:|---:|---:|---:|',

@@ -76,6 +76,9 @@ options:
   --validity DAYS             validity of signed manifests (default 30)
   --rate-limit-per-ip N       requests per second per client address (default 50; 0 = off)
   --rate-limit-global N       requests per second for all clients (default 0 = off)
+  --signing-rate-limit-per-token N, --signing-rate-limit-per-ip N
+                              /v1 sign and verify requests per second per token and per address (defaults 20
+                              and 50; 0 = off)
   --default CHANNEL/ARCH      also serve that manifest at /manifest.json
   --postgres-url-file F       keep the transparency log's state in PostgreSQL (connection string from F or
                               CUSTODY_POSTGRES_URL); --postgres-schema S names its schema (default custody_log)
@@ -108,6 +111,8 @@ example:
         validity: { type: 'string' },
         'rate-limit-per-ip': { type: 'string' },
         'rate-limit-global': { type: 'string' },
+        'signing-rate-limit-per-token': { type: 'string' },
+        'signing-rate-limit-per-ip': { type: 'string' },
         default: { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -154,6 +159,8 @@ example:
     const validityDays = intOption(values.validity, 'validity', 1, 365);
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
+    const signPerToken = intOption(values['signing-rate-limit-per-token'], 'signing-rate-limit-per-token', 0, 10_000_000);
+    const signPerIp = intOption(values['signing-rate-limit-per-ip'], 'signing-rate-limit-per-ip', 0, 10_000_000);
 
     let stop: (e?: TrustError) => void = () => {};
     const stopped = new Promise<TrustError | undefined>((r) => (stop = r));
@@ -188,6 +195,8 @@ example:
         ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
         ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
         ...(global === undefined ? {} : { rateLimitGlobal: global }),
+        ...(signPerToken === undefined ? {} : { signingRateLimitPerToken: signPerToken }),
+        ...(signPerIp === undefined ? {} : { signingRateLimitPerIp: signPerIp }),
         defaultRelease,
         postgres,
         logLevel: level,
