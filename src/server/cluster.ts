@@ -45,6 +45,8 @@ export interface RunningCluster {
 
 /** WORKER_RESTART_DELAY_MS spaces replacements of a worker that keeps failing. */
 const WORKER_RESTART_DELAY_MS = 250;
+/** RELEASE_ACK_TIMEOUT_MS bounds how long a release waits for the workers to serve it before it is answered. */
+const RELEASE_ACK_TIMEOUT_MS = 5_000;
 /** WORKER_STOP_MS bounds the wait for a stopping worker before it is killed. */
 const WORKER_STOP_MS = 15_000;
 /**
@@ -72,12 +74,37 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
   const broadcast = (m: LeaderMessage): void => {
     for (const w of workers.values()) if (w.isConnected()) w.send(m);
   };
+  // Releases wait for every connected worker's acknowledgement, bounded by RELEASE_ACK_TIMEOUT_MS (a stuck or
+  // dying worker delays a publish, never blocks it: it is replaced and loads every record on start).
+  let releaseId = 0;
+  const acks = new Map<number, { left: Set<number>; done: () => void }>();
+  const announce = (r: Release): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const id = ++releaseId;
+      const left = new Set<number>();
+      for (const [index, w] of workers) if (w.isConnected()) left.add(index);
+      if (left.size === 0) return resolve();
+      const timer = setTimeout(() => finish(), RELEASE_ACK_TIMEOUT_MS);
+      const finish = (): void => {
+        clearTimeout(timer);
+        acks.delete(id);
+        resolve();
+      };
+      acks.set(id, { left, done: finish });
+      broadcast({ type: 'release', id, channel: r.channel, arch: r.arch });
+    });
+  const acknowledged = (index: number, id: number): void => {
+    const a = acks.get(id);
+    if (a === undefined) return;
+    a.left.delete(index);
+    if (a.left.size === 0) a.done();
+  };
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon({
       ...o,
       logger,
-      leader: { socketPath: socket.path, onRelease: (r: Release) => broadcast({ type: 'release', channel: r.channel, arch: r.arch }) },
+      leader: { socketPath: socket.path, onRelease: announce },
     });
   } catch (e) {
     await socket.cleanup();
@@ -118,8 +145,9 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     new Promise((resolve, reject) => {
       const w = cluster.fork();
       workers.set(index, w);
-      w.on('message', (m: { type?: string }) => {
+      w.on('message', (m: { type?: string; id?: unknown }) => {
         if (m.type === 'hello') w.send({ ...config, index } satisfies WorkerConfig);
+        else if (m.type === 'released' && typeof m.id === 'number') acknowledged(index, m.id);
       });
       w.once('listening', (a: { address: string | null; port: number }) => {
         // Replacements ask for the same address as the first workers (port 0 included): the cluster hands them the
@@ -135,6 +163,8 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
       });
       w.once('exit', (code, signal) => {
         if (workers.get(index) === w) workers.delete(index);
+        // A worker that dies does not hold up releases waiting for its acknowledgement.
+        for (const id of [...acks.keys()]) acknowledged(index, id);
         reject(new IoError('ERR_IO_NETWORK', `worker ${index} exited before listening on ${o.host}:${o.port} (${signal ?? `code ${code}`})`, {
           hint: 'choose another --port, or stop the process that uses it',
         }));

@@ -102,7 +102,7 @@ export interface DaemonOptions {
    * (workers forward what they do not serve, with the client address in X-Forwarded-For) instead of host:port,
    * applies no per-address limits of its own, and calls onRelease after each release record is durably written.
    */
-  leader?: { socketPath: string; onRelease: (r: Release) => void } | undefined;
+  leader?: { socketPath: string; onRelease: (r: Release) => void | Promise<void> } | undefined;
   now?: () => Date;
   /** onFatal is told when the daemon must stop (the log stopped on its own). */
   onFatal?: (e: TrustError) => void;
@@ -262,8 +262,9 @@ async function openReleases(
     validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
     now: ctx.now,
     onRelease: async (r: Release, reason: string) => {
-      // The record is durable (written atomically) before this runs: workers may read it now.
-      o.leader?.onRelease(r);
+      // The record is durable (written atomically) before this runs: workers may read it now, and the release is
+      // answered only once they do (or a bounded wait passes).
+      await o.leader?.onRelease(r);
       await audit.append('manifest.signed', {
         reason,
         channel: r.channel,

@@ -48,8 +48,12 @@ export interface WorkerConfig {
   logFormat: LogFormat;
 }
 
-/** LeaderMessage is what the leader sends a running worker. */
-export type LeaderMessage = WorkerConfig | { type: 'release'; channel: string; arch: string };
+/**
+ * LeaderMessage is what the leader sends a running worker. A worker answers each release with
+ * `{type: 'released', id}` once its mirror has reloaded that channel/arch (or failed to), so the leader can answer
+ * the publisher only when every worker serves the new release (read-your-writes through any worker).
+ */
+export type LeaderMessage = WorkerConfig | { type: 'release'; id: number; channel: string; arch: string };
 
 /** WORKER_DRAIN_MS bounds how long a stopping worker waits for requests in flight. */
 const WORKER_DRAIN_MS = 10_000;
@@ -127,14 +131,19 @@ export async function runWorker(): Promise<void> {
   const send = (m: unknown): void => {
     process.send?.(m);
   };
-  const pending: Array<{ channel: string; arch: string }> = [];
+  const pending: Array<{ id: number; channel: string; arch: string }> = [];
+  const released = (id: number): void => send({ type: 'released', id });
   const loaded: { mirror?: ReleaseMirror } = {};
   const config = await new Promise<WorkerConfig>((resolve) => {
     process.on('message', (m: LeaderMessage) => {
       if (m.type === 'config') resolve(m);
       else if (m.type === 'release') {
         if (loaded.mirror === undefined) pending.push(m);
-        else void loaded.mirror.reload(m.channel, m.arch).catch(() => undefined);
+        else
+          void loaded.mirror
+            .reload(m.channel, m.arch)
+            .catch(() => undefined)
+            .finally(() => released(m.id));
       }
     });
     send({ type: 'hello' });
@@ -151,7 +160,10 @@ export async function runWorker(): Promise<void> {
   // Messages that come during the load are replayed after it (a reload only ever moves a sequence forward).
   await m.loadAll();
   loaded.mirror = m;
-  for (const p of pending.splice(0)) await m.reload(p.channel, p.arch).catch(() => undefined);
+  for (const p of pending.splice(0)) {
+    await m.reload(p.channel, p.arch).catch(() => undefined);
+    released(p.id);
+  }
 
   const extra = ['x-custody-worker', String(config.index)];
   const readPath = new ReadPath({
