@@ -261,6 +261,18 @@ const OUTPUT_HELP = `  --output F.intoto.jsonl   where the envelope goes (requir
   --log-key VKEY            the log's verifier key (required with --log: the answer is verified)
   --log-token-file F        the log's bearer token (or CUSTODY_LOG_TOKEN)`;
 
+/** SIGNED_OUTPUT_OPTIONS are the flags every statement-signing command shares: subjects, keys, output and bundle. */
+const SIGNED_OUTPUT_OPTIONS = {
+  subject: { type: 'string', multiple: true },
+  key: { type: 'string', multiple: true },
+  'passphrase-file': { type: 'string' },
+  output: { type: 'string' },
+  append: { type: 'boolean' },
+  force: { type: 'boolean' },
+  bundle: { type: 'string' },
+  ...LOG_OPTIONS,
+} as const;
+
 export const attestProvenance: Command = {
   summary: 'sign SLSA v1 provenance for build outputs (DSSE envelope, in-toto statement) into an .intoto.jsonl',
   usage: `usage: custody attest provenance --subject FILE… --builder-id URI --build-type URI --key K.pem --output F.intoto.jsonl
@@ -292,7 +304,6 @@ example:
     const { values } = parseCommandArgs(
       ctx.argv,
       {
-        subject: { type: 'string', multiple: true },
         'builder-id': { type: 'string' },
         'build-type': { type: 'string' },
         'external-parameters': { type: 'string' },
@@ -301,13 +312,7 @@ example:
         'invocation-id': { type: 'string' },
         'started-on': { type: 'string' },
         'finished-on': { type: 'string' },
-        key: { type: 'string', multiple: true },
-        'passphrase-file': { type: 'string' },
-        output: { type: 'string' },
-        append: { type: 'boolean' },
-        force: { type: 'boolean' },
-        bundle: { type: 'string' },
-        ...LOG_OPTIONS,
+        ...SIGNED_OUTPUT_OPTIONS,
       },
       false,
     );
@@ -374,14 +379,7 @@ example:
       {
         'predicate-type': { type: 'string' },
         predicate: { type: 'string' },
-        subject: { type: 'string', multiple: true },
-        key: { type: 'string', multiple: true },
-        'passphrase-file': { type: 'string' },
-        output: { type: 'string' },
-        append: { type: 'boolean' },
-        force: { type: 'boolean' },
-        bundle: { type: 'string' },
-        ...LOG_OPTIONS,
+        ...SIGNED_OUTPUT_OPTIONS,
       },
       false,
     );
