@@ -496,6 +496,18 @@ export const ERROR_CODES = {
     422,
     'verify-blob accepts the signed-blob statement (urn:custody:predicate:signed-blob:v1) unless told otherwise; name the predicate types you accept with --type URI',
   ],
+  // --- install, rollback, status (issue 13) ---
+  ERR_INSTALL_LOCKED: ['io', 409, 'another custody install, rollback or status holds DIR/install.lock (its pid is in the file); wait for it, or remove the file if that process is gone'],
+  ERR_INSTALL_JOURNAL_INVALID: [
+    'format',
+    422,
+    'DIR/install.json (or DIR/current) was changed by something other than custody; restore it from a backup, or move the target aside and install afresh (docs/install.md "Journal")',
+  ],
+  ERR_INSTALL_CROSS_DEVICE: ['config', 400, 'keep DIR/releases on the same file system as DIR (not a mount point or a symlink to another disk), so the switch is one atomic rename'],
+  ERR_INSTALL_CHECK_FAILED: ['policy', 422, 'the health check failed or timed out and the previous release is active again; fix the release (a newer one is installed when published) or run install --retry'],
+  ERR_INSTALL_NO_PREVIOUS: ['usage', 409, 'rollback needs an earlier verified release kept in DIR/releases; see custody status --target DIR'],
+  ERR_INSTALL_TARGET_MISMATCH: ['usage', 409, 'an install target follows one channel/arch; use another --target directory for another one'],
+  ERR_INSTALL_RELEASE_CORRUPT: ['verification', 422, 'a kept release no longer matches its verified manifest (edited or damaged on disk); remove that releases/<sequence> directory and install again'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

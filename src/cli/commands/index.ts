@@ -78,4 +78,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
   'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
   'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
+  // install, rollback, status (issue 13: secure updates)
+  install: { summary: 'install the newest verified release into DIR/releases/<sequence> and switch DIR/current atomically, with health check and rollback', load: async () => (await import('./install.ts')).install },
+  rollback: { summary: 'switch an install target back to its previous verified release', load: async () => (await import('./install.ts')).rollback },
+  status: { summary: 'show the active release of an install target: manifest, signers, log entry, and the releases kept', load: async () => (await import('./install.ts')).status },
 };
