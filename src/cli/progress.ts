@@ -43,13 +43,15 @@ export async function progressBars(ctx: CommandContext): Promise<ProgressSink> {
     clearOnComplete: false,
     stopOnComplete: false,
     fps: 10,
-    barsize: 24,
     format: (_o, params, payload: { filename: string; rate: number }) => {
-      const width = 24;
-      const filled = Math.round(params.progress * width);
-      const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
       const left = params.total - params.value;
-      return `${payload.filename.slice(0, 28).padEnd(28)} ${bar} ${String(Math.floor(params.progress * 100)).padStart(3)}%  ${humanBytes(params.value)}/${humanBytes(params.total)}  ${humanBytes(payload.rate)}/s  ETA ${eta(payload.rate > 0 ? left / payload.rate : Infinity)}`;
+      const pct = `${String(Math.floor(params.progress * 100)).padStart(3)}%`;
+      const tail = `${pct} ${humanBytes(params.value)}/${humanBytes(params.total)} ${humanBytes(payload.rate)}/s ETA ${eta(payload.rate > 0 ? left / payload.rate : Infinity)}`;
+      const name = payload.filename.length > 24 ? payload.filename.slice(0, 23) + '…' : payload.filename;
+      // The bar takes what the terminal's width leaves (cli-progress cuts longer lines), 5 to 30 cells.
+      const width = Math.max(5, Math.min(30, (stream.columns || 80) - name.length - tail.length - 3));
+      const filled = Math.round(params.progress * width);
+      return `${name} ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${tail}`;
     },
   });
   const bars = new Map<string, { bar: SingleBar; start: number }>();
