@@ -7,6 +7,7 @@ import { tar, zip } from './targets/archive.ts';
 import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
+import { installJournal } from './targets/install.ts';
 import { policy } from './targets/policy.ts';
 import { lockfile, sbomRead } from './targets/sbom.ts';
 import { osv } from './targets/vuln.ts';
@@ -64,4 +65,6 @@ export const TARGETS: readonly FuzzTarget[] = [
   providerAnswers,
   signingApi,
   witness,
+  // install targets (issue 13)
+  installJournal,
 ];
