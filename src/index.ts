@@ -64,6 +64,9 @@ export { isPspfFile, openPackage, verifyPackage, verifyPackageFile, writePackage
 
 // The provider's client (custody fetch), the trust-root pin, and the daemon's audit log.
 export { fetchRelease } from './client/provider-client.ts';
-export type { FetchReleaseOptions, FetchedRelease } from './client/provider-client.ts';
+export type { DownloadProgress, FetchReleaseOptions, FetchedRelease } from './client/provider-client.ts';
+// Installing releases (custody install, rollback, status; docs/install.md).
+export { installRelease, rollbackRelease, targetStatus, verifyReleaseDir } from './client/install.ts';
+export type { InstallOptions, InstallResult, ReleaseRecord, RollbackResult, TargetStatus } from './client/install.ts';
 export { rootFingerprint } from './trust/root.ts';
 export { AuditLog, verifyAuditLog } from './audit/audit-log.ts';

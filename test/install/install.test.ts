@@ -142,6 +142,12 @@ test('a hanging check is killed with its process group at the timeout and the in
     if (alive) await new Promise((res) => setTimeout(res, 100));
   }
   assert.equal(alive, false, `grandchild ${pid} survived the timeout`);
+
+  // A check that cannot start is a failed check too.
+  const r2 = await cli([...args(['--retry', '--check', join(dir, 'no-such-healthcheck')])], { cwd: dir, env: { PATH: process.env.PATH } });
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /could not start \(ENOENT\).*\[ERR_INSTALL_CHECK_FAILED\]/);
+  assert.equal(activeSequence(target), r1.sequence);
 });
 
 test('rollback protection across runs: a provider serving only an older manifest is refused', async (t) => {
@@ -268,7 +274,8 @@ test('two installs on one target: a live lock is refused, a dead owner’s lock 
   writeFileSync(join(target, 'install.lock'), `${sleeper.pid}\n`);
   let r = await cli(args(), { cwd: dir });
   assert.equal(r.code, 3);
-  assert.match(r.stderr, new RegExp(`locked by process ${sleeper.pid} .*\\[ERR_INSTALL_LOCKED\\]`));
+  assert.match(r.stderr, /\[ERR_INSTALL_LOCKED\]/);
+  assert.match(r.stderr, new RegExp(`locked by process ${sleeper.pid} `));
   assert.equal(activeSequence(target), null);
   sleeper.kill('SIGKILL');
   await new Promise((res) => sleeper.once('exit', res));
