@@ -170,7 +170,7 @@ test('rollback protection across runs: a provider serving only an older manifest
   assert.equal(activeSequence(target), r2.sequence);
 });
 
-test('hostile providers: tampered and endless artifacts leave nothing staged and the active release untouched', async (t) => {
+test('hostile providers: tampered, endless, redirected, expired — nothing staged, the active release untouched', async (t) => {
   const { dir, d, publish, target, args } = await provider(t);
   const r1 = await publish(1);
   assert.equal((await cli(args(), { cwd: dir })).code, 0);
@@ -203,6 +203,22 @@ test('hostile providers: tampered and endless artifacts leave nothing staged and
     assert.deepEqual(readdirSync(join(target, 'releases')), [String(r1.sequence)]);
     assert.equal(await assertConsistent(target), r1.sequence);
   }
+  // Redirects are refused; an expired manifest (the clock 60 days on) too.
+  const redirect = await proxy(t, d.url, (req, res) => {
+    if (req.url !== '/stable/x86_64/manifest.json') return false;
+    res.writeHead(302, { location: `${d.url}/stable/x86_64/manifest.json` }).end();
+    return true;
+  });
+  const a = args();
+  a[1] = redirect.url;
+  let r = await cli(a, { cwd: dir });
+  assert.match(r.stderr, /redirects are refused/);
+  assert.match(r.stderr, /\[ERR_PROVIDER_RESPONSE\]/);
+  r = await cli(args(), { cwd: dir, now: new Date(Date.now() + 60 * 86_400_000) });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /\[ERR_MANIFEST_EXPIRED\]/);
+  assert.deepEqual(readdirSync(join(target, 'releases')), [String(r1.sequence)]);
+  assert.equal(await assertConsistent(target), r1.sequence);
 });
 
 test('a journal edited by hand is refused and nothing is switched; so is a current that is not ours', async (t) => {
