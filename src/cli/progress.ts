@@ -6,7 +6,7 @@ import type { SingleBar } from 'cli-progress';
 import type { DownloadProgress } from '../client/provider-client.ts';
 import type { CommandContext } from './context.ts';
 
-/** ProgressSink receives fetchRelease's progress events; stop() clears the bars' line state before the result. */
+/** ProgressSink receives fetchRelease's progress events; stop() ends the bars (idempotent) before other output. */
 export interface ProgressSink {
   onProgress: ((p: DownloadProgress) => void) | undefined;
   stop: () => void;
@@ -55,8 +55,10 @@ export async function progressBars(ctx: CommandContext): Promise<ProgressSink> {
     },
   });
   const bars = new Map<string, { bar: SingleBar; start: number }>();
+  let stopped = false;
   return {
     onProgress: (p) => {
+      if (stopped) return;
       const key = `${p.provider} ${p.name}`;
       let b = bars.get(key);
       if (b === undefined) {
@@ -67,6 +69,10 @@ export async function progressBars(ctx: CommandContext): Promise<ProgressSink> {
       b.bar.update(p.received, { filename: p.done === false ? `${p.filename} (failed)` : p.filename, rate: secs > 0 ? p.received / secs : 0 });
       if (p.done !== undefined) bars.delete(key);
     },
-    stop: () => multi.stop(),
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      multi.stop();
+    },
   };
 }

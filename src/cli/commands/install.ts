@@ -102,7 +102,11 @@ example:
       check,
       checkTimeoutMs,
       checkEnv: { ...ctx.env },
-      checkOutput: (s) => ctx.stderr(s),
+      checkOutput: (s) => {
+        // The downloads are over when the check speaks: the bars stop redrawing over its output.
+        progress.stop();
+        ctx.stderr(s);
+      },
       keep,
       retry: values.retry ?? false,
       crashAt: ctx.env.CUSTODY_TEST_CRASH_AT,
