@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError, type TrustError } from '../../errors.ts';
+import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
-import { abs, postgresOption } from '../common.ts';
+import { abs, openTokenKey, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
 
@@ -67,7 +68,8 @@ options:
   --host ADDR                 listen address (default 127.0.0.1; 0.0.0.0 for the network)
   --incoming DIR              publish from DIR instead of DATA/incoming
   --key FILE                  manifest signing key instead of DATA/keys/signer.pem (sealed keys: CUSTODY_PASSPHRASE
-                              or --passphrase-file)
+                              or --passphrase-file), or a pkcs11: URI naming a key in a token (docs/keys.md);
+                              /health answers 503 while the token fails
   --passphrase-file FILE      passphrase of --key
   --trust FILE                trust root instead of DATA/trust/root.json
   --token-file FILE           admin bearer token instead of DATA/admin.token
@@ -178,13 +180,16 @@ example:
     process.on('SIGHUP', onHup);
     try {
       // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
+      // A token key is opened here, once, with a small session pool (hsm/pkcs11); files are opened by the daemon.
+      const signer = values.key !== undefined && isPkcs11Uri(values.key) ? await openTokenKey(ctx, values.key, 2) : undefined;
       const options: DaemonOptions = {
         dataDir,
         host: values.host ?? '127.0.0.1',
         port,
         incomingDir: values.incoming === undefined ? undefined : abs(ctx, values.incoming),
         origin: values.origin,
-        keyFile: values.key === undefined ? undefined : abs(ctx, values.key),
+        keyFile: values.key === undefined || signer !== undefined ? undefined : abs(ctx, values.key),
+        signer,
         trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
         tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
         passphrase: {

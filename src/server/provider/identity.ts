@@ -50,6 +50,8 @@ export interface IdentityOptions {
   dataDir: string;
   /** keyFile replaces DIR/keys/signer.pem (never created). */
   keyFile?: string | undefined;
+  /** signer replaces both: a key held elsewhere (a PKCS#11 token, hsm/pkcs11), opened by the caller. */
+  signer?: Signer | undefined;
   /** trustFile replaces DIR/trust/root.json (never created). */
   trustFile?: string | undefined;
   /** tokenFile replaces DIR/admin.token (never created). */
@@ -83,8 +85,10 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   const trustDir = join(o.dataDir, 'trust');
 
   // 1. The signing key.
-  let signerKey: PrivateKey;
-  if (o.keyFile !== undefined) {
+  let signerKey: Signer;
+  if (o.signer !== undefined) {
+    signerKey = o.signer;
+  } else if (o.keyFile !== undefined) {
     signerKey = await loadPrivateKey(o.keyFile, o.passphrase);
   } else {
     const path = join(keysDir, 'signer.pem');
@@ -150,13 +154,13 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 }
 
 /** createDevRoot makes a 1-of-1 root (root role: a fresh root key; the other roles: the signer) and writes it. */
-async function createDevRoot(keysDir: string, trustDir: string, signer: PrivateKey, now: Date): Promise<void> {
+async function createDevRoot(keysDir: string, trustDir: string, signer: Signer, now: Date): Promise<void> {
   const rootKeyPath = join(keysDir, 'root.pem');
   // A root key left by an interrupted first start is reused rather than overwritten.
   let rootKey: PrivateKey;
   if (await pathExists(rootKeyPath)) rootKey = await loadPrivateKey(rootKeyPath);
   else await writeKeyPair(rootKeyPath, (rootKey = PrivateKey.generate()));
-  const one = (k: PrivateKey) => ({ keys: [k.publicKey], threshold: 1 });
+  const one = (k: Signer) => ({ keys: [k.publicKey], threshold: 1 });
   const doc = signRoot(
     createRoot({
       roles: { root: one(rootKey), targets: one(signer), snapshot: one(signer), timestamp: one(signer) },
