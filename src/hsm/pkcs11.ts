@@ -50,7 +50,12 @@ const CKA_LABEL = 0x3;
 const CKA_KEY_TYPE = 0x100;
 const CKA_ID = 0x102;
 const CKA_SENSITIVE = 0x103;
+const CKA_ENCRYPT = 0x104;
+const CKA_DECRYPT = 0x105;
+const CKA_WRAP = 0x106;
+const CKA_UNWRAP = 0x107;
 const CKA_SIGN = 0x108;
+const CKA_DERIVE = 0x10c;
 const CKA_VERIFY = 0x10a;
 const CKA_EXTRACTABLE = 0x162;
 const CKA_EC_PARAMS = 0x180;
@@ -85,6 +90,8 @@ const REOPEN_CODES: ReadonlySet<number> = new Set([
   0x101, // CKR_USER_NOT_LOGGED_IN
   0x190, // CKR_CRYPTOKI_NOT_INITIALIZED
 ]);
+/** KEEP_CODES keep their code when re-opening fails; every other failure of a key that worked is ERR_PKCS11_TOKEN_FAILED. */
+const KEEP_CODES: ReadonlySet<string> = new Set(['ERR_PKCS11_PIN_INCORRECT', 'ERR_PKCS11_PIN_LOCKED', 'ERR_PKCS11_TOKEN_FAILED']);
 const CKK_NAMES: Record<number, string> = { 0: 'CKK_RSA', 1: 'CKK_DSA', 2: 'CKK_DH', 3: 'CKK_EC (ECDSA)', 0x1f: 'CKK_AES', 0x40: 'CKK_EC_EDWARDS', 0x41: 'CKK_EC_MONTGOMERY' };
 
 /** ED25519_EC_PARAMS: DER of OID 1.3.101.112 (RFC 8410 id-Ed25519), what keygen stores in CKA_EC_PARAMS. */
@@ -127,6 +134,7 @@ function pkcs11Error(e: unknown): { code: number; name: string } | undefined {
 }
 
 function ckrName(e: unknown): string {
+  if (isTrustError(e)) return `${e.message} [${e.code}]`;
   return pkcs11Error(e)?.name ?? (e instanceof Error ? e.message.split('\n')[0]!.slice(0, 120) : 'unknown error');
 }
 
@@ -377,6 +385,13 @@ export class Pkcs11Signer implements Signer {
     if (uri.type !== undefined && uri.type !== 'private') {
       throw new ConfigError('ERR_PKCS11_KEY_TYPE', `expected a URI naming a private key (type=private or no type), got type=${uri.type}`);
     }
+    try {
+      // A no-op when initialized (CKR_CRYPTOKI_ALREADY_INITIALIZED); after a C_Finalize elsewhere in the process, the
+      // module is initialized again here.
+      initialize(lib);
+    } catch (e) {
+      throw tokenFailed('cannot initialize the PKCS#11 module', e);
+    }
     const slot = findSlot(lib, uri);
     let info;
     try {
@@ -433,19 +448,12 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** #reopen drops every session and opens the token again (re-initializing a finalized module). */
-  #reopen(cause: unknown): void {
+  #reopen(): void {
     const { lib } = this.#mod;
     if (this.#sync) closeQuietly(lib, this.#sync);
     this.#sync = undefined;
     for (const p of this.#pool) if (p.busy === 0) closeQuietly(lib, p.handle);
     this.#pool = [];
-    if (pkcs11Error(cause)?.code === 0x190) {
-      try {
-        initialize(lib);
-      } catch (e) {
-        throw tokenFailed('cannot re-initialize the PKCS#11 module', e);
-      }
-    }
     this.open();
   }
 
@@ -458,8 +466,10 @@ export class Pkcs11Signer implements Signer {
       return op();
     } catch (e) {
       if (isTrustError(e)) {
-        this.#markFailed(e);
-        throw e;
+        // A re-open after an earlier failure: the key existed, so "not found" now means the token went away.
+        const err = this.#publicKey !== undefined && !KEEP_CODES.has(e.code) ? tokenFailed('the token is not usable', e) : e;
+        this.#markFailed(err);
+        throw err;
       }
       const c = pkcs11Error(e)?.code;
       if (c === undefined || !REOPEN_CODES.has(c)) {
@@ -468,10 +478,13 @@ export class Pkcs11Signer implements Signer {
         throw err;
       }
       try {
-        this.#reopen(e);
+        this.#reopen();
         return op();
       } catch (e2) {
-        const err = isTrustError(e2) ? e2 : tokenFailed(`the token failed (${ckrName(e)}) and re-opening it failed`, e2);
+        // The key was there a moment ago: whatever re-opening says (token or key not found), it is an I/O failure of
+        // the token, except a refused or locked PIN, which keeps its own code (the operator must act, not retry).
+        const keep = isTrustError(e2) && KEEP_CODES.has(e2.code);
+        const err = keep ? e2 : tokenFailed(`the token failed (${ckrName(e)}) and re-opening it failed`, e2);
         this.#markFailed(err);
         throw err;
       }
@@ -645,12 +658,24 @@ export async function generatePkcs11Key(uriText: string, o: Pkcs11Options): Prom
     const kp = lib.C_GenerateKeyPair(
       s,
       { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN },
-      [...common, { type: CKA_CLASS, value: CKO_PUBLIC_KEY }, { type: CKA_PRIVATE, value: false }, { type: CKA_VERIFY, value: true }, { type: CKA_EC_PARAMS, value: ED25519_EC_PARAMS }],
+      [
+        ...common,
+        { type: CKA_CLASS, value: CKO_PUBLIC_KEY },
+        { type: CKA_PRIVATE, value: false },
+        { type: CKA_VERIFY, value: true },
+        { type: CKA_ENCRYPT, value: false },
+        { type: CKA_WRAP, value: false },
+        { type: CKA_EC_PARAMS, value: ED25519_EC_PARAMS },
+      ],
       [
         ...common,
         { type: CKA_CLASS, value: CKO_PRIVATE_KEY },
         { type: CKA_PRIVATE, value: true },
+        // A signing key and nothing else (SoftHSM2 would otherwise default decrypt/unwrap/derive to true).
         { type: CKA_SIGN, value: true },
+        { type: CKA_DECRYPT, value: false },
+        { type: CKA_UNWRAP, value: false },
+        { type: CKA_DERIVE, value: false },
         // The key never leaves the token: not readable (SENSITIVE) and not wrappable out (EXTRACTABLE false).
         { type: CKA_SENSITIVE, value: true },
         { type: CKA_EXTRACTABLE, value: false },
@@ -670,12 +695,21 @@ function loginOnce(lib: PKCS11, s: Handle, pin: string, label: string): void {
   try {
     lib.C_Login(s, CKU_USER, pin);
   } catch (e) {
-    const c = pkcs11Error(e)?.code;
-    if (c === CKR_USER_ALREADY_LOGGED_IN) return;
-    if (c === CKR_PIN_LOCKED) throw new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(label)} is locked`, { cause: e });
-    if (c === CKR_PIN_INCORRECT || c === CKR_PIN_INVALID || c === CKR_PIN_LEN_RANGE || c === CKR_PIN_EXPIRED) {
-      throw new ConfigError('ERR_PKCS11_PIN_INCORRECT', `token ${JSON.stringify(label)} refused the PIN (${ckrName(e)})`, { cause: e });
-    }
-    throw tokenFailed('login failed', e);
+    // Login state is per application and token (PKCS#11 §5.6), not per session: a second session is already in.
+    if (pkcs11Error(e)?.code === CKR_USER_ALREADY_LOGGED_IN) return;
+    throw loginFailure(e, label);
   }
+}
+
+/**
+ * loginFailure maps a C_Login failure to its coded refusal: CKR_PIN_LOCKED → ERR_PKCS11_PIN_LOCKED; a refused PIN
+ * (CKR_PIN_INCORRECT, _INVALID, _LEN_RANGE, _EXPIRED) → ERR_PKCS11_PIN_INCORRECT; anything else → the token failed.
+ */
+export function loginFailure(e: unknown, label: string): TrustError {
+  const c = pkcs11Error(e)?.code;
+  if (c === CKR_PIN_LOCKED) return new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(label)} is locked`, { cause: e });
+  if (c === CKR_PIN_INCORRECT || c === CKR_PIN_INVALID || c === CKR_PIN_LEN_RANGE || c === CKR_PIN_EXPIRED) {
+    return new ConfigError('ERR_PKCS11_PIN_INCORRECT', `token ${JSON.stringify(label)} refused the PIN (${ckrName(e)})`, { cause: e });
+  }
+  return tokenFailed('login failed', e);
 }
