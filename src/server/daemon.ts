@@ -70,6 +70,8 @@ export interface DaemonOptions {
   keyFile?: string | undefined;
   /** signer replaces keyFile: the manifest signing key held in a PKCS#11 token (opened by the caller, hsm/pkcs11). */
   signer?: Signer | undefined;
+  /** previousSigners dual-sign during a key rotation while the root still names them (provider/identity). */
+  previousSigners?: readonly Signer[] | undefined;
   trustFile?: string | undefined;
   tokenFile?: string | undefined;
   passphrase?: PassphraseSource;
@@ -261,6 +263,7 @@ async function openReleases(
     dir: join(o.dataDir, 'releases'),
     blobs,
     signer: ctx.identity.signer,
+    previousSigners: ctx.identity.previousSigners,
     root: ctx.identity.root,
     log: { add: (entry) => ctx.service.add(entry), vkey: ctx.vkey },
     validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
@@ -490,6 +493,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       dataDir,
       keyFile: o.keyFile,
       signer: o.signer,
+      previousSigners: o.previousSigners,
       trustFile: o.trustFile,
       tokenFile: o.tokenFile,
       passphrase: o.passphrase ?? {},

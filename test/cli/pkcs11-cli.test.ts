@@ -15,13 +15,14 @@ import { startLogServer } from '../../src/server/log/server.ts';
 import { cli } from '../support/cli.ts';
 import { SKIP_SOFTHSM, setupSoftHsm, type SoftHsm } from '../support/softhsm.ts';
 import { tmpDir } from '../support/tmp.ts';
+import { startDaemon, type DaemonOptions, type RunningDaemon } from '../../src/server/daemon.ts';
 import { get, putIncoming, start } from '../provider/harness.ts';
 
 const skip = SKIP_SOFTHSM;
 let hsm: SoftHsm;
 before(() => {
   if (skip) return;
-  hsm = setupSoftHsm(['offline-root', 'online', 'daemon']);
+  hsm = setupSoftHsm(['offline-root', 'online', 'daemon', 'rotation']);
 });
 after(() => hsm?.cleanup());
 
@@ -181,4 +182,90 @@ test('serve with a token key: manifests signed in the token; the token goes away
   const still = await get(d, '/stable/x86_64/manifest.json');
   assert.equal(still.status, 200);
   assert.deepEqual(still.body, m.body);
+});
+
+test('key rotation for the daemon with both keys in SoftHSM2: dual-signing during the transition, new key only after', { skip }, async (t) => {
+  const dir = tmpDir(t);
+  cpSync(hsm.pinFile, join(dir, 'pin.txt'));
+  const env = hsm.env;
+  const run = async (...argv: string[]): Promise<string> => {
+    const r = await cli(argv, { cwd: dir, env });
+    assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const u = (token: string, object: string) => `pkcs11:token=${token};object=${object}?pin-source=file:pin.txt`;
+  const rootKey = u('offline-root', 'rot-root');
+  const oldKey = u('rotation', 'manifest-old');
+  const newKey = u('rotation', 'manifest-new');
+  await run('keygen', '--pkcs11', rootKey, '--output', 'k/root');
+  await run('keygen', '--pkcs11', oldKey, '--output', 'k/old');
+  // Root role (and snapshot/timestamp) on the offline token; the targets role (manifest signers) on the online one.
+  await run('trust', 'init', '--key', 'k/root.pub', '--threshold', '1', '--manifest-key', 'k/old.pub', '--manifest-threshold', '1', '--expires', '365d', '--sign', rootKey, '--output', 'v1.json');
+  const data = join(dir, 'data');
+  mkdirSync(join(data, 'trust'), { recursive: true, mode: 0o700 });
+  const install = (v: number): void => {
+    const text = readFileSync(join(dir, `v${v}.json`));
+    writeFileSync(join(data, 'trust', `${v}.root.json`), text);
+    writeFileSync(join(data, 'trust', 'root.json'), text);
+  };
+  const serve = async (key: string, previous: string[], extra: Partial<DaemonOptions> = {}): Promise<RunningDaemon> => {
+    const o = { cwd: dir, env };
+    const signer = await openPkcs11Signer(key, { ...o, poolSize: 2 });
+    const previousSigners = await Promise.all(previous.map((p) => openPkcs11Signer(p, o)));
+    const d = await startDaemon({ dataDir: data, host: '127.0.0.1', port: 0, logger: pino({ level: 'error' }), rateLimitPerIp: 0, signer, previousSigners, ...extra });
+    t.after(() => d.close().catch(() => undefined));
+    return d;
+  };
+  const publish = async (d: RunningDaemon, channel: string, name: string): Promise<{ keyIds: string[]; file: string }> => {
+    putIncoming(d, channel, 'x86_64', { [name]: `${name} bytes` });
+    await d.rescan();
+    const m = await get(d, `/${channel}/x86_64/manifest.json`);
+    assert.equal(m.status, 200);
+    const file = `${channel}-${name}.json`;
+    writeFileSync(join(dir, file), m.body);
+    return { keyIds: (m.json().signatures as Array<{ key_id: string }>).map((s) => s.key_id), file };
+  };
+  const verifies = async (manifest: string, root: string): Promise<number> => (await cli(['verify-manifest', manifest, '--trust', root], { cwd: dir })).code;
+  const idOf = async (pub: string): Promise<string> => (JSON.parse(await run('key', 'show', pub, '--json')) as { key_id: string }).key_id;
+
+  // Before: v1 names the old key; the daemon signs with it.
+  install(1);
+  let d = await serve(oldKey, []);
+  const oldId = await idOf('k/old.pub');
+  const before = await publish(d, 'stable', 'a');
+  assert.deepEqual(before.keyIds, [oldId]);
+  assert.equal(await verifies(before.file, 'v1.json'), 0);
+  await d.close();
+
+  // 1. The new key is made in the token; 2. the root's next version names both (signed by the offline root key).
+  await run('keygen', '--pkcs11', newKey, '--output', 'k/new');
+  const newId = await idOf('k/new.pub');
+  await run('trust', 'add-key', '--trust', 'v1.json', '--key', 'k/new.pub', '--sign', rootKey, '--output', 'v2.json');
+  install(2);
+  // 3. The transition: serve --key NEW with the old key still in the root signs every manifest with both.
+  d = await serve(newKey, [oldKey]);
+  assert.deepEqual(d.identity.previousSigners.map((s) => s.publicKey.hex), [(await openPkcs11Signer(oldKey, { cwd: dir, env })).publicKey.hex]);
+  const during = await publish(d, 'beta', 'b');
+  assert.deepEqual(during.keyIds.slice().sort(), [oldId, newId].sort(), 'dual-signed during the transition');
+  assert.equal(await verifies(during.file, 'v1.json'), 0, 'a client still on v1 accepts (the old key counts)');
+  assert.equal(await verifies(during.file, 'v2.json'), 0, 'a client on v2 accepts');
+  assert.equal((await get(d, '/trust/2.root.json')).status, 200, 'clients find the next root version to move forward');
+  await d.close();
+
+  // 4. After the transition: v3 revokes the old key; the daemon signs with the new key only (the old one is dropped).
+  await run('trust', 'revoke', '--trust', 'v2.json', '--key', 'k/old.pub', '--sign', rootKey, '--output', 'v3.json');
+  install(3);
+  d = await serve(newKey, [oldKey]);
+  assert.deepEqual(d.identity.previousSigners, []);
+  assert.match(d.identity.warnings.join('\n'), /no longer a targets key/);
+  const afterRot = await publish(d, 'edge', 'c');
+  assert.deepEqual(afterRot.keyIds, [newId]);
+  assert.equal(await verifies(afterRot.file, 'v3.json'), 0);
+  assert.equal(await verifies(afterRot.file, 'v1.json'), 1, 'a client that never moved past v1 refuses the new key alone');
+  assert.match(await run('trust', 'verify', 'v3.json', '--previous', 'v1.json', '--chain', 'v2.json'), /verified: root version 3/);
+  // The release signed by the old key alone no longer verifies under v3: the daemon re-signed it at start.
+  const resigned = await get(d, '/stable/x86_64/manifest.json');
+  writeFileSync(join(dir, 'stable-resigned.json'), resigned.body);
+  assert.equal(await verifies('stable-resigned.json', 'v3.json'), 0);
+  await d.close();
 });

@@ -52,6 +52,11 @@ export interface IdentityOptions {
   keyFile?: string | undefined;
   /** signer replaces both: a key held elsewhere (a PKCS#11 token, hsm/pkcs11), opened by the caller. */
   signer?: Signer | undefined;
+  /**
+   * previousSigners are the keys being rotated out: each also signs every manifest while the root still authorizes
+   * it (the transition), and is dropped with a warning once the root no longer names it.
+   */
+  previousSigners?: readonly Signer[] | undefined;
   /** trustFile replaces DIR/trust/root.json (never created). */
   trustFile?: string | undefined;
   /** tokenFile replaces DIR/admin.token (never created). */
@@ -63,6 +68,8 @@ export interface IdentityOptions {
 /** ProviderIdentity is the loaded identity. */
 export interface ProviderIdentity {
   signer: Signer;
+  /** previousSigners are the rotated-out keys that still sign (authorized by the root); empty outside a rotation. */
+  previousSigners: Signer[];
   root: TrustRoot;
   /** rootBytes are the bytes of root.json exactly as served and fingerprinted. */
   rootBytes: Uint8Array;
@@ -123,6 +130,17 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
       hint: 'serve from a root whose targets threshold is 1, or sign releases offline with `custody sign-manifest` by each key holder',
     });
   }
+  const previousSigners: Signer[] = [];
+  for (const p of o.previousSigners ?? []) {
+    const id = tufKeyId(p.publicKey);
+    if (p.publicKey.equals(signerKey.publicKey)) {
+      throw new ConfigError('ERR_CONFIG_INVALID', `the previous key ${id} is the signing key itself`);
+    }
+    // The transition ends when the root stops naming the old key: from then on it would only add a signature nobody
+    // counts (and, revoked, one that marks the manifest as signed by a revoked key).
+    if (isKeyAuthorized(root, MANIFEST_SIGNER_ROLE, p.publicKey, o.now)) previousSigners.push(p);
+    else warnings.push(`the previous key ${id} is no longer a ${MANIFEST_SIGNER_ROLE} key of the trust root (version ${root.version}); manifests are signed by the new key only`);
+  }
   if (root.expires.getTime() - o.now.getTime() < ROOT_EXPIRY_WARNING_MS) {
     warnings.push(`the trust root expires at ${root.expires.toISOString()}; publish a new version with \`custody trust update\``);
   }
@@ -142,6 +160,7 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 
   return {
     signer: signerKey,
+    previousSigners,
     root,
     rootBytes,
     fingerprint: rootFingerprint(rootBytes),
