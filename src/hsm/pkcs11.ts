@@ -19,7 +19,8 @@
  * the signer reports itself unhealthy ({@link Pkcs11Signer.health}) until a later call re-opens it. A re-opened key
  * must have the same public key, or it is refused: a swapped token must not silently change who signs.
  *
- * PINs: from `pin-source=file:PATH` (one line; a trailing newline is dropped) or CUSTODY_PKCS11_PIN, never argv. A
+ * PINs: from `pin-source=file:PATH` (one line; a trailing newline is dropped) or CUSTODY_PKCS11_PIN, never argv; the
+ * signer keeps the PIN in memory to log in again after a re-open (as a file signer keeps its key), never in output. A
  * refused PIN (CKR_PIN_INCORRECT) is never retried: the signer stops logging in for the rest of the process, so a
  * wrong PIN file cannot walk a token into lockout; a locked PIN (CKR_PIN_LOCKED, or CKF_USER_PIN_LOCKED in the token
  * info) is reported before any login is attempted.
@@ -248,7 +249,12 @@ function findSlot(lib: PKCS11, uri: Pkcs11Uri): Handle {
     if (uri.serial !== undefined && trimmed(t.serialNumber) !== uri.serial) continue;
     if (uri.model !== undefined && trimmed(t.model) !== uri.model) continue;
     if (uri.slotDescription !== undefined || uri.slotManufacturer !== undefined) {
-      const si = lib.C_GetSlotInfo(slot);
+      let si;
+      try {
+        si = lib.C_GetSlotInfo(slot);
+      } catch {
+        continue;
+      }
       if (uri.slotDescription !== undefined && trimmed(si.slotDescription) !== uri.slotDescription) continue;
       if (uri.slotManufacturer !== undefined && trimmed(si.manufacturerID) !== uri.slotManufacturer) continue;
     }
@@ -408,6 +414,7 @@ export class Pkcs11Signer implements Signer {
     } catch (e) {
       throw tokenFailed('cannot open a session with the token', e);
     }
+    const pool: PoolSession[] = [];
     try {
       if ((info.flags & CKF_LOGIN_REQUIRED) !== 0) this.#login(s, trimmed(info.label));
       const { key, publicKey } = findSigningKey(lib, s, uri);
@@ -423,8 +430,12 @@ export class Pkcs11Signer implements Signer {
       this.#publicKey = publicKey;
       this.#key = key;
       this.#sync = s;
-      const pool: PoolSession[] = [];
-      for (let i = 0; i < this.#poolSize; i++) pool.push({ handle: lib.C_OpenSession(slot, CKF_SERIAL_SESSION), tail: Promise.resolve(), busy: 0 });
+      try {
+        for (let i = 0; i < this.#poolSize; i++) pool.push({ handle: lib.C_OpenSession(slot, CKF_SERIAL_SESSION), tail: Promise.resolve(), busy: 0 });
+      } catch (e) {
+        for (const p of pool) closeQuietly(lib, p.handle);
+        throw e;
+      }
       this.#pool = pool;
       this.#health = { ok: true };
     } catch (e) {
