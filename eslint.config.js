@@ -10,7 +10,7 @@ const TIERS = [
   ['crypto'],
   ['encoding'],
   ['io'],
-  ['keys', 'tlog'],
+  ['keys', 'tlog', 'hsm'],
   ['note', 'trust', 'archive'],
   ['manifest', 'pkg', 'attest'],
   ['policy', 'sbom'],

@@ -6,6 +6,7 @@ import type { FuzzTarget } from './target.ts';
 import { tar, zip } from './targets/archive.ts';
 import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
+import { pkcs11Uri } from './targets/hsm.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
 import { installJournal } from './targets/install.ts';
 import { policy } from './targets/policy.ts';
@@ -37,6 +38,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   // keys
   pemKey,
   sealedKey,
+  pkcs11Uri,
   // archives and packages
   tar,
   zip,

@@ -508,6 +508,20 @@ export const ERROR_CODES = {
   ERR_INSTALL_NO_PREVIOUS: ['usage', 409, 'rollback needs an earlier verified release kept in DIR/releases; see custody status --target DIR'],
   ERR_INSTALL_TARGET_MISMATCH: ['usage', 409, 'an install target follows one channel/arch; use another --target directory for another one'],
   ERR_INSTALL_RELEASE_CORRUPT: ['verification', 422, 'a kept release no longer matches its verified manifest (edited or damaged on disk); remove that releases/<sequence> directory and install again'],
+  // --- pkcs11: keys held in a token (issue 12, hsm/) ---
+  ERR_PKCS11_URI_INVALID: ['format', 400, 'expected an RFC 7512 URI such as pkcs11:token=custody;object=release-1?pin-source=file:pin.txt (docs/keys.md)'],
+  ERR_PKCS11_URI_TOO_LARGE: ['limit', 413, 'a pkcs11: URI is at most 4096 characters and 32 attributes'],
+  ERR_PKCS11_PIN_IN_URI: ['usage', 400, 'put the PIN in a 0600 file and name it with ?pin-source=file:PATH (or set CUSTODY_PKCS11_PIN); never pin-value'],
+  ERR_PKCS11_PIN_REQUIRED: ['config', 500, 'the token needs its user PIN: add ?pin-source=file:PATH to the URI or set CUSTODY_PKCS11_PIN'],
+  ERR_PKCS11_PIN_INCORRECT: ['config', 500, 'the token refused the PIN and counts the failure; check the PIN file before trying again (a token locks after a few failures)'],
+  ERR_PKCS11_PIN_LOCKED: ['config', 500, 'the user PIN is locked after too many failures; the security officer must unlock it (e.g. softhsm2-util / pkcs11-tool --init-pin with the SO PIN)'],
+  ERR_PKCS11_MODULE: ['config', 500, 'name the PKCS#11 module with ?module-path=PATH in the URI or CUSTODY_PKCS11_MODULE (SoftHSM2: libsofthsm2.so)'],
+  ERR_PKCS11_TOKEN_NOT_FOUND: ['config', 500, 'no present token matches the URI\'s token/serial/slot attributes; list tokens with pkcs11-tool --list-token-slots'],
+  ERR_PKCS11_KEY_NOT_FOUND: ['config', 500, 'no object in the token matches the URI; list them with pkcs11-tool --list-objects --login, or make one with custody keygen --pkcs11'],
+  ERR_PKCS11_KEY_AMBIGUOUS: ['config', 500, 'the URI matches several keys; add object= and/or id= so it names exactly one'],
+  ERR_PKCS11_KEY_TYPE: ['config', 500, 'custody signs with Ed25519 only: the key must be CKK_EC_EDWARDS on edwards25519 (custody keygen --pkcs11 makes one)'],
+  ERR_PKCS11_KEY_EXISTS: ['io', 409, 'the token already holds a key with this label or id; choose another object= name'],
+  ERR_PKCS11_TOKEN_FAILED: ['io', 503, 'the token failed or was removed; check that it is present and the module works, then retry'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -17,4 +17,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
   { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
   { name: 'install', load: async () => (await import('./install.ts')).default },
+  { name: 'pkcs11', load: async () => (await import('./pkcs11.ts')).default },
 ];

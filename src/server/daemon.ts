@@ -32,6 +32,8 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
 import type { AuthStore } from '../auth/store.ts';
 import type { JsonObject } from '../encoding/json.ts';
+import type { Signer } from '../crypto/index.ts';
+import { signerHealth } from '../hsm/health.ts';
 import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
@@ -66,6 +68,10 @@ export interface DaemonOptions {
   /** origin names the log (default: the name in DIR/log/log.key, else `<hostname>/custody/log`). */
   origin?: string | undefined;
   keyFile?: string | undefined;
+  /** signer replaces keyFile: the manifest signing key held in a PKCS#11 token (opened by the caller, hsm/pkcs11). */
+  signer?: Signer | undefined;
+  /** previousSigners dual-sign during a key rotation while the root still names them (provider/identity). */
+  previousSigners?: readonly Signer[] | undefined;
   trustFile?: string | undefined;
   tokenFile?: string | undefined;
   passphrase?: PassphraseSource;
@@ -257,6 +263,7 @@ async function openReleases(
     dir: join(o.dataDir, 'releases'),
     blobs,
     signer: ctx.identity.signer,
+    previousSigners: ctx.identity.previousSigners,
     root: ctx.identity.root,
     log: { add: (entry) => ctx.service.add(entry), vkey: ctx.vkey },
     validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
@@ -395,6 +402,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       healthy: () => p.service.sequencer.fatalError === undefined,
       treeSize: () => p.service.checkpoint()?.size ?? 0,
     },
+    keyHealthy: () => signerHealth(p.identity.signer).ok,
     rescan: p.rescan,
     ...(o.maxBlobBytes === undefined ? {} : { maxBlobBytes: o.maxBlobBytes }),
     audit: p.record,
@@ -484,6 +492,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const identity = await loadOrCreateIdentity({
       dataDir,
       keyFile: o.keyFile,
+      signer: o.signer,
+      previousSigners: o.previousSigners,
       trustFile: o.trustFile,
       tokenFile: o.tokenFile,
       passphrase: o.passphrase ?? {},

@@ -4,9 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError, type TrustError } from '../../errors.ts';
+import type { Signer } from '../../crypto/index.ts';
+import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
-import { abs, postgresOption } from '../common.ts';
+import { abs, loadSigningKey, openTokenKey, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
 
@@ -67,8 +69,12 @@ options:
   --host ADDR                 listen address (default 127.0.0.1; 0.0.0.0 for the network)
   --incoming DIR              publish from DIR instead of DATA/incoming
   --key FILE                  manifest signing key instead of DATA/keys/signer.pem (sealed keys: CUSTODY_PASSPHRASE
-                              or --passphrase-file)
+                              or --passphrase-file), or a pkcs11: URI naming a key in a token (docs/keys.md);
+                              /health answers 503 while the token fails
   --passphrase-file FILE      passphrase of --key
+  --previous-key KEY          key rotation: the old manifest key (file or pkcs11: URI) also signs every manifest
+                              while the trust root still names it, so clients on the old root keep accepting
+                              (docs/keys.md, "Rotating the daemon's key"); repeatable
   --trust FILE                trust root instead of DATA/trust/root.json
   --token-file FILE           admin bearer token instead of DATA/admin.token
   --origin ORIGIN             log origin on first start (default <hostname>/custody/log)
@@ -103,6 +109,7 @@ example:
         incoming: { type: 'string' },
         key: { type: 'string' },
         'passphrase-file': { type: 'string' },
+        'previous-key': { type: 'string', multiple: true },
         trust: { type: 'string' },
         'token-file': { type: 'string' },
         origin: { type: 'string' },
@@ -178,13 +185,19 @@ example:
     process.on('SIGHUP', onHup);
     try {
       // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
+      // A token key is opened here, once, with a small session pool (hsm/pkcs11); files are opened by the daemon.
+      const signer = values.key !== undefined && isPkcs11Uri(values.key) ? await openTokenKey(ctx, values.key, 2) : undefined;
+      const previousSigners: Signer[] = [];
+      for (const k of values['previous-key'] ?? []) previousSigners.push(await loadSigningKey(ctx, { key: k, passphraseFile: values['passphrase-file'] }));
       const options: DaemonOptions = {
         dataDir,
         host: values.host ?? '127.0.0.1',
         port,
         incomingDir: values.incoming === undefined ? undefined : abs(ctx, values.incoming),
         origin: values.origin,
-        keyFile: values.key === undefined ? undefined : abs(ctx, values.key),
+        keyFile: values.key === undefined || signer !== undefined ? undefined : abs(ctx, values.key),
+        signer,
+        previousSigners,
         trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
         tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
         passphrase: {

@@ -14,6 +14,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Signer } from '../../crypto/index.ts';
 import { IoError, toIoError, type TrustError } from '../../errors.ts';
 import { openPostgresStorage } from '../../log/storage-postgres.ts';
 import { openSqliteStorage } from '../../log/storage-sqlite.ts';
@@ -22,7 +23,7 @@ import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from 
 import { createLogger } from '../log-format.ts';
 import { logPlugin } from './plugin.ts';
 import { LogService } from './service.ts';
-import { loadOrCreateLogKey, noteCheckpointSigner, type LogKey } from './signer.ts';
+import { loadOrCreateLogKey, logKeyFromSigner, noteCheckpointSigner, type LogKey } from './signer.ts';
 import { WitnessPool, type WitnessEndpoint } from './witness-client.ts';
 
 export { REDACT_PATHS, createLogger, loggerOptions } from '../log-format.ts';
@@ -47,6 +48,8 @@ export interface LogServerOptions {
   onFatal?: (e: TrustError) => void;
   /** postgres keeps the log's state in PostgreSQL (see {@link OpenLogOptions}). */
   postgres?: { url: string; schema?: string | undefined } | undefined;
+  /** signer replaces DIR/log.key (see {@link OpenLogOptions}). */
+  signer?: Signer | undefined;
 }
 
 /** RunningLogServer is a started log server. */
@@ -71,6 +74,8 @@ export interface OpenLogOptions {
   onFatal?: ((e: TrustError) => void) | undefined;
   /** postgres keeps the log's state in PostgreSQL instead of DIR/log.db (the note key stays in DIR/log.key). */
   postgres?: { url: string; schema?: string | undefined } | undefined;
+  /** signer replaces DIR/log.key: the checkpoint key held elsewhere (a PKCS#11 token), named `origin`. */
+  signer?: Signer | undefined;
 }
 
 /** OpenedLog is a running log service with its key and resolved configuration. */
@@ -90,7 +95,7 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
   } catch (e) {
     throw toIoError(e, o.dataDir, 'write');
   }
-  const key = await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin);
+  const key = o.signer !== undefined ? logKeyFromSigner(o.origin, o.signer) : await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin);
   const witnesses = o.witnesses ?? [];
   const config = resolveLogConfig(o.service ?? {}, witnesses.length > 0);
   const storage: LogStorage =

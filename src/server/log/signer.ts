@@ -3,12 +3,13 @@
  * root)` with the log's Ed25519 note key (c2sp.org/tlog-checkpoint: "the key name SHOULD equal the origin"), and
  * opens its own stored checkpoints with the matching verifier (cosignatures from witnesses are ignored there).
  */
-import { PrivateKey } from '../../crypto/index.ts';
+import { PrivateKey, type Signer } from '../../crypto/index.ts';
 import { ConfigError } from '../../errors.ts';
 import { formatCheckpoint, openCheckpoint } from '../../note/checkpoint.ts';
 import {
   formatSignerKey,
   formatVerifierKey,
+  newNoteSigner,
   newNoteVerifier,
   parseSignerKey,
   signNote,
@@ -39,6 +40,12 @@ export async function loadOrCreateLogKey(path: string, origin: string): Promise<
   }
   const verifier = newNoteVerifier(origin, signer.publicKey);
   return { signer, verifier, vkey: formatVerifierKey(origin, signer.publicKey), created };
+}
+
+/** logKeyFromSigner makes the log's note key of a signer held elsewhere (a PKCS#11 token): never created, not a file. */
+export function logKeyFromSigner(origin: string, signer: Signer): LogKey {
+  const note = newNoteSigner(origin, signer);
+  return { signer: note, verifier: newNoteVerifier(origin, signer.publicKey), vkey: formatVerifierKey(origin, signer.publicKey), created: false };
 }
 
 /** noteCheckpointSigner adapts a note key to the sequencer's {@link CheckpointSigner}. */

@@ -50,6 +50,13 @@ export interface IdentityOptions {
   dataDir: string;
   /** keyFile replaces DIR/keys/signer.pem (never created). */
   keyFile?: string | undefined;
+  /** signer replaces both: a key held elsewhere (a PKCS#11 token, hsm/pkcs11), opened by the caller. */
+  signer?: Signer | undefined;
+  /**
+   * previousSigners are the keys being rotated out: each also signs every manifest while the root still authorizes
+   * it (the transition), and is dropped with a warning once the root no longer names it.
+   */
+  previousSigners?: readonly Signer[] | undefined;
   /** trustFile replaces DIR/trust/root.json (never created). */
   trustFile?: string | undefined;
   /** tokenFile replaces DIR/admin.token (never created). */
@@ -61,6 +68,8 @@ export interface IdentityOptions {
 /** ProviderIdentity is the loaded identity. */
 export interface ProviderIdentity {
   signer: Signer;
+  /** previousSigners are the rotated-out keys that still sign (authorized by the root); empty outside a rotation. */
+  previousSigners: Signer[];
   root: TrustRoot;
   /** rootBytes are the bytes of root.json exactly as served and fingerprinted. */
   rootBytes: Uint8Array;
@@ -83,8 +92,10 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   const trustDir = join(o.dataDir, 'trust');
 
   // 1. The signing key.
-  let signerKey: PrivateKey;
-  if (o.keyFile !== undefined) {
+  let signerKey: Signer;
+  if (o.signer !== undefined) {
+    signerKey = o.signer;
+  } else if (o.keyFile !== undefined) {
     signerKey = await loadPrivateKey(o.keyFile, o.passphrase);
   } else {
     const path = join(keysDir, 'signer.pem');
@@ -119,6 +130,17 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
       hint: 'serve from a root whose targets threshold is 1, or sign releases offline with `custody sign-manifest` by each key holder',
     });
   }
+  const previousSigners: Signer[] = [];
+  for (const p of o.previousSigners ?? []) {
+    const id = tufKeyId(p.publicKey);
+    if (p.publicKey.equals(signerKey.publicKey)) {
+      throw new ConfigError('ERR_CONFIG_INVALID', `the previous key ${id} is the signing key itself`);
+    }
+    // The transition ends when the root stops naming the old key: from then on it would only add a signature nobody
+    // counts (and, revoked, one that marks the manifest as signed by a revoked key).
+    if (isKeyAuthorized(root, MANIFEST_SIGNER_ROLE, p.publicKey, o.now)) previousSigners.push(p);
+    else warnings.push(`the previous key ${id} is no longer a ${MANIFEST_SIGNER_ROLE} key of the trust root (version ${root.version}); manifests are signed by the new key only`);
+  }
   if (root.expires.getTime() - o.now.getTime() < ROOT_EXPIRY_WARNING_MS) {
     warnings.push(`the trust root expires at ${root.expires.toISOString()}; publish a new version with \`custody trust update\``);
   }
@@ -138,6 +160,7 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 
   return {
     signer: signerKey,
+    previousSigners,
     root,
     rootBytes,
     fingerprint: rootFingerprint(rootBytes),
@@ -150,13 +173,13 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 }
 
 /** createDevRoot makes a 1-of-1 root (root role: a fresh root key; the other roles: the signer) and writes it. */
-async function createDevRoot(keysDir: string, trustDir: string, signer: PrivateKey, now: Date): Promise<void> {
+async function createDevRoot(keysDir: string, trustDir: string, signer: Signer, now: Date): Promise<void> {
   const rootKeyPath = join(keysDir, 'root.pem');
   // A root key left by an interrupted first start is reused rather than overwritten.
   let rootKey: PrivateKey;
   if (await pathExists(rootKeyPath)) rootKey = await loadPrivateKey(rootKeyPath);
   else await writeKeyPair(rootKeyPath, (rootKey = PrivateKey.generate()));
-  const one = (k: PrivateKey) => ({ keys: [k.publicKey], threshold: 1 });
+  const one = (k: Signer) => ({ keys: [k.publicKey], threshold: 1 });
   const doc = signRoot(
     createRoot({
       roles: { root: one(rootKey), targets: one(signer), snapshot: one(signer), timestamp: one(signer) },
