@@ -124,16 +124,8 @@ export class SecretStore {
     return join(this.dir, `${checkSecretName(name)}.secret`);
   }
 
-  /** readRecord reads and parses a secret file (unauthenticated); undefined when there is none. */
-  async #readRecord(name: string): Promise<SecretRecord | undefined> {
-    let raw: Buffer;
-    try {
-      raw = await readFileBounded(this.#path(name), { maxBytes: SECRET_FILE_MAX_BYTES, what: 'secret file' });
-    } catch (e) {
-      if (isTrustError(e) && e.code === 'ERR_IO_NOT_FOUND') return undefined;
-      throw e;
-    }
-    return parseSecretFile(raw, name);
+  #readRecord(name: string): Promise<SecretRecord | undefined> {
+    return readSecretRecord(this.dir, name);
   }
 
   #kek(id: string): KeyEncryptionKey {
@@ -200,21 +192,8 @@ export class SecretStore {
   }
 
   /** list describes every secret (sorted by name) without decrypting any. A malformed file is refused. */
-  async list(): Promise<SecretInfo[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.dir);
-    } catch (e) {
-      throw toIoError(e, this.dir, 'read');
-    }
-    const out: SecretInfo[] = [];
-    for (const f of names.sort()) {
-      const m = SECRET_FILE_RE.exec(f);
-      if (!m) continue;
-      const r = await this.#readRecord(m[1]!);
-      if (r !== undefined) out.push(infoOf(r));
-    }
-    return out;
+  list(): Promise<SecretInfo[]> {
+    return listSecrets(this.dir);
   }
 
   /** rotateKek makes a new active KEK and rewraps every data key with it (module doc). */
@@ -338,6 +317,36 @@ export class SecretStore {
       if (TEMP_RE.test(n)) await fsp.unlink(join(this.dir, n)).catch(() => undefined);
     }
   }
+}
+
+/** readSecretRecord reads and parses STORE/<name>.secret (unauthenticated); undefined when there is none. */
+async function readSecretRecord(dir: string, name: string): Promise<SecretRecord | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readFileBounded(join(dir, `${checkSecretName(name)}.secret`), { maxBytes: SECRET_FILE_MAX_BYTES, what: 'secret file' });
+  } catch (e) {
+    if (isTrustError(e) && e.code === 'ERR_IO_NOT_FOUND') return undefined;
+    throw e;
+  }
+  return parseSecretFile(raw, name);
+}
+
+/** listSecrets describes every secret of a store directory from the file headers (no keyring needed, nothing decrypted). */
+export async function listSecrets(dir: string): Promise<SecretInfo[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    throw toIoError(e, dir, 'read');
+  }
+  const out: SecretInfo[] = [];
+  for (const f of names.sort()) {
+    const m = SECRET_FILE_RE.exec(f);
+    if (!m) continue;
+    const r = await readSecretRecord(dir, m[1]!);
+    if (r !== undefined) out.push(infoOf(r));
+  }
+  return out;
 }
 
 function notFound(name: string): UsageError {
