@@ -7,6 +7,7 @@ import { tar, zip } from './targets/archive.ts';
 import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
+import { keyringFile, secretFile } from './targets/secrets.ts';
 import { policy } from './targets/policy.ts';
 import { lockfile, sbomRead } from './targets/sbom.ts';
 import { osv } from './targets/vuln.ts';
@@ -64,4 +65,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   providerAnswers,
   signingApi,
   witness,
+  // secrets (issue 12)
+  secretFile,
+  keyringFile,
 ];
