@@ -11,7 +11,7 @@ const TIERS = [
   ['encoding'],
   ['io'],
   ['keys', 'tlog', 'hsm'],
-  ['note', 'trust', 'archive'],
+  ['note', 'trust', 'archive', 'secrets'],
   ['manifest', 'pkg', 'attest'],
   ['policy', 'sbom'],
   ['log', 'audit', 'client', 'vuln', 'rebuild', 'auth'],

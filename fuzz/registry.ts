@@ -9,6 +9,7 @@ import { canonicalJson, strictJson } from './targets/encoding.ts';
 import { pkcs11Uri } from './targets/hsm.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
 import { installJournal } from './targets/install.ts';
+import { keyringFile, secretFile } from './targets/secrets.ts';
 import { policy } from './targets/policy.ts';
 import { lockfile, sbomRead } from './targets/sbom.ts';
 import { osv } from './targets/vuln.ts';
@@ -69,4 +70,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   witness,
   // install targets (issue 13)
   installJournal,
+  // secrets (issue 12)
+  secretFile,
+  keyringFile,
 ];

@@ -522,6 +522,18 @@ export const ERROR_CODES = {
   ERR_PKCS11_KEY_TYPE: ['config', 500, 'custody signs with Ed25519 only: the key must be CKK_EC_EDWARDS on edwards25519 (custody keygen --pkcs11 makes one)'],
   ERR_PKCS11_KEY_EXISTS: ['io', 409, 'the token already holds a key with this label or id; choose another object= name'],
   ERR_PKCS11_TOKEN_FAILED: ['io', 503, 'the token failed or was removed; check that it is present and the module works, then retry'],
+  // --- secrets: envelope-encrypted secret store and its keyring (issue 12) ---
+  ERR_SECRETS_NAME: ['usage', 400, 'secret names are 1–128 characters a-z 0-9 . _ - starting with a letter or digit'],
+  ERR_SECRETS_NOT_FOUND: ['usage', 404, 'list what the store holds with `custody secrets list --store DIR`'],
+  ERR_SECRETS_FORMAT: ['format', 400, 'the file is not a custody-secret/v1 or custody-keyring/v1 document (docs/keys.md "Secrets"); restore it from a backup'],
+  ERR_SECRETS_KEYRING_AUTH: [
+    'config',
+    500,
+    'the passphrase does not open this keyring, or the keyring file was altered; check CUSTODY_PASSPHRASE or --passphrase-file, else restore the keyring from a backup',
+  ],
+  ERR_SECRETS_UNKNOWN_KEK: ['config', 500, 'the keyring holds no key-encryption key with this id; use the keyring the store was written with (--keyring)'],
+  ERR_SECRETS_DECRYPT: ['verification', 422, 'AES-GCM refused the secret: its file or its wrapped data key was altered, or it was renamed; restore it from a backup'],
+  ERR_SECRETS_LOCKED: ['io', 409, 'another custody process is changing this store; wait for it to finish (a lock left by a process that died is taken over)'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -70,3 +70,13 @@ export { installRelease, rollbackRelease, targetStatus, verifyReleaseDir } from 
 export type { InstallOptions, InstallResult, ReleaseRecord, RollbackResult, TargetStatus } from './client/install.ts';
 export { rootFingerprint } from './trust/root.ts';
 export { AuditLog, verifyAuditLog } from './audit/audit-log.ts';
+
+// Envelope-encrypted secrets and their KEK keyring (issue 12, docs/keys.md "Secrets").
+export { SecretStore, listSecrets } from './secrets/store.ts';
+export type { RewrapOptions, RewrapReport, RewrapStep, SecretInfo } from './secrets/store.ts';
+export { openSecretStore } from './secrets/open.ts';
+export { PassphraseKeyring } from './secrets/keyring.ts';
+export type { Keyring, KeyringEntry } from './secrets/keyring.ts';
+export { AesGcmKek } from './secrets/kek.ts';
+export type { KeyEncryptionKey } from './secrets/kek.ts';
+export { parseSecretFile, formatSecretFile } from './secrets/format.ts';

@@ -18,4 +18,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
   { name: 'install', load: async () => (await import('./install.ts')).default },
   { name: 'pkcs11', load: async () => (await import('./pkcs11.ts')).default },
+  { name: 'secrets', load: async () => (await import('./secrets.ts')).default },
 ];

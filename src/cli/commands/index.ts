@@ -82,4 +82,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
   install: { summary: 'install the newest verified release into DIR/releases/<sequence> and switch DIR/current atomically, with health check and rollback', load: async () => (await import('./install.ts')).install },
   rollback: { summary: 'switch an install target back to its previous verified release', load: async () => (await import('./install.ts')).rollback },
   status: { summary: 'show the active release of an install target: manifest, signers, log entry, and the releases kept', load: async () => (await import('./install.ts')).status },
+  // secrets (issue 12): envelope-encrypted secret store, KEK rotation
+  'secrets put': { summary: 'store a secret (from stdin or --from-file) encrypted under its own data key, wrapped by the active KEK', load: async () => (await import('./secrets.ts')).secretsPut },
+  'secrets get': { summary: 'decrypt a secret to stdout or to --output (0600); refused, and nothing printed, if any byte was altered', load: async () => (await import('./secrets.ts')).secretsGet },
+  'secrets list': { summary: 'list the secrets of a store: name, version, data key id, the KEK that wraps it (nothing decrypted)', load: async () => (await import('./secrets.ts')).secretsList },
+  'secrets rotate-kek': { summary: 'make a new active KEK and rewrap every data key with it (payloads untouched); retire the old KEK', load: async () => (await import('./secrets.ts')).secretsRotateKek },
+  'secrets rewrap': { summary: 'finish an interrupted KEK rotation: rewrap what the active KEK does not wrap yet, retire unused KEKs', load: async () => (await import('./secrets.ts')).secretsRewrap },
 };

@@ -77,6 +77,10 @@ options:
                               (docs/keys.md, "Rotating the daemon's key"); repeatable
   --trust FILE                trust root instead of DATA/trust/root.json
   --token-file FILE           admin bearer token instead of DATA/admin.token
+  --secrets STORE             keep the admin token, the signing key's passphrase and the log key in this
+                              envelope-encrypted store (custody secrets; docs/keys.md "Secrets"), its keyring
+                              opened with CUSTODY_PASSPHRASE or --passphrase-file and made on first use
+  --secrets-keyring FILE      the store's keyring (default STORE/keyring)
   --origin ORIGIN             log origin on first start (default <hostname>/custody/log)
   --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)
   --validity DAYS             validity of signed manifests (default 30)
@@ -112,6 +116,8 @@ example:
         'previous-key': { type: 'string', multiple: true },
         trust: { type: 'string' },
         'token-file': { type: 'string' },
+        secrets: { type: 'string' },
+        'secrets-keyring': { type: 'string' },
         origin: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -204,6 +210,10 @@ example:
           passphraseFile: values['passphrase-file'] === undefined ? undefined : abs(ctx, values['passphrase-file']),
           env: ctx.env,
         },
+        secrets:
+          values.secrets === undefined
+            ? undefined
+            : { dir: abs(ctx, values.secrets), keyringPath: values['secrets-keyring'] === undefined ? undefined : abs(ctx, values['secrets-keyring']) },
         tls,
         ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
         ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),

@@ -31,10 +31,18 @@ export interface LogKey {
 
 /** loadOrCreateLogKey loads the signer key at path (created on first use) and checks it is named `origin`. */
 export async function loadOrCreateLogKey(path: string, origin: string): Promise<LogKey> {
-  const { text, created } = await loadOrCreateKeyText(path, () => formatSignerKey(origin, PrivateKey.generate()));
+  return loadOrCreateLogKeyFrom(() => loadOrCreateKeyText(path, () => formatSignerKey(origin, PrivateKey.generate())), origin, path);
+}
+
+/** LogKeySource returns the key text, making it with `create` when there is none (e.g. the daemon's secret store). */
+export type LogKeySource = (create: () => string) => Promise<{ text: string; created: boolean }>;
+
+/** loadOrCreateLogKeyFrom is loadOrCreateLogKey over another source of the key text; `where` names it in errors. */
+export async function loadOrCreateLogKeyFrom(source: LogKeySource, origin: string, where: string): Promise<LogKey> {
+  const { text, created } = await source(() => formatSignerKey(origin, PrivateKey.generate()));
   const signer = parseSignerKey(text);
   if (signer.name !== origin) {
-    throw new ConfigError('ERR_CONFIG_INVALID', `the log key in ${path} is for origin ${signer.name}, not ${origin}`, {
+    throw new ConfigError('ERR_CONFIG_INVALID', `the log key in ${where} is for origin ${signer.name}, not ${origin}`, {
       hint: 'pass the --origin the data directory was created with, or use another --data directory',
     });
   }

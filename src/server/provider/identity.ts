@@ -39,6 +39,8 @@ import {
 } from '../../trust/root.ts';
 import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../http.ts';
 import { loadOrCreateKeyText } from '../log/key-file.ts';
+import { describeSource, loadOrCreateStoredText, resolveSecretSource } from '../daemon-secrets.ts';
+import type { SecretStore } from '../../secrets/store.ts';
 
 /** DEV_ROOT_VALIDITY_MS: a development root is valid for a year. */
 export const DEV_ROOT_VALIDITY_MS = 365 * 86_400_000;
@@ -62,6 +64,8 @@ export interface IdentityOptions {
   /** tokenFile replaces DIR/admin.token (never created). */
   tokenFile?: string | undefined;
   passphrase: PassphraseSource;
+  /** secrets keeps the admin token and the signer key's passphrase in a secret store (server/daemon-secrets). */
+  secrets?: SecretStore | undefined;
   now: Date;
 }
 
@@ -91,19 +95,27 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   const keysDir = join(o.dataDir, 'keys');
   const trustDir = join(o.dataDir, 'trust');
 
-  // 1. The signing key.
+  // 1. The signing key (a token-held signer, or a key file whose passphrase may come from the secret store:
+  // server/daemon-secrets).
+  const passSource = await resolveSecretSource('signerPassphrase', o);
+  let passphrase = o.passphrase;
+  if (passSource.kind === 'store') {
+    const raw = await passSource.store.get(passSource.name);
+    passphrase = { env: { CUSTODY_PASSPHRASE: Buffer.from(raw).toString('utf8') } };
+    raw.fill(0);
+  }
   let signerKey: Signer;
   if (o.signer !== undefined) {
     signerKey = o.signer;
   } else if (o.keyFile !== undefined) {
-    signerKey = await loadPrivateKey(o.keyFile, o.passphrase);
+    signerKey = await loadPrivateKey(o.keyFile, passphrase);
   } else {
     const path = join(keysDir, 'signer.pem');
     if (!(await pathExists(path))) {
       await writeKeyPair(path, PrivateKey.generate());
       created.push('signer key');
     }
-    signerKey = await loadPrivateKey(path, o.passphrase);
+    signerKey = await loadPrivateKey(path, passphrase);
   }
 
   // 2. The trust root.
@@ -145,10 +157,15 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
     warnings.push(`the trust root expires at ${root.expires.toISOString()}; publish a new version with \`custody trust update\``);
   }
 
-  // 3. The bearer token.
-  const tokenPath = o.tokenFile ?? join(o.dataDir, 'admin.token');
+  // 3. The bearer token (server/daemon-secrets resolves where it lives).
+  const tokenSource = await resolveSecretSource('adminToken', o);
+  const tokenPath = describeSource(tokenSource);
   let tokenText: string;
-  if (o.tokenFile !== undefined) {
+  if (tokenSource.kind === 'store') {
+    const r = await loadOrCreateStoredText(tokenSource.store, tokenSource.name, () => Buffer.from(randomBytes(32)).toString('base64url'));
+    tokenText = r.text;
+    if (r.created) created.push('token');
+  } else if (o.tokenFile !== undefined) {
     const raw = await readFileBounded(o.tokenFile, { maxBytes: TOKEN_FILE_MAX_BYTES, allowSymlink: true, what: 'token file' });
     tokenText = raw.toString('utf8');
   } else {
