@@ -329,7 +329,7 @@ export function registerCertusRoutes(app: FastifyInstance, c: CertusContext): vo
         envelope,
       });
       await record(
-        { scanId, kind: 'signed', actor: keyId, result: 'pass', details: { entry_id: entryId, log_index: added.index, inner_signer: inner.signer, files: inner.files.length, artifact_digest: digest, assessment_type: (b.assessment_metadata['assessment_type'] as JsonValue) ?? null, signed_at: signedAt.toISOString() } },
+        { scanId, kind: 'signed', actor: keyId, result: 'pass', details: { entry_id: entryId, log_index: added.index, inner_signer: inner.signer, inner_timestamp: inner.timestamp, files: inner.files.length, artifact_digest: digest, assessment_type: (b.assessment_metadata['assessment_type'] as JsonValue) ?? null, signed_at: signedAt.toISOString() } },
         'artifacts_signed',
       );
       c.audit('signapi.artifact_signed', req, reply, { scan_id: scanId, entry_id: entryId, log_index: added.index, inner_signer: inner.signer, files: inner.files.length });
@@ -712,7 +712,7 @@ export function provenanceOf(scanId: string, events: readonly ScanEvent[], origi
       version: null,
       signed_by: str(e.details['inner_signer']),
       verified_by: origin,
-      timestamp: new Date(e.at).toISOString(),
+      timestamp: str(e.details['inner_timestamp']) ?? new Date(e.at).toISOString(),
     });
   }
   const uris = (dest: string): string[] =>
