@@ -6,9 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createToken } from '../../src/auth/auth.ts';
 import { openAuthStore } from '../../src/auth/open.ts';
 import { openCertusStore } from '../../src/auth/certus-store.ts';
 import { DirectoryArtifactStore } from '../../src/server/signing/artifact-store.ts';
+import { PERMIT_BODY_MAX_BYTES, UPLOAD_BODY_MAX_BYTES } from '../../src/server/signing/certus.ts';
+import { continueAllowed } from '../../src/server/signing/plugin.ts';
 import { scanFileMessage, scanMessage } from '../../src/server/signing/scan.ts';
 import { DEFAULT_UPLOAD_POLICY_TEXT, evaluateUploadPolicy, parseUploadPolicy } from '../../src/server/signing/upload-policy.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -94,4 +97,19 @@ test('single use in SQLite: of many racing uses through two connections exactly 
   assert.deepEqual(await b.listEvents('s', 10), [{ scanId: 's', kind: 'permitted', at: now, actor: 'k', result: 'pass', details: { n: 1 } }]);
   assert.deepEqual(await a.signerCounts(10), { total: 0, signers: [] });
   await a.ping();
+});
+
+test('a cluster leader lets a Certus request send its body only with the route scope and under the route cap', async (t) => {
+  const dir = tmpDir(t);
+  const auth = await openAuthStore({ dataDir: dir });
+  t.after(() => auth.close());
+  const permit = await createToken(auth, { name: 'p', scopes: ['permit'], now: Date.now(), ttlMs: null });
+  const upload = await createToken(auth, { name: 'u', scopes: ['upload'], now: Date.now(), ttlMs: null });
+  assert.equal(await continueAllowed(auth, '/v1/execute-upload', `Bearer ${upload.token}`, 1024), true);
+  assert.equal(await continueAllowed(auth, '/v1/execute-upload', `Bearer ${permit.token}`, 1024), false);
+  assert.equal(await continueAllowed(auth, '/v1/execute-upload', `Bearer ${upload.token}`, UPLOAD_BODY_MAX_BYTES + 1), false);
+  assert.equal(await continueAllowed(auth, '/v1/verify-and-permit-upload', `Bearer ${permit.token}`, 1024), true);
+  assert.equal(await continueAllowed(auth, '/v1/verify-and-permit-upload', `Bearer ${permit.token}`, PERMIT_BODY_MAX_BYTES + 1), false);
+  assert.equal(await continueAllowed(auth, '/v1/sign-artifact', `Bearer ${permit.token}`, 1024), false);
+  assert.equal(await continueAllowed(auth, '/v1/verify-chain', undefined, 1024), false);
 });

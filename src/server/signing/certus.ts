@@ -231,6 +231,11 @@ export function certusBodyCap(path: string, uploadCap = UPLOAD_BODY_MAX_BYTES): 
   return undefined;
 }
 
+/** certusScopeOf is the scope a Certus route path needs, else undefined. */
+export function certusScopeOf(path: string): Scope | undefined {
+  return { '/v1/sign-artifact': 'sign', '/v1/verify-chain': 'verify', '/v1/verify-and-permit-upload': 'permit', '/v1/execute-upload': 'upload' }[path] as Scope | undefined;
+}
+
 function uuid(): string {
   const b = randomBytes(16);
   b[6] = (b[6]! & 0x0f) | 0x40;

@@ -44,7 +44,7 @@ import type { TrustRoot } from '../../trust/root.ts';
 import { RequestLimiter, sendError, toHttpError } from '../http.ts';
 import type { LogService } from '../log/service.ts';
 import { CERTUS_SIGN_PREDICATE, entryIdOf, jsonDepth, signatureEntry } from './entry.ts';
-import { certusBodyCap, registerCertusRoutes, type CertusOptions } from './certus.ts';
+import { certusBodyCap, certusScopeOf, registerCertusRoutes, type CertusOptions } from './certus.ts';
 
 /** SIGN_BODY_MAX_BYTES caps a sign request (a digest, a name and predicates). */
 export const SIGN_BODY_MAX_BYTES = 64 * 1024;
@@ -109,6 +109,8 @@ export async function continueAllowed(store: AuthStore, url: string, authorizati
     // A request the route refuses for its scope gets no "100 Continue" either: its body never crosses the socket.
     if (path === '/v1/sign') requireScope(p, 'sign');
     if (path === '/v1/verify') requireScope(p, 'verify');
+    const certusScope = certusScopeOf(path);
+    if (certusScope !== undefined) requireScope(p, certusScope);
     return true;
   } catch {
     return false;
