@@ -16,6 +16,8 @@
  * GET  /v1/transparency            ?signer&limit&offset                                             public
  * GET  /v1/health, /v1/ready, /v1/keys/root.json                                                   public
  * ```
+ * With `certus` options, the chain-of-custody, gatekeeper, upload, stats and provenance routes of
+ * server/signing/certus are registered too (sign-artifact, verify-chain, verify-and-permit-upload, execute-upload).
  * Every answer carries `X-Request-ID` (the caller's when it is 1–128 of [A-Za-z0-9._:-], else a fresh UUID).
  * Refusals are the JSON body of server/http with the status of their code; sign and verify are limited per token and
  * per client address (429 + Retry-After), the auth routes per address; bodies are capped (413) and validated by
