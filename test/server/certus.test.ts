@@ -195,6 +195,8 @@ test('sign-artifact → verify-chain: inner signatures checked for real, outer l
   assert.equal(vs.artifacts_signed, 1);
   assert.equal(vs.chains_verified, 1);
   assert.ok(vs.chains_failed! >= 2);
+  // Audit appends are serialized: once this one is durable, every event of the requests above is in the file.
+  await d.audit.append('test.sync', {});
   const audit = readFileSync(join(d.dataDir, 'audit.jsonl'), 'utf8');
   assert.match(audit, /"event":"signapi.artifact_signed"/);
   assert.match(audit, /"code":"ERR_CERTUS_INNER_SIGNATURE_INVALID"/);
@@ -343,6 +345,8 @@ test('the gatekeeper permits only a verified scan; execute-upload refuses forged
   assert.equal((stats.body.verification_stats as Record<string, number>).uploads, 1);
   assert.equal(typeof stats.body.total_transparency_entries, 'number');
 
+  // Audit appends are serialized: once this one is durable, every event of the requests above is in the file.
+  await d.audit.append('test.sync', {});
   const audit = readFileSync(join(d.dataDir, 'audit.jsonl'), 'utf8');
   for (const ev of ['signapi.permitted', 'signapi.uploaded']) assert.match(audit, new RegExp(`"event":"${ev}"`));
   for (const code of ['ERR_CERTUS_PERMISSION_USED', 'ERR_CERTUS_PERMISSION_INVALID', 'ERR_CERTUS_POLICY_DENIED']) assert.match(audit, new RegExp(`"code":"${code}"`));
