@@ -16,6 +16,7 @@ import { osv } from './targets/vuln.ts';
 import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targets/note.ts';
 import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
 import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
+import { certusApi, uploadPermission, uploadPolicy } from './targets/certus.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 
@@ -73,4 +74,8 @@ export const TARGETS: readonly FuzzTarget[] = [
   // secrets (issue 12)
   secretFile,
   keyringFile,
+  // Certus routes (issue 11)
+  certusApi,
+  uploadPermission,
+  uploadPolicy,
 ];

@@ -534,6 +534,27 @@ export const ERROR_CODES = {
   ERR_SECRETS_UNKNOWN_KEK: ['config', 500, 'the keyring holds no key-encryption key with this id; use the keyring the store was written with (--keyring)'],
   ERR_SECRETS_DECRYPT: ['verification', 422, 'AES-GCM refused the secret: its file or its wrapped data key was altered, or it was renamed; restore it from a backup'],
   ERR_SECRETS_LOCKED: ['io', 409, 'another custody process is changing this store; wait for it to finish (a lock left by a process that died is taken over)'],
+  // --- certus: gatekeeper, chain of custody, upload store (issue 11) ---
+  ERR_CERTUS_ARTIFACT_DUPLICATE: ['format', 400, 'each artifact (or file) name appears once in a scan'],
+  ERR_CERTUS_TIMESTAMP: ['format', 400, 'inner signature timestamps are RFC 3339, e.g. 2026-01-02T03:04:05Z'],
+  ERR_CERTUS_SCANNER_UNKNOWN: ['policy', 403, 'register the scanner first: custody identity add NAME --key K.pub --scope scan'],
+  ERR_CERTUS_SCANNER_REVOKED: ['policy', 403, 'the scanner identity was revoked; its signatures are no longer accepted'],
+  ERR_CERTUS_INNER_SIGNATURE_INVALID: ['verification', 422, 'the scanner signs the exact scan message of docs/signing-api.md ("Inner signatures") over these artifacts with its registered key'],
+  ERR_CERTUS_ALGORITHM: ['policy', 422, 'inner signatures are Ed25519 ("algorithm": "Ed25519")'],
+  ERR_CERTUS_POLICY: ['config', 500, 'fix the upload policy file (docs/signing-api.md "Upload policy"); the message names the path'],
+  ERR_CERTUS_TIER_UNKNOWN: ['policy', 403, 'ask for a tier the upload policy defines'],
+  ERR_CERTUS_POLICY_DENIED: ['policy', 403, 'the upload policy of this tier does not permit this scan (scanner, artifact type, count, size or destination)'],
+  ERR_CERTUS_SIGNATURE_STALE: ['policy', 403, 'the inner signature is older than the tier allows (or dated in the future); sign the scan again'],
+  ERR_CERTUS_PERMISSION_INVALID: ['verification', 403, 'an upload permission is the "permission" envelope POST /v1/verify-and-permit-upload answered, signed by this service'],
+  ERR_CERTUS_PERMISSION_UNKNOWN: ['policy', 403, 'the permission was not issued by this service (or its database); ask POST /v1/verify-and-permit-upload for one'],
+  ERR_CERTUS_PERMISSION_EXPIRED: ['policy', 403, 'the upload permission expired; ask for a new one'],
+  ERR_CERTUS_PERMISSION_USED: ['policy', 403, 'an upload permission is used once; ask for a new one'],
+  ERR_CERTUS_PERMISSION_MISMATCH: ['policy', 403, 'upload exactly the scan and artifacts the permission names'],
+  ERR_CERTUS_DIGEST_MISMATCH: ['verification', 422, 'the bytes (or the locations) do not have the digest that was signed and permitted'],
+  ERR_CERTUS_CHAIN_BROKEN: ['verification', 422, 'the outer signature does not cover the inner signature and files presented'],
+  ERR_CERTUS_STORE: ['io', 503, 'the artifact store failed; check its directory (DATA/artifacts) and retry with a new permission'],
+  ERR_CERTUS_SCAN_NOT_FOUND: ['io', 404, 'no record of this scan id; sign it (POST /v1/sign-artifact) or ask for a permission first'],
+  ERR_CERTUS_UNKNOWN_ROLE: ['io', 404, 'this service publishes root.json; other roles are not served here'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

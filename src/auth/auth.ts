@@ -58,7 +58,7 @@ export function parseScopeList(text: string): Scope[] {
   const parts = text.split(',').map((s) => s.trim());
   const out: Scope[] = [];
   for (const p of parts) {
-    if (!isScope(p)) throw new UsageError('ERR_USAGE_ARGUMENT', `--scope: expected a comma-separated list of sign, verify, permit, upload, admin; got ${JSON.stringify(p.slice(0, 40))}`);
+    if (!isScope(p)) throw new UsageError('ERR_USAGE_ARGUMENT', `--scope: expected a comma-separated list of sign, verify, permit, upload, admin, scan; got ${JSON.stringify(p.slice(0, 40))}`);
     if (!out.includes(p)) out.push(p);
   }
   return out;

@@ -21,8 +21,12 @@
  * 5. Errors. Infrastructure failures reject with IoError ERR_AUTH_STORE (cause attached, no connection string).
  */
 
-/** SCOPES are the permissions a token can carry; a route names the one it needs. `admin` implies no other scope. */
-export const SCOPES = ['sign', 'verify', 'permit', 'upload', 'admin'] as const;
+/**
+ * SCOPES are the permissions a token can carry; a route names the one it needs. `admin` implies no other scope.
+ * `scan` marks a registered identity as a scanner: its key's inner signatures over scans are the ones the Certus
+ * routes accept (server/signing/scan); it opens no route.
+ */
+export const SCOPES = ['sign', 'verify', 'permit', 'upload', 'admin', 'scan'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** TokenRecord is a stored token without its digest. Times are milliseconds since the Unix epoch. */

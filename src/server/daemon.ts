@@ -62,6 +62,8 @@ import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
+import { openCertus, type CertusDaemonOptions } from './signing/certus-open.ts';
+import { OpenApiCollector } from './signing/openapi.ts';
 import { publishSample } from './provider/sample.ts';
 
 /** DaemonOptions configures {@link startDaemon}. */
@@ -113,6 +115,8 @@ export interface DaemonOptions {
   /** signingRateLimitPerToken / signingRateLimitPerIp: sign and verify requests per second (defaults 20 / 50; 0 = off). */
   signingRateLimitPerToken?: number;
   signingRateLimitPerIp?: number;
+  /** certus configures the Certus gatekeeper and upload routes of the signing API (server/signing/certus-open). */
+  certus?: CertusDaemonOptions | undefined;
   /** sample publishes the sample release when the data directory is new and nothing else is released. */
   sample?: boolean;
   /**
@@ -359,6 +363,7 @@ interface AppParts {
   origin: string;
   /** auth is the signing API's store (undefined when the API is off). */
   auth: AuthStore | undefined;
+  certus?: Awaited<ReturnType<typeof openCertus>> | undefined;
 }
 
 /**
@@ -425,6 +430,10 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
   });
   await app.register(logPlugin, { prefix: '/log', backend: p.service, tokens: [p.identity.token], config: p.config, registerRateLimit: false });
   if (p.auth !== undefined) {
+    // GET /openapi.json describes the /v1 routes from their own schemas (server/signing/openapi).
+    const openapi = new OpenApiCollector();
+    app.addHook('onRoute', openapi.onRoute);
+    app.get('/openapi.json', (_req, reply) => reply.send(openapi.document({ title: 'Custody signing API', version: o.version ?? '0.0.0' })));
     await app.register(signingApiPlugin, {
       prefix: '/v1',
       store: p.auth,
@@ -438,6 +447,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       ...(o.signingRateLimitPerToken === undefined ? {} : { rateLimitPerToken: o.signingRateLimitPerToken }),
       ...(o.signingRateLimitPerIp === undefined ? {} : { rateLimitPerIp: o.signingRateLimitPerIp }),
       ...(o.now === undefined ? {} : { now: o.now }),
+      certus: p.certus,
     });
   }
   if (o.leader !== undefined) {
@@ -606,7 +616,9 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       closers.push(() => store.close());
       auth = store;
     }
-    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
+    const certus = auth === undefined ? undefined : await openCertus({ ...o.certus, dataDir, postgres: o.postgres });
+    if (certus !== undefined) closers.push(() => certus.close());
+    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, certus });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {

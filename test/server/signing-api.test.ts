@@ -290,7 +290,7 @@ test('X-Request-ID, body caps, schema validation, readiness, trust root', async 
 
   const ready = await call(d, 'GET', '/v1/ready');
   assert.equal(ready.status, 200);
-  assert.deepEqual(ready.body.checks, { log: true, store: true, key: true });
+  assert.deepEqual(ready.body.checks, { log: true, store: true, key: true, records: true, artifacts: true });
   const root = await fetch(`${d.url}/v1/keys/root.json`);
   assert.deepEqual(Buffer.from(await root.arrayBuffer()), Buffer.from(d.identity.rootBytes));
 

@@ -160,7 +160,8 @@ POST /v1/auth/token (docs/signing-api.md "Challenge-response"). Names are never 
 
 options:
   --key K.pub                 the identity's public key: SPKI PEM, 64 hex characters or base64 (a file or inline hex)
-  --scope SCOPES              comma-separated: sign, verify, permit, upload, admin
+  --scope SCOPES              comma-separated: sign, verify, permit, upload, admin, and scan (a scanner whose
+                              inner signatures POST /v1/sign-artifact and /v1/verify-and-permit-upload accept)
 ${STORE_HELP}
   --json                      print {"name","public_key","scopes","created_at"}
 

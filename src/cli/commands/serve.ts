@@ -100,6 +100,8 @@ options:
   --no-sample                 do not publish the sample release on a first start
   --no-signing-api            do not serve the signing API under /v1 (docs/signing-api.md; its callers are made with
                               custody token create and custody identity add)
+  --upload-policy F           the gatekeeper's tier rules, JSON or YAML (POST /v1/verify-and-permit-upload;
+                              docs/signing-api.md "Upload policy"; default: any registered scanner)
 
 example:
   custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
@@ -132,6 +134,7 @@ example:
         workers: { type: 'string' },
         'no-sample': { type: 'boolean' },
         'no-signing-api': { type: 'boolean' },
+        'upload-policy': { type: 'string' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
       },
@@ -226,6 +229,7 @@ example:
         logFormat,
         sample: values['no-sample'] !== true,
         signingApi: values['no-signing-api'] !== true,
+        certus: { uploadPolicyFile: values['upload-policy'] === undefined ? undefined : abs(ctx, values['upload-policy']) },
         onFatal: (e) => stop(e),
         version: packageVersion(),
       };

@@ -16,6 +16,8 @@
  * GET  /v1/transparency            ?signer&limit&offset                                             public
  * GET  /v1/health, /v1/ready, /v1/keys/root.json                                                   public
  * ```
+ * With `certus` options, the chain-of-custody, gatekeeper, upload, stats and provenance routes of
+ * server/signing/certus are registered too (sign-artifact, verify-chain, verify-and-permit-upload, execute-upload).
  * Every answer carries `X-Request-ID` (the caller's when it is 1–128 of [A-Za-z0-9._:-], else a fresh UUID).
  * Refusals are the JSON body of server/http with the status of their code; sign and verify are limited per token and
  * per client address (429 + Retry-After), the auth routes per address; bodies are capped (413) and validated by
@@ -44,6 +46,7 @@ import type { TrustRoot } from '../../trust/root.ts';
 import { RequestLimiter, sendError, toHttpError } from '../http.ts';
 import type { LogService } from '../log/service.ts';
 import { CERTUS_SIGN_PREDICATE, entryIdOf, jsonDepth, signatureEntry } from './entry.ts';
+import { certusBodyCap, certusScopeOf, registerCertusRoutes, type CertusOptions } from './certus.ts';
 
 /** SIGN_BODY_MAX_BYTES caps a sign request (a digest, a name and predicates). */
 export const SIGN_BODY_MAX_BYTES = 64 * 1024;
@@ -78,6 +81,8 @@ export interface SigningApiOptions {
   /** audit records an event (never a token). */
   audit: (event: string, fields: JsonObject) => void;
   now?: () => Date;
+  /** certus: the Certus chain-of-custody, gatekeeper and provenance routes (server/signing/certus); off when absent. */
+  certus?: CertusOptions | undefined;
 }
 
 function newRequestId(): string {
@@ -98,7 +103,7 @@ const str = (maxLength: number): Record<string, unknown> => ({ type: 'string', m
 /** continueAllowed decides whether a leader lets a forwarded /v1 request send its body (server/daemon checkContinue). */
 export async function continueAllowed(store: AuthStore, url: string, authorization: string | undefined, declared: number): Promise<boolean> {
   const path = url.split('?')[0] ?? '';
-  const cap = path === '/v1/sign' ? SIGN_BODY_MAX_BYTES : path === '/v1/verify' ? VERIFY_BODY_MAX_BYTES : AUTH_BODY_MAX_BYTES;
+  const cap = path === '/v1/sign' ? SIGN_BODY_MAX_BYTES : path === '/v1/verify' ? VERIFY_BODY_MAX_BYTES : (certusBodyCap(path) ?? AUTH_BODY_MAX_BYTES);
   if (declared > cap) return false;
   if (path === '/v1/auth/challenge' || path === '/v1/auth/token') return true;
   try {
@@ -106,6 +111,8 @@ export async function continueAllowed(store: AuthStore, url: string, authorizati
     // A request the route refuses for its scope gets no "100 Continue" either: its body never crosses the socket.
     if (path === '/v1/sign') requireScope(p, 'sign');
     if (path === '/v1/verify') requireScope(p, 'verify');
+    const certusScope = certusScopeOf(path);
+    if (certusScope !== undefined) requireScope(p, certusScope);
     return true;
   } catch {
     return false;
@@ -468,7 +475,19 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
     } catch {
       failures.key = 'failed';
     }
-    const ready = checks.log && checks.store && checks.key;
+    if (o.certus !== undefined) {
+      // The Certus routes' records and the artifact store (server/signing/certus) are probed too.
+      for (const [name, probe] of [['records', () => o.certus!.store.ping()], ['artifacts', () => o.certus!.artifacts.probe()]] as const) {
+        try {
+          await probe();
+          checks[name] = true;
+        } catch (e) {
+          checks[name] = false;
+          failures[name] = isTrustError(e) ? e.code : 'failed';
+        }
+      }
+    }
+    const ready = Object.values(checks).every((x) => x);
     if (!ready) {
       req.log.warn({ failures }, 'signing API not ready');
       const failing = Object.keys(failures);
@@ -487,5 +506,6 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
   app.get('/keys/root.json', (_req, reply) =>
     reply.type('application/json; charset=utf-8').send(Buffer.from(o.rootBytes.buffer, o.rootBytes.byteOffset, o.rootBytes.byteLength)),
   );
+  if (o.certus !== undefined) registerCertusRoutes(app, { auth: o.store, service: o.service, signer: o.signer, rootKeys, origin: o.origin, guard, principal: (r) => principals.get(r), audit, limitIp, proofOf, now, certus: o.certus });
   done();
 }
