@@ -33,3 +33,5 @@ export { AES_256_GCM_KEY_BYTES, AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, aes256Gc
 export { SEALED_KEY_PEM_LABEL, isSealedKeyPem, openSealedKey, sealPrivateKey } from './sealed-key.ts';
 export type { SealOptions } from './sealed-key.ts';
 export type { Signer } from './signer.ts';
+export { ED25519_WEBCRYPTO, publicKeyFromSpki, toWebCryptoPrivateKey, toWebCryptoPublicKey, webcrypto } from './webcrypto.ts';
+export type { WebCrypto, WebCryptoKey } from './webcrypto.ts';

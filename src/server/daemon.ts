@@ -31,9 +31,11 @@ import { AUDIT_ANCHOR_MAX_BYTES, formatAuditAnchorEntry, formatAuditAnchorFile }
 import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
 import type { AuthStore } from '../auth/store.ts';
+import { KEYLESS_CA_CERT_FILE, KeylessCa } from '../auth/keyless-ca.ts';
+import { OidcVerifier, type OidcVerifierOptions } from '../auth/oidc.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
-import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
+import { pathExists, readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
@@ -95,6 +97,10 @@ export interface DaemonOptions {
   /** signingRateLimitPerToken / signingRateLimitPerIp: sign and verify requests per second (defaults 20 / 50; 0 = off). */
   signingRateLimitPerToken?: number;
   signingRateLimitPerIp?: number;
+  /** oidc accepts OIDC bearer JWTs of these issuers on /v1 and makes their callers sign keyless (auth/oidc). */
+  oidc?: OidcVerifierOptions | undefined;
+  /** dev labels the daemon a development one (`custody serve --dev`): a `custody-mode: development` header on /v1. */
+  dev?: boolean;
   /** sample publishes the sample release when the data directory is new and nothing else is released. */
   sample?: boolean;
   /**
@@ -338,6 +344,8 @@ interface AppParts {
   origin: string;
   /** auth is the signing API's store (undefined when the API is off). */
   auth: AuthStore | undefined;
+  /** keyless: the OIDC verifier and keyless CA of the signing API (both undefined without --oidc-issuer). */
+  keyless: { oidc: OidcVerifier | undefined; ca: KeylessCa | undefined };
 }
 
 /**
@@ -413,6 +421,9 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       vkey: p.vkey,
       origin: p.origin,
       audit: p.record,
+      oidc: p.keyless.oidc,
+      keyless: p.keyless.ca,
+      mode: o.dev === true ? 'development' : 'production',
       ...(o.signingRateLimitPerToken === undefined ? {} : { rateLimitPerToken: o.signingRateLimitPerToken }),
       ...(o.signingRateLimitPerIp === undefined ? {} : { rateLimitPerIp: o.signingRateLimitPerIp }),
       ...(o.now === undefined ? {} : { now: o.now }),
@@ -431,7 +442,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       if (p.auth !== undefined && (req.url ?? '').startsWith('/v1/')) {
         // The signing API's tokens live in its store: the check is asynchronous (server/signing continueAllowed).
         const auth = p.auth;
-        void continueAllowed(auth, req.url ?? '', req.headers.authorization, declared).then((ok) => {
+        void continueAllowed(auth, req.url ?? '', req.headers.authorization, declared, p.keyless.oidc).then((ok) => {
           if (ok) res.writeContinue();
           app.server.emit('request', req, res);
         });
@@ -526,12 +537,16 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const sample = o.sample === true && fresh && releases.list().length === 0 ? await publishSample(blobs, releases) : undefined;
 
     let auth: AuthStore | undefined;
+    const keyless: AppParts['keyless'] = { oidc: undefined, ca: undefined };
     if (o.signingApi !== false) {
       const store = await openAuthStore({ dataDir, postgres: o.postgres });
       closers.push(() => store.close());
       auth = store;
+      // The keyless CA is made with the first OIDC issuer, and kept loaded afterwards so old certificates verify.
+      if (o.oidc !== undefined) keyless.oidc = new OidcVerifier(o.oidc);
+      if (o.oidc !== undefined || (await pathExists(join(dataDir, KEYLESS_CA_CERT_FILE)))) keyless.ca = (await KeylessCa.loadOrCreate(dataDir, now())).ca;
     }
-    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
+    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, keyless });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {
