@@ -78,4 +78,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
   'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
   'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
+  // signing API clients (issue 11, oidc): sign and verify through a running daemon's /v1
+  'sign-remote': { summary: 'sign an artifact with a running daemon\'s signing API (POST /v1/sign; keyless with an OIDC token)', load: async () => (await import('./signing-remote.ts')).signRemote },
+  'verify-remote': { summary: 'verify an artifact\'s signature with a running daemon\'s signing API (POST /v1/verify)', load: async () => (await import('./signing-remote.ts')).verifyRemote },
 };
