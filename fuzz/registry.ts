@@ -14,6 +14,7 @@ import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targ
 import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
 import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
+import { keylessCert, keylessRegexp, oidcJwt } from './targets/oidc.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -64,4 +65,8 @@ export const TARGETS: readonly FuzzTarget[] = [
   providerAnswers,
   signingApi,
   witness,
+  // OIDC bearer tokens and keyless certificates (issue 11)
+  oidcJwt,
+  keylessCert,
+  keylessRegexp,
 ];
