@@ -67,3 +67,7 @@ export { fetchRelease } from './client/provider-client.ts';
 export type { FetchReleaseOptions, FetchedRelease } from './client/provider-client.ts';
 export { rootFingerprint } from './trust/root.ts';
 export { AuditLog, verifyAuditLog } from './audit/audit-log.ts';
+
+// The signing API's client (custody sign-remote / verify-remote; docs/signing-api.md).
+export { SigningClient } from './client/signing-client.ts';
+export type { SignAnswer, SignRequest, SigningClientOptions, VerifyAnswer, VerifyRequest } from './client/signing-client.ts';
