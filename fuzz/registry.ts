@@ -18,6 +18,7 @@ import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoun
 import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { certusApi, uploadPermission, uploadPolicy } from './targets/certus.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
+import { keylessCert, keylessRegexp, oidcJwt } from './targets/oidc.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -78,4 +79,8 @@ export const TARGETS: readonly FuzzTarget[] = [
   certusApi,
   uploadPermission,
   uploadPolicy,
+  // OIDC bearer tokens and keyless certificates (issue 11)
+  oidcJwt,
+  keylessCert,
+  keylessRegexp,
 ];

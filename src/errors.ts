@@ -555,6 +555,24 @@ export const ERROR_CODES = {
   ERR_CERTUS_STORE: ['io', 503, 'the artifact store failed; check its directory (DATA/artifacts) and retry with a new permission'],
   ERR_CERTUS_SCAN_NOT_FOUND: ['io', 404, 'no record of this scan id; sign it (POST /v1/sign-artifact) or ask for a permission first'],
   ERR_CERTUS_UNKNOWN_ROLE: ['io', 404, 'this service publishes root.json; other roles are not served here'],
+  // --- OIDC bearer tokens and keyless certificates (issue 11, auth/oidc, auth/keyless-ca) ---
+  ERR_OIDC_TOKEN_MALFORMED: ['policy', 401, 'send an OIDC ID or access token as a compact JWS (three base64url parts), at most 16 KiB'],
+  ERR_OIDC_ISSUER_UNKNOWN: ['policy', 401, 'the token\'s "iss" is not an issuer this daemon trusts; the operator adds it with custody serve --oidc-issuer URL'],
+  ERR_OIDC_ALGORITHM: ['policy', 401, 'the token\'s "alg" is not allowed: RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA only (never "none" or HS*)'],
+  ERR_OIDC_KEY_UNKNOWN: ['policy', 401, 'no key of the issuer\'s JWKS has the token\'s "kid" (checked again after a refresh); get a fresh token from the issuer'],
+  ERR_OIDC_SIGNATURE_INVALID: ['policy', 401, 'the token\'s signature does not verify under the issuer\'s key; get a fresh token from the issuer'],
+  ERR_OIDC_AUDIENCE: ['policy', 401, 'the token is for another audience; ask the issuer for a token whose "aud" is the one custody serve --oidc-audience names'],
+  ERR_OIDC_EXPIRED: ['policy', 401, 'the token is past its "exp" (60 seconds of clock skew allowed); get a fresh token from the issuer'],
+  ERR_OIDC_NOT_YET_VALID: ['policy', 401, 'the token\'s "nbf" or "iat" is in the future (beyond 60 seconds of clock skew); check the clocks of the issuer and this host'],
+  ERR_OIDC_CLAIMS: ['policy', 401, 'the token lacks a usable identity: "email" with "email_verified": true, or "sub", as the issuer is configured (--oidc-identity-claim)'],
+  ERR_OIDC_PROVIDER: ['io', 503, 'the issuer\'s discovery document or JWKS could not be fetched or is invalid; check the issuer URL and that it is reachable'],
+  ERR_KEYLESS_CERT_MALFORMED: ['format', 400, 'pass the certificate /v1/sign answered: one PEM "CERTIFICATE" block, at most 16 KiB'],
+  ERR_KEYLESS_CERT_UNTRUSTED: ['verification', 422, 'the certificate was not issued by this daemon\'s keyless CA (GET /v1/keys/keyless-ca.pem)'],
+  ERR_KEYLESS_CERT_EXPIRED: ['policy', 422, 'the certificate was not valid when the signature was logged; keyless certificates live 10 minutes from issuance'],
+  ERR_KEYLESS_IDENTITY_MISMATCH: ['policy', 422, 'the certificate names another identity than the one required (certificate_identity or certificate_identity_regexp)'],
+  ERR_KEYLESS_ISSUER_MISMATCH: ['policy', 422, 'the certificate names another OIDC issuer than the one required (certificate_oidc_issuer or certificate_oidc_issuer_regexp)'],
+  ERR_KEYLESS_REGEXP: ['usage', 400, 'regular expressions here are at most 256 characters, without backreferences, lookaround or nested quantifiers (the subset RE2 and cosign accept, minus the exponential cases)'],
+  ERR_KEYLESS_CA: ['config', 500, 'the keyless CA files (DATA/keys/keyless-ca.pem, DATA/trust/keyless-ca.pem) are unreadable or do not belong together; restore them or move both away to make a new CA'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -80,3 +80,6 @@ export type { Keyring, KeyringEntry } from './secrets/keyring.ts';
 export { AesGcmKek } from './secrets/kek.ts';
 export type { KeyEncryptionKey } from './secrets/kek.ts';
 export { parseSecretFile, formatSecretFile } from './secrets/format.ts';
+// The signing API's client (custody sign-remote / verify-remote; docs/signing-api.md).
+export { SigningClient } from './client/signing-client.ts';
+export type { SignAnswer, SignRequest, SigningClientOptions, VerifyAnswer, VerifyRequest } from './client/signing-client.ts';

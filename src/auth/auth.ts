@@ -24,6 +24,7 @@
 import { PublicKey, constantTimeEqual, randomBytes, sha256, verifyEd25519 } from '../crypto/index.ts';
 import { decodeBase64Either } from '../encoding/bytes.ts';
 import { FormatError, PolicyError, UsageError, isTrustError } from '../errors.ts';
+import type { OidcIdentity } from './oidc.ts';
 import { isScope, type AuthStore, type IdentityRecord, type Scope, type TokenRecord } from './store.ts';
 
 export const TOKEN_PREFIX = 'custody_';
@@ -43,8 +44,10 @@ export interface Principal {
   tokenId: string;
   name: string;
   scopes: readonly Scope[];
-  kind: 'api' | 'identity';
+  kind: 'api' | 'identity' | 'oidc';
   identity: string | null;
+  /** oidc is the verified OIDC caller (kind `oidc`: auth/bearer, auth/oidc). */
+  oidc?: OidcIdentity;
 }
 
 /** NewToken is a freshly created token: its record and its text (shown once). */

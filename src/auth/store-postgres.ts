@@ -115,6 +115,11 @@ export class PostgresAuthStore implements AuthStore {
           CREATE INDEX IF NOT EXISTS signatures_signer ON ${s.#s}.signatures(signer, log_index);
           CREATE INDEX IF NOT EXISTS signatures_index ON ${s.#s}.signatures(log_index);
         `);
+        // Keyless signing (auth/keyless-ca) and OIDC revocations (auth/oidc): added beside schema 1, created when missing.
+        await c.query(`
+          CREATE TABLE IF NOT EXISTS ${s.#s}.keyless_certificates (entry_id text PRIMARY KEY, certificate text NOT NULL);
+          CREATE TABLE IF NOT EXISTS ${s.#s}.oidc_revocations (identity text PRIMARY KEY, revoked_at bigint NOT NULL);
+        `);
         const v = await c.query<{ schema_version: number }>(`SELECT schema_version FROM ${s.#s}.meta WHERE id = 0`);
         if (v.rows[0]?.schema_version !== AUTH_POSTGRES_SCHEMA_VERSION) {
           throw new ConfigError('ERR_CONFIG_INVALID', `${where}: expected auth schema ${AUTH_POSTGRES_SCHEMA_VERSION}, got ${String(v.rows[0]?.schema_version)}`);
@@ -283,6 +288,33 @@ export class PostgresAuthStore implements AuthStore {
         [...args, o.limit, o.offset],
       );
       return { total: Number(total.rows[0]?.n ?? 0), records: rows.rows.map(signatureOf) };
+    });
+  }
+
+  insertCertificate(entryId: string, pem: string): Promise<void> {
+    return this.#run('insert certificate', async () => {
+      await this.#pool.query(`INSERT INTO ${this.#s}.keyless_certificates(entry_id, certificate) VALUES ($1, $2) ON CONFLICT (entry_id) DO NOTHING`, [entryId, pem]);
+    });
+  }
+
+  getCertificate(entryId: string): Promise<string | undefined> {
+    return this.#run('get certificate', async () => {
+      const r = await this.#pool.query<{ certificate: string }>(`SELECT certificate FROM ${this.#s}.keyless_certificates WHERE entry_id = $1`, [entryId]);
+      return r.rows[0]?.certificate;
+    });
+  }
+
+  revokeOidcIdentity(identity: string, now: number): Promise<boolean> {
+    return this.#run('revoke oidc identity', async () => {
+      const r = await this.#pool.query(`INSERT INTO ${this.#s}.oidc_revocations(identity, revoked_at) VALUES ($1, $2) ON CONFLICT (identity) DO NOTHING`, [identity, now]);
+      return r.rowCount === 1;
+    });
+  }
+
+  isOidcIdentityRevoked(identity: string): Promise<boolean> {
+    return this.#run('check oidc identity', async () => {
+      const r = await this.#pool.query(`SELECT 1 FROM ${this.#s}.oidc_revocations WHERE identity = $1`, [identity]);
+      return r.rows.length > 0;
     });
   }
 

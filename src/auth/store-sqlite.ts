@@ -13,6 +13,8 @@
  * identities(name TEXT PRIMARY KEY, public_key hex, scopes, created_at, revoked_at)
  * challenges(nonce TEXT PRIMARY KEY, identity, expires_at, used_at)
  * signatures(entry_id TEXT PRIMARY KEY, log_index, signer, caller_id, artifact, artifact_type, created_at, envelope)
+ * keyless_certificates(entry_id TEXT PRIMARY KEY, certificate PEM)      (created when missing, schema 1 unchanged)
+ * oidc_revocations(identity TEXT PRIMARY KEY, revoked_at)
  * ```
  */
 import Database from 'better-sqlite3';
@@ -169,6 +171,11 @@ export class SqliteAuthStore implements AuthStore {
           );
           CREATE INDEX IF NOT EXISTS signatures_signer ON signatures(signer, log_index);
           CREATE INDEX IF NOT EXISTS signatures_index ON signatures(log_index);
+        `);
+        // Keyless signing (auth/keyless-ca) and OIDC revocations (auth/oidc): added beside schema 1, created when missing.
+        db.exec(`
+          CREATE TABLE IF NOT EXISTS keyless_certificates (entry_id TEXT PRIMARY KEY, certificate TEXT NOT NULL);
+          CREATE TABLE IF NOT EXISTS oidc_revocations (identity TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);
         `);
         db.pragma(`user_version = ${AUTH_SQLITE_SCHEMA_VERSION}`);
       }).immediate();
@@ -339,6 +346,34 @@ export class SqliteAuthStore implements AuthStore {
       const total = this.#db.prepare<unknown[], number>(`SELECT count(*) FROM signatures ${where}`).pluck().get(...args) ?? 0;
       const rows = this.#db.prepare<unknown[], SignatureRow>(`SELECT * FROM signatures ${where} ORDER BY log_index LIMIT ? OFFSET ?`).all(...args, o.limit, o.offset);
       return { total, records: rows.map(signatureOf) };
+    });
+  }
+
+  insertCertificate(entryId: string, pem: string): Promise<void> {
+    return attempt('insert certificate', () => {
+      this.#live();
+      this.#db.prepare('INSERT OR IGNORE INTO keyless_certificates(entry_id, certificate) VALUES (?, ?)').run(entryId, pem);
+    });
+  }
+
+  getCertificate(entryId: string): Promise<string | undefined> {
+    return attempt('get certificate', () => {
+      this.#live();
+      return this.#db.prepare<[string], string>('SELECT certificate FROM keyless_certificates WHERE entry_id = ?').pluck().get(entryId);
+    });
+  }
+
+  revokeOidcIdentity(identity: string, now: number): Promise<boolean> {
+    return attempt('revoke oidc identity', () => {
+      this.#live();
+      return this.#db.prepare('INSERT OR IGNORE INTO oidc_revocations(identity, revoked_at) VALUES (?, ?)').run(identity, now).changes === 1;
+    });
+  }
+
+  isOidcIdentityRevoked(identity: string): Promise<boolean> {
+    return attempt('check oidc identity', () => {
+      this.#live();
+      return this.#db.prepare<[string], number>('SELECT 1 FROM oidc_revocations WHERE identity = ?').pluck().get(identity) !== undefined;
     });
   }
 

@@ -119,6 +119,13 @@ export interface AuthStore {
   getSignature(entryId: string): Promise<SignatureRecord | undefined>;
   /** listSignatures lists records, oldest first, optionally of one signer. */
   listSignatures(o: { signer?: string | undefined; limit: number; offset: number }): Promise<{ total: number; records: SignatureRecord[] }>;
+  /** insertCertificate records the keyless certificate (PEM) of a logged entry; a second one for the same entry is ignored. */
+  insertCertificate(entryId: string, pem: string): Promise<void>;
+  /** getCertificate returns the keyless certificate of an entry, or undefined (an entry signed by the daemon's key). */
+  getCertificate(entryId: string): Promise<string | undefined>;
+  /** revokeOidcIdentity refuses an OIDC identity (email or subject, any issuer) from the next request; false when it already was. */
+  revokeOidcIdentity(identity: string, now: number): Promise<boolean>;
+  isOidcIdentityRevoked(identity: string): Promise<boolean>;
   /** ping proves the store answers (GET /v1/ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

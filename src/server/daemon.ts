@@ -34,11 +34,13 @@ import { AUDIT_ANCHOR_MAX_BYTES, formatAuditAnchorEntry, formatAuditAnchorFile }
 import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
 import type { AuthStore } from '../auth/store.ts';
+import { KEYLESS_CA_CERT_FILE, KeylessCa } from '../auth/keyless-ca.ts';
+import { OidcVerifier, type OidcVerifierOptions } from '../auth/oidc.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import type { Signer } from '../crypto/index.ts';
 import { signerHealth } from '../hsm/health.ts';
 import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
-import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
+import { pathExists, readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
@@ -117,6 +119,10 @@ export interface DaemonOptions {
   signingRateLimitPerIp?: number;
   /** certus configures the Certus gatekeeper and upload routes of the signing API (server/signing/certus-open). */
   certus?: CertusDaemonOptions | undefined;
+  /** oidc accepts OIDC bearer JWTs of these issuers on /v1 and makes their callers sign keyless (auth/oidc). */
+  oidc?: OidcVerifierOptions | undefined;
+  /** dev labels the daemon a development one (`custody serve --dev`): a `custody-mode: development` header on /v1. */
+  dev?: boolean;
   /** sample publishes the sample release when the data directory is new and nothing else is released. */
   sample?: boolean;
   /**
@@ -364,6 +370,8 @@ interface AppParts {
   /** auth is the signing API's store (undefined when the API is off). */
   auth: AuthStore | undefined;
   certus?: Awaited<ReturnType<typeof openCertus>> | undefined;
+  /** keyless: the OIDC verifier and keyless CA of the signing API (both undefined without --oidc-issuer). */
+  keyless: { oidc: OidcVerifier | undefined; ca: KeylessCa | undefined };
 }
 
 /**
@@ -444,6 +452,9 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       vkey: p.vkey,
       origin: p.origin,
       audit: p.record,
+      oidc: p.keyless.oidc,
+      keyless: p.keyless.ca,
+      mode: o.dev === true ? 'development' : 'production',
       ...(o.signingRateLimitPerToken === undefined ? {} : { rateLimitPerToken: o.signingRateLimitPerToken }),
       ...(o.signingRateLimitPerIp === undefined ? {} : { rateLimitPerIp: o.signingRateLimitPerIp }),
       ...(o.now === undefined ? {} : { now: o.now }),
@@ -463,7 +474,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       if (p.auth !== undefined && (req.url ?? '').startsWith('/v1/')) {
         // The signing API's tokens live in its store: the check is asynchronous (server/signing continueAllowed).
         const auth = p.auth;
-        void continueAllowed(auth, req.url ?? '', req.headers.authorization, declared).then((ok) => {
+        void continueAllowed(auth, req.url ?? '', req.headers.authorization, declared, p.keyless.oidc).then((ok) => {
           if (ok) res.writeContinue();
           app.server.emit('request', req, res);
         });
@@ -611,14 +622,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const sample = o.sample === true && fresh && releases.list().length === 0 ? await publishSample(blobs, releases) : undefined;
 
     let auth: AuthStore | undefined;
+    const keyless: AppParts['keyless'] = { oidc: undefined, ca: undefined };
     if (o.signingApi !== false) {
       const store = await openAuthStore({ dataDir, postgres: o.postgres });
       closers.push(() => store.close());
       auth = store;
+      // The keyless CA is made with the first OIDC issuer, and kept loaded afterwards so old certificates verify.
+      if (o.oidc !== undefined) keyless.oidc = new OidcVerifier(o.oidc);
+      if (o.oidc !== undefined || (await pathExists(join(dataDir, KEYLESS_CA_CERT_FILE)))) keyless.ca = (await KeylessCa.loadOrCreate(dataDir, now())).ca;
     }
     const certus = auth === undefined ? undefined : await openCertus({ ...o.certus, dataDir, postgres: o.postgres });
     if (certus !== undefined) closers.push(() => certus.close());
-    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, certus });
+    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, certus, keyless });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {

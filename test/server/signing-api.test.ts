@@ -243,7 +243,8 @@ test('verify answers valid:false with a code for tampered, foreign, mismatched a
   );
   await expectInvalid({ signature: foreign }, 'ERR_DSSE_THRESHOLD_UNMET');
   await expectInvalid({ signature: signed.body.signature, identity: 'someone-else' }, 'ERR_SIGNAPI_IDENTITY_MISMATCH');
-  await expectInvalid({ signature: signed.body.signature, certificate: '-----BEGIN CERTIFICATE-----' }, 'ERR_SIGNAPI_REQUEST');
+  // A certificate is checked as a keyless one (server/signing/keyless): this one does not even parse.
+  await expectInvalid({ signature: signed.body.signature, certificate: '-----BEGIN CERTIFICATE-----' }, 'ERR_KEYLESS_CERT_MALFORMED');
   await expectInvalid({ signature: '{"payload":' }, 'ERR_FORMAT_JSON');
   // Signed by the daemon's own key but never logged: valid signature, refused when inclusion is required.
   const unlogged = formatEnvelope(

@@ -206,19 +206,34 @@ example:
 export const identityRevoke: Command = {
   summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)',
   usage: `usage: custody identity revoke NAME --data DIR [--json]
+       custody identity revoke --oidc IDENTITY --data DIR [--json]
 
 Revokes the identity: it gets no more challenges or tokens, and every token already issued to it is refused from
 the next request on (401 ERR_AUTH_TOKEN_REVOKED). Its name is never reused.
 
+With --oidc, IDENTITY is an OIDC caller's identity (the email address or subject its issuer is configured to name,
+docs/signing-api.md "OIDC"): its bearer JWTs are refused from the next request on (401 ERR_AUTH_IDENTITY_REVOKED),
+whichever trusted issuer signed them. Such a revocation is permanent.
+
 options:
 ${STORE_HELP}
-  --json                      print {"name","revoked":true}
+  --oidc                      IDENTITY is an OIDC identity (1–255 printable ASCII characters)
+  --json                      print {"name","revoked":true} (with --oidc also "oidc":true)
 
 example:
-  custody identity revoke scanner --data custody-data`,
+  custody identity revoke scanner --data custody-data
+  custody identity revoke --oidc alice@example.com --data custody-data`,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs(ctx.argv, STORE_OPTIONS);
+    const { values, positionals } = parseCommandArgs(ctx.argv, { ...STORE_OPTIONS, oidc: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', `expected one identity NAME, got ${positionals.length}`);
+    if (values.oidc === true) {
+      const identity = positionals[0]!;
+      if (!/^[\x21-\x7e]{1,255}$/.test(identity)) throw new UsageError('ERR_USAGE_ARGUMENT', 'an OIDC identity is 1–255 printable ASCII characters');
+      const fresh = await withStore(ctx, values, (s) => s.revokeOidcIdentity(identity, ctx.now().getTime()));
+      ctx.print(fresh ? `revoked OIDC identity ${identity}` : `OIDC identity ${identity} was already revoked`);
+      ctx.result({ name: identity, revoked: true, oidc: true });
+      return 0;
+    }
     const name = checkName(positionals[0]!, 'identity name');
     const found = await withStore(ctx, values, (s) => s.revokeIdentity(name, ctx.now().getTime()));
     if (!found) throw new UsageError('ERR_AUTH_NOT_FOUND', `no identity is named ${name}`);

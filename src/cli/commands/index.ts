@@ -88,4 +88,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'secrets list': { summary: 'list the secrets of a store: name, version, data key id, the KEK that wraps it (nothing decrypted)', load: async () => (await import('./secrets.ts')).secretsList },
   'secrets rotate-kek': { summary: 'make a new active KEK and rewrap every data key with it (payloads untouched); retire the old KEK', load: async () => (await import('./secrets.ts')).secretsRotateKek },
   'secrets rewrap': { summary: 'finish an interrupted KEK rotation: rewrap what the active KEK does not wrap yet, retire unused KEKs', load: async () => (await import('./secrets.ts')).secretsRewrap },
+  // signing API clients (issue 11, oidc): sign and verify through a running daemon's /v1
+  'sign-remote': { summary: 'sign an artifact with a running daemon\'s signing API (POST /v1/sign; keyless with an OIDC token)', load: async () => (await import('./signing-remote.ts')).signRemote },
+  'verify-remote': { summary: 'verify an artifact\'s signature with a running daemon\'s signing API (POST /v1/verify)', load: async () => (await import('./signing-remote.ts')).verifyRemote },
 };

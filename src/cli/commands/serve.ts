@@ -11,6 +11,7 @@ import { tufKeyId } from '../../keys/key-id.ts';
 import { abs, loadSigningKey, openTokenKey, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
+import { OIDC_SERVE_OPTIONS, ensureDevToken, oidcOptions } from '../serve-oidc.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
 export const DEFAULT_DATA_DIR = 'custody-data';
@@ -102,6 +103,13 @@ options:
                               custody token create and custody identity add)
   --upload-policy F           the gatekeeper's tier rules, JSON or YAML (POST /v1/verify-and-permit-upload;
                               docs/signing-api.md "Upload policy"; default: any registered scanner)
+  --oidc-issuer URL           accept OIDC bearer JWTs of this issuer on /v1 (repeatable; https, or http on loopback);
+                              its callers sign keyless with 10-minute certificates of the daemon's CA
+  --oidc-audience AUD         the "aud" their tokens must carry (once, or once per issuer)
+  --oidc-identity-claim C     email (default; needs email_verified) or sub (once, or once per issuer)
+  --oidc-scopes S,…           scopes of that issuer's callers (default sign,verify; once, or once per issuer)
+  --dev                       development mode: real keys as always, a token with every scope in DATA/dev.token,
+                              loopback only, "DEVELOPMENT" in the banner and a custody-mode header on /v1 answers
 
 example:
   custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
@@ -137,6 +145,7 @@ example:
         'upload-policy': { type: 'string' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
+        ...OIDC_SERVE_OPTIONS,
       },
       false,
     );
@@ -177,6 +186,12 @@ example:
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
     const signPerToken = intOption(values['signing-rate-limit-per-token'], 'signing-rate-limit-per-token', 0, 10_000_000);
     const signPerIp = intOption(values['signing-rate-limit-per-ip'], 'signing-rate-limit-per-ip', 0, 10_000_000);
+    const oidc = oidcOptions(values);
+    const dev = values.dev === true;
+    if (dev && !['127.0.0.1', 'localhost', '::1'].includes(values.host ?? '127.0.0.1')) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--dev listens on a loopback address only (its token has every scope)');
+    }
+    if (dev && values['no-signing-api'] === true) throw new UsageError('ERR_USAGE_ARGUMENT', '--dev needs the signing API (drop --no-signing-api)');
 
     let stop: (e?: TrustError) => void = () => {};
     const stopped = new Promise<TrustError | undefined>((r) => (stop = r));
@@ -230,6 +245,8 @@ example:
         sample: values['no-sample'] !== true,
         signingApi: values['no-signing-api'] !== true,
         certus: { uploadPolicyFile: values['upload-policy'] === undefined ? undefined : abs(ctx, values['upload-policy']) },
+        oidc,
+        dev,
         onFatal: (e) => stop(e),
         version: packageVersion(),
       };
@@ -255,6 +272,10 @@ example:
       };
       if (hupDuringStart) rescan();
       const id = d.identity;
+      const devToken = dev && d.auth !== undefined ? await ensureDevToken(d.auth, d.dataDir, ctx.now()) : undefined;
+      if (devToken !== undefined) {
+        ctx.print('custody serve: DEVELOPMENT MODE — real keys and signatures, a token with every scope, loopback only; not for production');
+      }
       ctx.print(`custody serve: ${url}${workers > 1 ? `  (${workers} workers)` : ''}`);
       ctx.print(`  data directory     ${d.dataDir}${id.created.length > 0 ? `  (created: ${id.created.join(', ')})` : ''}`);
       ctx.print(`  trust root         ${url}/trust/root.json  version ${id.root.version}`);
@@ -265,6 +286,11 @@ example:
       if (values['no-signing-api'] !== true) {
         ctx.print(`  signing API        ${url}/v1  (callers: custody token create --data ${shellWord(d.dataDir)} --name NAME --scope sign,verify)`);
       }
+      for (const i of oidc?.issuers ?? []) {
+        ctx.print(`  OIDC issuer        ${i.issuer}  audience ${i.audience}, identity ${i.identityClaim}, scopes ${i.scopes.join(',')}`);
+      }
+      if (oidc !== undefined) ctx.print(`  keyless CA         ${url}/v1/keys/keyless-ca.pem`);
+      if (devToken !== undefined) ctx.print(`  dev token          ${devToken.path}  (every scope; CUSTODY_TOKEN=$(cat ${shellWord(devToken.path)}))`);
       ctx.print(`  publish            put files in ${d.incomingDir}/<channel>/<arch>/ then send SIGHUP (kill -HUP ${process.pid})`);
       for (const r of d.releases.list()) {
         ctx.print(`  release            ${url}/${r.channel}/${r.arch}/manifest.json  version ${r.manifest.manifest.version} sequence ${r.manifest.manifest.sequence}`);
@@ -293,6 +319,9 @@ example:
         releases: d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
         workers: workerPids,
         signing_api: values['no-signing-api'] === true ? null : `${url}/v1`,
+        mode: dev ? 'development' : 'production',
+        oidc_issuers: (oidc?.issuers ?? []).map((i) => i.issuer),
+        ...(devToken === undefined ? {} : { dev_token_file: devToken.path }),
         ...(sample === undefined ? {} : { sample: { channel: d.sample!.channel, arch: d.sample!.arch, fetch_command: sample } }),
       });
       const fatal = await stopped;

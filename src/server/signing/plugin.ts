@@ -29,7 +29,10 @@
  * predicate type or the `signer` recorded in the predicate (that is the authenticated caller).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { answerChallenge, authenticate, issueChallenge, requireScope, type Principal } from '../../auth/auth.ts';
+import { answerChallenge, issueChallenge, requireScope, type Principal } from '../../auth/auth.ts';
+import { authenticateBearer } from '../../auth/bearer.ts';
+import type { KeylessCa } from '../../auth/keyless-ca.ts';
+import type { OidcVerifier } from '../../auth/oidc.ts';
 import type { AuthStore, Scope, SignatureRecord } from '../../auth/store.ts';
 import { envelopeFromJson, envelopeToJson, formatEnvelope, keysFromPublicKeys, parseEnvelope, signEnvelope, type DsseEnvelope } from '../../attest/dsse.ts';
 import { INTOTO_PAYLOAD_TYPE, encodeStatement, requireSubject } from '../../attest/statement.ts';
@@ -47,6 +50,7 @@ import { RequestLimiter, sendError, toHttpError } from '../http.ts';
 import type { LogService } from '../log/service.ts';
 import { CERTUS_SIGN_PREDICATE, entryIdOf, jsonDepth, signatureEntry } from './entry.ts';
 import { certusBodyCap, certusScopeOf, registerCertusRoutes, type CertusOptions } from './certus.ts';
+import { KEYLESS_VERIFY_PROPERTIES, beginKeyless, certificateDerOf, keylessEntry, keylessRoutes, verifyKeyless, type KeylessVerifyFields } from './keyless.ts';
 
 /** SIGN_BODY_MAX_BYTES caps a sign request (a digest, a name and predicates). */
 export const SIGN_BODY_MAX_BYTES = 64 * 1024;
@@ -80,6 +84,11 @@ export interface SigningApiOptions {
   rateLimitPerIp?: number;
   /** audit records an event (never a token). */
   audit: (event: string, fields: JsonObject) => void;
+  /** oidc verifies OIDC bearer JWTs (auth/oidc); keyless is the CA of keyless certificates (server/signing/keyless). */
+  oidc?: OidcVerifier | undefined;
+  keyless?: KeylessCa | undefined;
+  /** mode labels every /v1 answer (`custody-mode` header) and /v1/health: `development` with `custody serve --dev`. */
+  mode?: 'production' | 'development';
   now?: () => Date;
   /** certus: the Certus chain-of-custody, gatekeeper and provenance routes (server/signing/certus); off when absent. */
   certus?: CertusOptions | undefined;
@@ -101,13 +110,13 @@ function requestIdOf(reply: FastifyReply): string {
 const str = (maxLength: number): Record<string, unknown> => ({ type: 'string', maxLength });
 
 /** continueAllowed decides whether a leader lets a forwarded /v1 request send its body (server/daemon checkContinue). */
-export async function continueAllowed(store: AuthStore, url: string, authorization: string | undefined, declared: number): Promise<boolean> {
+export async function continueAllowed(store: AuthStore, url: string, authorization: string | undefined, declared: number, oidc?: OidcVerifier): Promise<boolean> {
   const path = url.split('?')[0] ?? '';
   const cap = path === '/v1/sign' ? SIGN_BODY_MAX_BYTES : path === '/v1/verify' ? VERIFY_BODY_MAX_BYTES : (certusBodyCap(path) ?? AUTH_BODY_MAX_BYTES);
   if (declared > cap) return false;
   if (path === '/v1/auth/challenge' || path === '/v1/auth/token') return true;
   try {
-    const p = await authenticate(store, authorization, Date.now());
+    const p = await authenticateBearer(store, oidc, authorization, new Date());
     // A request the route refuses for its scope gets no "100 Continue" either: its body never crosses the socket.
     if (path === '/v1/sign') requireScope(p, 'sign');
     if (path === '/v1/verify') requireScope(p, 'verify');
@@ -155,6 +164,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
     const given = req.headers['x-request-id'];
     reply.header('x-request-id', typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : newRequestId());
     reply.header('cache-control', 'no-store');
+    if (o.mode === 'development') reply.header('custody-mode', 'development');
     done();
   });
 
@@ -183,7 +193,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
   };
   /** guard authenticates the bearer token, checks the scope, then the per-token limit (before the body is read). */
   const guard = (scope: Scope) => async (req: FastifyRequest): Promise<void> => {
-    const p = await authenticate(o.store, req.headers.authorization, now().getTime());
+    const p = await authenticateBearer(o.store, o.oidc, req.headers.authorization, now());
     principals.set(req, p);
     requireScope(p, scope);
     const limited = tokenLimiter.check(p.tokenId);
@@ -265,9 +275,11 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
         predicateType: CERTUS_SIGN_PREDICATE,
         predicate: { artifact_type: b.artifact_type, predicates, signer: p.identity ?? p.name, signed_at: signedAt.toISOString() },
       });
-      const env = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [o.signer]);
+      // An OIDC caller signs keyless: a one-request key certified by our CA (server/signing/keyless).
+      const keyless = p.kind === 'oidc' && o.keyless !== undefined ? await beginKeyless(o.keyless, p, signedAt) : undefined;
+      const env = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [keyless?.signer ?? o.signer]);
       const sig = env.signatures[0]!;
-      const entry = signatureEntry(env, sig);
+      const entry = keyless === undefined ? signatureEntry(env, sig) : keylessEntry(env, sig, keyless.certificate.der);
       const entryId = entryIdOf(entry);
       const added = await o.service.add(entry);
       const envelope = formatEnvelope(env);
@@ -281,14 +293,21 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
         createdAt: signedAt.getTime(),
         envelope,
       };
+      if (keyless !== undefined) await o.store.insertCertificate(entryId, keyless.certificate.pem);
       await o.store.insertSignature(rec);
-      audit('signapi.signed', req, reply, { entry_id: entryId, log_index: added.index, artifact: b.artifact, artifact_type: b.artifact_type });
+      audit('signapi.signed', req, reply, {
+        entry_id: entryId,
+        log_index: added.index,
+        artifact: b.artifact,
+        artifact_type: b.artifact_type,
+        ...(keyless === undefined ? {} : { certificate_serial: keyless.certificate.serial, oidc_issuer: keyless.certificate.issuer }),
+      });
       const cp = openCheckpoint(added.checkpoint, verifier).checkpoint;
       return reply.code(202).send({
         entry_id: entryId,
         signature: envelope,
         envelope: envelopeToJson(env),
-        certificate: null,
+        certificate: keyless?.certificate.pem ?? null,
         key_id: sig.keyid,
         transparency_entry: { uuid: entryId, index: added.index, timestamp: signedAt.toISOString() },
         proof: {
@@ -325,6 +344,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
             identity: { type: ['string', 'null'], maxLength: 1024 },
             public_key: { type: ['string', 'null'], maxLength: 4096 },
             require_inclusion: { type: 'boolean' },
+            ...KEYLESS_VERIFY_PROPERTIES,
           },
         },
       },
@@ -338,20 +358,32 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
         identity?: string | null;
         public_key?: string | null;
         require_inclusion?: boolean;
-      };
+      } & KeylessVerifyFields;
       const verifiedAt = now();
       const refuse = (e: TrustError): FastifyReply => {
         audit('signapi.verify_failed', req, reply, { artifact: b.artifact, code: e.code });
         return reply.send({ valid: false, verified_at: verifiedAt.toISOString(), signer: null, code: e.code, reason: e.message });
       };
       try {
-        if (b.certificate !== undefined && b.certificate !== null) {
-          throw new FormatError('ERR_SIGNAPI_REQUEST', 'certificates (keyless signing) are not supported yet; verify against the trust root or public_key');
-        }
         let env: DsseEnvelope;
         if (b.signature !== undefined) env = parseEnvelope(b.signature);
         else if (b.envelope !== undefined) env = envelopeFromJson(b.envelope);
         else throw new FormatError('ERR_SIGNAPI_REQUEST', 'expected "signature" (the envelope JSON /v1/sign answered) or "envelope"');
+        if (b.certificate !== undefined && b.certificate !== null) {
+          // Keyless (server/signing/keyless): certificate chain, logged time, identity and issuer constraints.
+          const k = await verifyKeyless({ store: o.store, caPem: o.keyless?.certificatePem, env, certificatePem: b.certificate, artifactHex: b.artifact.slice('sha256:'.length), fields: b, now: verifiedAt });
+          return reply.send({
+            valid: true,
+            verified_at: verifiedAt.toISOString(),
+            signer: k.certificate.identity,
+            key_ids: k.attestation.signers,
+            transparency_index: k.record.logIndex,
+            entry_id: k.record.entryId,
+            certificate_chain: [k.certificate.pem, o.keyless!.certificatePem],
+            certificate: { identity: k.certificate.identity, oidc_issuer: k.certificate.issuer, not_before: k.certificate.notBefore.toISOString(), not_after: k.certificate.notAfter.toISOString(), serial: k.certificate.serial, logged_at: new Date(k.record.createdAt).toISOString() },
+            ...(b.require_inclusion === true ? { proof: await proofOf(k.record.logIndex, k.entry) } : {}),
+          });
+        }
         const keys = b.public_key === undefined || b.public_key === null ? rootKeys : keysFromPublicKeys([parsePublicKey(b.public_key)]);
         const v = verifyAttestation(env, keys, verifiedAt);
         requireSubject(v.statement, b.artifact.slice('sha256:'.length));
@@ -394,7 +426,8 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
   // --- transparency ---
   const entryJson = async (r: SignatureRecord, includeProof: boolean): Promise<JsonObject> => {
     const env = parseEnvelope(r.envelope);
-    const entry = signatureEntry(env, env.signatures[0]!);
+    const cert = await o.store.getCertificate(r.entryId);
+    const entry = cert === undefined ? signatureEntry(env, env.signatures[0]!) : keylessEntry(env, env.signatures[0]!, certificateDerOf(cert));
     return {
       entry_id: r.entryId,
       artifact: r.artifact,
@@ -404,6 +437,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
       signature: r.envelope,
       log_index: r.logIndex,
       log_entry: new TextDecoder().decode(entry),
+      certificate: cert ?? null,
       ...(includeProof ? { proof: await proofOf(r.logIndex, entry) } : {}),
     };
   };
@@ -449,7 +483,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
   );
 
   // --- health, readiness, trust metadata ---
-  app.get('/health', (_req, reply) => reply.send({ status: 'healthy', timestamp: now().toISOString() }));
+  app.get('/health', (_req, reply) => reply.send({ status: 'healthy', timestamp: now().toISOString(), ...(o.mode === 'development' ? { mode: 'development' } : {}) }));
 
   app.get('/ready', async (req, reply) => {
     const checks: Record<string, boolean> = { log: false, store: false, key: false };
@@ -503,6 +537,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
     return reply.send({ ready: true, checks, timestamp: now().toISOString() });
   });
 
+  keylessRoutes(app, o.keyless);
   app.get('/keys/root.json', (_req, reply) =>
     reply.type('application/json; charset=utf-8').send(Buffer.from(o.rootBytes.buffer, o.rootBytes.byteOffset, o.rootBytes.byteLength)),
   );

@@ -1,0 +1,364 @@
+/**
+ * auth/keyless-ca — the daemon's own certificate authority for keyless signing (issue 11), in the manner of
+ * Sigstore's Fulcio: an OIDC-authenticated caller of POST /v1/sign gets a short-lived X.509 certificate (RFC 5280)
+ * that binds a fresh Ed25519 key to its identity and issuer, and the envelope is signed with that key.
+ *
+ * Certificates (made by @peculiar/x509 through auth/x509-runtime, never hand-written DER):
+ * ```
+ * CA    subject "CN=custody keyless CA, O=custody", self-signed, Ed25519, valid 10 years;
+ *       basicConstraints cA (critical, pathLen 0), keyUsage keyCertSign+cRLSign (critical), subjectKeyIdentifier
+ * leaf  empty subject, Ed25519 key of the signature, valid KEYLESS_CERT_TTL_MS (10 minutes) from issuance;
+ *       keyUsage digitalSignature (critical), extKeyUsage codeSigning, subjectAltName (critical): rfc822Name for an
+ *       email identity, URI for a URI subject (Fulcio's choices); the OIDC issuer as Fulcio writes it:
+ *       1.3.6.1.4.1.57264.1.8 (DER UTF8String) and 1.3.6.1.4.1.57264.1.1 (legacy: the raw UTF-8 bytes);
+ *       authorityKeyIdentifier, subjectKeyIdentifier; serial: 16 random bytes (positive)
+ * ```
+ * Why Ed25519 and not P-256: Custody's signatures, keys and DSSE verification are Ed25519 throughout, Node's
+ * WebCrypto and @peculiar/x509 both handle Ed25519 certificates, and `openssl verify` accepts them (the tests run
+ * it). Fulcio itself issues certificates for Ed25519 keys.
+ *
+ * Files, made on first start like the development keys (server/provider/identity):
+ * ```
+ * DATA/keys/keyless-ca.pem   the CA's private key, PKCS#8 PEM, 0600 (and keyless-ca.pub)
+ * DATA/trust/keyless-ca.pem  the CA certificate, PEM, 0644 — served at GET /v1/keys/keyless-ca.pem
+ * ```
+ *
+ * Verification ({@link verifyKeylessCertificate}) parses a caller's PEM (bounded: one block, 16 KiB), checks that
+ * our CA's key signed it and that it names our CA as issuer, and that it was valid at a given time — the time its
+ * signature was logged, not now: a 10-minute certificate is expected to have expired by the time anyone verifies.
+ *
+ * Trust boundary: certificates given to /v1/verify are attacker-controlled; the CA files are operator input.
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { DirectoryString } from '@peculiar/asn1-x509';
+import { join } from 'node:path';
+import { ED25519_WEBCRYPTO, PrivateKey, PublicKey, publicKeyFromSpki, randomBytes, toWebCryptoPrivateKey, toWebCryptoPublicKey, type WebCryptoKey } from '../crypto/index.ts';
+import { ConfigError, FormatError, PolicyError, UsageError, VerificationError, isTrustError } from '../errors.ts';
+import { pathExists, readFileBounded, writeFileAtomic } from '../io/files.ts';
+import { loadPrivateKey, writeKeyPair } from '../keys/key-file.ts';
+import { x509Lib } from './x509-runtime.ts';
+
+/** KEYLESS_CERT_TTL_MS: a keyless certificate is valid 10 minutes from issuance (issue 11; Fulcio's lifetime). */
+export const KEYLESS_CERT_TTL_MS = 10 * 60_000;
+/** KEYLESS_CA_VALIDITY_MS: the CA certificate made on first start is valid 10 years. */
+export const KEYLESS_CA_VALIDITY_MS = 10 * 365 * 86_400_000;
+/** CERT_PEM_MAX_BYTES caps a certificate given to /v1/verify. */
+export const CERT_PEM_MAX_BYTES = 16 * 1024;
+/** FULCIO_ISSUER_V2_OID: the OIDC issuer, a DER UTF8String (Fulcio "Issuer (V2)"). */
+export const FULCIO_ISSUER_V2_OID = '1.3.6.1.4.1.57264.1.8';
+/** FULCIO_ISSUER_V1_OID: the OIDC issuer as raw UTF-8 bytes (Fulcio "Issuer", deprecated, still written). */
+export const FULCIO_ISSUER_V1_OID = '1.3.6.1.4.1.57264.1.1';
+export const KEYLESS_CA_SUBJECT = 'CN=custody keyless CA, O=custody';
+export const KEYLESS_CA_KEY_FILE = join('keys', 'keyless-ca.pem');
+export const KEYLESS_CA_CERT_FILE = join('trust', 'keyless-ca.pem');
+const CODE_SIGNING_EKU = '1.3.6.1.5.5.7.3.3';
+
+/** KeylessIdentityKind: how the identity is written in the subjectAltName. */
+export type KeylessIdentityKind = 'email' | 'uri';
+
+/** KeylessCertificate is a parsed, chain-checked certificate. */
+export interface KeylessCertificate {
+  pem: string;
+  der: Uint8Array;
+  identity: string;
+  identityKind: KeylessIdentityKind;
+  /** issuer is the OIDC issuer the certificate names (the V2 extension, else V1). */
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  publicKey: PublicKey;
+  serial: string;
+}
+
+/** IssueOptions describe one certificate. */
+export interface IssueOptions {
+  publicKey: PublicKey;
+  identity: string;
+  identityKind: KeylessIdentityKind;
+  issuer: string;
+  now: Date;
+}
+
+/** KeylessCa issues keyless certificates with the CA of a data directory. */
+export class KeylessCa {
+  readonly certificatePem: string;
+  readonly certificateDer: Uint8Array;
+  readonly #key: WebCryptoKey;
+  readonly #caPublic: PublicKey;
+
+  private constructor(pem: string, der: Uint8Array, key: WebCryptoKey, caPublic: PublicKey) {
+    this.certificatePem = pem;
+    this.certificateDer = der;
+    this.#key = key;
+    this.#caPublic = caPublic;
+  }
+
+  /** publicKey is the CA's Ed25519 key. */
+  get publicKey(): PublicKey {
+    return this.#caPublic;
+  }
+
+  /**
+   * loadOrCreate opens the CA of a data directory, making key and certificate on first use. One of the two files
+   * without the other, or a certificate of another key, is ERR_KEYLESS_CA (nothing is overwritten).
+   */
+  static async loadOrCreate(dataDir: string, now: Date): Promise<{ ca: KeylessCa; created: boolean }> {
+    const x509 = x509Lib();
+    const keyPath = join(dataDir, KEYLESS_CA_KEY_FILE);
+    const certPath = join(dataDir, KEYLESS_CA_CERT_FILE);
+    const [haveKey, haveCert] = [await pathExists(keyPath), await pathExists(certPath)];
+    if (haveKey !== haveCert) {
+      throw new ConfigError('ERR_KEYLESS_CA', `${haveKey ? certPath : keyPath} is missing while ${haveKey ? keyPath : certPath} exists`);
+    }
+    let created = false;
+    if (!haveKey) {
+      const key = PrivateKey.generate();
+      const signingKey = await toWebCryptoPrivateKey(key);
+      const publicKey = await toWebCryptoPublicKey(key.publicKey);
+      const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: serialHex(),
+        subject: KEYLESS_CA_SUBJECT,
+        issuer: KEYLESS_CA_SUBJECT,
+        notBefore,
+        notAfter: new Date(notBefore.getTime() + KEYLESS_CA_VALIDITY_MS),
+        publicKey,
+        signingKey,
+        signingAlgorithm: ED25519_WEBCRYPTO,
+        extensions: [
+          new x509.BasicConstraintsExtension(true, 0, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+          await x509.SubjectKeyIdentifierExtension.create(publicKey),
+        ],
+      });
+      // The key first (0600), then the certificate: a crash between the two leaves a key without a certificate,
+      // which the next start reports instead of silently replacing.
+      await writeKeyPair(keyPath, key);
+      await writeFileAtomic(certPath, cert.toString('pem') + '\n', { mode: 0o644, overwrite: false, dirMode: 0o700 });
+      created = true;
+    }
+    let key: PrivateKey;
+    let cert: InstanceType<typeof x509.X509Certificate>;
+    try {
+      key = await loadPrivateKey(keyPath);
+      cert = new x509.X509Certificate((await readFileBounded(certPath, { maxBytes: CERT_PEM_MAX_BYTES, what: 'keyless CA certificate' })).toString('utf8'));
+    } catch (e) {
+      if (isTrustError(e) && e.kind !== 'format') throw e;
+      throw new ConfigError('ERR_KEYLESS_CA', `cannot read the keyless CA in ${dataDir}: ${(e as Error).message}`, { cause: e });
+    }
+    const certKey = publicKeyFromSpki(new Uint8Array(cert.publicKey.rawData));
+    if (!certKey.equals(key.publicKey)) throw new ConfigError('ERR_KEYLESS_CA', `${certPath} is not the certificate of ${keyPath}`);
+    const der = new Uint8Array(cert.rawData);
+    return { ca: new KeylessCa(cert.toString('pem') + '\n', der, await toWebCryptoPrivateKey(key), key.publicKey), created };
+  }
+
+  /** issue makes a certificate for one signature (module comment, "leaf"). */
+  async issue(o: IssueOptions): Promise<KeylessCertificate> {
+    const x509 = x509Lib();
+    const publicKey = await toWebCryptoPublicKey(o.publicKey);
+    // Whole seconds: X.509 times have no fractions, and a notBefore after the logged time would refuse our own entry.
+    const notBefore = new Date(Math.floor(o.now.getTime() / 1000) * 1000);
+    const notAfter = new Date(notBefore.getTime() + KEYLESS_CERT_TTL_MS);
+    const caPublic = await toWebCryptoPublicKey(this.#caPublic);
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: serialHex(),
+      subject: '',
+      issuer: KEYLESS_CA_SUBJECT,
+      notBefore,
+      notAfter,
+      publicKey,
+      signingKey: this.#key,
+      signingAlgorithm: ED25519_WEBCRYPTO,
+      extensions: [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([CODE_SIGNING_EKU]),
+        // RFC 5280 §4.2.1.6: with an empty subject the subjectAltName is critical.
+        new x509.SubjectAlternativeNameExtension([{ type: o.identityKind === 'email' ? 'email' : 'url', value: o.identity }], true),
+        new x509.Extension(FULCIO_ISSUER_V2_OID, false, AsnConvert.serialize(new DirectoryString({ utf8String: o.issuer }))),
+        new x509.Extension(FULCIO_ISSUER_V1_OID, false, new TextEncoder().encode(o.issuer)),
+        await x509.AuthorityKeyIdentifierExtension.create(caPublic),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      ],
+    });
+    return {
+      pem: cert.toString('pem') + '\n',
+      der: new Uint8Array(cert.rawData),
+      identity: o.identity,
+      identityKind: o.identityKind,
+      issuer: o.issuer,
+      notBefore,
+      notAfter,
+      publicKey: o.publicKey,
+      serial: cert.serialNumber,
+    };
+  }
+}
+
+/** serialHex is a positive 128-bit serial number (RFC 5280 §4.1.2.2: at most 20 octets, unpredictable). */
+function serialHex(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return Buffer.from(b).toString('hex');
+}
+
+const PEM_CERT_RE = /^\s*-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\s*$/;
+
+/**
+ * parseCertificatePem reads exactly one PEM certificate (at most {@link CERT_PEM_MAX_BYTES}) and its contents:
+ * the SAN identity, the OIDC issuer, validity and key. Throws ERR_KEYLESS_CERT_MALFORMED; the fuzz target
+ * `keyless-cert` drives it. Nothing is trusted yet: see {@link verifyKeylessCertificate}.
+ */
+export function parseCertificatePem(pem: string): { cert: KeylessCertificate; raw: InstanceType<ReturnType<typeof x509Lib>['X509Certificate']> } {
+  const x509 = x509Lib();
+  const bad = (why: string, cause?: unknown): never => {
+    throw new FormatError('ERR_KEYLESS_CERT_MALFORMED', `the certificate ${why}`, cause === undefined ? {} : { cause });
+  };
+  if (Buffer.byteLength(pem) > CERT_PEM_MAX_BYTES) bad(`is over the cap of ${CERT_PEM_MAX_BYTES} bytes`);
+  const m = PEM_CERT_RE.exec(pem);
+  if (!m) bad('is not one PEM "CERTIFICATE" block');
+  let raw: InstanceType<typeof x509.X509Certificate>;
+  try {
+    raw = new x509.X509Certificate(Buffer.from(m![1]!.replace(/\s+/g, ''), 'base64'));
+  } catch (e) {
+    return bad('does not parse as X.509', e);
+  }
+  let identity: string | undefined;
+  let identityKind: KeylessIdentityKind | undefined;
+  let issuer: string | undefined;
+  let publicKey: PublicKey | undefined;
+  try {
+    const san = raw.getExtension(x509.SubjectAlternativeNameExtension);
+    const names = san?.names.items ?? [];
+    if (names.length !== 1) bad(`has ${names.length} subjectAltNames, expected 1`);
+    const n = names[0]!;
+    if (n.type === 'email') [identity, identityKind] = [n.value, 'email'];
+    else if (n.type === 'url') [identity, identityKind] = [n.value, 'uri'];
+    else bad(`names a ${n.type} identity, expected an email address or a URI`);
+    const v2 = raw.getExtension(FULCIO_ISSUER_V2_OID);
+    const v1 = raw.getExtension(FULCIO_ISSUER_V1_OID);
+    if (v2 !== null) issuer = AsnConvert.parse(v2.value, DirectoryString).utf8String;
+    else if (v1 !== null) issuer = new TextDecoder('utf-8', { fatal: true }).decode(v1.value);
+    if (issuer === undefined || issuer === '') bad('names no OIDC issuer (1.3.6.1.4.1.57264.1.8 or .1.1)');
+    try {
+      publicKey = publicKeyFromSpki(new Uint8Array(raw.publicKey.rawData));
+    } catch (e) {
+      bad('does not hold an Ed25519 key', e);
+    }
+  } catch (e) {
+    if (isTrustError(e)) throw e;
+    bad('has malformed extensions', e);
+  }
+  return {
+    raw,
+    cert: {
+      pem,
+      der: new Uint8Array(raw.rawData),
+      identity: identity!,
+      identityKind: identityKind!,
+      issuer: issuer!,
+      notBefore: raw.notBefore,
+      notAfter: raw.notAfter,
+      publicKey: publicKey!,
+      serial: raw.serialNumber,
+    },
+  };
+}
+
+/**
+ * verifyKeylessCertificate checks a caller's certificate: issued by the CA whose certificate is `caPem` (its key
+ * signed it, and it names the CA as issuer: else ERR_KEYLESS_CERT_UNTRUSTED), for code signing, and valid at `at`
+ * when `at` is given (else ERR_KEYLESS_CERT_EXPIRED). Returns the certificate's contents.
+ */
+export async function verifyKeylessCertificate(pem: string, caPem: string, at?: Date): Promise<KeylessCertificate> {
+  const x509 = x509Lib();
+  const { cert, raw } = parseCertificatePem(pem);
+  const ca = new x509.X509Certificate(caPem);
+  let signed: boolean;
+  try {
+    signed = raw.issuer === ca.subject && (await raw.verify({ publicKey: ca, signatureOnly: true }));
+  } catch {
+    signed = false;
+  }
+  if (!signed) throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', `the certificate (serial ${cert.serial.slice(0, 40)}) was not issued by this daemon's keyless CA`);
+  const eku = raw.getExtension(x509.ExtendedKeyUsageExtension);
+  if (eku === null || !eku.usages.map(String).includes(CODE_SIGNING_EKU)) {
+    throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', 'the certificate is not for code signing');
+  }
+  if (at !== undefined && (at.getTime() < cert.notBefore.getTime() || at.getTime() > cert.notAfter.getTime())) {
+    throw new PolicyError('ERR_KEYLESS_CERT_EXPIRED', `the certificate was valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}, not at ${at.toISOString()} when the signature was logged`);
+  }
+  return cert;
+}
+
+/** IdentityConstraints are what a verifier requires of a certificate (cosign's --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp]). */
+export interface IdentityConstraints {
+  identity?: string | undefined;
+  identityRegexp?: string | undefined;
+  issuer?: string | undefined;
+  issuerRegexp?: string | undefined;
+}
+
+/** REGEXP_MAX_CHARS caps a caller's regular expression. */
+export const REGEXP_MAX_CHARS = 256;
+
+/**
+ * compileSafeRegexp compiles a caller's pattern for {@link checkIdentity}. JavaScript regular expressions backtrack,
+ * so a caller could ask for exponential work; cosign's are RE2 (linear). We accept the part of the syntax both share
+ * and refuse what makes backtracking blow up: backreferences, lookaround, and a quantified group that itself holds a
+ * quantifier or an alternation (`(a+)+`, `(a|aa)*`). Patterns are at most 256 characters. ERR_KEYLESS_REGEXP.
+ */
+export function compileSafeRegexp(pattern: string, what: string): RegExp {
+  const refuse = (why: string): never => {
+    throw new UsageError('ERR_KEYLESS_REGEXP', `${what}: ${why}`);
+  };
+  if (pattern.length > REGEXP_MAX_CHARS) refuse(`at most ${REGEXP_MAX_CHARS} characters`);
+  if (/\\[1-9kK]/.test(pattern)) refuse('backreferences are not accepted');
+  if (/\(\?(?:[=!]|<[=!])/.test(pattern)) refuse('lookaround is not accepted');
+  // One pass over the pattern: for each open group, whether it holds a quantifier or "|"; a quantifier right after
+  // the group's ")" then makes it a nested repetition.
+  const stack: boolean[] = [];
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (ch === ']') inClass = false;
+      continue;
+    }
+    if (ch === '[') inClass = true;
+    else if (ch === '(') stack.push(false);
+    else if (ch === ')') {
+      const risky = stack.pop() ?? refuse('unbalanced parentheses');
+      const next = pattern[i + 1];
+      if (risky && (next === '*' || next === '+' || next === '{')) refuse('a repeated group may not hold a quantifier or an alternation');
+      if (stack.length > 0 && (risky || next === '*' || next === '+' || next === '{')) stack[stack.length - 1] = true;
+    } else if ((ch === '*' || ch === '+' || ch === '{' || ch === '|' || ch === '?') && stack.length > 0) {
+      stack[stack.length - 1] = true;
+    }
+  }
+  try {
+    return new RegExp(pattern, 'u');
+  } catch (e) {
+    return refuse(`not a regular expression (${(e as Error).message.slice(0, 100)})`);
+  }
+}
+
+/**
+ * checkIdentity applies a verifier's constraints to a verified certificate: exact strings compare exactly, regexps
+ * match anywhere in the value as cosign's (Go regexp.MatchString) do — anchor them with ^…$ to match the whole.
+ * ERR_KEYLESS_IDENTITY_MISMATCH / ERR_KEYLESS_ISSUER_MISMATCH.
+ */
+export function checkIdentity(cert: Pick<KeylessCertificate, 'identity' | 'issuer'>, c: IdentityConstraints): void {
+  const idRe = c.identityRegexp === undefined ? undefined : compileSafeRegexp(c.identityRegexp, 'certificate_identity_regexp');
+  const issRe = c.issuerRegexp === undefined ? undefined : compileSafeRegexp(c.issuerRegexp, 'certificate_oidc_issuer_regexp');
+  const show = (s: string): string => JSON.stringify(s.slice(0, 200));
+  if ((c.identity !== undefined && cert.identity !== c.identity) || (idRe !== undefined && !idRe.test(cert.identity))) {
+    throw new PolicyError('ERR_KEYLESS_IDENTITY_MISMATCH', `the certificate's identity is ${show(cert.identity)}, expected ${c.identity !== undefined ? show(c.identity) : `a match of /${(c.identityRegexp ?? '').slice(0, 200)}/`}`);
+  }
+  if ((c.issuer !== undefined && cert.issuer !== c.issuer) || (issRe !== undefined && !issRe.test(cert.issuer))) {
+    throw new PolicyError('ERR_KEYLESS_ISSUER_MISMATCH', `the certificate's OIDC issuer is ${show(cert.issuer)}, expected ${c.issuer !== undefined ? show(c.issuer) : `a match of /${(c.issuerRegexp ?? '').slice(0, 200)}/`}`);
+  }
+}
