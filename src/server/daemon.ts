@@ -9,6 +9,7 @@
  * DIR/audit.jsonl                          hash-chained audit log of what the daemon did (audit/audit-log)
  * DIR/audit.anchor                         the newest audit head anchored in the log, with its proof (audit/anchor)
  * DIR/auth.db                              the signing API's tokens, identities, nonces, signed entries (auth/store)
+ * DIR/tuf/                                 the TUF repository's timestamp, snapshot and targets metadata (provider/tuf-repo)
  * ```
  * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → the sample release
  * on a new, empty data directory (server/provider/sample) → listen. The public listener (server/provider/front)
@@ -54,6 +55,7 @@ import { ReadPath } from './provider/read-path.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
 import { publishSample } from './provider/sample.ts';
+import { TufRepository, checkTufExpiry, type TufExpiry } from './provider/tuf-repo.ts';
 
 /** DaemonOptions configures {@link startDaemon}. */
 export interface DaemonOptions {
@@ -95,6 +97,10 @@ export interface DaemonOptions {
   /** signingRateLimitPerToken / signingRateLimitPerIp: sign and verify requests per second (defaults 20 / 50; 0 = off). */
   signingRateLimitPerToken?: number;
   signingRateLimitPerIp?: number;
+  /** tufExpiry is the validity of the TUF repository's metadata under /tuf/ (default 1 day, 7 days, 30 days). */
+  tufExpiry?: Partial<TufExpiry> | undefined;
+  /** tufRefreshIntervalMs between expiry checks of the TUF metadata (default a tenth of the timestamp's validity, ≤ 10 min). */
+  tufRefreshIntervalMs?: number | undefined;
   /** sample publishes the sample release when the data directory is new and nothing else is released. */
   sample?: boolean;
   /**
@@ -123,6 +129,8 @@ export interface RunningDaemon {
   auth: AuthStore | undefined;
   dataDir: string;
   incomingDir: string;
+  /** tuf is the TUF repository served under /tuf/ (undefined when the root gives its online roles no key we hold). */
+  tuf: TufRepository | undefined;
   /** startup reports the first scan of the incoming directory. */
   startup: ScanResult;
   /** sample is the sample release published by this start, if any. */
@@ -249,7 +257,17 @@ class AuditAnchors {
 /** openReleases opens the blob and release stores and loads (re-checks) the stored releases. */
 async function openReleases(
   o: DaemonOptions,
-  ctx: { identity: ProviderIdentity; service: LogService; vkey: string; audit: AuditLog; anchors: AuditAnchors; logger: Logger; now: () => Date },
+  ctx: {
+    identity: ProviderIdentity;
+    service: LogService;
+    vkey: string;
+    audit: AuditLog;
+    anchors: AuditAnchors;
+    logger: Logger;
+    now: () => Date;
+    /** tuf holds the TUF repository once open: each release updates it before the release is announced. */
+    tuf: { repo?: TufRepository };
+  },
 ): Promise<{ blobs: BlobStore; releases: ReleaseStore; stale: Array<{ channel: string; arch: string; code: string }> }> {
   const { audit, anchors, logger } = ctx;
   const blobs = new BlobStore(join(o.dataDir, 'blobs'));
@@ -262,6 +280,9 @@ async function openReleases(
     validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
     now: ctx.now,
     onRelease: async (r: Release, reason: string) => {
+      // The TUF metadata follows the release before anyone is told of it; a failure there does not undo the
+      // release (it is durable and logged): the next sync, at the latest the timer's, catches up.
+      await ctx.tuf.repo?.sync(releases.list()).catch((e: unknown) => logger.error({ err: e }, 'tuf metadata update failed'));
       // The record is durable (written atomically) before this runs: workers may read it now, and the release is
       // answered only once they do (or a bounded wait passes).
       await o.leader?.onRelease(r);
@@ -338,6 +359,7 @@ interface AppParts {
   origin: string;
   /** auth is the signing API's store (undefined when the API is off). */
   auth: AuthStore | undefined;
+  tuf: TufRepository | undefined;
 }
 
 /**
@@ -350,6 +372,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     releases: p.releases,
     blobs: p.blobs,
     trust: { rootBytes: p.identity.rootBytes, rootDir: p.identity.rootDir },
+    tuf: p.tuf === undefined ? undefined : { dir: join(o.dataDir, 'tuf'), rootVersion: p.identity.root.version },
     defaultRelease: o.defaultRelease,
     onError: (e) => p.logger.error({ err: e }, 'provider read failed'),
   });
@@ -517,13 +540,31 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     });
     await anchors.anchor();
 
-    const { blobs, releases, stale } = await openReleases(o, { identity, service, vkey: key.vkey, audit, anchors, logger, now });
+    const tufHolder: { repo?: TufRepository } = {};
+    const { blobs, releases, stale } = await openReleases(o, { identity, service, vkey: key.vkey, audit, anchors, logger, now, tuf: tufHolder });
+    const tufExpiry = {
+      timestampMs: checkTufExpiry(o.tufExpiry?.timestampMs ?? 86_400_000, 'tuf timestamp expiry'),
+      snapshotMs: checkTufExpiry(o.tufExpiry?.snapshotMs ?? 7 * 86_400_000, 'tuf snapshot expiry'),
+      targetsMs: checkTufExpiry(o.tufExpiry?.targetsMs ?? 30 * 86_400_000, 'tuf targets expiry'),
+    };
+    if (identity.tufKeys !== undefined) {
+      tufHolder.repo = await TufRepository.open({
+        dir: join(dataDir, 'tuf'),
+        root: identity.root,
+        signers: { targets: identity.signer, ...identity.tufKeys },
+        expiry: tufExpiry,
+        now,
+      });
+    }
+    const tuf = tufHolder.repo;
     await resignStale(releases, stale, logger);
     await releases.refreshExpiring();
 
     const scans = rescanner(incomingDir, blobs, releases, logger);
     const startup = await scans.rescan();
     const sample = o.sample === true && fresh && releases.list().length === 0 ? await publishSample(blobs, releases) : undefined;
+    const tufWritten = await tuf?.sync(releases.list());
+    if (tufWritten !== undefined && tufWritten.length > 0) logger.info({ roles: tufWritten, versions: tuf?.versions }, 'tuf metadata signed');
 
     let auth: AuthStore | undefined;
     if (o.signingApi !== false) {
@@ -531,13 +572,30 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       closers.push(() => store.close());
       auth = store;
     }
-    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
+    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, tuf });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {
       releases.refreshExpiring().catch((e: unknown) => logger.error({ err: e }, 'manifest refresh failed'));
     }, o.refreshIntervalMs ?? 600_000);
     timer.unref();
+    // The TUF timestamp lives a day by default: it is checked far more often than manifests, and re-signed when
+    // half of its validity is left, so a client never meets an expired one from a running provider.
+    const tufTimer =
+      tuf === undefined
+        ? undefined
+        : setInterval(
+            () => {
+              tuf
+                .sync(releases.list())
+                .then((roles) => {
+                  if (roles.length > 0) logger.info({ roles, versions: tuf.versions }, 'tuf metadata re-signed');
+                })
+                .catch((e: unknown) => logger.error({ err: e }, 'tuf metadata refresh failed'));
+            },
+            o.tufRefreshIntervalMs ?? Math.min(600_000, Math.floor(tufExpiry.timestampMs / 10)),
+          );
+    tufTimer?.unref();
 
     logger.info({ url: address, origin, releases: releases.list().length, logSize: service.sequencer.treeSize }, 'provider listening');
     let closed = false;
@@ -550,6 +608,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       releases,
       audit,
       auth,
+      tuf,
       dataDir,
       incomingDir,
       startup,
@@ -562,8 +621,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         // stop while the audit log is still open; the log and the audit file close last.
         await app.close().catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
         clearInterval(timer);
+        clearInterval(tufTimer);
         await scans.idle();
         await releases.idle();
+        await tuf?.idle();
         await anchors.idle();
         await audit.append('daemon.stopped', { log_size: service.sequencer.treeSize }).catch(() => undefined);
         await closers.closeAll();
