@@ -15,6 +15,7 @@ import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoun
 import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
+import { tufMetadata } from './targets/tuf.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
   // encoding
@@ -24,6 +25,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   manifest,
   trustRoot,
   signatureSet,
+  tufMetadata,
   // notes and the log
   signedNote,
   checkpoint,

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { Updater } from 'tuf-js';
 import { formatRoot } from '../../src/trust/root.ts';
 import { parseTufMetadata } from '../../src/trust/tuf-metadata.ts';
-import { TUF_KEEP_VERSIONS, TufRepository } from '../../src/server/provider/tuf-repo.ts';
+import { TUF_KEEP_VERSIONS, TufRepository, type TufVersions } from '../../src/server/provider/tuf-repo.ts';
 import { writeKeyPair } from '../../src/keys/key-file.ts';
 import { cli } from '../support/cli.ts';
 import { NOW, key, rootOf, trusted } from '../support/fixtures.ts';
@@ -66,7 +66,7 @@ test('timestamp, snapshot and targets are re-signed when half (a third for targe
     now = new Date(now.getTime() + 21 * D);
     await rotated.sync([]);
   }
-  const v = rotated.versions;
+  const v = (rotated as { versions: TufVersions | undefined }).versions;
   assert.ok(v);
   const targets = readdirSync(dir).filter((n) => n.endsWith('.targets.json')).map((n) => Number(n.split('.')[0])).sort((a, b) => a - b);
   assert.equal(targets.length, TUF_KEEP_VERSIONS);
