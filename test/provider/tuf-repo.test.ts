@@ -88,12 +88,18 @@ test('a root whose snapshot and timestamp roles name keys the daemon lacks: /tuf
 
 test('custody serve --workers 2: every worker serves the TUF metadata the leader wrote, as soon as a publish returns', { timeout: 180_000 }, async (t) => {
   const dir = tmpDir(t);
-  const s = await serveChild(t, dir, ['--data', 'data', '--workers', '2', '--no-sample']);
+  const s = await serveChild(t, dir, ['--data', 'data', '--workers', '2', '--no-sample', '--tuf-timestamp-expiry', '2h']);
   const url = s.info.url;
+  const banner = (s.info as unknown as { tuf: { url: string; timestamp: number } }).tuf;
+  assert.deepEqual(banner, { url: `${url}/tuf`, timestamp: 1, snapshot: 1, targets: 1 });
   writeFileSync(join(dir, 'kernel.img'), Buffer.alloc(5000, 7));
   const pub = await cli(['publish', url, '--token-file', 'data/admin.token', '--channel', 'stable', '--arch', 'x86_64', 'kernel.img'], { cwd: dir });
   assert.equal(pub.code, 0, pub.stderr);
   const onDisk = readFileSync(join(dir, 'data', 'tuf', 'timestamp.json'));
+  const ts = parseTufMetadata(onDisk, 'timestamp');
+  assert.equal(ts.version, 2, 'the publish signed a new timestamp');
+  const left = ts.expires.getTime() - Date.now();
+  assert.ok(left > 0 && left <= 2 * H, `--tuf-timestamp-expiry 2h: ${left} ms left`);
   const workers = new Set<string>();
   for (let i = 0; i < 40 && workers.size < 2; i++) {
     const r = await fetch(`${url}/tuf/timestamp.json`, { headers: { connection: 'close' } });
