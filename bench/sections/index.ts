@@ -16,4 +16,6 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'attest', load: async () => (await import('./attest.ts')).default },
   { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
   { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
+  // issue 13: the TUF repository
+  { name: 'tuf', load: async () => (await import('./tuf.ts')).default },
 ];
