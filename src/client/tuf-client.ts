@@ -215,7 +215,7 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   const oldSnBytes = await readState(STATE.snapshot, TUF_SNAPSHOT_MAX_BYTES);
   const oldSn = oldSnBytes === undefined ? undefined : trustedOr(() => verified(parseTufMetadata(oldSnBytes, 'snapshot'), trustedRoot, 'snapshot', now));
   const snName = `${ts.snapshot.version}.snapshot.json`;
-  const snBytes = (await http.get(new URL(snName, repo), ts.snapshot.length ?? TUF_SNAPSHOT_MAX_BYTES, 'snapshot'))!;
+  const snBytes = (await http.get(new URL(snName, repo), Math.min(ts.snapshot.length ?? TUF_SNAPSHOT_MAX_BYTES, TUF_SNAPSHOT_MAX_BYTES), 'snapshot'))!;
   checkMetaFile(snBytes, ts.snapshot, snName);
   const sn = verified(parseTufMetadata(snBytes, 'snapshot'), trustedRoot, 'snapshot', now);
   mixAndMatch('snapshot', sn.version, ts.snapshot.version, 'the timestamp');
@@ -233,7 +233,7 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   // §5.6: top-level targets, exactly the version and bytes the snapshot names.
   const tm = sn.meta.get('targets.json')!;
   const tgName = `${tm.version}.targets.json`;
-  const tgBytes = (await http.get(new URL(tgName, repo), tm.length ?? TUF_TARGETS_MAX_BYTES, 'targets'))!;
+  const tgBytes = (await http.get(new URL(tgName, repo), Math.min(tm.length ?? TUF_TARGETS_MAX_BYTES, TUF_TARGETS_MAX_BYTES), 'targets'))!;
   checkMetaFile(tgBytes, tm, tgName);
   const tg: TargetsDocument = verified(parseTufMetadata(tgBytes, 'targets'), trustedRoot, 'targets', now);
   mixAndMatch('targets', tg.version, tm.version, 'the snapshot');

@@ -13,6 +13,7 @@ import { formatRoot } from '../../src/trust/root.ts';
 import { parseTufMetadata } from '../../src/trust/tuf-metadata.ts';
 import { TUF_KEEP_VERSIONS, TufRepository, type TufVersions } from '../../src/server/provider/tuf-repo.ts';
 import { writeKeyPair } from '../../src/keys/key-file.ts';
+import { tufKeyId } from '../../src/keys/key-id.ts';
 import { cli } from '../support/cli.ts';
 import { NOW, key, rootOf, trusted } from '../support/fixtures.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -84,6 +85,21 @@ test('a root whose snapshot and timestamp roles name keys the daemon lacks: /tuf
   const r = await get(d, '/tuf/timestamp.json');
   assert.equal(r.status, 404);
   assert.equal(r.json().code, 'ERR_PROVIDER_NOT_FOUND');
+});
+
+test('a root made before the online keys (snapshot and timestamp given to the signing key): the signer signs them', async (t) => {
+  const dir = tmpDir(t);
+  const signer = key('legacy-signer');
+  writeFileSync(join(dir, 'root.json'), formatRoot(rootOf([k.root], 1, [k.root], { expires: new Date(Date.now() + 30 * D), roles: { targets: { keys: [signer], threshold: 1 }, snapshot: { keys: [signer], threshold: 1 }, timestamp: { keys: [signer], threshold: 1 } } })));
+  await writeKeyPair(join(dir, 'signer.pem'), signer);
+  const d = await start(t, join(dir, 'data'), { trustFile: join(dir, 'root.json'), keyFile: join(dir, 'signer.pem'), sample: true });
+  assert.ok(d.tuf, 'the repository is on');
+  assert.equal(d.identity.tufOff, undefined);
+  const ts = parseTufMetadata((await get(d, '/tuf/timestamp.json')).body, 'timestamp');
+  assert.deepEqual(ts.signatures.map((x) => x.keyid), [tufKeyId(signer.publicKey)]);
+  // With --trust FILE the root is served as its own version only.
+  assert.equal((await get(d, '/tuf/1.root.json')).status, 200);
+  assert.equal((await get(d, '/tuf/2.root.json')).status, 404);
 });
 
 test('custody serve --workers 2: every worker serves the TUF metadata the leader wrote, as soon as a publish returns', { timeout: 180_000 }, async (t) => {
