@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { constantTimeEqual, createMultiHasher, sha256 } from '../crypto/index.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
 import { FormatError, IoError, PolicyError, VerificationError, isTrustError, toIoError } from '../errors.ts';
-import { readFileIfExists, syncDir, writeFileAtomic } from '../io/files.ts';
+import { readFileIfExists, syncDir, writeFileAtomic, writevFully } from '../io/files.ts';
 import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
 import { ROOT_MAX_BYTES, formatRoot, parseRoot, rootFingerprint, updateRoot, verifyPinnedRoot, type TrustRoot } from '../trust/root.ts';
 import {
@@ -49,6 +49,8 @@ import { providerError } from './provider-client.ts';
 
 /** MAX_ROOT_STEPS bounds the root versions one run walks forward (tuf-js: maxRootRotations 256). */
 export const TUF_MAX_ROOT_STEPS = 256;
+/** WRITE_BATCH_BYTES: a download is written in batches of about this size. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 /** ERROR_BODY_MAX_BYTES caps a refusal's body. */
 const ERROR_BODY_MAX_BYTES = 64 * 1024;
 
@@ -343,14 +345,33 @@ async function downloadTarget(http: Http, url: URL, dir: string, filename: strin
     }
     const hasher = await createMultiHasher(['sha256']);
     let n = 0;
+    // Chunks are written in batches of about WRITE_BATCH_BYTES (one writev each), fewer system calls.
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const file = fh;
+    const flush = async (): Promise<void> => {
+      const b = batch;
+      batch = [];
+      batchBytes = 0;
+      if (b.length === 0) return;
+      try {
+        await writevFully(file, b);
+      } catch (e) {
+        // A local write failure is ours (ENOSPC, EIO), not a network failure of the repository.
+        throw toIoError(e, tmp, 'write');
+      }
+    };
     try {
       for await (const c of a.body as AsyncIterable<Buffer>) {
         n += c.length;
         // Stop at the first byte beyond the signed length: an endless answer costs nothing.
         if (n > length) throw new VerificationError('ERR_TUF_TARGET_MISMATCH', `${url.href}: more than the signed ${length} bytes`);
         hasher.update(c);
-        await fh.write(c);
+        batch.push(c);
+        batchBytes += c.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
       }
+      await flush();
     } catch (e) {
       throw bodyError(a, url, e);
     }
