@@ -132,7 +132,13 @@ export class TufRepository {
       throw toIoError(e, o.dir, 'write');
     }
     const floor: TufVersions = { timestamp: 0, snapshot: 0, targets: 0 };
-    for (const name of await fsp.readdir(o.dir)) {
+    let names: string[];
+    try {
+      names = await fsp.readdir(o.dir);
+    } catch (e) {
+      throw toIoError(e, o.dir, 'read');
+    }
+    for (const name of names) {
       const m = /^([1-9][0-9]{0,15})\.(snapshot|targets)\.json$/.exec(name);
       if (m) floor[m[2] as 'snapshot' | 'targets'] = Math.max(floor[m[2] as 'snapshot' | 'targets'], Number(m[1]));
     }
