@@ -20,6 +20,7 @@ import { certusApi, uploadPermission, uploadPolicy } from './targets/certus.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
 import { keylessCert, keylessRegexp, oidcJwt } from './targets/oidc.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
+import { tufMetadata } from './targets/tuf.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
   // encoding
@@ -29,6 +30,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   manifest,
   trustRoot,
   signatureSet,
+  tufMetadata,
   // notes and the log
   signedNote,
   checkpoint,

@@ -573,6 +573,14 @@ export const ERROR_CODES = {
   ERR_KEYLESS_ISSUER_MISMATCH: ['policy', 422, 'the certificate names another OIDC issuer than the one required (certificate_oidc_issuer or certificate_oidc_issuer_regexp)'],
   ERR_KEYLESS_REGEXP: ['usage', 400, 'regular expressions here are at most 256 characters, without backreferences, lookaround or nested quantifiers (the subset RE2 and cosign accept, minus the exponential cases)'],
   ERR_KEYLESS_CA: ['config', 500, 'the keyless CA files (DATA/keys/keyless-ca.pem, DATA/trust/keyless-ca.pem) are unreadable or do not belong together; restore them or move both away to make a new CA'],
+  // --- tuf (the TUF repository under /tuf/ and its client, custody fetch --tuf; issue 13) ---
+  ERR_TUF_SCHEMA: ['format', 400, 'the TUF metadata is not a timestamp, snapshot or targets document as TUF 1.0 defines it; see docs/tuf.md'],
+  ERR_TUF_THRESHOLD_UNMET: ['verification', 422, 'the metadata needs more signatures from the keys the trusted root gives its role'],
+  ERR_TUF_EXPIRED: ['policy', 422, 'the metadata is past its expires date: the repository stopped re-signing it, or something replays an old copy'],
+  ERR_TUF_ROLLBACK: ['policy', 422, 'the metadata version is lower than one already trusted (a rollback); the state directory remembers the newest seen'],
+  ERR_TUF_MIX_AND_MATCH: ['verification', 422, 'the metadata is not the version (or the bytes) that the timestamp or snapshot names'],
+  ERR_TUF_TARGET_MISMATCH: ['verification', 422, 'the downloaded target does not have the length and SHA-256 the signed targets metadata gives'],
+  ERR_TUF_TARGET_NOT_FOUND: ['io', 404, 'the repository lists no target for that channel/arch; check the names against GET /'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -20,4 +20,6 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'pkcs11', load: async () => (await import('./pkcs11.ts')).default },
   { name: 'secrets', load: async () => (await import('./secrets.ts')).default },
   { name: 'oidc', load: async () => (await import('./oidc.ts')).default },
+  // issue 13: the TUF repository
+  { name: 'tuf', load: async () => (await import('./tuf.ts')).default },
 ];

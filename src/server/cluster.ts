@@ -124,6 +124,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     blobsDir: join(o.dataDir, 'blobs'),
     rootBytes: Buffer.from(id.rootBytes).toString('base64'),
     rootDir: id.rootDir,
+    tuf: daemon.tuf === undefined ? undefined : { dir: join(o.dataDir, 'tuf'), rootVersion: id.root.version },
     vkey: daemon.vkey,
     defaultRelease: o.defaultRelease,
     socketPath: socket.path,

@@ -9,6 +9,7 @@
  * DIR/audit.jsonl                          hash-chained audit log of what the daemon did (audit/audit-log)
  * DIR/audit.anchor                         the newest audit head anchored in the log, with its proof (audit/anchor)
  * DIR/auth.db                              the signing API's tokens, identities, nonces, signed entries (auth/store)
+ * DIR/tuf/                                 the TUF repository's timestamp, snapshot and targets metadata (provider/tuf-repo)
  * ```
  * Lifecycle: identity → log → blob and release stores (own releases re-checked) → incoming scan → the sample release
  * on a new, empty data directory (server/provider/sample) → listen. The public listener (server/provider/front)
@@ -67,6 +68,7 @@ import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
 import { openCertus, type CertusDaemonOptions } from './signing/certus-open.ts';
 import { OpenApiCollector } from './signing/openapi.ts';
 import { publishSample } from './provider/sample.ts';
+import { TufRepository, checkTufExpiry, type TufExpiry } from './provider/tuf-repo.ts';
 
 /** DaemonOptions configures {@link startDaemon}. */
 export interface DaemonOptions {
@@ -123,6 +125,10 @@ export interface DaemonOptions {
   oidc?: OidcVerifierOptions | undefined;
   /** dev labels the daemon a development one (`custody serve --dev`): a `custody-mode: development` header on /v1. */
   dev?: boolean;
+  /** tufExpiry is the validity of the TUF repository's metadata under /tuf/ (default 1 day, 7 days, 30 days). */
+  tufExpiry?: Partial<TufExpiry> | undefined;
+  /** tufRefreshIntervalMs between expiry checks of the TUF metadata (default a tenth of the timestamp's validity, ≤ 10 min). */
+  tufRefreshIntervalMs?: number | undefined;
   /** sample publishes the sample release when the data directory is new and nothing else is released. */
   sample?: boolean;
   /**
@@ -151,6 +157,8 @@ export interface RunningDaemon {
   auth: AuthStore | undefined;
   dataDir: string;
   incomingDir: string;
+  /** tuf is the TUF repository served under /tuf/ (undefined when the root gives its online roles no key we hold). */
+  tuf: TufRepository | undefined;
   /** startup reports the first scan of the incoming directory. */
   startup: ScanResult;
   /** sample is the sample release published by this start, if any. */
@@ -277,7 +285,19 @@ class AuditAnchors {
 /** openReleases opens the blob and release stores and loads (re-checks) the stored releases. */
 async function openReleases(
   o: DaemonOptions,
-  ctx: { identity: ProviderIdentity; signer: Signer; previousSigners: readonly Signer[]; service: LogService; vkey: string; audit: AuditLog; anchors: AuditAnchors; logger: Logger; now: () => Date },
+  ctx: {
+    identity: ProviderIdentity;
+    signer: Signer;
+    previousSigners: readonly Signer[];
+    service: LogService;
+    vkey: string;
+    audit: AuditLog;
+    anchors: AuditAnchors;
+    logger: Logger;
+    now: () => Date;
+    /** tuf holds the TUF repository once open: each release updates it before the release is announced. */
+    tuf: { repo?: TufRepository };
+  },
 ): Promise<{ blobs: BlobStore; releases: ReleaseStore; stale: Array<{ channel: string; arch: string; code: string }> }> {
   const { audit, anchors, logger } = ctx;
   const blobs = new BlobStore(join(o.dataDir, 'blobs'));
@@ -291,6 +311,9 @@ async function openReleases(
     validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
     now: ctx.now,
     onRelease: async (r: Release, reason: string) => {
+      // The TUF metadata follows the release before anyone is told of it; a failure there does not undo the
+      // release (it is durable and logged): the next sync, at the latest the timer's, catches up.
+      await ctx.tuf.repo?.sync(releases.list()).catch((e: unknown) => logger.error({ err: e }, 'tuf metadata update failed'));
       // The record is durable (written atomically) before this runs: workers may read it now, and the release is
       // answered only once they do (or a bounded wait passes).
       await o.leader?.onRelease(r);
@@ -372,6 +395,7 @@ interface AppParts {
   certus?: Awaited<ReturnType<typeof openCertus>> | undefined;
   /** keyless: the OIDC verifier and keyless CA of the signing API (both undefined without --oidc-issuer). */
   keyless: { oidc: OidcVerifier | undefined; ca: KeylessCa | undefined };
+  tuf: TufRepository | undefined;
 }
 
 /**
@@ -384,6 +408,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     releases: p.releases,
     blobs: p.blobs,
     trust: { rootBytes: p.identity.rootBytes, rootDir: p.identity.rootDir },
+    tuf: p.tuf === undefined ? undefined : { dir: join(o.dataDir, 'tuf'), rootVersion: p.identity.root.version },
     defaultRelease: o.defaultRelease,
     onError: (e) => p.logger.error({ err: e }, 'provider read failed'),
   });
@@ -613,13 +638,47 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     });
     await anchors.anchor();
 
-    const { blobs, releases, stale } = await openReleases(o, { identity, signer: signers.manifest, previousSigners: signers.previousManifest, service, vkey: key.vkey, audit, anchors, logger, now });
+    const tufHolder: { repo?: TufRepository } = {};
+    const { blobs, releases, stale } = await openReleases(o, {
+      identity,
+      signer: signers.manifest,
+      previousSigners: signers.previousManifest,
+      service,
+      vkey: key.vkey,
+      audit,
+      anchors,
+      logger,
+      now,
+      tuf: tufHolder,
+    });
+    const tufExpiry = {
+      timestampMs: checkTufExpiry(o.tufExpiry?.timestampMs ?? 86_400_000, 'tuf timestamp expiry'),
+      snapshotMs: checkTufExpiry(o.tufExpiry?.snapshotMs ?? 7 * 86_400_000, 'tuf snapshot expiry'),
+      targetsMs: checkTufExpiry(o.tufExpiry?.targetsMs ?? 30 * 86_400_000, 'tuf targets expiry'),
+    };
+    if (identity.tufKeys !== undefined) {
+      tufHolder.repo = await TufRepository.open({
+        dir: join(dataDir, 'tuf'),
+        root: identity.root,
+        // Each TUF signature is a key use on record too (server/key-use), as the manifests' are.
+        signers: {
+          targets: recordingSigner(identity.signer, 'tuf-targets', record),
+          snapshot: recordingSigner(identity.tufKeys.snapshot, 'tuf-snapshot', record),
+          timestamp: recordingSigner(identity.tufKeys.timestamp, 'tuf-timestamp', record),
+        },
+        expiry: tufExpiry,
+        now,
+      });
+    }
+    const tuf = tufHolder.repo;
     await resignStale(releases, stale, logger);
     await releases.refreshExpiring();
 
     const scans = rescanner(incomingDir, blobs, releases, logger);
     const startup = await scans.rescan();
     const sample = o.sample === true && fresh && releases.list().length === 0 ? await publishSample(blobs, releases) : undefined;
+    const tufWritten = await tuf?.sync(releases.list());
+    if (tufWritten !== undefined && tufWritten.length > 0) logger.info({ roles: tufWritten, versions: tuf?.versions }, 'tuf metadata signed');
 
     let auth: AuthStore | undefined;
     const keyless: AppParts['keyless'] = { oidc: undefined, ca: undefined };
@@ -633,13 +692,47 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     }
     const certus = auth === undefined ? undefined : await openCertus({ ...o.certus, dataDir, postgres: o.postgres });
     if (certus !== undefined) closers.push(() => certus.close());
-    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, certus, keyless });
+    const app = await buildApp(o, {
+      identity,
+      signingApiSigner: signers.signingApi,
+      service,
+      config,
+      vkey: key.vkey,
+      blobs,
+      releases,
+      anchors,
+      rescan: scans.rescan,
+      record,
+      logger,
+      origin,
+      auth,
+      certus,
+      keyless,
+      tuf,
+    });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {
       releases.refreshExpiring().catch((e: unknown) => logger.error({ err: e }, 'manifest refresh failed'));
     }, o.refreshIntervalMs ?? 600_000);
     timer.unref();
+    // The TUF timestamp lives a day by default: it is checked far more often than manifests, and re-signed when
+    // half of its validity is left, so a client never meets an expired one from a running provider.
+    const tufTimer =
+      tuf === undefined
+        ? undefined
+        : setInterval(
+            () => {
+              tuf
+                .sync(releases.list())
+                .then((roles) => {
+                  if (roles.length > 0) logger.info({ roles, versions: tuf.versions }, 'tuf metadata re-signed');
+                })
+                .catch((e: unknown) => logger.error({ err: e }, 'tuf metadata refresh failed'));
+            },
+            o.tufRefreshIntervalMs ?? Math.min(600_000, Math.floor(tufExpiry.timestampMs / 10)),
+          );
+    tufTimer?.unref();
 
     logger.info({ url: address, origin, releases: releases.list().length, logSize: service.sequencer.treeSize }, 'provider listening');
     let closed = false;
@@ -652,6 +745,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       releases,
       audit,
       auth,
+      tuf,
       dataDir,
       incomingDir,
       startup,
@@ -664,8 +758,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         // stop while the audit log is still open; the log and the audit file close last.
         await app.close().catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
         clearInterval(timer);
+        clearInterval(tufTimer);
         await scans.idle();
         await releases.idle();
+        await tuf?.idle();
         await anchors.idle();
         await audit.append('daemon.stopped', { log_size: service.sequencer.treeSize }).catch(() => undefined);
         await closers.closeAll();

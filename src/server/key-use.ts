@@ -23,7 +23,7 @@ import type { Ed25519NoteSigner } from '../note/note.ts';
 export const KEY_USED_EVENT = 'key.used';
 
 /** KeyPurpose says what a signature was for. */
-export type KeyPurpose = 'manifest' | 'signing-api' | 'checkpoint';
+export type KeyPurpose = 'manifest' | 'signing-api' | 'checkpoint' | 'tuf-targets' | 'tuf-snapshot' | 'tuf-timestamp';
 
 /** RecordEvent appends an audit event (the daemon's `record`: fire and forget, errors logged). */
 export type RecordEvent = (event: string, fields: JsonObject) => void;

@@ -41,6 +41,8 @@ export interface WorkerConfig {
   /** rootBytes is root.json (base64); rootDir holds its versions. */
   rootBytes: string;
   rootDir: string | undefined;
+  /** tuf is where the leader writes the TUF repository's metadata (DATA/tuf), when it serves one. */
+  tuf?: { dir: string; rootVersion: number } | undefined;
   vkey: string;
   defaultRelease?: { channel: string; arch: string } | undefined;
   socketPath: string;
@@ -170,6 +172,7 @@ export async function runWorker(): Promise<void> {
     releases: m,
     blobs: new BlobStore(config.blobsDir),
     trust: { rootBytes: Buffer.from(config.rootBytes, 'base64'), rootDir: config.rootDir },
+    tuf: config.tuf,
     defaultRelease: config.defaultRelease,
     headers: extra,
     onError: (e) => logger.error({ err: e }, 'provider read failed'),

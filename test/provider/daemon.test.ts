@@ -30,9 +30,9 @@ const INITRD = Buffer.from('initramfs contents\n');
 test('first start makes keys, root and token (private modes); a restart reuses them', async (t) => {
   const data = join(tmpDir(t), 'data');
   const d1 = await start(t, data);
-  assert.deepEqual(d1.identity.created, ['signer key', 'root key', 'trust root', 'token']);
+  assert.deepEqual(d1.identity.created, ['signer key', 'root key', 'trust root', 'snapshot key', 'timestamp key', 'token']);
   assert.equal(statSync(data).mode & 0o777, 0o700);
-  for (const f of ['keys/signer.pem', 'keys/root.pem', 'admin.token', 'log/log.key', 'audit.jsonl']) {
+  for (const f of ['keys/signer.pem', 'keys/root.pem', 'keys/snapshot.pem', 'keys/timestamp.pem', 'admin.token', 'log/log.key', 'audit.jsonl']) {
     assert.equal(statSync(join(data, f)).mode & 0o777, 0o600, `${f} is 0600`);
   }
   assert.match(d1.url, /^http:\/\/127\.0\.0\.1:\d+$/);

@@ -17,12 +17,14 @@ import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
 import { abs, readRootFile, readTokenFile } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { progressBars } from '../progress.ts';
+import { TUF_FETCH_HELP, TUF_FETCH_USAGE_LINES } from './tuf-fetch-usage.ts';
 
 export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
   usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
                      [--timeout SECONDS] [--stall-timeout SECONDS] [--policy P [--key K.pub]… [--vulndb DB]]
+${TUF_FETCH_USAGE_LINES}
 
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
 channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
@@ -50,10 +52,16 @@ terminal each download shows a progress bar on stderr (bytes, rate, ETA); piped 
 
 HTTPS with a private CA: set NODE_EXTRA_CA_CERTS=ca.pem.
 
-example:
+${TUF_FETCH_HELP}
+
+examples:
   custody fetch http://10.0.0.5:8080 http://10.0.0.6:8080 --channel stable --arch x86_64 \\
-      --trust root.json --state boot.state --require-log "$(cat log.vkey)" --output /boot/next`,
+      --trust root.json --state boot.state --require-log "$(cat log.vkey)" --output /boot/next
+  custody fetch --tuf http://10.0.0.5:8080/tuf --channel stable --arch x86_64 --trust root.json \\
+      --state tuf-state --output /boot/next`,
   async run(ctx) {
+    // --tuf: the same releases through the provider's TUF repository (cli/commands/tuf-fetch), loaded only then.
+    if (ctx.argv.some((a) => a === '--tuf' || a.startsWith('--tuf='))) return (await import('./tuf-fetch.ts')).runTufFetch(ctx);
     const { values, positionals } = parseCommandArgs(ctx.argv, {
       channel: { type: 'string' },
       arch: { type: 'string' },

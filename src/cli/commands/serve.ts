@@ -8,6 +8,7 @@ import type { Signer } from '../../crypto/index.ts';
 import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
+import { parseDuration } from '../../encoding/time.ts';
 import { abs, loadSigningKey, openTokenKey, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
@@ -85,6 +86,9 @@ options:
   --origin ORIGIN             log origin on first start (default <hostname>/custody/log)
   --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)
   --validity DAYS             validity of signed manifests (default 30)
+  --tuf-timestamp-expiry D, --tuf-snapshot-expiry D, --tuf-targets-expiry D
+                              validity of the TUF repository's metadata under /tuf/ (defaults 1d, 7d, 30d;
+                              durations like 12h, 7d, 2w); re-signed when half (targets: a third) is left
   --rate-limit-per-ip N       requests per second per client address (default 50; 0 = off)
   --rate-limit-global N       requests per second for all clients (default 0 = off)
   --signing-rate-limit-per-token N, --signing-rate-limit-per-ip N
@@ -132,6 +136,9 @@ example:
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         validity: { type: 'string' },
+        'tuf-timestamp-expiry': { type: 'string' },
+        'tuf-snapshot-expiry': { type: 'string' },
+        'tuf-targets-expiry': { type: 'string' },
         'rate-limit-per-ip': { type: 'string' },
         'rate-limit-global': { type: 'string' },
         'signing-rate-limit-per-token': { type: 'string' },
@@ -182,6 +189,13 @@ example:
     }
     const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
     const validityDays = intOption(values.validity, 'validity', 1, 365);
+    const duration = (flag: 'tuf-timestamp-expiry' | 'tuf-snapshot-expiry' | 'tuf-targets-expiry'): number | undefined =>
+      values[flag] === undefined ? undefined : parseDuration(values[flag], `--${flag}`);
+    const tufExpiry = {
+      ...(duration('tuf-timestamp-expiry') === undefined ? {} : { timestampMs: duration('tuf-timestamp-expiry')! }),
+      ...(duration('tuf-snapshot-expiry') === undefined ? {} : { snapshotMs: duration('tuf-snapshot-expiry')! }),
+      ...(duration('tuf-targets-expiry') === undefined ? {} : { targetsMs: duration('tuf-targets-expiry')! }),
+    };
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
     const signPerToken = intOption(values['signing-rate-limit-per-token'], 'signing-rate-limit-per-token', 0, 10_000_000);
@@ -239,6 +253,7 @@ example:
         ...(signPerToken === undefined ? {} : { signingRateLimitPerToken: signPerToken }),
         ...(signPerIp === undefined ? {} : { signingRateLimitPerIp: signPerIp }),
         defaultRelease,
+        tufExpiry,
         postgres,
         logLevel: level,
         logFormat,
@@ -283,6 +298,12 @@ example:
       ctx.print(`  signing key        ${tufKeyId(id.signer.publicKey)}`);
       ctx.print(`  log                ${url}/log  ${d.vkey}`);
       ctx.print(`  admin token        ${id.tokenPath}`);
+      const tufVersions = d.tuf?.versions;
+      if (tufVersions !== undefined) {
+        ctx.print(`  TUF repository     ${url}/tuf  (timestamp v${tufVersions.timestamp}, snapshot v${tufVersions.snapshot}, targets v${tufVersions.targets}; docs/tuf.md)`);
+      } else {
+        ctx.print(`  TUF repository     off: ${id.tufOff ?? 'not started'}`);
+      }
       if (values['no-signing-api'] !== true) {
         ctx.print(`  signing API        ${url}/v1  (callers: custody token create --data ${shellWord(d.dataDir)} --name NAME --scope sign,verify)`);
       }
@@ -322,6 +343,7 @@ example:
         mode: dev ? 'development' : 'production',
         oidc_issuers: (oidc?.issuers ?? []).map((i) => i.issuer),
         ...(devToken === undefined ? {} : { dev_token_file: devToken.path }),
+        tuf: tufVersions === undefined ? null : { url: `${url}/tuf`, ...tufVersions },
         ...(sample === undefined ? {} : { sample: { channel: d.sample!.channel, arch: d.sample!.arch, fetch_command: sample } }),
       });
       const fatal = await stopped;

@@ -8,6 +8,7 @@
  * DIR/keys/signer.pem   manifest signing key (PKCS#8 PEM, or Custody's sealed PEM opened with CUSTODY_PASSPHRASE)
  * DIR/keys/signer.pub   its SPKI PEM
  * DIR/keys/root.pem     the development root key that signed trust/1.root.json (move it offline for real use)
+ * DIR/keys/snapshot.pem, DIR/keys/timestamp.pem   online keys of the TUF snapshot and timestamp roles (/tuf/)
  * DIR/trust/root.json   the current trust root (TUF root.json); DIR/trust/<N>.root.json keeps every version
  * DIR/admin.token       bearer token for POST /log/add and /admin/… (one line, 43 base64url characters)
  * ```
@@ -83,9 +84,51 @@ export interface ProviderIdentity {
   rootDir: string | undefined;
   token: Uint8Array;
   tokenPath: string;
+  /**
+   * tufKeys are the online keys that sign the TUF repository's snapshot and timestamp metadata (server/provider/
+   * tuf-repo); undefined when the root gives those roles no key the daemon holds (tufOff says why).
+   */
+  tufKeys: { snapshot: Signer; timestamp: Signer } | undefined;
+  tufOff: string | undefined;
   /** created lists what this start made (for the banner): 'signer key', 'root key', 'trust root', 'token'. */
   created: string[];
   warnings: string[];
+}
+
+/** TUF_ONLINE_ROLES are the roles whose keys the daemon holds to re-sign TUF metadata before it expires. */
+const TUF_ONLINE_ROLES = ['snapshot', 'timestamp'] as const;
+
+/**
+ * loadTufKeys finds, for the snapshot and timestamp roles, a key the daemon holds that the root authorizes:
+ * DATA/keys/<role>.pem, else the manifest signing key (roots made before these keys existed gave those roles the
+ * signer). A role with a threshold above 1, or no such key, turns the TUF repository off (the reason is returned).
+ */
+async function loadTufKeys(
+  keysDir: string,
+  root: TrustRoot,
+  signer: Signer,
+  passphrase: PassphraseSource,
+  now: Date,
+): Promise<{ keys: { snapshot: Signer; timestamp: Signer } | undefined; off: string | undefined }> {
+  const found: Partial<Record<(typeof TUF_ONLINE_ROLES)[number], Signer>> = {};
+  for (const role of TUF_ONLINE_ROLES) {
+    if (root.roles[role].threshold > 1) {
+      return { keys: undefined, off: `the trust root needs ${root.roles[role].threshold} ${role} signatures; the daemon signs with one online key` };
+    }
+    const path = join(keysDir, `${role}.pem`);
+    const candidates: Signer[] = [];
+    if (await pathExists(path)) candidates.push(await loadPrivateKey(path, passphrase));
+    candidates.push(signer);
+    const k = candidates.find((c) => isKeyAuthorized(root, role, c.publicKey, now));
+    if (k === undefined) {
+      return {
+        keys: undefined,
+        off: `the trust root's ${role} role names no key the daemon holds (${path}, or the signing key)`,
+      };
+    }
+    found[role] = k;
+  }
+  return { keys: { snapshot: found.snapshot!, timestamp: found.timestamp! }, off: undefined };
 }
 
 /** loadOrCreateIdentity loads the identity, creating the development defaults that are missing. */
@@ -126,7 +169,7 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
     rootPath = join(trustDir, 'root.json');
     if (!(await pathExists(rootPath))) {
       await createDevRoot(keysDir, trustDir, signerKey, o.now);
-      created.push('root key', 'trust root');
+      created.push('root key', 'trust root', 'snapshot key', 'timestamp key');
     }
   }
   const rootBytes = await readFileBounded(rootPath, { maxBytes: ROOT_MAX_BYTES, allowSymlink: true, what: 'trust root' });
@@ -157,7 +200,16 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
     warnings.push(`the trust root expires at ${root.expires.toISOString()}; publish a new version with \`custody trust update\``);
   }
 
-  // 3. The bearer token (server/daemon-secrets resolves where it lives).
+  // 3. The online keys of the TUF repository (snapshot, timestamp).
+  const tuf = await loadTufKeys(keysDir, root, signerKey, passphrase, o.now);
+  if (tuf.off !== undefined) {
+    warnings.push(
+      `the TUF repository under /tuf/ is off: ${tuf.off}. Make keys with \`custody keygen --output ${join(keysDir, 'snapshot.pem')}\` (and timestamp.pem), ` +
+        'add them with `custody trust add-key --role snapshot` / `--role timestamp` (threshold 1), sign the new root version and restart',
+    );
+  }
+
+  // 4. The bearer token (server/daemon-secrets resolves where it lives).
   const tokenSource = await resolveSecretSource('adminToken', o);
   const tokenPath = describeSource(tokenSource);
   let tokenText: string;
@@ -182,6 +234,8 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
     rootBytes,
     fingerprint: rootFingerprint(rootBytes),
     rootDir: o.trustFile === undefined ? trustDir : undefined,
+    tufKeys: tuf.keys,
+    tufOff: tuf.off,
     token,
     tokenPath,
     created,
@@ -189,17 +243,26 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   };
 }
 
-/** createDevRoot makes a 1-of-1 root (root role: a fresh root key; the other roles: the signer) and writes it. */
+/**
+ * createDevRoot makes a 1-of-1 root and writes it: root role a fresh root key, targets the signer, snapshot and
+ * timestamp fresh online keys (DATA/keys/snapshot.pem, timestamp.pem) for the TUF repository.
+ */
 async function createDevRoot(keysDir: string, trustDir: string, signer: Signer, now: Date): Promise<void> {
-  const rootKeyPath = join(keysDir, 'root.pem');
-  // A root key left by an interrupted first start is reused rather than overwritten.
-  let rootKey: PrivateKey;
-  if (await pathExists(rootKeyPath)) rootKey = await loadPrivateKey(rootKeyPath);
-  else await writeKeyPair(rootKeyPath, (rootKey = PrivateKey.generate()));
+  // A key left by an interrupted first start is reused rather than overwritten.
+  const devKey = async (name: string): Promise<PrivateKey> => {
+    const path = join(keysDir, `${name}.pem`);
+    if (await pathExists(path)) return loadPrivateKey(path);
+    const k = PrivateKey.generate();
+    await writeKeyPair(path, k);
+    return k;
+  };
+  const rootKey = await devKey('root');
+  const snapshotKey = await devKey('snapshot');
+  const timestampKey = await devKey('timestamp');
   const one = (k: Signer) => ({ keys: [k.publicKey], threshold: 1 });
   const doc = signRoot(
     createRoot({
-      roles: { root: one(rootKey), targets: one(signer), snapshot: one(signer), timestamp: one(signer) },
+      roles: { root: one(rootKey), targets: one(signer), snapshot: one(snapshotKey), timestamp: one(timestampKey) },
       expires: new Date(Math.floor((now.getTime() + DEV_ROOT_VALIDITY_MS) / 1000) * 1000),
     }),
     rootKey,

@@ -10,6 +10,9 @@
  * GET|HEAD /blobs/sha256/<64 hex>                      any stored artifact by digest (Range; immutable, cached a year)
  * GET|HEAD /manifest.json                              the default channel/arch, when configured
  * GET|HEAD /trust/root.json, /trust/<N>.root.json      the trust root and its versions, for rotation
+ * GET|HEAD /tuf/…                                       the TUF repository (server/provider/tuf-repo): root versions,
+ *                                                       timestamp.json, <N>.snapshot.json, <N>.targets.json from
+ *                                                       DATA/tuf/, targets/<channel>/<arch>/<sha256>.<name> by digest
  * ```
  * Everything else (info, health, admin, the log) is passed on: to fastify in one process, to the leader from a
  * worker (server/cluster).
@@ -29,6 +32,8 @@ import { join } from 'node:path';
 import { IoError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
+import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
+import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import { ATTESTATIONS_FILENAME, RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
 
@@ -48,7 +53,9 @@ const STREAM_CHUNK_MAX_BYTES = 1024 * 1024;
  * FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. They are the reserved channel
  * names (one list, server/provider/releases) but the two this read path serves itself.
  */
-const FIRST_SEGMENTS_PASSED_ON: ReadonlySet<string> = new Set([...RESERVED_CHANNEL_NAMES].filter((s) => s !== 'blobs' && s !== 'trust'));
+const FIRST_SEGMENTS_PASSED_ON: ReadonlySet<string> = new Set([...RESERVED_CHANNEL_NAMES].filter((s) => s !== 'blobs' && s !== 'trust' && s !== 'tuf'));
+/** TUF_METADATA_MAX_BYTES caps a metadata file read from DATA/tuf/ (the targets cap, the largest). */
+const TUF_METADATA_MAX_BYTES = TUF_TARGETS_MAX_BYTES;
 
 /** ReleaseView is what the read path needs of the releases: the current one of a channel/arch. */
 export interface ReleaseView {
@@ -61,6 +68,12 @@ export interface ReadPathOptions {
   blobs: Pick<BlobStore, 'pathOf'>;
   trust: { rootBytes: Uint8Array; rootDir: string | undefined };
   defaultRelease?: { channel: string; arch: string } | undefined;
+  /**
+   * tuf serves the TUF repository: metadata files from `dir` (DATA/tuf/, written by the leader), root versions from
+   * `trust` (`rootVersion` names the current root's version, served as <N>.root.json when there is no rootDir).
+   * Undefined: /tuf/ answers 404.
+   */
+  tuf?: { dir: string; rootVersion: number } | undefined;
   /** manifestMaxAgeS is the Cache-Control max-age of manifests and proofs (default 0: always revalidate). */
   manifestMaxAgeS?: number | undefined;
   /** blobCacheBytes caps the memory that keeps small blobs (default 64 MiB; 0 disables). */
@@ -169,6 +182,10 @@ export class ReadPath {
     }
     if (parts.length === 3 && parts[1] === 'trust') {
       this.#guard(res, this.#trust(req, res, parts[2]!));
+      return true;
+    }
+    if (parts[1] === 'tuf') {
+      this.#guard(res, this.#tuf(req, res, parts.slice(2)));
       return true;
     }
     if (parts.length !== 4) return false;
@@ -282,6 +299,34 @@ export class ReadPath {
     if (body === undefined) throw notFound(`no trust root ${file.slice(0, 40)}`);
     res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
     res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /**
+   * #tuf answers /tuf/…: metadata by exact name (never a path joined from the URL but a name matched whole), and
+   * targets by the digest in their hash-prefixed name (TUF §5.7.3); a blob's bytes are named by their digest, so
+   * serving a stored blob under any target name gives nothing away that /blobs/sha256/ does not.
+   */
+  async #tuf(req: IncomingMessage, res: ServerResponse, rest: string[]): Promise<void> {
+    const tuf = this.#o.tuf;
+    if (tuf === undefined) throw notFound('this provider serves no TUF repository');
+    if (rest.length === 1) {
+      const name = rest[0]!;
+      let body: Uint8Array | undefined;
+      if (name === 'root.json' || name === `${tuf.rootVersion}.root.json`) body = this.#o.trust.rootBytes;
+      else if (/^[1-9][0-9]{0,8}\.root\.json$/.test(name) && this.#o.trust.rootDir !== undefined) {
+        body = await readFileIfExists(join(this.#o.trust.rootDir, name), { maxBytes: ROOT_MAX_BYTES, what: 'trust root version' });
+      } else if (TUF_FILE_NAME.test(name)) {
+        body = await readFileIfExists(join(tuf.dir, name), { maxBytes: TUF_METADATA_MAX_BYTES, what: 'tuf metadata' });
+      }
+      if (body === undefined) throw notFound(`no TUF metadata ${name.slice(0, 40)}`);
+      res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    // targets/<channel>/<arch>/<sha256>.<filename>
+    const m = rest.length === 4 && rest[0] === 'targets' ? /^([0-9a-f]{64})\.(.+)$/.exec(rest[3]!) : null;
+    if (m === null) throw notFound('a TUF target is /tuf/targets/<channel>/<arch>/<sha256>.<filename>');
+    return this.#blob(req, res, m[1]!, undefined, undefined);
   }
 
   /** #headers is the header list of a whole blob (no Content-Length: added by the caller). */
