@@ -496,6 +496,8 @@ export const ERROR_CODES = {
     422,
     'verify-blob accepts the signed-blob statement (urn:custody:predicate:signed-blob:v1) unless told otherwise; name the predicate types you accept with --type URI',
   ],
+  // --- mirrors and provider discovery (issue 14) ---
+  ERR_MIRROR_UPSTREAM_INDEX: ['format', 502, "the upstream's GET / is not a provider's info answer with a \"releases\" list; check the --mirror URL"],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -91,8 +91,16 @@ options:
   --no-signing-api            do not serve the signing API under /v1 (docs/signing-api.md; its callers are made with
                               custody token create and custody identity add)
 
-example:
-  custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
+mirror mode (docs/discovery.md): pull, verify and serve another provider's releases, byte for byte; never sign
+  --mirror URL                upstream provider (repeatable; custody serve or another mirror)
+  --root-fingerprint FP       the upstream trust root's fingerprint (required with --mirror)
+  --require-log VKEY          refuse releases without an inclusion proof under this log key (and serve the proof)
+  --mirror-interval DURATION  how often upstreams are polled (default 30s; e.g. 500ms, 10s, 5m)
+  --channel CH, --arch A      mirror only these channels / archs (repeatable; default everything upstream lists)
+
+examples:
+  custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080
+  custody serve --data mirror-data --port 8081 --mirror http://127.0.0.1:8080 --root-fingerprint sha256:b5c8…`,
   async run(ctx) {
     const { values } = parseCommandArgs(
       ctx.argv,
@@ -121,6 +129,12 @@ example:
         'no-signing-api': { type: 'boolean' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
+        mirror: { type: 'string', multiple: true },
+        'root-fingerprint': { type: 'string' },
+        'require-log': { type: 'string' },
+        'mirror-interval': { type: 'string' },
+        channel: { type: 'string', multiple: true },
+        arch: { type: 'string', multiple: true },
       },
       false,
     );
@@ -136,6 +150,7 @@ example:
       throw new UsageError('ERR_USAGE_ARGUMENT', `--log-format: expected json or pretty, got ${JSON.stringify(logFormat)}`);
     }
     const workers = intOption(values.workers, 'workers', 1, 256) ?? availableParallelism();
+    const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', '--tls-cert and --tls-key go together');
     }
@@ -155,9 +170,14 @@ example:
       }
       defaultRelease = { channel, arch };
     }
+    if (values.mirror !== undefined) {
+      return runMirror(ctx, values, { dataDir, port, level, logFormat, tls, perIp, global: globalLimit(values['rate-limit-global']) });
+    }
+    for (const f of ['root-fingerprint', 'require-log', 'mirror-interval', 'channel', 'arch'] as const) {
+      if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --mirror`);
+    }
     const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
     const validityDays = intOption(values.validity, 'validity', 1, 365);
-    const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
     const signPerToken = intOption(values['signing-rate-limit-per-token'], 'signing-rate-limit-per-token', 0, 10_000_000);
     const signPerIp = intOption(values['signing-rate-limit-per-ip'], 'signing-rate-limit-per-ip', 0, 10_000_000);
@@ -279,3 +299,84 @@ example:
     }
   },
 };
+
+function globalLimit(v: string | undefined): number | undefined {
+  return intOption(v, 'rate-limit-global', 0, 10_000_000);
+}
+
+/** parseDuration reads `500ms`, `30s`, `5m`, `1h` or a bare number of seconds, within [minMs, maxMs]. */
+export function parseDuration(v: string, flag: string, minMs: number, maxMs: number): number {
+  const m = /^([0-9]{1,9})(ms|s|m|h)?$/.exec(v);
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= minMs && ms <= maxMs)) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected a duration such as 500ms, 30s or 5m between ${minMs} ms and ${maxMs / 1000} s, got ${JSON.stringify(v.slice(0, 40))}`);
+  }
+  return ms;
+}
+
+/** runMirror is `custody serve --mirror URL…` (server/mirror): one process, no signing key, no log. */
+async function runMirror(
+  ctx: Parameters<Command['run']>[0],
+  values: { mirror?: string[]; 'root-fingerprint'?: string; 'require-log'?: string; 'mirror-interval'?: string; channel?: string[]; arch?: string[]; host?: string; workers?: string; key?: string; trust?: string; incoming?: string },
+  o: { dataDir: string; port: number; level: string; logFormat: 'json' | 'pretty'; tls: { cert: Uint8Array; key: Uint8Array } | undefined; perIp: number | undefined; global: number | undefined },
+): Promise<number> {
+  const fingerprint = values['root-fingerprint'];
+  if (fingerprint === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--mirror needs --root-fingerprint sha256:HEX (the upstream trust root it verifies against)');
+  for (const f of ['key', 'trust', 'incoming'] as const) {
+    if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} does not go with --mirror: a mirror never signs or publishes`);
+  }
+  if (values.workers !== undefined && values.workers !== '1') throw new UsageError('ERR_USAGE_ARGUMENT', '--mirror runs one process: --workers 1 or nothing');
+  const intervalMs = parseDuration(values['mirror-interval'] ?? '30s', 'mirror-interval', 100, 86_400_000);
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((r) => (stop = r));
+  let poll: (() => void) | undefined;
+  const onSignal = (): void => stop();
+  const onHup = (): void => poll?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.on('SIGHUP', onHup);
+  try {
+    const { startMirror } = await import('../../server/mirror/mirror-daemon.ts');
+    const m = await startMirror({
+      dataDir: o.dataDir,
+      host: values.host ?? '127.0.0.1',
+      port: o.port,
+      upstreams: values.mirror ?? [],
+      fingerprint,
+      requireLog: values['require-log'],
+      channels: values.channel,
+      archs: values.arch,
+      intervalMs,
+      tls: o.tls,
+      ...(o.perIp === undefined ? {} : { rateLimitPerIp: o.perIp }),
+      ...(o.global === undefined ? {} : { rateLimitGlobal: o.global }),
+      logLevel: o.level,
+      logFormat: o.logFormat,
+      now: ctx.now,
+      version: packageVersion(),
+    });
+    poll = () => void m.poll().catch(() => undefined);
+    ctx.print(`custody serve (mirror): ${m.url}`);
+    ctx.print(`  data directory     ${m.dataDir}`);
+    ctx.print(`  upstreams          ${(values.mirror ?? []).join(' ')}  (polled every ${intervalMs} ms; SIGHUP polls now: kill -HUP ${process.pid})`);
+    ctx.print(`  trust fingerprint  ${fingerprint}  (the upstream's; this mirror never signs)`);
+    ctx.print(`  health             ${m.url}/health`);
+    for (const r of m.mirror.list()) ctx.print(`  release            ${m.url}/${r.channel}/${r.arch}/manifest.json  sequence ${r.manifest.manifest.sequence}  (verified)`);
+    ctx.result({
+      url: m.url,
+      data_dir: m.dataDir,
+      mirror: true,
+      upstreams: values.mirror ?? [],
+      trust_fingerprint: fingerprint,
+      log_vkey: values['require-log'] ?? null,
+      releases: m.mirror.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
+    });
+    await stopped;
+    await m.close();
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHup);
+  }
+}
