@@ -1,7 +1,9 @@
 /**
  * fuzz/targets/discovery — what mirrors and discovery read from the network (issue 14): an upstream's channel index
- * (src/server/mirror/channel-index.ts, the `releases` list of GET /).
+ * (src/server/mirror/channel-index.ts, the `releases` list of GET /), and the HTTP(S) URL a peer's signed record
+ * names (src/discovery/addresses.ts multiaddrToUrl).
  */
+import { multiaddrToUrl, urlToMultiaddr } from '../../src/discovery/addresses.ts';
 import { parseChannelIndex } from '../../src/server/mirror/channel-index.ts';
 import { jsonFieldMutations } from '../structured.ts';
 import { enc, type FuzzTarget } from '../target.ts';
@@ -27,6 +29,23 @@ export const channelIndex: FuzzTarget = {
         // Every pair it returns must be usable as URL segments as they are.
         for (const { channel, arch } of out) if (encodeURIComponent(channel) !== channel || encodeURIComponent(arch) !== arch) throw new Error('unsafe name');
         return out;
+      },
+    });
+  },
+};
+
+export const peerRecordUrl: FuzzTarget = {
+  name: 'peer-record-url',
+  parses: "the HTTP(S) URL in a peer's signed record (multiaddr text → URL)",
+  make() {
+    const seeds = ['/ip4/127.0.0.1/tcp/8080/http', '/ip6/::1/tcp/443/https/p2p/12D3KooWFmCh4THdhVE35FhSZe37bL7tHpPKGKUHa1QxJK1W26gL', '/dns/boot.example/tcp/443/tls/http'];
+    return Promise.resolve({
+      seeds: seeds.map((x) => enc.encode(x)),
+      run(input: Uint8Array) {
+        const url = multiaddrToUrl(Buffer.from(input).toString('latin1'));
+        // Oracle: what is read back is a base URL that writes back to a multiaddr naming the same URL.
+        if (url !== undefined && multiaddrToUrl(urlToMultiaddr(url)) !== url) throw new Error(`round trip differs: ${url}`);
+        return url;
       },
     });
   },

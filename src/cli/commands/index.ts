@@ -78,4 +78,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
   'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
   'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
+  // mirrors and provider discovery (issue 14)
+  discover: { summary: 'find providers of a channel/arch over the libp2p DHT (or mDNS); discovery is untrusted: verify with fetch', load: async () => (await import('./p2p.ts')).discover },
 };

@@ -9,6 +9,7 @@ import { tufKeyId } from '../../keys/key-id.ts';
 import { abs, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
+import type { P2pFlags } from './p2p.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
 export const DEFAULT_DATA_DIR = 'custody-data';
@@ -91,6 +92,16 @@ options:
   --no-signing-api            do not serve the signing API under /v1 (docs/signing-api.md; its callers are made with
                               custody token create and custody identity add)
 
+discovery (docs/discovery.md; libp2p is loaded only with these):
+  --dht                       announce every channel/arch served in Custody's libp2p DHT (provider records bound
+                              to this node's peer id; the URL is in its signed peer record)
+  --mdns                      also be found on the local network (mDNS)
+  --bootstrap MULTIADDR       join the DHT through this node (repeatable)
+  --announce-url URL          the URL clients should fetch from (default: the listen URL)
+  --p2p-listen MULTIADDR      libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
+  --ephemeral                 a fresh peer identity (default: DATA/p2p/peer.key, 0600, made on first start)
+  --provider-ttl DURATION     provider record lifetime on the DHT (default 24h; re-announced at half of it)
+
 mirror mode (docs/discovery.md): pull, verify and serve another provider's releases, byte for byte; never sign
   --mirror URL                upstream provider (repeatable; custody serve or another mirror)
   --root-fingerprint FP       the upstream trust root's fingerprint (required with --mirror)
@@ -135,9 +146,22 @@ examples:
         'mirror-interval': { type: 'string' },
         channel: { type: 'string', multiple: true },
         arch: { type: 'string', multiple: true },
+        dht: { type: 'boolean' },
+        'announce-url': { type: 'string' },
+        ephemeral: { type: 'boolean' },
+        bootstrap: { type: 'string', multiple: true },
+        mdns: { type: 'boolean' },
+        'p2p-listen': { type: 'string', multiple: true },
+        'provider-ttl': { type: 'string' },
       },
       false,
     );
+    const p2p = values.dht === true || values.mdns === true;
+    if (!p2p) {
+      for (const f of ['announce-url', 'ephemeral', 'bootstrap', 'p2p-listen', 'provider-ttl'] as const) {
+        if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --dht or --mdns`);
+      }
+    }
     const dataDir = abs(ctx, values.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
     const port = intOption(values.port ?? '8080', 'port', 0, 65_535)!;
     const level = values['log-level'] ?? 'info';
@@ -273,7 +297,20 @@ examples:
       } else {
         ctx.print(`  verify a client:   custody fetch ${url} --root-fingerprint ${id.fingerprint} --require-log ${shellWord(d.vkey)} --channel C --arch A --output DIR`);
       }
+      let announcer: { listenAddrs: string[]; peerId: string; stop: () => Promise<void> } | undefined;
+      if (p2p) {
+        const { announceForServe } = await import('./p2p.ts');
+        announcer = await announceForServe(ctx, { ...values, data: d.dataDir }, url, () => d.releases.list(), (w) => {
+          if (w.includes('failed')) ctx.stderr(`custody: warning: ${w}\n`);
+        });
+        const stopDaemon = close;
+        close = async () => {
+          await announcer?.stop().catch(() => undefined);
+          await stopDaemon();
+        };
+      }
       ctx.result({
+        ...(announcer === undefined ? {} : { p2p: { peer_id: announcer.peerId, listen: announcer.listenAddrs } }),
         url,
         data_dir: d.dataDir,
         trust_fingerprint: id.fingerprint,
@@ -317,7 +354,7 @@ export function parseDuration(v: string, flag: string, minMs: number, maxMs: num
 /** runMirror is `custody serve --mirror URL…` (server/mirror): one process, no signing key, no log. */
 async function runMirror(
   ctx: Parameters<Command['run']>[0],
-  values: { mirror?: string[]; 'root-fingerprint'?: string; 'require-log'?: string; 'mirror-interval'?: string; channel?: string[]; arch?: string[]; host?: string; workers?: string; key?: string; trust?: string; incoming?: string },
+  values: { mirror?: string[]; 'root-fingerprint'?: string; 'require-log'?: string; 'mirror-interval'?: string; channel?: string[]; arch?: string[]; host?: string; workers?: string; key?: string; trust?: string; incoming?: string } & P2pFlags & { dht?: boolean; 'announce-url'?: string },
   o: { dataDir: string; port: number; level: string; logFormat: 'json' | 'pretty'; tls: { cert: Uint8Array; key: Uint8Array } | undefined; perIp: number | undefined; global: number | undefined },
 ): Promise<number> {
   const fingerprint = values['root-fingerprint'];
@@ -362,7 +399,19 @@ async function runMirror(
     ctx.print(`  trust fingerprint  ${fingerprint}  (the upstream's; this mirror never signs)`);
     ctx.print(`  health             ${m.url}/health`);
     for (const r of m.mirror.list()) ctx.print(`  release            ${m.url}/${r.channel}/${r.arch}/manifest.json  sequence ${r.manifest.manifest.sequence}  (verified)`);
+    let announcer: { listenAddrs: string[]; peerId: string; stop: () => Promise<void> } | undefined;
+    if (values.dht === true || values.mdns === true) {
+      const { announceForServe } = await import('./p2p.ts');
+      // Only what the mirror serves (verified) is announced; new releases are picked up at the next check.
+      announcer = await announceForServe(ctx, { ...values, data: m.dataDir }, m.url, () => m.mirror.list(), (w) => {
+        if (w.includes('failed')) ctx.stderr(`custody: warning: ${w}\n`);
+      }).catch(async (e: unknown) => {
+        await m.close();
+        throw e;
+      });
+    }
     ctx.result({
+      ...(announcer === undefined ? {} : { p2p: { peer_id: announcer.peerId, listen: announcer.listenAddrs } }),
       url: m.url,
       data_dir: m.dataDir,
       mirror: true,
@@ -372,6 +421,7 @@ async function runMirror(
       releases: m.mirror.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
     });
     await stopped;
+    await announcer?.stop().catch(() => undefined);
     await m.close();
     return 0;
   } finally {

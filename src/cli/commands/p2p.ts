@@ -1,0 +1,152 @@
+/**
+ * cli/commands/p2p — provider discovery over libp2p (src/discovery, docs/discovery.md): `custody discover`, and the
+ * helpers `custody serve --dht/--mdns` (announce) and `custody fetch --discover` use. This module is loaded only by
+ * those; libp2p itself only once a node starts (discovery/node).
+ */
+import { printable } from '../../encoding/text.ts';
+import { UsageError } from '../../errors.ts';
+import type { DiscoveredProvider } from '../../discovery/discover.ts';
+import type { P2pNode } from '../../discovery/node.ts';
+import { abs } from '../common.ts';
+import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+import { DEFAULT_DATA_DIR, parseDuration } from './serve.ts';
+
+/** P2pFlags are the discovery flags shared by serve, discover and fetch. */
+export interface P2pFlags {
+  bootstrap?: string[] | undefined;
+  mdns?: boolean | undefined;
+  ephemeral?: boolean | undefined;
+  'p2p-listen'?: string[] | undefined;
+  'provider-ttl'?: string | undefined;
+  data?: string | undefined;
+}
+
+/** P2P_OPTIONS are those flags for parseCommandArgs. */
+export const P2P_OPTIONS = {
+  bootstrap: { type: 'string', multiple: true },
+  mdns: { type: 'boolean' },
+  ephemeral: { type: 'boolean' },
+  'p2p-listen': { type: 'string', multiple: true },
+  'provider-ttl': { type: 'string' },
+} as const;
+
+/** startNode starts this command's libp2p node: its key from DATA/p2p/peer.key unless --ephemeral. */
+export async function startNode(ctx: CommandContext, f: P2pFlags, announce: readonly string[] = []): Promise<{ node: P2pNode; dataDir: string; keyCreated: boolean }> {
+  const dataDir = abs(ctx, f.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
+  const ttlMs = f['provider-ttl'] === undefined ? undefined : parseDuration(f['provider-ttl'], 'provider-ttl', 1_000, 7 * 86_400_000);
+  let seed: Uint8Array | undefined;
+  let keyCreated = false;
+  if (f.ephemeral !== true) {
+    const { loadOrCreatePeerKey, peerKeyPath } = await import('../../discovery/peer-key.ts');
+    const k = await loadOrCreatePeerKey(peerKeyPath(dataDir));
+    seed = k.seed;
+    keyCreated = k.created;
+  }
+  const { startP2pNode } = await import('../../discovery/node.ts');
+  const node = await startP2pNode({ seed, listen: f['p2p-listen'], bootstrap: f.bootstrap, announce, mdns: f.mdns, ttlMs });
+  seed?.fill(0);
+  return { node, dataDir, keyCreated };
+}
+
+/**
+ * announceForServe starts the node of `custody serve --dht`, announcing `url` (or --announce-url) for every
+ * channel/arch `list` returns (checked every `checkMs` for new ones); prints the banner lines.
+ */
+export async function announceForServe(
+  ctx: CommandContext,
+  f: P2pFlags & { 'announce-url'?: string | undefined },
+  url: string,
+  list: () => ReadonlyArray<{ channel: string; arch: string }>,
+  log: (what: string) => void,
+): Promise<{ listenAddrs: string[]; peerId: string; stop: () => Promise<void> }> {
+  const { urlToMultiaddr } = await import('../../discovery/addresses.ts');
+  const announceUrl = f['announce-url'] ?? url;
+  const { node } = await startNode(ctx, f, [urlToMultiaddr(announceUrl)]);
+  const { startAnnouncer } = await import('../../discovery/discover.ts');
+  const a = startAnnouncer(node, { list, checkMs: 5_000, onEvent: (e) => log(`${e.channel}/${e.arch}: ${e.what}`) });
+  const listenAddrs = node.listenAddrs();
+  ctx.print(`  p2p peer id        ${node.peerId}  (announces ${announceUrl}${f.mdns === true ? '; mDNS on' : ''})`);
+  for (const ma of listenAddrs) ctx.print(`  p2p listen         ${ma}   (use as --bootstrap)`);
+  return {
+    listenAddrs,
+    peerId: node.peerId,
+    stop: async () => {
+      await a.stop();
+      await node.stop();
+    },
+  };
+}
+
+/** discoverUrls runs one search for `custody fetch --discover`; returns the providers found (ranked). */
+export async function discoverUrls(
+  ctx: CommandContext,
+  f: P2pFlags,
+  channel: string,
+  arch: string,
+  timeoutMs: number,
+): Promise<{ providers: DiscoveredProvider[]; record: (peerIds: Iterable<string>) => Promise<void>; stop: () => Promise<void> }> {
+  const { node, dataDir } = await startNode(ctx, f);
+  try {
+    const { discoverProviders } = await import('../../discovery/discover.ts');
+    const { loadRanking, rankingPath, recordVerified } = await import('../../discovery/ranking.ts');
+    const preferred = f.ephemeral === true ? undefined : await loadRanking(rankingPath(dataDir));
+    const providers = await discoverProviders(node, { channel, arch, timeoutMs, preferred });
+    return {
+      providers,
+      // An ephemeral client keeps nothing, the ranking included.
+      record: (ids) => (f.ephemeral === true ? Promise.resolve() : recordVerified(rankingPath(dataDir), ids)),
+      stop: () => node.stop(),
+    };
+  } catch (e) {
+    await node.stop().catch(() => undefined);
+    throw e;
+  }
+}
+
+export const discover: Command = {
+  summary: 'find providers of a channel/arch over the libp2p DHT (or mDNS); discovery is untrusted: verify with fetch',
+  usage: `usage: custody discover --channel CH --arch ARCH [--bootstrap MULTIADDR]… [--mdns] [--ephemeral]
+                        [--timeout DURATION] [--data DIR] [--p2p-listen MULTIADDR]…
+
+Looks up the provider records of /phase/<channel>/<arch>/manifest in Custody's DHT (reached through --bootstrap
+nodes, or peers found with --mdns on the local network), dials each provider found and reads its HTTP(S) URL
+from its signed peer record. Prints one MANIFEST_URL=… line per provider (--json: the list). Nothing found is
+trusted: pass the URLs to custody fetch, which verifies everything (or use custody fetch --discover).
+
+  --bootstrap MULTIADDR   a node to join the DHT through (repeatable): custody serve --dht prints its own
+  --mdns                  also find peers on the local network (mDNS)
+  --ephemeral             a fresh peer identity for this run (default: DATA/p2p/peer.key, made on first use)
+  --timeout DURATION      give up after this long (default 30s); lookups are retried until then
+  --data DIR              where the peer key and the provider ranking live (default $CUSTODY_DATA or ./${DEFAULT_DATA_DIR})
+  --p2p-listen MULTIADDR  listen address of this node (default /ip4/127.0.0.1/tcp/0)
+
+example:
+  custody discover --channel stable --arch x86_64 --ephemeral --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…`,
+  async run(ctx) {
+    const { values } = parseCommandArgs(
+      ctx.argv,
+      { channel: { type: 'string' }, arch: { type: 'string' }, timeout: { type: 'string' }, data: { type: 'string' }, ...P2P_OPTIONS },
+      false,
+    );
+    const channel = requireOption(values.channel, 'channel');
+    const arch = requireOption(values.arch, 'arch');
+    if ((values.bootstrap ?? []).length === 0 && values.mdns !== true) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --bootstrap MULTIADDR (a node of the DHT) or --mdns (peers on the local network)');
+    }
+    const timeoutMs = parseDuration(values.timeout ?? '30s', 'timeout', 100, 3_600_000);
+    const started = Date.now();
+    const d = await discoverUrls(ctx, values, channel, arch, timeoutMs);
+    try {
+      for (const p of d.providers) ctx.print(`MANIFEST_URL=${p.manifestUrl}`);
+      if (!ctx.json) ctx.stderr(`custody: ${d.providers.length} provider(s) of ${channel}/${arch} found in ${Date.now() - started} ms; untrusted until custody fetch verifies them\n`);
+      ctx.result({
+        key: `/phase/${channel}/${arch}/manifest`,
+        provider_count: d.providers.length,
+        providers: d.providers.map((p) => ({ peer_id: p.peerId, url: printable(p.url, 300), manifest_url: printable(p.manifestUrl, 400), preferred: p.preferred })),
+      });
+      return 0;
+    } finally {
+      await d.stop();
+    }
+  },
+};
