@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
+import { fetchRelease } from '../../src/client/provider-client.ts';
 import { urlToMultiaddr } from '../../src/discovery/addresses.ts';
 import { discoverProviders, startAnnouncer } from '../../src/discovery/discover.ts';
 import { startP2pNode, type P2pNode } from '../../src/discovery/node.ts';
@@ -139,6 +140,21 @@ test('five nodes on loopback: discover, skip a malicious provider, fetch verifie
   assert.ok(!before.equals((await get(origin, '/stable/x86_64/manifest.json')).body));
   assert.deepEqual((await m1.poll()).updated, ['stable/x86_64']);
   assert.ok((await get(m1, '/stable/x86_64/manifest.json')).body.equals((await get(origin, '/stable/x86_64/manifest.json')).body));
+
+  // m2 still serves the old release: a client given every provider found (stale mirror and malicious one
+  // included) ends with the newest verified release.
+  const all = await discoverProviders(client, { channel: 'stable', arch: 'x86_64', timeoutMs: 10_000, enough: 4 });
+  const newest = await fetchRelease({
+    providers: all.map((f) => f.url),
+    channel: 'stable',
+    arch: 'x86_64',
+    trust: { fingerprint: origin.identity.fingerprint },
+    requireLog: origin.vkey,
+    outputDir: join(dir, 'out2'),
+    now: () => new Date(),
+  });
+  assert.equal(newest.manifest.digest, origin.releases.get('stable', 'x86_64')!.manifest.digest);
+  assert.ok(readFileSync(join(dir, 'out2', 'vmlinuz')).equals(Buffer.alloc(100_000, 6)));
 });
 
 test('a provider that leaves is no longer returned once its record TTL passed; one that stays is re-announced', async (t) => {
