@@ -14,7 +14,7 @@ import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targ
 import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
 import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
-import { channelIndex, peerRecordUrl } from './targets/discovery.ts';
+import { channelIndex, mdnsPacket, peerRecordUrl } from './targets/discovery.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -68,4 +68,5 @@ export const TARGETS: readonly FuzzTarget[] = [
   // mirrors and discovery (issue 14)
   channelIndex,
   peerRecordUrl,
+  mdnsPacket,
 ];

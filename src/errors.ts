@@ -502,6 +502,7 @@ export const ERROR_CODES = {
   ERR_DISCOVERY_START: ['io', 503, 'the libp2p node could not start; check --p2p-listen (address in use?) and the network'],
   ERR_DISCOVERY_NO_PROVIDER: ['io', 404, 'no provider of that channel/arch answered in time: check --bootstrap (or --mdns on the LAN), the channel and arch, or raise --timeout'],
   ERR_DISCOVERY_PEER_KEY: ['format', 400, 'the libp2p key file (DATA/p2p/peer.key) is damaged; remove it to make a new peer identity, or pass --ephemeral'],
+  ERR_DISCOVERY_MDNS: ['format', 400, 'a malformed mDNS packet was ignored; nothing to do unless a device on the link keeps sending them'],
   ERR_MIRROR_UPSTREAM_INDEX: ['format', 502, "the upstream's GET / is not a provider's info answer with a \"releases\" list; check the --mirror URL"],
 } as const satisfies Record<string, CodeSpec>;
 

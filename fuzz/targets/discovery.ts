@@ -1,9 +1,10 @@
 /**
  * fuzz/targets/discovery — what mirrors and discovery read from the network (issue 14): an upstream's channel index
  * (src/server/mirror/channel-index.ts, the `releases` list of GET /), and the HTTP(S) URL a peer's signed record
- * names (src/discovery/addresses.ts multiaddrToUrl).
+ * names (src/discovery/addresses.ts multiaddrToUrl), and mDNS packets (src/discovery/mdns.ts).
  */
 import { multiaddrToUrl, urlToMultiaddr } from '../../src/discovery/addresses.ts';
+import { formatAnswer, formatQuery, parseDnsMessage, providersOf } from '../../src/discovery/mdns.ts';
 import { parseChannelIndex } from '../../src/server/mirror/channel-index.ts';
 import { jsonFieldMutations } from '../structured.ts';
 import { enc, type FuzzTarget } from '../target.ts';
@@ -46,6 +47,23 @@ export const peerRecordUrl: FuzzTarget = {
         // Oracle: what is read back is a base URL that writes back to a multiaddr naming the same URL.
         if (url !== undefined && multiaddrToUrl(urlToMultiaddr(url)) !== url) throw new Error(`round trip differs: ${url}`);
         return url;
+      },
+    });
+  },
+};
+
+export const mdnsPacket: FuzzTarget = {
+  name: 'mdns-packet',
+  parses: 'mDNS / DNS-SD packets (_phase-image._tcp.local answers and questions)',
+  make() {
+    const answer = formatAnswer(1, [{ channel: 'stable', arch: 'x86_64', version: '1.0' }, { channel: 'beta', arch: 'aarch64', version: '2' }], { httpPort: 8080, host: 'boot', instanceId: 'abcd', question: true });
+    return Promise.resolve({
+      seeds: [new Uint8Array(answer), new Uint8Array(formatQuery(5))],
+      run(input: Uint8Array) {
+        const m = parseDnsMessage(input);
+        const ps = providersOf(m, '10.0.0.1');
+        for (const p of ps) if (!/^http:\/\/10\.0\.0\.1:[1-9][0-9]{0,4}\/$/.test(p.url)) throw new Error(`unexpected URL ${p.url}`);
+        return ps.length;
       },
     });
   },

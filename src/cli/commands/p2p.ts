@@ -56,21 +56,36 @@ export async function announceForServe(
   ctx: CommandContext,
   f: P2pFlags & { 'announce-url'?: string | undefined },
   url: string,
-  list: () => ReadonlyArray<{ channel: string; arch: string }>,
+  list: () => ReadonlyArray<{ channel: string; arch: string; version: string }>,
   log: (what: string) => void,
 ): Promise<{ listenAddrs: string[]; peerId: string; stop: () => Promise<void> }> {
   const { urlToMultiaddr } = await import('../../discovery/addresses.ts');
   const announceUrl = f['announce-url'] ?? url;
-  const { node } = await startNode(ctx, f, [urlToMultiaddr(announceUrl)]);
+  const announced = urlToMultiaddr(announceUrl);
+  const { node } = await startNode(ctx, f, [announced]);
   const { startAnnouncer } = await import('../../discovery/discover.ts');
   const a = startAnnouncer(node, { list, checkMs: 5_000, onEvent: (e) => log(`${e.channel}/${e.arch}: ${e.what}`) });
+  let responder: { stop: () => Promise<void> } | undefined;
+  if (f.mdns === true) {
+    // DNS-SD _phase-image._tcp.local: the TXT record carries http_port; the client takes the host from the answer.
+    const { startMdnsResponder } = await import('../../discovery/mdns.ts');
+    const { hostname } = await import('node:os');
+    const u = new URL(announceUrl);
+    const httpPort = Number(u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : u.port);
+    const host = hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63) || 'custody';
+    responder = await startMdnsResponder({ adverts: list, httpPort, host, instanceId: node.peerId.slice(-8).toLowerCase() }).catch((e: unknown) => {
+      log(`mDNS responder failed: ${(e as Error).message}`);
+      return undefined;
+    });
+  }
   const listenAddrs = node.listenAddrs();
-  ctx.print(`  p2p peer id        ${node.peerId}  (announces ${announceUrl}${f.mdns === true ? '; mDNS on' : ''})`);
+  ctx.print(`  p2p peer id        ${node.peerId}  (announces ${announceUrl}${responder !== undefined ? '; mDNS _phase-image._tcp.local on' : ''})`);
   for (const ma of listenAddrs) ctx.print(`  p2p listen         ${ma}   (use as --bootstrap)`);
   return {
     listenAddrs,
     peerId: node.peerId,
     stop: async () => {
+      await responder?.stop();
       await a.stop();
       await node.stop();
     },
@@ -85,20 +100,41 @@ export async function discoverUrls(
   arch: string,
   timeoutMs: number,
 ): Promise<{ providers: DiscoveredProvider[]; record: (peerIds: Iterable<string>) => Promise<void>; stop: () => Promise<void> }> {
-  const { node, dataDir } = await startNode(ctx, f);
+  const dht = (f.bootstrap ?? []).length > 0;
+  // mDNS answers (untrusted like everything found) are collected beside the DHT search, for at most 3 s.
+  const mdns =
+    f.mdns === true
+      ? import('../../discovery/mdns.ts').then(({ browseMdns }) => browseMdns({ channel, arch, timeoutMs: Math.min(timeoutMs, 3_000) })).catch(() => [])
+      : Promise.resolve([]);
+  const started = dht ? await startNode(ctx, f) : undefined;
+  const dataDir = started?.dataDir ?? abs(ctx, f.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
   try {
     const { discoverProviders } = await import('../../discovery/discover.ts');
+    const { manifestUrl } = await import('../../discovery/addresses.ts');
     const { loadRanking, rankingPath, recordVerified } = await import('../../discovery/ranking.ts');
     const preferred = f.ephemeral === true ? undefined : await loadRanking(rankingPath(dataDir));
-    const providers = await discoverProviders(node, { channel, arch, timeoutMs, preferred });
+    const viaDht = started === undefined ? [] : await discoverProviders(started.node, { channel, arch, timeoutMs, preferred }).catch((e: unknown) => {
+      if (f.mdns === true) return [];
+      throw e;
+    });
+    const providers = [...viaDht];
+    for (const p of await mdns) {
+      if (!providers.some((q) => q.url === p.url)) providers.push({ peerId: 'mdns', url: p.url, manifestUrl: manifestUrl(p.url, channel, arch), preferred: false });
+    }
+    if (providers.length === 0) {
+      const { IoError } = await import('../../errors.ts');
+      throw new IoError('ERR_DISCOVERY_NO_PROVIDER', `no provider of ${channel}/${arch} found within ${timeoutMs} ms (DHT${f.mdns === true ? ' and mDNS' : ''})`);
+    }
     return {
       providers,
-      // An ephemeral client keeps nothing, the ranking included.
-      record: (ids) => (f.ephemeral === true ? Promise.resolve() : recordVerified(rankingPath(dataDir), ids)),
-      stop: () => node.stop(),
+      // An ephemeral client keeps nothing, the ranking included; mDNS answers have no peer id to rank.
+      record: (ids) => (f.ephemeral === true ? Promise.resolve() : recordVerified(rankingPath(dataDir), [...ids].filter((id) => id !== 'mdns'))),
+      stop: async () => {
+        await started?.node.stop();
+      },
     };
   } catch (e) {
-    await node.stop().catch(() => undefined);
+    await started?.node.stop().catch(() => undefined);
     throw e;
   }
 }

@@ -300,7 +300,7 @@ examples:
       let announcer: { listenAddrs: string[]; peerId: string; stop: () => Promise<void> } | undefined;
       if (p2p) {
         const { announceForServe } = await import('./p2p.ts');
-        announcer = await announceForServe(ctx, { ...values, data: d.dataDir }, url, () => d.releases.list(), (w) => {
+        announcer = await announceForServe(ctx, { ...values, data: d.dataDir }, url, () => d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, version: r.manifest.manifest.version })), (w) => {
           if (w.includes('failed')) ctx.stderr(`custody: warning: ${w}\n`);
         });
         const stopDaemon = close;
@@ -403,7 +403,7 @@ async function runMirror(
     if (values.dht === true || values.mdns === true) {
       const { announceForServe } = await import('./p2p.ts');
       // Only what the mirror serves (verified) is announced; new releases are picked up at the next check.
-      announcer = await announceForServe(ctx, { ...values, data: m.dataDir }, m.url, () => m.mirror.list(), (w) => {
+      announcer = await announceForServe(ctx, { ...values, data: m.dataDir }, m.url, () => m.mirror.list().map((r) => ({ channel: r.channel, arch: r.arch, version: r.manifest.manifest.version })), (w) => {
         if (w.includes('failed')) ctx.stderr(`custody: warning: ${w}\n`);
       }).catch(async (e: unknown) => {
         await m.close();
