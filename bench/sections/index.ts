@@ -16,4 +16,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'attest', load: async () => (await import('./attest.ts')).default },
   { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
   { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
+  { name: 'p2p', load: async () => (await import('./p2p.ts')).default },
 ];
