@@ -15,6 +15,7 @@
  *   attest.verify.ratio.1core  attest.verify.ratio.allcores  [attest]
  *   sbom.tree10k.ratio  [sbom]
  *   signing-api-verify-rps  signing-api-sign-rps (the latter shown in RESULTS.md only: no target)  [signing-api]
+ *   install.ratio  [install]
  */
 
 /** Figure is one row: how to judge and show a recorded value. */
@@ -44,6 +45,7 @@ export const FIGURES: readonly Figure[] = [
   { id: 'attest.verify.ratio.allcores', label: 'SLSA provenance attestations verified/s vs raw Ed25519 verify/s, all cores', kind: 'min', target: 0.8, unit: 'ratio' },
   { id: 'sbom.tree10k.ratio', label: '`custody sbom` SPDX of a 10,000-file tree vs `find -exec sha256sum {} +` (wall)', kind: 'max', target: 1.2, unit: 'ratio' },
   { id: 'signing-api-verify-rps', label: 'signing API: authenticated POST /v1/verify requests/s (wrk -t2 -c32, limits off)', kind: 'min', target: 10_000, unit: '/s' },
+  { id: 'install.ratio', label: '`custody install` 256 MiB (verified, fsync, switch) vs `curl -o` + `sha256sum` + `mv` (wall, ours / theirs)', kind: 'max', target: 1.2, unit: 'ratio' },
 ];
 
 /** Recorded is what a section recorded for one id, with when. */

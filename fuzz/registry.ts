@@ -6,7 +6,10 @@ import type { FuzzTarget } from './target.ts';
 import { tar, zip } from './targets/archive.ts';
 import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
+import { pkcs11Uri } from './targets/hsm.ts';
 import { pemKey, sealedKey } from './targets/keys.ts';
+import { installJournal } from './targets/install.ts';
+import { keyringFile, secretFile } from './targets/secrets.ts';
 import { policy } from './targets/policy.ts';
 import { lockfile, sbomRead } from './targets/sbom.ts';
 import { osv } from './targets/vuln.ts';
@@ -37,6 +40,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   // keys
   pemKey,
   sealedKey,
+  pkcs11Uri,
   // archives and packages
   tar,
   zip,
@@ -65,6 +69,11 @@ export const TARGETS: readonly FuzzTarget[] = [
   providerAnswers,
   signingApi,
   witness,
+  // install targets (issue 13)
+  installJournal,
+  // secrets (issue 12)
+  secretFile,
+  keyringFile,
   // mirrors and discovery (issue 14)
   channelIndex,
   peerRecordUrl,

@@ -64,6 +64,19 @@ export { isPspfFile, openPackage, verifyPackage, verifyPackageFile, writePackage
 
 // The provider's client (custody fetch), the trust-root pin, and the daemon's audit log.
 export { fetchRelease } from './client/provider-client.ts';
-export type { FetchReleaseOptions, FetchedRelease } from './client/provider-client.ts';
+export type { DownloadProgress, FetchReleaseOptions, FetchedRelease } from './client/provider-client.ts';
+// Installing releases (custody install, rollback, status; docs/install.md).
+export { installRelease, rollbackRelease, targetStatus, verifyReleaseDir } from './client/install.ts';
+export type { InstallOptions, InstallResult, ReleaseRecord, RollbackResult, TargetStatus } from './client/install.ts';
 export { rootFingerprint } from './trust/root.ts';
 export { AuditLog, verifyAuditLog } from './audit/audit-log.ts';
+
+// Envelope-encrypted secrets and their KEK keyring (issue 12, docs/keys.md "Secrets").
+export { SecretStore, listSecrets } from './secrets/store.ts';
+export type { RewrapOptions, RewrapReport, RewrapStep, SecretInfo } from './secrets/store.ts';
+export { openSecretStore } from './secrets/open.ts';
+export { PassphraseKeyring } from './secrets/keyring.ts';
+export type { Keyring, KeyringEntry } from './secrets/keyring.ts';
+export { AesGcmKek } from './secrets/kek.ts';
+export type { KeyEncryptionKey } from './secrets/kek.ts';
+export { parseSecretFile, formatSecretFile } from './secrets/format.ts';

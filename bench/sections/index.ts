@@ -16,5 +16,8 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'attest', load: async () => (await import('./attest.ts')).default },
   { name: 'sbom', load: async () => (await import('./sbom.ts')).default },
   { name: 'signing-api', load: async () => (await import('./signing-api.ts')).default },
+  { name: 'install', load: async () => (await import('./install.ts')).default },
+  { name: 'pkcs11', load: async () => (await import('./pkcs11.ts')).default },
+  { name: 'secrets', load: async () => (await import('./secrets.ts')).default },
   { name: 'p2p', load: async () => (await import('./p2p.ts')).default },
 ];

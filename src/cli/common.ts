@@ -6,10 +6,12 @@ import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import { keysFromPublicKeys, type EnvelopeKeys } from '../attest/dsse.ts';
 import { keysFromRoot } from '../attest/verify.ts';
-import { P256PublicKey, type PrivateKey, type PublicKey } from '../crypto/index.ts';
+import { P256PublicKey, type PublicKey, type Signer } from '../crypto/index.ts';
 import { decodeUtf8 } from '../encoding/json.ts';
 import { ConfigError, UsageError, isTrustError } from '../errors.ts';
 import { readFileBounded, writeFileAtomic, writeFilesAtomic } from '../io/files.ts';
+import type { Pkcs11Signer } from '../hsm/pkcs11.ts';
+import { isPkcs11Uri } from '../hsm/uri.ts';
 import { KEY_FILE_MAX_BYTES, loadPrivateKey, loadSeedFile, parsePublicKey } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { MANIFEST_MAX_BYTES, parseManifest, type Manifest } from '../manifest/manifest.ts';
@@ -93,17 +95,33 @@ export async function loadEnvelopeKeys(ctx: CommandContext, o: EnvelopeKeyOption
   return { keys: keysFromPublicKeys(ed, t), p256 };
 }
 
-/** loadSigningKey loads --key (PEM, passphrase from --passphrase-file or CUSTODY_PASSPHRASE) or --seed-file. */
+/**
+ * loadSigningKey loads --key (PEM, passphrase from --passphrase-file or CUSTODY_PASSPHRASE; or a `pkcs11:` URI naming
+ * a key in a token, hsm/pkcs11) or --seed-file. Every command that signs takes its key here, so each accepts a token.
+ */
 export async function loadSigningKey(
   ctx: CommandContext,
   opts: { key?: string | undefined; seedFile?: string | undefined; passphraseFile?: string | undefined },
-): Promise<PrivateKey> {
+): Promise<Signer> {
   if (opts.key !== undefined && opts.seedFile !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass either --key or --seed-file, not both');
   if (opts.seedFile !== undefined) return loadSeedFile(abs(ctx, opts.seedFile));
   if (opts.key === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --key');
+  if (isPkcs11Uri(opts.key)) return openTokenKey(ctx, opts.key);
   return loadPrivateKey(abs(ctx, opts.key), {
     passphraseFile: opts.passphraseFile === undefined ? undefined : abs(ctx, opts.passphraseFile),
     env: ctx.env,
+  });
+}
+
+/** openTokenKey opens the Ed25519 key a `pkcs11:` URI names, relative pin-source paths against the command's cwd. */
+export async function openTokenKey(ctx: CommandContext, uri: string, poolSize?: number): Promise<Pkcs11Signer> {
+  // Loaded on demand: the native addon is not needed by commands that sign with files.
+  const { openPkcs11Signer } = await import('../hsm/pkcs11.ts');
+  return openPkcs11Signer(uri, {
+    cwd: ctx.cwd,
+    env: ctx.env,
+    ...(poolSize === undefined ? {} : { poolSize }),
+    warn: (m) => ctx.stderr(`custody: warning: ${m}\n`),
   });
 }
 

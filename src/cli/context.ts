@@ -14,6 +14,8 @@ export interface CliIo {
   cwd: string;
   /** now is injectable so transcripts are reproducible. */
   now: () => Date;
+  /** terminal is stderr when it is a terminal (progress bars are drawn there); absent otherwise. */
+  terminal?: NodeJS.WriteStream | undefined;
 }
 
 export interface CommandContext extends CliIo {

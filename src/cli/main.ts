@@ -10,5 +10,6 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   cwd: process.cwd(),
   now: () => new Date(),
+  terminal: process.stderr.isTTY ? process.stderr : undefined,
 });
 process.exitCode = code;

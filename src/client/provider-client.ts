@@ -86,6 +86,25 @@ export interface FetchReleaseOptions {
     | undefined;
   /** onEvent is told what happens (which provider failed and why) for the CLI's report. */
   onEvent?: (e: { provider: string; what: string; code?: string; message?: string }) => void;
+  /**
+   * onManifest sees the chosen manifest once it is verified (and its proof, with `requireLog`), before anything
+   * else is asked for or DIR is touched; answering false ends the fetch there (`skipped` in the result, no files):
+   * `custody install` uses it to skip a release it already holds.
+   */
+  onManifest?: (vm: VerifiedManifest) => boolean | Promise<boolean>;
+  /** onProgress is told how far each artifact download got (after every received chunk; once with done at the end). */
+  onProgress?: ((p: DownloadProgress) => void) | undefined;
+}
+
+/** DownloadProgress is one artifact download's progress: bytes received of its signed size. */
+export interface DownloadProgress {
+  name: string;
+  filename: string;
+  provider: string;
+  received: number;
+  total: number;
+  /** done is set once, when the bytes verified and were renamed into place (false: this attempt failed). */
+  done?: boolean;
 }
 
 /** FetchedRelease is the result of a successful fetch. */
@@ -101,6 +120,11 @@ export interface FetchedRelease {
   requests: number;
   /** decisions are the policy's decisions, one per artifact fetched (with `policy`). */
   decisions?: Decision[];
+  /** skipped is true when onManifest answered false: nothing was downloaded, DIR was not touched. */
+  skipped?: boolean;
+  /** manifestBytes and proofBytes are exactly what was verified (proofBytes with `requireLog`). */
+  manifestBytes: Uint8Array;
+  proofBytes: Uint8Array | undefined;
 }
 
 function baseUrl(u: string): URL {
@@ -338,6 +362,8 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   }
   if (chosen === undefined) throw lastError ?? new IoError('ERR_PROVIDER_NOT_FOUND', 'every provider was dropped before the manifest was asked for');
   const vm = chosen.vm;
+  const common = { manifest: vm, root, rootUpdated, logIndex: chosen.logIndex, manifestProvider: chosen.provider.href, manifestBytes: chosen.text, proofBytes: chosen.proof };
+  if (o.onManifest !== undefined && !(await o.onManifest(vm))) return { ...common, files: [], requests: http.requests, skipped: true };
 
   // 2. The artifacts, each from the first provider that delivers the signed bytes.
   const wanted = o.artifacts ?? [...vm.manifest.artifacts.keys()];
@@ -407,7 +433,9 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
         }
         for (const url of candidates.values()) {
           try {
-            await download(http, url, join(staging, `${files.length}.part`), join(o.outputDir, a.filename), a.size_bytes, sha);
+            const progress = o.onProgress === undefined ? undefined : (received: number, done?: boolean): void =>
+              o.onProgress!({ name, filename: a.filename, provider: p.href, received, total: a.size_bytes, ...(done === undefined ? {} : { done }) });
+            await download(http, url, join(staging, `${files.length}.part`), join(o.outputDir, a.filename), a.size_bytes, sha, progress);
             files.push({ name, filename: a.filename, size: a.size_bytes, provider: p.href });
             done = true;
             break;
@@ -432,11 +460,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   await writeFileAtomic(join(o.outputDir, 'manifest.json'), chosen.text);
   if (chosen.proof !== undefined) await writeFileAtomic(join(o.outputDir, 'manifest.json' + MANIFEST_PROOF_SUFFIX), chosen.proof);
   return {
-    manifest: vm,
-    root,
-    rootUpdated,
-    logIndex: chosen.logIndex,
-    manifestProvider: chosen.provider.href,
+    ...common,
     files,
     requests: http.requests,
     ...(decisions === undefined ? {} : { decisions }),
@@ -462,9 +486,18 @@ const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
  * (writev, no copy) while the next ones are received — refusing more than `size` bytes or another SHA-256; then one
  * fsync, a size check on disk, and the rename to dest.
  */
-async function download(http: Http, url: URL, tmp: string, dest: string, size: number, sha256Hex: string): Promise<void> {
+async function download(
+  http: Http,
+  url: URL,
+  tmp: string,
+  dest: string,
+  size: number,
+  sha256Hex: string,
+  progress?: (received: number, done?: boolean) => void,
+): Promise<void> {
   const a = await http.open(url);
   let fh: fsp.FileHandle | undefined;
+  let ok = false;
   try {
     if (a.status !== 200) {
       const body = await readCapped(a, ERROR_BODY_MAX_BYTES, url, 'error answer').catch(() => new Uint8Array());
@@ -519,6 +552,7 @@ async function download(http: Http, url: URL, tmp: string, dest: string, size: n
         // Stop at the first byte beyond the signed size: an endless answer costs nothing.
         if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: more than the signed ${size} bytes`);
         hasher.update(c);
+        progress?.(n);
         batch.push(c);
         batchBytes += c.length;
         if (batchBytes >= WRITE_BATCH_BYTES) {
@@ -556,7 +590,9 @@ async function download(http: Http, url: URL, tmp: string, dest: string, size: n
     } catch (e) {
       throw toIoError(e, dest, 'write');
     }
+    ok = true;
   } finally {
+    progress?.(ok ? size : 0, ok);
     a.close();
     await fh?.close().catch(() => undefined);
     await fsp.unlink(tmp).catch(() => undefined);

@@ -30,6 +30,17 @@ export type { Digest, DigestAlgorithm, HashAlgorithm, MultiHasher } from './hash
 export { P256PublicKey, verifyP256 } from './ecdsa.ts';
 export type { EcdsaSignatureEncoding } from './ecdsa.ts';
 export { AES_256_GCM_KEY_BYTES, AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, aes256GcmOpen, aes256GcmSeal } from './aead.ts';
-export { SEALED_KEY_PEM_LABEL, isSealedKeyPem, openSealedKey, sealPrivateKey } from './sealed-key.ts';
+export {
+  SEALED_KEY_DEFAULT_LOG2N,
+  SEALED_KEY_MAX_LOG2N,
+  SEALED_KEY_MIN_LOG2N,
+  SEALED_KEY_PEM_LABEL,
+  deriveScryptKey,
+  isSealedKeyPem,
+  openSealedKey,
+  sealPrivateKey,
+} from './sealed-key.ts';
+export { DATA_KEY_BYTES, generateDataKey, openWithKey, randomNonce, sealWithKey, zeroize } from './envelope.ts';
+export type { SealedBox } from './envelope.ts';
 export type { SealOptions } from './sealed-key.ts';
 export type { Signer } from './signer.ts';

@@ -41,6 +41,15 @@ export interface SealOptions {
   log2N?: number;
 }
 
+/**
+ * deriveScryptKey derives a 32-byte key from a passphrase with scrypt (RFC 7914), r 8 and p 1 (the values Custody
+ * writes); the keyring (secrets/keyring) uses it with its own header. log2N must be within the sealed-key range.
+ */
+export function deriveScryptKey(passphrase: Uint8Array, salt: Uint8Array, log2N: number): Uint8Array {
+  if (!Number.isInteger(log2N) || log2N < SEALED_KEY_MIN_LOG2N || log2N > SEALED_KEY_MAX_LOG2N) throw new RangeError(`log2N out of range: ${log2N}`);
+  return new Uint8Array(deriveKey(passphrase, salt, log2N, SEALED_KEY_SCRYPT_R, SEALED_KEY_SCRYPT_P));
+}
+
 function deriveKey(passphrase: Uint8Array, salt: Uint8Array, log2N: number, r: number, p: number): Buffer {
   const N = 2 ** log2N;
   return scryptSync(passphrase, salt, 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });

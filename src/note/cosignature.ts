@@ -21,7 +21,7 @@
  * witnesses. Timestamps are limited to 0..2^53−1 here (the spec allows up to 2^63−1; larger ones are refused as
  * malformed rather than rounded). Future timestamps are refused only when the caller passes `now`.
  */
-import { PublicKey, verifyEd25519, type PrivateKey } from '../crypto/index.ts';
+import { PublicKey, verifyEd25519, type Signer } from '../crypto/index.ts';
 import { decodeBase64 } from '../encoding/bytes.ts';
 import { FormatError, PolicyError, VerificationError } from '../errors.ts';
 import { parseCheckpoint } from './checkpoint.ts';
@@ -95,7 +95,7 @@ export function cosignatureMessage(checkpointText: string | Uint8Array, timestam
 }
 
 /** newCosigner returns the cosignature/v1 signer of `privateKey` for the witness `name`. */
-export function newCosigner(name: string, privateKey: PrivateKey, options: CosignerOptions = {}): Cosigner {
+export function newCosigner(name: string, privateKey: Signer, options: CosignerOptions = {}): Cosigner {
   if (!isValidKeyName(name)) throw new FormatError('ERR_NOTE_KEY_INVALID', 'invalid key name');
   const unixTime = options.unixTime ?? (() => Math.floor(Date.now() / 1000));
   const publicKey = privateKey.publicKey;

@@ -29,7 +29,7 @@
  * verified it (otherwise `ERR_NOTE_UNKNOWN_KEY`).
  */
 import { ed25519Seed } from '../crypto/ed25519-seed.ts';
-import { PrivateKey, PublicKey, sha256Concat, verifyEd25519 } from '../crypto/index.ts';
+import { PrivateKey, PublicKey, sha256Concat, verifyEd25519, type Signer } from '../crypto/index.ts';
 import { decodeBase64, encodeBase64 } from '../encoding/bytes.ts';
 import { ConfigError, FormatError, LimitError, VerificationError, isTrustError } from '../errors.ts';
 
@@ -200,8 +200,8 @@ export function newNoteVerifier(name: string, publicKey: PublicKey): Ed25519Note
   };
 }
 
-/** newNoteSigner returns the Ed25519 (type 0x01) signer of `privateKey` under `name`. */
-export function newNoteSigner(name: string, privateKey: PrivateKey): Ed25519NoteSigner {
+/** newNoteSigner returns the Ed25519 (type 0x01) signer of `privateKey` (a file key or a token key) under `name`. */
+export function newNoteSigner(name: string, privateKey: Signer): Ed25519NoteSigner {
   if (!isValidKeyName(name)) throw new FormatError('ERR_NOTE_KEY_INVALID', 'invalid key name');
   const publicKey = privateKey.publicKey;
   return {

@@ -24,7 +24,7 @@
  */
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { createMultiHasher, sha256, type PrivateKey } from '../crypto/index.ts';
+import { createMultiHasher, sha256, type Signer } from '../crypto/index.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import { IoError, PolicyError, UsageError, toIoError } from '../errors.ts';
 import { pathExists, syncDir, tempPath } from '../io/files.ts';
@@ -75,7 +75,7 @@ export interface WritePackageOptions {
   name: string;
   version: string;
   slots: readonly SlotInput[];
-  key: PrivateKey;
+  key: Signer;
   /** launcher bytes (default: pkg/launcher's placeholder). */
   launcher?: Uint8Array;
   launcherTool?: string;

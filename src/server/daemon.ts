@@ -16,7 +16,10 @@
  * the leader of `--workers N` (server/cluster) the daemon listens on a private socket instead, and tells the
  * cluster about each release after its record is durably written. A timer
  * re-signs manifests nearing expiry; {@link RunningDaemon.rescan} (SIGHUP in the CLI) imports the incoming directory.
- * Every signed manifest's digest and log index, uploads, refused admin requests, start and stop go to the audit log.
+ * Every signed manifest's digest and log index, uploads, refused admin requests, start and stop go to the audit log,
+ * and every signature (manifests, /v1/sign, checkpoints) as a `key.used` event (server/key-use, `daemonSigners`).
+ * With `secrets` the admin token, the signer's passphrase and the log key live in a secret store
+ * (server/daemon-secrets decides where each comes from).
  * Shutdown: stop accepting and drain requests, stop the timer, wait for scans and releases, record the stop, then
  * close the log and the audit log.
  */
@@ -32,12 +35,18 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
 import type { AuthStore } from '../auth/store.ts';
 import type { JsonObject } from '../encoding/json.ts';
+import type { Signer } from '../crypto/index.ts';
+import { signerHealth } from '../hsm/health.ts';
 import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
-import { parseSignerKey } from '../note/note.ts';
+import { parseSignerKey, type Ed25519NoteSigner } from '../note/note.ts';
+import { openSecretStore } from '../secrets/open.ts';
+import type { SecretStore } from '../secrets/store.ts';
+import { DAEMON_SECRET_NAMES, describeSource, loadOrCreateStoredText, resolveSecretSource } from './daemon-secrets.ts';
+import { recordingNoteSigner, recordingSigner, type RecordEvent } from './key-use.ts';
 import { bearerMatcher, sendError } from './http.ts';
 import { createDaemonLogger, type LogFormat } from './log-format.ts';
 import { logPlugin } from './log/plugin.ts';
@@ -66,9 +75,18 @@ export interface DaemonOptions {
   /** origin names the log (default: the name in DIR/log/log.key, else `<hostname>/custody/log`). */
   origin?: string | undefined;
   keyFile?: string | undefined;
+  /** signer replaces keyFile: the manifest signing key held in a PKCS#11 token (opened by the caller, hsm/pkcs11). */
+  signer?: Signer | undefined;
+  /** previousSigners dual-sign during a key rotation while the root still names them (provider/identity). */
+  previousSigners?: readonly Signer[] | undefined;
   trustFile?: string | undefined;
   tokenFile?: string | undefined;
   passphrase?: PassphraseSource;
+  /**
+   * secrets keeps the admin token, the signer key's passphrase and the log key in an envelope-encrypted store
+   * (server/daemon-secrets); its keyring (default DIR/keyring) is opened with `passphrase` and made on first use.
+   */
+  secrets?: { dir: string; keyringPath?: string | undefined } | undefined;
   tls?: { cert: Uint8Array; key: Uint8Array } | undefined;
   /** validityMs of manifests the daemon signs (default 30 days). */
   validityMs?: number;
@@ -249,14 +267,15 @@ class AuditAnchors {
 /** openReleases opens the blob and release stores and loads (re-checks) the stored releases. */
 async function openReleases(
   o: DaemonOptions,
-  ctx: { identity: ProviderIdentity; service: LogService; vkey: string; audit: AuditLog; anchors: AuditAnchors; logger: Logger; now: () => Date },
+  ctx: { identity: ProviderIdentity; signer: Signer; previousSigners: readonly Signer[]; service: LogService; vkey: string; audit: AuditLog; anchors: AuditAnchors; logger: Logger; now: () => Date },
 ): Promise<{ blobs: BlobStore; releases: ReleaseStore; stale: Array<{ channel: string; arch: string; code: string }> }> {
   const { audit, anchors, logger } = ctx;
   const blobs = new BlobStore(join(o.dataDir, 'blobs'));
   const releases = new ReleaseStore({
     dir: join(o.dataDir, 'releases'),
     blobs,
-    signer: ctx.identity.signer,
+    signer: ctx.signer,
+    previousSigners: ctx.previousSigners,
     root: ctx.identity.root,
     log: { add: (entry) => ctx.service.add(entry), vkey: ctx.vkey },
     validityMs: assertValidity(o.validityMs ?? 30 * 86_400_000),
@@ -326,6 +345,8 @@ function rescanner(incomingDir: string, blobs: BlobStore, releases: ReleaseStore
 /** AppParts are what the HTTP surface is built from. */
 interface AppParts {
   identity: ProviderIdentity;
+  /** signingApiSigner is the identity's key, recording each use (server/key-use). */
+  signingApiSigner: Signer;
   service: LogService;
   config: LogServiceConfig;
   vkey: string;
@@ -395,6 +416,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       healthy: () => p.service.sequencer.fatalError === undefined,
       treeSize: () => p.service.checkpoint()?.size ?? 0,
     },
+    keyHealthy: () => signerHealth(p.identity.signer).ok,
     rescan: p.rescan,
     ...(o.maxBlobBytes === undefined ? {} : { maxBlobBytes: o.maxBlobBytes }),
     audit: p.record,
@@ -407,7 +429,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       prefix: '/v1',
       store: p.auth,
       service: p.service,
-      signer: p.identity.signer,
+      signer: p.signingApiSigner,
       root: p.identity.root,
       rootBytes: p.identity.rootBytes,
       vkey: p.vkey,
@@ -465,6 +487,39 @@ async function listen(app: FastifyInstance, o: DaemonOptions): Promise<string> {
   }
 }
 
+/**
+ * daemonSigners is the one place the daemon's signers are assembled: each signature is recorded as a `key.used`
+ * audit event with its purpose (server/key-use). The identity keeps the bare key for what is not a signature (ids).
+ */
+function daemonSigners(
+  identity: ProviderIdentity,
+  record: RecordEvent,
+): { manifest: Signer; previousManifest: Signer[]; signingApi: Signer; checkpoint: (s: Ed25519NoteSigner) => Ed25519NoteSigner } {
+  return {
+    manifest: recordingSigner(identity.signer, 'manifest', record),
+    previousManifest: identity.previousSigners.map((s) => recordingSigner(s, 'manifest', record)),
+    signingApi: recordingSigner(identity.signer, 'signing-api', record),
+    checkpoint: (s) => recordingNoteSigner(s, 'checkpoint', record),
+  };
+}
+
+/** openDaemonSecretStore opens `--secrets` (its keyring made on first use, opened with the daemon's passphrase source). */
+async function openDaemonSecretStore(s: { dir: string; keyringPath?: string | undefined }, passphrase: PassphraseSource, now: () => Date): Promise<SecretStore> {
+  const { store } = await openSecretStore({ dir: s.dir, keyringPath: s.keyringPath, passphrase, create: true, now });
+  return store;
+}
+
+/** storedOrigin is the origin named by the log key in the store, if it holds one. */
+async function storedOrigin(store: SecretStore): Promise<string | undefined> {
+  if (!(await store.has(DAEMON_SECRET_NAMES.logKey))) return undefined;
+  const raw = await store.get(DAEMON_SECRET_NAMES.logKey);
+  try {
+    return parseSignerKey(Buffer.from(raw).toString('utf8')).name;
+  } finally {
+    raw.fill(0);
+  }
+}
+
 /** startDaemon starts `custody serve`: the steps of the module doc, in order. */
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const now = o.now ?? (() => new Date());
@@ -481,23 +536,42 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   };
 
   try {
+    const secrets = o.secrets === undefined ? undefined : await openDaemonSecretStore(o.secrets, o.passphrase ?? {}, now);
+    if (secrets !== undefined) closers.push(() => Promise.resolve(secrets.keyring.close()));
     const identity = await loadOrCreateIdentity({
       dataDir,
       keyFile: o.keyFile,
+      signer: o.signer,
+      previousSigners: o.previousSigners,
       trustFile: o.trustFile,
       tokenFile: o.tokenFile,
       passphrase: o.passphrase ?? {},
+      secrets,
       now: now(),
     });
     for (const w of identity.warnings) logger.warn(w);
+    const signers = daemonSigners(identity, record);
 
     const logDir = join(dataDir, 'log');
-    const origin = o.origin ?? (await existingOrigin(join(logDir, 'log.key'))) ?? defaultOrigin();
+    const logKeySource = await resolveSecretSource('logKey', { dataDir, secrets });
+    const origin =
+      o.origin ??
+      (logKeySource.kind === 'store' ? await storedOrigin(logKeySource.store) : await existingOrigin(join(logDir, 'log.key'))) ??
+      defaultOrigin();
     const { service, key, config } = await openLogService({
       dataDir: logDir,
       origin,
       service: o.log,
       postgres: o.postgres,
+      ...(logKeySource.kind === 'store'
+        ? {
+            keySource: {
+              where: describeSource(logKeySource),
+              load: (create: () => string) => loadOrCreateStoredText(logKeySource.store, logKeySource.name, create, join(logDir, 'log.key')),
+            },
+          }
+        : {}),
+      wrapSigner: signers.checkpoint,
       logger,
       onFatal: (e) => {
         record('log.fatal', { code: e.code, message: e.message });
@@ -512,12 +586,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       created: identity.created,
       trust_fingerprint: identity.fingerprint,
       signer_key_id: tufKeyId(identity.signer.publicKey),
+      key_custody: secrets === undefined ? 'files' : 'store',
       log_vkey: key.vkey,
       log_size: service.sequencer.treeSize,
     });
     await anchors.anchor();
 
-    const { blobs, releases, stale } = await openReleases(o, { identity, service, vkey: key.vkey, audit, anchors, logger, now });
+    const { blobs, releases, stale } = await openReleases(o, { identity, signer: signers.manifest, previousSigners: signers.previousManifest, service, vkey: key.vkey, audit, anchors, logger, now });
     await resignStale(releases, stale, logger);
     await releases.refreshExpiring();
 
@@ -531,7 +606,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       closers.push(() => store.close());
       auth = store;
     }
-    const app = await buildApp(o, { identity, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
+    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {

@@ -16,7 +16,7 @@ import { discoverProviders, startAnnouncer } from '../../src/discovery/discover.
 import { startP2pNode, type P2pNode } from '../../src/discovery/node.ts';
 import { startMirror } from '../../src/server/mirror/mirror-daemon.ts';
 import { assertRejectsCode } from '../support/assert.ts';
-import { spawnCli } from '../support/cli.ts';
+import { cli, spawnCli } from '../support/cli.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { get, putIncoming, serveChild, start } from '../provider/harness.ts';
 
@@ -131,6 +131,15 @@ test('five nodes on loopback: discover, skip a malicious provider, fetch verifie
   const d = await spawnCli(['discover', '--channel', 'stable', '--arch', 'x86_64', '--bootstrap', bootAddr, '--ephemeral', '--timeout', '20s'], { cwd: dir });
   assert.equal(d.code, 0, d.stderr);
   assert.match(d.stdout, /^MANIFEST_URL=http:\/\/127\.0\.0\.1:\d+\/stable\/x86_64\/manifest\.json$/m);
+
+  // custody install --discover: the same, into an install target (in-process CLI, same code path).
+  const inst = await cli(
+    ['install', '--discover', '--bootstrap', bootAddr, '--ephemeral', '--channel', 'stable', '--arch', 'x86_64', '--root-fingerprint', origin.identity.fingerprint, '--require-log', origin.vkey, '--target', join(dir, 'target')],
+    { cwd: dir },
+  );
+  assert.equal(inst.code, 0, inst.stderr);
+  assert.match(inst.stdout, /^INSTALLED stable\/x86_64/m);
+  assert.ok(readFileSync(join(dir, 'target', 'current', 'vmlinuz')).equals(KERNEL));
 
   // Mirror propagation: a new origin release reaches a mirror only through its (verifying) poll.
   putIncoming(origin, 'stable', 'x86_64', { vmlinuz: Buffer.alloc(100_000, 6), 'initrd.img': Buffer.from('initrd 2\n') });

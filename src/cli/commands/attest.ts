@@ -13,7 +13,7 @@
  *   and needs at least one match (ERR_ATTEST_SUBJECT_MISMATCH); the name is reported, not required to match.
  */
 import { basename } from 'node:path';
-import type { PrivateKey } from '../../crypto/index.ts';
+import type { Signer } from '../../crypto/index.ts';
 import {
   DSSE_MAX_ENVELOPE_BYTES,
   JSONL_MAX_ENVELOPES,
@@ -68,9 +68,9 @@ export async function hashSubjects(ctx: CommandContext, files: readonly string[]
 }
 
 /** loadSigners loads every --key (PEM; one --passphrase-file or CUSTODY_PASSPHRASE for all). */
-async function loadSigners(ctx: CommandContext, keys: readonly string[] | undefined, passphraseFile: string | undefined): Promise<PrivateKey[]> {
+async function loadSigners(ctx: CommandContext, keys: readonly string[] | undefined, passphraseFile: string | undefined): Promise<Signer[]> {
   if (keys === undefined || keys.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --key');
-  const signers: PrivateKey[] = [];
+  const signers: Signer[] = [];
   for (const k of keys) signers.push(await loadSigningKey(ctx, { key: k, passphraseFile }));
   return signers;
 }
@@ -101,7 +101,7 @@ export interface SignedStatementFile {
 export async function signStatementToFile(
   ctx: CommandContext,
   statement: Omit<Statement, 'type'>,
-  signers: readonly PrivateKey[],
+  signers: readonly Signer[],
   output: string,
   mode: OutputMode = {},
 ): Promise<SignedStatementFile> {

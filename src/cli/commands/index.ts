@@ -78,6 +78,16 @@ export const COMMANDS: Record<string, CommandEntry> = {
   'identity add': { summary: 'register an Ed25519 identity that gets 5-minute tokens by challenge-response (POST /v1/auth/…)', load: async () => (await import('./auth.ts')).identityAdd },
   'identity list': { summary: 'list the identities registered for challenge-response authentication', load: async () => (await import('./auth.ts')).identityList },
   'identity revoke': { summary: 'revoke an identity and every token issued to it (effective at the next request of running daemons)', load: async () => (await import('./auth.ts')).identityRevoke },
+  // install, rollback, status (issue 13: secure updates)
+  install: { summary: 'install the newest verified release into DIR/releases/<sequence> and switch DIR/current atomically, with health check and rollback', load: async () => (await import('./install.ts')).install },
+  rollback: { summary: 'switch an install target back to its previous verified release', load: async () => (await import('./install.ts')).rollback },
+  status: { summary: 'show the active release of an install target: manifest, signers, log entry, and the releases kept', load: async () => (await import('./install.ts')).status },
+  // secrets (issue 12): envelope-encrypted secret store, KEK rotation
+  'secrets put': { summary: 'store a secret (from stdin or --from-file) encrypted under its own data key, wrapped by the active KEK', load: async () => (await import('./secrets.ts')).secretsPut },
+  'secrets get': { summary: 'decrypt a secret to stdout or to --output (0600); refused, and nothing printed, if any byte was altered', load: async () => (await import('./secrets.ts')).secretsGet },
+  'secrets list': { summary: 'list the secrets of a store: name, version, data key id, the KEK that wraps it (nothing decrypted)', load: async () => (await import('./secrets.ts')).secretsList },
+  'secrets rotate-kek': { summary: 'make a new active KEK and rewrap every data key with it (payloads untouched); retire the old KEK', load: async () => (await import('./secrets.ts')).secretsRotateKek },
+  'secrets rewrap': { summary: 'finish an interrupted KEK rotation: rewrap what the active KEK does not wrap yet, retire unused KEKs', load: async () => (await import('./secrets.ts')).secretsRewrap },
   // mirrors and provider discovery (issue 14)
   discover: { summary: 'find providers of a channel/arch over the libp2p DHT (or mDNS); discovery is untrusted: verify with fetch', load: async () => (await import('./p2p.ts')).discover },
 };

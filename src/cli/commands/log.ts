@@ -6,6 +6,7 @@ import { decodeBase64 } from '../../encoding/bytes.ts';
 import { decodeUtf8, isJsonObject, parseJsonObject } from '../../encoding/json.ts';
 import { ConfigError, UsageError, isTrustError, type TrustError } from '../../errors.ts';
 import { readFileBounded, writeFileAtomic } from '../../io/files.ts';
+import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { openCheckpoint } from '../../note/checkpoint.ts';
 import { parseVerifierKey, type Ed25519NoteVerifier } from '../../note/note.ts';
 import { MAX_PROOF_FILE_BYTES, TLOG_PROOF_V1_HEADER, formatProofFile, parseProofFile, verifyProofFile } from '../../note/proof.ts';
@@ -14,7 +15,7 @@ import { LogClient, MAX_CHECKPOINT_BYTES } from '../../log/client.ts';
 import { HASH_BYTES, hashLeaf, verifyConsistency, verifyInclusion } from '../../tlog/merkle.ts';
 import { checkLog, inclusionFromTiles, proveConsistencyFromTiles, type Checkpoint, type CheckpointOpener } from '../../log/monitor.ts';
 import { MAX_ENTRY_BYTES } from '../../tlog/tile.ts';
-import { abs, postgresOption, readTokenFile } from '../common.ts';
+import { abs, openTokenKey, postgresOption, readTokenFile } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
 function logKey(vkey: string | undefined): Ed25519NoteVerifier {
@@ -74,6 +75,8 @@ options:
                            read from F, or from CUSTODY_POSTGRES_URL; never from the command line); the note key
                            stays in DIR/log.key
   --postgres-schema S      the schema holding this log's tables (default custody_log)
+  --key 'pkcs11:…'         sign checkpoints with an Ed25519 key in a PKCS#11 token (RFC 7512 URI; docs/keys.md)
+                           instead of DIR/log.key; the verifier key is ORIGIN with that key
   --log-level LEVEL        pino level on stderr: fatal, error, warn, info (default), debug
 
 example:
@@ -95,10 +98,14 @@ example:
         'log-level': { type: 'string' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
+        key: { type: 'string' },
       },
       false,
     );
     const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
+    if (values.key !== undefined && !isPkcs11Uri(values.key)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--key takes a pkcs11: URI; a file key is DIR/log.key (a PRIVATE+KEY+ note key)');
+    }
     const dataDir = abs(ctx, requireOption(values.data, 'data'));
     const port = intOption(requireOption(values.port, 'port'), 'port', 0, 65_535)!;
     const origin = requireOption(values.origin, 'origin');
@@ -122,6 +129,7 @@ example:
 
     let stop: (e?: TrustError) => void = () => {};
     const stopped = new Promise<TrustError | undefined>((r) => (stop = r));
+    const signer = values.key === undefined ? undefined : await openTokenKey(ctx, values.key);
     // Loaded on demand: the daemon's dependencies (fastify, SQLite) cost every other command's startup otherwise.
     const { startLogServer } = await import('../../server/log/server.ts');
     const server = await startLogServer({
@@ -136,6 +144,7 @@ example:
       logLevel: level,
       onFatal: (e) => stop(e),
       postgres,
+      signer,
     });
     ctx.print(server.vkey);
     ctx.print(server.url);

@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { PrivateKey } from '../../crypto/index.ts';
+import { PrivateKey, type Signer } from '../../crypto/index.ts';
 import { decodeUtf8, parseJsonObject } from '../../encoding/json.ts';
 import { ConfigError, UsageError, toIoError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
@@ -152,7 +152,7 @@ export function parseSourceDateEpoch(v: string | undefined): number | undefined 
 async function loadPackSigningKey(
   ctx: CommandContext,
   v: { key?: string | undefined; 'seed-file'?: string | undefined; 'passphrase-file'?: string | undefined; 'ephemeral-key'?: boolean | undefined },
-): Promise<PrivateKey> {
+): Promise<Signer> {
   const given = [v.key !== undefined, v['seed-file'] !== undefined, v['ephemeral-key'] === true].filter(Boolean).length;
   if (given !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --key PEM, --seed-file FILE or --ephemeral-key');
   if (v['ephemeral-key'] === true) {

@@ -15,7 +15,8 @@ import { artifactNameFor } from '../../manifest/create.ts';
 import { loadState, recordManifest, saveState } from '../../manifest/state.ts';
 import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
 import { abs, readRootFile, readTokenFile } from '../common.ts';
-import { intOption, parseCommandArgs, requireOption, type Command } from '../context.ts';
+import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
+import { progressBars } from '../progress.ts';
 
 export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
@@ -26,7 +27,8 @@ export const fetchCommand: Command = {
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
 channel/arch asked for, sequence not below --state), then downloads each artifact from the first provider whose
 bytes match the signed size and SHA-256. Nothing unverified is left in DIR: downloads go to a temporary file and
-are renamed only after the check. The verified manifest.json (and its .tlog-proof) are written to DIR too.
+are renamed only after the check. The verified manifest.json (and its .tlog-proof) are written to DIR too. On a
+terminal each download shows a progress bar on stderr (bytes, rate, ETA); piped or with --json, only the result.
 
   --trust ROOT               pinned trust root; newer versions served at /trust/<N>.root.json are verified
                              (old and new root thresholds, TUF §5.3) and written back to ROOT
@@ -98,19 +100,8 @@ example:
     const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const statePath = values.state === undefined ? undefined : abs(ctx, values.state);
     const state = statePath === undefined ? undefined : await loadState(statePath);
-    let policy: FetchReleaseOptions['policy'];
-    let closeScanner = (): void => undefined;
-    if (values.policy !== undefined) {
-      const { loadPolicyFile, vulnScanner } = await import('./attestation.ts');
-      const extraKeys: PublicKey[] = [];
-      for (const k of values.key ?? []) extraKeys.push(await loadPublicKey(abs(ctx, k)));
-      const p = await loadPolicyFile(ctx, values.policy);
-      const scanner = await vulnScanner(ctx, p, values.vulndb);
-      if (scanner !== undefined) closeScanner = scanner.close;
-      policy = { policy: p, extraKeys, scan: scanner?.scan };
-    } else if (values.key !== undefined || values.vulndb !== undefined) {
-      throw new UsageError('ERR_USAGE_ARGUMENT', '--key and --vulndb judge attestations and need --policy');
-    }
+    const { policy, closeScanner } = await fetchPolicy(ctx, values);
+    const progress = await progressBars(ctx);
     const events: Array<{ provider: string; what: string; code?: string; message?: string }> = [];
     // --discover: providers found over libp2p join the URLs given (discovery is untrusted; everything is verified
     // below as for any URL), the ones given first.
@@ -137,11 +128,15 @@ example:
       now: ctx.now,
       ...(totalS === undefined ? {} : { totalTimeoutMs: totalS * 1000 }),
       ...(stallS === undefined ? {} : { timeoutMs: stallS * 1000 }),
+      onProgress: progress.onProgress,
       onEvent: (e) => {
         events.push(e);
         if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);
       },
-    }).finally(closeScanner);
+    }).finally(() => {
+      progress.stop();
+      closeScanner();
+    });
     if (discovered !== undefined) {
       // Rank the peers whose URLs delivered verified bytes first next time.
       const good = new Set([r.manifestProvider, ...r.files.map((f) => f.provider)]);
@@ -179,6 +174,26 @@ example:
     return 0;
   },
 };
+
+/**
+ * fetchPolicy loads `--policy P [--key K.pub]… [--vulndb DB]` for fetchRelease (shared by fetch and install);
+ * closeScanner releases the vulnerability database.
+ */
+export async function fetchPolicy(
+  ctx: CommandContext,
+  values: { policy?: string | undefined; key?: string[] | undefined; vulndb?: string | undefined },
+): Promise<{ policy: FetchReleaseOptions['policy']; closeScanner: () => void }> {
+  if (values.policy === undefined) {
+    if (values.key !== undefined || values.vulndb !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--key and --vulndb judge attestations and need --policy');
+    return { policy: undefined, closeScanner: () => undefined };
+  }
+  const { loadPolicyFile, vulnScanner } = await import('./attestation.ts');
+  const extraKeys: PublicKey[] = [];
+  for (const k of values.key ?? []) extraKeys.push(await loadPublicKey(abs(ctx, k)));
+  const p = await loadPolicyFile(ctx, values.policy);
+  const scanner = await vulnScanner(ctx, p, values.vulndb);
+  return { policy: { policy: p, extraKeys, scan: scanner?.scan }, closeScanner: scanner === undefined ? () => undefined : scanner.close };
+}
 
 export const publish: Command = {
   summary: 'upload artifacts to a running custody serve and release them (signed, logged, served)',

@@ -4,9 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { UsageError, type TrustError } from '../../errors.ts';
+import type { Signer } from '../../crypto/index.ts';
+import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
-import { abs, postgresOption } from '../common.ts';
+import { abs, loadSigningKey, openTokenKey, postgresOption } from '../common.ts';
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
 import type { P2pFlags } from './p2p.ts';
@@ -68,10 +70,18 @@ options:
   --host ADDR                 listen address (default 127.0.0.1; 0.0.0.0 for the network)
   --incoming DIR              publish from DIR instead of DATA/incoming
   --key FILE                  manifest signing key instead of DATA/keys/signer.pem (sealed keys: CUSTODY_PASSPHRASE
-                              or --passphrase-file)
+                              or --passphrase-file), or a pkcs11: URI naming a key in a token (docs/keys.md);
+                              /health answers 503 while the token fails
   --passphrase-file FILE      passphrase of --key
+  --previous-key KEY          key rotation: the old manifest key (file or pkcs11: URI) also signs every manifest
+                              while the trust root still names it, so clients on the old root keep accepting
+                              (docs/keys.md, "Rotating the daemon's key"); repeatable
   --trust FILE                trust root instead of DATA/trust/root.json
   --token-file FILE           admin bearer token instead of DATA/admin.token
+  --secrets STORE             keep the admin token, the signing key's passphrase and the log key in this
+                              envelope-encrypted store (custody secrets; docs/keys.md "Secrets"), its keyring
+                              opened with CUSTODY_PASSPHRASE or --passphrase-file and made on first use
+  --secrets-keyring FILE      the store's keyring (default STORE/keyring)
   --origin ORIGIN             log origin on first start (default <hostname>/custody/log)
   --tls-cert FILE --tls-key FILE   serve HTTPS (PEM)
   --validity DAYS             validity of signed manifests (default 30)
@@ -122,8 +132,11 @@ examples:
         incoming: { type: 'string' },
         key: { type: 'string' },
         'passphrase-file': { type: 'string' },
+        'previous-key': { type: 'string', multiple: true },
         trust: { type: 'string' },
         'token-file': { type: 'string' },
+        secrets: { type: 'string' },
+        'secrets-keyring': { type: 'string' },
         origin: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
@@ -222,19 +235,29 @@ examples:
     process.on('SIGHUP', onHup);
     try {
       // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
+      // A token key is opened here, once, with a small session pool (hsm/pkcs11); files are opened by the daemon.
+      const signer = values.key !== undefined && isPkcs11Uri(values.key) ? await openTokenKey(ctx, values.key, 2) : undefined;
+      const previousSigners: Signer[] = [];
+      for (const k of values['previous-key'] ?? []) previousSigners.push(await loadSigningKey(ctx, { key: k, passphraseFile: values['passphrase-file'] }));
       const options: DaemonOptions = {
         dataDir,
         host: values.host ?? '127.0.0.1',
         port,
         incomingDir: values.incoming === undefined ? undefined : abs(ctx, values.incoming),
         origin: values.origin,
-        keyFile: values.key === undefined ? undefined : abs(ctx, values.key),
+        keyFile: values.key === undefined || signer !== undefined ? undefined : abs(ctx, values.key),
+        signer,
+        previousSigners,
         trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
         tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
         passphrase: {
           passphraseFile: values['passphrase-file'] === undefined ? undefined : abs(ctx, values['passphrase-file']),
           env: ctx.env,
         },
+        secrets:
+          values.secrets === undefined
+            ? undefined
+            : { dir: abs(ctx, values.secrets), keyringPath: values['secrets-keyring'] === undefined ? undefined : abs(ctx, values['secrets-keyring']) },
         tls,
         ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
         ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),

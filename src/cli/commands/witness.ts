@@ -2,8 +2,9 @@
  * cli/commands/witness — `custody witness serve`: a C2SP tlog-witness (docs/log.md "Witnesses").
  */
 import { UsageError } from '../../errors.ts';
+import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { parseVerifierKey } from '../../note/note.ts';
-import { abs } from '../common.ts';
+import { abs, openTokenKey } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command } from '../context.ts';
 
 export const witnessServe: Command = {
@@ -25,6 +26,8 @@ options:
   --host ADDR     listen address (default 127.0.0.1)
   --log VKEY      a log to witness (its origin is the key name); repeatable
   --name NAME     witness key name, a schema-less URL (default custody-witness; fixed when the key is created)
+  --key 'pkcs11:…'  cosign with an Ed25519 key in a PKCS#11 token (RFC 7512 URI; docs/keys.md) instead of
+                  DIR/witness.key
   --log-level L   pino level on stderr (default info)
   --rate-limit-per-ip N   requests per second per client address (default 50; 0 = off); 429 ERR_HTTP_RATE_LIMITED
   --rate-limit-global N   requests per second for all clients together (default 0 = off)
@@ -42,9 +45,13 @@ options:
         'rate-limit-per-ip': { type: 'string' },
         'rate-limit-global': { type: 'string' },
         'idle-timeout': { type: 'string' },
+        key: { type: 'string' },
       },
       false,
     );
+    if (values.key !== undefined && !isPkcs11Uri(values.key)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--key takes a pkcs11: URI; a file key is DIR/witness.key');
+    }
     const portText = requireOption(values.port, 'port');
     if (!/^(0|[1-9][0-9]{0,4})$/.test(portText) || Number(portText) > 65_535) {
       throw new UsageError('ERR_USAGE_ARGUMENT', `--port: expected 0 to 65535, got ${JSON.stringify(portText)}`);
@@ -55,7 +62,9 @@ options:
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
     const idleS = intOption(values['idle-timeout'], 'idle-timeout', 1, 3_600);
+    const signer = values.key === undefined ? undefined : await openTokenKey(ctx, values.key);
     const server = await startWitnessServer({
+      signer,
       ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
       ...(global === undefined ? {} : { rateLimitGlobal: global }),
       ...(idleS === undefined ? {} : { idleTimeoutMs: idleS * 1000 }),

@@ -14,7 +14,9 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Signer } from '../../crypto/index.ts';
 import { IoError, toIoError, type TrustError } from '../../errors.ts';
+import type { Ed25519NoteSigner } from '../../note/note.ts';
 import { openPostgresStorage } from '../../log/storage-postgres.ts';
 import { openSqliteStorage } from '../../log/storage-sqlite.ts';
 import type { LogStorage } from '../../log/storage.ts';
@@ -22,7 +24,7 @@ import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from 
 import { createLogger } from '../log-format.ts';
 import { logPlugin } from './plugin.ts';
 import { LogService } from './service.ts';
-import { loadOrCreateLogKey, noteCheckpointSigner, type LogKey } from './signer.ts';
+import { loadOrCreateLogKey, loadOrCreateLogKeyFrom, logKeyFromSigner, noteCheckpointSigner, type LogKey, type LogKeySource } from './signer.ts';
 import { WitnessPool, type WitnessEndpoint } from './witness-client.ts';
 
 export { REDACT_PATHS, createLogger, loggerOptions } from '../log-format.ts';
@@ -47,6 +49,8 @@ export interface LogServerOptions {
   onFatal?: (e: TrustError) => void;
   /** postgres keeps the log's state in PostgreSQL (see {@link OpenLogOptions}). */
   postgres?: { url: string; schema?: string | undefined } | undefined;
+  /** signer replaces DIR/log.key (see {@link OpenLogOptions}). */
+  signer?: Signer | undefined;
 }
 
 /** RunningLogServer is a started log server. */
@@ -71,6 +75,12 @@ export interface OpenLogOptions {
   onFatal?: ((e: TrustError) => void) | undefined;
   /** postgres keeps the log's state in PostgreSQL instead of DIR/log.db (the note key stays in DIR/log.key). */
   postgres?: { url: string; schema?: string | undefined } | undefined;
+  /** signer replaces DIR/log.key: the checkpoint key held elsewhere (a PKCS#11 token), named `origin`. */
+  signer?: Signer | undefined;
+  /** keySource supplies the note key text instead of DIR/log.key (the daemon's --secrets store); `where` names it. */
+  keySource?: { load: LogKeySource; where: string } | undefined;
+  /** wrapSigner wraps the checkpoint signer once (the daemon records each signature: server/key-use). */
+  wrapSigner?: ((s: Ed25519NoteSigner) => Ed25519NoteSigner) | undefined;
 }
 
 /** OpenedLog is a running log service with its key and resolved configuration. */
@@ -90,7 +100,12 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
   } catch (e) {
     throw toIoError(e, o.dataDir, 'write');
   }
-  const key = await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin);
+  const key =
+    o.signer !== undefined
+      ? logKeyFromSigner(o.origin, o.signer)
+      : o.keySource === undefined
+        ? await loadOrCreateLogKey(join(o.dataDir, 'log.key'), o.origin)
+        : await loadOrCreateLogKeyFrom(o.keySource.load, o.origin, o.keySource.where);
   const witnesses = o.witnesses ?? [];
   const config = resolveLogConfig(o.service ?? {}, witnesses.length > 0);
   const storage: LogStorage =
@@ -101,7 +116,7 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
   try {
     const service = await LogService.start({
       storage,
-      signer: noteCheckpointSigner(o.origin, key.signer, key.verifier),
+      signer: noteCheckpointSigner(o.origin, o.wrapSigner === undefined ? key.signer : o.wrapSigner(key.signer), key.verifier),
       cosigner:
         witnesses.length === 0
           ? undefined

@@ -39,6 +39,8 @@ import {
 } from '../../trust/root.ts';
 import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../http.ts';
 import { loadOrCreateKeyText } from '../log/key-file.ts';
+import { describeSource, loadOrCreateStoredText, resolveSecretSource } from '../daemon-secrets.ts';
+import type { SecretStore } from '../../secrets/store.ts';
 
 /** DEV_ROOT_VALIDITY_MS: a development root is valid for a year. */
 export const DEV_ROOT_VALIDITY_MS = 365 * 86_400_000;
@@ -50,17 +52,28 @@ export interface IdentityOptions {
   dataDir: string;
   /** keyFile replaces DIR/keys/signer.pem (never created). */
   keyFile?: string | undefined;
+  /** signer replaces both: a key held elsewhere (a PKCS#11 token, hsm/pkcs11), opened by the caller. */
+  signer?: Signer | undefined;
+  /**
+   * previousSigners are the keys being rotated out: each also signs every manifest while the root still authorizes
+   * it (the transition), and is dropped with a warning once the root no longer names it.
+   */
+  previousSigners?: readonly Signer[] | undefined;
   /** trustFile replaces DIR/trust/root.json (never created). */
   trustFile?: string | undefined;
   /** tokenFile replaces DIR/admin.token (never created). */
   tokenFile?: string | undefined;
   passphrase: PassphraseSource;
+  /** secrets keeps the admin token and the signer key's passphrase in a secret store (server/daemon-secrets). */
+  secrets?: SecretStore | undefined;
   now: Date;
 }
 
 /** ProviderIdentity is the loaded identity. */
 export interface ProviderIdentity {
   signer: Signer;
+  /** previousSigners are the rotated-out keys that still sign (authorized by the root); empty outside a rotation. */
+  previousSigners: Signer[];
   root: TrustRoot;
   /** rootBytes are the bytes of root.json exactly as served and fingerprinted. */
   rootBytes: Uint8Array;
@@ -82,17 +95,27 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
   const keysDir = join(o.dataDir, 'keys');
   const trustDir = join(o.dataDir, 'trust');
 
-  // 1. The signing key.
-  let signerKey: PrivateKey;
-  if (o.keyFile !== undefined) {
-    signerKey = await loadPrivateKey(o.keyFile, o.passphrase);
+  // 1. The signing key (a token-held signer, or a key file whose passphrase may come from the secret store:
+  // server/daemon-secrets).
+  const passSource = await resolveSecretSource('signerPassphrase', o);
+  let passphrase = o.passphrase;
+  if (passSource.kind === 'store') {
+    const raw = await passSource.store.get(passSource.name);
+    passphrase = { env: { CUSTODY_PASSPHRASE: Buffer.from(raw).toString('utf8') } };
+    raw.fill(0);
+  }
+  let signerKey: Signer;
+  if (o.signer !== undefined) {
+    signerKey = o.signer;
+  } else if (o.keyFile !== undefined) {
+    signerKey = await loadPrivateKey(o.keyFile, passphrase);
   } else {
     const path = join(keysDir, 'signer.pem');
     if (!(await pathExists(path))) {
       await writeKeyPair(path, PrivateKey.generate());
       created.push('signer key');
     }
-    signerKey = await loadPrivateKey(path, o.passphrase);
+    signerKey = await loadPrivateKey(path, passphrase);
   }
 
   // 2. The trust root.
@@ -119,14 +142,30 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
       hint: 'serve from a root whose targets threshold is 1, or sign releases offline with `custody sign-manifest` by each key holder',
     });
   }
+  const previousSigners: Signer[] = [];
+  for (const p of o.previousSigners ?? []) {
+    const id = tufKeyId(p.publicKey);
+    if (p.publicKey.equals(signerKey.publicKey)) {
+      throw new ConfigError('ERR_CONFIG_INVALID', `the previous key ${id} is the signing key itself`);
+    }
+    // The transition ends when the root stops naming the old key: from then on it would only add a signature nobody
+    // counts (and, revoked, one that marks the manifest as signed by a revoked key).
+    if (isKeyAuthorized(root, MANIFEST_SIGNER_ROLE, p.publicKey, o.now)) previousSigners.push(p);
+    else warnings.push(`the previous key ${id} is no longer a ${MANIFEST_SIGNER_ROLE} key of the trust root (version ${root.version}); manifests are signed by the new key only`);
+  }
   if (root.expires.getTime() - o.now.getTime() < ROOT_EXPIRY_WARNING_MS) {
     warnings.push(`the trust root expires at ${root.expires.toISOString()}; publish a new version with \`custody trust update\``);
   }
 
-  // 3. The bearer token.
-  const tokenPath = o.tokenFile ?? join(o.dataDir, 'admin.token');
+  // 3. The bearer token (server/daemon-secrets resolves where it lives).
+  const tokenSource = await resolveSecretSource('adminToken', o);
+  const tokenPath = describeSource(tokenSource);
   let tokenText: string;
-  if (o.tokenFile !== undefined) {
+  if (tokenSource.kind === 'store') {
+    const r = await loadOrCreateStoredText(tokenSource.store, tokenSource.name, () => Buffer.from(randomBytes(32)).toString('base64url'));
+    tokenText = r.text;
+    if (r.created) created.push('token');
+  } else if (o.tokenFile !== undefined) {
     const raw = await readFileBounded(o.tokenFile, { maxBytes: TOKEN_FILE_MAX_BYTES, allowSymlink: true, what: 'token file' });
     tokenText = raw.toString('utf8');
   } else {
@@ -138,6 +177,7 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 
   return {
     signer: signerKey,
+    previousSigners,
     root,
     rootBytes,
     fingerprint: rootFingerprint(rootBytes),
@@ -150,13 +190,13 @@ export async function loadOrCreateIdentity(o: IdentityOptions): Promise<Provider
 }
 
 /** createDevRoot makes a 1-of-1 root (root role: a fresh root key; the other roles: the signer) and writes it. */
-async function createDevRoot(keysDir: string, trustDir: string, signer: PrivateKey, now: Date): Promise<void> {
+async function createDevRoot(keysDir: string, trustDir: string, signer: Signer, now: Date): Promise<void> {
   const rootKeyPath = join(keysDir, 'root.pem');
   // A root key left by an interrupted first start is reused rather than overwritten.
   let rootKey: PrivateKey;
   if (await pathExists(rootKeyPath)) rootKey = await loadPrivateKey(rootKeyPath);
   else await writeKeyPair(rootKeyPath, (rootKey = PrivateKey.generate()));
-  const one = (k: PrivateKey) => ({ keys: [k.publicKey], threshold: 1 });
+  const one = (k: Signer) => ({ keys: [k.publicKey], threshold: 1 });
   const doc = signRoot(
     createRoot({
       roles: { root: one(rootKey), targets: one(signer), snapshot: one(signer), timestamp: one(signer) },

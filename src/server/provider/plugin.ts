@@ -38,6 +38,8 @@ export interface ProviderPluginOptions {
   tokens: readonly Uint8Array[];
   trust: { fingerprint: string };
   log: { vkey: string; prefix: string; healthy: () => boolean; treeSize: () => number };
+  /** keyHealthy tells whether the signing key still signs (a PKCS#11 token can fail or be removed; default: yes). */
+  keyHealthy?: () => boolean;
   rescan: () => Promise<ScanResult>;
   /** maxBlobBytes caps one upload (default 8 GiB). */
   maxBlobBytes?: number;
@@ -155,10 +157,13 @@ function registerInfoRoutes(app: FastifyInstance, o: ProviderPluginOptions): voi
 
   app.get('/health', (_req, reply) => {
     const logOk = o.log.healthy();
+    // What is already signed keeps being served when the key fails; the status says new signatures are not possible.
+    const keyOk = o.keyHealthy?.() ?? true;
+    const ok = logOk && keyOk;
     return reply
-      .code(logOk ? 200 : 503)
+      .code(ok ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: logOk ? 'healthy' : 'unhealthy', checks: { log: logOk, releases: o.releases.list().length } });
+      .send({ status: ok ? 'healthy' : 'unhealthy', checks: { log: logOk, key: keyOk, releases: o.releases.list().length } });
   });
 
   app.get('/audit/anchor', (_req, reply) => {

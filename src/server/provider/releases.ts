@@ -92,6 +92,11 @@ export interface ReleaseStoreOptions {
   dir: string;
   blobs: BlobStore;
   signer: Signer;
+  /**
+   * previousSigners also sign every manifest during a key rotation (docs/keys.md, "Rotating the daemon's key"): the
+   * old key still in the root, so clients that have not yet moved to the root naming the new key keep accepting.
+   */
+  previousSigners?: readonly Signer[];
   root: TrustRoot;
   log: ManifestLog;
   /** validityMs is the default manifest validity (30 days, Phase's default). */
@@ -271,7 +276,8 @@ export class ReleaseStore {
       artifacts: body,
       signatures: [],
     });
-    const signed = signManifest(unsigned, this.#o.signer, { now: created });
+    let signed = signManifest(unsigned, this.#o.signer, { now: created });
+    for (const prev of this.#o.previousSigners ?? []) signed = signManifest(signed, prev, { now: created });
     // Check our own work as a client will, before anything is logged or served.
     const vm = verifyManifest(signed, this.#o.root, { now });
     const entry = manifestLogEntry(signed);

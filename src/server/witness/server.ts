@@ -12,12 +12,13 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IoError, toIoError } from '../../errors.ts';
+import type { Signer } from '../../crypto/index.ts';
 import type { NoteVerifier } from '../../note/note.ts';
 import { RequestLimiter } from '../http.ts';
 import { createLogger } from '../log/server.ts';
 import { witnessPlugin } from './plugin.ts';
 import { WitnessStore } from './store.ts';
-import { Witness, loadOrCreateWitnessKey } from './witness.ts';
+import { DEFAULT_WITNESS_NAME, Witness, loadOrCreateWitnessKey, witnessKeyFromSigner } from './witness.ts';
 
 /** WitnessServerOptions configures {@link startWitnessServer}. */
 export interface WitnessServerOptions {
@@ -25,6 +26,8 @@ export interface WitnessServerOptions {
   /** name is the witness key name (a schema-less URL); default: the existing key's, or custody-witness. */
   name?: string | undefined;
   logs: readonly NoteVerifier[];
+  /** signer replaces DIR/witness.key: the witness key held elsewhere (a PKCS#11 token); `name` defaults as above. */
+  signer?: Signer | undefined;
   host: string;
   port: number;
   /** prefix mounts the witness under a path (default: the root, so requests go to /add-checkpoint). */
@@ -60,7 +63,10 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
     throw toIoError(e, o.dataDir, 'write');
   }
   const now = o.now ?? Date.now;
-  const key = await loadOrCreateWitnessKey(join(o.dataDir, 'witness.key'), o.name, now);
+  const key =
+    o.signer !== undefined
+      ? witnessKeyFromSigner(o.name ?? DEFAULT_WITNESS_NAME, o.signer, now)
+      : await loadOrCreateWitnessKey(join(o.dataDir, 'witness.key'), o.name, now);
   const store = WitnessStore.open(join(o.dataDir, 'witness.db'));
   const witness = new Witness({ cosigner: key.cosigner, logs: o.logs, store, now });
   const logger = o.logger ?? createLogger(o.logLevel);

@@ -19,7 +19,7 @@
  * signature AND the consistency with the recorded tree both verify. Check-and-record is one atomic transaction
  * (WitnessStore.update), and the new state is durable before the cosignature is returned.
  */
-import { PrivateKey } from '../../crypto/index.ts';
+import { PrivateKey, type Signer } from '../../crypto/index.ts';
 import { ed25519Seed } from '../../crypto/ed25519-seed.ts';
 import { decodeBase64 } from '../../encoding/bytes.ts';
 import { ConfigError, FormatError, PolicyError, VerificationError, isTrustError } from '../../errors.ts';
@@ -199,6 +199,12 @@ export interface WitnessKey {
 }
 
 const PRIVATE_KEY_PREFIX = 'PRIVATE+KEY+';
+
+/** witnessKeyFromSigner makes the witness key of a signer held elsewhere (a PKCS#11 token) under `name`. */
+export function witnessKeyFromSigner(name: string, signer: Signer, now: () => number = Date.now): WitnessKey {
+  const cosigner = newCosigner(name, signer, { unixTime: () => Math.floor(now() / 1000) });
+  return { cosigner, vkey: formatCosignatureVerifierKey(name, signer.publicKey), created: false };
+}
 
 /** DEFAULT_WITNESS_NAME names a new witness key when no name is given. */
 export const DEFAULT_WITNESS_NAME = 'custody-witness';
