@@ -14,7 +14,7 @@ const TIERS = [
   ['note', 'trust', 'archive', 'secrets'],
   ['manifest', 'pkg', 'attest'],
   ['policy', 'sbom'],
-  ['log', 'audit', 'client', 'vuln', 'rebuild', 'auth'],
+  ['log', 'audit', 'client', 'vuln', 'rebuild', 'auth', 'discovery'],
   ['release'],
   ['server'],
   ['cli'],

@@ -19,6 +19,7 @@ import { http, providerAnswers, signingApi, witness } from './targets/server.ts'
 import { certusApi, uploadPermission, uploadPolicy } from './targets/certus.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
 import { keylessCert, keylessRegexp, oidcJwt } from './targets/oidc.ts';
+import { channelIndex, mdnsPacket, peerRecordUrl } from './targets/discovery.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 import { tufMetadata } from './targets/tuf.ts';
 
@@ -85,4 +86,8 @@ export const TARGETS: readonly FuzzTarget[] = [
   oidcJwt,
   keylessCert,
   keylessRegexp,
+  // mirrors and discovery (issue 14)
+  channelIndex,
+  peerRecordUrl,
+  mdnsPacket,
 ];

@@ -581,6 +581,14 @@ export const ERROR_CODES = {
   ERR_TUF_MIX_AND_MATCH: ['verification', 422, 'the metadata is not the version (or the bytes) that the timestamp or snapshot names'],
   ERR_TUF_TARGET_MISMATCH: ['verification', 422, 'the downloaded target does not have the length and SHA-256 the signed targets metadata gives'],
   ERR_TUF_TARGET_NOT_FOUND: ['io', 404, 'the repository lists no target for that channel/arch; check the names against GET /'],
+  // --- mirrors and provider discovery (issue 14) ---
+  ERR_DISCOVERY_ANNOUNCE_URL: ['format', 400, 'announce the base URL clients fetch from, http(s)://host:port with no path (e.g. --announce-url http://10.0.0.5:8080)'],
+  ERR_DISCOVERY_MULTIADDR: ['format', 400, 'pass a multiaddr as custody serve --dht prints it, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'],
+  ERR_DISCOVERY_START: ['io', 503, 'the libp2p node could not start; check --p2p-listen (address in use?) and the network'],
+  ERR_DISCOVERY_NO_PROVIDER: ['io', 404, 'no provider of that channel/arch answered in time: check --bootstrap (or --mdns on the LAN), the channel and arch, or raise --timeout'],
+  ERR_DISCOVERY_PEER_KEY: ['format', 400, 'the libp2p key file (DATA/p2p/peer.key) is damaged; remove it to make a new peer identity, or pass --ephemeral'],
+  ERR_DISCOVERY_MDNS: ['format', 400, 'a malformed mDNS packet was ignored; nothing to do unless a device on the link keeps sending them'],
+  ERR_MIRROR_UPSTREAM_INDEX: ['format', 502, "the upstream's GET / is not a provider's info answer with a \"releases\" list; check the --mirror URL"],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

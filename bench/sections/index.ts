@@ -22,4 +22,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'oidc', load: async () => (await import('./oidc.ts')).default },
   // issue 13: the TUF repository
   { name: 'tuf', load: async () => (await import('./tuf.ts')).default },
+  { name: 'p2p', load: async () => (await import('./p2p.ts')).default },
 ];

@@ -91,4 +91,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   // signing API clients (issue 11, oidc): sign and verify through a running daemon's /v1
   'sign-remote': { summary: 'sign an artifact with a running daemon\'s signing API (POST /v1/sign; keyless with an OIDC token)', load: async () => (await import('./signing-remote.ts')).signRemote },
   'verify-remote': { summary: 'verify an artifact\'s signature with a running daemon\'s signing API (POST /v1/verify)', load: async () => (await import('./signing-remote.ts')).verifyRemote },
+  // mirrors and provider discovery (issue 14)
+  discover: { summary: 'find providers of a channel/arch over the libp2p DHT (or mDNS); discovery is untrusted: verify with fetch', load: async () => (await import('./p2p.ts')).discover },
 };

@@ -12,6 +12,7 @@ import { abs, readRootFile } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { progressBars } from '../progress.ts';
 import { fetchPolicy } from './provider.ts';
+import { DISCOVER_CLIENT_OPTIONS, checkDiscoverFlags } from './p2p.ts';
 
 const recoveredLine = (ctx: CommandContext, r: { op: string; from: number | null; to: number; action: string } | undefined): void => {
   if (r !== undefined) ctx.stderr(`custody: note: an interrupted ${r.op} (${r.from ?? 'none'} → ${r.to}) was ${r.action}\n`);
@@ -19,7 +20,7 @@ const recoveredLine = (ctx: CommandContext, r: { op: string; from: number | null
 
 export const install: Command = {
   summary: 'install the newest verified release into DIR/releases/<sequence> and switch DIR/current atomically, with health check and rollback',
-  usage: `usage: custody install URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
+  usage: `usage: custody install [URL…] [--discover --bootstrap MA…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                        --target DIR [--check 'CMD ARG…'] [--check-timeout 60s] [--keep N] [--require-log VKEY]
                        [--policy P [--key K.pub]… [--vulndb DB]] [--retry] [--timeout S] [--stall-timeout S]
 
@@ -44,6 +45,8 @@ or status settles the half-done step (docs/install.md).
                           are deleted after a successful install
   --retry                 install a release again even though it was rolled back before
   --trust, --root-fingerprint, --require-log, --policy, --key, --vulndb, --timeout, --stall-timeout: as custody fetch
+  --discover, --bootstrap MA…, --mdns, --ephemeral, --data DIR, --discover-timeout D: also find providers over
+                          libp2p, as custody fetch --discover (docs/discovery.md); URLs become optional
 
 On a terminal each download shows a progress bar on stderr; piped or with --json, only the result.
 
@@ -67,8 +70,10 @@ example:
       vulndb: { type: 'string' },
       timeout: { type: 'string' },
       'stall-timeout': { type: 'string' },
+      // --discover (issue 14, docs/discovery.md): providers found over libp2p, verified like any URL
+      ...DISCOVER_CLIENT_OPTIONS,
     });
-    if (positionals.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL');
+    checkDiscoverFlags(values, positionals);
     if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
     }
@@ -83,9 +88,10 @@ example:
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
     const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const { policy, closeScanner } = await fetchPolicy(ctx, values);
+    const found = values.discover === true ? await (await import('./p2p.ts')).providersWithDiscovery(ctx, values, positionals, channel, arch) : undefined;
     const progress = await progressBars(ctx);
     const r = await installRelease({
-      providers: positionals,
+      providers: found?.providers ?? positionals,
       channel,
       arch,
       trust: pinned !== undefined ? { root: pinned } : { fingerprint: values['root-fingerprint']! },
@@ -114,6 +120,7 @@ example:
       progress.stop();
       closeScanner();
     });
+    await found?.verified([r.fetched.manifestProvider, ...r.fetched.files.map((f) => f.provider)]);
     recoveredLine(ctx, r.recovered);
     if (r.fetched.rootUpdated && values.trust !== undefined) {
       await writeFileAtomic(abs(ctx, values.trust), formatRoot(r.fetched.root));

@@ -3,7 +3,7 @@
  * verify everything) and `custody publish` (upload artifacts to a running `custody serve` and release them).
  */
 import { basename } from 'node:path';
-import { fetchRelease, type FetchReleaseOptions } from '../../client/provider-client.ts';
+import { MAX_PROVIDERS, fetchRelease, type FetchReleaseOptions } from '../../client/provider-client.ts';
 import type { PublicKey } from '../../crypto/index.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { requestRelease, uploadBlob } from '../../client/publish.ts';
@@ -21,7 +21,7 @@ import { TUF_FETCH_HELP, TUF_FETCH_USAGE_LINES } from './tuf-fetch-usage.ts';
 
 export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
-  usage: `usage: custody fetch URL [URL…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
+  usage: `usage: custody fetch [URL…] [--discover --bootstrap MA…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
                      [--timeout SECONDS] [--stall-timeout SECONDS] [--policy P [--key K.pub]… [--vulndb DB]]
 ${TUF_FETCH_USAGE_LINES}
@@ -45,6 +45,10 @@ terminal each download shows a progress bar on stderr (bytes, rate, ETA); piped 
                              a refusal leaves DIR untouched
   --key K.pub                also trust this key's attestation signatures (repeatable; with --policy)
   --vulndb DB                the OSV database for the policy's max_severity (as custody verify-attestation)
+  --discover                 also find providers over libp2p (docs/discovery.md): with --bootstrap MULTIADDR…
+                             and/or --mdns, --ephemeral, --data DIR (peer key and the ranking of providers that
+                             served verified content), --discover-timeout DURATION (default 30s). Found providers
+                             are untrusted like any URL: everything is verified as usual
   --timeout SECONDS          time allowed for the whole fetch (default 300)
   --stall-timeout SECONDS    a provider silent this long (before its headers or mid-body) is dropped for the
                              rest of the run (default 60); so is one giving a bad answer. Network errors and
@@ -76,10 +80,24 @@ examples:
       policy: { type: 'string' },
       key: { type: 'string', multiple: true },
       vulndb: { type: 'string' },
+      discover: { type: 'boolean' },
+      'discover-timeout': { type: 'string' },
+      data: { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      mdns: { type: 'boolean' },
+      ephemeral: { type: 'boolean' },
+      'p2p-listen': { type: 'string', multiple: true },
     });
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
-    if (positionals.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL');
+    if (positionals.length === 0 && values.discover !== true) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL (or --discover)');
+    if (values.discover !== true) {
+      for (const f of ['discover-timeout', 'bootstrap', 'mdns', 'ephemeral', 'p2p-listen', 'data'] as const) {
+        if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --discover`);
+      }
+    } else if ((values.bootstrap ?? []).length === 0 && values.mdns !== true) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', '--discover needs --bootstrap MULTIADDR (a node of the DHT) or --mdns');
+    }
     if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
     }
@@ -93,8 +111,20 @@ examples:
     const { policy, closeScanner } = await fetchPolicy(ctx, values);
     const progress = await progressBars(ctx);
     const events: Array<{ provider: string; what: string; code?: string; message?: string }> = [];
+    // --discover: providers found over libp2p join the URLs given (discovery is untrusted; everything is verified
+    // below as for any URL), the ones given first.
+    let providers = positionals;
+    let discovered: Awaited<ReturnType<typeof import('./p2p.ts').discoverUrls>> | undefined;
+    if (values.discover === true) {
+      const { discoverUrls } = await import('./p2p.ts');
+      const { boundedDuration } = await import('./serve.ts');
+      discovered = await discoverUrls(ctx, values, channel, arch, boundedDuration(values['discover-timeout'] ?? '30s', 'discover-timeout', 100, 3_600_000));
+      await discovered.stop();
+      for (const p of discovered.providers) ctx.stderr(`custody: discovered ${printable(p.url, 300)} (peer ${p.peerId}${p.preferred ? ', verified before' : ''})\n`);
+      providers = [...positionals, ...discovered.providers.map((p) => p.url)].slice(0, MAX_PROVIDERS);
+    }
     const r = await fetchRelease({
-      providers: positionals,
+      providers,
       channel,
       arch,
       trust: pinned !== undefined ? { root: pinned } : { fingerprint: values['root-fingerprint']! },
@@ -115,6 +145,11 @@ examples:
       progress.stop();
       closeScanner();
     });
+    if (discovered !== undefined) {
+      // Rank the peers whose URLs delivered verified bytes first next time.
+      const good = new Set([r.manifestProvider, ...r.files.map((f) => f.provider)]);
+      await discovered.record(discovered.providers.filter((p) => good.has(new URL(p.url).href)).map((p) => p.peerId));
+    }
     if (r.rootUpdated && values.trust !== undefined) {
       await writeFileAtomic(abs(ctx, values.trust), formatRoot(r.root));
       ctx.print(`trust root updated to version ${r.root.version} (${values.trust})`);

@@ -13,6 +13,7 @@ import { abs, loadSigningKey, openTokenKey, postgresOption } from '../common.ts'
 import { intOption, parseCommandArgs, type Command } from '../context.ts';
 import type { DaemonOptions, RunningDaemon } from '../../server/daemon.ts';
 import { OIDC_SERVE_OPTIONS, ensureDevToken, oidcOptions } from '../serve-oidc.ts';
+import type { P2pFlags } from './p2p.ts';
 
 /** DEFAULT_DATA_DIR is used when neither --data nor CUSTODY_DATA is given (relative to the working directory). */
 export const DEFAULT_DATA_DIR = 'custody-data';
@@ -115,8 +116,26 @@ options:
   --dev                       development mode: real keys as always, a token with every scope in DATA/dev.token,
                               loopback only, "DEVELOPMENT" in the banner and a custody-mode header on /v1 answers
 
-example:
-  custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080`,
+discovery (docs/discovery.md; libp2p is loaded only with these):
+  --dht                       announce every channel/arch served in Custody's libp2p DHT (provider records bound
+                              to this node's peer id; the URL is in its signed peer record)
+  --mdns                      also be found on the local network (mDNS)
+  --bootstrap MULTIADDR       join the DHT through this node (repeatable)
+  --announce-url URL          the URL clients should fetch from (default: the listen URL)
+  --p2p-listen MULTIADDR      libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
+  --ephemeral                 a fresh peer identity (default: DATA/p2p/peer.key, 0600, made on first start)
+  --provider-ttl DURATION     provider record lifetime on the DHT (default 24h; re-announced at half of it)
+
+mirror mode (docs/discovery.md): pull, verify and serve another provider's releases, byte for byte; never sign
+  --mirror URL                upstream provider (repeatable; custody serve or another mirror)
+  --root-fingerprint FP       the upstream trust root's fingerprint (required with --mirror)
+  --require-log VKEY          refuse releases without an inclusion proof under this log key (and serve the proof)
+  --mirror-interval DURATION  how often upstreams are polled (default 30s; e.g. 500ms, 10s, 5m)
+  --channel CH, --arch A      mirror only these channels / archs (repeatable; default everything upstream lists)
+
+examples:
+  custody serve --data /var/lib/custody --host 0.0.0.0 --port 8080
+  custody serve --data mirror-data --port 8081 --mirror http://127.0.0.1:8080 --root-fingerprint sha256:b5c8…`,
   async run(ctx) {
     const { values } = parseCommandArgs(
       ctx.argv,
@@ -153,9 +172,28 @@ example:
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
         ...OIDC_SERVE_OPTIONS,
+        mirror: { type: 'string', multiple: true },
+        'root-fingerprint': { type: 'string' },
+        'require-log': { type: 'string' },
+        'mirror-interval': { type: 'string' },
+        channel: { type: 'string', multiple: true },
+        arch: { type: 'string', multiple: true },
+        dht: { type: 'boolean' },
+        'announce-url': { type: 'string' },
+        ephemeral: { type: 'boolean' },
+        bootstrap: { type: 'string', multiple: true },
+        mdns: { type: 'boolean' },
+        'p2p-listen': { type: 'string', multiple: true },
+        'provider-ttl': { type: 'string' },
       },
       false,
     );
+    const p2p = values.dht === true || values.mdns === true;
+    if (!p2p) {
+      for (const f of ['announce-url', 'ephemeral', 'bootstrap', 'p2p-listen', 'provider-ttl'] as const) {
+        if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --dht or --mdns`);
+      }
+    }
     const dataDir = abs(ctx, values.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
     const port = intOption(values.port ?? '8080', 'port', 0, 65_535)!;
     const level = values['log-level'] ?? 'info';
@@ -168,6 +206,7 @@ example:
       throw new UsageError('ERR_USAGE_ARGUMENT', `--log-format: expected json or pretty, got ${JSON.stringify(logFormat)}`);
     }
     const workers = intOption(values.workers, 'workers', 1, 256) ?? availableParallelism();
+    const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', '--tls-cert and --tls-key go together');
     }
@@ -187,6 +226,12 @@ example:
       }
       defaultRelease = { channel, arch };
     }
+    if (values.mirror !== undefined) {
+      return runMirror(ctx, values, { dataDir, port, level, logFormat, tls, perIp, global: globalLimit(values['rate-limit-global']) });
+    }
+    for (const f of ['root-fingerprint', 'require-log', 'mirror-interval', 'channel', 'arch'] as const) {
+      if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --mirror`);
+    }
     const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
     const validityDays = intOption(values.validity, 'validity', 1, 365);
     const duration = (flag: 'tuf-timestamp-expiry' | 'tuf-snapshot-expiry' | 'tuf-targets-expiry'): number | undefined =>
@@ -196,7 +241,6 @@ example:
       ...(duration('tuf-snapshot-expiry') === undefined ? {} : { snapshotMs: duration('tuf-snapshot-expiry')! }),
       ...(duration('tuf-targets-expiry') === undefined ? {} : { targetsMs: duration('tuf-targets-expiry')! }),
     };
-    const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
     const signPerToken = intOption(values['signing-rate-limit-per-token'], 'signing-rate-limit-per-token', 0, 10_000_000);
     const signPerIp = intOption(values['signing-rate-limit-per-ip'], 'signing-rate-limit-per-ip', 0, 10_000_000);
@@ -327,7 +371,20 @@ example:
       } else {
         ctx.print(`  verify a client:   custody fetch ${url} --root-fingerprint ${id.fingerprint} --require-log ${shellWord(d.vkey)} --channel C --arch A --output DIR`);
       }
+      let announcer: { listenAddrs: string[]; peerId: string; stop: () => Promise<void> } | undefined;
+      if (p2p) {
+        const { announceForServe } = await import('./p2p.ts');
+        announcer = await announceForServe(ctx, { ...values, data: d.dataDir }, url, () => d.releases.list().map((r) => ({ channel: r.channel, arch: r.arch, version: r.manifest.manifest.version })), (w) => {
+          if (w.includes('failed')) ctx.stderr(`custody: warning: ${w}\n`);
+        });
+        const stopDaemon = close;
+        close = async () => {
+          await announcer?.stop().catch(() => undefined);
+          await stopDaemon();
+        };
+      }
       ctx.result({
+        ...(announcer === undefined ? {} : { p2p: { peer_id: announcer.peerId, listen: announcer.listenAddrs } }),
         url,
         data_dir: d.dataDir,
         trust_fingerprint: id.fingerprint,
@@ -357,3 +414,97 @@ example:
     }
   },
 };
+
+function globalLimit(v: string | undefined): number | undefined {
+  return intOption(v, 'rate-limit-global', 0, 10_000_000);
+}
+
+/** boundedDuration reads `500ms`, `30s`, `5m`, `1h` or a bare number of seconds, within [minMs, maxMs]. */
+export function boundedDuration(v: string, flag: string, minMs: number, maxMs: number): number {
+  const m = /^([0-9]{1,9})(ms|s|m|h)?$/.exec(v);
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= minMs && ms <= maxMs)) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected a duration such as 500ms, 30s or 5m between ${minMs} ms and ${maxMs / 1000} s, got ${JSON.stringify(v.slice(0, 40))}`);
+  }
+  return ms;
+}
+
+/** runMirror is `custody serve --mirror URL…` (server/mirror): one process, no signing key, no log. */
+async function runMirror(
+  ctx: Parameters<Command['run']>[0],
+  values: { mirror?: string[]; 'root-fingerprint'?: string; 'require-log'?: string; 'mirror-interval'?: string; channel?: string[]; arch?: string[]; host?: string; workers?: string; key?: string; trust?: string; incoming?: string } & P2pFlags & { dht?: boolean; 'announce-url'?: string },
+  o: { dataDir: string; port: number; level: string; logFormat: 'json' | 'pretty'; tls: { cert: Uint8Array; key: Uint8Array } | undefined; perIp: number | undefined; global: number | undefined },
+): Promise<number> {
+  const fingerprint = values['root-fingerprint'];
+  if (fingerprint === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--mirror needs --root-fingerprint sha256:HEX (the upstream trust root it verifies against)');
+  for (const f of ['key', 'trust', 'incoming'] as const) {
+    if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} does not go with --mirror: a mirror never signs or publishes`);
+  }
+  if (values.workers !== undefined && values.workers !== '1') throw new UsageError('ERR_USAGE_ARGUMENT', '--mirror runs one process: --workers 1 or nothing');
+  const intervalMs = boundedDuration(values['mirror-interval'] ?? '30s', 'mirror-interval', 100, 86_400_000);
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((r) => (stop = r));
+  let poll: (() => void) | undefined;
+  const onSignal = (): void => stop();
+  const onHup = (): void => poll?.();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.on('SIGHUP', onHup);
+  try {
+    const { startMirror } = await import('../../server/mirror/mirror-daemon.ts');
+    const m = await startMirror({
+      dataDir: o.dataDir,
+      host: values.host ?? '127.0.0.1',
+      port: o.port,
+      upstreams: values.mirror ?? [],
+      fingerprint,
+      requireLog: values['require-log'],
+      channels: values.channel,
+      archs: values.arch,
+      intervalMs,
+      tls: o.tls,
+      ...(o.perIp === undefined ? {} : { rateLimitPerIp: o.perIp }),
+      ...(o.global === undefined ? {} : { rateLimitGlobal: o.global }),
+      logLevel: o.level,
+      logFormat: o.logFormat,
+      now: ctx.now,
+      version: packageVersion(),
+    });
+    poll = () => void m.poll().catch(() => undefined);
+    ctx.print(`custody serve (mirror): ${m.url}`);
+    ctx.print(`  data directory     ${m.dataDir}`);
+    ctx.print(`  upstreams          ${(values.mirror ?? []).join(' ')}  (polled every ${intervalMs} ms; SIGHUP polls now: kill -HUP ${process.pid})`);
+    ctx.print(`  trust fingerprint  ${fingerprint}  (the upstream's; this mirror never signs)`);
+    ctx.print(`  health             ${m.url}/health`);
+    for (const r of m.mirror.list()) ctx.print(`  release            ${m.url}/${r.channel}/${r.arch}/manifest.json  sequence ${r.manifest.manifest.sequence}  (verified)`);
+    let announcer: { listenAddrs: string[]; peerId: string; stop: () => Promise<void> } | undefined;
+    if (values.dht === true || values.mdns === true) {
+      const { announceForServe } = await import('./p2p.ts');
+      // Only what the mirror serves (verified) is announced; new releases are picked up at the next check.
+      announcer = await announceForServe(ctx, { ...values, data: m.dataDir }, m.url, () => m.mirror.list().map((r) => ({ channel: r.channel, arch: r.arch, version: r.manifest.manifest.version })), (w) => {
+        if (w.includes('failed')) ctx.stderr(`custody: warning: ${w}\n`);
+      }).catch(async (e: unknown) => {
+        await m.close();
+        throw e;
+      });
+    }
+    ctx.result({
+      ...(announcer === undefined ? {} : { p2p: { peer_id: announcer.peerId, listen: announcer.listenAddrs } }),
+      url: m.url,
+      data_dir: m.dataDir,
+      mirror: true,
+      upstreams: values.mirror ?? [],
+      trust_fingerprint: fingerprint,
+      log_vkey: values['require-log'] ?? null,
+      releases: m.mirror.list().map((r) => ({ channel: r.channel, arch: r.arch, sequence: r.manifest.manifest.sequence })),
+    });
+    await stopped;
+    await announcer?.stop().catch(() => undefined);
+    await m.close();
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHup);
+  }
+}

@@ -241,6 +241,11 @@ export class ReadPath {
     }
     const p = this.#preparedOf(r);
     if (file === 'manifest.json' || file === 'manifest.json.tlog-proof') {
+      // A mirror without --require-log verified no proof, so it serves none (server/mirror).
+      if (file !== 'manifest.json' && r.proofText === '') {
+        writeError(res, notFound(`${channel}/${arch}: this mirror serves no inclusion proof`), this.#extra);
+        return;
+      }
       this.#sendPrepared(req, res, file === 'manifest.json' ? p.manifest : p.proof);
       return;
     }
