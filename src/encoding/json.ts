@@ -20,6 +20,7 @@
  * message, offset) are those of the earlier regex-driven parser, kept as test/support/json-reference.ts and checked
  * against it (test/encoding/json-differential.test.ts and the `json` fuzz target).
  */
+import { isAscii } from 'node:buffer';
 import { FormatError, LimitError } from '../errors.ts';
 
 /** JsonValue is a parsed JSON value. */
@@ -52,6 +53,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** decodeUtf8 decodes strictly; invalid sequences and a leading BOM give ERR_FORMAT_UTF8. */
 export function decodeUtf8(bytes: Uint8Array, what = 'input'): string {
+  // ASCII (most signed documents) decodes the same in every ASCII-compatible encoding: one native check, then a
+  // latin1 copy, instead of the strict decoder's bookkeeping. ASCII cannot hold a BOM or an invalid sequence.
+  if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   let s: string;
   try {
     s = utf8.decode(bytes);
@@ -66,7 +70,8 @@ export function decodeUtf8(bytes: Uint8Array, what = 'input'): string {
 export function parseJson(input: Uint8Array | string, options: ParseJsonOptions = {}): JsonValue {
   const what = options.what ?? 'document';
   const maxBytes = options.maxBytes ?? JSON_DEFAULT_MAX_BYTES;
-  const byteLength = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: counted exactly only when that bound is over the cap.
+  const byteLength = typeof input !== 'string' ? input.length : input.length * 3 <= maxBytes ? input.length : Buffer.byteLength(input);
   if (byteLength > maxBytes) {
     throw new LimitError('ERR_LIMIT_SIZE', `${what} is ${byteLength} bytes, over the cap of ${maxBytes}`, {
       details: { size: byteLength, cap: maxBytes },

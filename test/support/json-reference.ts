@@ -5,7 +5,21 @@
  * refuse the rest with the same code, message and offset.
  */
 import { FormatError, LimitError } from '../../src/errors.ts';
-import { decodeUtf8, JSON_DEFAULT_MAX_BYTES, JSON_MAX_KEY_CHARS, type JsonValue, type JsonObject, type ParseJsonOptions } from '../../src/encoding/json.ts';
+import { JSON_DEFAULT_MAX_BYTES, JSON_MAX_KEY_CHARS, type JsonValue, type JsonObject, type ParseJsonOptions } from '../../src/encoding/json.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** decodeUtf8 is the pre-rewrite strict decoder (TextDecoder only, no ASCII fast path). */
+function decodeUtf8(bytes: Uint8Array, what = 'input'): string {
+  let s: string;
+  try {
+    s = utf8.decode(bytes);
+  } catch (e) {
+    throw new FormatError('ERR_FORMAT_UTF8', `${what} is not valid utf-8`, { cause: e });
+  }
+  if (s.charCodeAt(0) === 0xfeff) throw new FormatError('ERR_FORMAT_UTF8', `${what} starts with a byte order mark`);
+  return s;
+}
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // eslint-disable-next-line no-control-regex -- control characters end the run so the loop can refuse them
