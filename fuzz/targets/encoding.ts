@@ -2,6 +2,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { canonicalizeJcs, canonicalizeTuf } from '../../src/encoding/canonical.ts';
 import { parseJson, type JsonValue } from '../../src/encoding/json.ts';
+import { isTrustError } from '../../src/errors.ts';
+import { referenceParseJson } from '../../test/support/json-reference.ts';
 import { jsonFieldMutations } from '../structured.ts';
 import { dec, enc, expectSame, OracleMismatch, sameModel, type FuzzTarget } from '../target.ts';
 import { corpusFiles } from './corpus.ts';
@@ -19,17 +21,36 @@ async function seeds(repoRoot: string): Promise<Uint8Array[]> {
   return [...SAMPLE_DOCS.map((d) => enc.encode(JSON.stringify(d))), ...files, enc.encode('{"a":1.5e3,"b":-0.25}')];
 }
 
-/** strictJson: parseJson accepts or refuses with a code; where JSON.parse accepts too, both give the same value. */
+/** refusal is a coded error's code and message (what the reference comparison looks at), or rethrows anything else. */
+function refusal(f: () => unknown): string | undefined {
+  try {
+    f();
+    return undefined;
+  } catch (e) {
+    if (!isTrustError(e)) throw e;
+    return `${e.code}: ${e.message}`;
+  }
+}
+
+/**
+ * strictJson: parseJson accepts or refuses with a code; it accepts exactly what the parser it replaced
+ * (test/support/json-reference.ts) accepts, with the same value, and refuses the rest with the same code and
+ * message; where JSON.parse accepts too, it gives the same value.
+ */
 export const strictJson: FuzzTarget = {
   name: 'json',
-  parses: 'strict JSON (encoding/json) vs JSON.parse',
+  parses: 'strict JSON (encoding/json) vs the reference parser and JSON.parse',
   async make(ctx) {
     return {
       seeds: await seeds(ctx.repoRoot),
       structured: jsonFieldMutations(SAMPLE_DOCS),
       run(input) {
         const floats = input.length % 2 === 0;
-        const ours = parseJson(input, { allowFloats: floats, maxDepth: 32 });
+        const options = { allowFloats: floats, maxDepth: 32 };
+        const refused = refusal(() => parseJson(input, options));
+        expectSame(refused === refusal(() => referenceParseJson(input, options)), `parseJson and the reference parser disagree: ${refused ?? 'accepted'}`);
+        if (refused === undefined) expectSame(isDeepStrictEqual(parseJson(input, options), referenceParseJson(input, options)), 'parseJson and the reference parser gave different values');
+        const ours = parseJson(input, options);
         let theirs: unknown;
         try {
           theirs = JSON.parse(dec.decode(input)) as unknown;

@@ -10,7 +10,7 @@
  * `.intoto.jsonl` files (the in-toto attestation bundle convention) hold one envelope per line.
  */
 import { PublicKey, type Signer } from '../crypto/index.ts';
-import { decodeBase64Either, encodeBase64 } from '../encoding/bytes.ts';
+import { base64DecodedLength, decodeBase64Either, decodeCanonicalBase64Into, encodeBase64 } from '../encoding/bytes.ts';
 import { decodeUtf8, isJsonObject, parseJson, type JsonObject, type JsonValue } from '../encoding/json.ts';
 import { printable } from '../encoding/text.ts';
 import { FormatError, LimitError, TrustError, VerificationError, errorFromCode } from '../errors.ts';
@@ -41,12 +41,46 @@ export interface DsseEnvelope {
   signatures: DsseSignature[];
 }
 
-/** pae is the pre-authentication encoding of DSSE v1: the exact bytes a signature covers. */
+/** paeHead is the text of PAE before the body: "DSSEv1 " LEN(type) " " type " " LEN(body) " ". */
+function paeHead(payloadType: string, bodyLength: number): string {
+  return `DSSEv1 ${Buffer.byteLength(payloadType, 'utf8')} ${payloadType} ${bodyLength} `;
+}
+
+/**
+ * pae is the pre-authentication encoding of DSSE v1: the exact bytes a signature covers.
+ *
+ * A payload parseEnvelope decoded sits in memory right after room for its PAE head, written there at parse time.
+ * When the bytes before the payload are, right now, exactly this head (compared byte for byte; ASCII heads only),
+ * the PAE is that memory: nothing is copied. Otherwise it is built in one new buffer.
+ */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = Buffer.from(payloadType, 'utf8');
-  const head = Buffer.from(`DSSEv1 ${type.length} `, 'ascii');
-  const mid = Buffer.from(` ${payload.length} `, 'ascii');
-  return Buffer.concat([head, type, mid, payload]);
+  const head = paeHead(payloadType, payload.length);
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  if (payload.byteOffset >= headBytes && headBytes === head.length) {
+    const before = Buffer.from(payload.buffer, payload.byteOffset - headBytes, headBytes);
+    if (before.toString('latin1') === head) return new Uint8Array(payload.buffer, payload.byteOffset - headBytes, headBytes + payload.length);
+  }
+  const out = Buffer.allocUnsafe(headBytes + payload.length);
+  out.write(head, 0, headBytes, 'utf8');
+  out.set(payload, headBytes);
+  return out;
+}
+
+/**
+ * decodePayload decodes an envelope's payload (base64, either alphabet): canonical standard base64 (what DSSE
+ * writers use) is decoded into a buffer right after its PAE head, so verification signs over it without a copy
+ * (see {@link pae}); anything else goes through decodeBase64Either.
+ */
+function decodePayload(b64: string, payloadType: string): Uint8Array {
+  const n = base64DecodedLength(b64);
+  if (n >= 0) {
+    const head = paeHead(payloadType, n);
+    const headBytes = Buffer.byteLength(head, 'utf8');
+    const buf = Buffer.allocUnsafe(headBytes + n);
+    buf.write(head, 0, headBytes, 'utf8');
+    if (decodeCanonicalBase64Into(b64, buf, headBytes, n)) return new Uint8Array(buf.buffer, buf.byteOffset + headBytes, n);
+  }
+  return decodeBase64Either(b64, 'envelope payload');
 }
 
 function schema(message: string): FormatError {
@@ -60,6 +94,19 @@ function boundedString(v: JsonValue | undefined, field: string, optional = false
   return v;
 }
 
+function envelopeSignature(s: JsonValue, i: number): DsseSignature {
+  if (!isJsonObject(s)) throw schema(`envelope: signature ${i} is not an object`);
+  for (const k of Object.keys(s)) {
+    if (k !== 'keyid' && k !== 'sig') throw schema(`envelope: signature ${i} has unknown field "${printable(k, 40)}"`);
+  }
+  const keyid = boundedString(s['keyid'], `signatures[${i}].keyid`, true);
+  const raw = boundedString(s['sig'], `signatures[${i}].sig`);
+  const sig = decodeBase64Either(raw, `envelope signature ${i}`);
+  if (sig.length === 0) throw schema(`envelope: signature ${i} is empty`);
+  if (sig.length > DSSE_MAX_SIGNATURE_BYTES) throw new LimitError('ERR_LIMIT_SIZE', `envelope: signature ${i} is over ${DSSE_MAX_SIGNATURE_BYTES} bytes`);
+  return { keyid, sig };
+}
+
 /** envelopeFromJson reads an envelope already parsed as JSON (as nested in a Sigstore bundle). */
 export function envelopeFromJson(v: JsonValue): DsseEnvelope {
   if (!isJsonObject(v)) throw schema('envelope: expected a JSON object');
@@ -69,30 +116,21 @@ export function envelopeFromJson(v: JsonValue): DsseEnvelope {
   const payloadType = boundedString(v['payloadType'], 'payloadType');
   if (payloadType === '') throw schema('envelope: "payloadType" is empty');
   if (typeof v['payload'] !== 'string') throw schema('envelope: "payload" must be a base64 string');
-  const payload = decodeBase64Either(v['payload'], 'envelope payload');
+  const payload = decodePayload(v['payload'], payloadType);
   const sigs = v['signatures'];
   if (!Array.isArray(sigs) || sigs.length === 0) throw schema('envelope: "signatures" must be a non-empty array');
   if (sigs.length > DSSE_MAX_SIGNATURES) {
     throw new LimitError('ERR_LIMIT_COUNT', `envelope has ${sigs.length} signatures, over the cap of ${DSSE_MAX_SIGNATURES}`);
   }
-  const signatures = sigs.map((s, i): DsseSignature => {
-    if (!isJsonObject(s)) throw schema(`envelope: signature ${i} is not an object`);
-    for (const k of Object.keys(s)) {
-      if (k !== 'keyid' && k !== 'sig') throw schema(`envelope: signature ${i} has unknown field "${printable(k, 40)}"`);
-    }
-    const keyid = boundedString(s['keyid'], `signatures[${i}].keyid`, true);
-    const raw = boundedString(s['sig'], `signatures[${i}].sig`);
-    const sig = decodeBase64Either(raw, `envelope signature ${i}`);
-    if (sig.length === 0) throw schema(`envelope: signature ${i} is empty`);
-    if (sig.length > DSSE_MAX_SIGNATURE_BYTES) throw new LimitError('ERR_LIMIT_SIZE', `envelope: signature ${i} is over ${DSSE_MAX_SIGNATURE_BYTES} bytes`);
-    return { keyid, sig };
-  });
+  const signatures: DsseSignature[] = [];
+  for (let i = 0; i < sigs.length; i++) signatures.push(envelopeSignature(sigs[i]!, i));
   return { payloadType, payload, signatures };
 }
 
 /** parseEnvelope parses one JSON envelope from untrusted bytes (bounded, strict JSON). */
 export function parseEnvelope(input: Uint8Array | string): DsseEnvelope {
-  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: counted exactly only when that bound is over the cap.
+  const size = typeof input !== 'string' ? input.length : input.length * 3 <= DSSE_MAX_ENVELOPE_BYTES ? 0 : Buffer.byteLength(input);
   if (size > DSSE_MAX_ENVELOPE_BYTES) {
     throw new LimitError('ERR_LIMIT_SIZE', `envelope is ${size} bytes, over the cap of ${DSSE_MAX_ENVELOPE_BYTES}`);
   }

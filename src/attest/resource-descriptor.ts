@@ -49,6 +49,9 @@ export function isUri(s: string): boolean {
   return s.length <= RD_MAX_STRING_CHARS && URI.test(s);
 }
 
+/** AS_URI: the options of a URI field (one object, not one per call). */
+const AS_URI = { uri: true } as const;
+
 /** optionalString reads an optional bounded string field; null reads as absent (in-toto parsing rules). */
 export function optionalString(
   obj: JsonObject,
@@ -87,12 +90,12 @@ export function parseDigestSet(v: JsonValue, where: string, code: DescriptorErro
 export function parseResourceDescriptor(v: JsonValue, where: string, code: DescriptorErrorCode): ResourceDescriptor {
   if (!isJsonObject(v)) throw new FormatError(code, `${where}: expected a ResourceDescriptor object`);
   const rd: ResourceDescriptor = {};
-  const uri = optionalString(v, 'uri', where, code, { uri: true });
+  const uri = optionalString(v, 'uri', where, code, AS_URI);
   if (uri !== undefined) rd.uri = uri;
   if (v['digest'] !== undefined && v['digest'] !== null) rd.digest = parseDigestSet(v['digest'], where, code);
   const name = optionalString(v, 'name', where, code);
   if (name !== undefined) rd.name = name;
-  const downloadLocation = optionalString(v, 'downloadLocation', where, code, { uri: true });
+  const downloadLocation = optionalString(v, 'downloadLocation', where, code, AS_URI);
   if (downloadLocation !== undefined) rd.downloadLocation = downloadLocation;
   const mediaType = optionalString(v, 'mediaType', where, code);
   if (mediaType !== undefined) rd.mediaType = mediaType;

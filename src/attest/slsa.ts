@@ -81,6 +81,9 @@ function schema(message: string): FormatError {
   return new FormatError('ERR_SLSA_SCHEMA', message);
 }
 
+const AS_URI = { uri: true } as const;
+const TIMESTAMP_MAX = { max: 64 } as const;
+
 function requiredObject(obj: JsonObject, field: string, where: string): JsonObject {
   const v = obj[field];
   if (v === undefined || v === null) throw schema(`${where}: "${field}" is required`);
@@ -98,7 +101,7 @@ function optionalObject(obj: JsonObject, field: string, where: string): JsonObje
 function requiredUri(obj: JsonObject, field: string, where: string): string {
   const v = obj[field];
   if (v === undefined || v === null || v === '') throw schema(`${where}: "${field}" is required`);
-  const s = optionalString(obj, field, where, 'ERR_SLSA_SCHEMA', { uri: true });
+  const s = optionalString(obj, field, where, 'ERR_SLSA_SCHEMA', AS_URI);
   if (s === undefined) throw schema(`${where}: "${field}" is required`);
   return s;
 }
@@ -112,7 +115,7 @@ function descriptors(obj: JsonObject, field: string, where: string): ResourceDes
 }
 
 function timestamp(obj: JsonObject, field: string, where: string): Date | undefined {
-  const s = optionalString(obj, field, where, 'ERR_SLSA_SCHEMA', { max: 64 });
+  const s = optionalString(obj, field, where, 'ERR_SLSA_SCHEMA', TIMESTAMP_MAX);
   if (s === undefined) return undefined;
   try {
     return parseTimestamp(s, `${where}.${field}`);

@@ -40,6 +40,7 @@ export class PublicKey {
   readonly raw: Uint8Array;
   /** keyObject is cached: parsing a key per verification costs half the throughput. */
   readonly keyObject: KeyObject;
+  #hex: string | undefined;
 
   private constructor(raw: Uint8Array, keyObject: KeyObject) {
     this.raw = raw;
@@ -87,7 +88,8 @@ export class PublicKey {
 
   /** hex is the lowercase hex of the raw key. */
   get hex(): string {
-    return Buffer.from(this.raw).toString('hex');
+    // Computed once: thresholds ask for it per signature counted (the key is immutable).
+    return (this.#hex ??= Buffer.from(this.raw.buffer, this.raw.byteOffset, this.raw.byteLength).toString('hex'));
   }
 
   /** fingerprint is an SSH-style display form: "SHA256:" + unpadded base64 of SHA-256(raw). */

@@ -24,19 +24,34 @@ export function encodeHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
+function base64Fail(what: string, bytes: number | undefined): never {
+  throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical base64${bytes === undefined ? '' : ` of ${bytes} bytes`}`);
+}
+
 /** decodeBase64 decodes canonical padded standard base64; `bytes` fixes the expected decoded length. */
 export function decodeBase64(s: string, bytes?: number, what = 'value'): Uint8Array {
-  const fail = (): never => {
-    throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical base64${bytes === undefined ? '' : ` of ${bytes} bytes`}`);
-  };
-  if (typeof s !== 'string') fail();
+  if (typeof s !== 'string') base64Fail(what, bytes);
   const out = Buffer.from(s, 'base64');
   // Canonical means: the text is exactly the standard padded encoding of what it decodes to. Node's decoder skips
   // junk and accepts the URL-safe alphabet, and non-zero padding bits decode to the same bytes; re-encoding refuses
   // all of them, with no pass over the text in JavaScript.
-  if (out.toString('base64') !== s) fail();
-  if (bytes !== undefined && out.length !== bytes) fail();
+  if (out.toString('base64') !== s) base64Fail(what, bytes);
+  if (bytes !== undefined && out.length !== bytes) base64Fail(what, bytes);
   return new Uint8Array(out);
+}
+
+/**
+ * decodeCanonicalBase64Into decodes `s` into `out` at `offset` when `s` is canonical padded standard base64 of
+ * exactly `length` bytes (see {@link base64DecodedLength}); false, with `out` partly written, otherwise.
+ */
+export function decodeCanonicalBase64Into(s: string, out: Buffer, offset: number, length: number): boolean {
+  return out.write(s, offset, length, 'base64') === length && out.toString('base64', offset, offset + length) === s;
+}
+
+/** base64DecodedLength is the length padded standard base64 text decodes to, or -1 when it is not 4k characters. */
+export function base64DecodedLength(s: string): number {
+  if (s.length % 4 !== 0) return -1;
+  return (s.length / 4) * 3 - (s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0);
 }
 
 const B64URL_RE = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$/;
@@ -47,18 +62,25 @@ const B64URL_RE = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-
  * re-encode to itself (stray padding bits) is refused.
  */
 export function decodeBase64Either(s: string, what = 'value'): Uint8Array {
-  const fail = (): never => {
-    throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical standard or URL-safe base64`);
-  };
-  if (typeof s !== 'string') fail();
-  // Standard alphabet first (what DSSE writers use): canonical when it re-encodes to itself.
+  if (typeof s !== 'string') base64EitherFail(what);
+  // Standard alphabet first (what DSSE writers use): canonical when it re-encodes to itself. Padded text of
+  // 4k characters decodes to a known length, so it is decoded straight into the Uint8Array returned (no copy).
+  const n = base64DecodedLength(s);
+  if (n >= 0) {
+    const out = new Uint8Array(n);
+    if (decodeCanonicalBase64Into(s, Buffer.from(out.buffer, 0, n), 0, n)) return out;
+  }
   const std = Buffer.from(s, 'base64');
   if (std.toString('base64') === s) return new Uint8Array(std);
-  if (!B64URL_RE.test(s)) fail();
+  if (!B64URL_RE.test(s)) base64EitherFail(what);
   const out = Buffer.from(s, 'base64url');
   const again = out.toString('base64url');
-  if (again !== s.replace(/=+$/, '')) fail();
+  if (again !== s.replace(/=+$/, '')) base64EitherFail(what);
   return new Uint8Array(out);
+}
+
+function base64EitherFail(what: string): never {
+  throw new FormatError('ERR_FORMAT_BASE64', `${what}: expected canonical standard or URL-safe base64`);
 }
 
 /** encodeBase64 returns standard padded base64. */

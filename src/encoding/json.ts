@@ -12,7 +12,15 @@
  * - unpaired UTF-16 surrogates (escaped or not), raw control characters;
  * - numbers with a fraction or exponent (unless `allowFloats`), and integers beyond ±(2^53−1), which would round.
  * It never lets a raw SyntaxError or RangeError escape.
+ *
+ * Speed (issue 10: an attestation is two documents parsed per signature verified): the parser reads char codes,
+ * never one-character strings; a string is scanned in one loop up to its closing quote and sliced once, and only a
+ * string holding an escape takes the slower path; integers of up to 15 digits are accumulated, not re-parsed;
+ * duplicate keys are found on the object being built (no Set per object). Accepted inputs and every refusal (code,
+ * message, offset) are those of the earlier regex-driven parser, kept as test/support/json-reference.ts and checked
+ * against it (test/encoding/json-differential.test.ts and the `json` fuzz target).
  */
+import { isAscii } from 'node:buffer';
 import { FormatError, LimitError } from '../errors.ts';
 
 /** JsonValue is a parsed JSON value. */
@@ -36,7 +44,8 @@ export interface ParseJsonOptions {
 export const JSON_DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 /** JSON_MAX_KEY_CHARS caps an object key (UTF-16 units), well under V8's 16,384-unit hashing threshold. */
 export const JSON_MAX_KEY_CHARS = 4096;
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** LONG_RUN: past this many plain characters a string's scan hands over to the regex engine (a DSSE payload). */
+const LONG_RUN = 64;
 /** PLAIN_RUN matches (sticky) a run of string characters that need no attention: no quote, backslash or control. */
 // eslint-disable-next-line no-control-regex -- control characters end the run so the loop can refuse them
 const PLAIN_RUN = /[^"\\\x00-\x1f]*/y;
@@ -44,6 +53,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** decodeUtf8 decodes strictly; invalid sequences and a leading BOM give ERR_FORMAT_UTF8. */
 export function decodeUtf8(bytes: Uint8Array, what = 'input'): string {
+  // ASCII (most signed documents) decodes the same in every ASCII-compatible encoding: one native check, then a
+  // latin1 copy, instead of the strict decoder's bookkeeping. ASCII cannot hold a BOM or an invalid sequence.
+  if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   let s: string;
   try {
     s = utf8.decode(bytes);
@@ -58,14 +70,18 @@ export function decodeUtf8(bytes: Uint8Array, what = 'input'): string {
 export function parseJson(input: Uint8Array | string, options: ParseJsonOptions = {}): JsonValue {
   const what = options.what ?? 'document';
   const maxBytes = options.maxBytes ?? JSON_DEFAULT_MAX_BYTES;
-  const byteLength = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit: counted exactly only when that bound is over the cap.
+  const byteLength = typeof input !== 'string' ? input.length : input.length * 3 <= maxBytes ? input.length : Buffer.byteLength(input);
   if (byteLength > maxBytes) {
     throw new LimitError('ERR_LIMIT_SIZE', `${what} is ${byteLength} bytes, over the cap of ${maxBytes}`, {
       details: { size: byteLength, cap: maxBytes },
     });
   }
+  // Text decoded by the strict decoder is well-formed UTF-16; a string argument is checked once here, so that only
+  // strings holding \u escapes need a surrogate check of their own (see Parser.string).
   const text = typeof input === 'string' ? input : decodeUtf8(input, what);
-  return new Parser(text, what, options.maxDepth ?? 64, options.maxValues ?? 1_000_000, options.allowFloats ?? false).run();
+  const wellFormed = typeof input !== 'string' || input.isWellFormed();
+  return new Parser(text, what, options.maxDepth ?? 64, options.maxValues ?? 1_000_000, options.allowFloats ?? false, wellFormed).run();
 }
 
 /** parseJsonObject parses and requires a top-level object. */
@@ -80,6 +96,46 @@ export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// Char codes the parser compares against.
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const QUOTE = 0x22;
+const PLUS = 0x2b;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const ONE = 0x31;
+const NINE = 0x39;
+const COLON = 0x3a;
+const UPPER_E = 0x45;
+const L_BRACKET = 0x5b;
+const BACKSLASH = 0x5c;
+const R_BRACKET = 0x5d;
+const LOWER_E = 0x65;
+const LOWER_F = 0x66;
+const LOWER_N = 0x6e;
+const LOWER_T = 0x74;
+const L_BRACE = 0x7b;
+const R_BRACE = 0x7d;
+
+/** isForbiddenKey: `__proto__`, `constructor` or `prototype`, by length first (most keys are neither 9 nor 11 long). */
+function isForbiddenKey(key: string): boolean {
+  const n = key.length;
+  return (n === 9 && (key === '__proto__' || key === 'prototype')) || (n === 11 && key === 'constructor');
+}
+
+/** hexValue is the value of one hex digit's char code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+
 class Parser {
   private pos = 0;
   private values = 0;
@@ -88,13 +144,16 @@ class Parser {
   private readonly maxDepth: number;
   private readonly maxValues: number;
   private readonly allowFloats: boolean;
+  /** wellFormed: the whole text has no unpaired surrogate, so a string without escapes has none either. */
+  private readonly wellFormed: boolean;
 
-  constructor(s: string, what: string, maxDepth: number, maxValues: number, allowFloats: boolean) {
+  constructor(s: string, what: string, maxDepth: number, maxValues: number, allowFloats: boolean, wellFormed: boolean) {
     this.s = s;
     this.what = what;
     this.maxDepth = maxDepth;
     this.maxValues = maxValues;
     this.allowFloats = allowFloats;
+    this.wellFormed = wellFormed;
   }
 
   run(): JsonValue {
@@ -113,34 +172,36 @@ class Parser {
 
   private ws(): void {
     const s = this.s;
+    let p = this.pos;
     for (;;) {
-      const c = s.charCodeAt(this.pos);
-      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) this.pos++;
-      else return;
+      const c = s.charCodeAt(p);
+      if (c === SPACE || c === LF || c === CR || c === TAB) p++;
+      else break;
     }
+    this.pos = p;
   }
 
   private value(depth: number): JsonValue {
     if (++this.values > this.maxValues) {
       throw new LimitError('ERR_LIMIT_COUNT', `${this.what} has more than ${this.maxValues} values`);
     }
-    const c = this.s[this.pos];
+    const c = this.s.charCodeAt(this.pos);
     switch (c) {
-      case '{':
+      case L_BRACE:
         return this.object(depth + 1);
-      case '[':
+      case L_BRACKET:
         return this.array(depth + 1);
-      case '"':
+      case QUOTE:
         return this.string();
-      case 't':
+      case LOWER_T:
         return this.literal('true', true);
-      case 'f':
+      case LOWER_F:
         return this.literal('false', false);
-      case 'n':
+      case LOWER_N:
         return this.literal('null', null);
       default:
-        if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-        return this.fail(c === undefined ? 'unexpected end of input' : `unexpected character ${JSON.stringify(c)}`);
+        if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number();
+        return this.fail(Number.isNaN(c) ? 'unexpected end of input' : `unexpected character ${JSON.stringify(this.s[this.pos])}`);
     }
   }
 
@@ -160,17 +221,17 @@ class Parser {
 
   private object(depth: number): JsonObject {
     this.checkDepth(depth);
+    const s = this.s;
     this.pos++;
     const out: JsonObject = {};
-    const seen = new Set<string>();
     this.ws();
-    if (this.s[this.pos] === '}') {
+    if (s.charCodeAt(this.pos) === R_BRACE) {
       this.pos++;
       return out;
     }
     for (;;) {
       this.ws();
-      if (this.s[this.pos] !== '"') this.fail('expected a string key');
+      if (s.charCodeAt(this.pos) !== QUOTE) this.fail('expected a string key');
       const keyAt = this.pos;
       const key = this.string();
       if (key.length > JSON_MAX_KEY_CHARS) {
@@ -178,35 +239,36 @@ class Parser {
           details: { offset: keyAt, size: key.length, cap: JSON_MAX_KEY_CHARS },
         });
       }
-      if (FORBIDDEN_KEYS.has(key)) {
+      if (isForbiddenKey(key)) {
         throw new FormatError('ERR_FORMAT_JSON_FORBIDDEN_KEY', `${this.what}: forbidden key ${JSON.stringify(key)}`, {
           details: { offset: keyAt },
         });
       }
-      if (seen.has(key)) {
+      // The object under construction holds exactly the keys seen so far (forbidden ones never get in).
+      if (Object.hasOwn(out, key)) {
         throw new FormatError('ERR_FORMAT_JSON_DUPLICATE_KEY', `${this.what}: duplicate key ${JSON.stringify(key)}`, {
           details: { offset: keyAt },
         });
       }
-      seen.add(key);
       this.ws();
-      if (this.s[this.pos] !== ':') this.fail('expected ":"');
+      if (s.charCodeAt(this.pos) !== COLON) this.fail('expected ":"');
       this.pos++;
       this.ws();
       out[key] = this.value(depth);
       this.ws();
-      const c = this.s[this.pos++];
-      if (c === '}') return out;
-      if (c !== ',') this.fail('expected "," or "}"');
+      const c = s.charCodeAt(this.pos++);
+      if (c === R_BRACE) return out;
+      if (c !== COMMA) this.fail('expected "," or "}"');
     }
   }
 
   private array(depth: number): JsonValue[] {
     this.checkDepth(depth);
+    const s = this.s;
     this.pos++;
     const out: JsonValue[] = [];
     this.ws();
-    if (this.s[this.pos] === ']') {
+    if (s.charCodeAt(this.pos) === R_BRACKET) {
       this.pos++;
       return out;
     }
@@ -214,40 +276,63 @@ class Parser {
       this.ws();
       out.push(this.value(depth));
       this.ws();
-      const c = this.s[this.pos++];
-      if (c === ']') return out;
-      if (c !== ',') this.fail('expected "," or "]"');
+      const c = s.charCodeAt(this.pos++);
+      if (c === R_BRACKET) return out;
+      if (c !== COMMA) this.fail('expected "," or "]"');
     }
   }
 
   private string(): string {
     const s = this.s;
-    this.pos++; // opening quote
-    let out = '';
-    let start = this.pos;
+    const start = this.pos + 1; // after the opening quote
+    let p = start;
+    // The common case: plain characters up to the closing quote, sliced once. Long runs (an envelope's base64
+    // payload) are left to the regex engine after LONG_RUN characters.
+    const limit = start + LONG_RUN;
     for (;;) {
-      // Runs of plain characters are skipped by the regex engine (an envelope's payload is one long base64 string);
-      // the loop below then sees only a quote, a backslash, a control character or the end.
+      const c = s.charCodeAt(p);
+      if (c === QUOTE) {
+        const out = s.slice(start, p);
+        this.pos = p + 1;
+        if (!this.wellFormed && !out.isWellFormed()) {
+          this.pos = p;
+          this.fail('string contains an unpaired surrogate');
+        }
+        return out;
+      }
+      if (c < SPACE || c === BACKSLASH || p === limit || Number.isNaN(c)) break;
+      p++;
+    }
+    this.pos = p;
+    return this.slowString(start);
+  }
+
+  /** slowString continues a string at this.pos (its text began at `start`): long runs, escapes and refusals. */
+  private slowString(start: number): string {
+    const s = this.s;
+    let out = '';
+    let from = start;
+    let escaped = false;
+    for (;;) {
       PLAIN_RUN.lastIndex = this.pos;
       PLAIN_RUN.test(s);
       this.pos = PLAIN_RUN.lastIndex;
       const c = s.charCodeAt(this.pos);
       if (Number.isNaN(c)) this.fail('unterminated string');
-      if (c === 0x22) {
-        out += s.slice(start, this.pos);
+      if (c === QUOTE) {
+        out += s.slice(from, this.pos);
         this.pos++;
         break;
       }
-      if (c < 0x20) this.fail('raw control character in string');
-      if (c === 0x5c) {
-        out += s.slice(start, this.pos);
-        out += this.escape();
-        start = this.pos;
-        continue;
-      }
-      this.pos++;
+      if (c < SPACE) this.fail('raw control character in string');
+      // c is a backslash: the regex stops only at a quote, a backslash, a control character or the end.
+      out += s.slice(from, this.pos);
+      out += this.escape();
+      escaped = true;
+      from = this.pos;
     }
-    if (!out.isWellFormed()) {
+    // Only a \u escape can make an unpaired surrogate in well-formed text; other text is checked whole.
+    if ((escaped || !this.wellFormed) && !out.isWellFormed()) {
       this.pos--;
       this.fail('string contains an unpaired surrogate');
     }
@@ -255,30 +340,35 @@ class Parser {
   }
 
   private escape(): string {
-    const e = this.s[this.pos + 1];
+    const e = this.s.charCodeAt(this.pos + 1);
     this.pos += 2;
     switch (e) {
-      case '"':
+      case QUOTE:
         return '"';
-      case '\\':
+      case BACKSLASH:
         return '\\';
-      case '/':
+      case 0x2f:
         return '/';
-      case 'b':
+      case 0x62:
         return '\b';
-      case 'f':
+      case LOWER_F:
         return '\f';
-      case 'n':
+      case LOWER_N:
         return '\n';
-      case 'r':
+      case 0x72:
         return '\r';
-      case 't':
+      case LOWER_T:
         return '\t';
-      case 'u': {
-        const hex = this.s.slice(this.pos, this.pos + 4);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid \\u escape');
+      case 0x75: {
+        const s = this.s;
+        const p = this.pos;
+        const a = hexValue(s.charCodeAt(p));
+        const b = hexValue(s.charCodeAt(p + 1));
+        const c = hexValue(s.charCodeAt(p + 2));
+        const d = hexValue(s.charCodeAt(p + 3));
+        if ((a | b | c | d) < 0) this.fail('invalid \\u escape');
         this.pos += 4;
-        return String.fromCharCode(parseInt(hex, 16));
+        return String.fromCharCode((a << 12) | (b << 8) | (c << 4) | d);
       }
       default:
         this.pos -= 2;
@@ -287,23 +377,66 @@ class Parser {
   }
 
   private number(): number {
-    const re = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
-    re.lastIndex = this.pos;
-    const m = re.exec(this.s);
-    if (!m) return this.fail('invalid number');
-    const text = m[0];
-    if ((m[1] !== undefined || m[2] !== undefined) && !this.allowFloats) {
-      throw new FormatError('ERR_FORMAT_JSON_NUMBER', `${this.what}: number ${text} is not an integer`, {
-        details: { offset: this.pos },
+    const s = this.s;
+    const start = this.pos;
+    let p = start;
+    let c = s.charCodeAt(p);
+    const negative = c === MINUS;
+    if (negative) c = s.charCodeAt(++p);
+    // RFC 8259 §6: int = zero / ( digit1-9 *DIGIT ), then an optional fraction and exponent, each taken only when
+    // complete ("1." and "1e" end the number before the dot or the e, as a sticky regex match would).
+    let n = 0;
+    if (c === ZERO) {
+      p++;
+    } else if (c >= ONE && c <= NINE) {
+      do {
+        n = n * 10 + (c - ZERO);
+        c = s.charCodeAt(++p);
+      } while (c >= ZERO && c <= NINE);
+    } else {
+      return this.fail('invalid number');
+    }
+    const intEnd = p;
+    let float = false;
+    if (s.charCodeAt(p) === DOT && isDigit(s.charCodeAt(p + 1))) {
+      p += 2;
+      while (isDigit(s.charCodeAt(p))) p++;
+      float = true;
+    }
+    c = s.charCodeAt(p);
+    if (c === LOWER_E || c === UPPER_E) {
+      let q = p + 1;
+      const sign = s.charCodeAt(q);
+      if (sign === PLUS || sign === MINUS) q++;
+      if (isDigit(s.charCodeAt(q))) {
+        q++;
+        while (isDigit(s.charCodeAt(q))) q++;
+        p = q;
+        float = true;
+      }
+    }
+    if (float && !this.allowFloats) {
+      throw new FormatError('ERR_FORMAT_JSON_NUMBER', `${this.what}: number ${s.slice(start, p)} is not an integer`, {
+        details: { offset: start },
       });
     }
-    const n = Number(text);
-    if (!Number.isFinite(n) || (m[1] === undefined && m[2] === undefined && !Number.isSafeInteger(n))) {
-      throw new FormatError('ERR_FORMAT_JSON_NUMBER', `${this.what}: number ${text} is beyond ±(2^53−1)`, {
-        details: { offset: this.pos },
-      });
+    // Up to 15 digits the accumulated integer is exact (< 2^53); anything else is converted from its text.
+    if (float || intEnd - start > 15) {
+      const text = s.slice(start, p);
+      n = Number(text);
+      if (!Number.isFinite(n) || (!float && !Number.isSafeInteger(n))) {
+        throw new FormatError('ERR_FORMAT_JSON_NUMBER', `${this.what}: number ${text} is beyond ±(2^53−1)`, {
+          details: { offset: start },
+        });
+      }
+    } else if (negative) {
+      n = -n;
     }
-    this.pos += text.length;
+    this.pos = p;
     return n;
   }
+}
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE;
 }

@@ -12,17 +12,23 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?
 /** parseTimestamp parses an RFC 3339 date-time into a Date. */
 export function parseTimestamp(s: unknown, what = 'timestamp'): Date {
   const m = typeof s === 'string' ? RFC3339.exec(s) : null;
-  const fail = (): never => {
-    throw new FormatError('ERR_FORMAT_SCHEMA', `${what}: expected an RFC 3339 timestamp, got ${JSON.stringify(s)?.slice(0, 40)}`);
-  };
-  if (!m) return fail();
-  const [, y, mo, d, h, mi, sec] = m.map<number>(Number);
+  if (!m) return timestampFail(s, what);
   const date = new Date(s as string);
-  if (Number.isNaN(date.getTime())) return fail();
+  if (Number.isNaN(date.getTime())) return timestampFail(s, what);
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const sec = Number(m[6]);
   // Reject dates JavaScript would roll over (Feb 30 → Mar 2) by checking the calendar fields round-trip.
-  const probe = new Date(Date.UTC(y!, mo! - 1, d, h, mi, sec));
-  if (probe.getUTCDate() !== d || probe.getUTCMonth() !== mo! - 1 || h! > 23 || mi! > 59 || sec! > 60) return fail();
+  const probe = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  if (probe.getUTCDate() !== d || probe.getUTCMonth() !== mo - 1 || h > 23 || mi > 59 || sec > 60) return timestampFail(s, what);
   return date;
+}
+
+function timestampFail(s: unknown, what: string): never {
+  throw new FormatError('ERR_FORMAT_SCHEMA', `${what}: expected an RFC 3339 timestamp, got ${JSON.stringify(s)?.slice(0, 40)}`);
 }
 
 /** formatTimestamp renders whole seconds in UTC: `YYYY-MM-DDTHH:MM:SSZ`. */

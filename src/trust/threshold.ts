@@ -79,9 +79,9 @@ export interface ThresholdInput {
 }
 
 /** resolveKey finds the authorized key a signature refers to (see keyIdsAreHints); undefined when none. */
-function resolveKey(input: ThresholdInput, sig: CandidateSignature): AuthorizedKey | undefined {
+function resolveKey(input: ThresholdInput, sig: CandidateSignature, hints: boolean): AuthorizedKey | undefined {
   const byId = input.authorized.get(sig.keyId);
-  if (byId !== undefined || !input.keyIdsAreHints) return byId;
+  if (byId !== undefined || !hints) return byId;
   const claimed = sig.claimedPublicKey;
   const legacy = LEGACY_KEY_ID_PATTERN.test(sig.keyId);
   for (const ak of input.authorized.values()) {
@@ -96,51 +96,29 @@ export function countThreshold(input: ThresholdInput): ThresholdResult {
   const valid: string[] = [];
   const rejected: ThresholdResult['rejected'] = [];
   const now = input.now.getTime();
-  const resolveInput = input.matchByVerification ? { ...input, keyIdsAreHints: true } : input;
+  const hints = input.matchByVerification === true || input.keyIdsAreHints === true;
   for (const sig of input.signatures) {
-    const reject = (reason: RejectReason): void => void rejected.push({ keyId: sig.keyId, reason });
-    let ak = resolveKey(resolveInput, sig);
+    // The rules in the module doc, in order; the first that fails is the reason the signature does not count.
+    let ak = resolveKey(input, sig, hints);
     let verified = false;
     if (!ak && input.matchByVerification && sig.algorithm === 'ed25519' && sig.signature?.length === 64) {
       const bytes = sig.signature;
       ak = [...input.authorized.values()].find((k) => !counted.has(k.key.hex) && verifyEd25519(k.key, input.message, bytes));
       verified = ak !== undefined;
     }
-    if (!ak) {
-      reject('unknown-key');
-      continue;
-    }
-    if (input.revoked.has(tufKeyId(ak.key))) {
-      reject('revoked');
-      continue;
-    }
-    if (ak.notBefore && now < ak.notBefore.getTime()) {
-      reject('key-not-yet-valid');
-      continue;
-    }
-    if (ak.notAfter && now >= ak.notAfter.getTime()) {
-      reject('key-expired');
-      continue;
-    }
-    if (sig.algorithm !== 'ed25519') {
-      reject('unsupported-algorithm');
-      continue;
-    }
-    if (!sig.signature || sig.signature.length !== 64) {
-      reject('malformed');
-      continue;
-    }
-    if (sig.claimedPublicKey && !Buffer.from(sig.claimedPublicKey).equals(ak.key.raw)) {
-      reject('key-mismatch');
-      continue;
-    }
+    let reason: RejectReason | undefined;
+    if (!ak) reason = 'unknown-key';
+    else if (input.revoked.has(tufKeyId(ak.key))) reason = 'revoked';
+    else if (ak.notBefore && now < ak.notBefore.getTime()) reason = 'key-not-yet-valid';
+    else if (ak.notAfter && now >= ak.notAfter.getTime()) reason = 'key-expired';
+    else if (sig.algorithm !== 'ed25519') reason = 'unsupported-algorithm';
+    else if (!sig.signature || sig.signature.length !== 64) reason = 'malformed';
+    else if (sig.claimedPublicKey && !Buffer.from(sig.claimedPublicKey).equals(ak.key.raw)) reason = 'key-mismatch';
     // Check distinctness before spending a verification: a second signature by a counted key adds nothing.
-    if (counted.has(ak.key.hex)) {
-      reject('duplicate');
-      continue;
-    }
-    if (!verified && !verifyEd25519(ak.key, input.message, sig.signature)) {
-      reject('bad-signature');
+    else if (counted.has(ak.key.hex)) reason = 'duplicate';
+    else if (!verified && !verifyEd25519(ak.key, input.message, sig.signature)) reason = 'bad-signature';
+    if (reason !== undefined || !ak) {
+      rejected.push({ keyId: sig.keyId, reason: reason ?? 'unknown-key' });
       continue;
     }
     counted.add(ak.key.hex);
