@@ -43,7 +43,6 @@ import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { parseSignerKey, type Ed25519NoteSigner } from '../note/note.ts';
-import type { Signer } from '../crypto/index.ts';
 import { openSecretStore } from '../secrets/open.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import { DAEMON_SECRET_NAMES, describeSource, loadOrCreateStoredText, resolveSecretSource } from './daemon-secrets.ts';
@@ -103,8 +102,11 @@ export interface DaemonOptions {
   maxConnections?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
   log?: LogServiceOptions;
-  /** postgres keeps the transparency log's state in PostgreSQL instead of DATA/log/log.db. */
-  postgres?: { url: string; schema?: string | undefined } | undefined;
+  /**
+   * postgres keeps the transparency log's state in PostgreSQL instead of DATA/log/log.db; with `shared` several
+   * daemons with the same log key append to that one log (docs/log.md "Several writers on one PostgreSQL log").
+   */
+  postgres?: { url: string; schema?: string | undefined; shared?: boolean | undefined } | undefined;
   logLevel?: string;
   /** logFormat of the default logger (default: pretty on a terminal, JSON otherwise). */
   logFormat?: LogFormat | undefined;

@@ -92,6 +92,8 @@ options:
   --default CHANNEL/ARCH      also serve that manifest at /manifest.json
   --postgres-url-file F       keep the transparency log's state in PostgreSQL (connection string from F or
                               CUSTODY_POSTGRES_URL); --postgres-schema S names its schema (default custody_log)
+  --shared-log                with --postgres-url-file: several daemons append to that one log (each batch a
+                              compare-and-swap; they must share DATA/log/log.key; docs/log.md)
   --workers N                 processes serving the port (default: the number of cores, here ${availableParallelism()});
                               1 = a single process. With N > 1 a leader signs, logs and takes uploads, and
                               N workers serve manifests and artifacts (docs/provider.md)
@@ -134,6 +136,7 @@ example:
         'no-signing-api': { type: 'boolean' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
+        'shared-log': { type: 'boolean' },
       },
       false,
     );
@@ -168,7 +171,7 @@ example:
       }
       defaultRelease = { channel, arch };
     }
-    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
+    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema'], values['shared-log']);
     const validityDays = intOption(values.validity, 'validity', 1, 365);
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
