@@ -18,6 +18,7 @@ import { encodeHex } from '../../src/encoding/bytes.ts';
 import { openLogService } from '../../src/server/log/server.ts';
 import { auditLog, httpFetch, mth, openCheckpoint, parseVkey, verifyInclusion } from '../log/independent.ts';
 import { start } from '../provider/harness.ts';
+import { cli } from '../support/cli.ts';
 import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
 
@@ -125,4 +126,13 @@ test('two daemons on one PostgreSQL: shared tokens, one log appended by both wit
   assert.equal(refused.status, 401);
   assert.equal(refused.json.code, 'ERR_AUTH_TOKEN_REVOKED');
   assert.equal((await post(a.url, '/v1/sign', { artifact, artifact_type: 'report' })).json.code, 'ERR_AUTH_TOKEN_REVOKED');
+});
+
+test('--shared-log needs PostgreSQL: a usage error without --postgres-url-file', async (t) => {
+  const dir = tmpDir(t);
+  for (const cmd of [['serve', '--data', join(dir, 'd'), '--port', '0'], ['log', 'serve', '--data', join(dir, 'l'), '--port', '0', '--origin', 'example.test/log']]) {
+    const r = await cli([...cmd, '--shared-log'], { cwd: dir, env: { CUSTODY_POSTGRES_URL: undefined } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--shared-log needs --postgres-url-file.*\[ERR_USAGE_ARGUMENT\]/);
+  }
 });
