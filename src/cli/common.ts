@@ -174,12 +174,14 @@ export async function readTokenFile(ctx: CommandContext, path: string): Promise<
 /**
  * postgresOption reads where a log keeps its state in PostgreSQL: the connection string (it may hold a password, so
  * never from the command line) from `--postgres-url-file F` or CUSTODY_POSTGRES_URL, and `--postgres-schema`.
+ * `--shared-log` (`shared`) lets several processes append to that one log (log/sequencer "Shared mode").
  */
 export async function postgresOption(
   ctx: CommandContext,
   urlFile: string | undefined,
   schema: string | undefined,
-): Promise<{ url: string; schema?: string | undefined } | undefined> {
+  shared?: boolean,
+): Promise<{ url: string; schema?: string | undefined; shared?: boolean | undefined } | undefined> {
   let url: string | undefined;
   if (urlFile !== undefined) {
     const p = abs(ctx, urlFile);
@@ -192,10 +194,11 @@ export async function postgresOption(
   }
   if (url === undefined) {
     if (schema !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--postgres-schema needs --postgres-url-file or CUSTODY_POSTGRES_URL');
+    if (shared === true) throw new UsageError('ERR_USAGE_ARGUMENT', '--shared-log needs --postgres-url-file or CUSTODY_POSTGRES_URL (a shared log lives in PostgreSQL)');
     return undefined;
   }
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new ConfigError('ERR_CONFIG_INVALID', 'the postgres connection string must start with postgres:// or postgresql://');
   }
-  return { url, schema };
+  return shared === true ? { url, schema, shared } : { url, schema };
 }

@@ -108,8 +108,11 @@ export interface DaemonOptions {
   maxConnections?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
   log?: LogServiceOptions;
-  /** postgres keeps the transparency log's state in PostgreSQL instead of DATA/log/log.db. */
-  postgres?: { url: string; schema?: string | undefined } | undefined;
+  /**
+   * postgres keeps the transparency log's state in PostgreSQL instead of DATA/log/log.db; with `shared` several
+   * daemons with the same log key append to that one log (docs/log.md "Several writers on one PostgreSQL log").
+   */
+  postgres?: { url: string; schema?: string | undefined; shared?: boolean | undefined } | undefined;
   logLevel?: string;
   /** logFormat of the default logger (default: pretty on a terminal, JSON otherwise). */
   logFormat?: LogFormat | undefined;

@@ -325,3 +325,63 @@ test('start refuses a stored tree that does not hash to its signed checkpoint', 
   const liar: CheckpointSigner = { sign: (size, root) => signer.sign(size, root), open: (text) => ({ ...signer.open(text), root: new Uint8Array(32) }) };
   await assertRejectsCode(makeSequencer(storage, { signer: liar }).start(), 'ERR_LOG_STATE_CORRUPT');
 });
+
+function makeShared(storage: LogStorage, signer: CheckpointSigner, name: string): Sequencer {
+  return new Sequencer({
+    storage,
+    signer,
+    config: resolveLogConfig({ retryDelayMs: 5, batchMaxEntries: 16, groupCommitWaitMs: 0 }),
+    holder: { owner: `owner-${name}`, pid: 1, host: 'test' },
+    isDead: () => false,
+    shared: true,
+  });
+}
+
+test('shared mode: three writers on one storage append one linear log; losers catch up and retry', async () => {
+  const storage = new MemoryStorage();
+  const signer = fakeSigner();
+  const seqs = [makeShared(storage, signer, 'a'), makeShared(storage, signer, 'b'), makeShared(storage, signer, 'c')];
+  for (const s of seqs) await s.start();
+  // A single writer is locked out while the shared writers hold the lease (and the other way round).
+  await assertRejectsCode(makeSequencer(storage, { owner: 'single' }).start(), 'ERR_LOG_LOCKED');
+  const entries = new Map<number, Uint8Array>();
+  const results: AddResult[] = [];
+  await Promise.all(
+    Array.from({ length: 300 }, (_, i) => {
+      const e = enc(`shared entry ${i}`);
+      return seqs[i % 3]!.add(e).then((r) => {
+        assert.equal(entries.has(r.index), false, `index ${r.index} assigned twice`);
+        entries.set(r.index, e);
+        results.push(r);
+      });
+    }),
+  );
+  assert.equal(entries.size, 300);
+  assert.deepEqual([...entries.keys()].sort((x, y) => x - y), Array.from({ length: 300 }, (_, i) => i));
+  assert.ok(seqs.reduce((n, s) => n + s.stats.conflicts, 0) > 0, 'the writers raced');
+  assert.ok(seqs.every((s) => s.stats.entries > 0), 'every writer appended');
+  // Every writer follows the others to the same final tree; every acknowledgement is consistent with it.
+  const state = await storage.load();
+  assert.equal(state.treeSize, 300);
+  for (const s of seqs) {
+    while (s.checkpoint!.size < 300) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(s.checkpoint!.text, state.checkpoint!.text);
+    await checkResults(s, entries, results);
+  }
+  assert.deepEqual(storage.violations, []);
+  assert.equal(seqs.every((s) => s.fatalError === undefined), true);
+  await seqs[0]!.close();
+  // A shared writer that leaves does not release the lease the others still hold: a single writer stays locked out.
+  await assertRejectsCode(makeSequencer(storage, { owner: 'single' }).start(), 'ERR_LOG_LOCKED');
+  for (const s of seqs.slice(1)) await s.close();
+});
+
+test('shared mode: a writer with another log key refuses the stored checkpoint (ERR_LOG_STATE_CORRUPT)', async () => {
+  const storage = new MemoryStorage();
+  const a = makeShared(storage, fakeSigner(), 'a');
+  await a.start();
+  await a.add(enc('one'));
+  const b = makeShared(storage, fakeSigner('other.test/log'), 'b');
+  await assertRejectsCode(b.start(), 'ERR_LOG_STATE_CORRUPT');
+  await a.close();
+});

@@ -75,6 +75,8 @@ options:
                            read from F, or from CUSTODY_POSTGRES_URL; never from the command line); the note key
                            stays in DIR/log.key
   --postgres-schema S      the schema holding this log's tables (default custody_log)
+  --shared-log             with --postgres-url-file: several processes append to that one log (each batch a
+                           compare-and-swap; they must share the note key; docs/log.md)
   --key 'pkcs11:…'         sign checkpoints with an Ed25519 key in a PKCS#11 token (RFC 7512 URI; docs/keys.md)
                            instead of DIR/log.key; the verifier key is ORIGIN with that key
   --log-level LEVEL        pino level on stderr: fatal, error, warn, info (default), debug
@@ -98,11 +100,12 @@ example:
         'log-level': { type: 'string' },
         'postgres-url-file': { type: 'string' },
         'postgres-schema': { type: 'string' },
+        'shared-log': { type: 'boolean' },
         key: { type: 'string' },
       },
       false,
     );
-    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
+    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema'], values['shared-log']);
     if (values.key !== undefined && !isPkcs11Uri(values.key)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', '--key takes a pkcs11: URI; a file key is DIR/log.key (a PRIVATE+KEY+ note key)');
     }

@@ -98,6 +98,8 @@ options:
   --default CHANNEL/ARCH      also serve that manifest at /manifest.json
   --postgres-url-file F       keep the transparency log's state in PostgreSQL (connection string from F or
                               CUSTODY_POSTGRES_URL); --postgres-schema S names its schema (default custody_log)
+  --shared-log                with --postgres-url-file: several daemons append to that one log (each batch a
+                              compare-and-swap; they must share DATA/log/log.key; docs/log.md)
   --workers N                 processes serving the port (default: the number of cores, here ${availableParallelism()});
                               1 = a single process. With N > 1 a leader signs, logs and takes uploads, and
                               N workers serve manifests and artifacts (docs/provider.md)
@@ -185,6 +187,7 @@ examples:
         mdns: { type: 'boolean' },
         'p2p-listen': { type: 'string', multiple: true },
         'provider-ttl': { type: 'string' },
+        'shared-log': { type: 'boolean' },
       },
       false,
     );
@@ -232,7 +235,7 @@ examples:
     for (const f of ['root-fingerprint', 'require-log', 'mirror-interval', 'channel', 'arch'] as const) {
       if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --mirror`);
     }
-    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
+    const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema'], values['shared-log']);
     const validityDays = intOption(values.validity, 'validity', 1, 365);
     const duration = (flag: 'tuf-timestamp-expiry' | 'tuf-snapshot-expiry' | 'tuf-targets-expiry'): number | undefined =>
       values[flag] === undefined ? undefined : parseDuration(values[flag], `--${flag}`);

@@ -48,7 +48,7 @@ export interface LogServerOptions {
   /** onFatal is told when the log stops on its own (lost lease, conflict, corrupt state). */
   onFatal?: (e: TrustError) => void;
   /** postgres keeps the log's state in PostgreSQL (see {@link OpenLogOptions}). */
-  postgres?: { url: string; schema?: string | undefined } | undefined;
+  postgres?: { url: string; schema?: string | undefined; shared?: boolean | undefined } | undefined;
   /** signer replaces DIR/log.key (see {@link OpenLogOptions}). */
   signer?: Signer | undefined;
 }
@@ -74,7 +74,7 @@ export interface OpenLogOptions {
   logger: Logger;
   onFatal?: ((e: TrustError) => void) | undefined;
   /** postgres keeps the log's state in PostgreSQL instead of DIR/log.db (the note key stays in DIR/log.key). */
-  postgres?: { url: string; schema?: string | undefined } | undefined;
+  postgres?: { url: string; schema?: string | undefined; shared?: boolean | undefined } | undefined;
   /** signer replaces DIR/log.key: the checkpoint key held elsewhere (a PKCS#11 token), named `origin`. */
   signer?: Signer | undefined;
   /** keySource supplies the note key text instead of DIR/log.key (the daemon's --secrets store); `where` names it. */
@@ -108,6 +108,7 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
         : await loadOrCreateLogKeyFrom(o.keySource.load, o.origin, o.keySource.where);
   const witnesses = o.witnesses ?? [];
   const config = resolveLogConfig(o.service ?? {}, witnesses.length > 0);
+  const shared = o.postgres?.shared === true;
   const storage: LogStorage =
     o.postgres === undefined
       ? await openSqliteStorage(join(o.dataDir, 'log.db'))
@@ -130,6 +131,7 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
       config,
       logger: seqLogger,
       onFatal: o.onFatal,
+      shared,
     });
     return { service, key, config };
   } catch (e) {

@@ -26,6 +26,8 @@ export interface LogServiceInit {
   logger?: SequencerLogger | undefined;
   /** onFatal is told when the log stops on its own (lost lease, conflict, corrupt state). */
   onFatal?: ((e: TrustError) => void) | undefined;
+  /** shared: several processes with the same log key write this (PostgreSQL) log; log/sequencer "Shared mode". */
+  shared?: boolean | undefined;
   /** closeStorage closes the storage on close() (default true). */
   closeStorage?: boolean;
 }
@@ -47,6 +49,7 @@ export class LogService implements LogHttpBackend {
       isDead: isHolderDead,
       logger: init.logger,
       onFatal: init.onFatal,
+      shared: init.shared,
     });
     const seq = this.sequencer;
     this.tiles = new TileServer(
