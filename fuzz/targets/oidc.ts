@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import fc from 'fast-check';
-import { KeylessCa, compileSafeRegexp, parseCertificatePem, verifyKeylessCertificate } from '../../src/auth/keyless-ca.ts';
+import { KeylessCa, compileSafeRegexp, parseCertificatePem } from '../../src/auth/keyless-ca.ts';
 import { OidcVerifier, decodeJwtParts } from '../../src/auth/oidc.ts';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { jsonFieldMutations, lineMutations } from '../structured.ts';
@@ -68,7 +68,7 @@ export const oidcJwt: FuzzTarget = {
 
 export const keylessCert: FuzzTarget = {
   name: 'keyless-cert',
-  parses: 'certificates given to /v1/verify (parseCertificatePem, verifyKeylessCertificate against a real keyless CA)',
+  parses: 'certificates given to /v1/verify (parseCertificatePem, KeylessVerifier.verify against a real keyless CA)',
   async make(ctx) {
     const { ca } = await KeylessCa.loadOrCreate(ctx.tmpDir, NOW);
     const key = PrivateKey.generate();
@@ -85,7 +85,7 @@ export const keylessCert: FuzzTarget = {
       async run(input: Uint8Array) {
         const text = input.length % 2 === 1 ? pem(input) : dec.decode(input);
         parseCertificatePem(text);
-        return (await verifyKeylessCertificate(text, ca.certificatePem, new Date(NOW.getTime() + 60_000))).identity;
+        return (await ca.verifier.verify(text, new Date(NOW.getTime() + 60_000))).identity;
       },
     };
   },

@@ -85,6 +85,9 @@ export class KeylessCa {
   readonly certificateDer: Uint8Array;
   readonly #key: WebCryptoKey;
   readonly #caPublic: PublicKey;
+  #verifier: KeylessVerifier | undefined;
+  /** caAki is the authorityKeyIdentifier of every leaf (the same for all: computed once). */
+  #caAki: ReturnType<ReturnType<typeof x509Lib>['AuthorityKeyIdentifierExtension']['create']> | undefined;
 
   private constructor(pem: string, der: Uint8Array, key: WebCryptoKey, caPublic: PublicKey) {
     this.certificatePem = pem;
@@ -96,6 +99,12 @@ export class KeylessCa {
   /** publicKey is the CA's Ed25519 key. */
   get publicKey(): PublicKey {
     return this.#caPublic;
+  }
+
+  /** verifier checks certificates against this CA (one per CA, with its cache). */
+  get verifier(): KeylessVerifier {
+    this.#verifier ??= new KeylessVerifier(this.certificatePem);
+    return this.#verifier;
   }
 
   /**
@@ -159,7 +168,7 @@ export class KeylessCa {
     // Whole seconds: X.509 times have no fractions, and a notBefore after the logged time would refuse our own entry.
     const notBefore = new Date(Math.floor(o.now.getTime() / 1000) * 1000);
     const notAfter = new Date(notBefore.getTime() + KEYLESS_CERT_TTL_MS);
-    const caPublic = await toWebCryptoPublicKey(this.#caPublic);
+    this.#caAki ??= toWebCryptoPublicKey(this.#caPublic).then((k) => x509.AuthorityKeyIdentifierExtension.create(k));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serialHex(),
       subject: '',
@@ -176,7 +185,7 @@ export class KeylessCa {
         new x509.SubjectAlternativeNameExtension([{ type: o.identityKind === 'email' ? 'email' : 'url', value: o.identity }], true),
         new x509.Extension(FULCIO_ISSUER_V2_OID, false, AsnConvert.serialize(new DirectoryString({ utf8String: o.issuer }))),
         new x509.Extension(FULCIO_ISSUER_V1_OID, false, new TextEncoder().encode(o.issuer)),
-        await x509.AuthorityKeyIdentifierExtension.create(caPublic),
+        await this.#caAki,
         await x509.SubjectKeyIdentifierExtension.create(publicKey),
       ],
     });
@@ -264,30 +273,66 @@ export function parseCertificatePem(pem: string): { cert: KeylessCertificate; ra
   };
 }
 
+/** VERIFIED_CACHE_ENTRIES bounds the certificates a {@link KeylessVerifier} remembers as chain-checked. */
+export const VERIFIED_CACHE_ENTRIES = 1024;
+
 /**
- * verifyKeylessCertificate checks a caller's certificate: issued by the CA whose certificate is `caPem` (its key
- * signed it, and it names the CA as issuer: else ERR_KEYLESS_CERT_UNTRUSTED), for code signing, and valid at `at`
- * when `at` is given (else ERR_KEYLESS_CERT_EXPIRED). Returns the certificate's contents.
+ * KeylessVerifier checks callers' certificates against one CA, parsed once. Parsing and the CA signature check cost
+ * about a millisecond each (@peculiar/x509 over WebCrypto); a certificate verified once is remembered, by its exact
+ * PEM text, in a bounded cache: the chain check depends on nothing but those bytes and the CA, so the answer cannot
+ * change. The validity check (at the logged time) runs every time.
  */
-export async function verifyKeylessCertificate(pem: string, caPem: string, at?: Date): Promise<KeylessCertificate> {
-  const x509 = x509Lib();
-  const { cert, raw } = parseCertificatePem(pem);
-  const ca = new x509.X509Certificate(caPem);
-  let signed: boolean;
-  try {
-    signed = raw.issuer === ca.subject && (await raw.verify({ publicKey: ca, signatureOnly: true }));
-  } catch {
-    signed = false;
+export class KeylessVerifier {
+  readonly caPem: string;
+  readonly #ca: InstanceType<ReturnType<typeof x509Lib>['X509Certificate']>;
+  #caKey: Promise<WebCryptoKey> | undefined;
+  readonly #verified = new Map<string, KeylessCertificate>();
+
+  constructor(caPem: string) {
+    this.caPem = caPem;
+    this.#ca = new (x509Lib().X509Certificate)(caPem);
   }
-  if (!signed) throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', `the certificate (serial ${cert.serial.slice(0, 40)}) was not issued by this daemon's keyless CA`);
-  const eku = raw.getExtension(x509.ExtendedKeyUsageExtension);
-  if (eku === null || !eku.usages.map(String).includes(CODE_SIGNING_EKU)) {
-    throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', 'the certificate is not for code signing');
+
+  /**
+   * verify checks a caller's certificate: issued by this CA (its key signed it, and it names the CA as issuer: else
+   * ERR_KEYLESS_CERT_UNTRUSTED), for code signing, and valid at `at` when given (else ERR_KEYLESS_CERT_EXPIRED).
+   * Returns the certificate's contents.
+   */
+  async verify(pem: string, at?: Date): Promise<KeylessCertificate> {
+    let cert = this.#verified.get(pem);
+    if (cert === undefined) {
+      cert = await this.#chain(pem);
+      if (this.#verified.size >= VERIFIED_CACHE_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(pem, cert);
+    }
+    if (at !== undefined && (at.getTime() < cert.notBefore.getTime() || at.getTime() > cert.notAfter.getTime())) {
+      throw new PolicyError('ERR_KEYLESS_CERT_EXPIRED', `the certificate was valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}, not at ${at.toISOString()} when the signature was logged`);
+    }
+    return cert;
   }
-  if (at !== undefined && (at.getTime() < cert.notBefore.getTime() || at.getTime() > cert.notAfter.getTime())) {
-    throw new PolicyError('ERR_KEYLESS_CERT_EXPIRED', `the certificate was valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()}, not at ${at.toISOString()} when the signature was logged`);
+
+  async #chain(pem: string): Promise<KeylessCertificate> {
+    const x509 = x509Lib();
+    const { cert, raw } = parseCertificatePem(pem);
+    this.#caKey ??= this.#ca.publicKey.export();
+    let signed: boolean;
+    try {
+      signed = raw.issuer === this.#ca.subject && (await raw.verify({ publicKey: await this.#caKey, signatureOnly: true }));
+    } catch {
+      signed = false;
+    }
+    if (!signed) throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', `the certificate (serial ${cert.serial.slice(0, 40)}) was not issued by this daemon's keyless CA`);
+    const eku = raw.getExtension(x509.ExtendedKeyUsageExtension);
+    if (eku === null || !eku.usages.map(String).includes(CODE_SIGNING_EKU)) {
+      throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', 'the certificate is not for code signing');
+    }
+    return cert;
   }
-  return cert;
+}
+
+/** verifyKeylessCertificate is {@link KeylessVerifier.verify} with a CA given as PEM (parsed for this one call). */
+export function verifyKeylessCertificate(pem: string, caPem: string, at?: Date): Promise<KeylessCertificate> {
+  return new KeylessVerifier(caPem).verify(pem, at);
 }
 
 /** IdentityConstraints are what a verifier requires of a certificate (cosign's --certificate-identity[-regexp], --certificate-oidc-issuer[-regexp]). */

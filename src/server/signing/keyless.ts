@@ -30,7 +30,7 @@ import { keysFromPublicKeys, pae, type DsseEnvelope, type DsseSignature } from '
 import { requireSubject } from '../../attest/statement.ts';
 import { verifyAttestation, type VerifiedAttestation } from '../../attest/verify.ts';
 import type { Principal } from '../../auth/auth.ts';
-import { checkIdentity, parseCertificatePem, verifyKeylessCertificate, type IdentityConstraints, type KeylessCa, type KeylessCertificate } from '../../auth/keyless-ca.ts';
+import { checkIdentity, parseCertificatePem, type IdentityConstraints, type KeylessCa, type KeylessCertificate, type KeylessVerifier } from '../../auth/keyless-ca.ts';
 import type { AuthStore, SignatureRecord } from '../../auth/store.ts';
 import { PrivateKey, sha256, type Signer } from '../../crypto/index.ts';
 import { encodeBase64, encodeHex } from '../../encoding/bytes.ts';
@@ -99,7 +99,7 @@ export interface KeylessVerified {
  */
 export async function verifyKeyless(o: {
   store: AuthStore;
-  caPem: string | undefined;
+  trust: KeylessVerifier | undefined;
   env: DsseEnvelope;
   certificatePem: string;
   artifactHex: string;
@@ -112,11 +112,11 @@ export async function verifyKeyless(o: {
     issuer: o.fields.certificate_oidc_issuer,
     issuerRegexp: o.fields.certificate_oidc_issuer_regexp,
   };
-  if (o.caPem === undefined) {
+  if (o.trust === undefined) {
     parseCertificatePem(o.certificatePem);
     throw new VerificationError('ERR_KEYLESS_CERT_UNTRUSTED', 'this daemon has no keyless CA (no --oidc-issuer), so no certificate is trusted');
   }
-  const cert = await verifyKeylessCertificate(o.certificatePem, o.caPem);
+  const cert = await o.trust.verify(o.certificatePem);
   const attestation = verifyAttestation(o.env, keysFromPublicKeys([cert.publicKey]), o.now);
   requireSubject(attestation.statement, o.artifactHex);
   let found: { record: SignatureRecord; entry: Uint8Array } | undefined;

@@ -371,7 +371,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
         else throw new FormatError('ERR_SIGNAPI_REQUEST', 'expected "signature" (the envelope JSON /v1/sign answered) or "envelope"');
         if (b.certificate !== undefined && b.certificate !== null) {
           // Keyless (server/signing/keyless): certificate chain, logged time, identity and issuer constraints.
-          const k = await verifyKeyless({ store: o.store, caPem: o.keyless?.certificatePem, env, certificatePem: b.certificate, artifactHex: b.artifact.slice('sha256:'.length), fields: b, now: verifiedAt });
+          const k = await verifyKeyless({ store: o.store, trust: o.keyless?.verifier, env, certificatePem: b.certificate, artifactHex: b.artifact.slice('sha256:'.length), fields: b, now: verifiedAt });
           return reply.send({
             valid: true,
             verified_at: verifiedAt.toISOString(),
