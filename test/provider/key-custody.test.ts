@@ -67,7 +67,12 @@ test('key use on record: manifests, checkpoints and /v1/sign each add a key.used
   // The digest is of the exact bytes signed: the served checkpoint's note text is among them.
   const body = checkpoint.slice(0, checkpoint.indexOf('\n\n') + 1);
   assert.ok(by('checkpoint').some((x) => x.digest === 'sha256:' + encodeHex(sha256(body))), 'the served checkpoint was recorded');
-  assert.equal(used.length, by('manifest').length + by('signing-api').length + by('checkpoint').length, 'no other purpose');
+  // The TUF repository's metadata (server/provider/tuf-repo) is signed too: targets by the manifest key, snapshot and
+  // timestamp by their online keys.
+  assert.ok(by('tuf-targets').length >= 1 && by('tuf-snapshot').length >= 1 && by('tuf-timestamp').length >= 1, 'the TUF metadata');
+  for (const x of by('tuf-targets')) assert.equal(x.key_id, signerId);
+  const tuf = ['tuf-targets', 'tuf-snapshot', 'tuf-timestamp'].reduce((n, p) => n + by(p).length, 0);
+  assert.equal(used.length, by('manifest').length + by('signing-api').length + by('checkpoint').length + tuf, 'no other purpose');
 });
 
 test('serve --secrets: admin token, log key and the signer passphrase come from the store; nothing in plain files', async (t) => {
