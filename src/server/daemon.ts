@@ -43,7 +43,6 @@ import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { parseSignerKey, type Ed25519NoteSigner } from '../note/note.ts';
-import type { Signer } from '../crypto/index.ts';
 import { openSecretStore } from '../secrets/open.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import { DAEMON_SECRET_NAMES, describeSource, loadOrCreateStoredText, resolveSecretSource } from './daemon-secrets.ts';
