@@ -37,7 +37,7 @@ import { pathExists, readFileIfExists, syncDir, writeFileAtomic } from '../io/fi
 import { hashOpenFile } from '../io/hash-file.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
-import type { VerifiedManifest } from '../manifest/verify.ts';
+import { manifestDigest, type VerifiedManifest } from '../manifest/verify.ts';
 import { runCheck, type CheckOutcome } from './health-check.ts';
 import { emptyInstallState, formatInstallState, INSTALL_STATE_MAX_BYTES, parseInstallState, type InstallState, type PendingStep } from './install-state.ts';
 import { fetchRelease, type FetchedRelease, type FetchReleaseOptions } from './provider-client.ts';
@@ -321,10 +321,13 @@ async function readReleaseRecord(dir: string): Promise<ReleaseRecord> {
 
 /**
  * verifyReleaseDir re-checks a kept release: manifest.json must be the bytes that were verified (their SHA-256 is in
- * release.json) and each artifact file must have the size and SHA-256 that manifest signs. Throws
+ * release.json), its signed-bytes digest must be the record's `digest`, and each artifact file must have the size and
+ * SHA-256 that manifest signs. With `expect` (an install reusing the directory), the digest must also be that of the
+ * manifest verified now and every artifact in `expect.artifacts` must be among the files checked: release.json is not
+ * signed, so without this a directory with a rewritten manifest.json and record would pass. Throws
  * ERR_INSTALL_RELEASE_CORRUPT otherwise.
  */
-export async function verifyReleaseDir(dir: string): Promise<ReleaseRecord> {
+export async function verifyReleaseDir(dir: string, expect?: { digest: string; artifacts: readonly string[] }): Promise<ReleaseRecord> {
   const rec = await readReleaseRecord(dir);
   const corrupt = (msg: string): never => {
     throw new VerificationError('ERR_INSTALL_RELEASE_CORRUPT', `${dir}: ${msg}`);
@@ -332,6 +335,11 @@ export async function verifyReleaseDir(dir: string): Promise<ReleaseRecord> {
   const text = await readFileIfExists(join(dir, 'manifest.json'), { maxBytes: MANIFEST_MAX_BYTES, what: 'manifest.json' });
   if (text === undefined || `sha256:${encodeHex(sha256(text))}` !== rec.manifest_sha256) corrupt('manifest.json is not the manifest that was verified');
   const m = parseManifest(text!);
+  if (manifestDigest(m) !== rec.digest) corrupt('manifest.json is not the manifest release.json names');
+  if (expect !== undefined) {
+    if (rec.digest !== expect.digest) corrupt(`it holds manifest ${rec.digest}, not ${expect.digest}`);
+    for (const name of expect.artifacts) if (!rec.files.some((f) => f.name === name)) corrupt(`${name} is not among its files`);
+  }
   for (const f of rec.files) {
     const a = m.artifacts.get(f.name);
     const hex = a === undefined ? null : /^sha256:([0-9a-f]{64})$/.exec(a.hash);
@@ -415,8 +423,8 @@ export async function installRelease(o: InstallOptions): Promise<InstallResult> 
         const dir = releaseDir(t, seq);
         if (await pathExists(dir)) {
           // Kept from an earlier run: used again only if it is this very manifest and its files still hash right.
-          const rec = await verifyReleaseDir(dir).catch(() => undefined);
-          if (rec !== undefined && rec.digest === vm.digest) {
+          const rec = await verifyReleaseDir(dir, { digest: vm.digest, artifacts: o.artifacts ?? [...vm.manifest.artifacts.keys()] }).catch(() => undefined);
+          if (rec !== undefined) {
             reuse = rec;
             return false;
           }

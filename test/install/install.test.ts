@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -336,4 +337,34 @@ test('--keep prunes only releases that are neither active nor previous; one targ
   assert.equal(r.code, 2);
   assert.match(r.stderr, /\[ERR_INSTALL_TARGET_MISMATCH\]/);
   assert.equal(await assertConsistent(target), seqs[3]);
+});
+
+test('a kept release is reused only if its manifest.json is the manifest verified now: a forged manifest + record is fetched again', async (t) => {
+  const { dir, publish, target, args } = await provider(t);
+  const r1 = await publish(1);
+  assert.equal((await cli(args(), { cwd: dir })).code, 0);
+  const r2 = await publish(2);
+  assert.equal((await cli(args(), { cwd: dir })).code, 0);
+  assert.equal((await cli(['rollback', '--target', target], { cwd: dir })).code, 0);
+  assert.equal(activeSequence(target), r1.sequence);
+  // Someone with write access to the kept (rejected) release 2 swaps app.bin and writes a manifest.json that signs
+  // nothing but hashes to the evil bytes, and a release.json naming that manifest (its digest field left as it was).
+  const rel = join(target, 'releases', String(r2.sequence));
+  const evil = Buffer.from('evil payload');
+  const doc = JSON.parse(readFileSync(join(rel, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { filename: string; size_bytes: number; hash: string; hashes?: unknown }> };
+  const name = Object.keys(doc.artifacts).find((k) => doc.artifacts[k]!.filename === 'app.bin')!;
+  const hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+  doc.artifacts[name] = { filename: 'app.bin', size_bytes: evil.length, hash: `sha256:${hex(evil)}` };
+  const forged = JSON.stringify(doc);
+  writeFileSync(join(rel, 'manifest.json'), forged);
+  writeFileSync(join(rel, 'app.bin'), evil);
+  const rec = JSON.parse(readFileSync(join(rel, 'release.json'), 'utf8')) as { manifest_sha256: string };
+  rec.manifest_sha256 = `sha256:${hex(forged)}`;
+  writeFileSync(join(rel, 'release.json'), JSON.stringify(rec));
+  const r = await cli([...args(['--retry']), '--json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(json(r.stdout).action, 'installed');
+  assert.equal(activeSequence(target), r2.sequence);
+  assert.deepEqual(readFileSync(join(target, 'current', 'app.bin')), Buffer.alloc(100_002, 2));
+  assert.equal(await assertConsistent(target), r2.sequence);
 });
