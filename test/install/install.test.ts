@@ -11,8 +11,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDuration, splitCommand } from '../../src/client/health-check.ts';
+import { acquireLock } from '../../src/client/install.ts';
 import { emptyInstallState, formatInstallState, parseInstallState } from '../../src/client/install-state.ts';
-import { assertCode } from '../support/assert.ts';
+import { assertCode, assertRejectsCode } from '../support/assert.ts';
+import { tmpDir } from '../support/tmp.ts';
 import { cli } from '../support/cli.ts';
 import { activeSequence, assertConsistent, journal, provider, proxy } from './helpers.ts';
 
@@ -367,4 +369,27 @@ test('a kept release is reused only if its manifest.json is the manifest verifie
   assert.equal(activeSequence(target), r2.sequence);
   assert.deepEqual(readFileSync(join(target, 'current', 'app.bin')), Buffer.alloc(100_002, 2));
   assert.equal(await assertConsistent(target), r2.sequence);
+});
+
+test('breaking a stale lock never steals the lock of a process that broke it first', async (t) => {
+  const target = tmpDir(t);
+  const lock = join(target, 'install.lock');
+  const dead = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((res) => dead.once('exit', res));
+  const live = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => live.kill('SIGKILL'));
+  writeFileSync(lock, `${dead.pid}\n`);
+  // Between our staleness check and our rename, another process breaks the same stale lock and takes it.
+  await assertRejectsCode(
+    acquireLock(target, { beforeBreak: () => Promise.resolve(writeFileSync(lock, `${live.pid}\n`)) }),
+    'ERR_INSTALL_LOCKED',
+  );
+  assert.equal(readFileSync(lock, 'utf8'), `${live.pid}\n`);
+  assert.deepEqual(readdirSync(target), ['install.lock']);
+  // The stale lock alone is still broken.
+  writeFileSync(lock, `${dead.pid}\n`);
+  const release = await acquireLock(target);
+  assert.equal(readFileSync(lock, 'utf8'), `${process.pid}\n`);
+  await release();
+  assert.ok(!existsSync(lock));
 });
