@@ -37,7 +37,7 @@ import { pathExists, readFileIfExists, syncDir, writeFileAtomic } from '../io/fi
 import { hashOpenFile } from '../io/hash-file.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
-import type { VerifiedManifest } from '../manifest/verify.ts';
+import { manifestDigest, type VerifiedManifest } from '../manifest/verify.ts';
 import { runCheck, type CheckOutcome } from './health-check.ts';
 import { emptyInstallState, formatInstallState, INSTALL_STATE_MAX_BYTES, parseInstallState, type InstallState, type PendingStep } from './install-state.ts';
 import { fetchRelease, type FetchedRelease, type FetchReleaseOptions } from './provider-client.ts';
@@ -99,7 +99,7 @@ async function saveState(t: Target): Promise<void> {
 }
 
 /** loadInstallState reads DIR/install.json (undefined when there is none). */
-export async function loadInstallState(dir: string): Promise<InstallState | undefined> {
+async function loadInstallState(dir: string): Promise<InstallState | undefined> {
   const bytes = await readFileIfExists(join(dir, STATE_FILE), { maxBytes: INSTALL_STATE_MAX_BYTES, what: 'install.json' }).catch((e: unknown) => {
     if (isTrustError(e) && e.code === 'ERR_LIMIT_SIZE') throw new FormatError('ERR_INSTALL_JOURNAL_INVALID', `${join(dir, STATE_FILE)}: ${e.message}`);
     throw e;
@@ -109,9 +109,12 @@ export async function loadInstallState(dir: string): Promise<InstallState | unde
 
 /**
  * acquireLock creates DIR/install.lock with O_EXCL and the caller's pid. A lock whose pid is not a live process is
- * stale (its owner was killed): it is moved aside and the lock taken again, once. Returns the release function.
+ * stale (its owner was killed): it is moved aside and the lock taken again, once. Two processes may both find the
+ * same stale lock; the one that renames second would move the winner's fresh lock aside, so what was moved is read
+ * again: unless it is the stale lock that was judged, it is put back (link(2), never over a newer lock) and the lock
+ * refused. `beforeBreak` is a test hook run between the staleness check and the rename. Returns the release function.
  */
-export async function acquireLock(dir: string): Promise<() => Promise<void>> {
+export async function acquireLock(dir: string, hooks: { beforeBreak?: () => Promise<void> } = {}): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -128,27 +131,34 @@ export async function acquireLock(dir: string): Promise<() => Promise<void>> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toIoError(e, path, 'write');
     }
-    const owner = await lockOwner(dir);
+    const owner = await lockOwner(path);
     if (owner !== undefined && owner.alive) {
       throw new IoError('ERR_INSTALL_LOCKED', `${dir} is locked by process ${owner.pid} (another install, rollback or status is running)`, { details: { pid: owner.pid } });
     }
     if (attempt >= 1) throw new IoError('ERR_INSTALL_LOCKED', `${dir}: could not take ${LOCK_FILE} (it keeps reappearing)`);
-    // Stale: moved aside under a unique name (a rename is atomic; of two processes breaking it, one wins), then removed.
+    await hooks.beforeBreak?.();
+    // Stale: moved aside under a unique name (a rename is atomic), checked to be the lock judged stale, then removed.
     const aside = join(dir, `.${LOCK_FILE}.stale.${process.pid}.${Date.now()}.tmp`);
-    await fsp.rename(path, aside).catch(() => undefined);
+    if (!(await fsp.rename(path, aside).then(() => true, () => false))) continue;
+    const moved = await lockOwner(aside);
+    if (moved !== undefined && (moved.alive || moved.pid !== (owner?.pid ?? 0))) {
+      await fsp.link(aside, path).catch(() => undefined);
+      await fsp.unlink(aside).catch(() => undefined);
+      throw new IoError('ERR_INSTALL_LOCKED', `${dir} is locked by process ${moved.pid} (it took the stale lock first)`, { details: { pid: moved.pid } });
+    }
     await fsp.unlink(aside).catch(() => undefined);
   }
 }
 
-/** lockOwner reads the pid in DIR/install.lock and whether that process is alive (undefined: no lock). */
-export async function lockOwner(dir: string): Promise<{ pid: number; alive: boolean } | undefined> {
+/** lockOwner reads the pid in a lock file and whether that process is alive (undefined: no lock). */
+async function lockOwner(path: string): Promise<{ pid: number; alive: boolean } | undefined> {
   let text: string;
   try {
-    text = (await readFileIfExists(join(dir, LOCK_FILE), { maxBytes: 64, what: LOCK_FILE }))?.toString('utf8') ?? '';
+    text = (await readFileIfExists(path, { maxBytes: 64, what: LOCK_FILE }))?.toString('utf8') ?? '';
   } catch {
     return { pid: 0, alive: false };
   }
-  if (text === '') return (await pathExists(join(dir, LOCK_FILE))) ? { pid: 0, alive: false } : undefined;
+  if (text === '') return (await pathExists(path)) ? { pid: 0, alive: false } : undefined;
   const m = /^([1-9][0-9]{0,9})\n?$/.exec(text);
   if (!m) return { pid: 0, alive: false };
   const pid = Number(m[1]);
@@ -165,7 +175,7 @@ export async function lockOwner(dir: string): Promise<{ pid: number; alive: bool
  * symlink to another disk): `current` and the journal would be made durable independently of the releases they
  * name, and a release could not be renamed into place from its staging directory in one step.
  */
-export async function checkSameFileSystem(dir: string, releases: string): Promise<void> {
+async function checkSameFileSystem(dir: string, releases: string): Promise<void> {
   const [a, b] = await Promise.all([fsp.stat(dir), fsp.stat(releases)]).catch((e: unknown) => {
     throw toIoError(e, releases, 'read');
   });
@@ -321,10 +331,13 @@ async function readReleaseRecord(dir: string): Promise<ReleaseRecord> {
 
 /**
  * verifyReleaseDir re-checks a kept release: manifest.json must be the bytes that were verified (their SHA-256 is in
- * release.json) and each artifact file must have the size and SHA-256 that manifest signs. Throws
+ * release.json), its signed-bytes digest must be the record's `digest`, and each artifact file must have the size and
+ * SHA-256 that manifest signs. With `expect` (an install reusing the directory), the digest must also be that of the
+ * manifest verified now and every artifact in `expect.artifacts` must be among the files checked: release.json is not
+ * signed, so without this a directory with a rewritten manifest.json and record would pass. Throws
  * ERR_INSTALL_RELEASE_CORRUPT otherwise.
  */
-export async function verifyReleaseDir(dir: string): Promise<ReleaseRecord> {
+export async function verifyReleaseDir(dir: string, expect?: { digest: string; artifacts: readonly string[] }): Promise<ReleaseRecord> {
   const rec = await readReleaseRecord(dir);
   const corrupt = (msg: string): never => {
     throw new VerificationError('ERR_INSTALL_RELEASE_CORRUPT', `${dir}: ${msg}`);
@@ -332,6 +345,11 @@ export async function verifyReleaseDir(dir: string): Promise<ReleaseRecord> {
   const text = await readFileIfExists(join(dir, 'manifest.json'), { maxBytes: MANIFEST_MAX_BYTES, what: 'manifest.json' });
   if (text === undefined || `sha256:${encodeHex(sha256(text))}` !== rec.manifest_sha256) corrupt('manifest.json is not the manifest that was verified');
   const m = parseManifest(text!);
+  if (manifestDigest(m) !== rec.digest) corrupt('manifest.json is not the manifest release.json names');
+  if (expect !== undefined) {
+    if (rec.digest !== expect.digest) corrupt(`it holds manifest ${rec.digest}, not ${expect.digest}`);
+    for (const name of expect.artifacts) if (!rec.files.some((f) => f.name === name)) corrupt(`${name} is not among its files`);
+  }
   for (const f of rec.files) {
     const a = m.artifacts.get(f.name);
     const hex = a === undefined ? null : /^sha256:([0-9a-f]{64})$/.exec(a.hash);
@@ -415,8 +433,8 @@ export async function installRelease(o: InstallOptions): Promise<InstallResult> 
         const dir = releaseDir(t, seq);
         if (await pathExists(dir)) {
           // Kept from an earlier run: used again only if it is this very manifest and its files still hash right.
-          const rec = await verifyReleaseDir(dir).catch(() => undefined);
-          if (rec !== undefined && rec.digest === vm.digest) {
+          const rec = await verifyReleaseDir(dir, { digest: vm.digest, artifacts: o.artifacts ?? [...vm.manifest.artifacts.keys()] }).catch(() => undefined);
+          if (rec !== undefined) {
             reuse = rec;
             return false;
           }
@@ -606,7 +624,7 @@ export async function targetStatus(o: { target: string; now: () => Date }): Prom
   let state: InstallState;
   let recovered: Recovery | undefined;
   let inProgress: number | null = null;
-  const owner = await lockOwner(o.target);
+  const owner = await lockOwner(join(o.target, LOCK_FILE));
   if (owner?.alive) {
     inProgress = owner.pid;
     const s = await loadInstallState(o.target);

@@ -6,12 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDuration, splitCommand } from '../../src/client/health-check.ts';
+import { acquireLock } from '../../src/client/install.ts';
 import { emptyInstallState, formatInstallState, parseInstallState } from '../../src/client/install-state.ts';
-import { assertCode } from '../support/assert.ts';
+import { assertCode, assertRejectsCode } from '../support/assert.ts';
+import { tmpDir } from '../support/tmp.ts';
 import { cli } from '../support/cli.ts';
 import { activeSequence, assertConsistent, journal, provider, proxy } from './helpers.ts';
 
@@ -336,4 +339,57 @@ test('--keep prunes only releases that are neither active nor previous; one targ
   assert.equal(r.code, 2);
   assert.match(r.stderr, /\[ERR_INSTALL_TARGET_MISMATCH\]/);
   assert.equal(await assertConsistent(target), seqs[3]);
+});
+
+test('a kept release is reused only if its manifest.json is the manifest verified now: a forged manifest + record is fetched again', async (t) => {
+  const { dir, publish, target, args } = await provider(t);
+  const r1 = await publish(1);
+  assert.equal((await cli(args(), { cwd: dir })).code, 0);
+  const r2 = await publish(2);
+  assert.equal((await cli(args(), { cwd: dir })).code, 0);
+  assert.equal((await cli(['rollback', '--target', target], { cwd: dir })).code, 0);
+  assert.equal(activeSequence(target), r1.sequence);
+  // Someone with write access to the kept (rejected) release 2 swaps app.bin and writes a manifest.json that signs
+  // nothing but hashes to the evil bytes, and a release.json naming that manifest (its digest field left as it was).
+  const rel = join(target, 'releases', String(r2.sequence));
+  const evil = Buffer.from('evil payload');
+  const doc = JSON.parse(readFileSync(join(rel, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { filename: string; size_bytes: number; hash: string; hashes?: unknown }> };
+  const name = Object.keys(doc.artifacts).find((k) => doc.artifacts[k]!.filename === 'app.bin')!;
+  const hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+  doc.artifacts[name] = { filename: 'app.bin', size_bytes: evil.length, hash: `sha256:${hex(evil)}` };
+  const forged = JSON.stringify(doc);
+  writeFileSync(join(rel, 'manifest.json'), forged);
+  writeFileSync(join(rel, 'app.bin'), evil);
+  const rec = JSON.parse(readFileSync(join(rel, 'release.json'), 'utf8')) as { manifest_sha256: string };
+  rec.manifest_sha256 = `sha256:${hex(forged)}`;
+  writeFileSync(join(rel, 'release.json'), JSON.stringify(rec));
+  const r = await cli([...args(['--retry']), '--json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(json(r.stdout).action, 'installed');
+  assert.equal(activeSequence(target), r2.sequence);
+  assert.deepEqual(readFileSync(join(target, 'current', 'app.bin')), Buffer.alloc(100_002, 2));
+  assert.equal(await assertConsistent(target), r2.sequence);
+});
+
+test('breaking a stale lock never steals the lock of a process that broke it first', async (t) => {
+  const target = tmpDir(t);
+  const lock = join(target, 'install.lock');
+  const dead = spawn('true', [], { stdio: 'ignore' });
+  await new Promise((res) => dead.once('exit', res));
+  const live = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => live.kill('SIGKILL'));
+  writeFileSync(lock, `${dead.pid}\n`);
+  // Between our staleness check and our rename, another process breaks the same stale lock and takes it.
+  await assertRejectsCode(
+    acquireLock(target, { beforeBreak: () => Promise.resolve(writeFileSync(lock, `${live.pid}\n`)) }),
+    'ERR_INSTALL_LOCKED',
+  );
+  assert.equal(readFileSync(lock, 'utf8'), `${live.pid}\n`);
+  assert.deepEqual(readdirSync(target), ['install.lock']);
+  // The stale lock alone is still broken.
+  writeFileSync(lock, `${dead.pid}\n`);
+  const release = await acquireLock(target);
+  assert.equal(readFileSync(lock, 'utf8'), `${process.pid}\n`);
+  await release();
+  assert.ok(!existsSync(lock));
 });
