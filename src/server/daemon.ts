@@ -43,7 +43,6 @@ import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
 import { parseSignerKey, type Ed25519NoteSigner } from '../note/note.ts';
-import type { Signer } from '../crypto/index.ts';
 import { openSecretStore } from '../secrets/open.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import { DAEMON_SECRET_NAMES, describeSource, loadOrCreateStoredText, resolveSecretSource } from './daemon-secrets.ts';
@@ -61,6 +60,8 @@ import { loadOrCreateIdentity, type ProviderIdentity } from './provider/identity
 import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
+import { loadUiAssets } from './ui/assets.ts';
+import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
 import { publishSample } from './provider/sample.ts';
@@ -360,6 +361,8 @@ interface AppParts {
   origin: string;
   /** auth is the signing API's store (undefined when the API is off). */
   auth: AuthStore | undefined;
+  /** auditPath is DATA/audit.jsonl (read by the dashboard's audit route). */
+  auditPath: string;
 }
 
 /**
@@ -425,6 +428,19 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     version: o.version ?? '0.0.0',
   });
   await app.register(logPlugin, { prefix: '/log', backend: p.service, tokens: [p.identity.token], config: p.config, registerRateLimit: false });
+  const ui = await loadUiAssets();
+  if ('error' in ui) p.logger.warn({ reason: ui.error }, 'dashboard not available at /ui/');
+  else p.logger.debug({ from: ui.from }, 'dashboard at /ui/');
+  await app.register(uiPlugin, {
+    assets: 'error' in ui ? ui : ui.assets,
+    log: {
+      publishedSize: () => p.service.checkpoint()?.size ?? 0,
+      readHashes: (ix) => p.service.sequencer.readHashes(ix),
+      readEntries: (a, b) => p.service.readEntries(a, b),
+    },
+    auditPath: p.auditPath,
+    tokens: [p.identity.token],
+  });
   if (p.auth !== undefined) {
     await app.register(signingApiPlugin, {
       prefix: '/v1',
@@ -607,7 +623,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       closers.push(() => store.close());
       auth = store;
     }
-    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth });
+    const app = await buildApp(o, { identity, signingApiSigner: signers.signingApi, service, config, vkey: key.vkey, blobs, releases, anchors, rescan: scans.rescan, record, logger, origin, auth, auditPath: audit.path });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {

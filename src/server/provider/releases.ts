@@ -125,8 +125,8 @@ export function checkChannelName(s: string, what: 'channel' | 'arch'): string {
   return s;
 }
 
-/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes (v1: the signing API, server/signing). */
-export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust', 'v1']);
+/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes (v1: the signing API, server/signing; ui: the dashboard). */
+export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust', 'v1', 'ui', 'metrics']);
 
 /** ReleaseStore keeps, makes and serves releases. */
 export class ReleaseStore {
