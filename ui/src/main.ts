@@ -192,6 +192,7 @@ async function logPage(main: HTMLElement, pins: Pins): Promise<void> {
   main.append(el('h3', {}, 'Consistency with your last visit'), cons);
   if (prev === undefined) cons.append(status(undefined, 'first visit: this checkpoint is remembered for the next one'));
   else if (prev.size > cp.size) cons.append(status(false, `the log shrank: ${prev.size} → ${cp.size}`));
+  else if (prev.size === 0) cons.append(status(true, `size 0 → ${cp.size}: every tree extends the empty one`));
   else {
     const p = await getJson<{ proof: string[] }>(`/ui/api/log/consistency?from=${prev.size}&to=${cp.size}`);
     const ok = await verifyConsistency(prev.size, cp.size, p.proof.map((h) => fromBase64(h, 32)), fromBase64(prev.root, 32), cp.rootHash);

@@ -24,7 +24,7 @@ function checkHashes(hs: readonly Uint8Array[]): void {
  * (RFC 9162 §2.1.3.2); throws when the proof has the wrong shape.
  */
 export async function rootFromInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[]): Promise<Uint8Array> {
-  checkHashes(proof);
+  checkHashes([...proof, leaf]);
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) throw new Error('index outside the tree');
   // BigInt: the shifts below must not wrap at 2^32.
   let fn = BigInt(index);
@@ -55,7 +55,7 @@ export async function verifyInclusion(leaf: Uint8Array, index: number, size: num
   }
 }
 
-/** verifyConsistency is true when the proof shows the tree (size1, root1) is a prefix of (size2, root2). */
+/** verifyConsistency is true when the proof shows the tree (size1 ≥ 1, root1) is a prefix of (size2, root2). */
 export async function verifyConsistency(
   size1: number,
   size2: number,
@@ -65,9 +65,9 @@ export async function verifyConsistency(
 ): Promise<boolean> {
   try {
     checkHashes(proof);
-    if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2) || size1 < 0 || size2 < size1) return false;
+    // As src/tlog/merkle.ts: a proof from the empty tree is meaningless (the caller handles size 0 itself).
+    if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2) || size1 < 1 || size2 < size1) return false;
     if (size1 === size2) return proof.length === 0 && equal(root1, root2);
-    if (size1 === 0) return proof.length === 0;
     if (proof.length === 0) return false;
     const path = [...proof];
     // RFC 9162 §2.1.4.2 step 2: a first tree of 2^k leaves is itself a node of the second: prepend its hash.
