@@ -19,4 +19,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   { name: 'install', load: async () => (await import('./install.ts')).default },
   { name: 'pkcs11', load: async () => (await import('./pkcs11.ts')).default },
   { name: 'secrets', load: async () => (await import('./secrets.ts')).default },
+  { name: 'dashboard', load: async () => (await import('./dashboard.ts')).default },
 ];
