@@ -61,6 +61,7 @@ import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { loadUiAssets } from './ui/assets.ts';
+import { metricsPlugin } from './ui/metrics.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
@@ -409,6 +410,8 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
   // @fastify/rate-limit only for the routes that set their own limit (the log's POST /add, per minute); the
   // per-address and global limits are the front's.
   await app.register(rateLimit, { global: false });
+  // Not encapsulated: its onResponse hook must see every route.
+  await metricsPlugin(app as unknown as FastifyInstance, { logSize: () => p.service.checkpoint()?.size ?? 0 });
   await app.register(providerPlugin, {
     releases: p.releases,
     blobs: p.blobs,

@@ -155,6 +155,7 @@ describe('dashboard in Chromium', { skip: missing }, () => {
 
     await open(page, proxy.url, 'health');
     assert.equal(await page.getAttribute('[data-health]', 'data-health'), 'healthy');
+    assert.match((await page.textContent('main')) ?? '', /log size\s*\d+/, 'figures from /metrics are shown');
     await page.screenshot({ path: join(shots, 'health.png'), fullPage: true });
 
     // Phone width: the releases page still verifies, the table stacks.

@@ -367,6 +367,17 @@ async function healthPage(main: HTMLElement): Promise<void> {
   const h = (await r.json()) as { status: string; checks: Record<string, JsonValue> };
   main.append(el('p', { 'data-health': h.status }, status(h.status === 'healthy', `${h.status} (HTTP ${r.status})`)));
   main.append(table(['Check', 'Value'], Object.entries(h.checks).map(([k, v]) => el('tr', {}, cell('Check', k), cell('Value', String(v)))), 'Readiness checks'));
+  // Prometheus text from /metrics: the daemon's own figures (not verified; informative).
+  const text = await getText('/metrics').catch(() => '');
+  const sum = (name: string): number => text.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + (Number(l.split(' ').pop()) || 0), 0);
+  const rows: Array<[string, string]> = [
+    ['requests answered (admin, log, info, dashboard routes)', String(sum('custody_http_requests_total{'))],
+    ['of which refused 429 (rate limited)', String(sum('custody_http_requests_total{method="GET",status="429"}') + sum('custody_http_requests_total{method="POST",status="429"}'))],
+    ['mean latency', `${((sum('custody_http_request_duration_seconds_sum') / Math.max(1, sum('custody_http_request_duration_seconds_count'))) * 1000).toFixed(1)} ms`],
+    ['log size', String(sum('custody_log_size '))],
+    ['log appends since start', String(sum('custody_log_appends_since_start '))],
+  ];
+  main.append(table(['Metric', 'Value'], rows.map(([k, v]) => el('tr', {}, cell('Metric', k), cell('Value', v))), 'From /metrics (Prometheus)'));
 }
 
 // ---- router ----
