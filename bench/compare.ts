@@ -46,6 +46,8 @@ export const FIGURES: readonly Figure[] = [
   { id: 'sbom.tree10k.ratio', label: '`custody sbom` SPDX of a 10,000-file tree vs `find -exec sha256sum {} +` (wall)', kind: 'max', target: 1.2, unit: 'ratio' },
   { id: 'signing-api-verify-rps', label: 'signing API: authenticated POST /v1/verify requests/s (wrk -t2 -c32, limits off)', kind: 'min', target: 10_000, unit: '/s' },
   { id: 'install.ratio', label: '`custody install` 256 MiB (verified, fsync, switch) vs `curl -o` + `sha256sum` + `mv` (wall, ours / theirs)', kind: 'max', target: 1.2, unit: 'ratio' },
+  { id: 'dashboard.pageweight.mib', label: 'dashboard: gzip size of all /ui/ assets (target 150 KiB)', kind: 'max', target: 150 / 1024, unit: 'MiB' },
+  { id: 'dashboard.verify.ms', label: 'dashboard: page load → "release verified" (5 artifacts, log of 10^6), headless Chromium, median', kind: 'max', target: 2000, unit: 'ms' },
 ];
 
 /** Recorded is what a section recorded for one id, with when. */

@@ -23,4 +23,5 @@ export const SECTIONS: Array<{ name: string; load: () => Promise<BenchSection> }
   // issue 13: the TUF repository
   { name: 'tuf', load: async () => (await import('./tuf.ts')).default },
   { name: 'p2p', load: async () => (await import('./p2p.ts')).default },
+  { name: 'dashboard', load: async () => (await import('./dashboard.ts')).default },
 ];

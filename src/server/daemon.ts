@@ -63,6 +63,9 @@ import { loadOrCreateIdentity, type ProviderIdentity } from './provider/identity
 import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
+import { loadUiAssets } from './ui/assets.ts';
+import { metricsPlugin } from './ui/metrics.ts';
+import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
 import { openCertus, type CertusDaemonOptions } from './signing/certus-open.ts';
@@ -399,6 +402,8 @@ interface AppParts {
   /** keyless: the OIDC verifier and keyless CA of the signing API (both undefined without --oidc-issuer). */
   keyless: { oidc: OidcVerifier | undefined; ca: KeylessCa | undefined };
   tuf: TufRepository | undefined;
+  /** auditPath is DATA/audit.jsonl (read by the dashboard's audit route). */
+  auditPath: string;
 }
 
 /**
@@ -446,6 +451,8 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
   // @fastify/rate-limit only for the routes that set their own limit (the log's POST /add, per minute); the
   // per-address and global limits are the front's.
   await app.register(rateLimit, { global: false });
+  // Not encapsulated: its onResponse hook must see every route.
+  await metricsPlugin(app as unknown as FastifyInstance, { logSize: () => p.service.checkpoint()?.size ?? 0 });
   await app.register(providerPlugin, {
     releases: p.releases,
     blobs: p.blobs,
@@ -465,6 +472,19 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     version: o.version ?? '0.0.0',
   });
   await app.register(logPlugin, { prefix: '/log', backend: p.service, tokens: [p.identity.token], config: p.config, registerRateLimit: false });
+  const ui = await loadUiAssets();
+  if ('error' in ui) p.logger.warn({ reason: ui.error }, 'dashboard not available at /ui/');
+  else p.logger.debug({ from: ui.from }, 'dashboard at /ui/');
+  await app.register(uiPlugin, {
+    assets: 'error' in ui ? ui : ui.assets,
+    log: {
+      publishedSize: () => p.service.checkpoint()?.size ?? 0,
+      readHashes: (ix) => p.service.sequencer.readHashes(ix),
+      readEntries: (a, b) => p.service.readEntries(a, b),
+    },
+    auditPath: p.auditPath,
+    tokens: [p.identity.token],
+  });
   if (p.auth !== undefined) {
     // GET /openapi.json describes the /v1 routes from their own schemas (server/signing/openapi).
     const openapi = new OpenApiCollector();
@@ -712,6 +732,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       certus,
       keyless,
       tuf,
+      auditPath: audit.path,
     });
     const address = await listen(app, o);
 

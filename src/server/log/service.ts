@@ -83,6 +83,11 @@ export class LogService implements LogHttpBackend {
     return this.tiles.read(path);
   }
 
+  /** readEntries returns the durable entries with index in [start, end) (the dashboard's entry lookup). */
+  readEntries(start: number, end: number): Promise<Uint8Array[]> {
+    return this.#init.storage.readEntries(start, end);
+  }
+
   /** close drains, releases the lease and closes the storage (unless closeStorage is false). */
   async close(): Promise<void> {
     await this.sequencer.close();

@@ -125,8 +125,8 @@ export function checkChannelName(s: string, what: 'channel' | 'arch'): string {
   return s;
 }
 
-/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes (v1: the signing API, server/signing; tuf: the TUF repository). */
-export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust', 'v1', 'tuf']);
+/** RESERVED_CHANNEL_NAMES are the first path segments of the daemon's own routes (v1: the signing API, server/signing; tuf: the TUF repository; ui and metrics: the dashboard). */
+export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set(['log', 'admin', 'audit', 'health', 'blobs', 'trust', 'v1', 'tuf', 'ui', 'metrics']);
 
 /** ReleaseStore keeps, makes and serves releases. */
 export class ReleaseStore {
