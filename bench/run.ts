@@ -49,7 +49,8 @@ try {
     process.stdout.write(`## ${section.title}\n\n${md.trimEnd()}\n\n`);
   }
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  // Retries: a child a section stopped may still be removing its own files (ENOTEMPTY) for a moment.
+  rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 const out = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 if (!quick && !only) writeFileSync(out, parts.join('\n'));
