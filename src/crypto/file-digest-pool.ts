@@ -23,11 +23,8 @@ export interface FileDigest {
 
 /** SLOT_BYTES per item in shared memory: status i32 @0, size f64 @8, SHA-1 @16 (20 bytes), SHA-256 @36 (32 bytes). */
 const SLOT_BYTES = 72;
-/**
- * POOL_MAX_BATCH: the most items one run takes (the caller batches above it). Each batch ends with the caller
- * waiting for the worker's last file, so batches are large.
- */
-export const POOL_MAX_BATCH = 4096;
+/** POOL_MAX_BATCH: the most items one run takes (the caller batches above it). */
+export const POOL_MAX_BATCH = 1024;
 const STATUS_OK = 1;
 const STATUS_FAILED = 2;
 /** Control words: [0] next global item index, [1] items completed in the current batch. */

@@ -63,11 +63,11 @@ const HASH_BUFFER_BYTES = 1024 * 1024;
 /**
  * PARALLEL_MIN_FILES: a walk that reaches this many files starts a {@link FileDigestPool} (one worker per extra
  * core) and hashes the rest in batches on every core; smaller trees are done on the caller's thread alone (a
- * worker's start, tens of milliseconds of CPU, costs more than it would save).
+ * worker's start costs more than it would save).
  */
-const PARALLEL_MIN_FILES = 1024;
+const PARALLEL_MIN_FILES = 256;
 /** PARALLEL_MAX_OPEN_DIRS: directories kept open for a pending batch (their files are opened through them). */
-const PARALLEL_MAX_OPEN_DIRS = 256;
+const PARALLEL_MAX_OPEN_DIRS = 128;
 
 /** SbomFile is one file with its SHA-1 and SHA-256 (lowercase hex). */
 export interface SbomFile {
