@@ -276,11 +276,7 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `the tree has more than ${maxFiles} files, over the cap`, { details: { cap: maxFiles } });
           }
           seen++;
-          if (!parallel && seen >= PARALLEL_MIN_FILES && availableParallelism() > 1) {
-            // Started now, the workers boot while the walk goes on; the first batch does not wait for them.
-            parallel = true;
-            pool = FileDigestPool.create();
-          }
+          if (!parallel && seen >= PARALLEL_MIN_FILES && availableParallelism() > 1) parallel = true;
           if (parallel) {
             pending.push({ at: childAt, abs: childAbs, rel: childRel });
             keep = true;
