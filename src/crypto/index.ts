@@ -14,8 +14,6 @@ export {
 } from './ed25519.ts';
 export { Ed25519VerifyPool } from './ed25519-pool.ts';
 export type { VerifyItem } from './ed25519-pool.ts';
-export { FileDigestPool, POOL_MAX_BATCH } from './file-digest-pool.ts';
-export type { FileDigest } from './file-digest-pool.ts';
 export {
   HASH_DIGEST_BYTES,
   SUPPORTED_HASH_ALGORITHMS,

@@ -27,10 +27,9 @@
  * the entry); no name from a lockfile is ever used to open a file.
  */
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, opendirSync, promises as fsp, readSync, type Dir } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { PackageURL } from 'packageurl-js';
-import { createDigest, digestHex, FileDigestPool, POOL_MAX_BATCH } from '../crypto/index.ts';
+import { createDigest, digestHex } from '../crypto/index.ts';
 import { decodeBase64, encodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject, type JsonObject, type JsonValue } from '../encoding/json.ts';
 import { printable } from '../encoding/text.ts';
@@ -60,14 +59,6 @@ const NPM_NAME_MAX_CHARS = 214;
 const FIELD_MAX_CHARS = 4096;
 /** HASH_BUFFER_BYTES: one reused read buffer; small files take one read, large ones stream through it. */
 const HASH_BUFFER_BYTES = 1024 * 1024;
-/**
- * PARALLEL_MIN_FILES: a walk that reaches this many files starts a {@link FileDigestPool} (one worker per extra
- * core) and hashes the rest in batches on every core; smaller trees are done on the caller's thread alone (a
- * worker's start costs more than it would save).
- */
-const PARALLEL_MIN_FILES = 256;
-/** PARALLEL_MAX_OPEN_DIRS: directories kept open for a pending batch (their files are opened through them). */
-const PARALLEL_MAX_OPEN_DIRS = 128;
 
 /** SbomFile is one file with its SHA-1 and SHA-256 (lowercase hex). */
 export interface SbomFile {
@@ -191,52 +182,8 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
   const files: SbomFile[] = [];
   const skipped: SbomInput['skipped'] = [];
   const buf = Buffer.allocUnsafe(HASH_BUFFER_BYTES);
-  // Files found but not hashed yet (parallel mode), in walk order, and the directories they are opened through.
-  let pending: PendingFile[] = [];
-  let held: number[] = [];
-  let seen = 0;
-  let pool: FileDigestPool | undefined;
-  let parallel = false;
-  /** flush hashes the pending files (in walk order: the first failure is the one thrown) and closes held dirs. */
-  const flush = (): void => {
-    const batch = pending;
-    const dirs = held;
-    pending = [];
-    held = [];
-    try {
-      if (batch.length === 0) return;
-      pool ??= FileDigestPool.create();
-      if (pool === undefined) {
-        for (const f of batch) files.push(hashTreeFile(f.at, f.abs, f.rel, buf));
-        return;
-      }
-      const mine = new Array<SbomFile | { error: unknown } | undefined>(batch.length);
-      const theirs = pool.run(
-        batch.map((f) => f.at),
-        (i) => {
-          const f = batch[i]!;
-          try {
-            mine[i] = hashTreeFile(f.at, f.abs, f.rel, buf);
-          } catch (e) {
-            mine[i] = { error: e };
-          }
-        },
-      );
-      for (const [i, f] of batch.entries()) {
-        const t = theirs[i];
-        const m = mine[i];
-        if (t !== undefined) files.push({ name: f.rel, size: t.size, sha1: t.sha1, sha256: t.sha256 });
-        else if (m === undefined) files.push(hashTreeFile(f.at, f.abs, f.rel, buf)); // a worker failed: redo it here for the error
-        else if ('error' in m) throw m.error;
-        else files.push(m);
-      }
-    } finally {
-      for (const fd of dirs) closeSync(fd);
-    }
-  };
   const walk = (abs: string, rel: string, depth: number, opened: OpenedDir): void => {
     const d = opened.dir;
-    let keep = false;
     try {
       for (let ent = d.readSync(); ent !== null; ent = d.readSync()) {
         const raw = ent.name as unknown as Buffer;
@@ -272,44 +219,21 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
           }
           walk(childAbs, childRel, depth + 1, openTreeDir(childAt, childAbs, false));
         } else if (type === 'file') {
-          if (seen >= maxFiles) {
+          if (files.length >= maxFiles) {
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `the tree has more than ${maxFiles} files, over the cap`, { details: { cap: maxFiles } });
           }
-          seen++;
-          if (!parallel && seen >= PARALLEL_MIN_FILES && availableParallelism() > 1) parallel = true;
-          if (parallel) {
-            pending.push({ at: childAt, abs: childAbs, rel: childRel });
-            keep = true;
-            if (pending.length >= POOL_MAX_BATCH) flush();
-          } else {
-            files.push(hashTreeFile(childAt, childAbs, childRel, buf));
-          }
+          files.push(hashTreeFile(childAt, childAbs, childRel, buf));
         } else {
           skipped.push({ name: childRel, type });
         }
       }
     } finally {
       d.closeSync();
-      // Pending files are opened through this directory: it stays open until they are hashed.
-      if (keep && pending.length > 0) held.push(opened.fd);
-      else closeSync(opened.fd);
+      closeSync(opened.fd);
     }
-    if (held.length >= PARALLEL_MAX_OPEN_DIRS) flush();
   };
-  try {
-    // The root is what the user named: a symlink there is followed once; links inside the tree never are.
-    try {
-      walk(dir, '', 0, openTreeDir(dir, dir, true));
-    } catch (e) {
-      // Files found before the walk failed come first in walk order: their own failure, if any, is the one to report.
-      flush();
-      throw e;
-    }
-    flush();
-  } finally {
-    for (const fd of held) closeSync(fd);
-    pool?.close();
-  }
+  // The root is what the user named: a symlink there is followed once; links inside the tree never are.
+  walk(dir, '', 0, openTreeDir(dir, dir, true));
   return {
     kind: 'directory',
     name: basename(dir),
@@ -320,13 +244,6 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
     source: undefined,
     skipped: sortByUtf8(skipped, (f) => f.name),
   };
-}
-
-/** PendingFile is a file the walk found and a batch will hash: the path it is opened by, and its names. */
-interface PendingFile {
-  at: string;
-  abs: string;
-  rel: string;
 }
 
 /** PROC_FD: Linux's per-descriptor paths, through which a name is opened relative to an open directory (openat). */
