@@ -34,6 +34,7 @@ import { encodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject } from '../encoding/json.ts';
 import { ConfigError, FormatError, IoError, PolicyError, UsageError, VerificationError, isTrustError, toIoError } from '../errors.ts';
 import { pathExists, readFileIfExists, syncDir, writeFileAtomic } from '../io/files.ts';
+import { acquirePidLock, pidLockOwner } from '../io/pid-lock.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
@@ -108,66 +109,17 @@ async function loadInstallState(dir: string): Promise<InstallState | undefined> 
 }
 
 /**
- * acquireLock creates DIR/install.lock with O_EXCL and the caller's pid. A lock whose pid is not a live process is
- * stale (its owner was killed): it is moved aside and the lock taken again, once. Two processes may both find the
- * same stale lock; the one that renames second would move the winner's fresh lock aside, so what was moved is read
- * again: unless it is the stale lock that was judged, it is put back (link(2), never over a newer lock) and the lock
- * refused. `beforeBreak` is a test hook run between the staleness check and the rename. Returns the release function.
+ * acquireLock takes DIR/install.lock (io/pid-lock: the holder's pid, taken over when that process is gone).
+ * `beforeBreak` is a test hook run between the staleness check and the takeover. Returns the release function.
  */
-export async function acquireLock(dir: string, hooks: { beforeBreak?: () => Promise<void> } = {}): Promise<() => Promise<void>> {
-  const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      return async () => {
-        await fsp.unlink(path).catch(() => undefined);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toIoError(e, path, 'write');
-    }
-    const owner = await lockOwner(path);
-    if (owner !== undefined && owner.alive) {
-      throw new IoError('ERR_INSTALL_LOCKED', `${dir} is locked by process ${owner.pid} (another install, rollback or status is running)`, { details: { pid: owner.pid } });
-    }
-    if (attempt >= 1) throw new IoError('ERR_INSTALL_LOCKED', `${dir}: could not take ${LOCK_FILE} (it keeps reappearing)`);
-    await hooks.beforeBreak?.();
-    // Stale: moved aside under a unique name (a rename is atomic), checked to be the lock judged stale, then removed.
-    const aside = join(dir, `.${LOCK_FILE}.stale.${process.pid}.${Date.now()}.tmp`);
-    if (!(await fsp.rename(path, aside).then(() => true, () => false))) continue;
-    const moved = await lockOwner(aside);
-    if (moved !== undefined && (moved.alive || moved.pid !== (owner?.pid ?? 0))) {
-      await fsp.link(aside, path).catch(() => undefined);
-      await fsp.unlink(aside).catch(() => undefined);
-      throw new IoError('ERR_INSTALL_LOCKED', `${dir} is locked by process ${moved.pid} (it took the stale lock first)`, { details: { pid: moved.pid } });
-    }
-    await fsp.unlink(aside).catch(() => undefined);
-  }
-}
-
-/** lockOwner reads the pid in a lock file and whether that process is alive (undefined: no lock). */
-async function lockOwner(path: string): Promise<{ pid: number; alive: boolean } | undefined> {
-  let text: string;
-  try {
-    text = (await readFileIfExists(path, { maxBytes: 64, what: LOCK_FILE }))?.toString('utf8') ?? '';
-  } catch {
-    return { pid: 0, alive: false };
-  }
-  if (text === '') return (await pathExists(path)) ? { pid: 0, alive: false } : undefined;
-  const m = /^([1-9][0-9]{0,9})\n?$/.exec(text);
-  if (!m) return { pid: 0, alive: false };
-  const pid = Number(m[1]);
-  try {
-    process.kill(pid, 0);
-    return { pid, alive: true };
-  } catch (e) {
-    return { pid, alive: (e as NodeJS.ErrnoException).code === 'EPERM' };
-  }
+export function acquireLock(dir: string, hooks: { beforeBreak?: () => Promise<void> } = {}): Promise<() => Promise<void>> {
+  return acquirePidLock(join(dir, LOCK_FILE), {
+    beforeBreak: hooks.beforeBreak,
+    refused: (r) =>
+      r.reason === 'held'
+        ? new IoError('ERR_INSTALL_LOCKED', `${dir} is locked by process ${r.pid} (another install, rollback or status is running)`, { details: { pid: r.pid } })
+        : new IoError('ERR_INSTALL_LOCKED', `${dir}: could not take ${LOCK_FILE} (it keeps reappearing)`),
+  });
 }
 
 /**
@@ -624,7 +576,7 @@ export async function targetStatus(o: { target: string; now: () => Date }): Prom
   let state: InstallState;
   let recovered: Recovery | undefined;
   let inProgress: number | null = null;
-  const owner = await lockOwner(join(o.target, LOCK_FILE));
+  const owner = await pidLockOwner(join(o.target, LOCK_FILE));
   if (owner?.alive) {
     inProgress = owner.pid;
     const s = await loadInstallState(o.target);

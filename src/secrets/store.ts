@@ -26,6 +26,7 @@ import { encodeHex } from '../encoding/bytes.ts';
 import { ConfigError, IoError, LimitError, UsageError, VerificationError, isTrustError, toIoError } from '../errors.ts';
 import { generateDataKey, openWithKey, randomBytes, sealWithKey, zeroize } from '../crypto/index.ts';
 import { readFileBounded, syncDir, tempPath } from '../io/files.ts';
+import { acquirePidLock } from '../io/pid-lock.ts';
 import {
   SECRET_FILE_MAX_BYTES,
   SECRET_VALUE_MAX_BYTES,
@@ -86,15 +87,6 @@ export interface SecretStoreOptions {
 
 function infoOf(r: SecretRecord): SecretInfo {
   return { name: r.name, version: r.version, kekId: r.kekId, dataKeyId: r.dataKeyId };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** SecretStore is a directory of secrets and the keyring that opens them. */
@@ -290,25 +282,11 @@ export class SecretStore {
     return run;
   }
 
-  async #acquire(): Promise<() => Promise<void>> {
-    const path = join(this.dir, LOCK_NAME);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
-        return () => fsp.unlink(path).catch(() => undefined);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toIoError(e, path, 'write');
-      }
-      const text = await fsp.readFile(path, 'utf8').catch(() => '');
-      const pid = /^[1-9][0-9]{0,9}\n?$/.test(text) ? Number(text.trim()) : undefined;
-      // A lock whose holder is gone (killed mid-rotation) is taken over; one of a live process is refused.
-      if (pid !== undefined && pid !== process.pid && processAlive(pid)) break;
-      if (pid === undefined && text !== '') break;
-      await fsp.unlink(path).catch(() => undefined);
-    }
-    throw new IoError('ERR_SECRETS_LOCKED', `the store ${this.dir} is locked by another process (${LOCK_NAME})`);
+  #acquire(): Promise<() => Promise<void>> {
+    return acquirePidLock(join(this.dir, LOCK_NAME), {
+      refused: (r) =>
+        new IoError('ERR_SECRETS_LOCKED', `the store ${this.dir} is locked by another process (${LOCK_NAME}${r.reason === 'held' ? `, pid ${r.pid}` : ''})`),
+    });
   }
 
   async #removeTemporaries(): Promise<void> {
