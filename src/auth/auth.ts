@@ -73,14 +73,6 @@ export function checkName(name: string, what: string): string {
   return name;
 }
 
-/** parseDuration reads "90s", "15m", "12h", "30d" into milliseconds. */
-export function parseDuration(text: string, what: string): number {
-  const m = /^([1-9][0-9]{0,6})([smhd])$/.exec(text);
-  if (!m) throw new UsageError('ERR_USAGE_ARGUMENT', `${what}: expected a duration such as 30d, 12h, 15m or 90s, got ${JSON.stringify(text.slice(0, 40))}`);
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
-
 /** createToken makes a token, stores its digest, and returns the text (the only time it exists outside the caller). */
 export async function createToken(
   store: AuthStore,

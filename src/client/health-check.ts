@@ -118,10 +118,3 @@ export function runCheck(argv: readonly string[], o: { cwd: string; env: Record<
   });
 }
 
-/** parseDuration reads `--check-timeout`: an integer with unit ms, s or m (a bare number is seconds), within bounds. */
-export function parseDuration(v: string, flag: string, maxMs: number): number {
-  const m = /^([1-9][0-9]{0,8})(ms|s|m)?$/.exec(v);
-  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
-  if (!m || ms > maxMs) throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected a duration such as 60s, 500ms or 2m (at most ${maxMs / 1000} s), got ${JSON.stringify(v.slice(0, 40))}`);
-  return ms;
-}

@@ -36,11 +36,36 @@ export function formatTimestamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** parseDuration reads `<n><unit>` with unit s, m, h, d or w and returns milliseconds. */
-export function parseDuration(s: string, what = 'duration'): number {
-  const m = /^([1-9][0-9]{0,6})([smhdw])$/.exec(s);
-  if (!m) throw new UsageError('ERR_USAGE_ARGUMENT', `${what}: expected a duration like 30d, 12h or 90m, got ${JSON.stringify(s)}`);
-  return Number(m[1]) * UNITS[m[2]!]! * 1000;
+/** DurationOptions bounds a duration; `bareSeconds` lets a number without unit mean seconds (`--timeout 30`). */
+export interface DurationOptions {
+  minMs?: number;
+  maxMs?: number;
+  bareSeconds?: boolean;
+}
+
+/**
+ * parseDuration reads `<n><unit>`, unit one of ms, s, m, h, d, w (n at most 9 digits), and returns milliseconds
+ * within [minMs (default 1), maxMs (default 100 years)]: the one duration grammar of every flag and file. `what`
+ * names the value in the refusal (`--expires`).
+ */
+export function parseDuration(s: string, what = 'duration', o: DurationOptions = {}): number {
+  const minMs = o.minMs ?? 1;
+  const maxMs = o.maxMs ?? 100 * 365 * 86_400_000;
+  const m = /^([0-9]{1,9})(ms|s|m|h|d|w)?$/.exec(s);
+  const unit = m === null ? undefined : m[2] === undefined ? (o.bareSeconds === true ? 1_000 : undefined) : UNIT_MS[m[2]];
+  const ms = unit === undefined ? NaN : Number(m![1]) * unit;
+  if (!(ms >= minMs && ms <= maxMs)) {
+    const range = o.minMs === undefined && o.maxMs === undefined ? '' : ` between ${formatMs(minMs)} and ${formatMs(maxMs)}`;
+    throw new UsageError('ERR_USAGE_ARGUMENT', `${what}: expected a duration such as 30d, 12h, 15m, 30s or 500ms${range}, got ${JSON.stringify(s.slice(0, 40))}`);
+  }
+  return ms;
+}
+
+function formatMs(ms: number): string {
+  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms >= n && ms % n === 0) return `${ms / n}${u}`;
+  }
+  return `${ms}ms`;
 }

@@ -17,7 +17,6 @@ import {
   challengeMessage,
   createToken,
   issueChallenge,
-  parseDuration,
   parseScopeList,
   registerIdentity,
   requireScope,
@@ -25,6 +24,7 @@ import {
 import { AUTH_DB_FILE, openAuthStore } from '../../src/auth/open.ts';
 import type { AuthStore } from '../../src/auth/store.ts';
 import { PrivateKey } from '../../src/crypto/index.ts';
+import { parseDuration } from '../../src/encoding/time.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseDuration, splitCommand } from '../../src/client/health-check.ts';
+import { splitCommand } from '../../src/client/health-check.ts';
+import { parseDuration } from '../../src/encoding/time.ts';
 import { acquireLock } from '../../src/client/install.ts';
 import { emptyInstallState, formatInstallState, parseInstallState } from '../../src/client/install-state.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
@@ -277,11 +278,11 @@ test('--check is split into argv without a shell; durations are bounded', () => 
   ];
   for (const [line, argv] of rows) assert.deepEqual(splitCommand(line), argv, line);
   for (const bad of ['', '   ', "'open", '"open', 'end\\']) assertCode(() => splitCommand(bad), 'ERR_USAGE_ARGUMENT');
-  assert.equal(parseDuration('60s', 'x', 1e9), 60_000);
-  assert.equal(parseDuration('2m', 'x', 1e9), 120_000);
-  assert.equal(parseDuration('500ms', 'x', 1e9), 500);
-  assert.equal(parseDuration('7', 'x', 1e9), 7000);
-  for (const bad of ['0s', '-1s', '1h', '1.5s', '']) assertCode(() => parseDuration(bad, 'x', 1e9), 'ERR_USAGE_ARGUMENT');
+  assert.equal(parseDuration('60s', 'x', { maxMs: 1e9, bareSeconds: true }), 60_000);
+  assert.equal(parseDuration('2m', 'x', { maxMs: 1e9, bareSeconds: true }), 120_000);
+  assert.equal(parseDuration('500ms', 'x', { maxMs: 1e9, bareSeconds: true }), 500);
+  assert.equal(parseDuration('7', 'x', { maxMs: 1e9, bareSeconds: true }), 7000);
+  for (const bad of ['0s', '-1s', '1.5s', '', '2d']) assertCode(() => parseDuration(bad, 'x', { maxMs: 86_400_000, bareSeconds: true }), 'ERR_USAGE_ARGUMENT');
 });
 
 test('two installs on one target: a live lock is refused, a dead owner’s lock is broken', async (t) => {

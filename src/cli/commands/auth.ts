@@ -5,7 +5,8 @@
  * revoked token or identity at its next request.
  */
 import { promises as fsp } from 'node:fs';
-import { checkName, createToken, parseDuration, parseScopeList, registerIdentity } from '../../auth/auth.ts';
+import { checkName, createToken, parseScopeList, registerIdentity } from '../../auth/auth.ts';
+import { parseDuration } from '../../encoding/time.ts';
 import { openAuthStore } from '../../auth/open.ts';
 import type { AuthStore, IdentityRecord, TokenRecord } from '../../auth/store.ts';
 import { UsageError, toIoError } from '../../errors.ts';

@@ -2,7 +2,8 @@
  * cli/commands/install — `custody install` (fetch, verify, switch atomically, health-check, roll back on failure),
  * `custody rollback` and `custody status` over an install target directory (client/install; docs/install.md).
  */
-import { splitCommand, parseDuration } from '../../client/health-check.ts';
+import { splitCommand } from '../../client/health-check.ts';
+import { parseDuration } from '../../encoding/time.ts';
 import { DEFAULT_CHECK_TIMEOUT_MS, DEFAULT_KEEP, installRelease, rollbackRelease, targetStatus } from '../../client/install.ts';
 import { printable } from '../../encoding/text.ts';
 import { UsageError } from '../../errors.ts';
@@ -82,7 +83,7 @@ example:
     const target = abs(ctx, requireOption(values.target, 'target'));
     const check = values.check === undefined ? undefined : splitCommand(values.check);
     if (values['check-timeout'] !== undefined && check === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--check-timeout needs --check');
-    const checkTimeoutMs = values['check-timeout'] === undefined ? DEFAULT_CHECK_TIMEOUT_MS : parseDuration(values['check-timeout'], 'check-timeout', 86_400_000);
+    const checkTimeoutMs = values['check-timeout'] === undefined ? DEFAULT_CHECK_TIMEOUT_MS : parseDuration(values['check-timeout'], '--check-timeout', { maxMs: 86_400_000, bareSeconds: true });
     const keep = intOption(values.keep, 'keep', 1, 1000);
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);

@@ -9,7 +9,8 @@ import type { DiscoveredProvider } from '../../discovery/discover.ts';
 import type { P2pNode } from '../../discovery/node.ts';
 import { abs } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
-import { DEFAULT_DATA_DIR, boundedDuration } from './serve.ts';
+import { parseDuration } from '../../encoding/time.ts';
+import { DEFAULT_DATA_DIR } from './serve.ts';
 
 /** P2pFlags are the discovery flags shared by serve, discover and fetch. */
 export interface P2pFlags {
@@ -33,7 +34,7 @@ export const P2P_OPTIONS = {
 /** startNode starts this command's libp2p node: its key from DATA/p2p/peer.key unless --ephemeral. */
 export async function startNode(ctx: CommandContext, f: P2pFlags, announce: readonly string[] = []): Promise<{ node: P2pNode; dataDir: string; keyCreated: boolean }> {
   const dataDir = abs(ctx, f.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
-  const ttlMs = f['provider-ttl'] === undefined ? undefined : boundedDuration(f['provider-ttl'], 'provider-ttl', 1_000, 7 * 86_400_000);
+  const ttlMs = f['provider-ttl'] === undefined ? undefined : parseDuration(f['provider-ttl'], '--provider-ttl', { minMs: 1_000, maxMs: 7 * 86_400_000, bareSeconds: true });
   let seed: Uint8Array | undefined;
   let keyCreated = false;
   if (f.ephemeral !== true) {
@@ -169,7 +170,7 @@ example:
     if ((values.bootstrap ?? []).length === 0 && values.mdns !== true) {
       throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --bootstrap MULTIADDR (a node of the DHT) or --mdns (peers on the local network)');
     }
-    const timeoutMs = boundedDuration(values.timeout ?? '30s', 'timeout', 100, 3_600_000);
+    const timeoutMs = parseDuration(values.timeout ?? '30s', '--timeout', { minMs: 100, maxMs: 3_600_000, bareSeconds: true });
     const started = Date.now();
     const d = await discoverUrls(ctx, values, channel, arch, timeoutMs);
     try {
@@ -222,7 +223,7 @@ export async function providersWithDiscovery(
   arch: string,
 ): Promise<{ providers: string[]; verified: (urls: Iterable<string>) => Promise<void> }> {
   if (values.discover !== true) return { providers: [...urls], verified: () => Promise.resolve() };
-  const d = await discoverUrls(ctx, values, channel, arch, boundedDuration(values['discover-timeout'] ?? '30s', 'discover-timeout', 100, 3_600_000));
+  const d = await discoverUrls(ctx, values, channel, arch, parseDuration(values['discover-timeout'] ?? '30s', '--discover-timeout', { minMs: 100, maxMs: 3_600_000, bareSeconds: true }));
   await d.stop();
   for (const p of d.providers) ctx.stderr(`custody: discovered ${printable(p.url, 300)} (peer ${p.peerId}${p.preferred ? ', verified before' : ''})\n`);
   return {

@@ -8,6 +8,7 @@ import type { PublicKey } from '../../crypto/index.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { requestRelease, uploadBlob } from '../../client/publish.ts';
 import { printable } from '../../encoding/text.ts';
+import { parseDuration } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
 import { openRegularFile, writeFileAtomic } from '../../io/files.ts';
 import { hashOpenFile } from '../../io/hash-file.ts';
@@ -117,8 +118,7 @@ examples:
     let discovered: Awaited<ReturnType<typeof import('./p2p.ts').discoverUrls>> | undefined;
     if (values.discover === true) {
       const { discoverUrls } = await import('./p2p.ts');
-      const { boundedDuration } = await import('./serve.ts');
-      discovered = await discoverUrls(ctx, values, channel, arch, boundedDuration(values['discover-timeout'] ?? '30s', 'discover-timeout', 100, 3_600_000));
+      discovered = await discoverUrls(ctx, values, channel, arch, parseDuration(values['discover-timeout'] ?? '30s', '--discover-timeout', { minMs: 100, maxMs: 3_600_000, bareSeconds: true }));
       await discovered.stop();
       for (const p of discovered.providers) ctx.stderr(`custody: discovered ${printable(p.url, 300)} (peer ${p.peerId}${p.preferred ? ', verified before' : ''})\n`);
       providers = [...positionals, ...discovered.providers.map((p) => p.url)].slice(0, MAX_PROVIDERS);

@@ -422,16 +422,6 @@ function globalLimit(v: string | undefined): number | undefined {
   return intOption(v, 'rate-limit-global', 0, 10_000_000);
 }
 
-/** boundedDuration reads `500ms`, `30s`, `5m`, `1h` or a bare number of seconds, within [minMs, maxMs]. */
-export function boundedDuration(v: string, flag: string, minMs: number, maxMs: number): number {
-  const m = /^([0-9]{1,9})(ms|s|m|h)?$/.exec(v);
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
-  if (!(ms >= minMs && ms <= maxMs)) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag}: expected a duration such as 500ms, 30s or 5m between ${minMs} ms and ${maxMs / 1000} s, got ${JSON.stringify(v.slice(0, 40))}`);
-  }
-  return ms;
-}
-
 /** runMirror is `custody serve --mirror URL…` (server/mirror): one process, no signing key, no log. */
 async function runMirror(
   ctx: Parameters<Command['run']>[0],
@@ -444,7 +434,7 @@ async function runMirror(
     if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} does not go with --mirror: a mirror never signs or publishes`);
   }
   if (values.workers !== undefined && values.workers !== '1') throw new UsageError('ERR_USAGE_ARGUMENT', '--mirror runs one process: --workers 1 or nothing');
-  const intervalMs = boundedDuration(values['mirror-interval'] ?? '30s', 'mirror-interval', 100, 86_400_000);
+  const intervalMs = parseDuration(values['mirror-interval'] ?? '30s', '--mirror-interval', { minMs: 100, maxMs: 86_400_000, bareSeconds: true });
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => (stop = r));
   let poll: (() => void) | undefined;
