@@ -4,8 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { verifyReleaseDir } from '../../src/client/install.ts';
@@ -13,26 +11,7 @@ import { parseInstallState } from '../../src/client/install-state.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { putIncoming, start } from '../provider/harness.ts';
 
-export type Override = (req: IncomingMessage, res: ServerResponse) => boolean;
-
-/** proxy forwards to `upstream` unless `override` answers; `seen` lists every request path. */
-export async function proxy(t: TestContext, upstream: string, override: Override): Promise<{ url: string; seen: string[] }> {
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.url!);
-    if (override(req, res)) return;
-    void fetch(upstream + req.url!).then(async (r) => {
-      res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' });
-      res.end(Buffer.from(await r.arrayBuffer()));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
+export { proxy, type Override } from '../provider/harness.ts';
 
 /** provider starts a daemon with release 1 of stable/x86_64 published; `publish(n)` makes release n. */
 export async function provider(t: TestContext) {

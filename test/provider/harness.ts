@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
@@ -89,3 +91,24 @@ export function serveChild(t: TestContext, cwd: string, args: string[], env: Rec
   });
 }
 
+/** Override answers a request itself (true) or lets the proxy forward it (false). */
+export type Override = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** proxy (a hostile network in front of a provider) forwards to `upstream` unless `override` answers; `seen` lists every request path. */
+export async function proxy(t: TestContext, upstream: string, override: Override): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.url!);
+    if (override(req, res)) return;
+    void fetch(upstream + req.url!).then(async (r) => {
+      res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' });
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}

@@ -6,7 +6,7 @@
  * `timeout` so a regression fails instead of hanging).
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,34 +18,13 @@ import { isTrustError } from '../../src/errors.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { cli } from '../support/cli.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { putIncoming, start } from './harness.ts';
+import { proxy, putIncoming, start } from './harness.ts';
 
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 
 /** STALL_MS is short for a test, yet long enough that a loaded machine does not look stalled. */
 const STALL_MS = 2_500;
-
-type Override = (req: IncomingMessage, res: ServerResponse) => boolean;
-
-/** proxy forwards to `upstream` unless `override` answers; `seen` lists every request path. */
-async function proxy(t: TestContext, upstream: string, override: Override): Promise<{ url: string; seen: string[] }> {
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.url!);
-    if (override(req, res)) return;
-    void fetch(upstream + req.url!).then(async (r) => {
-      res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' });
-      res.end(Buffer.from(await r.arrayBuffer()));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
 
 async function setup(t: TestContext) {
   const dir = tmpDir(t);
