@@ -22,7 +22,10 @@
  * Prometheus reads as a counter reset.
  *
  * Cost on the read path: one increment of a typed-array slot per response (no timer, no label object, no
- * listener); the read path's latency is not measured (bench/sections/provider measured the counting alone).
+ * listener): 7–17 ns per response measured (2·10^7 calls of HttpCounts.add on the loaded 2-core VM), against about
+ * 25 µs of CPU per small response at the provider's rates. `npm run bench -- --only provider --quick` before and
+ * after could not resolve it: on the shared VM the same code measured 19,353 and 2,016 manifest req/s in two runs.
+ * The read path's latency is not measured (a timer and a 'finish' listener per response would cost more).
  */
 import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
