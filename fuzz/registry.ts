@@ -22,6 +22,7 @@ import { keylessCert, keylessRegexp, oidcJwt } from './targets/oidc.ts';
 import { channelIndex, mdnsPacket, peerRecordUrl } from './targets/discovery.ts';
 import { manifest, signatureSet, trustRoot } from './targets/trust.ts';
 import { tufMetadata } from './targets/tuf.ts';
+import { uiAudit, uiLogApi, uiManifest, uiMetrics, uiNote, uiProof, uiRoot } from './targets/ui.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
   // encoding
@@ -90,4 +91,12 @@ export const TARGETS: readonly FuzzTarget[] = [
   channelIndex,
   peerRecordUrl,
   mdnsPacket,
+  // the dashboard's parsers of server answers, in its own browser code (issue 15)
+  uiNote,
+  uiProof,
+  uiLogApi,
+  uiRoot,
+  uiManifest,
+  uiAudit,
+  uiMetrics,
 ];

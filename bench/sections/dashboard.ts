@@ -5,20 +5,78 @@
  * WebCrypto) for a release of 5 artifacts logged after 10^6 entries (10^3 in --quick); and the page weight, the gzip
  * size of every /ui/ asset (target ≤ 150 KiB).
  *
- * The big log is built in-process through the daemon's own `POST /log/add` (fastify inject, 512 in flight, so the
- * sequencer's group commit writes large batches to SQLite): the same storage path as production, no network. Each
- * timed run is a fresh page in one browser profile (pins kept after the first, as for a returning operator);
- * the median of the runs is reported. Skipped where chromium is missing.
+ * The big log is built before the daemon starts, through the storage layer the daemon uses (log/storage-sqlite
+ * `appendBatch`, DATA/log/log.db): real entries, every stored hash of the RFC 6962 tree, its full tiles and entry
+ * bundles, in batches of 65,536 under the write lease, exactly what the sequencer's group commit writes. The daemon
+ * then starts on that log as after a crash between the two commits: it finds entries no checkpoint covers, checks
+ * and signs the tree head, and appends the release after them. (Through `POST /log/add` in-process, 1,000 entries
+ * took 5.2 s on the loaded 2-core VM, about 1.5 h for 10^6: each add waits for its own inclusion proof.) Each timed
+ * run is a fresh page in one browser profile (pins kept after the first, as for a returning operator); the median
+ * of the runs is reported. Skipped where chromium is missing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
+import { openSqliteStorage } from '../../src/log/storage-sqlite.ts';
+import type { StoredTile } from '../../src/log/storage.ts';
 import { startDaemon } from '../../src/server/daemon.ts';
+import { hashLeaf, hashReaderFunc, storedHashes } from '../../src/tlog/merkle.ts';
+import { ENTRY_BUNDLE_LEVEL, TILE_WIDTH, encodeEntryBundle, readTileData, tilesForSize } from '../../src/tlog/tile.ts';
 import { chromiumMissing, launchChromium } from '../../test/support/chromium.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
 
 const ASSETS = ['/ui/', '/ui/app.js', '/ui/app.css', '/ui/favicon.svg'];
+/** BULK_BATCH entries per appendBatch (a multiple of TILE_WIDTH, so every batch but the last ends on a bundle). */
+const BULK_BATCH = 65_536;
+
+/**
+ * buildLog writes `n` entries (`bench entry <i>\n`) into a new SQLite log at `dir`/log.db, as the sequencer would:
+ * stored hashes (RFC 6962 tree, golang.org/x/mod tlog layout), full tiles and entry bundles (c2sp.org/tlog-tiles),
+ * one appendBatch per BULK_BATCH entries under the write lease, released at the end. No checkpoint: the daemon signs
+ * the first one when it starts.
+ */
+async function buildLog(dir: string, n: number, log: (s: string) => void): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const storage = await openSqliteStorage(join(dir, 'log.db'));
+  const holder = { owner: `bench-bulk-${process.pid}`, pid: process.pid, host: hostname() };
+  try {
+    await storage.acquireLease({ holder: { ...holder, expiresAt: Date.now() + 3_600_000 }, now: Date.now(), isDead: () => false });
+    // Every stored hash in one buffer (fewer than 2n of them): the tree's interior nodes read earlier ones.
+    const all = Buffer.alloc((2 * n + 64) * 32);
+    let count = 0;
+    const reader = hashReaderFunc((ix) => ix.map((i) => all.subarray(i * 32, i * 32 + 32)));
+    for (let start = 0; start < n; start += BULK_BATCH) {
+      const end = Math.min(n, start + BULK_BATCH);
+      const entries: Uint8Array[] = [];
+      const hashes: Uint8Array[] = [];
+      const hashStart = count;
+      for (let i = start; i < end; i++) {
+        const e = Buffer.from(`bench entry ${i}\n`);
+        entries.push(e);
+        for (const h of storedHashes(i, hashLeaf(e), reader)) {
+          all.set(h, count * 32);
+          hashes.push(all.subarray(count * 32, ++count * 32));
+        }
+      }
+      const tiles: StoredTile[] = [];
+      for (const t of tilesForSize(start, end)) {
+        if (t.width !== TILE_WIDTH) continue;
+        tiles.push({ level: t.level, index: t.index, data: readTileData(t, reader) });
+        if (t.level === 0) {
+          const from = t.index * TILE_WIDTH - start;
+          tiles.push({ level: ENTRY_BUNDLE_LEVEL, index: t.index, data: encodeEntryBundle(entries.slice(from, from + TILE_WIDTH)) });
+        }
+      }
+      await storage.appendBatch({ owner: holder.owner, oldSize: start, entries, hashStart, hashes, tiles });
+      if (end % 262_144 === 0) log(`dashboard: ${end} entries`);
+    }
+    await storage.releaseLease(holder.owner);
+  } finally {
+    await storage.close();
+  }
+}
 
 async function run(ctx: BenchContext): Promise<string> {
   const missing = chromiumMissing();
@@ -26,22 +84,15 @@ async function run(ctx: BenchContext): Promise<string> {
   const entries = ctx.quick ? 1_000 : 1_000_000;
   const runs = ctx.quick ? 3 : 7;
   const data = join(ctx.scratch, 'dashboard-data');
+  mkdirSync(data, { recursive: true, mode: 0o700 });
+  const t0 = performance.now();
+  await buildLog(join(data, 'log'), entries, ctx.log);
+  const buildS = (performance.now() - t0) / 1000;
+  ctx.log(`dashboard: log of ${entries} entries built in ${buildS.toFixed(1)} s`);
+  const t1 = performance.now();
   const d = await startDaemon({ dataDir: data, host: '127.0.0.1', port: 0, logger: pino({ level: 'error' }), rateLimitPerIp: 0, sample: false });
+  const startS = (performance.now() - t1) / 1000;
   try {
-    const auth = { authorization: `Bearer ${new TextDecoder().decode(d.identity.token)}` };
-    const t0 = performance.now();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < entries) {
-        const i = next++;
-        const r = await d.app.inject({ method: 'POST', url: '/log/add', headers: { ...auth, 'content-type': 'application/octet-stream' }, payload: Buffer.from(`bench entry ${i}\n`) });
-        if (r.statusCode !== 200) throw new Error(`log add ${i}: ${r.statusCode} ${r.body.slice(0, 200)}`);
-        if (i % 100_000 === 0 && i > 0) ctx.log(`dashboard: ${i} entries`);
-      }
-    };
-    await Promise.all(Array.from({ length: 512 }, worker));
-    const buildS = (performance.now() - t0) / 1000;
-    ctx.log(`dashboard: log of ${entries} entries built in ${buildS.toFixed(1)} s`);
     const dir = join(d.incomingDir, 'stable', 'x86_64');
     mkdirSync(dir, { recursive: true });
     for (const [name, size] of [['vmlinuz', 8 << 20], ['initramfs.img', 4 << 20], ['rootfs.img', 1 << 20], ['boot.cfg', 512], ['notes.txt', 4096]] as const) {
@@ -79,9 +130,9 @@ async function run(ctx: BenchContext): Promise<string> {
     times.sort((x, y) => x - y);
     const median = times[Math.floor(times.length / 2)]!;
     ctx.record('dashboard.verify.ms', median, `${runs} runs, ${times[0]!.toFixed(0)}–${times[times.length - 1]!.toFixed(0)} ms; log ${entries} entries, release at index ${rel?.index}`);
-    ctx.record('dashboard.pageweight.mib', weight / 1024 / 1024, `${(weight / 1024).toFixed(1)} KiB gzip`);
+    ctx.record('dashboard.pageweight.kib', weight / 1024, `${weight} bytes gzip -9`);
     return [
-      `Log of ${entries.toLocaleString('en')} entries (built in ${buildS.toFixed(1)} s through POST /log/add in-process), then a release of 5 artifacts at index ${rel?.index}.`,
+      `Log of ${entries.toLocaleString('en')} entries (built in ${buildS.toFixed(1)} s through the SQLite storage's appendBatch, in batches of ${BULK_BATCH.toLocaleString('en')}; the daemon then started on it in ${startS.toFixed(1)} s, signing its first checkpoint), then a release of 5 artifacts at index ${rel?.index}.`,
       '',
       '| measure | value |',
       '|---|---|',

@@ -127,6 +127,11 @@ export interface SequencerOptions {
   logger?: SequencerLogger | undefined;
   /** onFatal is called once when the sequencer stops on its own (lost lease, conflict, corrupt state). */
   onFatal?: ((e: TrustError) => void) | undefined;
+  /**
+   * observeCommit is told how long each successful appendBatch took (seconds): the group commit, one storage
+   * transaction with its fsync (the daemon's custody_log_commit_seconds histogram).
+   */
+  observeCommit?: ((seconds: number) => void) | undefined;
 }
 
 /** AddResult is the acknowledgement of an entry: its index, the covering checkpoint and the inclusion proof. */
@@ -470,6 +475,7 @@ export class Sequencer {
           return;
         }
         try {
+          const t0 = performance.now();
           await storage.appendBatch({
             owner: this.#o.holder.owner,
             oldSize,
@@ -478,6 +484,7 @@ export class Sequencer {
             hashes,
             tiles,
           });
+          this.#o.observeCommit?.((performance.now() - t0) / 1000);
         } catch (e) {
           if (this.#o.shared === true && (await this.#lostRace(e, batch, oldSize, newSize))) return;
           const outcome = await this.#resolveAppendFailure(e, oldSize, newSize, hashStart + hashes.length - 1, hashes.at(-1)!);

@@ -26,6 +26,7 @@ import { IoError } from '../errors.ts';
 import { startDaemon, type DaemonOptions, type RunningDaemon } from './daemon.ts';
 import { createDaemonLogger, defaultLogFormat } from './log-format.ts';
 import type { Release } from './provider/releases.ts';
+import { MetricsRelay, isMetricsAnswer } from './ui/metrics.ts';
 import type { LeaderMessage, WorkerConfig } from './worker.ts';
 
 /** ClusterOptions configures {@link startCluster}: the daemon's options and the number of workers. */
@@ -99,12 +100,16 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     a.left.delete(index);
     if (a.left.size === 0) a.done();
   };
+  // GET /metrics on the leader sums the workers' registries, asked over IPC (server/ui/metrics).
+  const relay = new MetricsRelay();
+  const workerMetrics = (): ReturnType<MetricsRelay['collect']> =>
+    relay.collect(new Map([...workers].filter(([, w]) => w.isConnected()).map(([i, w]) => [i, (m: LeaderMessage) => w.send(m)])));
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon({
       ...o,
       logger,
-      leader: { socketPath: socket.path, onRelease: announce },
+      leader: { socketPath: socket.path, onRelease: announce, workerMetrics },
     });
   } catch (e) {
     await socket.cleanup();
@@ -149,6 +154,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
       w.on('message', (m: { type?: string; id?: unknown }) => {
         if (m.type === 'hello') w.send({ ...config, index } satisfies WorkerConfig);
         else if (m.type === 'released' && typeof m.id === 'number') acknowledged(index, m.id);
+        else if (isMetricsAnswer(m)) relay.answer(index, m);
       });
       w.once('listening', (a: { address: string | null; port: number }) => {
         // Replacements ask for the same address as the first workers (port 0 included): the cluster hands them the
@@ -166,6 +172,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
         if (workers.get(index) === w) workers.delete(index);
         // A worker that dies does not hold up releases waiting for its acknowledgement.
         for (const id of [...acks.keys()]) acknowledged(index, id);
+        relay.gone(index);
         reject(new IoError('ERR_IO_NETWORK', `worker ${index} exited before listening on ${o.host}:${o.port} (${signal ?? `code ${code}`})`, {
           hint: 'choose another --port, or stop the process that uses it',
         }));

@@ -64,7 +64,7 @@ import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { loadUiAssets } from './ui/assets.ts';
-import { metricsPlugin } from './ui/metrics.ts';
+import { createDaemonMetrics, metricsPlugin, type DaemonMetrics, type MetricsJson } from './ui/metrics.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
@@ -142,7 +142,14 @@ export interface DaemonOptions {
    * (workers forward what they do not serve, with the client address in X-Forwarded-For) instead of host:port,
    * applies no per-address limits of its own, and calls onRelease after each release record is durably written.
    */
-  leader?: { socketPath: string; onRelease: (r: Release) => void | Promise<void> } | undefined;
+  leader?:
+    | {
+        socketPath: string;
+        onRelease: (r: Release) => void | Promise<void>;
+        /** workerMetrics collects the workers' /metrics registries (server/ui/metrics relay). */
+        workerMetrics?: (() => Promise<MetricsJson[]>) | undefined;
+      }
+    | undefined;
   now?: () => Date;
   /** onFatal is told when the daemon must stop (the log stopped on its own). */
   onFatal?: (e: TrustError) => void;
@@ -404,6 +411,7 @@ interface AppParts {
   tuf: TufRepository | undefined;
   /** auditPath is DATA/audit.jsonl (read by the dashboard's audit route). */
   auditPath: string;
+  metrics: DaemonMetrics;
 }
 
 /**
@@ -419,6 +427,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     tuf: p.tuf === undefined ? undefined : { dir: join(o.dataDir, 'tuf'), rootVersion: p.identity.root.version },
     defaultRelease: o.defaultRelease,
     onError: (e) => p.logger.error({ err: e }, 'provider read failed'),
+    counts: p.metrics.counts,
   });
   const app = Fastify({
     loggerInstance: p.logger,
@@ -445,6 +454,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
               rateLimitGlobal: o.rateLimitGlobal ?? 0,
               maxConnections: o.maxConnections ?? 4096,
               tls: o.tls,
+              counts: p.metrics.counts,
             }),
         }),
   });
@@ -452,7 +462,8 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
   // per-address and global limits are the front's.
   await app.register(rateLimit, { global: false });
   // Not encapsulated: its onResponse hook must see every route.
-  await metricsPlugin(app as unknown as FastifyInstance, { logSize: () => p.service.checkpoint()?.size ?? 0 });
+  p.metrics.setLogSize(() => p.service.checkpoint()?.size ?? 0);
+  await metricsPlugin(app as unknown as FastifyInstance, { metrics: p.metrics, workers: o.leader?.workerMetrics });
   await app.register(providerPlugin, {
     releases: p.releases,
     blobs: p.blobs,
@@ -622,6 +633,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const signers = daemonSigners(identity, record);
 
     const logDir = join(dataDir, 'log');
+    const metrics = createDaemonMetrics();
     const logKeySource = await resolveSecretSource('logKey', { dataDir, secrets });
     const origin =
       o.origin ??
@@ -642,6 +654,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         : {}),
       wrapSigner: signers.checkpoint,
       logger,
+      observeCommit: metrics.observeCommit,
       onFatal: (e) => {
         record('log.fatal', { code: e.code, message: e.message });
         o.onFatal?.(e);
@@ -733,6 +746,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       keyless,
       tuf,
       auditPath: audit.path,
+      metrics,
     });
     const address = await listen(app, o);
 

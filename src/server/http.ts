@@ -93,6 +93,11 @@ export class RequestLimiter {
     this.#globalRefusal = new IoError(code, `the server answers at most ${global} requests per second`);
   }
 
+  /** scopeOf tells which limit made a refusal returned by {@link RequestLimiter.check}. */
+  scopeOf(refusal: TrustError): 'address' | 'global' {
+    return refusal === this.#globalRefusal ? 'global' : 'address';
+  }
+
   /** check counts one request from `ip` and returns the refusal when a limit is reached. */
   check(ip: string): TrustError | undefined {
     const now = Date.now();

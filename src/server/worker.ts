@@ -24,6 +24,7 @@ import { BlobStore } from './provider/blobs.ts';
 import { createFrontServer } from './provider/front.ts';
 import { ReadPath, writeError } from './provider/read-path.ts';
 import { ReleaseMirror } from './provider/release-mirror.ts';
+import { answerMetrics, createProcessMetrics, type MetricsRequest } from './ui/metrics.ts';
 
 /** WorkerConfig is what the leader sends a worker when it starts (over IPC: the TLS key never goes in argv/env). */
 export interface WorkerConfig {
@@ -55,7 +56,7 @@ export interface WorkerConfig {
  * `{type: 'released', id}` once its mirror has reloaded that channel/arch (or failed to), so the leader can answer
  * the publisher only when every worker serves the new release (read-your-writes through any worker).
  */
-export type LeaderMessage = WorkerConfig | { type: 'release'; id: number; channel: string; arch: string };
+export type LeaderMessage = WorkerConfig | { type: 'release'; id: number; channel: string; arch: string } | MetricsRequest;
 
 /** WORKER_DRAIN_MS bounds how long a stopping worker waits for requests in flight. */
 const WORKER_DRAIN_MS = 10_000;
@@ -74,7 +75,7 @@ const FORWARDED_AWAY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwa
  * the body of a refused request holds no connection to the leader. The upstream pool is not capped, so slow
  * clients of one route cannot queue everyone else's requests behind them.
  */
-function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown) => void): (req: IncomingMessage, res: ServerResponse) => void {
+function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown, req: IncomingMessage) => void): (req: IncomingMessage, res: ServerResponse) => void {
   const agent = new Agent({ keepAlive: true });
   return (req, res) => {
     const headers: OutgoingHttpHeaders = {};
@@ -107,7 +108,7 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
         res.destroy();
         return;
       }
-      onError(e);
+      onError(e, req);
       writeError(res, new IoError('ERR_IO_NETWORK', 'the provider could not reach its leader process', { hint: 'retry; the operator finds the cause in the provider log' }), [
         ...extra,
         'connection',
@@ -136,9 +137,11 @@ export async function runWorker(): Promise<void> {
   const pending: Array<{ id: number; channel: string; arch: string }> = [];
   const released = (id: number): void => send({ type: 'released', id });
   const loaded: { mirror?: ReleaseMirror } = {};
+  const metrics = createProcessMetrics();
   const config = await new Promise<WorkerConfig>((resolve) => {
     process.on('message', (m: LeaderMessage) => {
       if (m.type === 'config') resolve(m);
+      else if (m.type === 'metrics') void answerMetrics(metrics.registry, m, send).catch(() => undefined);
       else if (m.type === 'release') {
         if (loaded.mirror === undefined) pending.push(m);
         else
@@ -176,15 +179,20 @@ export async function runWorker(): Promise<void> {
     defaultRelease: config.defaultRelease,
     headers: extra,
     onError: (e) => logger.error({ err: e }, 'provider read failed'),
+    counts: metrics.counts,
   });
   const server = createFrontServer({
     readPath,
-    fallback: forwarder(config.socketPath, extra, (e) => logger.error({ err: e }, 'leader unreachable')),
+    fallback: forwarder(config.socketPath, extra, (e, req) => {
+      metrics.counts.add('front', req.method, 502);
+      logger.error({ err: e }, 'leader unreachable');
+    }),
     rateLimitPerIp: config.rateLimitPerIp,
     rateLimitGlobal: config.rateLimitGlobal,
     maxConnections: config.maxConnections,
     tls: config.tls === undefined ? undefined : { cert: Buffer.from(config.tls.cert, 'base64'), key: Buffer.from(config.tls.key, 'base64') },
     headers: extra,
+    counts: metrics.counts,
   });
 
   // "100 Continue" is the leader's to give (the forwarder relays it): a client that asks first sends no body for a

@@ -14,12 +14,11 @@ import { test } from 'node:test';
 import { build } from 'esbuild';
 import { PrivateKey } from '../../src/crypto/ed25519.ts';
 import { sha256 } from '../../src/crypto/hash.ts';
-import { encodeHex } from '../../src/encoding/bytes.ts';
 import { canonicalizeJcs, canonicalizeTuf } from '../../src/encoding/canonical.ts';
 import type { JsonValue } from '../../src/encoding/json.ts';
 import { manifestSignedBytes, parseManifest } from '../../src/manifest/manifest.ts';
 import { formatCheckpoint } from '../../src/note/checkpoint.ts';
-import { newCosigner } from '../../src/note/cosignature.ts';
+import { formatCosignatureVerifierKey, newCosigner } from '../../src/note/cosignature.ts';
 import { formatVerifierKey, newNoteSigner, signNote } from '../../src/note/note.ts';
 import { get, putIncoming, start } from '../provider/harness.ts';
 import { chromiumMissing, launchChromium } from '../support/chromium.ts';
@@ -58,9 +57,19 @@ test('browser crypto gives the Node code verdicts on the shared vectors', { skip
   const text = formatCheckpoint({ origin: 'example.com/log', size: 42, rootHash: new Uint8Array(32).fill(9) });
   const other = newNoteSigner('example.com/log', PrivateKey.fromSeed(sha256('not the log')));
   const signed = signNote(text, [log, witness]);
+  // The witness line with one bit of its Ed25519 signature flipped (key id and timestamp intact).
+  const tamperedCosig = signed.replace(/(\u2014 witness\.example\/w1 )([A-Za-z0-9+/=]+)\n$/, (_s, head: string, b64: string) => {
+    const raw = Buffer.from(b64, 'base64');
+    raw[raw.length - 1]! ^= 1;
+    return `${head}${raw.toString('base64')}\n`;
+  });
+  assert.notEqual(tamperedCosig, signed);
+  const wVkey = formatCosignatureVerifierKey('witness.example/w1', wKey.publicKey);
   const checkpoints = [
-    { note: signed, ok: true, size: 42, witnessName: 'witness.example/w1', witnessKey: encodeHex(wKey.publicKey.raw), cosigned: true },
-    { note: signed, ok: true, size: 42, witnessName: 'witness.example/w1', witnessKey: encodeHex(logKey.publicKey.raw), cosigned: false },
+    { note: signed, ok: true, size: 42, witnessKey: wVkey, cosigned: 'verified' },
+    { note: tamperedCosig, ok: true, size: 42, witnessKey: wVkey, cosigned: 'invalid' },
+    // Another key under the witness's name: its key id differs, so the cosignature is not verified against it.
+    { note: signed, ok: true, size: 42, witnessKey: formatCosignatureVerifierKey('witness.example/w1', logKey.publicKey), cosigned: 'unpinned' },
     { note: signNote(text, [other]), ok: false },
     { note: signed.replace('\n42\n', '\n43\n'), ok: false },
     { note: signNote(formatCheckpoint({ origin: 'example.com/other', size: 1, rootHash: new Uint8Array(32) }), [log]), ok: false },
@@ -118,5 +127,5 @@ test('browser crypto gives the Node code verdicts on the shared vectors', { skip
   assert.deepEqual(r2.wrong, []);
   assert.equal(r1.counts.ed25519, 151);
   assert.ok((r1.counts.inclusion ?? 0) > 50 && (r1.counts.consistency ?? 0) > 50, JSON.stringify(r1.counts));
-  assert.equal(r1.counts.checkpoints, 5);
+  assert.equal(r1.counts.checkpoints, 6);
 });

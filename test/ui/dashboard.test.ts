@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { PrivateKey } from '../../src/crypto/ed25519.ts';
+import { sha256 } from '../../src/crypto/hash.ts';
+import { cosignCheckpoint, formatCosignatureVerifierKey, newCosigner } from '../../src/note/cosignature.ts';
 import { serveChild } from '../provider/harness.ts';
 import { chromiumMissing, launchChromium } from '../support/chromium.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -21,7 +24,24 @@ import { tmpDir } from '../support/tmp.ts';
 const missing = chromiumMissing();
 if (missing !== undefined) process.stderr.write(`\n*** test/ui/dashboard: ${missing} ***\n\n`);
 
-type Tamper = 'none' | 'manifest' | 'proof' | 'checkpoint';
+type Tamper = 'none' | 'manifest' | 'proof' | 'checkpoint' | 'cosign' | 'cosign-bad';
+
+/** WITNESS is a witness the test plays: the proxy adds its cosignature/v1 line to the checkpoints it relays. */
+const WITNESS_NAME = 'witness.example/dashboard';
+const WITNESS_KEY = PrivateKey.fromSeed(sha256('dashboard test witness'));
+const WITNESS_VKEY = formatCosignatureVerifierKey(WITNESS_NAME, WITNESS_KEY.publicKey);
+
+/** cosign adds the witness's cosignature to a checkpoint note; `bad` flips one bit of its Ed25519 signature. */
+function cosign(note: string, bad: boolean): string {
+  const text = note.slice(0, note.indexOf('\n\n') + 1);
+  let line = cosignCheckpoint(text, newCosigner(WITNESS_NAME, WITNESS_KEY), Math.floor(Date.now() / 1000));
+  if (bad) {
+    const raw = Buffer.from(line.slice(line.lastIndexOf(' ') + 1, -1), 'base64');
+    raw[raw.length - 1]! ^= 1;
+    line = `${line.slice(0, line.lastIndexOf(' '))} ${raw.toString('base64')}\n`;
+  }
+  return note + line;
+}
 
 /** startProxy forwards every request to `target`, rewriting the release documents as `mode()` says. */
 async function startProxy(target: string, mode: () => Tamper): Promise<{ url: string; server: Server }> {
@@ -35,7 +55,9 @@ async function startProxy(target: string, mode: () => Tamper): Promise<{ url: st
       const m = mode();
       const path = req.url ?? '';
       const rewrite =
-        (m === 'manifest' && path.endsWith('/manifest.json')) || ((m === 'proof' || m === 'checkpoint') && path.endsWith('/manifest.json.tlog-proof'));
+        (m === 'manifest' && path.endsWith('/manifest.json')) ||
+        ((m === 'proof' || m === 'checkpoint') && path.endsWith('/manifest.json.tlog-proof')) ||
+        ((m === 'cosign' || m === 'cosign-bad') && path === '/log/checkpoint');
       if (!rewrite) {
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
@@ -48,6 +70,7 @@ async function startProxy(target: string, mode: () => Tamper): Promise<{ url: st
         if (m === 'manifest') body = body.replace(/"version": "([^"]*)"/, '"version": "$1-evil"');
         if (m === 'proof') body = body.replace(/\nindex (\d+)\n([A-Za-z0-9+/])/, (_s, i: string, c: string) => `\nindex ${i}\n${c === 'A' ? 'B' : 'A'}`);
         if (m === 'checkpoint') body = body.replace(/\n\n([^\n]+)\n(\d+)\n/, (_s, o: string, n: string) => `\n\n${o}\n${Number(n) + 1}\n`);
+        if (m === 'cosign' || m === 'cosign-bad') body = cosign(body, m === 'cosign-bad');
         const headers = { ...ur.headers, 'content-length': String(Buffer.byteLength(body)) };
         delete headers.etag;
         res.writeHead(ur.statusCode ?? 502, headers);
@@ -62,7 +85,10 @@ async function startProxy(target: string, mode: () => Tamper): Promise<{ url: st
 }
 
 async function open(page: Page, url: string, hash: string): Promise<void> {
-  await page.goto(`${url}/ui/#/${hash}`);
+  // The same URL again is a same-document navigation (no hashchange, no new render): reload instead.
+  const target = `${url}/ui/#/${hash}`;
+  if (page.url() === target) await page.reload();
+  else await page.goto(target);
   await page.waitForSelector(`main[data-page="${hash}"][data-ready="true"]`, { timeout: 60_000 });
 }
 
@@ -151,11 +177,41 @@ describe('dashboard in Chromium', { skip: missing }, () => {
 
     await open(page, proxy.url, 'trust');
     assert.match((await page.textContent('main')) ?? '', /matches the pin/);
+    // Witness keys: a malformed one is refused; the witness's own key is pinned by the operator (never by the daemon).
+    await page.fill('#pin-witnesses', 'witness.example/x+00000000+AAAA');
+    await page.click('text=Save pins');
+    await page.waitForSelector('[data-pins-saved] .bad');
+    await page.fill('#pin-witnesses', WITNESS_VKEY);
+    await page.click('text=Save pins');
+    await page.waitForFunction(`JSON.parse(localStorage.getItem('custody.pins') ?? '{}').witnesses?.[0] === ${JSON.stringify(WITNESS_VKEY)}`);
+    await open(page, proxy.url, 'trust');
+    assert.equal(await page.inputValue('#pin-witnesses'), WITNESS_VKEY);
     await page.screenshot({ path: join(shots, 'trust.png'), fullPage: true });
+
+    // Witness cosignatures, verified in the browser under the pinned key (c2sp.org/tlog-cosignature, WebCrypto
+    // Ed25519): the proxy plays the witness; a cosignature with one flipped bit is reported INVALID.
+    await open(page, proxy.url, 'log');
+    assert.equal(await page.getAttribute('[data-witnessed]', 'data-witnessed'), '0/1', 'no cosignature yet: 0 of 1 pinned witness');
+    tamper = 'cosign';
+    await open(page, proxy.url, 'log');
+    assert.equal(await page.locator('[data-cosignature]').count(), 1, (await page.textContent('main')) ?? '');
+    assert.equal(await page.getAttribute(`[data-cosignature="${WITNESS_NAME}"]`, 'data-status'), 'verified');
+    assert.equal(await page.getAttribute('[data-witnessed]', 'data-witnessed'), '1/1');
+    await page.screenshot({ path: join(shots, 'log-witnessed.png'), fullPage: true });
+    tamper = 'cosign-bad';
+    await open(page, proxy.url, 'log');
+    assert.equal(await page.getAttribute(`[data-cosignature="${WITNESS_NAME}"]`, 'data-status'), 'invalid');
+    assert.match((await page.textContent(`[data-cosignature="${WITNESS_NAME}"]`)) ?? '', /INVALID/);
+    assert.equal(await page.getAttribute('[data-witnessed]', 'data-witnessed'), '0/1');
+    tamper = 'none';
 
     await open(page, proxy.url, 'health');
     assert.equal(await page.getAttribute('[data-health]', 'data-health'), 'healthy');
     assert.match((await page.textContent('main')) ?? '', /log size\s*\d+/, 'figures from /metrics are shown');
+    // The workers' read path (the release documents the browser fetched) is in the leader's /metrics.
+    const readCount = Number((await page.textContent('[data-metric="requests-read"] td:last-child')) ?? 'NaN');
+    assert.ok(readCount > 0, `read-path requests ${readCount}`);
+    assert.match((await page.textContent('[data-metric="processes"]')) ?? '', /3$/, 'the leader and two workers report');
     await page.screenshot({ path: join(shots, 'health.png'), fullPage: true });
 
     // Phone width: the releases page still verifies, the table stacks.

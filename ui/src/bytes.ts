@@ -2,6 +2,7 @@
  * ui/bytes — byte helpers of the dashboard (browser code): hex and base64 (RFC 4648 §4, canonical only), UTF-8,
  * SHA-256 through WebCrypto, constant-shape comparison. No Node APIs: this folder is bundled for the browser.
  */
+import { UiError } from './errors.ts';
 
 const enc = new TextEncoder();
 
@@ -32,7 +33,7 @@ export function hex(b: Uint8Array): string {
 
 /** fromHex decodes lowercase hex of the given byte length (throws otherwise). */
 export function fromHex(s: string, len?: number): Uint8Array {
-  if (!/^(?:[0-9a-f]{2})*$/.test(s) || (len !== undefined && s.length !== len * 2)) throw new Error(`expected ${len ?? 'some'} bytes of lowercase hex`);
+  if (!/^(?:[0-9a-f]{2})*$/.test(s) || (len !== undefined && s.length !== len * 2)) throw new UiError(`expected ${len ?? 'some'} bytes of lowercase hex`);
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(i * 2, i * 2 + 2), 16);
   return out;
@@ -40,12 +41,17 @@ export function fromHex(s: string, len?: number): Uint8Array {
 
 /** fromBase64 decodes canonical standard base64 (padding required; re-encoding must give the same text). */
 export function fromBase64(s: string, len?: number): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error('expected base64');
-  const bin = atob(s);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new UiError('expected base64');
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch {
+    throw new UiError('expected base64');
+  }
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  if (toBase64(out) !== s) throw new Error('expected canonical base64');
-  if (len !== undefined && out.length !== len) throw new Error(`expected ${len} bytes of base64, got ${out.length}`);
+  if (toBase64(out) !== s) throw new UiError('expected canonical base64');
+  if (len !== undefined && out.length !== len) throw new UiError(`expected ${len} bytes of base64, got ${out.length}`);
   return out;
 }
 
@@ -64,9 +70,14 @@ export function equal(a: Uint8Array, b: Uint8Array): boolean {
   return d === 0;
 }
 
+/** ab gives WebCrypto a view on an ArrayBuffer (copying one on a SharedArrayBuffer, which it refuses). */
+function ab(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  return b.buffer instanceof ArrayBuffer ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b);
+}
+
 /** sha256 hashes with WebCrypto. */
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', data as BufferSource));
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', ab(data)));
 }
 
 /**
@@ -76,8 +87,8 @@ export async function sha256(data: Uint8Array): Promise<Uint8Array> {
 export async function ed25519Verify(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    const key = await crypto.subtle.importKey('raw', publicKey as BufferSource, { name: 'Ed25519' }, false, ['verify']);
-    return await crypto.subtle.verify({ name: 'Ed25519' }, key, signature as BufferSource, message as BufferSource);
+    const key = await crypto.subtle.importKey('raw', ab(publicKey), { name: 'Ed25519' }, false, ['verify']);
+    return await crypto.subtle.verify({ name: 'Ed25519' }, key, ab(signature), ab(message));
   } catch {
     return false;
   }

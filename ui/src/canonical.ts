@@ -3,6 +3,7 @@
  * records) and TUF canonical JSON (OLPC rules as securesystemslib writes them; root.json). Same rules as
  * src/encoding/canonical.ts, which the Node code signs with.
  */
+import { UiError } from './errors.ts';
 
 /** JsonValue is what JSON.parse returns. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -10,7 +11,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
 function jcs(v: JsonValue): string {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new Error('canonical json: non-finite number');
+    if (!Number.isFinite(v)) throw new UiError('canonical json: non-finite number');
     return JSON.stringify(v);
   }
   if (Array.isArray(v)) return '[' + v.map(jcs).join(',') + ']';
@@ -28,7 +29,7 @@ function tuf(v: JsonValue): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'string') return '"' + v.replace(/[\\"]/g, (c) => '\\' + c) + '"';
   if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new Error('tuf canonical json: only integers can be signed');
+    if (!Number.isSafeInteger(v)) throw new UiError('tuf canonical json: only integers can be signed');
     return String(v);
   }
   if (Array.isArray(v)) return '[' + v.map(tuf).join(',') + ']';

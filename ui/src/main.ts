@@ -5,10 +5,14 @@
  * visit or set by the operator on the Trust page); the admin token lives in sessionStorage only and is sent only to
  * this origin. No inline script or style (the page runs under a strict CSP); DOM built with createElement.
  */
+import { parseConsistencyAnswer, parseInfo, parseProofAnswer, type Info } from './api.ts';
+import { parseAuditEvents, verifyAuditChain } from './audit.ts';
 import { fromBase64, hex, sha256, toBase64, utf8 } from './bytes.ts';
-import { canonicalJcs, type JsonValue } from './canonical.ts';
+import type { JsonValue } from './canonical.ts';
+import { parseJson } from './json.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.ts';
-import { openCheckpoint, parseVerifierKey, type VerifiedCheckpoint } from './note.ts';
+import { openCheckpoint, parseProofFile, parseVerifierKey, parseWitnessKey, type VerifiedCheckpoint, type VerifierKey } from './note.ts';
+import { parsePrometheusText, sum, type Sample } from './prom.ts';
 import { CHECK_LABELS, parseRoot, verifyRelease, type CheckName, type Root } from './verify.ts';
 
 type Child = Node | string;
@@ -25,12 +29,6 @@ function svg(tag: string, attrs: Record<string, string>, ...kids: Child[]): SVGE
   return e;
 }
 
-interface Info {
-  trust: { fingerprint: string; root_url: string };
-  log: { url: string; vkey: string; tree_size: number };
-  releases: Array<{ channel: string; arch: string; version: string; sequence: number; digest: string; expires_at: string; log_index: number; manifest_url: string }>;
-}
-
 const MAX_TEXT = 2 * 1024 * 1024;
 /** getText fetches a same-origin path (never another origin) with a size cap. */
 async function getText(path: string, init: RequestInit = {}): Promise<string> {
@@ -41,29 +39,50 @@ async function getText(path: string, init: RequestInit = {}): Promise<string> {
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${t.slice(0, 200)}`);
   return t;
 }
-async function getJson<T>(path: string, init: RequestInit = {}): Promise<T> {
-  return JSON.parse(await getText(path, init)) as T;
+async function getInfo(): Promise<Info> {
+  return parseInfo(await getText('/'));
 }
 
 // ---- pins (localStorage: public values only) and the admin token (sessionStorage) ----
+/**
+ * Pins are what this browser trusts. The root fingerprint and the log key are pinned on the first visit from what the
+ * daemon announces (trust on first use, said on the page). Witness keys never are: a witness is worth something only
+ * as a party independent of the log's operator, so its key must come from the witness's operator (the line `custody
+ * witness serve` prints), pasted on the Trust page; a key announced by the daemon would be the log's own word.
+ */
 interface Pins {
   fingerprint: string;
   vkey: string;
+  /** witnesses are cosignature/v1 verifier keys (c2sp.org/tlog-cosignature), as the operator pasted them. */
+  witnesses: string[];
   firstUse: boolean;
 }
 const PIN_KEY = 'custody.pins';
+function savePins(p: Omit<Pins, 'firstUse'>): void {
+  localStorage.setItem(PIN_KEY, JSON.stringify({ fingerprint: p.fingerprint, vkey: p.vkey, witnesses: p.witnesses }));
+}
 function loadPins(info: Info): Pins {
   const raw = localStorage.getItem(PIN_KEY);
   if (raw !== null) {
     try {
-      const p = JSON.parse(raw) as { fingerprint: string; vkey: string };
-      if (typeof p.fingerprint === 'string' && typeof p.vkey === 'string') return { ...p, firstUse: false };
+      const p = JSON.parse(raw) as { fingerprint?: unknown; vkey?: unknown; witnesses?: unknown };
+      if (typeof p.fingerprint === 'string' && typeof p.vkey === 'string') {
+        const witnesses = Array.isArray(p.witnesses) ? p.witnesses.filter((w): w is string => typeof w === 'string').slice(0, 32) : [];
+        return { fingerprint: p.fingerprint, vkey: p.vkey, witnesses, firstUse: false };
+      }
     } catch {
       // replaced below
     }
   }
-  localStorage.setItem(PIN_KEY, JSON.stringify({ fingerprint: info.trust.fingerprint, vkey: info.log.vkey }));
-  return { fingerprint: info.trust.fingerprint, vkey: info.log.vkey, firstUse: true };
+  const pins = { fingerprint: info.trust.fingerprint, vkey: info.log.vkey, witnesses: [] };
+  savePins(pins);
+  return { ...pins, firstUse: true };
+}
+/** witnessKeys parses the pinned witness keys (a malformed one is skipped: the Trust page refuses to save those). */
+async function witnessKeys(pins: Pins): Promise<VerifierKey[]> {
+  const out: VerifierKey[] = [];
+  for (const w of pins.witnesses) out.push(...(await parseWitnessKey(w).then((k) => [k], () => [])));
+  return out;
 }
 function adminToken(): string | undefined {
   return sessionStorage.getItem('custody.admin') ?? undefined;
@@ -92,8 +111,8 @@ function remember(cp: VerifiedCheckpoint): void {
   localStorage.setItem(SEEN_KEY, JSON.stringify(all.slice(-200)));
 }
 
-async function latestCheckpoint(pins: Pins): Promise<VerifiedCheckpoint> {
-  return openCheckpoint(await getText('/log/checkpoint'), await parseVerifierKey(pins.vkey));
+async function latestCheckpoint(pins: Pins, witnesses: readonly VerifierKey[] = []): Promise<VerifiedCheckpoint> {
+  return openCheckpoint(await getText('/log/checkpoint'), await parseVerifierKey(pins.vkey), witnesses);
 }
 
 function status(ok: boolean | undefined, text: string): HTMLElement {
@@ -133,8 +152,8 @@ async function releasesPage(main: HTMLElement, info: Info, pins: Pins): Promise<
       cell('Channel/arch', el('strong', {}, `${r.channel}/${r.arch}`)),
       cell('Version', r.version),
       cell('Sequence', String(r.sequence)),
-      cell('Expires', el('span', { 'data-expires': r.expires_at, title: r.expires_at }, countdown(r.expires_at))),
-      cell('Log index', String(r.log_index)),
+      cell('Expires', el('span', { 'data-expires': r.expiresAt, title: r.expiresAt }, countdown(r.expiresAt))),
+      cell('Log index', String(r.logIndex)),
       cell('Verify', btn, out));
   });
   main.append(table(['Channel/arch', 'Version', 'Sequence', 'Expires in', 'Log index', 'Verify'], rows, `${info.releases.length} release(s); the list is the server's claim — verify each.`));
@@ -152,7 +171,7 @@ async function verifyOne(r: Info['releases'][number], out: HTMLElement, pins: Pi
   const verdict = el('p', { class: 'verdict', role: 'status' }, 'verifying…');
   out.append(list, verdict);
   try {
-    const [rootText, manifestText, proofText] = await Promise.all([getText('/trust/root.json'), getText(r.manifest_url), getText(`${r.manifest_url}.tlog-proof`)]);
+    const [rootText, manifestText, proofText] = await Promise.all([getText('/trust/root.json'), getText(r.manifestUrl), getText(`${r.manifestUrl}.tlog-proof`)]);
     const v = await verifyRelease({ channel: r.channel, arch: r.arch, rootText, manifestText, proofText, pinnedFingerprint: pins.fingerprint, logKey: await parseVerifierKey(pins.vkey), now: new Date() }, (c) => {
       const li = items.get(c.name)!;
       li.setAttribute('data-status', c.ok ? 'pass' : 'fail');
@@ -161,9 +180,10 @@ async function verifyOne(r: Info['releases'][number], out: HTMLElement, pins: Pi
     if (v.ok) {
       verdict.replaceChildren(el('span', { class: 'ok', 'data-verdict': 'verified' }, `✓ release verified: ${r.channel}/${r.arch}`));
       if (v.checkpoint) remember(v.checkpoint);
-      const doc = JSON.parse(manifestText) as { artifacts: Record<string, { filename: string; size_bytes: number; hash: string }> };
+      // Verified above: the manifest's signed body (parsed again only to list it).
+      const doc = parseJson(manifestText, 'manifest') as { artifacts?: Record<string, { filename?: unknown; size_bytes?: unknown; hash?: unknown }> };
       out.append(el('h3', {}, 'Signed by'), el('ul', {}, ...(v.signers ?? []).map((k) => el('li', {}, el('code', {}, k), ' ', el('span', { class: 'muted' }, keyName(root, k))))));
-      out.append(table(['Name', 'File', 'Size', 'SHA-256'], Object.entries(doc.artifacts).map(([n, a]) => el('tr', {}, cell('Name', n), cell('File', a.filename), cell('Size', `${a.size_bytes} B`), cell('SHA-256', el('code', {}, a.hash)))), 'Artifacts (signed)'));
+      out.append(table(['Name', 'File', 'Size', 'SHA-256'], Object.entries(doc.artifacts ?? {}).map(([n, a]) => el('tr', {}, cell('Name', n), cell('File', String(a.filename)), cell('Size', `${String(a.size_bytes)} B`), cell('SHA-256', el('code', {}, String(a.hash))))), 'Artifacts (signed)'));
     } else {
       const failed = v.checks.find((c) => !c.ok);
       verdict.replaceChildren(el('span', { class: 'bad', 'data-verdict': 'failed', 'data-failed-check': failed?.name ?? '' }, `✗ verification failed at “${failed?.name ?? '?'}”: ${failed?.detail ?? ''}`));
@@ -184,18 +204,19 @@ function keyName(root: Root | undefined, id: string): string {
 async function logPage(main: HTMLElement, pins: Pins): Promise<void> {
   main.append(el('h2', {}, 'Transparency log'));
   const before = seenCheckpoints();
-  const cp = await latestCheckpoint(pins);
+  const witnesses = await witnessKeys(pins);
+  const cp = await latestCheckpoint(pins, witnesses);
   const prev = before[before.length - 1];
   main.append(el('div', { class: 'card' }, el('h3', {}, 'Latest checkpoint'), status(true, `signed by the pinned log key ${pins.vkey.split('+')[0] ?? ''}`), el('pre', { 'data-checkpoint': '' }, cp.note)));
-  main.append(el('h3', {}, 'Witness cosignatures'), cp.cosignatures.length === 0 ? el('p', { class: 'muted' }, 'none on this checkpoint') : el('ul', {}, ...cp.cosignatures.map((c) => el('li', {}, `${c.name} (${c.keyId}) at ${new Date(c.time * 1000).toISOString()} — ${c.verified === undefined ? 'witness key not pinned here' : c.verified ? 'verified' : 'INVALID'}`))));
+  main.append(el('h3', {}, 'Witness cosignatures'), cosignatureList(cp, witnesses));
   const cons = el('p', { 'data-consistency': '' });
   main.append(el('h3', {}, 'Consistency with your last visit'), cons);
   if (prev === undefined) cons.append(status(undefined, 'first visit: this checkpoint is remembered for the next one'));
   else if (prev.size > cp.size) cons.append(status(false, `the log shrank: ${prev.size} → ${cp.size}`));
   else if (prev.size === 0) cons.append(status(true, `size 0 → ${cp.size}: every tree extends the empty one`));
   else {
-    const p = await getJson<{ proof: string[] }>(`/ui/api/log/consistency?from=${prev.size}&to=${cp.size}`);
-    const ok = await verifyConsistency(prev.size, cp.size, p.proof.map((h) => fromBase64(h, 32)), fromBase64(prev.root, 32), cp.rootHash);
+    const p = parseConsistencyAnswer(await getText(`/ui/api/log/consistency?from=${prev.size}&to=${cp.size}`));
+    const ok = await verifyConsistency(prev.size, cp.size, p.proof, fromBase64(prev.root, 32), cp.rootHash);
     cons.setAttribute('data-ok', String(ok));
     cons.append(status(ok, ok ? `size ${prev.size} → ${cp.size}: append-only` : `size ${prev.size} → ${cp.size}: NOT consistent — the log forked or was rewritten`));
     if (!ok) {
@@ -216,20 +237,43 @@ async function logPage(main: HTMLElement, pins: Pins): Promise<void> {
   main.append(el('h3', {}, 'Entry lookup'), form, res);
 }
 
+/**
+ * cosignatureList shows each witness cosignature of the checkpoint (c2sp.org/tlog-cosignature) with its verdict under
+ * the pinned witness keys — verified, INVALID, or not pinned here (never counted) — and how many pinned witnesses
+ * cosigned.
+ */
+function cosignatureList(cp: VerifiedCheckpoint, witnesses: readonly VerifierKey[]): HTMLElement {
+  const box = el('div', { 'data-witnesses': '' });
+  const good = new Set(cp.cosignatures.filter((c) => c.verified === true).map((c) => `${c.name}+${c.keyId}`));
+  box.append(el('p', { 'data-witnessed': `${good.size}/${witnesses.length}` }, status(witnesses.length === 0 ? undefined : good.size === witnesses.length,
+    witnesses.length === 0
+      ? 'no witness keys pinned in this browser (pin them on the Trust page)'
+      : `${good.size} of ${witnesses.length} pinned witness(es) cosigned this checkpoint`)));
+  if (cp.cosignatures.length === 0) box.append(el('p', { class: 'muted' }, 'no cosignatures on this checkpoint'));
+  else {
+    box.append(el('ul', {}, ...cp.cosignatures.map((c) => {
+      const verdict = c.verified === undefined ? 'unpinned' : c.verified ? 'verified' : 'invalid';
+      const text = `${c.name} (${c.keyId}) at ${new Date(c.time * 1000).toISOString()} — ${verdict === 'unpinned' ? 'witness key not pinned here' : verdict === 'verified' ? 'verified' : 'INVALID: the signature does not verify under the pinned key'}`;
+      return el('li', { 'data-cosignature': c.name, 'data-status': verdict }, status(c.verified, text));
+    })));
+  }
+  return box;
+}
+
 async function lookup(q: string, cp: VerifiedCheckpoint, res: HTMLElement): Promise<void> {
   res.replaceChildren(status(undefined, 'looking up…'));
   try {
     let index: number;
     if (/^(?:0|[1-9][0-9]{0,15})$/.test(q)) index = Number(q);
     else {
-      const info = await getJson<Info>('/');
+      const info = await getInfo();
       const r = info.releases.find((x) => x.digest === q);
       if (r === undefined) throw new Error('no current release has that manifest digest (only current releases are indexed by digest)');
-      index = r.log_index;
+      index = r.logIndex;
     }
-    const p = await getJson<{ entry: string; proof: string[] }>(`/ui/api/log/proof?index=${index}&size=${cp.size}`);
-    const entry = fromBase64(p.entry);
-    const ok = await verifyInclusion(await leafHash(entry), index, cp.size, p.proof.map((h) => fromBase64(h, 32)), cp.rootHash);
+    const p = parseProofAnswer(await getText(`/ui/api/log/proof?index=${index}&size=${cp.size}`));
+    const entry = p.entry;
+    const ok = await verifyInclusion(await leafHash(entry), index, cp.size, p.proof, cp.rootHash);
     res.replaceChildren(status(ok, `entry ${index} ${ok ? 'is included in' : 'is NOT proven in'} the checkpoint of size ${cp.size}`), el('pre', { 'data-entry': String(index) }, new TextDecoder().decode(entry)));
   } catch (e) {
     res.replaceChildren(status(false, String(e)));
@@ -257,13 +301,12 @@ async function auditPage(main: HTMLElement, pins: Pins): Promise<void> {
   main.append(anchorOut);
   let head: { seq: number; head: string } | undefined;
   try {
-    const a = await getJson<{ entry: string; proof: string }>('/audit/anchor');
-    const m = /^custody\.audit\/v1\nseq (0|[1-9][0-9]*)\nhead ([0-9a-f]{64})\n$/.exec(a.entry);
-    if (!m) throw new Error('malformed anchor entry');
-    const { parseProofFile } = await import('./note.ts');
+    const a = parseJson(await getText('/audit/anchor'), 'audit anchor') as { entry?: unknown; proof?: unknown };
+    const m = typeof a.entry === 'string' ? /^custody\.audit\/v1\nseq (0|[1-9][0-9]{0,15})\nhead ([0-9a-f]{64})\n$/.exec(a.entry) : null;
+    if (!m || typeof a.proof !== 'string') throw new Error('malformed anchor');
     const pf = parseProofFile(a.proof);
     const cp = await openCheckpoint(pf.checkpoint, await parseVerifierKey(pins.vkey));
-    const ok = await verifyInclusion(await leafHash(utf8(a.entry)), pf.index, cp.size, pf.proof, cp.rootHash);
+    const ok = await verifyInclusion(await leafHash(utf8(m[0])), pf.index, cp.size, pf.proof, cp.rootHash);
     if (!ok) throw new Error('the anchor inclusion proof does not verify');
     head = { seq: Number(m[1]), head: m[2]! };
     anchorOut.append(status(true, `anchored head: record ${head.seq}, hash ${head.head.slice(0, 16)}… logged at index ${pf.index}`));
@@ -287,17 +330,9 @@ async function auditEvents(out: HTMLElement, head: { seq: number; head: string }
   out.replaceChildren(status(undefined, 'loading…'));
   try {
     const text = await getText('/admin/v1/audit/events?limit=500', { headers: { authorization: `Bearer ${adminToken() ?? ''}` } });
-    const recs = text.split('\n').filter((l) => l !== '').map((l) => ({ line: l, rec: JSON.parse(l) as Record<string, JsonValue> }));
+    const recs = parseAuditEvents(text);
     // Re-hash every record and check each links to the one before (docs/audit.md).
-    let chainOk = true;
-    let prevHash: string | undefined;
-    for (const { line, rec } of recs) {
-      const body = { ...rec };
-      delete body.hash;
-      const h = hex(await sha256(utf8('custody-audit:v1:' + canonicalJcs(body))));
-      if (h !== rec.hash || canonicalJcs(rec) !== line || (prevHash !== undefined && rec.prev !== prevHash)) chainOk = false;
-      prevHash = String(rec.hash);
-    }
+    const chainOk = (await verifyAuditChain(recs)).ok;
     const anchored = head !== undefined && recs.some(({ rec }) => rec.seq === head.seq && rec.hash === head.head);
     const filter = el('input', { id: 'filter', placeholder: 'event name contains…' });
     const tbody = el('tbody', {});
@@ -329,11 +364,30 @@ async function trustPage(main: HTMLElement, info: Info, pins: Pins): Promise<voi
     el('p', {}, 'Pinned log key: ', el('code', {}, pins.vkey), pins.vkey === info.log.vkey ? '' : ' (the server now announces another key!)')));
   const fpIn = el('input', { id: 'pin-fp', value: pins.fingerprint, size: '40' });
   const vkIn = el('input', { id: 'pin-vkey', value: pins.vkey, size: '40' });
-  const form = el('form', {}, el('label', { for: 'pin-fp' }, 'Root fingerprint'), fpIn, el('label', { for: 'pin-vkey' }, 'Log key'), vkIn, el('button', { type: 'submit' }, 'Save pins'));
+  const wIn = el('textarea', { id: 'pin-witnesses', rows: '3', cols: '60', spellcheck: 'false', 'aria-describedby': 'pin-witnesses-help' });
+  wIn.value = pins.witnesses.join('\n');
+  const formOut = el('p', { role: 'status', 'data-pins-saved': '' });
+  const form = el('form', {},
+    el('label', { for: 'pin-fp' }, 'Root fingerprint'), fpIn,
+    el('label', { for: 'pin-vkey' }, 'Log key'), vkIn,
+    el('label', { for: 'pin-witnesses' }, 'Witness keys (one per line)'), wIn,
+    el('p', { id: 'pin-witnesses-help', class: 'muted' }, 'cosignature/v1 verifier keys (name+id+key, type 0x04) as each witness\'s operator publishes them (`custody witness serve` prints it). The daemon never supplies these: take them from the witness.'),
+    el('button', { type: 'submit' }, 'Save pins'), formOut);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    localStorage.setItem(PIN_KEY, JSON.stringify({ fingerprint: fpIn.value.trim(), vkey: vkIn.value.trim() }));
-    location.reload();
+    void (async () => {
+      const witnesses = wIn.value.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      try {
+        if (witnesses.length > 32) throw new Error('at most 32 witness keys');
+        for (const w of witnesses) await parseWitnessKey(w).catch((e: unknown) => Promise.reject(new Error(`${w.slice(0, 60)}: ${e instanceof Error ? e.message : String(e)}`)));
+        await parseVerifierKey(vkIn.value.trim());
+      } catch (e) {
+        formOut.replaceChildren(status(false, `not saved: ${e instanceof Error ? e.message : String(e)}`));
+        return;
+      }
+      savePins({ fingerprint: fpIn.value.trim(), vkey: vkIn.value.trim(), witnesses: [...new Set(witnesses)] });
+      location.reload();
+    })();
   });
   main.append(form);
   // Versions: walk /trust/1.root.json … while they exist; each must verify under its own keys.
@@ -361,23 +415,76 @@ async function trustPage(main: HTMLElement, info: Info, pins: Pins): Promise<voi
   }
 }
 
-async function healthPage(main: HTMLElement): Promise<void> {
+/** MetricsSample is what the Health page remembers of one /metrics answer (sessionStorage, this tab only). */
+interface MetricsSample {
+  at: number;
+  requests: number;
+  limited: number;
+}
+const METRICS_KEY = 'custody.metrics';
+/** HEALTH_REFRESH_MS: the Health page re-reads /metrics this often while it is shown. */
+const HEALTH_REFRESH_MS = 15_000;
+
+/** perMinute is the rate of a counter between the oldest sample of the last 10 minutes and now ('—' without one). */
+function perMinute(samples: readonly MetricsSample[], now: MetricsSample, pick: (s: MetricsSample) => number): string {
+  const old = samples.find((s) => now.at - s.at <= 600_000 && now.at - s.at >= 1_000);
+  if (old === undefined || pick(now) < pick(old)) return '— (needs a second reading)';
+  return `${((pick(now) - pick(old)) / ((now.at - old.at) / 60_000)).toFixed(1)} per minute (over ${Math.round((now.at - old.at) / 1000)} s)`;
+}
+
+async function metricsTable(): Promise<HTMLElement> {
+  // Prometheus text from /metrics: the daemon's own figures (not verified; informative).
+  let m: Sample[];
+  try {
+    m = parsePrometheusText(await getText('/metrics'));
+  } catch (e) {
+    return el('p', {}, status(false, `/metrics: ${e instanceof Error ? e.message : String(e)}`));
+  }
+  const now: MetricsSample = { at: Date.now(), requests: sum(m, 'custody_http_requests_total'), limited: sum(m, 'custody_http_rate_limited_total') };
+  let samples: MetricsSample[] = [];
+  try {
+    const v = JSON.parse(sessionStorage.getItem(METRICS_KEY) ?? '[]') as unknown;
+    if (Array.isArray(v)) samples = v.filter((x): x is MetricsSample => typeof x === 'object' && x !== null && typeof (x as MetricsSample).at === 'number');
+  } catch {
+    samples = [];
+  }
+  const requestsRate = perMinute(samples, now, (s) => s.requests);
+  const limitedRate = perMinute(samples, now, (s) => s.limited);
+  sessionStorage.setItem(METRICS_KEY, JSON.stringify([...samples.filter((s) => now.at - s.at <= 600_000), now].slice(-80)));
+  const ms = (seconds: number, count: number): string => (count === 0 ? '—' : `${((seconds / count) * 1000).toFixed(2)} ms`);
+  const rows: Array<[string, string, string]> = [
+    ['requests', 'requests answered, all processes', `${now.requests} · ${requestsRate}`],
+    ['requests-read', '… by the read path (manifests, artifacts, blobs; the workers)', String(sum(m, 'custody_http_requests_total', { handler: 'read' }))],
+    ['requests-app', '… by the daemon routes (admin, log, info, dashboard)', String(sum(m, 'custody_http_requests_total', { handler: 'app' }))],
+    ['rate-limited', 'refused 429 by the rate limits', `${now.limited} · ${limitedRate}`],
+    ['refused-429', 'all 429 answers (rate limits and per-route limits)', String(sum(m, 'custody_http_requests_total', { status: '429' }))],
+    ['latency', 'mean latency of the daemon routes', ms(sum(m, 'custody_http_request_duration_seconds_sum'), sum(m, 'custody_http_request_duration_seconds_count'))],
+    ['log-size', 'log size', String(sum(m, 'custody_log_size'))],
+    ['appends', 'log appends since start', String(sum(m, 'custody_log_appends_since_start'))],
+    ['commit', 'log group commits (fsync): count, mean time', `${sum(m, 'custody_log_commit_seconds_count')}, ${ms(sum(m, 'custody_log_commit_seconds_sum'), sum(m, 'custody_log_commit_seconds_count'))}`],
+    ['processes', 'processes reporting', String(sum(m, 'custody_metrics_processes'))],
+  ];
+  return table(['Metric', 'Value'], rows.map(([id, k, v]) => el('tr', { 'data-metric': id }, cell('Metric', k), cell('Value', v))), `From /metrics (Prometheus), read ${new Date(now.at).toISOString().slice(11, 19)} UTC; refreshed every ${HEALTH_REFRESH_MS / 1000} s`);
+}
+
+async function healthPage(main: HTMLElement, gen: number): Promise<void> {
   main.append(el('h2', {}, 'Health'));
   const r = await fetch('/health', { cache: 'no-store' });
-  const h = (await r.json()) as { status: string; checks: Record<string, JsonValue> };
-  main.append(el('p', { 'data-health': h.status }, status(h.status === 'healthy', `${h.status} (HTTP ${r.status})`)));
-  main.append(table(['Check', 'Value'], Object.entries(h.checks).map(([k, v]) => el('tr', {}, cell('Check', k), cell('Value', String(v)))), 'Readiness checks'));
-  // Prometheus text from /metrics: the daemon's own figures (not verified; informative).
-  const text = await getText('/metrics').catch(() => '');
-  const sum = (name: string): number => text.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + (Number(l.split(' ').pop()) || 0), 0);
-  const rows: Array<[string, string]> = [
-    ['requests answered (admin, log, info, dashboard routes)', String(sum('custody_http_requests_total{'))],
-    ['of which refused 429 (rate limited)', String(sum('custody_http_requests_total{method="GET",status="429"}') + sum('custody_http_requests_total{method="POST",status="429"}'))],
-    ['mean latency', `${((sum('custody_http_request_duration_seconds_sum') / Math.max(1, sum('custody_http_request_duration_seconds_count'))) * 1000).toFixed(1)} ms`],
-    ['log size', String(sum('custody_log_size '))],
-    ['log appends since start', String(sum('custody_log_appends_since_start '))],
-  ];
-  main.append(table(['Metric', 'Value'], rows.map(([k, v]) => el('tr', {}, cell('Metric', k), cell('Value', v))), 'From /metrics (Prometheus)'));
+  const h = parseJson(await r.text(), '/health') as { status?: unknown; checks?: Record<string, JsonValue> };
+  const st = String(h.status);
+  main.append(el('p', { 'data-health': st }, status(st === 'healthy', `${st} (HTTP ${r.status})`)));
+  main.append(table(['Check', 'Value'], Object.entries(h.checks ?? {}).map(([k, v]) => el('tr', {}, cell('Check', k), cell('Value', String(v)))), 'Readiness checks'));
+  const box = el('div', { 'data-metrics': '' }, await metricsTable());
+  main.append(box);
+  const refresh = (): void => {
+    if (gen !== routeGeneration) return;
+    void metricsTable().then((t) => {
+      if (gen !== routeGeneration) return;
+      box.replaceChildren(t);
+      setTimeout(refresh, HEALTH_REFRESH_MS);
+    });
+  };
+  setTimeout(refresh, HEALTH_REFRESH_MS);
 }
 
 // ---- router ----
@@ -397,13 +504,13 @@ async function route(): Promise<void> {
   document.title = `Custody — ${page}`;
   const main = el('div', {});
   try {
-    const info = await getJson<Info>('/');
+    const info = await getInfo();
     const pins = loadPins(info);
     if (page === 'releases') await releasesPage(main, info, pins);
     else if (page === 'log') await logPage(main, pins);
     else if (page === 'audit') await auditPage(main, pins);
     else if (page === 'trust') await trustPage(main, info, pins);
-    else await healthPage(main);
+    else await healthPage(main, gen);
   } catch (e) {
     main.append(status(false, String(e)));
   }

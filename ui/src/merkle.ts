@@ -3,6 +3,7 @@
  * proofs (RFC 9162 §2.1.3.2) and consistency proofs (§2.1.4.2). Mirrors src/tlog/merkle.ts verifyInclusion and
  * verifyConsistency, and is tested against the same transparency-dev/merkle vectors (test/ui).
  */
+import { UiError } from './errors.ts';
 import { concat, equal, sha256 } from './bytes.ts';
 
 /** leafHash is SHA-256(0x00 ‖ entry). */
@@ -15,8 +16,8 @@ function node(l: Uint8Array, r: Uint8Array): Promise<Uint8Array> {
 }
 
 function checkHashes(hs: readonly Uint8Array[]): void {
-  if (hs.length > 64) throw new Error('proof too long');
-  for (const h of hs) if (h.length !== 32) throw new Error('proof hash is not 32 bytes');
+  if (hs.length > 64) throw new UiError('proof too long');
+  for (const h of hs) if (h.length !== 32) throw new UiError('proof hash is not 32 bytes');
 }
 
 /**
@@ -25,13 +26,13 @@ function checkHashes(hs: readonly Uint8Array[]): void {
  */
 export async function rootFromInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[]): Promise<Uint8Array> {
   checkHashes([...proof, leaf]);
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) throw new Error('index outside the tree');
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) throw new UiError('index outside the tree');
   // BigInt: the shifts below must not wrap at 2^32.
   let fn = BigInt(index);
   let sn = BigInt(size - 1);
   let r = leaf;
   for (const p of proof) {
-    if (sn === 0n) throw new Error('inclusion proof too long');
+    if (sn === 0n) throw new UiError('inclusion proof too long');
     if ((fn & 1n) === 1n || fn === sn) {
       r = await node(p, r);
       if ((fn & 1n) === 0n) while ((fn & 1n) === 0n && fn !== 0n) {
@@ -42,7 +43,7 @@ export async function rootFromInclusion(leaf: Uint8Array, index: number, size: n
     fn >>= 1n;
     sn >>= 1n;
   }
-  if (sn !== 0n) throw new Error('inclusion proof too short');
+  if (sn !== 0n) throw new UiError('inclusion proof too short');
   return r;
 }
 

@@ -6,21 +6,30 @@
  * transparency-log inclusion (`custody.manifest/v1` entry, c2sp.org/tlog-proof@v1 against a checkpoint signed by the
  * pinned log key). Each step is reported as a named check so the page can show which one failed.
  */
+import { UiError } from './errors.ts';
 import { ed25519Verify, fromHex, hex, sha256, utf8 } from './bytes.ts';
 import { canonicalJcs, canonicalTuf, type JsonValue } from './canonical.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
+import { parseJson } from './json.ts';
 import { openCheckpoint, parseProofFile, type VerifiedCheckpoint, type VerifierKey } from './note.ts';
 
 type Obj = { [k: string]: JsonValue };
 
 function obj(v: JsonValue | undefined, what: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what}: expected an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UiError(`${what}: expected an object`);
   return v;
 }
 
 function str(v: JsonValue | undefined, what: string): string {
-  if (typeof v !== 'string') throw new Error(`${what}: expected a string`);
+  if (typeof v !== 'string') throw new UiError(`${what}: expected a string`);
   return v;
+}
+
+/** date reads a timestamp (RFC 3339 as the Node code writes it); an unreadable one is refused, never Invalid Date. */
+function date(v: string, what: string): Date {
+  const d = new Date(v);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(d.getTime())) throw new UiError(`${what}: expected an RFC 3339 time`);
+  return d;
 }
 
 /** RootKey is an Ed25519 key of a root. */
@@ -49,19 +58,19 @@ export async function tufKeyId(publicKeyHex: string): Promise<string> {
 
 /** parseRoot reads root.json (≤ 1 MiB), recomputes the key ids and checks the root's own signatures and expiry. */
 export async function parseRoot(text: string, now: Date): Promise<Root> {
-  if (text.length > 1024 * 1024) throw new Error('root.json over 1 MiB');
-  const doc = obj(JSON.parse(text) as JsonValue, 'root');
+  if (text.length > 1024 * 1024) throw new UiError('root.json over 1 MiB');
+  const doc = obj(parseJson(text, 'root.json', 1024 * 1024), 'root');
   const signed = obj(doc.signed, 'root.signed');
-  if (signed._type !== 'root') throw new Error('not a root (signed._type)');
+  if (signed._type !== 'root') throw new UiError('not a root (signed._type)');
   const keys = new Map<string, RootKey>();
   for (const [id, kv] of Object.entries(obj(signed.keys, 'keys'))) {
     const k = obj(kv, `key ${id}`);
     if (k.keytype !== 'ed25519' || k.scheme !== 'ed25519') continue;
     const pub = str(obj(k.keyval, 'keyval').public, 'keyval.public');
-    if ((await tufKeyId(pub)) !== id) throw new Error(`key id ${id.slice(0, 16)}… does not match its key`);
+    if ((await tufKeyId(pub)) !== id) throw new UiError(`key id ${id.slice(0, 16)}… does not match its key`);
     const key: RootKey = { id, publicKey: fromHex(pub, 32) };
-    if (typeof k['x-custody-not-before'] === 'string') key.notBefore = new Date(k['x-custody-not-before']);
-    if (typeof k['x-custody-not-after'] === 'string') key.notAfter = new Date(k['x-custody-not-after']);
+    if (typeof k['x-custody-not-before'] === 'string') key.notBefore = date(k['x-custody-not-before'], `key ${id.slice(0, 16)} x-custody-not-before`);
+    if (typeof k['x-custody-not-after'] === 'string') key.notAfter = date(k['x-custody-not-after'], `key ${id.slice(0, 16)} x-custody-not-after`);
     keys.set(id, key);
   }
   const roles = new Map<string, { keyids: string[]; threshold: number }>();
@@ -69,13 +78,13 @@ export async function parseRoot(text: string, now: Date): Promise<Root> {
     const r = obj(rv, `role ${name}`);
     const keyids = Array.isArray(r.keyids) ? r.keyids.filter((x): x is string => typeof x === 'string') : [];
     const threshold = typeof r.threshold === 'number' && Number.isSafeInteger(r.threshold) && r.threshold >= 1 ? r.threshold : NaN;
-    if (Number.isNaN(threshold)) throw new Error(`role ${name}: bad threshold`);
+    if (Number.isNaN(threshold)) throw new UiError(`role ${name}: bad threshold`);
     roles.set(name, { keyids, threshold });
   }
   const revoked = new Set(Array.isArray(signed['x-custody-revoked']) ? signed['x-custody-revoked'].filter((x): x is string => typeof x === 'string') : []);
   const root: Root = {
     version: typeof signed.version === 'number' ? signed.version : NaN,
-    expires: new Date(str(signed.expires, 'expires')),
+    expires: date(str(signed.expires, 'expires'), 'expires'),
     keys,
     roles,
     revoked,
@@ -94,8 +103,8 @@ export async function parseRoot(text: string, now: Date): Promise<Root> {
     now,
     false,
   );
-  if (counted.valid.length < counted.threshold) throw new Error(`root signed by ${counted.valid.length}/${counted.threshold} root keys`);
-  if (now.getTime() >= root.expires.getTime()) throw new Error(`root expired at ${root.expires.toISOString()}`);
+  if (counted.valid.length < counted.threshold) throw new UiError(`root signed by ${counted.valid.length}/${counted.threshold} root keys`);
+  if (now.getTime() >= root.expires.getTime()) throw new UiError(`root expired at ${root.expires.toISOString()}`);
   return root;
 }
 
@@ -119,7 +128,7 @@ export async function countThreshold(
   hints: boolean,
 ): Promise<{ valid: string[]; threshold: number; bad: number }> {
   const r = root.roles.get(role);
-  if (r === undefined) throw new Error(`the root has no ${role} role`);
+  if (r === undefined) throw new UiError(`the root has no ${role} role`);
   const seen = new Set<string>();
   const valid: string[] = [];
   let bad = 0;
@@ -209,7 +218,9 @@ export async function verifyRelease(i: ReleaseInputs, report: (c: CheckResult) =
     try {
       c = { name, ok: true, detail: await f() };
     } catch (e) {
-      c = { name, ok: false, detail: e instanceof Error ? e.message : String(e) };
+      // Only refusals of the input fail a check; anything else is a bug of this code, shown as such by the page.
+      if (!(e instanceof UiError)) throw e;
+      c = { name, ok: false, detail: e.message };
     }
     checks.push(c);
     report(c);
@@ -221,15 +232,15 @@ export async function verifyRelease(i: ReleaseInputs, report: (c: CheckResult) =
   if (
     !(await step('root', async () => {
       const fp = 'sha256:' + hex(await sha256(utf8(i.rootText)));
-      if (fp !== i.pinnedFingerprint) throw new Error(`root fingerprint ${fp} is not the pinned ${i.pinnedFingerprint}`);
+      if (fp !== i.pinnedFingerprint) throw new UiError(`root fingerprint ${fp} is not the pinned ${i.pinnedFingerprint}`);
       root = await parseRoot(i.rootText, i.now);
       return `root v${root.version}, ${fp.slice(0, 19)}…`;
     }))
   ) return out;
   if (
     !(await step('signatures', async () => {
-      if (i.manifestText.length > 1024 * 1024) throw new Error('manifest over 1 MiB');
-      doc = obj(JSON.parse(i.manifestText) as JsonValue, 'manifest');
+      if (i.manifestText.length > 1024 * 1024) throw new UiError('manifest over 1 MiB');
+      doc = obj(parseJson(i.manifestText, 'manifest'), 'manifest');
       signed = manifestSignedBytes(doc);
       const sigs = (Array.isArray(doc.signatures) ? doc.signatures : []).map((s) => {
         const o = obj(s, 'signature');
@@ -240,7 +251,7 @@ export async function verifyRelease(i: ReleaseInputs, report: (c: CheckResult) =
       });
       const r = await countThreshold(root!, 'targets', sigs, signed, i.now, true);
       if (r.valid.length < r.threshold) {
-        throw new Error(`signed by ${r.valid.length}/${r.threshold} targets keys${r.bad ? `; ${r.bad} signature(s) do not verify over this manifest` : ''}`);
+        throw new UiError(`signed by ${r.valid.length}/${r.threshold} targets keys${r.bad ? `; ${r.bad} signature(s) do not verify over this manifest` : ''}`);
       }
       out.signers = r.valid;
       out.digest = 'sha256:' + hex(await sha256(signed));
@@ -249,16 +260,16 @@ export async function verifyRelease(i: ReleaseInputs, report: (c: CheckResult) =
   ) return out;
   if (
     !(await step('target', () => {
-      if (doc.channel !== i.channel || doc.arch !== i.arch) throw new Error(`manifest is for ${String(doc.channel)}/${String(doc.arch)}`);
+      if (doc.channel !== i.channel || doc.arch !== i.arch) throw new UiError(`manifest is for ${String(doc.channel)}/${String(doc.arch)}`);
       return Promise.resolve(`${i.channel}/${i.arch}`);
     }))
   ) return out;
   if (
     !(await step('expiry', async () => {
-      const exp = new Date(str(doc.expires_at, 'expires_at'));
-      const created = new Date(str(doc.created_at, 'created_at'));
-      if (!(i.now < exp)) throw new Error(`expired at ${exp.toISOString()}`);
-      if (created.getTime() > i.now.getTime() + 5 * 60_000) throw new Error(`created_at ${created.toISOString()} is in the future`);
+      const exp = date(str(doc.expires_at, 'expires_at'), 'expires_at');
+      const created = date(str(doc.created_at, 'created_at'), 'created_at');
+      if (!(i.now < exp)) throw new UiError(`expired at ${exp.toISOString()}`);
+      if (created.getTime() > i.now.getTime() + 5 * 60_000) throw new UiError(`created_at ${created.toISOString()} is in the future`);
       return `expires ${exp.toISOString()}`;
     }))
   ) return out;
@@ -275,7 +286,7 @@ export async function verifyRelease(i: ReleaseInputs, report: (c: CheckResult) =
       const entry = utf8(`custody.manifest/v1\nchannel ${String(doc.channel)}\narch ${String(doc.arch)}\nsequence ${String(doc.sequence)}\ndigest ${out.digest!}\n`);
       const cp = out.checkpoint!;
       if (!(await verifyInclusion(await leafHash(entry), proof!.index, cp.size, proof!.proof, cp.rootHash))) {
-        throw new Error(`the inclusion proof for index ${proof!.index} does not lead to the checkpoint's root`);
+        throw new UiError(`the inclusion proof for index ${proof!.index} does not lead to the checkpoint's root`);
       }
       out.index = proof!.index;
       return `index ${proof!.index} of ${cp.size}`;

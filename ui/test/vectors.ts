@@ -7,7 +7,7 @@
 import { ed25519Verify, fromBase64, fromHex } from '../src/bytes.ts';
 import { canonicalJcs, canonicalTuf, type JsonValue } from '../src/canonical.ts';
 import { verifyConsistency, verifyInclusion } from '../src/merkle.ts';
-import { openCheckpoint, parseProofFile, parseVerifierKey } from '../src/note.ts';
+import { openCheckpoint, parseProofFile, parseVerifierKey, parseWitnessKey } from '../src/note.ts';
 import { manifestSignedBytes, parseRoot, verifyRelease } from '../src/verify.ts';
 
 interface Wycheproof {
@@ -34,7 +34,7 @@ export interface NodeSigned {
   jcs: Array<{ value: JsonValue; text: string }>;
   tuf: Array<{ value: JsonValue; text: string }>;
   logKey: string;
-  checkpoints: Array<{ note: string; ok: boolean; size?: number; witnessName?: string; witnessKey?: string; cosigned?: boolean }>;
+  checkpoints: Array<{ note: string; ok: boolean; size?: number; witnessKey?: string; cosigned?: 'verified' | 'invalid' | 'unpinned' }>;
   release: { channel: string; arch: string; rootText: string; manifestText: string; proofText: string; fingerprint: string; now: string; signedBytes: string };
 }
 
@@ -83,11 +83,13 @@ export async function runVectors(w: Wycheproof, inclusion: Inclusion[], consiste
   for (const c of node.checkpoints) {
     counts.checkpoints!++;
     try {
-      const witnesses = c.witnessKey === undefined ? [] : [{ name: c.witnessName!, keyId: '', publicKey: fromHex(c.witnessKey) }];
+      const witnesses = c.witnessKey === undefined ? [] : [await parseWitnessKey(c.witnessKey)];
       const cp = await openCheckpoint(c.note, logKey, witnesses);
       if (!c.ok) wrong.push(`checkpoint opened but should not: ${JSON.stringify(c.note.slice(0, 60))}`);
       if (c.size !== undefined && cp.size !== c.size) wrong.push(`checkpoint size ${cp.size}, expected ${c.size}`);
-      if (c.cosigned !== undefined && (cp.cosignatures[0]?.verified ?? false) !== c.cosigned) wrong.push(`cosignature verdict ${String(cp.cosignatures[0]?.verified)}, expected ${c.cosigned}`);
+      const v = cp.cosignatures[0]?.verified;
+      const verdict = v === undefined ? 'unpinned' : v ? 'verified' : 'invalid';
+      if (c.cosigned !== undefined && verdict !== c.cosigned) wrong.push(`cosignature verdict ${verdict}, expected ${c.cosigned}`);
     } catch (e) {
       if (c.ok) wrong.push(`checkpoint refused: ${String(e)}`);
     }

@@ -81,6 +81,8 @@ export interface OpenLogOptions {
   keySource?: { load: LogKeySource; where: string } | undefined;
   /** wrapSigner wraps the checkpoint signer once (the daemon records each signature: server/key-use). */
   wrapSigner?: ((s: Ed25519NoteSigner) => Ed25519NoteSigner) | undefined;
+  /** observeCommit is told the duration of each group commit (seconds; the daemon's /metrics). */
+  observeCommit?: ((seconds: number) => void) | undefined;
 }
 
 /** OpenedLog is a running log service with its key and resolved configuration. */
@@ -132,6 +134,7 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
       logger: seqLogger,
       onFatal: o.onFatal,
       shared,
+      observeCommit: o.observeCommit,
     });
     return { service, key, config };
   } catch (e) {

@@ -28,6 +28,8 @@ export interface LogServiceInit {
   onFatal?: ((e: TrustError) => void) | undefined;
   /** shared: several processes with the same log key write this (PostgreSQL) log; log/sequencer "Shared mode". */
   shared?: boolean | undefined;
+  /** observeCommit is told the duration of each group commit (seconds; log/sequencer). */
+  observeCommit?: ((seconds: number) => void) | undefined;
   /** closeStorage closes the storage on close() (default true). */
   closeStorage?: boolean;
 }
@@ -50,6 +52,7 @@ export class LogService implements LogHttpBackend {
       logger: init.logger,
       onFatal: init.onFatal,
       shared: init.shared,
+      observeCommit: init.observeCommit,
     });
     const seq = this.sequencer;
     this.tiles = new TileServer(

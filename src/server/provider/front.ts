@@ -11,6 +11,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { RequestLimiter } from '../http.ts';
+import type { HttpCounts } from '../ui/metrics.ts';
 import { writeError, type ReadPath } from './read-path.ts';
 
 /** FrontOptions configures {@link createFrontServer}. */
@@ -26,6 +27,8 @@ export interface FrontOptions {
   tls?: { cert: Uint8Array; key: Uint8Array } | undefined;
   /** headers are added to refusals (a worker names itself). */
   headers?: readonly string[] | undefined;
+  /** counts counts the front's refusals (handler "front" and the rate-limit counter in /metrics). */
+  counts?: HttpCounts | undefined;
 }
 
 /** FRONT_TIMEOUTS: keep-alive beyond typical client pools; no whole-request deadline (uploads of large artifacts may
@@ -40,6 +43,10 @@ export function createFrontServer(o: FrontOptions): Server {
     if (limiter !== undefined) {
       const refused = limiter.check(req.socket.remoteAddress ?? '');
       if (refused !== undefined) {
+        if (o.counts !== undefined) {
+          o.counts.add('front', req.method, refused.httpStatus);
+          o.counts.rateLimited[limiter.scopeOf(refused)]++;
+        }
         // A refused request may still be sending a body: close the connection rather than read it.
         writeError(res, refused, req.method === 'GET' || req.method === 'HEAD' ? extra : [...extra, 'connection', 'close']);
         return;

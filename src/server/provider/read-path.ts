@@ -33,6 +33,7 @@ import { IoError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
+import type { HttpCounts } from '../ui/metrics.ts';
 import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import { ATTESTATIONS_FILENAME, RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
@@ -82,6 +83,8 @@ export interface ReadPathOptions {
   headers?: readonly string[] | undefined;
   /** onError is told about failures that are not refusals (storage errors), for the daemon's log. */
   onError?: ((e: unknown) => void) | undefined;
+  /** counts counts every response of the read path (handler "read" in /metrics; server/ui/metrics). */
+  counts?: HttpCounts | undefined;
 }
 
 /** Prepared is a whole 200 response: the body and the flat header list given to writeHead. */
@@ -158,8 +161,10 @@ export class ReadPath {
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
   readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
+  readonly #counts: HttpCounts | undefined;
 
   constructor(o: ReadPathOptions) {
+    this.#counts = o.counts;
     this.#o = o;
     this.#manifestCache = `public, max-age=${o.manifestMaxAgeS ?? 0}, must-revalidate`;
     this.#extra = o.headers ?? [];
@@ -192,7 +197,7 @@ export class ReadPath {
     const first = parts[1]!;
     if (first === 'blobs' && parts[2] === 'sha256') {
       const hex = parts[3]!;
-      if (!SHA256_HEX.test(hex)) writeError(res, notFound('a blob name is 64 lowercase hex characters'), this.#extra);
+      if (!SHA256_HEX.test(hex)) this.#error(res, notFound('a blob name is 64 lowercase hex characters'), this.#extra);
       else this.#guard(res, this.#blob(req, res, hex, undefined, undefined));
       return true;
     }
@@ -207,6 +212,18 @@ export class ReadPath {
     }
     this.#guard(res, this.#channelFile(req, res, channel, arch, file));
     return true;
+  }
+
+  /** #head writes a response's status line and headers, and counts it (one typed-array increment). */
+  #head(res: ServerResponse, status: number, headers: string[]): void {
+    this.#counts?.add('read', res.req.method, status);
+    res.writeHead(status, headers);
+  }
+
+  /** #error writes a refusal (server/http's coded JSON body) and counts it. */
+  #error(res: ServerResponse, e: TrustError, extra: readonly string[]): void {
+    this.#counts?.add('read', res.req.method, e.httpStatus);
+    writeError(res, e, extra);
   }
 
   /** #guard renders a refusal thrown by a route, or drops the connection if the response already started. */
@@ -224,7 +241,7 @@ export class ReadPath {
           : new IoError('ERR_IO_READ_FAILED', 'the provider could not complete the request on its storage', {
               hint: 'retry later; the operator finds the cause in the provider log',
             });
-      writeError(res, te, te.code === 'ERR_PROVIDER_RANGE' ? [...this.#extra, ...this.#rangeHeader(e)] : this.#extra);
+      this.#error(res, te, te.code === 'ERR_PROVIDER_RANGE' ? [...this.#extra, ...this.#rangeHeader(e)] : this.#extra);
     });
   }
 
@@ -236,14 +253,14 @@ export class ReadPath {
   #channelFile(req: IncomingMessage, res: ServerResponse, channel: string, arch: string, file: string): Promise<void> | void {
     const r = this.#o.releases.get(channel, arch);
     if (r === undefined) {
-      writeError(res, notFound(`no release for ${channel.slice(0, 64)}/${arch.slice(0, 64)}`), this.#extra);
+      this.#error(res, notFound(`no release for ${channel.slice(0, 64)}/${arch.slice(0, 64)}`), this.#extra);
       return;
     }
     const p = this.#preparedOf(r);
     if (file === 'manifest.json' || file === 'manifest.json.tlog-proof') {
       // A mirror without --require-log verified no proof, so it serves none (server/mirror).
       if (file !== 'manifest.json' && r.proofText === '') {
-        writeError(res, notFound(`${channel}/${arch}: this mirror serves no inclusion proof`), this.#extra);
+        this.#error(res, notFound(`${channel}/${arch}: this mirror serves no inclusion proof`), this.#extra);
         return;
       }
       this.#sendPrepared(req, res, file === 'manifest.json' ? p.manifest : p.proof);
@@ -252,14 +269,14 @@ export class ReadPath {
     if (file === ATTESTATIONS_FILENAME) {
       // Not covered by the manifest: each envelope is signed by its own keys and judged by the client's policy.
       if (r.attestations === undefined) {
-        writeError(res, notFound(`${channel}/${arch} has no attestations`), this.#extra);
+        this.#error(res, notFound(`${channel}/${arch} has no attestations`), this.#extra);
         return;
       }
       return this.#blob(req, res, r.attestations, this.#manifestCache, `${channel}-${arch}.intoto.jsonl`);
     }
     const sha256 = p.files.get(file);
     if (sha256 === undefined) {
-      writeError(res, notFound(`${channel}/${arch} has no artifact ${JSON.stringify(file.slice(0, 255))}`), this.#extra);
+      this.#error(res, notFound(`${channel}/${arch} has no artifact ${JSON.stringify(file.slice(0, 255))}`), this.#extra);
       return;
     }
     return this.#blob(req, res, sha256, this.#manifestCache, file);
@@ -287,11 +304,11 @@ export class ReadPath {
 
   #sendPrepared(req: IncomingMessage, res: ServerResponse, p: Prepared): void {
     if (req.headers['if-none-match'] !== undefined && etagMatches(req.headers['if-none-match'], p.etag)) {
-      res.writeHead(304, ['cache-control', this.#manifestCache, 'etag', p.etag, ...this.#extra]);
+      this.#head(res, 304, ['cache-control', this.#manifestCache, 'etag', p.etag, ...this.#extra]);
       res.end();
       return;
     }
-    res.writeHead(200, p.headers);
+    this.#head(res, 200, p.headers);
     res.end(req.method === 'HEAD' ? undefined : p.body);
   }
 
@@ -302,7 +319,7 @@ export class ReadPath {
       body = await readFileIfExists(join(this.#o.trust.rootDir, file), { maxBytes: ROOT_MAX_BYTES, what: 'trust root version' });
     }
     if (body === undefined) throw notFound(`no trust root ${file.slice(0, 40)}`);
-    res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
+    this.#head(res, 200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
@@ -324,7 +341,7 @@ export class ReadPath {
         body = await readFileIfExists(join(tuf.dir, name), { maxBytes: TUF_METADATA_MAX_BYTES, what: 'tuf metadata' });
       }
       if (body === undefined) throw notFound(`no TUF metadata ${name.slice(0, 40)}`);
-      res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
+      this.#head(res, 200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
@@ -406,13 +423,13 @@ export class ReadPath {
         h = [...this.#headers(sha256, cc, filename), 'content-length', String(small.data.length)];
         if (small.byName.size < 64) small.byName.set(key, h);
       }
-      res.writeHead(200, h);
+      this.#head(res, 200, h);
       res.end(req.method === 'HEAD' ? undefined : small.data);
       return;
     }
     const headers = this.#headers(sha256, cc, filename);
     if (etagMatches(req.headers['if-none-match'], etag)) {
-      res.writeHead(304, headers.slice(2));
+      this.#head(res, 304, headers.slice(2));
       res.end();
       return;
     }
@@ -443,7 +460,7 @@ export class ReadPath {
     const end = range?.end ?? size - 1;
     if (range !== undefined) headers.push('content-range', `bytes ${start}-${end}/${size}`);
     headers.push('content-length', String(end - start + 1));
-    res.writeHead(range === undefined ? 200 : 206, headers);
+    this.#head(res, range === undefined ? 200 : 206, headers);
     if (req.method === 'HEAD' || end < start) {
       await fh?.close().catch(() => undefined);
       res.end();
