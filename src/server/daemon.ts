@@ -34,6 +34,7 @@ import type { Logger } from 'pino';
 import { AUDIT_ANCHOR_MAX_BYTES, formatAuditAnchorEntry, formatAuditAnchorFile } from '../audit/anchor.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
+import { newTokenKeyText, parseTokenKeyText, withTokenKey } from '../auth/token-key.ts';
 import type { AuthStore } from '../auth/store.ts';
 import { KEYLESS_CA_CERT_FILE, KeylessCa } from '../auth/keyless-ca.ts';
 import { OidcVerifier, type OidcVerifierOptions } from '../auth/oidc.ts';
@@ -731,8 +732,16 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     let auth: AuthStore | undefined;
     const keyless: AppParts['keyless'] = { oidc: undefined, ca: undefined };
     if (o.signingApi !== false) {
-      const store = await openAuthStore({ dataDir, postgres: o.postgres });
-      closers.push(() => store.close());
+      const opened = await openAuthStore({ dataDir, postgres: o.postgres });
+      closers.push(() => opened.close());
+      // With --secrets, token digests are keyed by a key only the secret store holds (auth/token-key).
+      let store = opened;
+      if (secrets !== undefined) {
+        const { text } = await loadOrCreateStoredText(secrets, DAEMON_SECRET_NAMES.tokenKey, newTokenKeyText);
+        const key = parseTokenKeyText(text);
+        store = withTokenKey(opened, key);
+        key.fill(0);
+      }
       auth = store;
       // The keyless CA is made with the first OIDC issuer, and kept loaded afterwards so old certificates verify.
       if (o.oidc !== undefined) keyless.oidc = new OidcVerifier(o.oidc);
