@@ -82,6 +82,12 @@ const CK_PARAMS_AES_GCM = 3;
 const CKR_MECHANISM_INVALID = 0x70;
 const CKR_KEY_TYPE_INCONSISTENT = 0x63;
 const CKR_KEY_FUNCTION_NOT_PERMITTED = 0x68;
+/**
+ * GCM_REFUSAL_CODES are what a token answers C_Decrypt when the tag does not verify: CKR_ENCRYPTED_DATA_INVALID and
+ * _LEN_RANGE (the standard's), CKR_DATA_INVALID, and CKR_GENERAL_ERROR (SoftHSM2 2.6). With a live session they mean
+ * the bytes, not the token.
+ */
+const GCM_REFUSAL_CODES: ReadonlySet<number> = new Set([0x5, 0x20, 0x21, 0x40, 0x41]);
 
 /** TOKEN_KEK_NONCE_BYTES, TOKEN_KEK_TAG_BYTES: GCM's 96-bit nonce and 128-bit tag. */
 export const TOKEN_KEK_NONCE_BYTES = 12;
@@ -276,7 +282,7 @@ export class Pkcs11AesKey {
         return lib.C_Decrypt(s, ct, Buffer.alloc(ct.length));
       },
       // The session still answers: the failure was about the bytes (GCM's tag), not the token.
-      () => refused,
+      (e) => (GCM_REFUSAL_CODES.has(pkcs11Error(e)?.code ?? -1) ? refused : undefined),
     );
     if (r === refused) return undefined;
     if (r.length !== ct.length - TOKEN_KEK_TAG_BYTES) {

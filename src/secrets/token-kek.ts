@@ -9,7 +9,7 @@
  * another KEK, needs neither the token nor its PIN.
  */
 import { DATA_KEY_BYTES } from '../crypto/index.ts';
-import { VerificationError } from '../errors.ts';
+import { VerificationError, isTrustError } from '../errors.ts';
 import { openPkcs11AesKey, type Pkcs11AesKey } from '../hsm/aes-key.ts';
 import type { Pkcs11Options } from '../hsm/pkcs11.ts';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../hsm/uri.ts';
@@ -31,6 +31,8 @@ export class TokenKek implements KeyEncryptionKey {
   readonly ref: TokenKekRef;
   readonly #o: Pkcs11Options;
   #key: Promise<Pkcs11AesKey> | undefined;
+  /** #pinRefused: the token refused (or locked) our PIN once; it is never presented again (lockout counters). */
+  #pinRefused: Error | undefined;
 
   constructor(id: string, ref: TokenKekRef, o: Pkcs11Options) {
     this.id = id;
@@ -45,9 +47,12 @@ export class TokenKek implements KeyEncryptionKey {
   }
 
   #open(): Promise<Pkcs11AesKey> {
-    // A failed open is not cached: the next call tries again (a refused PIN is refused by the caller's report).
+    if (this.#pinRefused !== undefined) return Promise.reject(this.#pinRefused);
+    // A failed open is not cached (a token plugged in later is found), except a refused or locked PIN: every retry
+    // would count toward the token's lockout, so this KEK never logs in again.
     this.#key ??= openPkcs11AesKey(this.parsedUri(), this.#o).catch((e: unknown) => {
       this.#key = undefined;
+      if (isTrustError(e) && (e.code === 'ERR_PKCS11_PIN_INCORRECT' || e.code === 'ERR_PKCS11_PIN_LOCKED')) this.#pinRefused = e;
       throw e;
     });
     return this.#key;

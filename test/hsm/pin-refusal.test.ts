@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openPkcs11AesKey, generatePkcs11AesKey } from '../../src/hsm/aes-key.ts';
 import { generatePkcs11Key, openPkcs11Signer, type Pkcs11Options } from '../../src/hsm/pkcs11.ts';
+import { TokenKek } from '../../src/secrets/token-kek.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { SKIP_SOFTHSM, USER_PIN, setupSoftHsm, type SoftHsm } from '../support/softhsm.ts';
 
@@ -91,5 +92,17 @@ test('a wrong PIN: one C_Login, ERR_PKCS11_PIN_INCORRECT, and the signer and tok
   }
   assert.equal(logins() - n, 2, 'no further C_Login: a refused PIN is never presented again');
   signer.close();
+  kek.close();
+});
+
+test('a token KEK of the secret store with a wrong PIN: one C_Login however many secrets are read', { skip }, async () => {
+  const kek = new TokenKek('kek-0123456789abcdef', { uri: 'pkcs11:token=pins;object=kek', pinSource: join(hsm.dir, 'wrong.pin') }, o);
+  const aad = enc.encode('aad');
+  const n = logins();
+  for (let i = 0; i < 5; i++) {
+    await assertRejectsCode(kek.unwrap(new Uint8Array(60), aad), 'ERR_PKCS11_PIN_INCORRECT');
+    await assertRejectsCode(kek.wrap(new Uint8Array(32), aad), 'ERR_PKCS11_PIN_INCORRECT');
+  }
+  assert.equal(logins() - n, 1, 'one C_Login, never retried');
   kek.close();
 });
