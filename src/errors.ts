@@ -589,6 +589,8 @@ export const ERROR_CODES = {
   ERR_DISCOVERY_PEER_KEY: ['format', 400, 'the libp2p key file (DATA/p2p/peer.key) is damaged; remove it to make a new peer identity, or pass --ephemeral'],
   ERR_DISCOVERY_MDNS: ['format', 400, 'a malformed mDNS packet was ignored; nothing to do unless a device on the link keeps sending them'],
   ERR_MIRROR_UPSTREAM_INDEX: ['format', 502, "the upstream's GET / is not a provider's info answer with a \"releases\" list; check the --mirror URL"],
+  // --- key custody: KEKs held in a PKCS#11 token (issue 12, hsm/aes-key, secrets/token-kek) ---
+  ERR_PKCS11_KEK_TYPE: ['config', 500, 'a token KEK is a sensitive, non-extractable AES-256 key (CKK_AES, 32 bytes) allowed to encrypt and decrypt, in a token with CKM_AES_GCM; make one with custody secrets rotate-kek --to URI'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

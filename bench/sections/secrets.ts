@@ -3,8 +3,11 @@
  * secrets, and data keys rewrapped per second during a KEK rotation (`rotateKek`: unwrap with the old KEK, wrap with
  * the new, one atomic file replacement — temp, fsync, rename, directory fsync — per secret). The anchor is the same
  * unwrap + wrap in memory, without the files: what the rotation would cost if writing were free. No target.
+ * With SoftHSM2 installed, the same rotation with a KEK held in a token (secrets/token-kek: C_Decrypt and C_Encrypt
+ * with CKM_AES_GCM in the token per data key) runs in a child process (secrets-token-child.ts) beside it.
  */
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateDataKey } from '../../src/crypto/index.ts';
 import { openSecretStore } from '../../src/secrets/open.ts';
@@ -42,6 +45,7 @@ async function measure(ctx: BenchContext): Promise<string> {
   }
   const memS = m / ((performance.now() - t0) / 1000);
   const f = (x: number) => Math.round(x).toLocaleString('en-US');
+  const token = tokenRotation(ctx, n);
   return [
     `${n} secrets of 64 bytes, one file each (every change fsynced).`,
     '',
@@ -51,9 +55,45 @@ async function measure(ctx: BenchContext): Promise<string> {
     `| get (read, unwrap, open) | ${f(getS)} |`,
     `| KEK rotation: data keys rewrapped (unwrap + wrap + atomic write) | ${f(rotS)} |`,
     `| anchor: unwrap + wrap in memory only | ${f(memS)} |`,
+    ...(token === undefined
+      ? []
+      : [
+          `| KEK rotation file KEK → token KEK (SoftHSM2): data keys rewrapped | ${f(token.toTokenS)} |`,
+          `| KEK rotation token KEK → token KEK: data keys rewrapped | ${f(token.tokenToTokenS)} |`,
+          `| KEK rotation token KEK → file KEK: data keys rewrapped | ${f(token.toFileS)} |`,
+          `| get with a token KEK (unwrap in the token) | ${f(token.getS)} |`,
+          `| anchor: unwrap + wrap in the token, no files | ${f(token.memS)} |`,
+        ]),
     '',
     `The rotation runs at ${(rotS / memS).toFixed(3)}× the in-memory rewrap: the per-file fsyncs are its cost.`,
+    token === undefined
+      ? 'Token KEK: not measured (SoftHSM2 is not installed: apt-get install softhsm2).'
+      : `With a token KEK on both sides the rotation runs at ${(token.tokenToTokenS / rotS).toFixed(2)}× the file-KEK rotation.`,
   ].join('\n');
+}
+
+const SOFTHSM_MODULES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib64/pkcs11/libsofthsm2.so'];
+
+interface TokenRates {
+  toTokenS: number;
+  tokenToTokenS: number;
+  toFileS: number;
+  getS: number;
+  memS: number;
+}
+
+/** tokenRotation measures the rotation with a SoftHSM2 token KEK in a child process; undefined without SoftHSM2. */
+function tokenRotation(ctx: BenchContext, n: number): TokenRates | undefined {
+  const module = SOFTHSM_MODULES.find((p) => existsSync(p));
+  if (module === undefined) return undefined;
+  ctx.log(`rotating a token KEK (SoftHSM2) over ${n} secrets`);
+  const dir = join(ctx.scratch, 'secrets-token');
+  mkdirSync(dir, { recursive: true });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL('./secrets-token-child.ts', import.meta.url).pathname, dir, module, String(n)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out) as TokenRates;
 }
 
 const section: BenchSection = {

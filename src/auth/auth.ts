@@ -3,8 +3,9 @@
  * CANIDAE: a registered Ed25519 key signs a server nonce and gets a 5-minute token).
  *
  * Token text, byte for byte: `custody_` + id (16 lowercase hex: 8 random bytes, public, the row key) + `_` + secret
- * (43 base64url characters: 32 random bytes). The store keeps SHA-256 of the whole text, never the text. A presented
- * token is looked up by its id, then SHA-256(presented) is compared with the stored digest in constant time: the
+ * (43 base64url characters: 32 random bytes). The store keeps SHA-256 of the whole text (or HMAC-SHA-256 under the
+ * secret store's token key, auth/token-key), never the text. A presented token is looked up by its id, then its
+ * digest is compared with the stored digest in constant time: the
  * lookup timing depends only on the public id, the comparison on nothing.
  *
  * Challenge message (what the identity signs, pure Ed25519 over these UTF-8 bytes, each line ending in "\n"):
@@ -73,6 +74,11 @@ export function checkName(name: string, what: string): string {
   return name;
 }
 
+/** tokenDigestOf is what the store keeps of a token: its own keyed digest (auth/token-key) or SHA-256. */
+function tokenDigestOf(store: AuthStore, token: string): Uint8Array {
+  return store.tokenDigest !== undefined ? store.tokenDigest(token) : sha256(token);
+}
+
 /** createToken makes a token, stores its digest, and returns the text (the only time it exists outside the caller). */
 export async function createToken(
   store: AuthStore,
@@ -90,7 +96,7 @@ export async function createToken(
     expiresAt: o.ttlMs === null ? null : o.now + o.ttlMs,
     revokedAt: null,
   };
-  await store.insertToken({ ...record, digest: sha256(token) });
+  await store.insertToken({ ...record, digest: tokenDigestOf(store, token) });
   return { record, token };
 }
 
@@ -110,7 +116,7 @@ export async function authenticate(store: AuthStore, authorization: string | und
   if (!parts) throw invalid();
   const stored = await store.findToken(parts[1]!);
   // Constant-time comparison of digests (a missing row is compared against zeros, the same work).
-  const ok = constantTimeEqual(sha256(text), stored?.digest ?? new Uint8Array(32));
+  const ok = constantTimeEqual(tokenDigestOf(store, text), stored?.digest ?? new Uint8Array(32));
   if (stored === undefined || !ok) throw invalid();
   if (stored.revokedAt !== null || stored.identityRevoked) {
     throw new PolicyError('ERR_AUTH_TOKEN_REVOKED', `token ${stored.id} was revoked${stored.identityRevoked ? ' (its identity was revoked)' : ''}`);

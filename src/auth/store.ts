@@ -17,7 +17,10 @@
  *    calls with the same nonce (same process or not), exactly one gets `fresh: true`.
  * 3. Revoking an identity revokes every token issued to it in the same transaction; a token's lookup also returns
  *    whether its identity is revoked (belt and braces: a token issued while the revoke ran is still refused).
- * 4. Secrets. The store never sees a token, only its SHA-256 digest; ids, names and public keys are not secret.
+ * 4. Secrets. The store never sees a token, only its digest: SHA-256 of the token, or, when the daemon keeps its
+ *    secrets in a secret store (`--secrets`), HMAC-SHA-256 under a key that lives only in that store
+ *    (auth/token-key): then the database alone can neither confirm a token nor mint one. Ids, names and public keys
+ *    are not secret.
  * 5. Errors. Infrastructure failures reject with IoError ERR_AUTH_STORE (cause attached, no connection string).
  */
 
@@ -94,6 +97,11 @@ export interface SignatureRecord {
 export interface AuthStore {
   /** where names the backend for messages (never a connection string). */
   readonly where: string;
+  /**
+   * tokenDigest, when present, is the digest stored for a token and compared with it (auth/token-key: HMAC-SHA-256
+   * under the secret store's key); absent, SHA-256 of the token text.
+   */
+  readonly tokenDigest?: (token: string) => Uint8Array;
   insertToken(t: TokenRecord & { digest: Uint8Array }): Promise<void>;
   /** findToken returns the token with this id, or undefined. */
   findToken(id: string): Promise<StoredToken | undefined>;

@@ -7,7 +7,7 @@
  *
  * `createMultiHasher` feeds one stream of bytes to several algorithms at once, so a file is read exactly once.
  */
-import { createHash, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 /** HashAlgorithm is an algorithm Custody computes for artifacts. */
@@ -27,6 +27,11 @@ export function isHashAlgorithm(s: string): s is HashAlgorithm {
 /** sha256 returns SHA-256(data) as bytes. */
 export function sha256(data: Uint8Array | string): Uint8Array {
   return nodeHash('sha256', data, 'buffer');
+}
+
+/** hmacSha256 is HMAC-SHA-256 (RFC 2104, FIPS 198-1) of data under key: 32 bytes. */
+export function hmacSha256(key: Uint8Array, data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(createHmac('sha256', key).update(data).digest());
 }
 
 /** SMALL_CONCAT_BYTES: below this, copying the parts together and hashing one-shot beats a streaming Hash. */

@@ -21,6 +21,7 @@ export {
   createDigest,
   digestHex,
   createMultiHasher,
+  hmacSha256,
   isHashAlgorithm,
   randomBytes,
   sha256,

@@ -724,3 +724,45 @@ export function loginFailure(e: unknown, label: string): TrustError {
   }
   return tokenFailed('login failed', e);
 }
+
+/**
+ * The session plumbing shared with hsm/aes-key (the token-held KEK): one module table, one login policy, one error
+ * mapping for every kind of token key. Internal to src/hsm; other folders use the openers.
+ */
+export {
+  CKA_CLASS,
+  CKA_DECRYPT,
+  CKA_DERIVE,
+  CKA_ENCRYPT,
+  CKA_EXTRACTABLE,
+  CKA_ID,
+  CKA_KEY_TYPE,
+  CKA_LABEL,
+  CKA_PRIVATE,
+  CKA_SENSITIVE,
+  CKA_SIGN,
+  CKA_TOKEN,
+  CKA_UNWRAP,
+  CKA_VERIFY,
+  CKA_WRAP,
+  CKF_LOGIN_REQUIRED,
+  CKF_RW_SESSION,
+  CKF_SERIAL_SESSION,
+  CKF_USER_PIN_LOCKED,
+  CKK_NAMES,
+  REOPEN_CODES,
+  attr,
+  closeQuietly,
+  describeUri,
+  findObjects,
+  findSlot,
+  initialize,
+  loadModule,
+  loginOnce,
+  pkcs11Error,
+  readPin,
+  tokenFailed,
+  trimmed,
+  ulong,
+};
+export type { Handle, LoadedModule };

@@ -14,15 +14,23 @@
  * because the header is read before anything is authenticated.
  * The sealed list (JSON, at most KEYRING_MAX_KEKS KEKs and KEYRING_MAX_RETIRED retired ids):
  * ```
- * {"keks":[{"id":"kek-<16 hex>","key":"<base64 32>","created":"<RFC 3339>","state":"active"|"retiring"}],
+ * {"keks":[{"id":"kek-<16 hex>","key":"<base64 32>","created":"<RFC 3339>","state":"active"|"retiring"},
+ *          {"id":"kek-<16 hex>","uri":"pkcs11:token=…;object=…;id=…","pin_source":"/abs/pin"|null,
+ *           "module_path":"/abs/lib.so"|null,"created":"…","state":"…"}],
  *  "retired":[{"id":"kek-…","retired":"<RFC 3339>"}]}
  * ```
+ * A KEK with `key` is a software KEK (secrets/kek AesGcmKek, its 32 bytes here); a KEK with `uri` is held in a
+ * PKCS#11 token (secrets/token-kek: an AES-256 key the token never releases), and the keyring records only where it
+ * is. Either kind may be active; rotation moves between them in both directions. Retiring a token KEK destroys its
+ * object in the token after the keyring no longer names it (a crash between the two leaves an object nothing refers
+ * to; `custody secrets list` does not show it, pkcs11-tool --list-objects does).
  * Exactly one KEK is `active` (new secrets and rewraps use it); `retiring` KEKs still open what they wrapped until a
  * rewrap moves it; `retired` ids keep no key material (a record of what was destroyed). A wrong passphrase and an
  * altered file are the same refusal (ERR_SECRETS_KEYRING_AUTH): GCM cannot tell them apart, and nothing is decrypted.
  * The KEKs' key bytes pass through a JavaScript string while the list is parsed; they are held as bytes afterwards.
  */
 import { promises as fsp } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import {
   SEALED_KEY_DEFAULT_LOG2N,
   SEALED_KEY_MAX_LOG2N,
@@ -38,8 +46,12 @@ import { isJsonObject, parseJsonObject, type JsonObject } from '../encoding/json
 import { formatTimestamp, parseTimestamp } from '../encoding/time.ts';
 import { ConfigError, FormatError, isTrustError } from '../errors.ts';
 import { readFileBounded, writeFileAtomic } from '../io/files.ts';
+import { generatePkcs11AesKey } from '../hsm/aes-key.ts';
+import type { Pkcs11Options } from '../hsm/pkcs11.ts';
+import { parsePkcs11Uri } from '../hsm/uri.ts';
 import { KEK_ID_RE } from './format.ts';
 import { AesGcmKek, type KeyEncryptionKey } from './kek.ts';
+import { TokenKek } from './token-kek.ts';
 
 export const KEYRING_FORMAT = 'custody-keyring/v1';
 /** KEYRING_FILE_MAX_BYTES caps the keyring file before parsing. */
@@ -55,11 +67,25 @@ const HEADER_MEMBERS = ['format', 'kdf', 'log2n', 'r', 'p', 'salt', 'nonce', 'ci
 /** KekState: `active` wraps new data keys; `retiring` only opens what it wrapped before a rotation. */
 export type KekState = 'active' | 'retiring';
 
+/** KekKind: `file` (the key bytes are in the sealed keyring) or `pkcs11` (an AES key in a token). */
+export type KekKind = 'file' | 'pkcs11';
+
 /** KeyringEntry describes one KEK (no key material). */
 export interface KeyringEntry {
   id: string;
+  kind: KekKind;
+  /** uri names a token KEK (path attributes only). */
+  uri?: string;
   state: KekState;
   created: Date;
+}
+
+/** KekTarget says what the new KEK of a rotation is: a software KEK (the default) or a new AES key in a token. */
+export type KekTarget = { kind: 'file' } | { kind: 'pkcs11'; uri: string };
+
+/** RetireResult: `leftInToken` names retired token KEKs whose object could not be destroyed (delete by hand). */
+export interface RetireResult {
+  leftInToken: string[];
 }
 
 /**
@@ -74,10 +100,16 @@ export interface Keyring {
   find(id: string): KeyEncryptionKey | undefined;
   entries(): KeyringEntry[];
   retired(): Array<{ id: string; retired: Date }>;
-  /** rotate makes a new active KEK; the previous active one becomes retiring. Returns the new KEK. */
-  rotate(now: Date): Promise<KeyEncryptionKey>;
-  /** retire destroys the key material of these retiring KEKs (never the active one). */
-  retire(ids: readonly string[], now: Date): Promise<void>;
+  /**
+   * rotate makes a new active KEK (a software one, or an AES key generated in a token: `onGenerated` runs after the
+   * token made it and before the keyring names it); the previous active one becomes retiring. Returns the new KEK.
+   */
+  rotate(now: Date, to?: KekTarget, onGenerated?: () => void | Promise<void>): Promise<KeyEncryptionKey>;
+  /**
+   * retire destroys the key material of these retiring KEKs (never the active one): the keyring is rewritten without
+   * them, `onSaved` runs, then the objects of token KEKs are destroyed in their tokens.
+   */
+  retire(ids: readonly string[], now: Date, onSaved?: () => void | Promise<void>): Promise<RetireResult>;
   /** close zeroes the key material held in memory. */
   close(): void;
 }
@@ -86,12 +118,23 @@ export interface Keyring {
 export interface KeyringOptions {
   log2N?: number;
   now?: Date;
+  /** pkcs11 opens token KEKs: cwd resolves a relative pin-source at rotation, env gives CUSTODY_PKCS11_* (default: this process). */
+  pkcs11?: Pkcs11Options | undefined;
 }
 
 interface Held {
-  kek: AesGcmKek;
+  kek: AesGcmKek | TokenKek;
   state: KekState;
   created: Date;
+}
+
+function defaultPkcs11(o: Pkcs11Options | undefined): Pkcs11Options {
+  return o ?? { cwd: process.cwd(), env: process.env };
+}
+
+function closeKek(k: AesGcmKek | TokenKek): void {
+  if (k instanceof AesGcmKek) k.destroy();
+  else k.close();
 }
 
 const enc = new TextEncoder();
@@ -129,7 +172,7 @@ export function parseKeyringHeader(input: Uint8Array | string): { log2n: number;
 }
 
 /** parseKeyringList parses the decrypted list (authenticated, but still checked: a bug must not pass silently). */
-function parseKeyringList(plain: Uint8Array): { held: Held[]; retired: Array<{ id: string; retired: Date }> } {
+function parseKeyringList(plain: Uint8Array, pkcs11: Pkcs11Options): { held: Held[]; retired: Array<{ id: string; retired: Date }> } {
   const o = parseJsonObject(plain, { maxBytes: KEYRING_FILE_MAX_BYTES, maxDepth: 4, what: 'keyring list' });
   const keks = o.keks;
   const retired = o.retired;
@@ -139,12 +182,25 @@ function parseKeyringList(plain: Uint8Array): { held: Held[]; retired: Array<{ i
   const ids = new Set<string>();
   const held: Held[] = [];
   for (const k of keks) {
-    if (!isJsonObject(k) || typeof k.id !== 'string' || typeof k.key !== 'string' || (k.state !== 'active' && k.state !== 'retiring')) bad('malformed kek');
+    if (!isJsonObject(k) || typeof k.id !== 'string' || (k.state !== 'active' && k.state !== 'retiring')) bad('malformed kek');
     if (!KEK_ID_RE.test(k.id) || ids.has(k.id)) bad('invalid or duplicate kek id');
     ids.add(k.id);
-    const key = decodeBase64(k.key, 32, 'kek');
-    held.push({ kek: new AesGcmKek(k.id, key), state: k.state, created: parseTimestamp(k.created, 'kek created') });
-    key.fill(0);
+    const created = parseTimestamp(k.created, 'kek created');
+    if (typeof k.key === 'string' && !Object.hasOwn(k, 'uri')) {
+      const key = decodeBase64(k.key, 32, 'kek');
+      held.push({ kek: new AesGcmKek(k.id, key), state: k.state, created });
+      key.fill(0);
+    } else if (typeof k.uri === 'string' && !Object.hasOwn(k, 'key')) {
+      const abs = (v: unknown, what: string): string | undefined => {
+        if (v === null || v === undefined) return undefined;
+        if (typeof v !== 'string' || !isAbsolute(v)) bad(`${what} must be an absolute path or null`);
+        return v;
+      };
+      parsePkcs11Uri(k.uri);
+      held.push({ kek: new TokenKek(k.id, { uri: k.uri, pinSource: abs(k.pin_source, 'pin_source'), modulePath: abs(k.module_path, 'module_path') }, pkcs11), state: k.state, created });
+    } else {
+      bad('a kek holds either key or uri');
+    }
   }
   if (held.filter((h) => h.state === 'active').length !== 1) bad('expected exactly one active kek');
   const out: Array<{ id: string; retired: Date }> = [];
@@ -166,9 +222,11 @@ export class PassphraseKeyring implements Keyring {
   readonly #sealKey: Uint8Array;
   readonly #log2n: number;
   readonly #saltText: string;
+  readonly #pkcs11: Pkcs11Options;
 
-  private constructor(path: string, held: Held[], retired: Array<{ id: string; retired: Date }>, sealKey: Uint8Array, log2n: number, saltText: string) {
+  private constructor(path: string, held: Held[], retired: Array<{ id: string; retired: Date }>, sealKey: Uint8Array, log2n: number, saltText: string, pkcs11: Pkcs11Options) {
     this.path = path;
+    this.#pkcs11 = pkcs11;
     this.#held = held;
     this.#retired = retired;
     this.#sealKey = sealKey;
@@ -184,19 +242,19 @@ export class PassphraseKeyring implements Keyring {
     const key = randomBytes(32);
     const held: Held[] = [{ kek: new AesGcmKek(newKekId(), key), state: 'active', created: new Date(Math.floor((o.now ?? new Date()).getTime() / 1000) * 1000) }];
     key.fill(0);
-    const ring = new PassphraseKeyring(path, held, [], sealKey, log2n, encodeBase64(salt));
+    const ring = new PassphraseKeyring(path, held, [], sealKey, log2n, encodeBase64(salt), defaultPkcs11(o.pkcs11));
     await ring.#save(false);
     return ring;
   }
 
   /** open reads and decrypts a keyring; ERR_SECRETS_KEYRING_AUTH when the passphrase or the file is wrong. */
-  static async open(path: string, passphrase: Uint8Array): Promise<PassphraseKeyring> {
+  static async open(path: string, passphrase: Uint8Array, o: { pkcs11?: Pkcs11Options | undefined } = {}): Promise<PassphraseKeyring> {
     const raw = await readFileBounded(path, { maxBytes: KEYRING_FILE_MAX_BYTES, what: 'keyring', allowSymlink: true });
-    return PassphraseKeyring.fromBytes(path, raw, passphrase);
+    return PassphraseKeyring.fromBytes(path, raw, passphrase, o);
   }
 
   /** fromBytes opens keyring file bytes (path names where later writes go). */
-  static fromBytes(path: string, raw: Uint8Array, passphrase: Uint8Array): PassphraseKeyring {
+  static fromBytes(path: string, raw: Uint8Array, passphrase: Uint8Array, o: { pkcs11?: Pkcs11Options | undefined } = {}): PassphraseKeyring {
     const h = parseKeyringHeader(raw);
     const sealKey = deriveScryptKey(passphrase, h.salt, h.log2n);
     const plain = openWithKey(sealKey, { nonce: h.nonce, ciphertext: h.ciphertext }, headerAad(h.log2n, h.saltText));
@@ -205,8 +263,9 @@ export class PassphraseKeyring implements Keyring {
       throw new ConfigError('ERR_SECRETS_KEYRING_AUTH', `cannot open the keyring ${path}: wrong passphrase or altered file`);
     }
     try {
-      const { held, retired } = parseKeyringList(plain);
-      return new PassphraseKeyring(path, held, retired, sealKey, h.log2n, h.saltText);
+      const pkcs11 = defaultPkcs11(o.pkcs11);
+      const { held, retired } = parseKeyringList(plain, pkcs11);
+      return new PassphraseKeyring(path, held, retired, sealKey, h.log2n, h.saltText, pkcs11);
     } catch (e) {
       sealKey.fill(0);
       throw e;
@@ -221,12 +280,12 @@ export class PassphraseKeyring implements Keyring {
       () => true,
       () => false,
     );
-    if (exists) return { keyring: await PassphraseKeyring.open(path, passphrase), created: false };
+    if (exists) return { keyring: await PassphraseKeyring.open(path, passphrase, o), created: false };
     try {
       return { keyring: await PassphraseKeyring.create(path, passphrase, o), created: true };
     } catch (e) {
       // Another process created it meanwhile: open theirs.
-      if (isTrustError(e) && e.code === 'ERR_IO_EXISTS') return { keyring: await PassphraseKeyring.open(path, passphrase), created: false };
+      if (isTrustError(e) && e.code === 'ERR_IO_EXISTS') return { keyring: await PassphraseKeyring.open(path, passphrase, o), created: false };
       throw e;
     }
   }
@@ -240,36 +299,54 @@ export class PassphraseKeyring implements Keyring {
   }
 
   entries(): KeyringEntry[] {
-    return this.#held.map((h) => ({ id: h.kek.id, state: h.state, created: h.created }));
+    return this.#held.map((h) => ({
+      id: h.kek.id,
+      kind: h.kek instanceof TokenKek ? ('pkcs11' as const) : ('file' as const),
+      ...(h.kek instanceof TokenKek ? { uri: h.kek.ref.uri } : {}),
+      state: h.state,
+      created: h.created,
+    }));
   }
 
   retired(): Array<{ id: string; retired: Date }> {
     return this.#retired.map((r) => ({ ...r }));
   }
 
-  async rotate(now: Date): Promise<KeyEncryptionKey> {
+  async rotate(now: Date, to: KekTarget = { kind: 'file' }, onGenerated?: () => void | Promise<void>): Promise<KeyEncryptionKey> {
     if (this.#held.length >= KEYRING_MAX_KEKS) {
       throw new ConfigError('ERR_CONFIG_INVALID', `the keyring holds ${this.#held.length} KEKs, the most it may; finish the pending rewrap (custody secrets rewrap) first`);
     }
-    const key = randomBytes(32);
-    const kek = new AesGcmKek(newKekId(), key);
-    key.fill(0);
+    let kek: AesGcmKek | TokenKek;
+    if (to.kind === 'pkcs11') {
+      // The key is made in the token first; the keyring names it only once it exists. A crash in between leaves an
+      // object nothing refers to, never a keyring naming a key that is not there.
+      const uri = parsePkcs11Uri(to.uri);
+      const made = await generatePkcs11AesKey(uri, this.#pkcs11);
+      const pinSource = uri.pinSource === undefined ? undefined : resolve(this.#pkcs11.cwd, uri.pinSource);
+      kek = new TokenKek(newKekId(), { uri: made.uri, pinSource, modulePath: uri.modulePath }, this.#pkcs11);
+      await onGenerated?.();
+    } else {
+      const key = randomBytes(32);
+      kek = new AesGcmKek(newKekId(), key);
+      key.fill(0);
+    }
     const before = this.#held;
     this.#held = [...before.map((h) => ({ ...h, state: 'retiring' as const })), { kek, state: 'active', created: wholeSeconds(now) }];
     try {
       await this.#save(true);
     } catch (e) {
       this.#held = before;
-      kek.destroy();
+      if (kek instanceof TokenKek) await kek.destroyInToken().catch(() => undefined);
+      closeKek(kek);
       throw e;
     }
     return kek;
   }
 
-  async retire(ids: readonly string[], now: Date): Promise<void> {
+  async retire(ids: readonly string[], now: Date, onSaved?: () => void | Promise<void>): Promise<RetireResult> {
     const drop = new Set(ids);
     const gone = this.#held.filter((h) => drop.has(h.kek.id) && h.state === 'retiring');
-    if (gone.length === 0) return;
+    if (gone.length === 0) return { leftInToken: [] };
     const before = { held: this.#held, retired: this.#retired };
     this.#held = this.#held.filter((h) => !gone.includes(h));
     this.#retired = [...this.#retired, ...gone.map((h) => ({ id: h.kek.id, retired: wholeSeconds(now) }))].slice(-KEYRING_MAX_RETIRED);
@@ -280,18 +357,33 @@ export class PassphraseKeyring implements Keyring {
       this.#retired = before.retired;
       throw e;
     }
-    for (const h of gone) h.kek.destroy();
+    await onSaved?.();
+    const leftInToken: string[] = [];
+    for (const h of gone) {
+      if (h.kek instanceof TokenKek) {
+        // The keyring no longer names it: destroying it now can only lose what nothing refers to.
+        await h.kek.destroyInToken().catch(() => leftInToken.push(h.kek.id));
+      }
+      closeKek(h.kek);
+    }
+    return { leftInToken };
   }
 
   close(): void {
-    for (const h of this.#held) h.kek.destroy();
+    for (const h of this.#held) closeKek(h.kek);
     this.#sealKey.fill(0);
   }
 
   async #save(overwrite: boolean): Promise<void> {
-    const keys = this.#held.map((h) => h.kek.keyBytes());
+    const keys = this.#held.map((h) => (h.kek instanceof AesGcmKek ? h.kek.keyBytes() : undefined));
     const list: JsonObject = {
-      keks: this.#held.map((h, i) => ({ id: h.kek.id, key: encodeBase64(keys[i]!), created: formatTimestamp(h.created), state: h.state })),
+      keks: this.#held.map((h, i) => {
+        const k = h.kek;
+        if (k instanceof TokenKek) {
+          return { id: k.id, uri: k.ref.uri, pin_source: k.ref.pinSource ?? null, module_path: k.ref.modulePath ?? null, created: formatTimestamp(h.created), state: h.state };
+        }
+        return { id: k.id, key: encodeBase64(keys[i]!), created: formatTimestamp(h.created), state: h.state };
+      }),
       retired: this.#retired.map((r) => ({ id: r.id, retired: formatTimestamp(r.retired) })),
     };
     const plain = enc.encode(JSON.stringify(list));

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, toIoError } from '../errors.ts';
 import { readPassphrase, type PassphraseSource } from '../keys/key-file.ts';
+import type { Pkcs11Options } from '../hsm/pkcs11.ts';
 import { PassphraseKeyring } from './keyring.ts';
 import { SecretStore } from './store.ts';
 
@@ -24,6 +25,8 @@ export interface OpenSecretStoreOptions {
   /** log2N is scrypt's cost for a new keyring (default 16). */
   log2N?: number;
   now?: () => Date;
+  /** pkcs11 opens token KEKs (cwd for relative PIN files, env for CUSTODY_PKCS11_*); default this process. */
+  pkcs11?: Pkcs11Options | undefined;
 }
 
 /** openSecretStore opens the store and its keyring; `created` tells whether this call made the keyring. */
@@ -42,11 +45,15 @@ export async function openSecretStore(o: OpenSecretStoreOptions): Promise<{ stor
     let keyring: PassphraseKeyring;
     let created = false;
     if (o.create === true) {
-      const r = await PassphraseKeyring.openOrCreate(keyringPath, pass, { ...(o.log2N === undefined ? {} : { log2N: o.log2N }), ...(o.now === undefined ? {} : { now: o.now() }) });
+      const r = await PassphraseKeyring.openOrCreate(keyringPath, pass, {
+        ...(o.log2N === undefined ? {} : { log2N: o.log2N }),
+        ...(o.now === undefined ? {} : { now: o.now() }),
+        pkcs11: o.pkcs11,
+      });
       keyring = r.keyring;
       created = r.created;
     } else {
-      keyring = await PassphraseKeyring.open(keyringPath, pass);
+      keyring = await PassphraseKeyring.open(keyringPath, pass, { pkcs11: o.pkcs11 });
     }
     const store = await SecretStore.open({ dir: o.dir, keyring, ...(o.now === undefined ? {} : { now: o.now }) });
     return { store, created };

@@ -15,6 +15,10 @@
  * idempotent). A crash anywhere leaves each file wholly old (readable with the retiring KEK, still in the keyring) or
  * wholly new (readable with the active one), and a KEK leaves the keyring only after a scan found no file naming it:
  * every secret stays readable. test/secrets/crash.test.ts kills a rewrapping child with SIGKILL at each step.
+ * With a token KEK (secrets/token-kek) two steps join the table: `kek-generated` (rotating to a token: the AES key
+ * exists in the token, the keyring does not name it yet — a crash leaves an unreferenced object, every secret under
+ * the old KEK) and `kek-destroyed` (retiring a token KEK: its object is destroyed after the keyring dropped it);
+ * test/secrets/token-kek-crash.test.ts kills a child at each step of a rotation file → token and token → file.
  *
  * Concurrency: changes (put, rotate, rewrap) hold `STORE/.lock` (O_EXCL, holding the pid); a lock whose process is
  * gone (a crash) is taken over. Reads take no lock: every file is replaced by rename, so a reader sees a whole file.
@@ -38,7 +42,7 @@ import {
   type SecretRecord,
 } from './format.ts';
 import type { KeyEncryptionKey } from './kek.ts';
-import type { Keyring } from './keyring.ts';
+import type { KekTarget, Keyring } from './keyring.ts';
 
 /** SECRET_FILE_RE names the secret files of a store directory. */
 const SECRET_FILE_RE = /^([a-z0-9][a-z0-9._-]{0,127})\.secret$/;
@@ -56,15 +60,22 @@ export interface SecretInfo {
 
 /** RewrapStep is a point of the rotation a test may observe (and crash at); see the module doc. */
 export type RewrapStep =
+  | { at: 'kek-generated' }
   | { at: 'keyring-rotated' }
   | { at: 'secret-begin' | 'secret-staged' | 'secret-renamed'; name: string; index: number }
   | { at: 'retire-begin' }
-  | { at: 'keyring-retired' };
+  | { at: 'keyring-retired' }
+  | { at: 'kek-destroyed' };
 
 /** RewrapOptions: `onStep` is told each step before the next begins (tests; default none). */
 export interface RewrapOptions {
   onStep?: (step: RewrapStep) => void | Promise<void>;
   now?: Date;
+}
+
+/** RotateOptions: `to` picks the new KEK (default a software KEK in the keyring; or a new AES key in a token). */
+export interface RotateOptions extends RewrapOptions {
+  to?: KekTarget;
 }
 
 /** RewrapReport says what a rotation or rewrap did. */
@@ -76,6 +87,8 @@ export interface RewrapReport {
   unchanged: number;
   /** retired lists the KEKs destroyed because nothing refers to them any more. */
   retired: string[];
+  /** leftInToken lists retired token KEKs whose token object could not be destroyed (delete them by hand). */
+  leftInToken: string[];
 }
 
 /** SecretStoreOptions configures {@link SecretStore.open}. */
@@ -189,9 +202,9 @@ export class SecretStore {
   }
 
   /** rotateKek makes a new active KEK and rewraps every data key with it (module doc). */
-  async rotateKek(o: RewrapOptions = {}): Promise<RewrapReport> {
+  async rotateKek(o: RotateOptions = {}): Promise<RewrapReport> {
     return this.#locked(async () => {
-      await this.keyring.rotate(o.now ?? this.#now());
+      await this.keyring.rotate(o.now ?? this.#now(), o.to, () => o.onStep?.({ at: 'kek-generated' }));
       await o.onStep?.({ at: 'keyring-rotated' });
       return this.#rewrapLocked(o);
     });
@@ -233,11 +246,13 @@ export class SecretStore {
       .entries()
       .filter((e) => e.state === 'retiring' && !referenced.has(e.id))
       .map((e) => e.id);
+    let leftInToken: string[] = [];
     if (retire.length > 0) {
-      await this.keyring.retire(retire, o.now ?? this.#now());
-      await o.onStep?.({ at: 'keyring-retired' });
+      const tokenKeks = this.keyring.entries().filter((e) => retire.includes(e.id) && e.kind === 'pkcs11').length;
+      ({ leftInToken } = await this.keyring.retire(retire, o.now ?? this.#now(), () => o.onStep?.({ at: 'keyring-retired' })));
+      if (tokenKeks > 0) await o.onStep?.({ at: 'kek-destroyed' });
     }
-    return { active: active.id, rewrapped, unchanged, retired: retire };
+    return { active: active.id, rewrapped, unchanged, retired: retire, leftInToken };
   }
 
   /**

@@ -11,11 +11,14 @@
  * | admin token        | `daemon.admin-token`       | `--token-file`, else DATA/admin.token (an explicit --token-file wins over the store) |
  * | signer passphrase  | `daemon.signer-passphrase` | CUSTODY_PASSPHRASE / --passphrase-file (also used when the store has none) |
  * | log key            | `daemon.log-key`           | DATA/log/log.key                   |
+ * | API token HMAC key | `daemon.token-hmac-key`    | none: the auth store keeps unkeyed SHA-256 digests (auth/token-key) |
  *
  * A missing admin token or log key is made in the store on first start, as the files are. A data directory that
  * already has DATA/log/log.key is refused until the key is imported (`custody secrets put … daemon.log-key
  * --from-file DATA/log/log.key`): a fresh key would fork the log's identity.
- * The signing API's tokens are not here: the auth store (auth/store) already keeps only their SHA-256 digests.
+ * The signing API's tokens stay in the auth store (auth/store), which keeps only their digests; with a store, those
+ * digests are HMAC-SHA-256 under `daemon.token-hmac-key` (auth/token-key), so the database alone verifies and mints
+ * nothing.
  */
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
@@ -27,6 +30,7 @@ export const DAEMON_SECRET_NAMES = {
   adminToken: 'daemon.admin-token',
   signerPassphrase: 'daemon.signer-passphrase',
   logKey: 'daemon.log-key',
+  tokenKey: 'daemon.token-hmac-key',
 } as const;
 
 export type DaemonSecret = keyof typeof DAEMON_SECRET_NAMES;
@@ -58,6 +62,9 @@ export async function resolveSecretSource(secret: DaemonSecret, o: SecretSourceO
         : { kind: 'passphrase' };
     case 'logKey':
       return store !== undefined ? { kind: 'store', store, name: DAEMON_SECRET_NAMES.logKey } : { kind: 'file', path: join(o.dataDir, 'log', 'log.key') };
+    case 'tokenKey':
+      // No file form: without a store the auth store's digests are unkeyed.
+      return store !== undefined ? { kind: 'store', store, name: DAEMON_SECRET_NAMES.tokenKey } : { kind: 'passphrase' };
   }
 }
 

@@ -34,13 +34,14 @@ import type { Logger } from 'pino';
 import { AUDIT_ANCHOR_MAX_BYTES, formatAuditAnchorEntry, formatAuditAnchorFile } from '../audit/anchor.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
+import { newTokenKeyText, parseTokenKeyText, withTokenKey } from '../auth/token-key.ts';
 import type { AuthStore } from '../auth/store.ts';
 import { KEYLESS_CA_CERT_FILE, KeylessCa } from '../auth/keyless-ca.ts';
 import { OidcVerifier, type OidcVerifierOptions } from '../auth/oidc.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import type { Signer } from '../crypto/index.ts';
 import { signerHealth } from '../hsm/health.ts';
-import { IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
+import { ConfigError, IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { pathExists, readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
@@ -86,6 +87,11 @@ export interface DaemonOptions {
   keyFile?: string | undefined;
   /** signer replaces keyFile: the manifest signing key held in a PKCS#11 token (opened by the caller, hsm/pkcs11). */
   signer?: Signer | undefined;
+  /**
+   * logSigner is the transparency log's checkpoint key held in a PKCS#11 token (`serve --log-key pkcs11:…`), instead
+   * of DATA/log/log.key or the secret store's `daemon.log-key`; the log's origin is `origin` (default as usual).
+   */
+  logSigner?: Signer | undefined;
   /** previousSigners dual-sign during a key rotation while the root still names them (provider/identity). */
   previousSigners?: readonly Signer[] | undefined;
   trustFile?: string | undefined;
@@ -475,7 +481,8 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       healthy: () => p.service.sequencer.fatalError === undefined,
       treeSize: () => p.service.checkpoint()?.size ?? 0,
     },
-    keyHealthy: () => signerHealth(p.identity.signer).ok,
+    // A token-held log key counts too: checkpoints stop when its token fails.
+    keyHealthy: () => signerHealth(p.identity.signer).ok && (o.logSigner === undefined || signerHealth(o.logSigner).ok),
     rescan: p.rescan,
     ...(o.maxBlobBytes === undefined ? {} : { maxBlobBytes: o.maxBlobBytes }),
     audit: p.record,
@@ -589,6 +596,19 @@ async function openDaemonSecretStore(s: { dir: string; keyringPath?: string | un
   return store;
 }
 
+/**
+ * refuseOtherLogKey refuses a token log key (`--log-key`) when the data directory or the secret store already holds
+ * a log key: the log would change identity under its clients (a checkpoint key is the log's name).
+ */
+async function refuseOtherLogKey(source: { kind: string; store?: SecretStore; name?: string }, logKeyFile: string): Promise<void> {
+  const held = source.kind === 'store' ? await source.store!.has(source.name!) : await pathExists(logKeyFile);
+  if (held) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `--log-key names a token key, but the log already has a key (${source.kind === 'store' ? `secrets:${source.name!}` : logKeyFile})`, {
+      hint: 'a log keeps one key for life: start a new data directory for a token-held log key, or drop --log-key',
+    });
+  }
+}
+
 /** storedOrigin is the origin named by the log key in the store, if it holds one. */
 async function storedOrigin(store: SecretStore): Promise<string | undefined> {
   if (!(await store.has(DAEMON_SECRET_NAMES.logKey))) return undefined;
@@ -635,16 +655,22 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const logDir = join(dataDir, 'log');
     const metrics = createDaemonMetrics();
     const logKeySource = await resolveSecretSource('logKey', { dataDir, secrets });
+    if (o.logSigner !== undefined) await refuseOtherLogKey(logKeySource, join(logDir, 'log.key'));
     const origin =
       o.origin ??
-      (logKeySource.kind === 'store' ? await storedOrigin(logKeySource.store) : await existingOrigin(join(logDir, 'log.key'))) ??
+      (o.logSigner !== undefined
+        ? undefined
+        : logKeySource.kind === 'store'
+          ? await storedOrigin(logKeySource.store)
+          : await existingOrigin(join(logDir, 'log.key'))) ??
       defaultOrigin();
     const { service, key, config } = await openLogService({
       dataDir: logDir,
       origin,
       service: o.log,
       postgres: o.postgres,
-      ...(logKeySource.kind === 'store'
+      ...(o.logSigner !== undefined ? { signer: o.logSigner } : {}),
+      ...(o.logSigner === undefined && logKeySource.kind === 'store'
         ? {
             keySource: {
               where: describeSource(logKeySource),
@@ -719,8 +745,16 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     let auth: AuthStore | undefined;
     const keyless: AppParts['keyless'] = { oidc: undefined, ca: undefined };
     if (o.signingApi !== false) {
-      const store = await openAuthStore({ dataDir, postgres: o.postgres });
-      closers.push(() => store.close());
+      const opened = await openAuthStore({ dataDir, postgres: o.postgres });
+      closers.push(() => opened.close());
+      // With --secrets, token digests are keyed by a key only the secret store holds (auth/token-key).
+      let store = opened;
+      if (secrets !== undefined) {
+        const { text } = await loadOrCreateStoredText(secrets, DAEMON_SECRET_NAMES.tokenKey, newTokenKeyText);
+        const key = parseTokenKeyText(text);
+        store = withTokenKey(opened, key);
+        key.fill(0);
+      }
       auth = store;
       // The keyless CA is made with the first OIDC issuer, and kept loaded afterwards so old certificates verify.
       if (o.oidc !== undefined) keyless.oidc = new OidcVerifier(o.oidc);

@@ -93,7 +93,7 @@ test('serve --secrets: admin token, log key and the signer passphrase come from 
   assert.equal(existsSync(join(dataDir, 'log', 'log.key')), false);
   const { store } = await openSecretStore({ dir: storeDir, passphrase: ring });
   t.after(() => store.keyring.close());
-  assert.deepEqual((await store.list()).map((s) => s.name).sort(), ['daemon.admin-token', 'daemon.log-key', 'daemon.signer-passphrase']);
+  assert.deepEqual((await store.list()).map((s) => s.name).sort(), ['daemon.admin-token', 'daemon.log-key', 'daemon.signer-passphrase', 'daemon.token-hmac-key']);
   const token = Buffer.from(await store.get(DAEMON_SECRET_NAMES.adminToken)).toString('utf8');
   const ok = await fetch(`${d.url}/admin/v1/rescan`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
   assert.equal(ok.status, 200);

@@ -9,7 +9,9 @@ import { checkName, createToken, parseScopeList, registerIdentity } from '../../
 import { parseDuration } from '../../encoding/time.ts';
 import { openAuthStore } from '../../auth/open.ts';
 import type { AuthStore, IdentityRecord, TokenRecord } from '../../auth/store.ts';
-import { UsageError, toIoError } from '../../errors.ts';
+import { parseTokenKeyText, withTokenKey } from '../../auth/token-key.ts';
+import { ConfigError, UsageError, toIoError } from '../../errors.ts';
+import { DAEMON_SECRET_NAMES } from '../../server/daemon-secrets.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { abs, postgresOption } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
@@ -22,20 +24,34 @@ const STORE_OPTIONS = {
   data: { type: 'string' },
   'postgres-url-file': { type: 'string' },
   'postgres-schema': { type: 'string' },
+  secrets: { type: 'string' },
+  'secrets-keyring': { type: 'string' },
+  'passphrase-file': { type: 'string' },
 } as const;
 
 const STORE_HELP = `  --data DIR                  the daemon's data directory (default: $CUSTODY_DATA, else ./${DEFAULT_DATA_DIR});
                               the state is DIR/auth.db
   --postgres-url-file F       the daemon keeps its log in PostgreSQL: the state is in schema <S>_auth of that
                               database (connection string from F or CUSTODY_POSTGRES_URL)
-  --postgres-schema S         the daemon's --postgres-schema (default custody_log)`;
+  --postgres-schema S         the daemon's --postgres-schema (default custody_log)
+  --secrets STORE             the daemon's --secrets store: token digests are keyed by its daemon.token-hmac-key
+                              (docs/keys.md "API tokens"); its keyring opened with CUSTODY_PASSPHRASE or
+                              --passphrase-file (--secrets-keyring F as for serve). Use it whenever the daemon has it`;
 
 /** withStore opens the store the daemon of --data (or --postgres-url-file) reads, runs fn, and closes it. */
 async function withStore<T>(
   ctx: CommandContext,
-  values: { data?: string | undefined; 'postgres-url-file'?: string | undefined; 'postgres-schema'?: string | undefined },
+  values: {
+    data?: string | undefined;
+    'postgres-url-file'?: string | undefined;
+    'postgres-schema'?: string | undefined;
+    secrets?: string | undefined;
+    'secrets-keyring'?: string | undefined;
+    'passphrase-file'?: string | undefined;
+  },
   fn: (s: AuthStore) => Promise<T>,
 ): Promise<T> {
+  const key = values.secrets === undefined ? undefined : await tokenKeyFrom(ctx, values.secrets, values['secrets-keyring'], values['passphrase-file']);
   const dataDir = abs(ctx, values.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
   const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
   if (postgres === undefined) {
@@ -43,11 +59,39 @@ async function withStore<T>(
       throw toIoError(e, dataDir, 'write');
     });
   }
-  const store = await openAuthStore({ dataDir, postgres });
+  const opened = await openAuthStore({ dataDir, postgres });
+  const store = key === undefined ? opened : withTokenKey(opened, key);
+  key?.fill(0);
   try {
     return await fn(store);
   } finally {
-    await store.close();
+    await opened.close();
+  }
+}
+
+/** tokenKeyFrom reads the daemon's token HMAC key from its secret store (made by the daemon's first start). */
+async function tokenKeyFrom(ctx: CommandContext, dir: string, keyring: string | undefined, passphraseFile: string | undefined): Promise<Uint8Array> {
+  const { openSecretStore } = await import('../../secrets/open.ts');
+  const { store } = await openSecretStore({
+    dir: abs(ctx, dir),
+    keyringPath: keyring === undefined ? undefined : abs(ctx, keyring),
+    passphrase: { passphraseFile: passphraseFile === undefined ? undefined : abs(ctx, passphraseFile), env: ctx.env },
+    pkcs11: { cwd: ctx.cwd, env: ctx.env },
+  });
+  try {
+    if (!(await store.has(DAEMON_SECRET_NAMES.tokenKey))) {
+      throw new ConfigError('ERR_CONFIG_INVALID', `the secret store ${dir} has no ${DAEMON_SECRET_NAMES.tokenKey}`, {
+        hint: 'start custody serve with this --secrets store once: it makes the key',
+      });
+    }
+    const raw = await store.get(DAEMON_SECRET_NAMES.tokenKey);
+    try {
+      return parseTokenKeyText(Buffer.from(raw).toString('utf8'));
+    } finally {
+      raw.fill(0);
+    }
+  } finally {
+    store.keyring.close();
   }
 }
 

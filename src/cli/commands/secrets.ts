@@ -6,6 +6,7 @@
 import { decodeUtf8 } from '../../encoding/json.ts';
 import { LimitError, UsageError, isTrustError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
+import { isPkcs11Uri } from '../../hsm/uri.ts';
 import { SECRET_VALUE_MAX_BYTES, checkSecretName } from '../../secrets/format.ts';
 import { openSecretStore } from '../../secrets/open.ts';
 import { listSecrets, type RewrapReport, type SecretStore } from '../../secrets/store.ts';
@@ -32,6 +33,7 @@ async function withStore<T>(ctx: CommandContext, v: StoreValues, create: boolean
     passphrase: { passphraseFile: v['passphrase-file'] === undefined ? undefined : abs(ctx, v['passphrase-file']), env: ctx.env },
     create,
     now: ctx.now,
+    pkcs11: { cwd: ctx.cwd, env: ctx.env, warn: (m) => ctx.stderr(`custody: warning: ${m}\n`) },
   });
   try {
     return await fn(store, created);
@@ -65,14 +67,15 @@ async function readStdin(): Promise<Uint8Array> {
 function keyringLine(k: Keyring): string {
   return k
     .entries()
-    .map((e) => `${e.id} (${e.state})`)
+    .map((e) => `${e.id} (${e.state}${e.kind === 'pkcs11' ? `, in ${e.uri}` : ''})`)
     .join(', ');
 }
 
 function reportResult(ctx: CommandContext, r: RewrapReport, verb: string): void {
   ctx.print(`${verb}: ${r.rewrapped} data key(s) rewrapped, ${r.unchanged} already under ${r.active}`);
   ctx.print(r.retired.length === 0 ? 'retired: none' : `retired: ${r.retired.join(', ')} (key material destroyed)`);
-  ctx.result({ active: r.active, rewrapped: r.rewrapped, unchanged: r.unchanged, retired: r.retired });
+  for (const id of r.leftInToken) ctx.stderr(`custody: warning: retired ${id}, but its key could not be destroyed in the token; delete it there (pkcs11-tool --delete-object --type secrkey)\n`);
+  ctx.result({ active: r.active, rewrapped: r.rewrapped, unchanged: r.unchanged, retired: r.retired, left_in_token: r.leftInToken });
 }
 
 export const secretsPut: Command = {
@@ -162,7 +165,7 @@ Lists every secret from the files' headers; no value is decrypted and no passphr
 
 options:
 ${STORE_HELP}
-  --json                      print {"secrets":[{"name","version","data_key_id","kek_id"}],"keks"?:[{"id","state","created"}]}
+  --json                      print {"secrets":[{"name","version","data_key_id","kek_id"}],"keks"?:[{"id","kind","uri"?,"state","created"}]}
 
 example:
   custody secrets list --store secrets`,
@@ -174,7 +177,7 @@ example:
       const list = await listSecrets(dir);
       for (const x of list) ctx.print(`${x.name}  v${x.version}  ${x.kekId}`);
       if (list.length === 0) ctx.print('(no secrets)');
-      const keks = k?.entries().map((e) => ({ id: e.id, state: e.state, created: e.created.toISOString() }));
+      const keks = k?.entries().map((e) => ({ id: e.id, kind: e.kind, ...(e.uri === undefined ? {} : { uri: e.uri }), state: e.state, created: e.created.toISOString() }));
       if (k !== undefined) {
         ctx.print(`keks: ${keyringLine(k)}`);
         for (const r of k.retired()) ctx.print(`retired: ${r.id} at ${r.retired.toISOString()}`);
@@ -193,22 +196,31 @@ example:
 
 export const secretsRotateKek: Command = {
   summary: 'make a new active KEK and rewrap every data key with it (payloads untouched); retire the old KEK',
-  usage: `usage: custody secrets rotate-kek --store DIR [--keyring FILE] [--passphrase-file F] [--json]
+  usage: `usage: custody secrets rotate-kek --store DIR [--to file|pkcs11:URI] [--keyring FILE] [--passphrase-file F] [--json]
 
 Adds a new key-encryption key to the keyring (the old one becomes "retiring"), then rewraps every secret's data key
 with it: unwrap with the old KEK, wrap with the new one, replace the file atomically. Payloads are not decrypted.
-The old KEK is destroyed only once no file names it. Interrupted (a crash, kill -9), every secret stays readable
-and \`custody secrets rewrap\` finishes the job.
+The old KEK is destroyed only once no file names it (a KEK in a token: its object is destroyed there). Interrupted
+(a crash, kill -9), every secret stays readable and \`custody secrets rewrap\` finishes the job.
 
 options:
+  --to file                   the new KEK is random bytes sealed in the keyring (the default)
+  --to 'pkcs11:token=T;object=L?pin-source=file:PIN'
+                              the new KEK is an AES-256 key generated in that token (sensitive, never extractable);
+                              data keys are wrapped and unwrapped inside the token with CKM_AES_GCM. The keyring
+                              records the URI, the PIN file (absolute) and module-path; later commands need the token
+                              (module from module-path or CUSTODY_PKCS11_MODULE, PIN from the file or CUSTODY_PKCS11_PIN)
 ${STORE_HELP}
-  --json                      print {"active","rewrapped","unchanged","retired"}
+  --json                      print {"active","rewrapped","unchanged","retired","left_in_token"}
 
-example:
-  CUSTODY_PASSPHRASE=… custody secrets rotate-kek --store secrets`,
+examples:
+  CUSTODY_PASSPHRASE=… custody secrets rotate-kek --store secrets
+  CUSTODY_PASSPHRASE=… custody secrets rotate-kek --store secrets --to 'pkcs11:token=kek;object=secrets-kek-1?pin-source=file:kek.pin'`,
   async run(ctx) {
-    const { values } = parseCommandArgs(ctx.argv, STORE_OPTIONS, false);
-    const r = await withStore(ctx, values, false, (s) => s.rotateKek({ now: ctx.now() }));
+    const { values } = parseCommandArgs(ctx.argv, { ...STORE_OPTIONS, to: { type: 'string' } }, false);
+    const to = values.to === undefined || values.to === 'file' ? ({ kind: 'file' } as const) : isPkcs11Uri(values.to) ? ({ kind: 'pkcs11', uri: values.to } as const) : undefined;
+    if (to === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--to: expected file or a pkcs11: URI, got ${JSON.stringify(values.to!.slice(0, 80))}`);
+    const r = await withStore(ctx, values, false, (s) => s.rotateKek({ now: ctx.now(), to }));
     reportResult(ctx, r, 'rotated');
     return 0;
   },

@@ -78,6 +78,9 @@ options:
   --previous-key KEY          key rotation: the old manifest key (file or pkcs11: URI) also signs every manifest
                               while the trust root still names it, so clients on the old root keep accepting
                               (docs/keys.md, "Rotating the daemon's key"); repeatable
+  --log-key URI               the transparency log's checkpoint key in a token (a pkcs11: URI naming an Ed25519 key,
+                              made with custody keygen --pkcs11) instead of DATA/log/log.key or the --secrets store;
+                              for a new data directory (a log keeps one key for life); --origin names the log
   --trust FILE                trust root instead of DATA/trust/root.json
   --token-file FILE           admin bearer token instead of DATA/admin.token
   --secrets STORE             keep the admin token, the signing key's passphrase and the log key in this
@@ -149,6 +152,7 @@ examples:
         key: { type: 'string' },
         'passphrase-file': { type: 'string' },
         'previous-key': { type: 'string', multiple: true },
+        'log-key': { type: 'string' },
         trust: { type: 'string' },
         'token-file': { type: 'string' },
         secrets: { type: 'string' },
@@ -272,6 +276,11 @@ examples:
       // Loaded on demand: fastify and SQLite would cost every other command's startup otherwise.
       // A token key is opened here, once, with a small session pool (hsm/pkcs11); files are opened by the daemon.
       const signer = values.key !== undefined && isPkcs11Uri(values.key) ? await openTokenKey(ctx, values.key, 2) : undefined;
+      const logKey = values['log-key'];
+      if (logKey !== undefined && !isPkcs11Uri(logKey)) {
+        throw new UsageError('ERR_USAGE_ARGUMENT', '--log-key takes a pkcs11: URI; a file log key lives in DATA/log/log.key (or the --secrets store)');
+      }
+      const logSigner = logKey === undefined ? undefined : await openTokenKey(ctx, logKey, 1);
       const previousSigners: Signer[] = [];
       for (const k of values['previous-key'] ?? []) previousSigners.push(await loadSigningKey(ctx, { key: k, passphraseFile: values['passphrase-file'] }));
       const options: DaemonOptions = {
@@ -282,6 +291,7 @@ examples:
         origin: values.origin,
         keyFile: values.key === undefined || signer !== undefined ? undefined : abs(ctx, values.key),
         signer,
+        logSigner,
         previousSigners,
         trustFile: values.trust === undefined ? undefined : abs(ctx, values.trust),
         tokenFile: values['token-file'] === undefined ? undefined : abs(ctx, values['token-file']),
