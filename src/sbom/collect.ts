@@ -28,6 +28,7 @@
  */
 import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, opendirSync, promises as fsp, readSync, readdirSync, type Dir, type Dirent, type OpenDirOptions } from 'node:fs';
 import { basename } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { PackageURL } from 'packageurl-js';
 import { createDigest, digestHex } from '../crypto/index.ts';
 import { decodeBase64, encodeHex } from '../encoding/bytes.ts';
@@ -128,6 +129,14 @@ export interface CollectDirectoryOptions {
   maxDepth?: number;
   /** listAllMaxBytes: directories up to this st_size are listed in one call (default {@link DIR_LIST_ALL_MAX_BYTES}). */
   listAllMaxBytes?: number;
+  /**
+   * chdir lets the walk move the process's working directory into each directory it holds open (through
+   * /proc/self/fd/N, so it is exactly that directory) and open entries by their bare names: one path component
+   * instead of a /proc lookup per file (a third of the walk's open cost). The working directory is put back (by a
+   * descriptor held on it) before the walk returns or throws. Only for a caller that runs no other file I/O with
+   * relative paths meanwhile, such as the CLI; ignored off Linux and in worker threads (they cannot chdir).
+   */
+  chdir?: boolean;
 }
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -185,8 +194,18 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
   const files: SbomFile[] = [];
   const skipped: SbomInput['skipped'] = [];
   const buf = Buffer.allocUnsafe(HASH_BUFFER_BYTES);
+  // In chdir mode the working directory is the directory being walked, entered through its held descriptor.
+  const home = options.chdir === true && PROC_FD !== undefined && isMainThread ? holdCwd() : undefined;
+  const enter = (o: OpenedDir, abs: string): void => {
+    try {
+      process.chdir(o.at);
+    } catch (e) {
+      throw toIoError(e, abs, 'read');
+    }
+  };
   const walk = (abs: string, rel: string, depth: number, opened: OpenedDir): void => {
     try {
+      if (home !== undefined) enter(opened, abs);
       // Entries come sorted so that the depth-first walk meets paths in UTF-8 byte order (see listTreeDir): the
       // result needs no sort of its own.
       for (const ent of listTreeDir(opened, abs, rel, listAllMaxBytes)) {
@@ -195,7 +214,7 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
         // A plain concatenation: `abs` is already normalized and `name` is one entry (no separators). What is
         // opened goes through the directory's descriptor (childAt), so a parent swapped meanwhile is not followed.
         const childAbs = abs.endsWith('/') ? abs + name : `${abs}/${name}`;
-        const childAt = `${opened.at}/${name}`;
+        const childAt = home === undefined ? `${opened.at}/${name}` : name;
         const type = ent.type;
         if (type === 'dir') {
           if (depth + 1 > maxDepth) {
@@ -204,6 +223,7 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
             });
           }
           walk(childAbs, childRel, depth + 1, openTreeDir(childAt, childAbs, false));
+          if (home !== undefined) enter(opened, abs);
         } else if (type === 'file') {
           if (files.length >= maxFiles) {
             throw new LimitError('ERR_SBOM_TREE_LIMIT', `the tree has more than ${maxFiles} files, over the cap`, { details: { cap: maxFiles } });
@@ -217,8 +237,12 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
       closeSync(opened.fd);
     }
   };
-  // The root is what the user named: a symlink there is followed once; links inside the tree never are.
-  walk(dir, '', 0, openTreeDir(dir, dir, true));
+  try {
+    // The root is what the user named: a symlink there is followed once; links inside the tree never are.
+    walk(dir, '', 0, openTreeDir(dir, dir, true));
+  } finally {
+    if (home !== undefined) home.restore();
+  }
   return {
     kind: 'directory',
     name: basename(dir),
@@ -233,6 +257,30 @@ function collectDirectorySync(dir: string, options: CollectDirectoryOptions): Sb
 
 /** PROC_FD: Linux's per-descriptor paths, through which a name is opened relative to an open directory (openat). */
 const PROC_FD = existsSync('/proc/self/fd') ? '/proc/self/fd' : undefined;
+
+/**
+ * holdCwd opens the working directory so that {@link collectDirectory}'s chdir mode can return to exactly it (even
+ * renamed meanwhile); undefined when it cannot be opened (then the walk opens through /proc paths instead).
+ */
+function holdCwd(): { restore(): void } | undefined {
+  let fd: number;
+  try {
+    fd = openSync('.', constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return undefined;
+  }
+  return {
+    restore(): void {
+      try {
+        process.chdir(`${PROC_FD}/${fd}`);
+      } catch (e) {
+        throw toIoError(e, 'the working directory', 'read');
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}
 
 /**
  * DIR_LIST_ALL_MAX_BYTES: a directory whose st_size is at most this is listed in one readdirSync call (one

@@ -51,6 +51,33 @@ test('directory: paths come out in UTF-8 byte order without a sort of the whole 
   await assertRejectsCode(collectDirectory(dir, { listAllMaxBytes: 0, maxFiles: 4 }), 'ERR_SBOM_TREE_LIMIT');
 });
 
+test('directory, chdir mode: the same files, order and digests; the working directory is back afterwards, also after a refusal', async (t) => {
+  const dir = tmpDir(t);
+  const names = makeTree(dir);
+  const cwd = process.cwd();
+  const plain = await collectDirectory(dir);
+  const viaCwd = await collectDirectory(dir, { chdir: true });
+  assert.equal(process.cwd(), cwd);
+  assert.deepEqual(viaCwd, plain);
+  assert.deepEqual(viaCwd.files.map((f) => f.name), names);
+  await assertRejectsCode(collectDirectory(dir, { chdir: true, maxFiles: 2 }), 'ERR_SBOM_TREE_LIMIT');
+  assert.equal(process.cwd(), cwd);
+  // A directory swapped for a symlink is refused in this mode too: it is opened by its bare name with O_NOFOLLOW.
+  mkdirSync(join(dir, 'outside'));
+  writeFileSync(join(dir, 'outside', 'secret'), 'x');
+  const tree = join(dir, 'tree');
+  mkdirSync(tree);
+  symlinkSync(join(dir, 'outside'), join(tree, 'sub'));
+  process.chdir(tree);
+  try {
+    assertCode(() => openTreeDir('sub', join(tree, 'sub'), false), 'ERR_IO_READ_FAILED', 'IoError');
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.deepEqual((await collectDirectory(tree, { chdir: true })).skipped, [{ name: 'sub', type: 'symlink' }]);
+  assert.equal(process.cwd(), cwd);
+});
+
 test('directory: special files are left out, not opened (a FIFO would block a reader)', async (t) => {
   const dir = tmpDir(t);
   writeFileSync(join(dir, 'a'), 'a');
