@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectDirectory, collectInput, collectLockfile, collectPackage, openTreeDir, parseLockfile } from '../../src/sbom/collect.ts';
+import { DIR_LIST_ALL_MAX_BYTES, collectDirectory, collectInput, collectLockfile, collectPackage, listTreeDir, openTreeDir, parseLockfile } from '../../src/sbom/collect.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { vectorPath } from '../support/vectors.ts';
@@ -31,6 +31,51 @@ test('directory: every regular file once, sorted, with the SHA-1 and SHA-256 cor
   }
   assert.equal(input.files.find((f) => f.name === 'big.bin')!.size, 3 * 1024 * 1024 + 17);
   assert.equal(input.files.find((f) => f.name === 'empty')!.sha256, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+});
+
+test('directory: paths come out in UTF-8 byte order without a sort of the whole list, whether a directory is listed at once or streamed', async (t) => {
+  const dir = tmpDir(t);
+  // '-' and '.' sort before '/', '0' after it: "a.b" comes before "a/x", "a0" after; a file "b" before "b-c/…".
+  const names = ['a/x', 'a/y/z', 'a-b', 'a.b', 'a0', 'b', 'b-c/d', 'b.c', 'bc/e', 'Z', '~', 'é/f', 'e\u0301', '\u00ff', 'x y/!'];
+  for (const n of names) {
+    mkdirSync(join(dir, n, '..'), { recursive: true });
+    writeFileSync(join(dir, n), n);
+  }
+  const bytewise = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  for (const listAllMaxBytes of [DIR_LIST_ALL_MAX_BYTES, 0]) {
+    const input = await collectDirectory(dir, { listAllMaxBytes });
+    assert.deepEqual(input.files.map((f) => f.name), bytewise, `listAllMaxBytes ${listAllMaxBytes}`);
+    assert.equal(input.files.find((f) => f.name === 'x y/!')!.size, 5);
+  }
+  // A cap is still met while streaming a directory entry by entry.
+  await assertRejectsCode(collectDirectory(dir, { listAllMaxBytes: 0, maxFiles: 4 }), 'ERR_SBOM_TREE_LIMIT');
+});
+
+test('directory, chdir mode: the same files, order and digests; the working directory is back afterwards, also after a refusal', async (t) => {
+  const dir = tmpDir(t);
+  const names = makeTree(dir);
+  const cwd = process.cwd();
+  const plain = await collectDirectory(dir);
+  const viaCwd = await collectDirectory(dir, { chdir: true });
+  assert.equal(process.cwd(), cwd);
+  assert.deepEqual(viaCwd, plain);
+  assert.deepEqual(viaCwd.files.map((f) => f.name), names);
+  await assertRejectsCode(collectDirectory(dir, { chdir: true, maxFiles: 2 }), 'ERR_SBOM_TREE_LIMIT');
+  assert.equal(process.cwd(), cwd);
+  // A directory swapped for a symlink is refused in this mode too: it is opened by its bare name with O_NOFOLLOW.
+  mkdirSync(join(dir, 'outside'));
+  writeFileSync(join(dir, 'outside', 'secret'), 'x');
+  const tree = join(dir, 'tree');
+  mkdirSync(tree);
+  symlinkSync(join(dir, 'outside'), join(tree, 'sub'));
+  process.chdir(tree);
+  try {
+    assertCode(() => openTreeDir('sub', join(tree, 'sub'), false), 'ERR_IO_READ_FAILED', 'IoError');
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.deepEqual((await collectDirectory(tree, { chdir: true })).skipped, [{ name: 'sub', type: 'symlink' }]);
+  assert.equal(process.cwd(), cwd);
 });
 
 test('directory: special files are left out, not opened (a FIFO would block a reader)', async (t) => {
@@ -179,11 +224,8 @@ test('directory walk: a subdirectory that is a symlink (or a file) when it is op
   // The root the user names may be a symlink (followed once); its entries are read in the directory opened.
   const root = openTreeDir(join(dir, 'tree', 'sub'), join(dir, 'tree', 'sub'), true);
   try {
-    const names: string[] = [];
-    for (let e = root.dir.readSync(); e !== null; e = root.dir.readSync()) names.push(String(e.name));
-    assert.deepEqual(names, ['secret']);
+    assert.deepEqual(listTreeDir(root, join(dir, 'tree', 'sub'), '').map((e) => e.name), ['secret']);
   } finally {
-    root.dir.closeSync();
     closeSync(root.fd);
   }
 });

@@ -68,7 +68,8 @@ example:
     const { collectInput } = await import('../../sbom/collect.ts');
     const { sbomCreated } = await import('../../sbom/ids.ts');
     const created = sbomCreated(ctx.env.SOURCE_DATE_EPOCH, ctx.now());
-    const collected = await collectInput(abs(ctx, input));
+    // chdir: the CLI runs no other file I/O during the walk, so it may enter each directory (faster opens).
+    const collected = await collectInput(abs(ctx, input), { chdir: true });
     const options = { created, name: values.name };
     const text =
       format === 'spdx'
