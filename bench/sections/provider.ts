@@ -7,7 +7,8 @@
  * Setup: `custody serve` is the real CLI process with its default `--workers` (one per core, as nginx; a leader
  * process besides them signs and logs), rate limits off; nginx runs with one worker per core, sendfile on, access
  * log off — its usual static-file configuration. wrk uses 2 threads and 64
- * connections for 10 s (3 s in --quick). Everything shares this machine's cores, so the ratios, not the absolute
+ * connections for 10 s (3 s in --quick). A bare node:http server on as many cluster workers (bench/http-ceiling) is
+ * measured in the same run: the ceiling of node:http here. Everything shares this machine's cores, so the ratios, not the absolute
  * figures, carry over. Skipped (with the reason in RESULTS.md) where nginx or wrk is missing.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -22,6 +23,7 @@ import type { BenchContext, BenchSection } from '../types.ts';
 const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CEILING = fileURLToPath(new URL('../http-ceiling.ts', import.meta.url));
 
 function which(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -83,6 +85,18 @@ http {
   return { stop: () => proc.kill('SIGQUIT') };
 }
 
+/** startCeiling runs bench/http-ceiling on `port` serving `file` and resolves once all its workers listen. */
+async function startCeiling(port: number, file: string): Promise<{ stop: () => void }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CEILING, String(port), file], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening')) resolve();
+    });
+    proc.once('exit', (code) => reject(new Error(`bench/http-ceiling exited (${code})`)));
+  });
+  return { stop: () => proc.kill('SIGTERM') };
+}
+
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—';
 }
@@ -128,18 +142,30 @@ const section: BenchSection = {
         if ((await fetch(`${ngx}/stable/x86_64/small.bin`).catch(() => undefined))?.ok) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const cases: Array<[string, string, string, string]> = [
-        [`manifest.json (${manifest.length} B)`, '/stable/x86_64/manifest.json', '/stable/x86_64/manifest.json', 'provider.manifest.ratio'],
-        ['artifact 4 KiB', `/blobs/sha256/${sha(small)}`, '/stable/x86_64/small.bin', 'provider.artifact4k.ratio'],
-        ['artifact 1 MiB', `/blobs/sha256/${sha(mib)}`, '/stable/x86_64/one-mib.bin', 'provider.artifact1m.ratio'],
+      const cases: Array<[string, string, string, string, string]> = [
+        [`manifest.json (${manifest.length} B)`, '/stable/x86_64/manifest.json', '/stable/x86_64/manifest.json', 'provider.manifest.ratio', 'manifest'],
+        ['artifact 4 KiB', `/blobs/sha256/${sha(small)}`, '/stable/x86_64/small.bin', 'provider.artifact4k.ratio', 'artifact4k'],
+        ['artifact 1 MiB', `/blobs/sha256/${sha(mib)}`, '/stable/x86_64/one-mib.bin', 'provider.artifact1m.ratio', 'artifact1m'],
       ];
-      for (const [what, ours, theirs, id] of cases) {
-        ctx.log(`wrk ${what}: custody serve, then nginx (${seconds} s each)`);
+      for (const [what, ours, theirs, id, short] of cases) {
+        ctx.log(`wrk ${what}: custody serve, then nginx, then the node:http ceiling (${seconds} s each)`);
         const a = wrk(s.url + ours, seconds);
         const b = wrk(ngx + theirs, seconds);
+        // The ceiling serves the same bytes from a prepared response (bench/http-ceiling), started only for its turn
+        // so that its idle workers take nothing from the others'.
+        const file = join(webroot, theirs);
+        const cport = port + 1;
+        const ceiling = await startCeiling(cport, file);
+        let c: Wrk;
+        try {
+          c = wrk(`http://127.0.0.1:${cport}/`, seconds);
+        } finally {
+          ceiling.stop();
+        }
         ctx.record(id, a.rps / b.rps, `${fmt(a.rps)} vs ${fmt(b.rps)} req/s`);
+        ctx.record(`provider.ceiling.${short}.ratio`, c.rps / b.rps, `bare node:http ${fmt(c.rps)} vs nginx ${fmt(b.rps)} req/s`);
         rows.push(
-          `| ${what} | ${fmt(a.rps)} req/s, ${fmt(a.mibps, 1)} MiB/s, p99 ${fmt(a.p99ms, 1)} ms | ${fmt(b.rps)} req/s, ${fmt(b.mibps, 1)} MiB/s, p99 ${fmt(b.p99ms, 1)} ms | ${ratio(a.rps, b.rps)} | ${a.errors}/${b.errors} |`,
+          `| ${what} | ${fmt(a.rps)} req/s, ${fmt(a.mibps, 1)} MiB/s, p99 ${fmt(a.p99ms, 1)} ms | ${fmt(b.rps)} req/s, ${fmt(b.mibps, 1)} MiB/s, p99 ${fmt(b.p99ms, 1)} ms | ${ratio(a.rps, b.rps)} | ${fmt(c.rps)} req/s (${ratio(c.rps, b.rps)}) | ${a.errors}/${b.errors} |`,
         );
       }
 
@@ -160,10 +186,10 @@ const section: BenchSection = {
       execFileSync('sh', ['-c', `curl -sf -o "$1" "$2" && sha256sum "$1" > /dev/null`, 'sh', join(ctx.scratch, 'curl.bin'), `${ngx}/stable/x86_64/rootfs.bin`]);
       const anchor = (performance.now() - t1) / 1000;
       rows.push('');
-      rows.push('| client | custody fetch, built (Node start, root + manifest + proof verified, streamed hash, fsync, rename) | curl -o + sha256sum (from nginx) | ratio (MiB/s) | |');
-      rows.push('|---|---|---|---|---|');
+      rows.push('| client | custody fetch, built (Node start, root + manifest + proof verified, streamed hash, fsync, rename) | curl -o + sha256sum (from nginx) | ratio (MiB/s) | | |');
+      rows.push('|---|---|---|---|---|---|');
       ctx.record('provider.fetch.ratio', anchor / ours, `${fmt(bigMiB / ours)} vs ${fmt(bigMiB / anchor)} MiB/s, built CLI`);
-      rows.push(`| ${bigMiB} MiB artifact | ${fmt(ours, 2)} s = ${fmt(bigMiB / ours)} MiB/s | ${fmt(anchor, 2)} s = ${fmt(bigMiB / anchor)} MiB/s | ${ratio(bigMiB / ours, bigMiB / anchor)} | |`);
+      rows.push(`| ${bigMiB} MiB artifact | ${fmt(ours, 2)} s = ${fmt(bigMiB / ours)} MiB/s | ${fmt(anchor, 2)} s = ${fmt(bigMiB / anchor)} MiB/s | ${ratio(bigMiB / ours, bigMiB / anchor)} | | |`);
     } finally {
       nginx.stop();
       await s.stop();
@@ -171,10 +197,11 @@ const section: BenchSection = {
     return [
       `wrk -t2 -c64 -d${seconds}s --latency on loopback; custody serve = ${cpus().length} workers + a leader (read path on node:http, rate limits off);`,
       `${spawnSync(which('nginx')!, ['-v']).stderr.toString().trim().replace(/^nginx version: /, '')} with ${cpus().length} workers, sendfile.`,
-      'Both serve the same bytes; wrk shares the cores with the server.',
+      'Both serve the same bytes; wrk shares the cores with the server. The node:http ceiling is bench/http-ceiling: the',
+      'same bytes from one prepared response on as many cluster workers, nothing else (what node:http itself allows here).',
       '',
-      '| request | custody serve | nginx | ratio (req/s) | errors (ours/nginx) |',
-      '|---|---|---|---|---|',
+      '| request | custody serve | nginx | ratio (req/s) | node:http ceiling (ratio to nginx) | errors (ours/nginx) |',
+      '|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
   },

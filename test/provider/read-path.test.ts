@@ -1,7 +1,8 @@
 /**
  * server/provider/read-path on a loopback server with a counting blob store: a boot storm on a cold small blob reads
  * it once (concurrent misses share one load), an evicted blob is read again, and a large blob (streamed, never kept)
- * is opened once per request after it was first seen.
+ * is opened once per request after it was first seen; small blobs served from memory arrive byte for byte, with
+ * their Content-Length, Range and HEAD.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -40,12 +41,12 @@ async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, dir, opens };
 }
 
-function get(url: string, method = 'GET'): Promise<{ status: number; body: Buffer }> {
+function get(url: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false }, (res) => {
+    const req = request(url, { method, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -82,4 +83,30 @@ test('read path: a blob too large for memory is opened once per request once it 
   const whole = await get(`${s.url}/blobs/sha256/${sha(big)}`);
   assert.equal(whole.status, 200);
   assert.ok(whole.body.equals(big));
+});
+
+test('read path: small blobs of every byte value arrive exactly, loaded and then from memory, whole, HEAD and Range', async (t) => {
+  const s = await serveReadPath(t);
+  // Every byte value, at a few sizes (0x00 and 0x80-0xff must survive whatever form the body is kept in).
+  const sizes = [1, 256, 4096, 64 * 1024, 64 * 1024 + 1];
+  const blobs = sizes.map((n) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff)));
+  for (const b of blobs) writeFileSync(join(s.dir, sha(b)), b);
+  for (const b of blobs) {
+    const url = `${s.url}/blobs/sha256/${sha(b)}`;
+    for (let i = 0; i < 2; i++) {
+      // The first request loads the blob, the second is served from memory.
+      const r = await get(url);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-length'], String(b.length));
+      assert.ok(r.body.equals(b), `${b.length} bytes, request ${i + 1}`);
+    }
+    const head = await get(url, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], String(b.length));
+    assert.equal(head.body.length, 0);
+    const range = await get(url, 'GET', { range: 'bytes=0-0' });
+    assert.equal(range.status, 206);
+    assert.equal(range.headers['content-range'], `bytes 0-0/${b.length}`);
+    assert.ok(range.body.equals(b.subarray(0, 1)));
+  }
 });
