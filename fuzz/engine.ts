@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { sha256 } from '../src/crypto/index.ts';
-import { CTL_BUSY, CTL_LEN, CTL_SEQ, type FindingKind, type Outcome, type WorkerInput } from './protocol.ts';
+import { CTL_BUSY, CTL_LEN, CTL_SEQ, CTL_STOP, type FindingKind, type Outcome, type WorkerInput } from './protocol.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_REGISTRY = new URL('./registry.ts', import.meta.url).href;
@@ -50,6 +50,12 @@ export interface CampaignOptions {
   /** minimizeHangTries bounds the replays spent shrinking a hang or memory finding (each costs a worker restart). */
   minimizeHangTries?: number;
   log?: (line: string) => void;
+  /** plan gives a target its own inputs and seed (campaigns resumed with `--until`); default o.runs and o.seed. */
+  plan?: (target: string) => { runs: number; seed: number };
+  /** onReport is called as each target finishes (before the others do), so it can be recorded at once. */
+  onReport?: (r: TargetReport) => void;
+  /** signal, when aborted, stops the running targets after their input in flight and starts no more. */
+  signal?: AbortSignal;
 }
 
 /** Finding is a confirmed, minimized finding. */
@@ -76,6 +82,10 @@ export interface TargetReport {
   /** unconfirmed counts hangs/OOMs that did not reproduce in a fresh worker (machine noise). */
   unconfirmed: number;
   restarts: number;
+  /** seed is the seed the target ran with. */
+  seed: number;
+  /** stopped: o.signal ended the run early. */
+  stopped: boolean;
 }
 
 interface Shared {
@@ -281,7 +291,8 @@ async function confirmAndMinimize(o: CampaignOptions, target: string, raw: Outco
 
 async function campaignTarget(o: CampaignOptions, target: string, log: (l: string) => void): Promise<TargetReport> {
   const tmp = mkdtempSync(join(FUZZ_TMP, `custody-fuzz-${target}-`));
-  const report: TargetReport = { target, runs: 0, accepted: 0, ms: 0, findings: [], unconfirmed: 0, restarts: 0 };
+  const plan = o.plan?.(target) ?? { runs: o.runs, seed: o.seed ?? 1 };
+  const report: TargetReport = { target, runs: 0, accepted: 0, ms: 0, findings: [], unconfirmed: 0, restarts: 0, seed: plan.seed, stopped: false };
   const raw: Array<{ outcome: Outcome & { ok: false }; input: Uint8Array }> = [];
   const seen = new Set<string>();
   const addRaw = (outcome: Outcome & { ok: false }, input: Uint8Array): void => {
@@ -290,20 +301,27 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
     seen.add(sig);
     raw.push({ outcome, input });
   };
-  const seed = o.seed ?? 1;
+  const seed = plan.seed;
   try {
-    while (report.runs < o.runs) {
+    while (report.runs < plan.runs && !(o.signal?.aborted ?? false)) {
       const sh = newShared();
-      const runsLeft = o.runs - report.runs;
+      const runsLeft = plan.runs - report.runs;
       const secondsLeft = o.seconds ? o.seconds - report.ms / 1000 : 0;
       if (o.seconds && secondsLeft <= 0) break;
       const w = spawn({ ...o, seconds: secondsLeft }, target, 'campaign', runsLeft, seed + report.restarts * 7919, sh, join(tmp, `w${report.restarts}`));
       let last = { runs: 0, accepted: 0, ms: 0 };
       let died: 'hang' | 'memory' | 'error' | undefined;
       let stop: (() => void) | undefined;
+      const onAbort = (): void => {
+        report.stopped = true;
+        Atomics.store(new Int32Array(sh.control), CTL_STOP, 1);
+      };
+      o.signal?.addEventListener('abort', onAbort);
+      if (o.signal?.aborted) onAbort();
       await new Promise<void>((resolve) => {
         w.on('message', (m: { type: string; runs?: number; accepted?: number; ms?: number; outcome?: Outcome; input?: Uint8Array }) => {
           if (m.type === 'ready') {
+            if (report.restarts === 0) log(`   ${target}: running (seed ${seed})`);
             stop = watch(w, sh, o.hangMs ?? HANG_MS, (input) => {
               died = 'hang';
               addRaw({ ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input);
@@ -333,6 +351,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
           resolve();
         });
       });
+      o.signal?.removeEventListener('abort', onAbort);
       report.runs += last.runs + (died === 'hang' || died === 'memory' ? 1 : 0);
       report.accepted += last.accepted;
       report.ms += last.ms;
@@ -366,7 +385,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
   return report;
 }
 
-/** runCampaign fuzzes each target for o.runs inputs (or o.seconds), `jobs` targets at a time. */
+/** runCampaign fuzzes each target for o.runs inputs (or o.seconds, or its o.plan), `jobs` targets at a time. */
 export async function runCampaign(o: CampaignOptions): Promise<TargetReport[]> {
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const queue = [...o.targets];
@@ -374,14 +393,16 @@ export async function runCampaign(o: CampaignOptions): Promise<TargetReport[]> {
   const jobs = Math.max(1, o.jobs ?? 1);
   await Promise.all(
     Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-      for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
+      for (let t = queue.shift(); t !== undefined && !(o.signal?.aborted ?? false); t = queue.shift()) {
         const r = await campaignTarget(o, t, log);
         reports.set(t, r);
-        log(`${t.padEnd(22)} ${String(r.runs).padStart(8)} inputs  ${rate(r).padStart(7)}/s  accepted ${pct(r)}  findings ${r.findings.length}`);
+        log(`${t.padEnd(22)} ${String(r.runs).padStart(8)} inputs  ${rate(r).padStart(7)}/s  accepted ${pct(r)}  findings ${r.findings.length}${r.stopped ? '  (stopped)' : ''}`);
+        o.onReport?.(r);
       }
     }),
   );
-  return o.targets.map((t) => reports.get(t)!);
+  // A target the signal kept from starting has no report.
+  return o.targets.flatMap((t) => reports.get(t) ?? []);
 }
 
 export function rate(r: TargetReport): string {

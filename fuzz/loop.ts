@@ -39,6 +39,8 @@ export interface LoopParams {
   seconds: number;
   seed: number;
   maxInputBytes: number;
+  /** stop, when it returns true, ends the loop after the input in flight (a campaign interrupted by a signal). */
+  stop?: () => boolean;
 }
 
 export interface LoopStats {
@@ -70,7 +72,7 @@ export async function campaignLoop(
   let accepted = 0;
   let lastProgress = t0;
   const seen = new Set<string>();
-  while (runs < p.runs && performance.now() < deadline) {
+  while (runs < p.runs && performance.now() < deadline && !(p.stop?.() ?? false)) {
     const structured = inst.structured !== undefined && runs % 2 === 0;
     let input: Uint8Array;
     if (structured) input = nextStructured();

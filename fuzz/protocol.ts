@@ -23,10 +23,12 @@ export type Outcome =
 
 export type FindingKind = 'crash' | 'mismatch' | 'write' | 'memory' | 'hang';
 
-// control[0] sequence number of the input being run, [1] busy flag, [2] input length.
+// control[0] sequence number of the input being run, [1] busy flag, [2] input length, [3] stop request (the parent
+// sets it on SIGINT/SIGTERM: the worker ends its loop after the input in flight and reports as usual).
 export const CTL_SEQ = 0;
 export const CTL_BUSY = 1;
 export const CTL_LEN = 2;
+export const CTL_STOP = 3;
 
 /** topFrame is the first stack frame inside the project (the signature that separates distinct bugs). */
 export function topFrame(stack: string): string {

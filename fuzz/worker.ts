@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { installFsGuard } from './fs-guard.ts';
 import { campaignLoop, classify, runOnce } from './loop.ts';
-import { CTL_BUSY, CTL_LEN, CTL_SEQ, type Outcome, type WorkerInput } from './protocol.ts';
+import { CTL_BUSY, CTL_LEN, CTL_SEQ, CTL_STOP, type Outcome, type WorkerInput } from './protocol.ts';
 import type { FuzzTarget, TargetInstance } from './target.ts';
 
 async function main(): Promise<void> {
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   port.postMessage({ type: 'ready' });
   const stats = await campaignLoop(
     inst,
-    { runs: w.runs, seconds: w.seconds, seed: w.seed, maxInputBytes: w.maxInputBytes },
+    { runs: w.runs, seconds: w.seconds, seed: w.seed, maxInputBytes: w.maxInputBytes, stop: () => Atomics.load(ctl, CTL_STOP) === 1 },
     execute,
     (outcome, input) => port.postMessage({ type: 'finding', outcome, input }),
     (s) => port.postMessage({ type: 'progress', ...s }),

@@ -132,10 +132,18 @@ export const providerAnswers: FuzzTarget = {
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    // The read path is served by the daemon's own request handler in front of fastify: asked over loopback.
-    const upstream = async (url: string): Promise<{ status: number; type: string; body: Uint8Array }> => {
-      const r = await fetch(d.url + url);
-      return { status: r.status, type: r.headers.get('content-type') ?? 'application/octet-stream', body: new Uint8Array(await r.arrayBuffer()) };
+    // The read path is served by the daemon's own request handler in front of fastify: asked over loopback, once
+    // per path (the release does not change, and the proxy passes no request header upstream), so an input costs the
+    // client's own requests, not a second hop for each answer it does not replace.
+    const answers = new Map<string, Promise<{ status: number; type: string; body: Uint8Array }>>();
+    const upstream = (url: string): Promise<{ status: number; type: string; body: Uint8Array }> => {
+      let a = answers.get(url);
+      if (a === undefined) {
+        a = fetch(d.url + url).then(async (r) => ({ status: r.status, type: r.headers.get('content-type') ?? 'application/octet-stream', body: new Uint8Array(await r.arrayBuffer()) }));
+        if (answers.size < 1024) answers.set(url, a);
+        void a.catch(() => answers.delete(url));
+      }
+      return a;
     };
     const addr = server.address();
     const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
@@ -298,18 +306,34 @@ export const witness: FuzzTarget = {
     const req = (old: number, proof: Uint8Array[], note: string): string => `old ${old}\n${proof.map((h) => encodeBase64(h) + '\n').join('')}\n${note}`;
     // RFC 9162 consistency proofs from size 2 (a complete subtree: its root is not repeated).
     const texts = [req(2, [h23], cp(4, root4)), req(2, [leaves[2]!], cp(3, h012)), req(2, [], cp2), req(0, [], cp2)];
+    const freshWitness = (): { w: Witness; store: WitnessStore } => {
+      const store = WitnessStore.open(':memory:');
+      const w = new Witness({ cosigner, logs: [verifier], store, now: () => 1_700_000_000_000 });
+      w.addCheckpoint(enc.encode(req(0, [], cp2)));
+      return { w, store };
+    };
+    let at2: { w: Witness; store: WitnessStore } | undefined;
     return Promise.resolve({
       seeds: texts.map((t) => enc.encode(t)),
       structured: lineMutations(texts),
       run(input: Uint8Array) {
-        const store = WitnessStore.open(':memory:');
+        // The witness is made once and kept while it stays at size 2: a refused request must leave the store as it
+        // was (the store's check-and-set runs in one transaction), and after any input whose state is not (2, h01)
+        // any more, accepted or not, the next input gets a fresh witness.
+        if (at2 === undefined) at2 = freshWitness();
         try {
-          const w = new Witness({ cosigner, logs: [verifier], store, now: () => 1_700_000_000_000 });
-          w.addCheckpoint(enc.encode(req(0, [], cp2)));
-          return w.addCheckpoint(input);
+          return at2.w.addCheckpoint(input);
         } finally {
-          store.close();
+          const st = at2.store.get(origin);
+          if (st === null || st.size !== 2 || !Buffer.from(st.root).equals(h01)) {
+            at2.store.close();
+            at2 = undefined;
+          }
         }
+      },
+      close() {
+        at2?.store.close();
+        return Promise.resolve();
       },
     });
   },

@@ -25,17 +25,23 @@ import type { ByteSource } from '../archive/tar.ts';
 import { compressionLayers, type OpName } from './operations.ts';
 
 // Codecs load on first use: `import 'custody'` must not load a native addon (@napi-rs/lzma) or the bzip2 code
-// (compressjs) for a caller that never decodes a slot. The module loader caches each import after the first.
-async function loadZlib(): Promise<typeof import('node:zlib')> {
-  return import('node:zlib');
+// (compressjs) for a caller that never decodes a slot. Each loader keeps its promise: a dynamic import() of a module
+// already loaded still goes through the loader's resolve step (under a module-loader hook, such as tsx's, that is a
+// round trip to the hooks thread per call), so only the first call of each imports.
+let zlibModule: Promise<typeof import('node:zlib')> | undefined;
+let bzip2Module: Promise<import('compressjs').CompressionMethod> | undefined;
+let xzModule: Promise<(typeof import('@napi-rs/lzma'))['xz']> | undefined;
+
+function loadZlib(): Promise<typeof import('node:zlib')> {
+  return (zlibModule ??= import('node:zlib'));
 }
 
-async function loadBzip2(): Promise<import('compressjs').CompressionMethod> {
-  return (await import('compressjs')).default.Bzip2;
+function loadBzip2(): Promise<import('compressjs').CompressionMethod> {
+  return (bzip2Module ??= import('compressjs').then((m) => m.default.Bzip2));
 }
 
-async function loadXz(): Promise<(typeof import('@napi-rs/lzma'))['xz']> {
-  return (await import('@napi-rs/lzma')).xz;
+function loadXz(): Promise<(typeof import('@napi-rs/lzma'))['xz']> {
+  return (xzModule ??= import('@napi-rs/lzma').then((m) => m.xz));
 }
 
 /** GZIP_LEVEL for slots: 6, gzip's default (what `tar -czf` uses), for speed parity. */

@@ -1,0 +1,185 @@
+/**
+ * The campaign record (fuzz/campaign.ts, issue 16): runs split over sessions add up per target at its current code,
+ * a change to the code a target covers makes its runs stale, a repeated seed counts once, the hand-written notes of
+ * RESULTS.md survive regeneration, and `npm run fuzz` (fuzz/run.ts, a real child process) records each run,
+ * resumes with `--until`, and records what a target ran when it is stopped by SIGINT.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  commitOf,
+  emptyCampaign,
+  freshSeed,
+  importClosure,
+  keptNotes,
+  NOTES_MARKER,
+  readCampaign,
+  remaining,
+  renderResults,
+  status,
+  targetCodeHash,
+  type CampaignFile,
+  type RunRecord,
+} from '../../fuzz/campaign.ts';
+import { REPO_ROOT } from '../../fuzz/engine.ts';
+
+function tmp(t: { after: (f: () => void) => void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'custody-fuzz-campaign-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function run(target: string, inputs: number, seed: number, codeHash: string, extra: Partial<RunRecord> = {}): RunRecord {
+  return { target, date: '2026-12-02T00:00:00.000Z', inputs, ms: inputs / 10, accepted: inputs / 2, seed, codeHash, commit: 'c0ffee', machine: 'test', findings: [], unconfirmed: 0, ...extra };
+}
+
+test('the code hash covers the target module and what it imports, transitively, and nothing else', (t) => {
+  const root = tmp(t);
+  mkdirSync(join(root, 'fuzz', 'targets'), { recursive: true });
+  mkdirSync(join(root, 'src', 'a'), { recursive: true });
+  writeFileSync(join(root, 'fuzz', 'targets', 'x.ts'), "import { f } from '../../src/a/f.ts';\nimport type { T } from '../../src/a/types.ts';\nexport const x = f;\n");
+  writeFileSync(join(root, 'src', 'a', 'f.ts'), "export { g as f } from './g.ts';\nconst lazy = () => import('./lazy.ts');\nimport 'node:fs';\n");
+  writeFileSync(join(root, 'src', 'a', 'g.ts'), 'export const g = 1;\n');
+  writeFileSync(join(root, 'src', 'a', 'lazy.ts'), 'export const l = 1;\n');
+  writeFileSync(join(root, 'src', 'a', 'types.ts'), 'export type T = 1;\n');
+  writeFileSync(join(root, 'src', 'a', 'other.ts'), 'export const o = 1;\n');
+  writeFileSync(join(root, 'package-lock.json'), '{}\n');
+  const entry = join(root, 'fuzz', 'targets', 'x.ts');
+  assert.deepEqual(
+    importClosure(entry).map((f) => f.slice(root.length + 1)),
+    ['fuzz/targets/x.ts', 'src/a/f.ts', 'src/a/g.ts', 'src/a/lazy.ts', 'src/a/types.ts'],
+  );
+  // targetCodeHash caches per module and process: each check below uses a fresh copy of the tree.
+  const hashOf = (mutate: (dir: string) => void): string => {
+    const copy = mkdtempSync(join(root, 'copy-'));
+    for (const rel of ['fuzz/targets/x.ts', 'src/a/f.ts', 'src/a/g.ts', 'src/a/lazy.ts', 'src/a/types.ts', 'src/a/other.ts', 'package-lock.json']) {
+      mkdirSync(join(copy, rel, '..'), { recursive: true });
+      writeFileSync(join(copy, rel), readFileSync(join(root, rel)));
+    }
+    mutate(copy);
+    return targetCodeHash(copy, join(copy, 'fuzz', 'targets', 'x.ts')).hash;
+  };
+  const base = hashOf(() => undefined);
+  assert.match(base, /^[0-9a-f]{64}$/);
+  assert.equal(hashOf(() => undefined), base, 'the hash depends on contents and relative paths only');
+  assert.equal(hashOf((d) => writeFileSync(join(d, 'src', 'a', 'other.ts'), 'export const o = 2;\n')), base, 'a file the target does not import');
+  assert.notEqual(hashOf((d) => writeFileSync(join(d, 'src', 'a', 'lazy.ts'), 'export const l = 2;\n')), base, 'a dynamically imported file');
+  assert.notEqual(hashOf((d) => writeFileSync(join(d, 'src', 'a', 'g.ts'), 'export const g = 2;\n')), base, 'a re-exported file');
+  assert.notEqual(hashOf((d) => writeFileSync(join(d, 'package-lock.json'), '{"x":1}\n')), base, 'the dependencies');
+  const h = targetCodeHash(REPO_ROOT, join(REPO_ROOT, 'fuzz', 'targets', 'pkg.ts'));
+  assert.ok(h.files.includes('src/pkg/reader.ts') && h.files.includes('fuzz/targets/pkg.ts') && !h.files.includes('src/server/app.ts'), 'the pkg targets cover src/pkg, not the daemon');
+});
+
+test('runs add up per target at its current code; older code is stale; a repeated seed counts once', () => {
+  const c: CampaignFile = emptyCampaign();
+  c.goal = 1000;
+  c.runs.push(run('a', 300, 1, 'old'), run('a', 400, 2, 'new'), run('a', 400, 2, 'new'), run('a', 500, 3, 'new', { findings: [{ kind: 'crash', name: 'TypeError', frame: 'src/x.ts:1' }] }), run('b', 50, 1, 'old'));
+  const a = status(c, 'a', 'parses a', 'new');
+  assert.equal(a.inputs, 900);
+  assert.equal(a.ms, 90);
+  assert.equal(a.accepted, 450);
+  assert.equal(a.runs, 2);
+  assert.equal(a.staleInputs, 300);
+  assert.equal(a.repeatedInputs, 400);
+  assert.equal(a.findings.length, 1);
+  assert.equal(a.state, 'partial');
+  assert.equal(remaining(c, 'a', 'new', 1000), 100);
+  assert.equal(remaining(c, 'a', 'new', 800), 0);
+  assert.equal(remaining(c, 'a', 'newer', 1000), 1000, 'a code change starts the count again');
+  assert.equal(status(c, 'b', '', 'new').state, 'stale');
+  assert.equal(status(c, 'c', '', 'new').state, 'not run');
+  c.runs.push(run('a', 100, 4, 'new'));
+  assert.equal(status(c, 'a', '', 'new').state, 'done');
+  assert.equal(freshSeed(c, 'a', 'new', 2), 5, 'seeds 2, 3 and 4 are taken at this code');
+  assert.equal(freshSeed(c, 'a', 'old', 2), 2);
+  assert.equal(commitOf({ head: 'abc', changed: new Set(['src/x.ts']) }, ['src/y.ts']), 'abc');
+  assert.equal(commitOf({ head: 'abc', changed: new Set(['src/x.ts']) }, ['src/x.ts']), 'abc+dirty');
+});
+
+test('RESULTS.md is regenerated from the record and keeps the notes below the marker', (t) => {
+  const dir = tmp(t);
+  const results = join(dir, 'RESULTS.md');
+  writeFileSync(results, `# old\n\n| old table |\n\n${NOTES_MARKER}\n\n## Findings by hand\n\nkept text\n`);
+  const c = emptyCampaign();
+  c.runs.push(run('a', 1_000_000, 1, 'h'), run('b', 10, 1, 'old'));
+  const rows = [status(c, 'a', 'parses a', 'h'), status(c, 'b', 'parses b', 'h')];
+  const md = renderResults(c, rows, keptNotes(results));
+  assert.match(md, /\| a \| parses a \| 1,000,000 \| 10,000 \| 50\.0% \| 0 \| 0 \| done \|/);
+  assert.match(md, /\| b \| parses b \| 0 \| - \| - \| - \| 0 \| \*\*stale\*\* \(10 inputs at older code\) \|/);
+  assert.match(md, /1 of 2 targets there/);
+  assert.ok(!md.includes('| old table |'));
+  assert.ok(md.endsWith(`${NOTES_MARKER}\n\n## Findings by hand\n\nkept text\n`));
+  writeFileSync(results, md);
+  assert.equal(renderResults(c, rows, keptNotes(results)).split(NOTES_MARKER)[1], md.split(NOTES_MARKER)[1], 'regenerating twice keeps the notes once');
+  writeFileSync(join(dir, 'bad.json'), '{"runs": []}');
+  assert.throws(() => readCampaign(join(dir, 'bad.json')), /not a custody-fuzz-campaign\/v1 file/);
+  assert.deepEqual(readCampaign(join(dir, 'missing.json')).runs, []);
+});
+
+interface Done {
+  code: number | null;
+  stderr: string;
+}
+
+function fuzz(args: string[], onStderr?: (text: string, kill: () => void) => void): Promise<Done> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'fuzz', 'run.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      onStderr?.(stderr, () => child.kill('SIGINT'));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('npm run fuzz records each run, resumes with --until, and records a run stopped by SIGINT', { timeout: 600_000 }, async (t) => {
+  const dir = tmp(t);
+  const file = join(dir, 'campaign.json');
+  const results = join(dir, 'RESULTS.md');
+  const common = ['--campaign', file, '--results', results, '--target', 'sums'];
+  const first = await fuzz([...common, '--runs', '150', '--seed', '11']);
+  assert.equal(first.code, 0, first.stderr);
+  let c = readCampaign(file);
+  assert.equal(c.runs.length, 1);
+  const r0 = c.runs[0]!;
+  assert.equal(r0.target, 'sums');
+  assert.equal(r0.inputs, 150);
+  assert.equal(r0.seed, 11);
+  assert.match(r0.codeHash, /^[0-9a-f]{64}$/);
+  assert.match(r0.commit, /^[0-9a-f]{40}(\+dirty)?$/);
+  assert.match(readFileSync(results, 'utf8'), /\| sums \| [^|]+ \| 150 \|/);
+
+  // --until runs only what is missing, with a seed the first run did not use.
+  const second = await fuzz([...common, '--until', '400']);
+  assert.equal(second.code, 0, second.stderr);
+  c = readCampaign(file);
+  assert.equal(c.runs.length, 2);
+  assert.equal(c.runs[1]!.inputs, 250);
+  assert.notEqual(c.runs[1]!.seed, 11);
+  assert.match(readFileSync(results, 'utf8'), /\| sums \| [^|]+ \| 400 \|/);
+  const third = await fuzz([...common, '--until', '400']);
+  assert.equal(third.code, 0);
+  assert.match(third.stderr, /already has 400 inputs/);
+  assert.equal(readCampaign(file).runs.length, 2);
+
+  // SIGINT once the target runs: it stops after the input in flight and what it ran is recorded.
+  let sent = false;
+  const stopped = await fuzz([...common, '--runs', '100000000'], (text, kill) => {
+    if (!sent && text.includes('sums: running')) {
+      sent = true;
+      setTimeout(kill, 1500);
+    }
+  });
+  assert.equal(stopped.code, 130, stopped.stderr);
+  c = readCampaign(file);
+  assert.equal(c.runs.length, 3);
+  const r2 = c.runs[2]!;
+  assert.equal(r2.stopped, true);
+  assert.ok(r2.inputs > 0 && r2.inputs < 100000000);
+});
