@@ -36,6 +36,7 @@ import { printable } from '../encoding/text.ts';
 import { FormatError, IoError, PolicyError, VerificationError, errorFromCode, isErrorCode, isTrustError, toIoError, type TrustError } from '../errors.ts';
 import { syncDir, writeFileAtomic, writevFully } from '../io/files.ts';
 import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
+import { httpDownload } from '../io/http-download.ts';
 import { MANIFEST_PROOF_SUFFIX, verifyManifestInclusion } from '../manifest/log.ts';
 import { MANIFEST_MAX_BYTES, parseManifest } from '../manifest/manifest.ts';
 import { stateKey, type VerifierState } from '../manifest/state.ts';
@@ -192,8 +193,8 @@ class Http {
     this.deadline = Date.now() + totalMs;
   }
 
-  async open(url: URL): Promise<HttpAnswer> {
-    for (let attempt = 0; ; attempt++) {
+  async open(url: URL, firstAttempt = 0): Promise<HttpAnswer> {
+    for (let attempt = firstAttempt; ; attempt++) {
       let a: HttpAnswer;
       try {
         this.requests++;
@@ -210,6 +211,16 @@ class Http {
       }
       return a;
     }
+  }
+
+  /**
+   * afterFailure is what `open` does after attempt `attempt` failed (a refused connection, or `answer`, a 5xx made
+   * elsewhere): throws `answer` (or a network error) when no retry is left, else pauses and returns the next attempt.
+   */
+  async afterFailure(attempt: number, answer?: TrustError): Promise<number> {
+    if (attempt >= RETRIES) throw answer ?? new IoError('ERR_IO_NETWORK', 'no retry left');
+    await this.#pause(attempt);
+    return attempt + 1;
   }
 
   async #pause(attempt: number): Promise<void> {
@@ -483,8 +494,12 @@ const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * download streams url into `tmp` in one pass — each chunk is hashed as it arrives and written in large batches
- * (writev, no copy) while the next ones are received — refusing more than `size` bytes or another SHA-256; then one
- * fsync, a size check on disk, and the rename to dest.
+ * while the next ones are received — refusing more than `size` bytes or another SHA-256; then one fsync, a size
+ * check on disk, and the rename to dest.
+ *
+ * An `http:` provider is first asked through io/http-download, which reads a plain `200` answer of `size` bytes
+ * straight into its write buffers (half the CPU per byte); any other answer, or a connection that fails before one,
+ * is asked again through node:http ({@link receiveGeneral}: its retries, error bodies and framing rules as before).
  */
 async function download(
   http: Http,
@@ -495,83 +510,53 @@ async function download(
   sha256Hex: string,
   progress?: (received: number, done?: boolean) => void,
 ): Promise<void> {
-  const a = await http.open(url);
   let fh: fsp.FileHandle | undefined;
   let ok = false;
   try {
-    if (a.status !== 200) {
-      const body = await readCapped(a, ERROR_BODY_MAX_BYTES, url, 'error answer').catch(() => new Uint8Array());
-      throw providerError(url.href, a.status, body);
-    }
-    const declared = a.headers['content-length'];
-    if (declared !== undefined && Number(declared) !== size) {
-      throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: expected ${size} bytes, the provider announces ${printable(declared, 40)}`);
-    }
     const hasher = await createMultiHasher(['sha256']);
-    try {
-      fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    } catch (e) {
-      throw toIoError(e, tmp, 'write');
-    }
-    const file = fh;
-    // Writes run behind the download: `writing` chains the batches in order; the loop waits for it only when more
-    // than two batches are pending, so memory stays bounded and the socket keeps flowing.
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    let pendingBytes = 0;
-    let writing: Promise<void> = Promise.resolve();
-    const flush = (): void => {
-      if (batchBytes === 0) return;
-      const b = batch;
-      const n = batchBytes;
-      batch = [];
-      batchBytes = 0;
-      pendingBytes += n;
-      writing = writing.then(async () => {
-        await writevFully(file, b);
-        pendingBytes -= n;
-      });
-      // Handled here so a failed write is not an unhandled rejection while the loop is receiving; awaited below.
-      writing.catch(() => undefined);
-    };
     let n = 0;
-    // A failed local write (ENOSPC, EIO) is ours, not the provider's: it must not read as a network failure that
-    // drops this provider and tries the next.
-    let writeFailed: unknown;
-    const awaitWriting = async (): Promise<void> => {
-      try {
-        await writing;
-      } catch (e) {
-        writeFailed = e;
-        throw e;
-      }
+    const count = (piece: Uint8Array): void => {
+      n += piece.length;
+      hasher.update(piece);
+      progress?.(n);
     };
-    try {
-      for await (const c of a.body as AsyncIterable<Buffer>) {
-        n += c.length;
-        // Stop at the first byte beyond the signed size: an endless answer costs nothing.
-        if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: more than the signed ${size} bytes`);
-        hasher.update(c);
-        progress?.(n);
-        batch.push(c);
-        batchBytes += c.length;
-        if (batchBytes >= WRITE_BATCH_BYTES) {
-          flush();
-          if (pendingBytes > 2 * WRITE_BATCH_BYTES) await awaitWriting();
+    // The fast path makes the first attempt; after a failed connection (or a head it leaves to node:http) the
+    // general path goes on from the second, so the retries and their count are the same either way.
+    let firstAttempt = 0;
+    let fast = false;
+    if (url.protocol === 'http:') {
+      const file = (fh = await openPart(tmp));
+      http.requests++;
+      const write = async (bytes: Uint8Array): Promise<void> => {
+        try {
+          await writevFully(file, [bytes]);
+        } catch (e) {
+          throw toIoError(e, tmp, 'write');
         }
+      };
+      const data = (piece: Uint8Array): void => {
+        // Stop at the first byte beyond the signed size: an endless answer costs nothing.
+        if (n + piece.length > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: more than the signed ${size} bytes`);
+        count(piece);
+      };
+      const r = await httpDownload(url, { stallMs: http.stallMs, deadline: http.deadline, size, errorBodyMaxBytes: ERROR_BODY_MAX_BYTES }, { data, write });
+      if (r === 'done') fast = true;
+      else if (r === 'failed') firstAttempt = await http.afterFailure(0);
+      else if (r.status >= 500 && r.status <= 599) firstAttempt = await http.afterFailure(0, providerError(url.href, r.status, r.body));
+      else if (r.status !== 200) throw providerError(url.href, r.status, r.body);
+      else throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: expected ${size} bytes, the provider announces ${printable(r.contentLength ?? '', 40)}`);
+    }
+    if (!fast) {
+      const a = await http.open(url, firstAttempt);
+      try {
+        await receiveHead(a, url, size);
+        fh ??= await openPart(tmp); // already open (and still empty) after the fast path's failed attempt
+        await receiveGeneral(a, url, size, tmp, fh, count);
+      } finally {
+        a.close();
       }
-    } catch (e) {
-      a.close();
-      await writing.catch(() => undefined);
-      if (writeFailed !== undefined) throw toIoError(writeFailed, tmp, 'write');
-      throw bodyError(a, url, e);
     }
-    flush();
-    try {
-      await writing;
-    } catch (e) {
-      throw toIoError(e, tmp, 'write');
-    }
+    const file = fh!;
     if (n !== size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: expected ${size} bytes, got ${n}`);
     const got = hasher.digest().sha256;
     if (!constantTimeEqual(decodeHex(got), decodeHex(sha256Hex))) {
@@ -593,8 +578,92 @@ async function download(
     ok = true;
   } finally {
     progress?.(ok ? size : 0, ok);
-    a.close();
     await fh?.close().catch(() => undefined);
     await fsp.unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** openPart creates the staging file (never an existing one). */
+async function openPart(tmp: string): Promise<fsp.FileHandle> {
+  try {
+    return await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  } catch (e) {
+    throw toIoError(e, tmp, 'write');
+  }
+}
+
+/** receiveHead refuses an answer other than 200 (with the provider's coded error) or one announcing another size. */
+async function receiveHead(a: HttpAnswer, url: URL, size: number): Promise<void> {
+  if (a.status !== 200) {
+    const body = await readCapped(a, ERROR_BODY_MAX_BYTES, url, 'error answer').catch(() => new Uint8Array());
+    throw providerError(url.href, a.status, body);
+  }
+  const declared = a.headers['content-length'];
+  if (declared !== undefined && Number(declared) !== size) {
+    throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: expected ${size} bytes, the provider announces ${printable(declared, 40)}`);
+  }
+}
+
+/**
+ * receiveGeneral streams a 200 answer's body from node:http into `file` (at its current position), passing each
+ * chunk to `count` first. Writes run behind the download in batches of WRITE_BATCH_BYTES (writev, no copy).
+ */
+async function receiveGeneral(a: HttpAnswer, url: URL, size: number, tmp: string, file: fsp.FileHandle, count: (piece: Uint8Array) => void): Promise<void> {
+  // `writing` chains the batches in order; the loop waits for it only when more than two batches are pending, so
+  // memory stays bounded and the socket keeps flowing.
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let pendingBytes = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = (): void => {
+    if (batchBytes === 0) return;
+    const b = batch;
+    const n = batchBytes;
+    batch = [];
+    batchBytes = 0;
+    pendingBytes += n;
+    writing = writing.then(async () => {
+      await writevFully(file, b);
+      pendingBytes -= n;
+    });
+    // Handled here so a failed write is not an unhandled rejection while the loop is receiving; awaited below.
+    writing.catch(() => undefined);
+  };
+  let n = 0;
+  // A failed local write (ENOSPC, EIO) is ours, not the provider's: it must not read as a network failure that
+  // drops this provider and tries the next.
+  let writeFailed: unknown;
+  const awaitWriting = async (): Promise<void> => {
+    try {
+      await writing;
+    } catch (e) {
+      writeFailed = e;
+      throw e;
+    }
+  };
+  try {
+    for await (const c of a.body as AsyncIterable<Buffer>) {
+      n += c.length;
+      // Stop at the first byte beyond the signed size: an endless answer costs nothing.
+      if (n > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: more than the signed ${size} bytes`);
+      count(c);
+      batch.push(c);
+      batchBytes += c.length;
+      if (batchBytes >= WRITE_BATCH_BYTES) {
+        flush();
+        if (pendingBytes > 2 * WRITE_BATCH_BYTES) await awaitWriting();
+      }
+    }
+  } catch (e) {
+    a.close();
+    await writing.catch(() => undefined);
+    if (writeFailed !== undefined) throw toIoError(writeFailed, tmp, 'write');
+    throw bodyError(a, url, e);
+  }
+  flush();
+  try {
+    await writing;
+  } catch (e) {
+    throw toIoError(e, tmp, 'write');
   }
 }

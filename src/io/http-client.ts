@@ -103,7 +103,8 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
   });
 }
 
-function timeoutError(url: URL, kind: 'stall' | 'deadline', stallMs: number): IoError {
+/** timeoutError is the ERR_IO_NETWORK of a stall or of the deadline (details.timeout names which). */
+export function timeoutError(url: URL, kind: 'stall' | 'deadline', stallMs: number): IoError {
   const what = kind === 'stall' ? `no data for ${stallMs} ms (stalled)` : 'the time allowed for the whole fetch ran out';
   return new IoError('ERR_IO_NETWORK', `${url.href}: ${what}`, { details: { timeout: kind } });
 }
