@@ -128,6 +128,7 @@ function attempt<T>(op: string, fn: () => T): Promise<T> {
 export class SqliteAuthStore implements AuthStore {
   readonly where: string;
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
   #closed = false;
 
   private constructor(path: string, db: Database.Database) {
@@ -187,6 +188,20 @@ export class SqliteAuthStore implements AuthStore {
     return new SqliteAuthStore(path, db);
   }
 
+  /**
+   * #prepare returns the compiled statement of `sql`, compiled once per store: every request reads a token, and
+   * compiling its statement cost more than running it. The SQL texts are this class's constants (a few variants
+   * each), so the cache is bounded.
+   */
+  #prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let st = this.#statements.get(sql);
+    if (st === undefined) {
+      st = this.#db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st as Database.Statement<P, R>;
+  }
+
   #live(): void {
     if (this.#closed) throw new IoError('ERR_AUTH_STORE', 'auth store: closed');
   }
@@ -219,7 +234,7 @@ export class SqliteAuthStore implements AuthStore {
     return attempt('list tokens', () => {
       this.#live();
       const sql = `SELECT * FROM tokens ${all ? '' : "WHERE kind = 'api' "}ORDER BY created_at, id`;
-      return this.#db.prepare<[], TokenRow>(sql).all().map(tokenOf);
+      return this.#prepare<[], TokenRow>(sql).all().map(tokenOf);
     });
   }
 
@@ -228,8 +243,8 @@ export class SqliteAuthStore implements AuthStore {
       this.#live();
       return this.#db
         .transaction(() => {
-          const exists = this.#db.prepare('SELECT 1 FROM tokens WHERE id = ?').get(id) !== undefined;
-          this.#db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id);
+          const exists = this.#prepare('SELECT 1 FROM tokens WHERE id = ?').get(id) !== undefined;
+          this.#prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id);
           return exists;
         })
         .immediate();
@@ -241,7 +256,7 @@ export class SqliteAuthStore implements AuthStore {
       this.#live();
       this.#db
         .transaction(() => {
-          if (this.#db.prepare('SELECT 1 FROM identities WHERE name = ?').get(i.name) !== undefined) {
+          if (this.#prepare('SELECT 1 FROM identities WHERE name = ?').get(i.name) !== undefined) {
             throw new UsageError('ERR_AUTH_IDENTITY_EXISTS', `an identity named "${i.name}" exists (or existed: names of revoked identities are not reused)`);
           }
           this.#db
@@ -255,7 +270,7 @@ export class SqliteAuthStore implements AuthStore {
   getIdentity(name: string): Promise<IdentityRecord | undefined> {
     return attempt('get identity', () => {
       this.#live();
-      const r = this.#db.prepare<[string], IdentityRow>('SELECT * FROM identities WHERE name = ?').get(name);
+      const r = this.#prepare<[string], IdentityRow>('SELECT * FROM identities WHERE name = ?').get(name);
       return r === undefined ? undefined : identityOf(r);
     });
   }
@@ -263,7 +278,7 @@ export class SqliteAuthStore implements AuthStore {
   listIdentities(): Promise<IdentityRecord[]> {
     return attempt('list identities', () => {
       this.#live();
-      return this.#db.prepare<[], IdentityRow>('SELECT * FROM identities ORDER BY created_at, name').all().map(identityOf);
+      return this.#prepare<[], IdentityRow>('SELECT * FROM identities ORDER BY created_at, name').all().map(identityOf);
     });
   }
 
@@ -272,11 +287,11 @@ export class SqliteAuthStore implements AuthStore {
       this.#live();
       return this.#db
         .transaction(() => {
-          const exists = this.#db.prepare('SELECT 1 FROM identities WHERE name = ?').get(name) !== undefined;
+          const exists = this.#prepare('SELECT 1 FROM identities WHERE name = ?').get(name) !== undefined;
           if (!exists) return false;
-          this.#db.prepare('UPDATE identities SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name);
+          this.#prepare('UPDATE identities SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name);
           // Duty 3: its tokens die in the same transaction.
-          this.#db.prepare('UPDATE tokens SET revoked_at = ? WHERE identity = ? AND revoked_at IS NULL').run(now, name);
+          this.#prepare('UPDATE tokens SET revoked_at = ? WHERE identity = ? AND revoked_at IS NULL').run(now, name);
           return true;
         })
         .immediate();
@@ -289,14 +304,14 @@ export class SqliteAuthStore implements AuthStore {
       return this.#db
         .transaction(() => {
           // Sweep: nonces past their expiry are useless; identity tokens a day past expiry are only clutter.
-          this.#db.prepare('DELETE FROM challenges WHERE expires_at <= ?').run(now);
-          this.#db.prepare("DELETE FROM tokens WHERE kind = 'identity' AND expires_at <= ?").run(now - 86_400_000);
+          this.#prepare('DELETE FROM challenges WHERE expires_at <= ?').run(now);
+          this.#prepare("DELETE FROM tokens WHERE kind = 'identity' AND expires_at <= ?").run(now - 86_400_000);
           const n = this.#db
             .prepare<[string], number>('SELECT count(*) FROM challenges WHERE identity = ? AND used_at IS NULL')
             .pluck()
             .get(c.identity);
           if ((n ?? 0) >= maxOutstanding) return false;
-          this.#db.prepare('INSERT INTO challenges(nonce, identity, expires_at, used_at) VALUES (?, ?, ?, NULL)').run(c.nonce, c.identity, c.expiresAt);
+          this.#prepare('INSERT INTO challenges(nonce, identity, expires_at, used_at) VALUES (?, ?, ?, NULL)').run(c.nonce, c.identity, c.expiresAt);
           return true;
         })
         .immediate();
@@ -313,7 +328,7 @@ export class SqliteAuthStore implements AuthStore {
             .prepare<[number, string], ChallengeRow>('UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL RETURNING nonce, identity, expires_at')
             .get(now, nonce);
           if (fresh !== undefined) return { nonce: fresh.nonce, identity: fresh.identity, expiresAt: fresh.expires_at, fresh: true };
-          const used = this.#db.prepare<[string], ChallengeRow>('SELECT nonce, identity, expires_at FROM challenges WHERE nonce = ?').get(nonce);
+          const used = this.#prepare<[string], ChallengeRow>('SELECT nonce, identity, expires_at FROM challenges WHERE nonce = ?').get(nonce);
           return used === undefined ? undefined : { nonce: used.nonce, identity: used.identity, expiresAt: used.expires_at, fresh: false };
         })
         .immediate();
@@ -333,7 +348,7 @@ export class SqliteAuthStore implements AuthStore {
   getSignature(entryId: string): Promise<SignatureRecord | undefined> {
     return attempt('get signature', () => {
       this.#live();
-      const r = this.#db.prepare<[string], SignatureRow>('SELECT * FROM signatures WHERE entry_id = ?').get(entryId);
+      const r = this.#prepare<[string], SignatureRow>('SELECT * FROM signatures WHERE entry_id = ?').get(entryId);
       return r === undefined ? undefined : signatureOf(r);
     });
   }
@@ -343,8 +358,8 @@ export class SqliteAuthStore implements AuthStore {
       this.#live();
       const where = o.signer === undefined ? '' : 'WHERE signer = ?';
       const args = o.signer === undefined ? [] : [o.signer];
-      const total = this.#db.prepare<unknown[], number>(`SELECT count(*) FROM signatures ${where}`).pluck().get(...args) ?? 0;
-      const rows = this.#db.prepare<unknown[], SignatureRow>(`SELECT * FROM signatures ${where} ORDER BY log_index LIMIT ? OFFSET ?`).all(...args, o.limit, o.offset);
+      const total = this.#prepare<unknown[], number>(`SELECT count(*) FROM signatures ${where}`).pluck().get(...args) ?? 0;
+      const rows = this.#prepare<unknown[], SignatureRow>(`SELECT * FROM signatures ${where} ORDER BY log_index LIMIT ? OFFSET ?`).all(...args, o.limit, o.offset);
       return { total, records: rows.map(signatureOf) };
     });
   }
@@ -352,35 +367,35 @@ export class SqliteAuthStore implements AuthStore {
   insertCertificate(entryId: string, pem: string): Promise<void> {
     return attempt('insert certificate', () => {
       this.#live();
-      this.#db.prepare('INSERT OR IGNORE INTO keyless_certificates(entry_id, certificate) VALUES (?, ?)').run(entryId, pem);
+      this.#prepare('INSERT OR IGNORE INTO keyless_certificates(entry_id, certificate) VALUES (?, ?)').run(entryId, pem);
     });
   }
 
   getCertificate(entryId: string): Promise<string | undefined> {
     return attempt('get certificate', () => {
       this.#live();
-      return this.#db.prepare<[string], string>('SELECT certificate FROM keyless_certificates WHERE entry_id = ?').pluck().get(entryId);
+      return this.#prepare<[string], string>('SELECT certificate FROM keyless_certificates WHERE entry_id = ?').pluck().get(entryId);
     });
   }
 
   revokeOidcIdentity(identity: string, now: number): Promise<boolean> {
     return attempt('revoke oidc identity', () => {
       this.#live();
-      return this.#db.prepare('INSERT OR IGNORE INTO oidc_revocations(identity, revoked_at) VALUES (?, ?)').run(identity, now).changes === 1;
+      return this.#prepare('INSERT OR IGNORE INTO oidc_revocations(identity, revoked_at) VALUES (?, ?)').run(identity, now).changes === 1;
     });
   }
 
   isOidcIdentityRevoked(identity: string): Promise<boolean> {
     return attempt('check oidc identity', () => {
       this.#live();
-      return this.#db.prepare<[string], number>('SELECT 1 FROM oidc_revocations WHERE identity = ?').pluck().get(identity) !== undefined;
+      return this.#prepare<[string], number>('SELECT 1 FROM oidc_revocations WHERE identity = ?').pluck().get(identity) !== undefined;
     });
   }
 
   ping(): Promise<void> {
     return attempt('ping', () => {
       this.#live();
-      this.#db.prepare('SELECT count(*) FROM identities').get();
+      this.#prepare('SELECT count(*) FROM identities').get();
     });
   }
 

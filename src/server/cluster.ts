@@ -14,8 +14,12 @@
  * record, and never serves a release the leader has not made durable.
  *
  * Supervision: a worker that exits unexpectedly (a crash, kill -9) is replaced after WORKER_RESTART_DELAY_MS; close()
- * (SIGTERM or SIGINT to the leader) stops the workers, waits for them, then closes the leader. Rate limits are per
- * worker (docs/provider.md).
+ * (SIGTERM or SIGINT to the leader) stops the workers, waits for them, then closes the leader. The provider's rate
+ * limits are per worker (docs/provider.md).
+ *
+ * The signing API: workers answer POST /v1/verify themselves (server/signing/worker-verify) and send here what only
+ * the leader holds: limit checks, answered from the one set of signing-API counters (so a per-token or per-address
+ * limit holds across workers), and audit events, appended to the one audit log.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { promises as fsp } from 'node:fs';
@@ -27,6 +31,7 @@ import { startDaemon, type DaemonOptions, type RunningDaemon } from './daemon.ts
 import { createDaemonLogger, defaultLogFormat } from './log-format.ts';
 import type { Release } from './provider/releases.ts';
 import { MetricsRelay, isMetricsAnswer } from './ui/metrics.ts';
+import { answerLimitChecks, type WorkerToLeader } from './signing/worker-verify.ts';
 import type { LeaderMessage, WorkerConfig } from './worker.ts';
 
 /** ClusterOptions configures {@link startCluster}: the daemon's options and the number of workers. */
@@ -135,6 +140,24 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     socketPath: socket.path,
     logLevel: o.logLevel ?? 'info',
     logFormat: o.logFormat ?? defaultLogFormat(),
+    // Workers answer POST /v1/verify themselves (server/signing/worker-verify), asking this process to count.
+    signing:
+      daemon.auth === undefined
+        ? undefined
+        : {
+            dataDir: o.dataDir,
+            postgres: o.postgres === undefined ? undefined : { url: o.postgres.url, schema: o.postgres.schema },
+            mode: o.dev === true ? 'development' : 'production',
+            limits: (o.signingRateLimitPerIp ?? 50) > 0 || (o.signingRateLimitPerToken ?? 20) > 0,
+          },
+  };
+  // The signing API's limits and audit log for the workers' own /v1/verify answers (server/signing/worker-verify).
+  const signingMessage = (w: Worker, m: WorkerToLeader): void => {
+    if (m.type === 'v1-limit') {
+      if (daemon.signingLimits !== undefined && Array.isArray(m.checks) && w.isConnected()) w.send(answerLimitChecks(daemon.signingLimits, m));
+    } else if (Array.isArray(m.events)) {
+      for (const e of m.events) daemon.audit.append(e.event, e.fields).catch((err: unknown) => logger.error({ err, event: e.event }, 'audit append failed'));
+    }
   };
   const here = import.meta.url;
   cluster.setupPrimary({
@@ -155,6 +178,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
         if (m.type === 'hello') w.send({ ...config, index } satisfies WorkerConfig);
         else if (m.type === 'released' && typeof m.id === 'number') acknowledged(index, m.id);
         else if (isMetricsAnswer(m)) relay.answer(index, m);
+        else if (m.type === 'v1-limit' || m.type === 'v1-audit') signingMessage(w, m as WorkerToLeader);
       });
       w.once('listening', (a: { address: string | null; port: number }) => {
         // Replacements ask for the same address as the first workers (port 0 included): the cluster hands them the

@@ -68,6 +68,7 @@ import { loadUiAssets } from './ui/assets.ts';
 import { createDaemonMetrics, metricsPlugin, type DaemonMetrics, type MetricsJson } from './ui/metrics.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
+import { signingLimits, type SigningLimits } from './signing/limits.ts';
 import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
 import { openCertus, type CertusDaemonOptions } from './signing/certus-open.ts';
 import { OpenApiCollector } from './signing/openapi.ts';
@@ -174,6 +175,8 @@ export interface RunningDaemon {
   audit: AuditLog;
   /** auth is the signing API's store (undefined with signingApi: false). */
   auth: AuthStore | undefined;
+  /** signingLimits are the signing API's rate-limit counters (server/signing/limits; a leader's workers consult them). */
+  signingLimits: SigningLimits | undefined;
   dataDir: string;
   incomingDir: string;
   /** tuf is the TUF repository served under /tuf/ (undefined when the root gives its online roles no key we hold). */
@@ -411,6 +414,7 @@ interface AppParts {
   origin: string;
   /** auth is the signing API's store (undefined when the API is off). */
   auth: AuthStore | undefined;
+  signingLimits: SigningLimits | undefined;
   certus?: Awaited<ReturnType<typeof openCertus>> | undefined;
   /** keyless: the OIDC verifier and keyless CA of the signing API (both undefined without --oidc-issuer). */
   keyless: { oidc: OidcVerifier | undefined; ca: KeylessCa | undefined };
@@ -521,8 +525,9 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       oidc: p.keyless.oidc,
       keyless: p.keyless.ca,
       mode: o.dev === true ? 'development' : 'production',
-      ...(o.signingRateLimitPerToken === undefined ? {} : { rateLimitPerToken: o.signingRateLimitPerToken }),
-      ...(o.signingRateLimitPerIp === undefined ? {} : { rateLimitPerIp: o.signingRateLimitPerIp }),
+      limits: p.signingLimits,
+      // Workers forward what they leave to the leader after counting it (server/signing/worker-verify).
+      trustCountedHeader: o.leader !== undefined,
       ...(o.now === undefined ? {} : { now: o.now }),
       certus: p.certus,
     });
@@ -760,6 +765,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       if (o.oidc !== undefined) keyless.oidc = new OidcVerifier(o.oidc);
       if (o.oidc !== undefined || (await pathExists(join(dataDir, KEYLESS_CA_CERT_FILE)))) keyless.ca = (await KeylessCa.loadOrCreate(dataDir, now())).ca;
     }
+    const limits = auth === undefined ? undefined : signingLimits(o.signingRateLimitPerIp, o.signingRateLimitPerToken);
     const certus = auth === undefined ? undefined : await openCertus({ ...o.certus, dataDir, postgres: o.postgres });
     if (certus !== undefined) closers.push(() => certus.close());
     const app = await buildApp(o, {
@@ -776,6 +782,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       logger,
       origin,
       auth,
+      signingLimits: limits,
       certus,
       keyless,
       tuf,
@@ -817,6 +824,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       releases,
       audit,
       auth,
+      signingLimits: limits,
       tuf,
       dataDir,
       incomingDir,

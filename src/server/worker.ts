@@ -1,7 +1,8 @@
 /**
  * server/worker — one worker of `custody serve --workers N` (server/cluster): it serves the read routes
  * (server/provider/read-path) from the data directory the leader writes, on the shared public port, and forwards
- * everything else (info, health, admin, the log) to the leader over its private Unix socket.
+ * everything else (info, health, admin, the log) to the leader over its private Unix socket — except POST /v1/verify,
+ * which it answers itself from its own handle on the auth store (server/signing/worker-verify).
  *
  * What a worker serves is only what the leader durably released: it reads the release records (written atomically:
  * whole or not at all) and verifies each one as a client would before serving it; it learns of a new release from
@@ -24,6 +25,7 @@ import { BlobStore } from './provider/blobs.ts';
 import { createFrontServer } from './provider/front.ts';
 import { ReadPath, writeError } from './provider/read-path.ts';
 import { ReleaseMirror } from './provider/release-mirror.ts';
+import { COUNTED_HEADER } from './signing/limits.ts';
 import { answerMetrics, createProcessMetrics, type MetricsRequest } from './ui/metrics.ts';
 
 /** WorkerConfig is what the leader sends a worker when it starts (over IPC: the TLS key never goes in argv/env). */
@@ -49,6 +51,11 @@ export interface WorkerConfig {
   socketPath: string;
   logLevel: string;
   logFormat: LogFormat;
+  /**
+   * signing: the worker answers POST /v1/verify itself (server/signing/worker-verify) from its own handle on the
+   * auth store (DATA/auth.db, or the PostgreSQL schema beside the log's); `limits` tells it to ask the leader to count.
+   */
+  signing?: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined; mode: 'production' | 'development'; limits: boolean } | undefined;
 }
 
 /**
@@ -64,7 +71,7 @@ const WORKER_DRAIN_MS = 10_000;
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer']);
 
 /** FORWARDED_AWAY are client headers a worker never passes on: the leader trusts forwarding headers only from it. */
-const FORWARDED_AWAY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'forwarded', 'expect']);
+const FORWARDED_AWAY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'forwarded', 'expect', COUNTED_HEADER]);
 
 /**
  * forwarder returns the handler that passes a request to the leader and its answer back.
@@ -74,15 +81,23 @@ const FORWARDED_AWAY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwa
  * a body still being written (which would lose the leader's answer to a broken pipe), and a client that trickles
  * the body of a refused request holds no connection to the leader. The upstream pool is not capped, so slow
  * clients of one route cannot queue everyone else's requests behind them.
+ *
+ * A body the worker already read (`read`: a /v1/verify request it leaves to the leader, server/signing/worker-verify)
+ * goes up whole, marked as counted against the signing API's limits.
  */
-function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown, req: IncomingMessage) => void): (req: IncomingMessage, res: ServerResponse) => void {
+function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown, req: IncomingMessage) => void): (req: IncomingMessage, res: ServerResponse, read?: Buffer) => void {
   const agent = new Agent({ keepAlive: true });
-  return (req, res) => {
+  return (req, res, read) => {
     const headers: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !FORWARDED_AWAY.has(k)) headers[k] = v;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    if (read !== undefined) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(read.length);
+      headers[COUNTED_HEADER] = '1';
+    }
     const cl = req.headers['content-length'];
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+    const hasBody = read === undefined && (req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0'));
     if (hasBody) headers.expect = '100-continue';
     let bodySent = !hasBody;
     const up = request({ socketPath, agent, method: req.method, path: req.url, headers }, (ur) => {
@@ -123,6 +138,8 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
         pipeline(req, up, () => undefined);
       });
       up.flushHeaders();
+    } else if (read !== undefined) {
+      up.end(read);
     } else {
       pipeline(req, up, () => undefined);
     }
@@ -171,6 +188,33 @@ export async function runWorker(): Promise<void> {
   }
 
   const extra = ['x-custody-worker', String(config.index)];
+  const forward = forwarder(config.socketPath, extra, (e, req) => {
+    metrics.counts.add('front', req.method, 502);
+    logger.error({ err: e }, 'leader unreachable');
+  });
+  let fallback: (req: IncomingMessage, res: ServerResponse) => void = forward;
+  if (config.signing !== undefined) {
+    // POST /v1/verify is answered here (server/signing/worker-verify); everything else of /v1 goes to the leader.
+    const v = await import('./signing/worker-verify.ts');
+    const store = await v.openWorkerStore(config.signing);
+    const link = new v.LeaderLink((m) => send(m));
+    process.on('message', (msg: { type?: unknown }) => link.receive(msg));
+    const verify = v.workerVerifyHandler({
+      store,
+      root,
+      index: config.index,
+      mode: config.signing.mode,
+      headers: extra,
+      link,
+      limits: config.signing.limits,
+      forward,
+      onError: (e) => logger.error({ err: e }, 'signing API verify failed'),
+    });
+    fallback = (req, res) => {
+      if (req.method === 'POST' && (req.url === v.VERIFY_ROUTE || req.url?.startsWith(`${v.VERIFY_ROUTE}?`) === true)) verify(req, res);
+      else forward(req, res);
+    };
+  }
   const readPath = new ReadPath({
     releases: m,
     blobs: new BlobStore(config.blobsDir),
@@ -183,10 +227,7 @@ export async function runWorker(): Promise<void> {
   });
   const server = createFrontServer({
     readPath,
-    fallback: forwarder(config.socketPath, extra, (e, req) => {
-      metrics.counts.add('front', req.method, 502);
-      logger.error({ err: e }, 'leader unreachable');
-    }),
+    fallback,
     rateLimitPerIp: config.rateLimitPerIp,
     rateLimitGlobal: config.rateLimitGlobal,
     maxConnections: config.maxConnections,

@@ -1,10 +1,11 @@
 /**
  * The signing API of a daemon whose log lives in a real PostgreSQL server (started by the test): its auth store is
  * the schema `<log schema>_auth` of the same database, written by `custody token … --postgres-url-file` while the
- * daemon runs. Skipped loudly where PostgreSQL is not installed.
+ * daemon runs; with `--workers 2` the workers verify from their own pool on that schema. Skipped loudly where
+ * PostgreSQL is not installed.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { sha256 } from '../../src/crypto/index.ts';
@@ -12,7 +13,7 @@ import { encodeHex } from '../../src/encoding/bytes.ts';
 import { cli } from '../support/cli.ts';
 import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { start } from '../provider/harness.ts';
+import { serveChild, start } from '../provider/harness.ts';
 
 const skip = postgresSkip();
 let server: TestPostgres | undefined;
@@ -55,4 +56,50 @@ test('a daemon on PostgreSQL: tokens made and revoked by the CLI in the shared d
   assert.equal(ready.status, 200);
   assert.equal(existsSync(join(dir, 'data', 'auth.db')), false);
   assert.equal(existsSync(join(dir, 'elsewhere', 'auth.db')), false);
+});
+
+test('custody serve --workers 2 on PostgreSQL: the workers verify from their own pool; a CLI revocation counts at once', { skip, timeout: 180_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const urlFile = join(dir, 'pg.url');
+  writeFileSync(urlFile, server!.url + '\n', { mode: 0o600 });
+  const pgArgs = ['--postgres-url-file', urlFile, '--postgres-schema', 'sapi_workers'];
+  const s = await serveChild(t, dir, ['--data', 'data', '--workers', '2', '--no-sample', '--signing-rate-limit-per-token', '0', ...pgArgs]);
+  const made = await cli(['token', 'create', '--data', join(dir, 'cli'), '--name', 'ci', '--scope', 'sign,verify', '--json', ...pgArgs], { cwd: dir });
+  assert.equal(made.code, 0, made.stderr);
+  const { id, token } = JSON.parse(made.stdout) as { id: string; token: string };
+  const artifact = 'sha256:' + encodeHex(sha256('pg workers'));
+  const post = async (path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown>; worker: string | null }> => {
+    // A fresh connection each time (the cluster hands connections to the workers in turn).
+    const r = await fetch(s.info.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify(body) });
+    return { status: r.status, json: (await r.json()) as Record<string, unknown>, worker: r.headers.get('x-custody-worker') };
+  };
+  const signed = await post('/v1/sign', { artifact, artifact_type: 'report' });
+  assert.equal(signed.status, 202, JSON.stringify(signed.json));
+  const workers = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    const v = await post('/v1/verify', { artifact, signature: signed.json.signature });
+    assert.equal(v.json.valid, true, JSON.stringify(v.json));
+    assert.equal(v.json.entry_id, signed.json.entry_id);
+    workers.add(v.worker ?? '');
+  }
+  assert.ok(workers.size >= 1 && [...workers].every((w) => /^[12]$/.test(w)));
+  const revoked = await cli(['token', 'revoke', id, '--data', join(dir, 'cli'), ...pgArgs], { cwd: dir });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  for (let i = 0; i < 2; i++) {
+    const refused = await post('/v1/verify', { artifact, signature: signed.json.signature });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.json.code, 'ERR_AUTH_TOKEN_REVOKED');
+  }
+  // Answered by the workers themselves: their refusals are in the leader's audit log with the worker's index.
+  let events: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < 100 && events.length < 2; i++) {
+    events = readFileSync(join(dir, 'data', 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.code === 'ERR_AUTH_TOKEN_REVOKED' && typeof e.worker === 'number');
+    if (events.length < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(events.length, 2);
+  assert.equal(existsSync(join(dir, 'data', 'auth.db')), false, 'no worker opened a SQLite store');
 });

@@ -4,18 +4,20 @@
  * concurrent signs split across both): no index is assigned twice, an independent auditor reading the tiles of
  * EITHER daemon sees the same log, every signed entry's inclusion proof verifies against the final checkpoint, and
  * every checkpoint either daemon handed out is a prefix of it (its root is the Merkle tree hash of the final log's
- * first `size` entries, which is what a consistency proof shows). A single-writer process is locked out of the
- * shared log. Skipped loudly where PostgreSQL is not installed.
+ * first `size` entries, which is what a consistency proof shows). While both run, an upload permission issued by one
+ * and spent on the other is refused as used by the first, and one permission raced on both is spent exactly once.
+ * A single-writer process is locked out of the shared log. Skipped loudly where PostgreSQL is not installed.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
-import { createToken } from '../../src/auth/auth.ts';
-import { sha256 } from '../../src/crypto/index.ts';
+import { createToken, registerIdentity } from '../../src/auth/auth.ts';
+import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
 import { openLogService } from '../../src/server/log/server.ts';
+import { scanMessage } from '../../src/server/signing/scan.ts';
 import { auditLog, httpFetch, mth, openCheckpoint, parseVkey, verifyInclusion } from '../log/independent.ts';
 import { start } from '../provider/harness.ts';
 import { cli } from '../support/cli.ts';
@@ -38,10 +40,16 @@ test('two daemons on one PostgreSQL: shared tokens, one log appended by both wit
   const postgres = { url: server!.url, schema: 'shared_log', shared: true };
   const opts = { postgres, sample: false, signingRateLimitPerToken: 0, signingRateLimitPerIp: 0 };
   const a = await start(t, join(dir, 'a'), opts);
-  // Both daemons sign checkpoints with the same log key (one log, one identity): B gets A's key file.
+  // Both daemons sign checkpoints with the same log key (one log, one identity): B gets A's key file, and serves
+  // the same service (signing key, trust root, admin token), so a permission either signs verifies on the other.
   mkdirSync(join(dir, 'b', 'log'), { recursive: true, mode: 0o700 });
   copyFileSync(join(dir, 'a', 'log', 'log.key'), join(dir, 'b', 'log', 'log.key'));
-  const b = await start(t, join(dir, 'b'), opts);
+  const b = await start(t, join(dir, 'b'), {
+    ...opts,
+    keyFile: join(dir, 'a', 'keys', 'signer.pem'),
+    trustFile: join(dir, 'a', 'trust', 'root.json'),
+    tokenFile: join(dir, 'a', 'admin.token'),
+  });
   assert.equal(b.vkey, a.vkey);
   const key = parseVkey(a.vkey);
 
@@ -126,6 +134,37 @@ test('two daemons on one PostgreSQL: shared tokens, one log appended by both wit
   assert.equal(refused.status, 401);
   assert.equal(refused.json.code, 'ERR_AUTH_TOKEN_REVOKED');
   assert.equal((await post(a.url, '/v1/sign', { artifact, artifact_type: 'report' })).json.code, 'ERR_AUTH_TOKEN_REVOKED');
+
+  // Upload permissions (Certus gatekeeper) are single-use across the running daemons: the permissions live in the
+  // shared database, and spending one is one conditional UPDATE there.
+  const scanner = PrivateKey.generate();
+  await registerIdentity(b.auth!, { name: 'scanner', key: scanner.publicKey, scopes: ['scan'], now: Date.now() });
+  const transform = (await createToken(b.auth!, { name: 'transform', scopes: ['permit', 'upload'], now: Date.now(), ttlMs: null })).token;
+  const permitOn = async (d: { url: string }, scanId: string): Promise<Record<string, unknown>> => {
+    const content = `{"scan":"${scanId}"}\n`;
+    const art = { name: 'scan.sarif', hash: 'sha256:' + encodeHex(sha256(content)), size: Buffer.byteLength(content), type: 'sarif' };
+    const timestamp = new Date().toISOString();
+    const signature = Buffer.from(scanner.sign(scanMessage({ scanId, signer: 'scanner', timestamp, artifacts: [{ name: art.name, digest: art.hash, size: art.size, type: art.type }] }))).toString('base64');
+    const permit = await post(d.url, '/v1/verify-and-permit-upload', { scan_id: scanId, tier: 'basic', inner_signature: { signer: 'scanner', timestamp, signature, algorithm: 'Ed25519' }, artifacts: [art], storage_destinations: { raw_s3: true, oci_registry: false } }, transform);
+    assert.equal(permit.status, 202, JSON.stringify(permit.json));
+    return { upload_permission_id: permit.json.upload_permission_id, scan_id: scanId, permission: permit.json.permission, artifacts: [{ ...art, content: Buffer.from(content).toString('base64') }] };
+  };
+  // Issued by A, spent on B, then refused by A (and by B again).
+  const upload = await permitOn(a, 'shared-scan-1');
+  const spent = await post(b.url, '/v1/execute-upload', upload, transform);
+  assert.equal(spent.status, 200, JSON.stringify(spent.json));
+  for (const d of [a, b]) {
+    const again = await post(d.url, '/v1/execute-upload', upload, transform);
+    assert.equal(again.status, 403, JSON.stringify(again.json));
+    assert.equal(again.json.code, 'ERR_CERTUS_PERMISSION_USED');
+  }
+  assert.deepEqual(readdirSync(join(dir, 'b', 'artifacts', 'raw_s3', 'shared-scan-1')), ['scan.sarif']);
+  assert.equal(existsSync(join(dir, 'a', 'artifacts', 'raw_s3', 'shared-scan-1')), false, 'the refused use stored nothing');
+  // Issued by B, raced on both at once: exactly one use wins.
+  const raced = await permitOn(b, 'shared-scan-2');
+  const uses = await Promise.all([a, b, a, b].map((d) => post(d.url, '/v1/execute-upload', raced, transform)));
+  assert.equal(uses.filter((u) => u.status === 200).length, 1, JSON.stringify(uses.map((u) => u.json.code ?? u.status)));
+  assert.ok(uses.filter((u) => u.status !== 200).every((u) => u.status === 403 && u.json.code === 'ERR_CERTUS_PERMISSION_USED'));
 });
 
 test('--shared-log needs PostgreSQL: a usage error without --postgres-url-file', async (t) => {

@@ -34,28 +34,28 @@ import { authenticateBearer } from '../../auth/bearer.ts';
 import type { KeylessCa } from '../../auth/keyless-ca.ts';
 import type { OidcVerifier } from '../../auth/oidc.ts';
 import type { AuthStore, Scope, SignatureRecord } from '../../auth/store.ts';
-import { envelopeFromJson, envelopeToJson, formatEnvelope, keysFromPublicKeys, parseEnvelope, signEnvelope, type DsseEnvelope } from '../../attest/dsse.ts';
-import { INTOTO_PAYLOAD_TYPE, encodeStatement, requireSubject } from '../../attest/statement.ts';
-import { keysFromRoot, verifyAttestation } from '../../attest/verify.ts';
-import { randomBytes, verifyEd25519, type Signer } from '../../crypto/index.ts';
+import { envelopeToJson, formatEnvelope, parseEnvelope, signEnvelope } from '../../attest/dsse.ts';
+import { INTOTO_PAYLOAD_TYPE, encodeStatement } from '../../attest/statement.ts';
+import { keysFromRoot } from '../../attest/verify.ts';
+import { verifyEd25519, type Signer } from '../../crypto/index.ts';
 import { encodeHex } from '../../encoding/bytes.ts';
-import type { JsonObject, JsonValue } from '../../encoding/json.ts';
-import { FormatError, IoError, LimitError, PolicyError, VerificationError, isTrustError, type TrustError } from '../../errors.ts';
-import { parsePublicKey } from '../../keys/key-file.ts';
+import type { JsonObject } from '../../encoding/json.ts';
+import { FormatError, IoError, LimitError, isTrustError, type TrustError } from '../../errors.ts';
 import { openCheckpoint, type Checkpoint } from '../../note/checkpoint.ts';
 import { parseVerifierKey } from '../../note/note.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
 import type { TrustRoot } from '../../trust/root.ts';
-import { RequestLimiter, sendError, toHttpError } from '../http.ts';
+import { sendError, toHttpError } from '../http.ts';
 import type { LogService } from '../log/service.ts';
 import { CERTUS_SIGN_PREDICATE, entryIdOf, jsonDepth, signatureEntry } from './entry.ts';
 import { certusBodyCap, certusScopeOf, registerCertusRoutes, type CertusOptions } from './certus.ts';
-import { KEYLESS_VERIFY_PROPERTIES, beginKeyless, certificateDerOf, keylessEntry, keylessRoutes, verifyKeyless, type KeylessVerifyFields } from './keyless.ts';
+import { COUNTED_HEADER, signingLimits, type SigningLimits } from './limits.ts';
+import { beginKeyless, certificateDerOf, keylessEntry, keylessRoutes } from './keyless.ts';
+import { VERIFY_BODY_MAX_BYTES, VERIFY_BODY_SCHEMA, requestIdFor, verifyRefusal, verifyRequest, type VerifyBody } from './verify-request.ts';
 
 /** SIGN_BODY_MAX_BYTES caps a sign request (a digest, a name and predicates). */
 export const SIGN_BODY_MAX_BYTES = 64 * 1024;
-/** VERIFY_BODY_MAX_BYTES caps a verify request (an envelope with its statement). */
-export const VERIFY_BODY_MAX_BYTES = 1024 * 1024;
+export { VERIFY_BODY_MAX_BYTES } from './verify-request.ts';
 /** AUTH_BODY_MAX_BYTES caps the challenge-response requests. */
 export const AUTH_BODY_MAX_BYTES = 4 * 1024;
 /** PREDICATES_MAX_DEPTH caps the nesting of the caller's predicates. */
@@ -65,7 +65,6 @@ export const TRANSPARENCY_MAX_LIMIT = 100;
 /** ARTIFACT_TYPES are Certus's artifact types. */
 export const ARTIFACT_TYPES = ['image', 'sbom', 'report', 'assessment'] as const;
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const DIGEST_PATTERN = '^sha256:[0-9a-f]{64}$';
 
 /** SigningApiOptions are the options of {@link signingApiPlugin}. */
@@ -92,15 +91,20 @@ export interface SigningApiOptions {
   now?: () => Date;
   /** certus: the Certus chain-of-custody, gatekeeper and provenance routes (server/signing/certus); off when absent. */
   certus?: CertusOptions | undefined;
+  /**
+   * limits are the per-address and per-token counters (default: the plugin's own, from the two rates above). A
+   * cluster leader passes the ones its workers consult over IPC (server/signing/worker-verify), so each limit holds
+   * across every worker.
+   */
+  limits?: SigningLimits | undefined;
+  /**
+   * trustCountedHeader: a request carrying `X-Custody-Limits-Counted: 1` was already counted by a worker (which
+   * forwards it to the leader after reading its body) and is not counted again. Only a cluster leader sets this:
+   * nothing but its workers reach its socket, and workers drop the header from what clients send.
+   */
+  trustCountedHeader?: boolean | undefined;
 }
 
-function newRequestId(): string {
-  const b = randomBytes(16);
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = encodeHex(b);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 /** requestIdOf returns the request id set by the plugin's onRequest hook. */
 function requestIdOf(reply: FastifyReply): string {
@@ -132,8 +136,8 @@ export async function continueAllowed(store: AuthStore, url: string, authorizati
 export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, done: (err?: Error) => void): void {
   const now = o.now ?? (() => new Date());
   const principals = new WeakMap<FastifyRequest, Principal>();
-  const ipLimiter = new RequestLimiter(o.rateLimitPerIp ?? 50, 0, 'ERR_HTTP_RATE_LIMITED');
-  const tokenLimiter = new RequestLimiter(o.rateLimitPerToken ?? 20, 0, 'ERR_HTTP_RATE_LIMITED');
+  const limits = o.limits ?? signingLimits(o.rateLimitPerIp, o.rateLimitPerToken);
+  const counted = (req: FastifyRequest): boolean => o.trustCountedHeader === true && req.headers[COUNTED_HEADER] === '1';
   const verifier = parseVerifierKey(o.vkey);
   const rootKeys = keysFromRoot(o.root);
   let opened: { text: string; checkpoint: Checkpoint } | undefined;
@@ -162,7 +166,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
 
   app.addHook('onRequest', (req, reply, done) => {
     const given = req.headers['x-request-id'];
-    reply.header('x-request-id', typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : newRequestId());
+    reply.header('x-request-id', requestIdFor(given));
     reply.header('cache-control', 'no-store');
     if (o.mode === 'development') reply.header('custody-mode', 'development');
     done();
@@ -189,14 +193,14 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
 
   /** limitIp counts a request from the client address (onRequest: before the body and the token check). */
   const limitIp = (req: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
-    done(ipLimiter.check(req.ip));
+    done(counted(req) ? undefined : limits.ip.check(req.ip));
   };
   /** guard authenticates the bearer token, checks the scope, then the per-token limit (before the body is read). */
   const guard = (scope: Scope) => async (req: FastifyRequest): Promise<void> => {
     const p = await authenticateBearer(o.store, o.oidc, req.headers.authorization, now());
     principals.set(req, p);
     requireScope(p, scope);
-    const limited = tokenLimiter.check(p.tokenId);
+    const limited = counted(req) ? undefined : limits.token.check(p.tokenId);
     if (limited !== undefined) throw limited;
   };
 
@@ -321,7 +325,8 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
     },
   );
 
-  // --- verify ---
+  // --- verify (server/signing/verify-request; a cluster worker answers most of these itself: signing/worker-verify) ---
+  const verifyContext = { store: o.store, rootKeys, keyless: o.keyless, proofOf };
   app.post(
     '/verify',
     {
@@ -331,94 +336,17 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
         await guard('verify')(req);
         return payload;
       },
-      schema: {
-        body: {
-          type: 'object',
-          required: ['artifact'],
-          additionalProperties: false,
-          properties: {
-            artifact: { type: 'string', pattern: DIGEST_PATTERN },
-            signature: { type: 'string', maxLength: VERIFY_BODY_MAX_BYTES },
-            envelope: { type: 'object' },
-            certificate: { type: ['string', 'null'], maxLength: 65_536 },
-            identity: { type: ['string', 'null'], maxLength: 1024 },
-            public_key: { type: ['string', 'null'], maxLength: 4096 },
-            require_inclusion: { type: 'boolean' },
-            ...KEYLESS_VERIFY_PROPERTIES,
-          },
-        },
-      },
+      schema: { body: VERIFY_BODY_SCHEMA },
     },
     async (req, reply) => {
-      const b = req.body as {
-        artifact: string;
-        signature?: string;
-        envelope?: JsonValue;
-        certificate?: string | null;
-        identity?: string | null;
-        public_key?: string | null;
-        require_inclusion?: boolean;
-      } & KeylessVerifyFields;
+      const b = req.body as VerifyBody;
       const verifiedAt = now();
-      const refuse = (e: TrustError): FastifyReply => {
-        audit('signapi.verify_failed', req, reply, { artifact: b.artifact, code: e.code });
-        return reply.send({ valid: false, verified_at: verifiedAt.toISOString(), signer: null, code: e.code, reason: e.message });
-      };
       try {
-        let env: DsseEnvelope;
-        if (b.signature !== undefined) env = parseEnvelope(b.signature);
-        else if (b.envelope !== undefined) env = envelopeFromJson(b.envelope);
-        else throw new FormatError('ERR_SIGNAPI_REQUEST', 'expected "signature" (the envelope JSON /v1/sign answered) or "envelope"');
-        if (b.certificate !== undefined && b.certificate !== null) {
-          // Keyless (server/signing/keyless): certificate chain, logged time, identity and issuer constraints.
-          const k = await verifyKeyless({ store: o.store, trust: o.keyless?.verifier, env, certificatePem: b.certificate, artifactHex: b.artifact.slice('sha256:'.length), fields: b, now: verifiedAt });
-          return reply.send({
-            valid: true,
-            verified_at: verifiedAt.toISOString(),
-            signer: k.certificate.identity,
-            key_ids: k.attestation.signers,
-            transparency_index: k.record.logIndex,
-            entry_id: k.record.entryId,
-            certificate_chain: [k.certificate.pem, o.keyless!.certificatePem],
-            certificate: { identity: k.certificate.identity, oidc_issuer: k.certificate.issuer, not_before: k.certificate.notBefore.toISOString(), not_after: k.certificate.notAfter.toISOString(), serial: k.certificate.serial, logged_at: new Date(k.record.createdAt).toISOString() },
-            ...(b.require_inclusion === true ? { proof: await proofOf(k.record.logIndex, k.entry) } : {}),
-          });
-        }
-        const keys = b.public_key === undefined || b.public_key === null ? rootKeys : keysFromPublicKeys([parsePublicKey(b.public_key)]);
-        const v = verifyAttestation(env, keys, verifiedAt);
-        requireSubject(v.statement, b.artifact.slice('sha256:'.length));
-        const signer = typeof v.statement.predicate['signer'] === 'string' ? v.statement.predicate['signer'] : null;
-        if (b.identity !== undefined && b.identity !== null && signer !== b.identity) {
-          throw new PolicyError('ERR_SIGNAPI_IDENTITY_MISMATCH', `the statement was signed for "${signer ?? '(none)'}", expected "${b.identity.slice(0, 200)}"`);
-        }
-        // The log entry is recomputed from the verified envelope: each signature's entry is looked up.
-        let logged: { rec: SignatureRecord; entry: Uint8Array } | undefined;
-        for (const s of env.signatures) {
-          const entry = signatureEntry(env, s);
-          const rec = await o.store.getSignature(entryIdOf(entry));
-          if (rec !== undefined) {
-            logged = { rec, entry };
-            break;
-          }
-        }
-        let proof: JsonObject | undefined;
-        if (b.require_inclusion === true) {
-          if (logged === undefined) throw new VerificationError('ERR_SIGNAPI_NOT_LOGGED', 'no signature of this envelope is in the transparency log');
-          proof = await proofOf(logged.rec.logIndex, logged.entry);
-        }
-        return reply.send({
-          valid: true,
-          verified_at: verifiedAt.toISOString(),
-          signer,
-          key_ids: v.signers,
-          transparency_index: logged?.rec.logIndex ?? null,
-          entry_id: logged?.rec.entryId ?? null,
-          certificate_chain: null,
-          ...(proof === undefined ? {} : { proof }),
-        });
+        return reply.send(await verifyRequest(verifyContext, b, verifiedAt));
       } catch (e) {
         if (!isTrustError(e) || e.httpStatus >= 500) throw e;
-        return refuse(e);
+        audit('signapi.verify_failed', req, reply, { artifact: b.artifact, code: e.code });
+        return reply.send(verifyRefusal(e, verifiedAt));
       }
     },
   );
