@@ -16,7 +16,6 @@
  */
 import { join } from 'node:path';
 import type { JsonObject } from '../encoding/json.ts';
-import { PostgresCertusStore } from './certus-store-postgres.ts';
 import { SqliteCertusStore } from './certus-store-sqlite.ts';
 import { authSchemaFor, AUTH_DB_FILE } from './open.ts';
 
@@ -77,7 +76,8 @@ export interface CertusStore {
 }
 
 /** openCertusStore opens (creating its tables on first use) the Certus records beside the auth store. */
-export function openCertusStore(o: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined }): Promise<CertusStore> {
-  if (o.postgres !== undefined) return PostgresCertusStore.open(o.postgres.url, authSchemaFor(o.postgres.schema));
+export async function openCertusStore(o: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined }): Promise<CertusStore> {
+  // pg loads only when PostgreSQL is configured (issue 9: the daemon's memory).
+  if (o.postgres !== undefined) return (await import('./certus-store-postgres.ts')).PostgresCertusStore.open(o.postgres.url, authSchemaFor(o.postgres.schema));
   return SqliteCertusStore.open(join(o.dataDir, AUTH_DB_FILE));
 }

@@ -3,7 +3,6 @@
  * or the schema `<log schema>_auth` of the log's PostgreSQL database when the log lives there.
  */
 import { join } from 'node:path';
-import { openPostgresAuthStore } from './store-postgres.ts';
 import { openSqliteAuthStore } from './store-sqlite.ts';
 import type { AuthStore } from './store.ts';
 
@@ -16,7 +15,8 @@ export function authSchemaFor(logSchema: string | undefined): string {
 }
 
 /** openAuthStore opens (creating on first use) the auth store of a data directory or of a PostgreSQL log. */
-export function openAuthStore(o: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined }): Promise<AuthStore> {
-  if (o.postgres !== undefined) return openPostgresAuthStore(o.postgres.url, authSchemaFor(o.postgres.schema));
+export async function openAuthStore(o: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined }): Promise<AuthStore> {
+  // pg loads only when PostgreSQL is configured (issue 9: the daemon's memory).
+  if (o.postgres !== undefined) return (await import('./store-postgres.ts')).openPostgresAuthStore(o.postgres.url, authSchemaFor(o.postgres.schema));
   return openSqliteAuthStore(join(o.dataDir, AUTH_DB_FILE));
 }

@@ -5,16 +5,22 @@
  * hand-written DER.
  */
 import './reflect-metadata.ts';
-import * as x509 from '@peculiar/x509';
+import { createRequire } from 'node:module';
+import type * as X509 from '@peculiar/x509';
 import { webcrypto } from '../crypto/index.ts';
 
-let ready = false;
+let x509: typeof X509 | undefined;
 
-/** x509Lib returns @peculiar/x509 with Node's WebCrypto set as its provider (idempotent). */
-export function x509Lib(): typeof x509 {
-  if (!ready) {
-    x509.cryptoProvider.set(webcrypto());
-    ready = true;
+/**
+ * x509Lib returns @peculiar/x509 with Node's WebCrypto set as its provider (idempotent). The library (some 200
+ * modules with its ASN.1 schemas) is required on first use, so a daemon without OIDC or a keyless CA never loads it
+ * (issue 9: the daemon's memory).
+ */
+export function x509Lib(): typeof X509 {
+  if (x509 === undefined) {
+    const lib = createRequire(import.meta.url)('@peculiar/x509') as typeof X509;
+    lib.cryptoProvider.set(webcrypto());
+    x509 = lib;
   }
   return x509;
 }

@@ -1,9 +1,8 @@
 /**
  * cli/common — loading the files commands share (trust roots, manifests, keys, bearer tokens, PostgreSQL connection
- * strings) with coded errors, and writing outputs atomically.
+ * strings) with coded errors, and writing outputs atomically. The trust root and manifest readers live in cli/inputs.
  */
 import { promises as fsp } from 'node:fs';
-import { resolve } from 'node:path';
 import { keysFromPublicKeys, type EnvelopeKeys } from '../attest/dsse.ts';
 import { keysFromRoot } from '../attest/verify.ts';
 import { P256PublicKey, type PublicKey, type Signer } from '../crypto/index.ts';
@@ -14,28 +13,12 @@ import type { Pkcs11Signer } from '../hsm/pkcs11.ts';
 import { isPkcs11Uri } from '../hsm/uri.ts';
 import { KEY_FILE_MAX_BYTES, loadPrivateKey, loadSeedFile, parsePublicKey } from '../keys/key-file.ts';
 import { tufKeyId } from '../keys/key-id.ts';
-import { MANIFEST_MAX_BYTES, parseManifest, type Manifest } from '../manifest/manifest.ts';
 import { TOKEN_FILE_MAX_BYTES, parseTokenText } from '../server/http.ts';
-import { ROOT_MAX_BYTES, parseRoot, verifyPinnedRoot, type RootDocument, type TrustRoot } from '../trust/root.ts';
 import type { CommandContext } from './context.ts';
+import { abs, loadTrustRoot } from './inputs.ts';
 
-/** abs resolves a user path against the command's cwd. */
-export function abs(ctx: CommandContext, p: string): string {
-  return resolve(ctx.cwd, p);
-}
-
-export async function readRootFile(ctx: CommandContext, path: string): Promise<RootDocument> {
-  return parseRoot(await readFileBounded(abs(ctx, path), { maxBytes: ROOT_MAX_BYTES, allowSymlink: true, what: 'trust root' }));
-}
-
-/** loadTrustRoot reads a pinned root.json and verifies it (self-signed threshold, unexpired). */
-export async function loadTrustRoot(ctx: CommandContext, path: string): Promise<TrustRoot> {
-  return verifyPinnedRoot(await readRootFile(ctx, path), { now: ctx.now() });
-}
-
-export async function readManifestFile(ctx: CommandContext, path: string): Promise<Manifest> {
-  return parseManifest(await readFileBounded(abs(ctx, path), { maxBytes: MANIFEST_MAX_BYTES, allowSymlink: true, what: 'manifest' }));
-}
+// The input readers moved to cli/inputs (so `custody verify` need not load this module); every command still finds them here.
+export { abs, loadTrustRoot, readManifestFile, readRootFile } from './inputs.ts';
 
 /** EnvelopeKeyOptions are the `--trust ROOT.json` | `--key PUB…` [`--threshold N`] options of the verifying commands. */
 export interface EnvelopeKeyOptions {

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
- * cli/main — the `custody` executable. Everything happens in runCli; this file only binds the process.
+ * cli/main — the `custody` executable. Everything happens in runCli; this file only binds the process. Output goes
+ * to descriptors 1 and 2 through cli/stdio (write(2); process.stdout/stderr are built only if a write fails or
+ * stderr is a terminal), which keeps Node's streams stack out of a short command's start-up.
  */
 import { runCli } from './run.ts';
+import { fdWriter, terminalOf } from './stdio.ts';
 
 const code = await runCli(process.argv.slice(2), {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
+  stdout: fdWriter(1, () => process.stdout),
+  stderr: fdWriter(2, () => process.stderr),
   env: process.env,
   cwd: process.cwd(),
   now: () => new Date(),
-  terminal: process.stderr.isTTY ? process.stderr : undefined,
+  terminal: terminalOf(2, () => process.stderr),
 });
 process.exitCode = code;

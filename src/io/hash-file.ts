@@ -2,7 +2,7 @@
  * io/hash-file — streaming digests of a file in one pass (never the whole file in memory).
  */
 import type { promises as fsp } from 'node:fs';
-import { createMultiHasher, type HashAlgorithm } from '../crypto/index.ts';
+import { createMultiHasher, type HashAlgorithm } from '../crypto/hash.ts';
 import { IoError } from '../errors.ts';
 
 /** HASH_CHUNK_BYTES: 1 MiB reads keep syscalls few and memory flat. */

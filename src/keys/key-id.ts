@@ -19,7 +19,8 @@
  * Display: key ids are for documents and machines. `PublicKey.fingerprint` (`SHA256:<base64 of SHA-256(raw)>`) is a
  * display form for people (and the `CUSTODY_ALLOWED_KEYS` pin of a package signer); it is never written as a key id.
  */
-import { sha256, type PublicKey } from '../crypto/index.ts';
+import type { PublicKey } from '../crypto/ed25519.ts';
+import { sha256 } from '../crypto/hash.ts';
 import { encodeHex } from '../encoding/bytes.ts';
 import { canonicalizeTuf } from '../encoding/canonical.ts';
 import type { JsonObject } from '../encoding/json.ts';

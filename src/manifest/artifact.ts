@@ -7,7 +7,7 @@
  * present; an entry offering only unknown algorithms is refused.
  */
 import { basename } from 'node:path';
-import { constantTimeEqual, type HashAlgorithm } from '../crypto/index.ts';
+import { constantTimeEqual, type HashAlgorithm } from '../crypto/hash.ts';
 import { decodeHex } from '../encoding/bytes.ts';
 import { VerificationError } from '../errors.ts';
 import { openRegularFile } from '../io/files.ts';

@@ -31,7 +31,7 @@
  * Limits: MANIFEST_MAX_BYTES, MANIFEST_MAX_ARTIFACTS, MANIFEST_MAX_SIGNATURES; names and filenames are 1–255
  * characters without "/", "\\", "..", NUL or control characters.
  */
-import { HASH_DIGEST_BYTES, isHashAlgorithm, type HashAlgorithm } from '../crypto/index.ts';
+import { HASH_DIGEST_BYTES, isHashAlgorithm, type HashAlgorithm } from '../crypto/hash.ts';
 import { decodeHex } from '../encoding/bytes.ts';
 import { canonicalizeJcs } from '../encoding/canonical.ts';
 import { isJsonObject, parseJsonObject, type JsonObject, type JsonValue } from '../encoding/json.ts';

@@ -6,7 +6,7 @@
  * Order: signatures first (nothing about an unauthenticated document is believed), then time, then sequence. The
  * returned VerifiedManifest is the only object callers may use; it is built from the bytes that were verified.
  */
-import { sha256 } from '../crypto/index.ts';
+import { sha256 } from '../crypto/hash.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
 import { formatTimestamp } from '../encoding/time.ts';
 import { PolicyError, VerificationError } from '../errors.ts';

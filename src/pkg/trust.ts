@@ -16,7 +16,7 @@
  *
  * Trust boundary: the policy is operator input; the signer key is attacker-controlled until matched here.
  */
-import { PublicKey } from '../crypto/index.ts';
+import { PublicKey } from '../crypto/ed25519.ts';
 import { ConfigError, PolicyError } from '../errors.ts';
 import type { PackageTrust } from './pspf.types.ts';
 

@@ -41,7 +41,8 @@
  * signed by a threshold of its own root keys and unexpired), or because a trusted root vouches for it
  * (`updateRoot`: version N+1, signed by a threshold of the OLD root role AND of the NEW root role).
  */
-import { PublicKey, sha256 } from '../crypto/index.ts';
+import { PublicKey } from '../crypto/ed25519.ts';
+import { sha256 } from '../crypto/hash.ts';
 import { canonicalizeTuf } from '../encoding/canonical.ts';
 import { TUF_KEY_ID_PATTERN, tufKeyId, tufKeyObject } from '../keys/key-id.ts';
 import { decodeHex, encodeHex } from '../encoding/bytes.ts';
@@ -49,7 +50,7 @@ import { isJsonObject, parseJsonObject, type JsonObject, type JsonValue } from '
 import { formatTimestamp, parseTimestamp } from '../encoding/time.ts';
 import { FormatError, PolicyError, VerificationError } from '../errors.ts';
 import { countThreshold, type AuthorizedKey, type CandidateSignature, type ThresholdResult } from './threshold.ts';
-import type { Signer } from '../crypto/index.ts';
+import type { Signer } from '../crypto/signer.ts';
 
 /** TUF_SPEC_VERSION is the specification version Custody writes. */
 export const TUF_SPEC_VERSION = '1.0.31';

@@ -14,7 +14,7 @@
  *   count once (distinctness is over key bytes, not over ids).
  * Every rejected signature is reported with its reason, so refusals can say "signed by 1/2 keys" and why.
  */
-import { PublicKey, verifyEd25519 } from '../crypto/index.ts';
+import { PublicKey, verifyEd25519 } from '../crypto/ed25519.ts';
 import { LEGACY_KEY_ID_PATTERN, legacyKeyId, tufKeyId } from '../keys/key-id.ts';
 
 /** AuthorizedKey is a key a role trusts, with its optional validity window. */

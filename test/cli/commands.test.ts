@@ -1,6 +1,7 @@
 /**
  * The command table loads each command's modules only when it runs: the table's summaries equal the modules' own,
- * and a real `custody verify MANIFEST ARTIFACT` child process loads no daemon, database, logger or native addon.
+ * and a real `custody verify MANIFEST ARTIFACT` child process loads no daemon, database, logger or native addon, and
+ * of our own modules only those verifying a manifest needs (issue 9: CLI cold start).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,11 +22,19 @@ test('every command in the table loads, and its summary is the one its module de
 
 /**
  * PRELOAD records, at exit, every CommonJS module in the require cache (fastify, better-sqlite3, pg and pino are
- * CommonJS, so an ESM import of them lands there too) and every native addon opened through process.dlopen.
+ * CommonJS, so an ESM import of them lands there too) and every native addon opened through process.dlopen; a
+ * module.register load hook (it runs on the loader thread) appends the URL of every ES module loaded to
+ * MODULES_OUT.esm.
  */
 const PRELOAD = `
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { writeFileSync } from 'node:fs';
+register('data:text/javascript,' + encodeURIComponent(\`
+import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  if (url.startsWith('file:')) appendFileSync(process.env.MODULES_OUT + '.esm', url + '\\\\n');
+  return next(url, context);
+}\`));
 const req = createRequire(import.meta.url);
 const addons = [];
 const dlopen = process.dlopen;
@@ -73,4 +82,14 @@ test('custody verify of a manifest loads no fastify, better-sqlite3, pg, pino, p
   const hits = loaded.cjs.filter((p) => forbidden.some((f) => p.includes(`/node_modules/${f}/`)));
   assert.deepEqual(hits, []);
   assert.deepEqual(loaded.addons, []);
+
+  // Our own modules: none of the signing, HSM, attestation, log, server or package-codec code, nor the crypto the
+  // command does not use; every module costs start-up time (bench/sections/cli.ts), so the count is bounded too.
+  const src = readFileSync(out + '.esm', 'utf8').split('\n').filter((u) => u.includes('/src/')).map((u) => u.slice(u.indexOf('/src/') + 5));
+  assert.ok(src.includes('cli/commands/manifest-verify.ts') && src.includes('trust/root.ts'), src.join(' '));
+  const unneeded = [/^(server|hsm|attest|note|tlog|log|client|policy|sbom|archive|secrets)\//, /^pkg\/(?!sniff|trailer|trust)/,
+    /^cli\/(common|progress)\.ts$/, /^cli\/commands\/manifest\.ts$/, /^keys\/key-file\.ts$/, /^manifest\/(log|state|sign|create)\.ts$/,
+    /^crypto\/(index|aead|sealed-key|envelope|webcrypto|ecdsa|ed25519-pool|ed25519-seed)\.ts$/];
+  assert.deepEqual(src.filter((m) => unneeded.some((re) => re.test(m))), []);
+  assert.ok(src.length <= 30, `custody verify loaded ${src.length} modules of src/ (at most 30): ${src.join(' ')}`);
 });

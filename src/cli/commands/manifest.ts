@@ -1,23 +1,19 @@
 /**
- * cli/commands/manifest — `custody manifest create`, `custody sign-manifest`, `custody verify-manifest` and the
- * manifest side of `custody verify MANIFEST ARTIFACT…`.
+ * cli/commands/manifest — `custody manifest create` and `custody sign-manifest`. Verifying (`custody verify-manifest`,
+ * `custody verify MANIFEST ARTIFACT…`) lives in cli/commands/manifest-verify, which loads none of this.
  */
 import { isHashAlgorithm, type HashAlgorithm } from '../../crypto/index.ts';
 import { parseDuration } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
 import { formatManifest, type Manifest } from '../../manifest/manifest.ts';
-import { loadState, recordManifest, saveState, stateKey } from '../../manifest/state.ts';
-import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
-import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
 import { ConfigError } from '../../errors.ts';
-import { readFileBounded, readFileIfExists } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
-import { MANIFEST_PROOF_SUFFIX, manifestLogEntry, verifyManifestInclusion, type LoggedManifest } from '../../manifest/log.ts';
+import { MANIFEST_PROOF_SUFFIX, manifestLogEntry } from '../../manifest/log.ts';
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
-import { MAX_PROOF_FILE_BYTES, formatProofFile, verifyProofFile } from '../../note/proof.ts';
+import { formatProofFile, verifyProofFile } from '../../note/proof.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
-import { abs, loadSigningKey, loadTrustRoot, readManifestFile, readTokenFile, writeOutput } from '../common.ts';
+import { abs, loadSigningKey, readManifestFile, readTokenFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
 export const manifestCreate: Command = {
@@ -160,101 +156,4 @@ async function submitToLog(
   if (logKey !== undefined) verifyProofFile(text, { entry }, logKey);
   else verifyInclusion(hashLeaf(entry), r.index, cp.size, r.proof, cp.rootHash);
   return { text, index: r.index, size: cp.size, origin: cp.origin };
-}
-
-async function readProof(ctx: CommandContext, manifestPath: string, proofPath: string | undefined): Promise<Uint8Array | undefined> {
-  const options = { maxBytes: MAX_PROOF_FILE_BYTES, allowSymlink: true, what: 'tlog-proof file' };
-  // An explicit --log-proof must exist; the default MANIFEST.tlog-proof may be absent (then the proof is missing).
-  if (proofPath !== undefined) return readFileBounded(abs(ctx, proofPath), options);
-  return readFileIfExists(abs(ctx, manifestPath + MANIFEST_PROOF_SUFFIX), options);
-}
-
-interface LogRequirement {
-  key: string | undefined;
-  proof: string | undefined;
-}
-
-async function verifyWithState(
-  ctx: CommandContext,
-  manifestPath: string,
-  trustPath: string,
-  statePath: string | undefined,
-  log: LogRequirement = { key: undefined, proof: undefined },
-): Promise<VerifiedManifest & { logged?: LoggedManifest }> {
-  const root = await loadTrustRoot(ctx, trustPath);
-  const m = await readManifestFile(ctx, manifestPath);
-  const state = statePath === undefined ? undefined : await loadState(abs(ctx, statePath));
-  const seen = state?.manifests.get(stateKey(m.channel, m.arch));
-  const vm = verifyManifest(m, root, { now: ctx.now(), lastSeenSequence: seen?.sequence, lastSeenDigest: seen?.digest });
-  // Transparency: the entry is recomputed from the verified manifest, then proven under the log key.
-  const logged = log.key === undefined ? undefined : verifyManifestInclusion(vm, await readProof(ctx, manifestPath, log.proof), log.key);
-  if (state && statePath !== undefined) {
-    recordManifest(state, vm);
-    await saveState(abs(ctx, statePath), state);
-  }
-  return logged ? { ...vm, logged } : vm;
-}
-
-const logOptions = { 'require-log': { type: 'string' }, 'log-proof': { type: 'string' } } as const;
-const LOG_USAGE = `  --require-log VKEY  refuse unless a tlog-proof shows the manifest in the log with this verifier key
-  --log-proof FILE    the proof file (default: MANIFEST.tlog-proof)`;
-
-function manifestSummary(vm: VerifiedManifest & { logged?: LoggedManifest }): Record<string, unknown> {
-  const m = vm.manifest;
-  return {
-    ...(vm.logged ? { log: { origin: vm.logged.checkpoint.origin, index: vm.logged.index, tree_size: vm.logged.checkpoint.size } } : {}),
-    channel: m.channel,
-    arch: m.arch,
-    version: m.version,
-    sequence: m.sequence,
-    expires_at: m.body.expires_at,
-    digest: vm.digest,
-    signers: vm.signers,
-    threshold: vm.threshold,
-  };
-}
-
-export const verifyManifestCommand: Command = {
-  summary: 'verify a manifest against a trust root (threshold, expiry, rollback)',
-  usage: `usage: custody verify-manifest MANIFEST --trust ROOT.json [--state FILE]
-
-Accepts the manifest only if a threshold of distinct keys of the trust root's "targets" role signed it, it is not
-expired, and (with --state) its sequence is not below the last one accepted for its channel/arch.
-Exit 0 verified, 1 refused, 2 usage/config error.
-
-options:
-  --trust ROOT.json   pinned TUF root.json (required)
-  --state FILE        rollback state file (created if missing, updated on success)
-${LOG_USAGE}
-
-example:
-  custody verify-manifest m2.json --trust root.json`,
-  async run(ctx) {
-    const { values, positionals } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, state: { type: 'string' }, ...logOptions });
-    if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one manifest');
-    const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state, { key: values['require-log'], proof: values['log-proof'] });
-    if (vm.logged) ctx.print(`logged: entry ${vm.logged.index} of ${vm.logged.checkpoint.origin}, tree size ${vm.logged.checkpoint.size}`);
-    ctx.print(
-      `verified: ${vm.manifest.channel}/${vm.manifest.arch} version ${vm.manifest.version} sequence ${vm.manifest.sequence}, ` +
-        `signed by ${vm.signers.length}/${vm.threshold} keys (${vm.signers.join(', ')})`,
-    );
-    ctx.result({ manifest: manifestSummary(vm) });
-    return 0;
-  },
-};
-
-/** runManifestVerify implements `custody verify MANIFEST ARTIFACT… --trust ROOT.json`. */
-export async function runManifestVerify(ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, state: { type: 'string' }, ...logOptions });
-  if (positionals.length < 2) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected a manifest and at least one artifact');
-  const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state, { key: values['require-log'], proof: values['log-proof'] });
-  const results: VerifiedArtifact[] = [];
-  for (const p of positionals.slice(1)) {
-    const r = await verifyArtifactFile(vm, abs(ctx, p));
-    results.push(r);
-    ctx.print(`ok  ${r.filename}  (${r.name}, ${r.size} bytes, ${r.matched.join('+')})`);
-  }
-  ctx.print(`verified ${results.length} artifact(s) against ${vm.manifest.channel}/${vm.manifest.arch} sequence ${vm.manifest.sequence}`);
-  ctx.result({ manifest: manifestSummary(vm), artifacts: results });
-  return 0;
 }

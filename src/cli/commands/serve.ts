@@ -326,6 +326,9 @@ examples:
       let url: string;
       let close: () => Promise<void>;
       let workerPids: number[] = [];
+      // The new space stays small through the start (module loading, artifact import): see server/young-generation.
+      const { holdYoungGeneration } = await import('../../server/young-generation.ts');
+      const releaseYoungGeneration = holdYoungGeneration();
       if (workers > 1) {
         const { startCluster } = await import('../../server/cluster.ts');
         const c = await startCluster({ ...options, workers });
@@ -339,6 +342,7 @@ examples:
         url = d.url;
         close = () => d.close();
       }
+      releaseYoungGeneration();
       rescan = () => {
         d.rescan().catch(() => undefined);
       };

@@ -5,9 +5,9 @@
  * magic gone) is still refused by the package verifier with an ERR_PKG_… code, never by the manifest verifier.
  */
 import { isPspfFile } from '../../pkg/sniff.ts';
-import { abs } from '../common.ts';
+import { abs } from '../inputs.ts';
 import type { Command, CommandContext } from '../context.ts';
-import { runManifestVerify } from './manifest.ts';
+import { runManifestVerify } from './manifest-verify.ts';
 import { PACKAGE_VERIFY_USAGE } from './verify-package-usage.ts';
 
 /** VALUE_OPTIONS are the options of either verifier that take a value (the next argument is not a file). */

@@ -17,7 +17,6 @@ import type { Logger } from 'pino';
 import type { Signer } from '../../crypto/index.ts';
 import { IoError, toIoError, type TrustError } from '../../errors.ts';
 import type { Ed25519NoteSigner } from '../../note/note.ts';
-import { openPostgresStorage } from '../../log/storage-postgres.ts';
 import { openSqliteStorage } from '../../log/storage-sqlite.ts';
 import type { LogStorage } from '../../log/storage.ts';
 import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from './config.ts';
@@ -114,7 +113,8 @@ export async function openLogService(o: OpenLogOptions): Promise<OpenedLog> {
   const storage: LogStorage =
     o.postgres === undefined
       ? await openSqliteStorage(join(o.dataDir, 'log.db'))
-      : await openPostgresStorage(o.postgres.url, o.postgres.schema === undefined ? {} : { schema: o.postgres.schema });
+      : // Loaded only for a PostgreSQL log: pg stays out of a daemon that never uses it (issue 9, daemon memory).
+        await (await import('../../log/storage-postgres.ts')).openPostgresStorage(o.postgres.url, o.postgres.schema === undefined ? {} : { schema: o.postgres.schema });
   const seqLogger = o.logger.child({ component: 'sequencer' });
   try {
     const service = await LogService.start({
