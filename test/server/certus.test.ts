@@ -150,7 +150,7 @@ test('sign-artifact → verify-chain: inner signatures checked for real, outer l
   // A forged outer signature (another key signed the same statement shape).
   const forged = await call(d, 'POST', '/v1/verify-chain', {
     token: tk,
-    body: { ...chain, signatures: { inner, outer: { ...outer, signature: String(outer.signature).replace(/"sig":"[A-Za-z0-9+/]/, '"sig":"A') } } },
+    body: { ...chain, signatures: { inner, outer: { ...outer, signature: String(outer.signature).replace(/"sig":"([A-Za-z0-9+/])/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`) } } },
   });
   assert.equal(forged.body.outer_signature_valid, false);
   assert.equal(forged.body.chain_verified, false);
