@@ -91,7 +91,8 @@ export function importClosure(entry: string): string[] {
 
 /**
  * targetCodeHash is the SHA-256 (hex) of the files a target's code covers: the import closure of its module, each
- * file named by its path relative to the checkout, and package-lock.json (the parsers' dependencies).
+ * file named by its path relative to the checkout (src/errors.ts without its table of codes: withoutCodeTable), and
+ * package-lock.json (the parsers' dependencies).
  */
 export function targetCodeHash(repoRoot: string, targetModule: string): { hash: string; files: string[] } {
   const cached = hashCache.get(`${repoRoot}\0${targetModule}`);
@@ -101,12 +102,30 @@ export function targetCodeHash(repoRoot: string, targetModule: string): { hash: 
   const parts: Uint8Array[] = [];
   const enc = new TextEncoder();
   for (const rel of files) {
-    const body = readFileSync(join(repoRoot, rel));
+    const raw = readFileSync(join(repoRoot, rel));
+    const body = rel === ERRORS_MODULE ? withoutCodeTable(raw) : raw;
     parts.push(enc.encode(`${rel}\0${body.length}\0`), body);
   }
   const out = { hash: Buffer.from(sha256(Buffer.concat(parts))).toString('hex'), files };
   hashCache.set(`${repoRoot}\0${targetModule}`, out);
   return out;
+}
+
+/** ERRORS_MODULE is in every target's closure; its table of codes is left out of the hash (withoutCodeTable). */
+const ERRORS_MODULE = 'src/errors.ts';
+
+/**
+ * withoutCodeTable drops the body of `ERROR_CODES` from src/errors.ts: every target imports errors.ts, and the table
+ * grows with every feature, but a code's kind, status and hint decide nothing a parser does (the oracle asks only
+ * whether an error is coded). Without this, any new code anywhere would make every recorded run stale. The rest of
+ * errors.ts (the classes, isTrustError) is hashed as written.
+ */
+export function withoutCodeTable(body: Buffer): Buffer {
+  const text = body.toString('utf8');
+  const start = text.indexOf('export const ERROR_CODES = {');
+  const end = start < 0 ? -1 : text.indexOf('\n} as const', start);
+  if (start < 0 || end < 0) return body;
+  return Buffer.from(`${text.slice(0, start)}export const ERROR_CODES = {${text.slice(end)}`, 'utf8');
 }
 
 // Targets defined in one module share its hash: computed once per module and process.

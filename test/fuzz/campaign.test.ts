@@ -70,6 +70,16 @@ test('the code hash covers the target module and what it imports, transitively, 
   assert.notEqual(hashOf((d) => writeFileSync(join(d, 'src', 'a', 'lazy.ts'), 'export const l = 2;\n')), base, 'a dynamically imported file');
   assert.notEqual(hashOf((d) => writeFileSync(join(d, 'src', 'a', 'g.ts'), 'export const g = 2;\n')), base, 'a re-exported file');
   assert.notEqual(hashOf((d) => writeFileSync(join(d, 'package-lock.json'), '{"x":1}\n')), base, 'the dependencies');
+  const errors = "export class E {}\nexport const ERROR_CODES = {\n  ERR_A_B: ['io', 500, 'hint'],\n} as const satisfies X;\nexport const after = 1;\n";
+  const withErrors = (d: string, text: string): void => {
+    writeFileSync(join(d, 'src', 'errors.ts'), text);
+    writeFileSync(join(d, 'src', 'a', 'g.ts'), "import '../errors.ts';\nexport const g = 1;\n");
+  };
+  const withTable = hashOf((d) => withErrors(d, errors));
+  assert.notEqual(withTable, base, 'errors.ts is covered');
+  assert.equal(hashOf((d) => withErrors(d, errors.replace("  ERR_A_B: ['io', 500, 'hint'],\n", "  ERR_A_B: ['io', 500, 'hint'],\n  ERR_C_D: ['format', 400, 'new'],\n"))), withTable, 'a new error code');
+  assert.notEqual(hashOf((d) => withErrors(d, errors.replace('export class E {}', 'export class E { x = 1; }'))), withTable, 'the error classes');
+  assert.notEqual(hashOf((d) => withErrors(d, errors.replace('after = 1', 'after = 2'))), withTable, 'what follows the table');
   const h = targetCodeHash(REPO_ROOT, join(REPO_ROOT, 'fuzz', 'targets', 'pkg.ts'));
   assert.ok(h.files.includes('src/pkg/reader.ts') && h.files.includes('fuzz/targets/pkg.ts') && !h.files.includes('src/server/app.ts'), 'the pkg targets cover src/pkg, not the daemon');
 });
