@@ -45,10 +45,6 @@ import {
   CKA_UNWRAP,
   CKA_VERIFY,
   CKA_WRAP,
-  CKF_LOGIN_REQUIRED,
-  CKF_RW_SESSION,
-  CKF_SERIAL_SESSION,
-  CKF_USER_PIN_LOCKED,
   CKK_NAMES,
   REOPEN_CODES,
   attr,
@@ -56,6 +52,7 @@ import {
   describeUri,
   findObjects,
   findSlot,
+  openTokenSession,
   initialize,
   loadModule,
   loginOnce,
@@ -63,7 +60,6 @@ import {
   pkcs11Error,
   readPin,
   tokenFailed,
-  trimmed,
   ulong,
   type Handle,
   type LoadedModule,
@@ -167,23 +163,10 @@ export class Pkcs11AesKey {
       throw tokenFailed('cannot initialize the PKCS#11 module', e);
     }
     const slot = findSlot(lib, uri);
-    let info;
+    // Read-write: retiring the KEK destroys its object (C_DestroyObject needs an R/W session for token objects).
+    const { session: s, label, loginRequired } = openTokenSession(lib, slot, true);
     try {
-      info = lib.C_GetTokenInfo(slot);
-    } catch (e) {
-      throw tokenFailed('cannot read the token info', e);
-    }
-    const label = trimmed(info.label);
-    if ((info.flags & CKF_USER_PIN_LOCKED) !== 0) throw new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(label)} is locked`);
-    let s: Handle;
-    try {
-      // Read-write: retiring the KEK destroys its object (C_DestroyObject needs an R/W session for token objects).
-      s = lib.C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
-    } catch (e) {
-      throw tokenFailed('cannot open a session with the token', e);
-    }
-    try {
-      if ((info.flags & CKF_LOGIN_REQUIRED) !== 0) {
+      if (loginRequired) {
         if (this.#pin === undefined) throw new ConfigError('ERR_PKCS11_PIN_REQUIRED', `token ${JSON.stringify(label)} needs its user PIN and none was given`);
         try {
           loginOnce(lib, s, this.#pin, label);
@@ -353,15 +336,7 @@ export async function generatePkcs11AesKey(uriText: string | Pkcs11Uri, o: Pkcs1
     throw tokenFailed('cannot initialize the PKCS#11 module', e);
   }
   const slot = findSlot(lib, uri);
-  const info = lib.C_GetTokenInfo(slot);
-  const label = trimmed(info.label);
-  if ((info.flags & CKF_USER_PIN_LOCKED) !== 0) throw new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(label)} is locked`);
-  let s: Handle;
-  try {
-    s = lib.C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
-  } catch (e) {
-    throw tokenFailed('cannot open a read-write session with the token', e);
-  }
+  const { session: s, label } = openTokenSession(lib, slot, true);
   try {
     if (pin === undefined) throw new ConfigError('ERR_PKCS11_PIN_REQUIRED', `token ${JSON.stringify(label)} needs its user PIN to make a key and none was given`);
     loginOnce(lib, s, pin, label);

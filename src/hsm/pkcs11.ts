@@ -399,24 +399,10 @@ export class Pkcs11Signer implements Signer {
       throw tokenFailed('cannot initialize the PKCS#11 module', e);
     }
     const slot = findSlot(lib, uri);
-    let info;
-    try {
-      info = lib.C_GetTokenInfo(slot);
-    } catch (e) {
-      throw tokenFailed('cannot read the token info', e);
-    }
-    if ((info.flags & CKF_USER_PIN_LOCKED) !== 0) {
-      throw new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(trimmed(info.label))} is locked`);
-    }
-    let s: Handle;
-    try {
-      s = lib.C_OpenSession(slot, CKF_SERIAL_SESSION);
-    } catch (e) {
-      throw tokenFailed('cannot open a session with the token', e);
-    }
+    const { session: s, label, loginRequired } = openTokenSession(lib, slot, false);
     const pool: PoolSession[] = [];
     try {
-      if ((info.flags & CKF_LOGIN_REQUIRED) !== 0) this.#login(s, trimmed(info.label));
+      if (loginRequired) this.#login(s, label);
       const { key, publicKey } = findSigningKey(lib, s, uri);
       // The public key object and the private key are separate objects: prove they are one pair before trusting it.
       lib.C_SignInit(s, { mechanism: CKM_EDDSA }, key);
@@ -644,15 +630,7 @@ export async function generatePkcs11Key(uriText: string, o: Pkcs11Options): Prom
   const pin = await readPin(uri, o);
   const { lib } = loadModule(modulePath);
   const slot = findSlot(lib, uri);
-  const info = lib.C_GetTokenInfo(slot);
-  const label = trimmed(info.label);
-  if ((info.flags & CKF_USER_PIN_LOCKED) !== 0) throw new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(label)} is locked`);
-  let s: Handle;
-  try {
-    s = lib.C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
-  } catch (e) {
-    throw tokenFailed('cannot open a read-write session with the token', e);
-  }
+  const { session: s, label } = openTokenSession(lib, slot, true);
   try {
     if (pin === undefined) throw new ConfigError('ERR_PKCS11_PIN_REQUIRED', `token ${JSON.stringify(label)} needs its user PIN to make a key and none was given`);
     loginOnce(lib, s, pin, label);
@@ -725,6 +703,34 @@ export function loginFailure(e: unknown, label: string): TrustError {
   return tokenFailed('login failed', e);
 }
 
+/** TokenSession is a session opened by {@link openTokenSession}, with what the token said of itself. */
+export interface TokenSession {
+  session: Handle;
+  label: string;
+  loginRequired: boolean;
+}
+
+/**
+ * openTokenSession reads the token info of `slot` (refusing a locked user PIN before any login: the lockout is the
+ * token's, never to be retried) and opens a session, read-write when `rw`. Token failures are coded I/O errors.
+ */
+export function openTokenSession(lib: PKCS11, slot: Handle, rw: boolean): TokenSession {
+  let info;
+  try {
+    info = lib.C_GetTokenInfo(slot);
+  } catch (e) {
+    throw tokenFailed('cannot read the token info', e);
+  }
+  const label = trimmed(info.label);
+  if ((info.flags & CKF_USER_PIN_LOCKED) !== 0) throw new ConfigError('ERR_PKCS11_PIN_LOCKED', `the user PIN of token ${JSON.stringify(label)} is locked`);
+  try {
+    const session = lib.C_OpenSession(slot, rw ? CKF_SERIAL_SESSION | CKF_RW_SESSION : CKF_SERIAL_SESSION);
+    return { session, label, loginRequired: (info.flags & CKF_LOGIN_REQUIRED) !== 0 };
+  } catch (e) {
+    throw tokenFailed(`cannot open a ${rw ? 'read-write ' : ''}session with the token`, e);
+  }
+}
+
 /**
  * The session plumbing shared with hsm/aes-key (the token-held KEK): one module table, one login policy, one error
  * mapping for every kind of token key. Internal to src/hsm; other folders use the openers.
@@ -745,10 +751,6 @@ export {
   CKA_UNWRAP,
   CKA_VERIFY,
   CKA_WRAP,
-  CKF_LOGIN_REQUIRED,
-  CKF_RW_SESSION,
-  CKF_SERIAL_SESSION,
-  CKF_USER_PIN_LOCKED,
   CKK_NAMES,
   REOPEN_CODES,
   attr,
@@ -762,7 +764,6 @@ export {
   pkcs11Error,
   readPin,
   tokenFailed,
-  trimmed,
   ulong,
 };
 export type { Handle, LoadedModule };

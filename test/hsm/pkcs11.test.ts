@@ -10,9 +10,10 @@ import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { PKCS11 } from 'pkcs11js';
 import { PublicKey, verifyEd25519 } from '../../src/crypto/index.ts';
 import { signerHealth } from '../../src/hsm/health.ts';
-import { generatePkcs11Key, loginFailure, openPkcs11Signer, readEd25519Point, type Pkcs11Options } from '../../src/hsm/pkcs11.ts';
+import { generatePkcs11Key, loginFailure, openPkcs11Signer, openTokenSession, readEd25519Point, type Pkcs11Options } from '../../src/hsm/pkcs11.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { HAS_PKCS11_TOOL, SKIP_SOFTHSM, USER_PIN, setupSoftHsm, type SoftHsm } from '../support/softhsm.ts';
 
@@ -185,4 +186,26 @@ test('token errors: a finalized module is re-opened transparently; a removed tok
   assert.equal(signerHealth(signer).ok, true);
   signer.close();
   assert.throws(() => signer.sign(m), /after close/);
+});
+
+test('a token whose user PIN is locked is refused before any session or login; a token that cannot say what it is is a coded I/O error', () => {
+  const calls: string[] = [];
+  const fake = (flags: number | Error): PKCS11 =>
+    ({
+      C_GetTokenInfo: () => {
+        calls.push('info');
+        if (flags instanceof Error) throw flags;
+        return { label: 'custody'.padEnd(32, ' '), flags };
+      },
+      C_OpenSession: () => {
+        calls.push('open');
+        return Buffer.from([1]);
+      },
+    }) as unknown as PKCS11;
+  assertCode(() => openTokenSession(fake(0x40000 | 0x4), Buffer.from([0]), false), 'ERR_PKCS11_PIN_LOCKED');
+  assert.deepEqual(calls, ['info']);
+  assertCode(() => openTokenSession(fake(new Error('CKR_DEVICE_REMOVED')), Buffer.from([0]), true), 'ERR_PKCS11_TOKEN_FAILED');
+  calls.length = 0;
+  const t = openTokenSession(fake(0x4), Buffer.from([0]), true);
+  assert.deepEqual({ label: t.label, loginRequired: t.loginRequired, calls }, { label: 'custody', loginRequired: true, calls: ['info', 'open'] });
 });
