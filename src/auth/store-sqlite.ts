@@ -209,20 +209,16 @@ export class SqliteAuthStore implements AuthStore {
   insertToken(t: TokenRecord & { digest: Uint8Array }): Promise<void> {
     return attempt('insert token', () => {
       this.#live();
-      this.#db
-        .prepare('INSERT INTO tokens(id, digest, name, scopes, kind, identity, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)')
-        .run(t.id, Buffer.from(t.digest), t.name, t.scopes.join(','), t.kind, t.identity, t.createdAt, t.expiresAt);
+      this.#prepare('INSERT INTO tokens(id, digest, name, scopes, kind, identity, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)').run(
+        t.id, Buffer.from(t.digest), t.name, t.scopes.join(','), t.kind, t.identity, t.createdAt, t.expiresAt,
+      );
     });
   }
 
   findToken(id: string): Promise<StoredToken | undefined> {
     return attempt('find token', () => {
       this.#live();
-      const r = this.#db
-        .prepare<[string], TokenRow>(
-          'SELECT t.*, i.revoked_at AS identity_revoked_at FROM tokens t LEFT JOIN identities i ON i.name = t.identity WHERE t.id = ?',
-        )
-        .get(id);
+      const r = this.#prepare<[string], TokenRow>('SELECT t.*, i.revoked_at AS identity_revoked_at FROM tokens t LEFT JOIN identities i ON i.name = t.identity WHERE t.id = ?').get(id);
       if (r === undefined) return undefined;
       // An identity token whose identity row is gone counts as revoked.
       const identityRevoked = r.kind === 'identity' && (r.identity_revoked_at !== null || r.identity === null);
@@ -259,9 +255,7 @@ export class SqliteAuthStore implements AuthStore {
           if (this.#prepare('SELECT 1 FROM identities WHERE name = ?').get(i.name) !== undefined) {
             throw new UsageError('ERR_AUTH_IDENTITY_EXISTS', `an identity named "${i.name}" exists (or existed: names of revoked identities are not reused)`);
           }
-          this.#db
-            .prepare('INSERT INTO identities(name, public_key, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)')
-            .run(i.name, i.publicKey, i.scopes.join(','), i.createdAt);
+          this.#prepare('INSERT INTO identities(name, public_key, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)').run(i.name, i.publicKey, i.scopes.join(','), i.createdAt);
         })
         .immediate();
     });
@@ -306,10 +300,7 @@ export class SqliteAuthStore implements AuthStore {
           // Sweep: nonces past their expiry are useless; identity tokens a day past expiry are only clutter.
           this.#prepare('DELETE FROM challenges WHERE expires_at <= ?').run(now);
           this.#prepare("DELETE FROM tokens WHERE kind = 'identity' AND expires_at <= ?").run(now - 86_400_000);
-          const n = this.#db
-            .prepare<[string], number>('SELECT count(*) FROM challenges WHERE identity = ? AND used_at IS NULL')
-            .pluck()
-            .get(c.identity);
+          const n = this.#prepare<[string], number>('SELECT count(*) FROM challenges WHERE identity = ? AND used_at IS NULL').pluck().get(c.identity);
           if ((n ?? 0) >= maxOutstanding) return false;
           this.#prepare('INSERT INTO challenges(nonce, identity, expires_at, used_at) VALUES (?, ?, ?, NULL)').run(c.nonce, c.identity, c.expiresAt);
           return true;
@@ -324,9 +315,7 @@ export class SqliteAuthStore implements AuthStore {
       return this.#db
         .transaction(() => {
           // Duty 2: the conditional update is the single-use decision.
-          const fresh = this.#db
-            .prepare<[number, string], ChallengeRow>('UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL RETURNING nonce, identity, expires_at')
-            .get(now, nonce);
+          const fresh = this.#prepare<[number, string], ChallengeRow>('UPDATE challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL RETURNING nonce, identity, expires_at').get(now, nonce);
           if (fresh !== undefined) return { nonce: fresh.nonce, identity: fresh.identity, expiresAt: fresh.expires_at, fresh: true };
           const used = this.#prepare<[string], ChallengeRow>('SELECT nonce, identity, expires_at FROM challenges WHERE nonce = ?').get(nonce);
           return used === undefined ? undefined : { nonce: used.nonce, identity: used.identity, expiresAt: used.expires_at, fresh: false };
@@ -338,9 +327,9 @@ export class SqliteAuthStore implements AuthStore {
   insertSignature(r: SignatureRecord): Promise<boolean> {
     return attempt('insert signature', () => {
       this.#live();
-      const res = this.#db
-        .prepare('INSERT OR IGNORE INTO signatures(entry_id, log_index, signer, caller_id, artifact, artifact_type, created_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(r.entryId, r.logIndex, r.signer, r.callerId, r.artifact, r.artifactType, r.createdAt, r.envelope);
+      const res = this.#prepare('INSERT OR IGNORE INTO signatures(entry_id, log_index, signer, caller_id, artifact, artifact_type, created_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+        r.entryId, r.logIndex, r.signer, r.callerId, r.artifact, r.artifactType, r.createdAt, r.envelope,
+      );
       return res.changes === 1;
     });
   }

@@ -18,8 +18,7 @@ import { requireSubject } from '../../attest/statement.ts';
 import { verifyAttestation } from '../../attest/verify.ts';
 import type { KeylessCa } from '../../auth/keyless-ca.ts';
 import type { AuthStore, SignatureRecord } from '../../auth/store.ts';
-import { randomBytes } from '../../crypto/index.ts';
-import { encodeHex } from '../../encoding/bytes.ts';
+import { randomUuid } from '../../crypto/uuid.ts';
 import type { JsonObject, JsonValue } from '../../encoding/json.ts';
 import { FormatError, PolicyError, VerificationError, type TrustError } from '../../errors.ts';
 import { parsePublicKey } from '../../keys/key-file.ts';
@@ -34,11 +33,7 @@ export const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** newRequestId is a fresh random (version 4) UUID for a request without a well-formed X-Request-ID. */
 export function newRequestId(): string {
-  const b = randomBytes(16);
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = encodeHex(b);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return randomUuid();
 }
 
 /** requestIdFor keeps a well-formed X-Request-ID of the caller, else makes one. */
