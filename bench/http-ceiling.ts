@@ -5,9 +5,15 @@
  * What custody serve reaches next to this is what its own code costs; what this reaches next to nginx is what
  * node:http costs.
  *
- * Usage: node --import tsx bench/http-ceiling.ts PORT FILE   (prints "listening" once every worker listens)
+ * With `--ed25519-verify` instead of FILE it is the ceiling of the signing API's POST /v1/verify
+ * (bench/sections/signing-api): each worker reads the request body, then verifies one Ed25519 signature (a key and a
+ * signature made at start, over 1 KiB, node:crypto with the key object cached) and answers a small JSON. No
+ * authentication, no parsing, no lookup: what any node:http server that checks one signature per request reaches.
+ *
+ * Usage: node --import tsx bench/http-ceiling.ts PORT FILE|--ed25519-verify   (prints "listening" once every worker listens)
  */
 import cluster from 'node:cluster';
+import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { availableParallelism } from 'node:os';
@@ -26,6 +32,20 @@ if (cluster.isPrimary) {
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
     process.exit(0);
   });
+} else if (file === '--ed25519-verify') {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const message = randomBytes(1024);
+  const signature = sign(null, message, privateKey);
+  const answer = Buffer.from('{"valid":true}');
+  const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(answer.length)];
+  createServer((req, res) => {
+    req.on('data', () => undefined);
+    req.on('end', () => {
+      if (!verify(null, message, publicKey, signature)) throw new Error('http-ceiling: a valid signature failed');
+      res.writeHead(200, headers);
+      res.end(answer);
+    });
+  }).listen(port, '127.0.0.1');
 } else {
   const body = readFileSync(file);
   const headers = ['content-type', 'application/octet-stream', 'cache-control', 'public, max-age=0, must-revalidate', 'etag', '"ceiling"', 'content-length', String(body.length)];

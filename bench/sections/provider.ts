@@ -18,12 +18,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveJson } from '../serve-json.ts';
+import { startCeiling } from '../start-ceiling.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
 
 const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const CEILING = fileURLToPath(new URL('../http-ceiling.ts', import.meta.url));
 
 function which(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -83,18 +83,6 @@ http {
   );
   const proc = spawn(which('nginx')!, ['-c', conf, '-p', dir], { stdio: 'ignore' });
   return { stop: () => proc.kill('SIGQUIT') };
-}
-
-/** startCeiling runs bench/http-ceiling on `port` serving `file` and resolves once all its workers listen. */
-async function startCeiling(port: number, file: string): Promise<{ stop: () => void }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CEILING, String(port), file], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    proc.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`bench/http-ceiling exited (${code})`)));
-  });
-  return { stop: () => proc.kill('SIGTERM') };
 }
 
 function fmt(n: number, digits = 0): string {

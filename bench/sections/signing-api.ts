@@ -9,6 +9,11 @@
  * themselves (server/signing/worker-verify); sign goes to the leader. Besides requests/s, the daemon's CPU time
  * per request (leader + workers, from /proc) is reported: it is what a loaded machine does not distort. Target (issue 11): verify ≥ 10,000 requests/s on this machine;
  * sign is reported as measured. Skipped where wrk is missing.
+ *
+ * The ceiling, measured in the same run with the same wrk load: bench/http-ceiling `--ed25519-verify`, a bare
+ * node:http cluster (as many workers) that reads each body and verifies one Ed25519 signature with a cached key,
+ * nothing else. It is what any Node server checking one signature per request reaches on this machine; verify's
+ * requests/s next to it is what authentication, parsing and the lookups cost.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
+import { startCeiling } from '../start-ceiling.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
 
 /** WORKERS: one per core (wrk shares them). */
@@ -46,6 +52,15 @@ function cpuTicks(pids: readonly number[]): number {
     }
   }
   return sum;
+}
+
+/** withChildren adds the child processes of pid (Linux /proc children list; the ceiling's cluster workers). */
+function withChildren(pid: number): number[] {
+  try {
+    return [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
+  } catch {
+    return [pid];
+  }
 }
 
 function wrkPost(url: string, script: string, seconds: number, pids: readonly number[]): Load {
@@ -104,14 +119,27 @@ async function measure(ctx: BenchContext): Promise<string> {
     const v = wrkPost(url, verifyLua, seconds, pids);
     ctx.log('sign');
     const s = wrkPost(url, signLua, seconds, pids);
+    ctx.log('ceiling: node:http + one Ed25519 verify per request');
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const ceiling = await startCeiling(port, '--ed25519-verify');
+    let c: Load;
+    try {
+      c = wrkPost(`http://127.0.0.1:${port}`, verifyLua, seconds, withChildren(ceiling.pid));
+    } finally {
+      ceiling.stop();
+    }
     // A figure of refusals (429, 401) measures the refusal path, not the route: record only clean runs.
-    if (v.errors === 0) ctx.record('signing-api-verify-rps', v.rps, `p50 ${v.p50ms} ms, p99 ${v.p99ms} ms`);
+    const ceilingNote = c.errors === 0 ? `; ceiling (bare node:http + one Ed25519 verify) ${c.rps.toFixed(0)}/s in the same run` : '';
+    if (v.errors === 0) ctx.record('signing-api-verify-rps', v.rps, `p50 ${v.p50ms} ms, p99 ${v.p99ms} ms${ceilingNote}`);
     if (s.errors === 0) ctx.record('signing-api-sign-rps', s.rps, `p50 ${s.p50ms} ms, p99 ${s.p99ms} ms`);
     return [
       `| route (authenticated, 32 connections, ${WORKERS} workers) | requests/s | p50 ms | p99 ms | non-2xx | daemon CPU µs/request |`,
       '|---|---:|---:|---:|---:|---:|',
       `| POST /v1/verify (trust root, no inclusion; answered by the workers) | ${v.rps.toFixed(0)} | ${v.p50ms.toFixed(2)} | ${v.p99ms.toFixed(2)} | ${v.errors} | ${v.cpuUs.toFixed(0)} |`,
       `| POST /v1/sign (signed, logged, proof; forwarded to the leader) | ${s.rps.toFixed(0)} | ${s.p50ms.toFixed(2)} | ${s.p99ms.toFixed(2)} | ${s.errors} | ${s.cpuUs.toFixed(0)} |`,
+      `| ceiling: bare node:http + one Ed25519 verify per request (bench/http-ceiling) | ${c.rps.toFixed(0)} | ${c.p50ms.toFixed(2)} | ${c.p99ms.toFixed(2)} | ${c.errors} | ${c.cpuUs.toFixed(0)} |`,
+      '',
+      `verify reaches ${(v.rps / c.rps).toFixed(2)}× of the ceiling measured in this run (the ceiling is the most a Node server checking one signature per request does here).`,
       '',
       'CPU µs/request is the CPU time of the leader and its workers over the run divided by the requests answered: on a',
       'machine shared with other work it shows the cost of a request when requests/s cannot.',
