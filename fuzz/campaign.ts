@@ -10,7 +10,7 @@
  * and are shown, not counted. Runs at one code hash with a repeated seed are the same inputs again and count once.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -208,10 +208,45 @@ export function writeCampaign(path: string, c: CampaignFile): void {
  * during one campaign all land) and returns the campaign.
  */
 export function appendRun(path: string, run: RunRecord): CampaignFile {
-  const c = readCampaign(path);
-  c.runs.push(run);
-  writeCampaign(path, c);
-  return c;
+  return withCampaignLock(path, () => {
+    const c = readCampaign(path);
+    c.runs.push(run);
+    writeCampaign(path, c);
+    return c;
+  });
+}
+
+/** LOCK_STALE_MS: a lock directory older than this was left by a process that died between mkdir and rmdir. */
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * withCampaignLock runs fn holding `path.lock` (a directory: mkdir is atomic), so two `npm run fuzz` processes
+ * (different targets at once, e.g. a slow target on its own next to the rest) never lose each other's runs between
+ * a read and a write of the campaign file.
+ */
+export function withCampaignLock<T>(path: string, fn: () => T): T {
+  const lock = `${path}.lock`;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // Removed by its holder meanwhile: try again.
+      }
+      if (i > 2_000) throw new Error(`${lock}: held for over 20 s; remove it if no \`npm run fuzz\` is running`, { cause: e });
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** runRecord turns an engine report into a record. */

@@ -193,3 +193,20 @@ test('npm run fuzz records each run, resumes with --until, and records a run sto
   assert.equal(r2.stopped, true);
   assert.ok(r2.inputs > 0 && r2.inputs < 100000000);
 });
+
+test('two fuzz processes appending to one campaign file at once lose no run (the campaign lock)', async (t) => {
+  const file = join(tmp(t), 'campaign.json');
+  const campaignModule = new URL('../../fuzz/campaign.ts', import.meta.url).href;
+  // Both start appending at the same moment (after their imports), so their read-modify-writes interleave.
+  const at = Date.now() + 3000;
+  const script = (who: string): string =>
+    `const { appendRun } = await import(${JSON.stringify(campaignModule)});
+     while (Date.now() < ${at});
+     for (let i = 0; i < 300; i++) appendRun(${JSON.stringify(file)}, { target: ${JSON.stringify(who)}, date: '2026-12-02T00:00:00.000Z', inputs: 1, ms: 1, accepted: 0, seed: i, codeHash: 'h', commit: 'c', machine: 'test', findings: [], unconfirmed: 0 });`;
+  const child = (who: string): Promise<number | null> =>
+    new Promise((resolve) => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(who)], { stdio: 'inherit', cwd: REPO_ROOT }).once('exit', resolve));
+  assert.deepEqual(await Promise.all([child('a'), child('b')]), [0, 0]);
+  const runs = readCampaign(file).runs;
+  assert.equal(runs.filter((r) => r.target === 'a').length, 300);
+  assert.equal(runs.filter((r) => r.target === 'b').length, 300);
+});
