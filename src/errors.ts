@@ -533,6 +533,7 @@ export const ERROR_CODES = {
   ],
   ERR_SECRETS_UNKNOWN_KEK: ['config', 500, 'the keyring holds no key-encryption key with this id; use the keyring the store was written with (--keyring)'],
   ERR_SECRETS_DECRYPT: ['verification', 422, 'AES-GCM refused the secret: its file or its wrapped data key was altered, or it was renamed; restore it from a backup'],
+  ERR_SECRETS_KDF_COST: ['limit', 413, 'the keyring file asks for a costlier scrypt than this caller accepts; open it where no cap is set (custody secrets) or rewrite it at the default cost'],
   ERR_SECRETS_LOCKED: ['io', 409, 'another custody process is changing this store; wait for it to finish (a lock left by a process that died is taken over)'],
   // --- certus: gatekeeper, chain of custody, upload store (issue 11) ---
   ERR_CERTUS_ARTIFACT_DUPLICATE: ['format', 400, 'each artifact (or file) name appears once in a scan'],

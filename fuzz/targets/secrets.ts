@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseSecretFile, payloadAad, wrapAad } from '../../src/secrets/format.ts';
 import { AesGcmKek } from '../../src/secrets/kek.ts';
 import { PassphraseKeyring } from '../../src/secrets/keyring.ts';
-import { openWithKey } from '../../src/crypto/index.ts';
+import { SEALED_KEY_MIN_LOG2N, openWithKey } from '../../src/crypto/index.ts';
 import { openSecretStore } from '../../src/secrets/open.ts';
 import { jsonFieldMutations } from '../structured.ts';
 import type { FuzzTarget } from '../target.ts';
@@ -52,7 +52,10 @@ export const keyringFile: FuzzTarget = {
       seeds: [keyring],
       structured: jsonFieldMutations([JSON.parse(new TextDecoder().decode(keyring)) as never]),
       run(input: Uint8Array) {
-        const k = PassphraseKeyring.fromBytes(join(dir, 'never-written'), input, pass);
+        // The store was made at the cheapest cost; a keyring asking for more is refused before scrypt runs
+        // (ERR_SECRETS_KDF_COST). Without the cap a mutated log2n of 18–20 costs 256 MiB–1 GiB and seconds of
+        // scrypt per input: the format's designed worst case, which the first campaign reported as a hang.
+        const k = PassphraseKeyring.fromBytes(join(dir, 'never-written'), input, pass, { maxLog2N: SEALED_KEY_MIN_LOG2N });
         k.close();
         return k.entries().length;
       },

@@ -44,7 +44,7 @@ import {
 import { decodeBase64, encodeBase64, encodeHex } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject, type JsonObject } from '../encoding/json.ts';
 import { formatTimestamp, parseTimestamp } from '../encoding/time.ts';
-import { ConfigError, FormatError, isTrustError } from '../errors.ts';
+import { ConfigError, FormatError, LimitError, isTrustError } from '../errors.ts';
 import { readFileBounded, writeFileAtomic } from '../io/files.ts';
 import { generatePkcs11AesKey } from '../hsm/aes-key.ts';
 import type { Pkcs11Options } from '../hsm/pkcs11.ts';
@@ -120,6 +120,18 @@ export interface KeyringOptions {
   now?: Date;
   /** pkcs11 opens token KEKs: cwd resolves a relative pin-source at rotation, env gives CUSTODY_PKCS11_* (default: this process). */
   pkcs11?: Pkcs11Options | undefined;
+}
+
+/**
+ * KeyringOpenOptions: pkcs11 as in KeyringOptions; maxLog2N caps the scrypt cost a keyring file may ask for, checked
+ * before any derivation (ERR_SECRETS_KDF_COST). The file names its own cost, up to SEALED_KEY_MAX_LOG2N (2^20: 1 GiB
+ * and seconds of CPU), and the default accepts all of it: a keyring is the operator's own file. A caller opening
+ * files it trusts less (the fuzz target: every input is hostile) sets the cap, as age's scrypt identities cap their
+ * work factor.
+ */
+export interface KeyringOpenOptions {
+  pkcs11?: Pkcs11Options | undefined;
+  maxLog2N?: number | undefined;
 }
 
 interface Held {
@@ -248,14 +260,17 @@ export class PassphraseKeyring implements Keyring {
   }
 
   /** open reads and decrypts a keyring; ERR_SECRETS_KEYRING_AUTH when the passphrase or the file is wrong. */
-  static async open(path: string, passphrase: Uint8Array, o: { pkcs11?: Pkcs11Options | undefined } = {}): Promise<PassphraseKeyring> {
+  static async open(path: string, passphrase: Uint8Array, o: KeyringOpenOptions = {}): Promise<PassphraseKeyring> {
     const raw = await readFileBounded(path, { maxBytes: KEYRING_FILE_MAX_BYTES, what: 'keyring', allowSymlink: true });
     return PassphraseKeyring.fromBytes(path, raw, passphrase, o);
   }
 
   /** fromBytes opens keyring file bytes (path names where later writes go). */
-  static fromBytes(path: string, raw: Uint8Array, passphrase: Uint8Array, o: { pkcs11?: Pkcs11Options | undefined } = {}): PassphraseKeyring {
+  static fromBytes(path: string, raw: Uint8Array, passphrase: Uint8Array, o: KeyringOpenOptions = {}): PassphraseKeyring {
     const h = parseKeyringHeader(raw);
+    if (o.maxLog2N !== undefined && h.log2n > o.maxLog2N) {
+      throw new LimitError('ERR_SECRETS_KDF_COST', `the keyring ${path} asks for scrypt at cost 2^${h.log2n}, over the 2^${o.maxLog2N} this caller accepts`);
+    }
     const sealKey = deriveScryptKey(passphrase, h.salt, h.log2n);
     const plain = openWithKey(sealKey, { nonce: h.nonce, ciphertext: h.ciphertext }, headerAad(h.log2n, h.saltText));
     if (plain === undefined) {
