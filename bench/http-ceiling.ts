@@ -32,6 +32,12 @@ if (cluster.isPrimary) {
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
     process.exit(0);
   });
+} else {
+  // A clean exit (not the default signal death), so a worker run under --cpu-prof writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
+}
+if (cluster.isPrimary) {
+  // The primary only forks (above).
 } else if (file === '--ed25519-verify') {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const message = randomBytes(1024);
