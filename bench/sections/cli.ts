@@ -3,6 +3,12 @@
  * manifest, one 64 KiB artifact) next to `node -e 0`, both as fresh processes, interleaved, median of N runs. The
  * CLI measured is the built one, `node dist/cli/main.js` (what `npm install -g` users run; built here first with
  * `npm run build`), not the tsx development entry, whose TypeScript loader alone costs more than the target.
+ *
+ * The headline ratio is measured in a clean environment: both processes run without NODE_EXTRA_CA_CERTS (and
+ * NODE_OPTIONS). With that variable set, Node reads and parses the extra certificates at start-up in every
+ * process, `node -e 0` included: on the machine these figures were first taken on it tripled `node -e 0` (about
+ * 25 → 75 ms) and so flattered the ratio (1.6× instead of about 2.8×). A user's shell rarely sets it, so the clean
+ * figure is the one judged; the inherited environment's figure is a second row when it differs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,9 +20,12 @@ import type { BenchContext, BenchSection } from '../types.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_MAIN = join(REPO, 'dist', 'cli', 'main.js');
 
-function wallMs(args: string[], cwd: string): number {
+/** CLEAN_ENV is this process's environment without the variables that change every Node process's start-up. */
+const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS' && k !== 'NODE_OPTIONS'));
+
+function wallMs(args: string[], cwd: string, env: NodeJS.ProcessEnv = CLEAN_ENV): number {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { cwd, stdio: 'ignore' });
+  const r = spawnSync(process.execPath, args, { cwd, stdio: 'ignore', env });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}`);
   return ms;
@@ -46,27 +55,40 @@ const section: BenchSection = {
     }
     const verify = [DIST_MAIN, 'verify', 'm1.json', 'art/vmlinuz', '--trust', 'root.json'];
     const n = ctx.quick ? 7 : 31;
-    ctx.log(`${n} interleaved runs of each`);
-    wallMs(['-e', '0'], dir); // warm the page cache for both
-    wallMs(verify, dir);
-    const base: number[] = [];
-    const ours: number[] = [];
-    for (let i = 0; i < n; i++) {
-      base.push(wallMs(['-e', '0'], dir));
-      ours.push(wallMs(verify, dir));
+    const inherited = process.env['NODE_EXTRA_CA_CERTS'] !== undefined || process.env['NODE_OPTIONS'] !== undefined;
+    const measure = (env: NodeJS.ProcessEnv): { b: number; o: number } => {
+      wallMs(['-e', '0'], dir, env); // warm the page cache for both
+      wallMs(verify, dir, env);
+      const base: number[] = [];
+      const ours: number[] = [];
+      for (let i = 0; i < n; i++) {
+        base.push(wallMs(['-e', '0'], dir, env));
+        ours.push(wallMs(verify, dir, env));
+      }
+      return { b: median(base), o: median(ours) };
+    };
+    ctx.log(`${n} interleaved runs of each, clean environment`);
+    const { b, o } = measure(CLEAN_ENV);
+    ctx.record('cli.coldstart.ratio', o / b, `${o.toFixed(0)} ms vs ${b.toFixed(0)} ms, built dist/cli/main.js, median of ${n}, without NODE_EXTRA_CA_CERTS`);
+    let extra: string[] = [];
+    if (inherited) {
+      ctx.log(`${n} interleaved runs of each, this shell's environment (NODE_EXTRA_CA_CERTS or NODE_OPTIONS set)`);
+      const e = measure(process.env);
+      extra = [
+        `| \`node -e 0\`, this shell's environment (NODE_EXTRA_CA_CERTS or NODE_OPTIONS set) | ${e.b.toFixed(1)} ms | 1.00× |`,
+        `| \`custody verify …\`, same environment | ${e.o.toFixed(1)} ms | ${(e.o / e.b).toFixed(2)}× |`,
+      ];
     }
-    const b = median(base);
-    const o = median(ours);
-    ctx.record('cli.coldstart.ratio', o / b, `${o.toFixed(0)} ms vs ${b.toFixed(0)} ms, built dist/cli/main.js, median of ${n}`);
     return [
       `Wall time of a fresh process, median of ${n} interleaved runs (the built CLI, \`node dist/cli/main.js\`):`,
       '',
       '| command | median | ratio |',
       '|---|---|---|',
-      `| \`node -e 0\` | ${b.toFixed(1)} ms | 1.00× |`,
+      `| \`node -e 0\` (clean environment) | ${b.toFixed(1)} ms | 1.00× |`,
       `| \`custody verify m1.json art/vmlinuz --trust root.json\` (1 signature, 64 KiB) | ${o.toFixed(1)} ms | ${(o / b).toFixed(2)}× |`,
+      ...extra,
       '',
-      `Target: ≤ 1.5× \`node -e 0\` — ${o / b <= 1.5 ? 'met' : 'NOT met'}.`,
+      `Target: ≤ 1.5× \`node -e 0\` in the clean environment — ${o / b <= 1.5 ? 'met' : 'NOT met'}.`,
     ].join('\n');
   },
 };
