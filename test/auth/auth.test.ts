@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   CHALLENGE_MAX_OUTSTANDING,
   CHALLENGE_TTL_MS,
@@ -26,22 +26,14 @@ import type { AuthStore } from '../../src/auth/store.ts';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { parseDuration } from '../../src/encoding/time.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
-import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { postgresForFile } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
 
 const AUD = 'example.test/custody/log';
 const T0 = Date.parse('2026-12-01T10:00:00Z');
-const pgSkip = postgresSkip();
-let pgServer: TestPostgres | undefined;
+const pgsql = postgresForFile();
+const pgSkip = pgsql.skip;
 let pgSchemas = 0;
-if (!pgSkip) {
-  before(async () => {
-    pgServer = await startPostgres();
-  });
-  after(async () => {
-    await pgServer?.stop();
-  });
-}
 
 type Opener = (t: { after: (fn: () => unknown) => void }) => Promise<{ a: AuthStore; b: AuthStore }>;
 
@@ -61,7 +53,7 @@ const backends: Array<{ name: string; skip: string | false; open: Opener }> = [
     name: 'postgres',
     skip: pgSkip,
     open: async (t) => {
-      const postgres = { url: pgServer!.url, schema: `t${++pgSchemas}` };
+      const postgres = { url: pgsql.url(), schema: `t${++pgSchemas}` };
       const dataDir = tmpDir(t);
       const a = await openAuthStore({ dataDir, postgres });
       const b = await openAuthStore({ dataDir, postgres });

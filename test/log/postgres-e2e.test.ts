@@ -5,30 +5,20 @@
  * out by the lease kept in the database. Skipped loudly where PostgreSQL is not installed (.ci/run installs it).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { spawnCli } from '../support/cli.ts';
-import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { postgresForFile } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { auditAll, startLog, writeTokenFile, writers } from './harness.ts';
 
-const skip = postgresSkip();
-let server: TestPostgres | undefined;
-if (!skip) {
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-}
+const pgsql = postgresForFile();
+const skip = pgsql.skip;
 
 test('custody log serve with PostgreSQL storage: writers, independent audit, kill -9, restart, one writer per schema', { skip, timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const tokenFile = writeTokenFile(dir);
-  const urlFile = join(dir, 'pg.url');
-  writeFileSync(urlFile, server!.url + '\n', { mode: 0o600 });
+  const urlFile = pgsql.urlFile(dir);
   const args = ['--postgres-url-file', urlFile, '--postgres-schema', 'e2e_log'];
   const data = join(dir, 'data');
 
@@ -48,7 +38,7 @@ test('custody log serve with PostgreSQL storage: writers, independent audit, kil
   });
   assert.equal(rival.code, 2, rival.stderr);
   assert.match(rival.stderr, /ERR_LOG_LOCKED/);
-  assert.ok(!rival.stderr.includes(server!.url), 'the connection string is never printed');
+  assert.ok(!rival.stderr.includes(pgsql.url()), 'the connection string is never printed');
 
   // kill -9 mid-stream; after a restart every acknowledged entry is present with a valid proof.
   const w2 = writers(log.url, 8, 'pg2');

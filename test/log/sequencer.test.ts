@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { isTrustError } from '../../src/errors.ts';
 import { resolveLogConfig } from '../../src/server/log/config.ts';
 import { hashLeaf, storedHashCount, verifyConsistency, verifyInclusion } from '../../src/tlog/merkle.ts';
@@ -14,7 +14,7 @@ import { MemoryStorage } from '../../src/log/storage-memory.ts';
 import { openSqliteStorage } from '../../src/log/storage-sqlite.ts';
 import { openPostgresStorage } from '../../src/log/storage-postgres.ts';
 import type { LogStorage } from '../../src/log/storage.ts';
-import { freshSchema, postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { freshSchema, postgresForFile } from '../support/postgres.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { fakeSigner } from './fake-signer.ts';
@@ -69,16 +69,8 @@ async function addMany(seq: Sequencer, from: number, n: number, entries: Map<num
 }
 
 // A real PostgreSQL server for the postgres rows (one per test file); skipped loudly where it is not installed.
-const pgSkip = postgresSkip();
-let pgServer: TestPostgres | undefined;
-if (!pgSkip) {
-  before(async () => {
-    pgServer = await startPostgres();
-  });
-  after(async () => {
-    await pgServer?.stop();
-  });
-}
+const pgsql = postgresForFile();
+const pgSkip = pgsql.skip;
 
 for (const kind of ['memory', 'sqlite', 'postgres'] as const) {
   test(`${kind}: concurrent adds are acknowledged with valid proofs against consistent checkpoints`, { skip: kind === 'postgres' ? pgSkip : false }, async (t) => {
@@ -87,7 +79,7 @@ for (const kind of ['memory', 'sqlite', 'postgres'] as const) {
         ? new MemoryStorage()
         : kind === 'sqlite'
           ? await openSqliteStorage(join(tmpDir(t), 'log.db'))
-          : await openPostgresStorage(pgServer!.url, { schema: freshSchema() });
+          : await openPostgresStorage(pgsql.url(), { schema: freshSchema() });
     const seq = makeSequencer(storage);
     await seq.start();
     assert.equal(seq.checkpoint?.size, 0, 'a fresh log publishes the empty checkpoint');
@@ -265,7 +257,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 test(`${kind}: a second process on the same database is locked out, and the CAS fences a stale writer`, { skip: kind === 'postgres' ? pgSkip : false }, async (t) => {
   const path = join(tmpDir(t), 'log.db');
   const schema = freshSchema();
-  const open = (): Promise<LogStorage> => (kind === 'sqlite' ? openSqliteStorage(path) : openPostgresStorage(pgServer!.url, { schema }));
+  const open = (): Promise<LogStorage> => (kind === 'sqlite' ? openSqliteStorage(path) : openPostgresStorage(pgsql.url(), { schema }));
   const s1 = await open();
   const s2 = await open();
   const a = makeSequencer(s1, { owner: 'owner-a' });

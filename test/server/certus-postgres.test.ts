@@ -6,30 +6,22 @@
  * conditional UPDATE: exactly one wins. Skipped loudly where PostgreSQL is not installed.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { openCertusStore } from '../../src/auth/certus-store.ts';
 import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
 import type { RunningDaemon } from '../../src/server/daemon.ts';
 import { scanMessage } from '../../src/server/signing/scan.ts';
 import { cli } from '../support/cli.ts';
-import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { postgresForFile } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { start } from '../provider/harness.ts';
 
-const skip = postgresSkip();
+const pgsql = postgresForFile();
+const skip = pgsql.skip;
 if (skip) console.log(skip);
-let server: TestPostgres | undefined;
-if (!skip) {
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-}
 
 async function post(d: RunningDaemon, path: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = await fetch(d.url + path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -38,10 +30,9 @@ async function post(d: RunningDaemon, path: string, token: string, body: unknown
 
 test('two daemons on one PostgreSQL: a permission used on one is refused on the other', { skip, timeout: 180_000 }, async (t) => {
   const dir = tmpDir(t);
-  const pg = { url: server!.url, schema: 'certus_log' };
+  const pg = { url: pgsql.url(), schema: 'certus_log' };
   const a = await start(t, join(dir, 'a'), { postgres: pg });
-  const urlFile = join(dir, 'pg.url');
-  writeFileSync(urlFile, server!.url + '\n', { mode: 0o600 });
+  const urlFile = pgsql.urlFile(dir);
   const pgArgs = ['--data', join(dir, 'cli'), '--postgres-url-file', urlFile, '--postgres-schema', 'certus_log'];
   const key = PrivateKey.generate();
   const add = await cli(['identity', 'add', 'scanner', '--key', key.publicKey.hex, '--scope', 'scan', ...pgArgs], { cwd: dir });
@@ -92,8 +83,8 @@ test('two daemons on one PostgreSQL: a permission used on one is refused on the 
 });
 
 test('racing uses of one permission through two PostgreSQL pools: exactly one wins, the rest are replays', { skip, timeout: 120_000 }, async (t) => {
-  const one = await openCertusStore({ dataDir: tmpDir(t), postgres: { url: server!.url, schema: 'certus_race' } });
-  const two = await openCertusStore({ dataDir: tmpDir(t), postgres: { url: server!.url, schema: 'certus_race' } });
+  const one = await openCertusStore({ dataDir: tmpDir(t), postgres: { url: pgsql.url(), schema: 'certus_race' } });
+  const two = await openCertusStore({ dataDir: tmpDir(t), postgres: { url: pgsql.url(), schema: 'certus_race' } });
   t.after(async () => {
     await one.close();
     await two.close();

@@ -5,32 +5,23 @@
  * PostgreSQL is not installed.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
 import { cli } from '../support/cli.ts';
-import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { postgresForFile } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { serveChild, start } from '../provider/harness.ts';
 
-const skip = postgresSkip();
-let server: TestPostgres | undefined;
-if (!skip) {
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-}
+const pgsql = postgresForFile();
+const skip = pgsql.skip;
 
 test('a daemon on PostgreSQL: tokens made and revoked by the CLI in the shared database count at once', { skip, timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
-  const urlFile = join(dir, 'pg.url');
-  writeFileSync(urlFile, server!.url + '\n', { mode: 0o600 });
-  const d = await start(t, join(dir, 'data'), { postgres: { url: server!.url, schema: 'sapi_log' } });
+  const urlFile = pgsql.urlFile(dir);
+  const d = await start(t, join(dir, 'data'), { postgres: { url: pgsql.url(), schema: 'sapi_log' } });
   const pgArgs = ['--data', join(dir, 'elsewhere'), '--postgres-url-file', urlFile, '--postgres-schema', 'sapi_log'];
   const made = await cli(['token', 'create', '--name', 'ci', '--scope', 'sign,verify', '--json', ...pgArgs], { cwd: dir });
   assert.equal(made.code, 0, made.stderr);
@@ -60,8 +51,7 @@ test('a daemon on PostgreSQL: tokens made and revoked by the CLI in the shared d
 
 test('custody serve --workers 2 on PostgreSQL: the workers verify from their own pool; a CLI revocation counts at once', { skip, timeout: 180_000 }, async (t) => {
   const dir = tmpDir(t);
-  const urlFile = join(dir, 'pg.url');
-  writeFileSync(urlFile, server!.url + '\n', { mode: 0o600 });
+  const urlFile = pgsql.urlFile(dir);
   const pgArgs = ['--postgres-url-file', urlFile, '--postgres-schema', 'sapi_workers'];
   const s = await serveChild(t, dir, ['--data', 'data', '--workers', '2', '--no-sample', '--signing-rate-limit-per-token', '0', ...pgArgs]);
   const made = await cli(['token', 'create', '--data', join(dir, 'cli'), '--name', 'ci', '--scope', 'sign,verify', '--json', ...pgArgs], { cwd: dir });

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
 import { createToken, registerIdentity } from '../../src/auth/auth.ts';
 import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
@@ -21,23 +21,15 @@ import { scanMessage } from '../../src/server/signing/scan.ts';
 import { auditLog, httpFetch, mth, openCheckpoint, parseVkey, verifyInclusion } from '../log/independent.ts';
 import { start } from '../provider/harness.ts';
 import { cli } from '../support/cli.ts';
-import { postgresSkip, startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { postgresForFile } from '../support/postgres.ts';
 import { tmpDir } from '../support/tmp.ts';
 
-const skip = postgresSkip();
-let server: TestPostgres | undefined;
-if (!skip) {
-  before(async () => {
-    server = await startPostgres();
-  });
-  after(async () => {
-    await server?.stop();
-  });
-}
+const pgsql = postgresForFile();
+const skip = pgsql.skip;
 
 test('two daemons on one PostgreSQL: shared tokens, one log appended by both without a fork', { skip, timeout: 240_000 }, async (t) => {
   const dir = tmpDir(t);
-  const postgres = { url: server!.url, schema: 'shared_log', shared: true };
+  const postgres = { url: pgsql.url(), schema: 'shared_log', shared: true };
   const opts = { postgres, sample: false, signingRateLimitPerToken: 0, signingRateLimitPerIp: 0 };
   const a = await start(t, join(dir, 'a'), opts);
   // Both daemons sign checkpoints with the same log key (one log, one identity): B gets A's key file, and serves
@@ -55,7 +47,7 @@ test('two daemons on one PostgreSQL: shared tokens, one log appended by both wit
 
   // A single-writer log on the same schema is locked out while the shared writers hold the lease.
   await assert.rejects(
-    openLogService({ dataDir: join(dir, 'single'), origin: a.origin, postgres: { url: server!.url, schema: 'shared_log' }, logger: pino({ level: 'silent' }) }),
+    openLogService({ dataDir: join(dir, 'single'), origin: a.origin, postgres: { url: pgsql.url(), schema: 'shared_log' }, logger: pino({ level: 'silent' }) }),
     (e: { code?: string }) => e.code === 'ERR_LOG_LOCKED',
   );
 

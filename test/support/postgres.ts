@@ -4,9 +4,10 @@
  * Missing binaries give a loud skip message instead; `.ci/run` installs the `postgresql` package so CI runs the tests.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 
 export interface TestPostgres {
@@ -105,4 +106,44 @@ export async function startPostgres(): Promise<TestPostgres> {
 let schemaCounter = 0;
 export function freshSchema(prefix = 't'): string {
   return `${prefix}_${process.pid}_${Date.now() % 1_000_000}_${schemaCounter++}`;
+}
+
+/** FilePostgres is one test file's server: `skip` for the tests' options, `url()` and `urlFile(dir)` inside them. */
+export interface FilePostgres {
+  /** skip is the loud skip message when PostgreSQL is not installed, else false. */
+  skip: string | false;
+  /** url is the running server's connection string (only inside a test that is not skipped). */
+  url: () => string;
+  /** urlFile writes the connection string to DIR/pg.url (0600, as --postgres-url-file wants) and returns its path. */
+  urlFile: (dir: string) => string;
+}
+
+/**
+ * postgresForFile starts one throwaway server for the calling test file (node:test before/after hooks at the top
+ * level), unless PostgreSQL is missing; every test that uses it takes `skip` as its skip option.
+ */
+export function postgresForFile(): FilePostgres {
+  const skip = postgresSkip();
+  let server: TestPostgres | undefined;
+  if (!skip) {
+    before(async () => {
+      server = await startPostgres();
+    });
+    after(async () => {
+      await server?.stop();
+    });
+  }
+  const url = (): string => {
+    if (server === undefined) throw new Error('test/support/postgres: the server runs only inside tests that are not skipped');
+    return server.url;
+  };
+  return {
+    skip,
+    url,
+    urlFile(dir) {
+      const path = join(dir, 'pg.url');
+      writeFileSync(path, url() + '\n', { mode: 0o600 });
+      return path;
+    },
+  };
 }
