@@ -47,6 +47,8 @@ export interface CampaignOptions {
   hangMs?: number;
   /** maxRestarts ends a target's campaign after this many hang/out-of-memory restarts (default 10). */
   maxRestarts?: number;
+  /** memoryBoundBytes: a worker's RSS growth past this is a memory finding (default MEMORY_BOUND_BYTES). */
+  memoryBoundBytes?: number;
   /** minimizeHangTries bounds the replays spent shrinking a hang or memory finding (each costs a worker restart). */
   minimizeHangTries?: number;
   log?: (line: string) => void;
@@ -113,7 +115,7 @@ function spawn(o: CampaignOptions, target: string, mode: WorkerInput['mode'], ru
     tmpDir: tmp,
     repoRoot: REPO_ROOT,
     maxInputBytes: MAX_INPUT_BYTES,
-    memoryBoundBytes: MEMORY_BOUND_BYTES,
+    memoryBoundBytes: o.memoryBoundBytes ?? MEMORY_BOUND_BYTES,
     control: sh.control,
     inputBuf: sh.inputBuf,
   };

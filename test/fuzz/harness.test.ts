@@ -42,6 +42,17 @@ test('a planted infinite loop is caught by the watchdog and reported as a hang',
   assert.ok(r.restarts >= 1, 'the worker was restarted after the hang');
 });
 
+test('a planted leak (96 MiB kept per input) is caught by the memory bound and reported as a memory finding', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custody-fuzz-leak-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [r] = await runCampaign({ targets: ['planted-leak'], runs: 400, seed: 5, registry: REGISTRY, regressionsDir: dir, memoryBoundBytes: 64 * 2 ** 20, minimizeHangTries: 3, maxRestarts: 1, log: () => undefined });
+  assert.ok(r);
+  assert.ok(r.findings.length >= 1, 'the leak is reported');
+  const f = r.findings[0]!;
+  assert.equal(f.kind, 'memory');
+  assert.equal(f.input[0], 0x4d, 'the leaking input starts with "M"');
+});
+
 test('ddmin reaches a 1-minimal input', async () => {
   const input = new TextEncoder().encode('xxxxAxxxxxxxxBxxxxxxxCxxxx');
   const has = (b: Uint8Array): boolean => ['A', 'B', 'C'].every((c) => b.includes(c.charCodeAt(0)));

@@ -1,7 +1,7 @@
 /**
  * test/fuzz/planted-registry — targets with planted bugs, for checking that the harness catches and minimizes
- * them (test/fuzz/harness.test.ts): a parser that throws a plain TypeError on inputs containing "!!", and one that
- * never returns on inputs starting with "?".
+ * them (test/fuzz/harness.test.ts): a parser that throws a plain TypeError on inputs containing "!!", one that
+ * never returns on inputs starting with "?", and one that keeps 96 MiB for good on inputs starting with "M".
  */
 import { FormatError } from '../../src/errors.ts';
 import type { FuzzTarget } from '../../fuzz/target.ts';
@@ -41,5 +41,20 @@ export const TARGETS: readonly FuzzTarget[] = [
           throw new FormatError('ERR_FORMAT_SCHEMA', 'not a question');
         },
       }),
+  },
+  {
+    name: 'planted-leak',
+    parses: 'a parser with a planted leak',
+    make: () => {
+      const kept: Buffer[] = [];
+      return Promise.resolve({
+        seeds: [enc.encode('Mab'), enc.encode('xyz')],
+        run(input: Uint8Array) {
+          // The planted bug: a cache that only grows, 96 MiB resident (filled, so the pages are touched) per input.
+          if (input[0] === 0x4d) kept.push(Buffer.alloc(96 * 2 ** 20, 1));
+          return kept.length;
+        },
+      });
+    },
   },
 ];
