@@ -28,6 +28,8 @@ export const HEAP_LIMIT_MB = 1024;
 export const FUZZ_TMP = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
 const MINIMIZE_TRIES = 4000;
+/** MAX_UNCONFIRMED stops a target whose stalls never reproduce but never end either (a machine too busy to fuzz on). */
+const MAX_UNCONFIRMED = 100;
 const MINIMIZE_HANG_TRIES = 24;
 
 /** CampaignOptions configures {@link runCampaign}. */
@@ -276,6 +278,16 @@ export function regressionName(input: Uint8Array): string {
   return Buffer.from(sha256(input)).toString('hex').slice(0, 16) + '.bin';
 }
 
+/** reproduces replays one input in a fresh worker: does it give the same bug again? */
+async function reproduces(o: CampaignOptions, target: string, raw: Outcome & { ok: false }, input: Uint8Array, tmp: string): Promise<boolean> {
+  const r = new Replayer(o, target, tmp);
+  try {
+    return sameBug(await r.replay(input), raw.kind, raw.name, raw.frame);
+  } finally {
+    await r.close();
+  }
+}
+
 async function confirmAndMinimize(o: CampaignOptions, target: string, raw: Outcome & { ok: false }, input: Uint8Array, tmp: string): Promise<Finding | undefined> {
   const r = new Replayer(o, target, tmp);
   try {
@@ -297,11 +309,14 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
   const report: TargetReport = { target, runs: 0, accepted: 0, ms: 0, findings: [], unconfirmed: 0, restarts: 0, seed: plan.seed, stopped: false };
   const raw: Array<{ outcome: Outcome & { ok: false }; input: Uint8Array }> = [];
   const seen = new Set<string>();
-  const addRaw = (outcome: Outcome & { ok: false }, input: Uint8Array): void => {
+  /** addRaw keeps the first input of each signature; it returns the entry when it was kept. */
+  const addRaw = (outcome: Outcome & { ok: false }, input: Uint8Array): { outcome: Outcome & { ok: false }; input: Uint8Array } | undefined => {
     const sig = `${outcome.kind}|${outcome.name}|${outcome.frame}`;
-    if (seen.has(sig)) return;
+    if (seen.has(sig)) return undefined;
     seen.add(sig);
-    raw.push({ outcome, input });
+    const entry = { outcome, input };
+    raw.push(entry);
+    return entry;
   };
   const seed = plan.seed;
   try {
@@ -313,6 +328,8 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       const w = spawn({ ...o, seconds: secondsLeft }, target, 'campaign', runsLeft, seed + report.restarts * 7919, sh, join(tmp, `w${report.restarts}`));
       let last = { runs: 0, accepted: 0, ms: 0 };
       let died: 'hang' | 'memory' | 'error' | undefined;
+      /** death is the hang or out-of-memory entry this worker's death added (undefined when its signature was known). */
+      let death: { outcome: Outcome & { ok: false }; input: Uint8Array } | undefined;
       let stop: (() => void) | undefined;
       const onAbort = (): void => {
         report.stopped = true;
@@ -326,7 +343,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
             if (report.restarts === 0) log(`   ${target}: running (seed ${seed})`);
             stop = watch(w, sh, o.hangMs ?? HANG_MS, (input) => {
               died = 'hang';
-              addRaw({ ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input);
+              death = addRaw({ ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input);
             });
           } else if (m.type === 'finding') {
             addRaw(m.outcome as Outcome & { ok: false }, m.input!);
@@ -342,7 +359,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
         w.on('error', (e: Error & { code?: string }) => {
           if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') {
             died = 'memory';
-            addRaw({ ok: false, kind: 'memory', name: 'OutOfMemory', message: `heap over ${HEAP_LIMIT_MB} MiB`, frame: '', stack: '' }, currentInput(sh));
+            death = addRaw({ ok: false, kind: 'memory', name: 'OutOfMemory', message: `heap over ${HEAP_LIMIT_MB} MiB`, frame: '', stack: '' }, currentInput(sh));
           } else {
             died = 'error';
             log(`   ${target}: worker failed: ${e.stack ?? e.message}`);
@@ -360,8 +377,23 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       if (died === 'error') throw new Error(`fuzz target ${target}: the worker failed (see above)`);
       if (died === undefined) break;
       report.restarts++;
-      if (report.restarts >= (o.maxRestarts ?? 10)) {
-        log(`   ${target}: stopped after ${report.restarts} restarts (hangs or out-of-memory); fix those first`);
+      // A hang or out-of-memory death is replayed in a fresh worker at once. One that does not come back was the
+      // machine (a loaded VM stalls a worker past the limit now and then): it is counted as unconfirmed, its
+      // signature is freed so a real one later is still recorded, and it does not use up the restarts that stop
+      // a target whose inputs really hang.
+      if (death !== undefined && !(await reproduces(o, target, death.outcome, death.input, tmp))) {
+        raw.splice(raw.indexOf(death), 1);
+        seen.delete(`${death.outcome.kind}|${death.outcome.name}|${death.outcome.frame}`);
+        report.unconfirmed++;
+        log(`   ${target}: ${death.outcome.kind} did not reproduce in a fresh worker (counted as unconfirmed; the campaign goes on)`);
+        if (report.unconfirmed >= MAX_UNCONFIRMED) {
+          log(`   ${target}: stopped after ${report.unconfirmed} stalls that did not reproduce; run it on a quieter machine`);
+          break;
+        }
+        continue;
+      }
+      if (report.restarts - report.unconfirmed >= (o.maxRestarts ?? 10)) {
+        log(`   ${target}: stopped after ${report.restarts - report.unconfirmed} restarts (hangs or out-of-memory); fix those first`);
         break;
       }
     }

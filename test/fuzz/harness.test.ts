@@ -53,6 +53,18 @@ test('a planted leak (96 MiB kept per input) is caught by the memory bound and r
   assert.equal(f.input[0], 0x4d, 'the leaking input starts with "M"');
 });
 
+test('a stall that does not reproduce in a fresh worker is counted as unconfirmed and the campaign goes on', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custody-fuzz-stall-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // maxRestarts 1: a stall that used up the restarts would stop the target after it, with its runs unfinished.
+  const [r] = await runCampaign({ targets: ['planted-stall'], runs: 200, seed: 11, registry: REGISTRY, regressionsDir: dir, hangMs: 300, maxRestarts: 1, log: () => undefined });
+  assert.ok(r);
+  assert.deepEqual(r.findings, []);
+  assert.equal(r.unconfirmed, 1);
+  assert.equal(r.restarts, 1);
+  assert.ok(r.runs >= 200, `the campaign ran all its inputs (${r.runs})`);
+});
+
 test('ddmin reaches a 1-minimal input', async () => {
   const input = new TextEncoder().encode('xxxxAxxxxxxxxBxxxxxxxCxxxx');
   const has = (b: Uint8Array): boolean => ['A', 'B', 'C'].every((c) => b.includes(c.charCodeAt(0)));

@@ -1,9 +1,12 @@
 /**
  * test/fuzz/planted-registry — targets with planted bugs, for checking that the harness catches and minimizes
  * them (test/fuzz/harness.test.ts): a parser that throws a plain TypeError on inputs containing "!!", one that
- * never returns on inputs starting with "?", and one that keeps 96 MiB for good on inputs starting with "M".
+ * never returns on inputs starting with "?", one that keeps 96 MiB for good on inputs starting with "M", and one that
+ * stalls once, like a worker a loaded machine leaves without CPU: on its 30th input, in its first campaign worker only.
  */
 import { FormatError } from '../../src/errors.ts';
+import { workerData } from 'node:worker_threads';
+import type { WorkerInput } from '../../fuzz/protocol.ts';
 import type { FuzzTarget } from '../../fuzz/target.ts';
 
 const enc = new TextEncoder();
@@ -53,6 +56,24 @@ export const TARGETS: readonly FuzzTarget[] = [
           // The planted bug: a cache that only grows, 96 MiB resident (filled, so the pages are touched) per input.
           if (input[0] === 0x4d) kept.push(Buffer.alloc(96 * 2 ** 20, 1));
           return kept.length;
+        },
+      });
+    },
+  },
+  {
+    name: 'planted-stall',
+    parses: 'a parser that stalls once, in the first campaign worker of seed 11 only (machine noise)',
+    make: () => {
+      const w = workerData as WorkerInput;
+      let n = 0;
+      return Promise.resolve({
+        seeds: [enc.encode('abc')],
+        run(input: Uint8Array) {
+          if (w.mode === 'campaign' && w.seed === 11 && ++n === 30) {
+            const until = Date.now() + 1500;
+            while (Date.now() < until);
+          }
+          return input.length;
         },
       });
     },
