@@ -12,8 +12,8 @@ import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
 import { abs, readRootFile } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { progressBars } from '../progress.ts';
+import { RELEASE_CLIENT_OPTIONS, checkReleaseFlags } from '../release-options.ts';
 import { fetchPolicy } from './provider.ts';
-import { DISCOVER_CLIENT_OPTIONS, checkDiscoverFlags } from './p2p.ts';
 
 const recoveredLine = (ctx: CommandContext, r: { op: string; from: number | null; to: number; action: string } | undefined): void => {
   if (r !== undefined) ctx.stderr(`custody: note: an interrupted ${r.op} (${r.from ?? 'none'} → ${r.to}) was ${r.action}\n`);
@@ -56,28 +56,15 @@ example:
       --target /opt/app --check '/opt/app/current/healthcheck --quick' --check-timeout 30s`,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs(ctx.argv, {
-      channel: { type: 'string' },
-      arch: { type: 'string' },
-      trust: { type: 'string' },
-      'root-fingerprint': { type: 'string' },
+      // fetch's flags, --discover included (issue 14, docs/discovery.md: providers found over libp2p, verified like any URL)
+      ...RELEASE_CLIENT_OPTIONS,
       target: { type: 'string' },
       check: { type: 'string' },
       'check-timeout': { type: 'string' },
       keep: { type: 'string' },
       retry: { type: 'boolean' },
-      'require-log': { type: 'string' },
-      policy: { type: 'string' },
-      key: { type: 'string', multiple: true },
-      vulndb: { type: 'string' },
-      timeout: { type: 'string' },
-      'stall-timeout': { type: 'string' },
-      // --discover (issue 14, docs/discovery.md): providers found over libp2p, verified like any URL
-      ...DISCOVER_CLIENT_OPTIONS,
     });
-    checkDiscoverFlags(values, positionals);
-    if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
-      throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
-    }
+    checkReleaseFlags(values, positionals);
     const channel = requireOption(values.channel, 'channel');
     const arch = requireOption(values.arch, 'arch');
     const target = abs(ctx, requireOption(values.target, 'target'));

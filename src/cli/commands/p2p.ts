@@ -188,29 +188,6 @@ example:
   },
 };
 
-/** DISCOVER_CLIENT_OPTIONS are the flags `--discover` adds to fetch and install. */
-export const DISCOVER_CLIENT_OPTIONS = {
-  discover: { type: 'boolean' },
-  'discover-timeout': { type: 'string' },
-  data: { type: 'string' },
-  bootstrap: { type: 'string', multiple: true },
-  mdns: { type: 'boolean' },
-  ephemeral: { type: 'boolean' },
-  'p2p-listen': { type: 'string', multiple: true },
-} as const;
-
-/** checkDiscoverFlags refuses discovery flags without --discover, and --discover without a way to discover. */
-export function checkDiscoverFlags(values: P2pFlags & { discover?: boolean | undefined; 'discover-timeout'?: string | undefined }, urls: readonly string[]): void {
-  if (urls.length === 0 && values.discover !== true) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL (or --discover)');
-  if (values.discover !== true) {
-    for (const f of ['discover-timeout', 'bootstrap', 'mdns', 'ephemeral', 'p2p-listen', 'data'] as const) {
-      if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --discover`);
-    }
-  } else if ((values.bootstrap ?? []).length === 0 && values.mdns !== true) {
-    throw new UsageError('ERR_USAGE_ARGUMENT', '--discover needs --bootstrap MULTIADDR (a node of the DHT) or --mdns');
-  }
-}
-
 /**
  * providersWithDiscovery returns the URLs given plus, with --discover, the providers found (the given ones first,
  * at most 16 in all), and `verified(urls)` to rank the peers whose URLs delivered verified bytes.

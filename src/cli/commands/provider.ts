@@ -18,6 +18,7 @@ import { formatRoot, verifyPinnedRoot } from '../../trust/root.ts';
 import { abs, readRootFile, readTokenFile } from '../common.ts';
 import { intOption, parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 import { progressBars } from '../progress.ts';
+import { RELEASE_CLIENT_OPTIONS, checkReleaseFlags } from '../release-options.ts';
 import { TUF_FETCH_HELP, TUF_FETCH_USAGE_LINES } from './tuf-fetch-usage.ts';
 
 export const fetchCommand: Command = {
@@ -68,40 +69,14 @@ examples:
     // --tuf: the same releases through the provider's TUF repository (cli/commands/tuf-fetch), loaded only then.
     if (ctx.argv.some((a) => a === '--tuf' || a.startsWith('--tuf='))) return (await import('./tuf-fetch.ts')).runTufFetch(ctx);
     const { values, positionals } = parseCommandArgs(ctx.argv, {
-      channel: { type: 'string' },
-      arch: { type: 'string' },
-      trust: { type: 'string' },
-      'root-fingerprint': { type: 'string' },
+      ...RELEASE_CLIENT_OPTIONS,
       output: { type: 'string' },
       state: { type: 'string' },
-      'require-log': { type: 'string' },
       artifact: { type: 'string', multiple: true },
-      timeout: { type: 'string' },
-      'stall-timeout': { type: 'string' },
-      policy: { type: 'string' },
-      key: { type: 'string', multiple: true },
-      vulndb: { type: 'string' },
-      discover: { type: 'boolean' },
-      'discover-timeout': { type: 'string' },
-      data: { type: 'string' },
-      bootstrap: { type: 'string', multiple: true },
-      mdns: { type: 'boolean' },
-      ephemeral: { type: 'boolean' },
-      'p2p-listen': { type: 'string', multiple: true },
     });
+    checkReleaseFlags(values, positionals);
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
-    if (positionals.length === 0 && values.discover !== true) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected at least one provider URL (or --discover)');
-    if (values.discover !== true) {
-      for (const f of ['discover-timeout', 'bootstrap', 'mdns', 'ephemeral', 'p2p-listen', 'data'] as const) {
-        if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --discover`);
-      }
-    } else if ((values.bootstrap ?? []).length === 0 && values.mdns !== true) {
-      throw new UsageError('ERR_USAGE_ARGUMENT', '--discover needs --bootstrap MULTIADDR (a node of the DHT) or --mdns');
-    }
-    if ((values.trust === undefined) === (values['root-fingerprint'] === undefined)) {
-      throw new UsageError('ERR_USAGE_ARGUMENT', 'pass exactly one of --trust ROOT and --root-fingerprint sha256:HEX');
-    }
     const channel = requireOption(values.channel, 'channel');
     const arch = requireOption(values.arch, 'arch');
     const output = abs(ctx, requireOption(values.output, 'output'));
