@@ -65,7 +65,7 @@ import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { loadUiAssets } from './ui/assets.ts';
-import { createDaemonMetrics, metricsPlugin, type DaemonMetrics, type MetricsJson } from './ui/metrics.ts';
+import { createDaemonMetrics, metricsPlugin, type DaemonMetrics, type CountsSnapshot } from './ui/metrics.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { signingLimits, type SigningLimits } from './signing/limits.ts';
@@ -153,8 +153,8 @@ export interface DaemonOptions {
     | {
         socketPath: string;
         onRelease: (r: Release) => void | Promise<void>;
-        /** workerMetrics collects the workers' /metrics registries (server/ui/metrics relay). */
-        workerMetrics?: (() => Promise<MetricsJson[]>) | undefined;
+        /** workerMetrics collects the workers' /metrics counters (server/ui/metrics relay). */
+        workerMetrics?: (() => Promise<CountsSnapshot[]>) | undefined;
       }
     | undefined;
   now?: () => Date;
