@@ -210,6 +210,7 @@ export async function runWorker(): Promise<void> {
       limits: config.signing.limits,
       forward,
       onError: (e) => logger.error({ err: e }, 'signing API verify failed'),
+      counts,
     });
     fallback = (req, res) => {
       if (req.method === 'POST' && (req.url === v.VERIFY_ROUTE || req.url?.startsWith(`${v.VERIFY_ROUTE}?`) === true)) verify(req, res);

@@ -4,7 +4,8 @@
  * ```
  * custody_http_requests_total{handler,method,status}   counter: every response, by who answered it:
  *     handler="read"   the front's read path (manifests, proofs, artifacts, blobs, trust, tuf; in a cluster, workers)
- *     handler="app"    fastify's routes (info, health, admin, log, dashboard; in a cluster, the leader)
+ *     handler="app"    fastify's routes (info, health, admin, log, dashboard, /v1; in a cluster, the leader, and
+ *                      the POST /v1/verify answers of the workers, server/signing/worker-verify)
  *     handler="front"  the front's own refusals: 429 rate limits, and a worker's 502 when its leader is unreachable
  * custody_http_rate_limited_total{scope}               counter: 429s of the front's limits, scope "address" | "global"
  * custody_http_request_duration_seconds{method}        histogram: latency of fastify's routes (handler="app")
