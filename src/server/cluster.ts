@@ -30,7 +30,7 @@ import { IoError } from '../errors.ts';
 import { startDaemon, type DaemonOptions, type RunningDaemon } from './daemon.ts';
 import { createDaemonLogger, defaultLogFormat } from './log-format.ts';
 import type { Release } from './provider/releases.ts';
-import { MetricsRelay, isMetricsAnswer } from './ui/metrics.ts';
+import { MetricsRelay, isMetricsAnswer } from './ui/counts.ts';
 import { answerLimitChecks, type WorkerToLeader } from './signing/worker-verify.ts';
 import type { LeaderMessage, WorkerConfig } from './worker.ts';
 
@@ -105,7 +105,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     a.left.delete(index);
     if (a.left.size === 0) a.done();
   };
-  // GET /metrics on the leader sums the workers' registries, asked over IPC (server/ui/metrics).
+  // GET /metrics on the leader sums the workers' counters, asked over IPC (server/ui/counts, server/ui/metrics).
   const relay = new MetricsRelay();
   const workerMetrics = (): ReturnType<MetricsRelay['collect']> =>
     relay.collect(new Map([...workers].filter(([, w]) => w.isConnected()).map(([i, w]) => [i, (m: LeaderMessage) => w.send(m)])));

@@ -65,11 +65,11 @@ import { scanIncoming, type ScanResult } from './provider/incoming.ts';
 import { DEFAULT_MAX_BLOB_BYTES, providerPlugin } from './provider/plugin.ts';
 import { ReadPath } from './provider/read-path.ts';
 import { loadUiAssets } from './ui/assets.ts';
-import { createDaemonMetrics, metricsPlugin, type DaemonMetrics, type MetricsJson } from './ui/metrics.ts';
+import { createDaemonMetrics, metricsPlugin, type DaemonMetrics, type CountsSnapshot } from './ui/metrics.ts';
 import { uiPlugin } from './ui/plugin.ts';
 import { ReleaseStore, assertValidity, checkChannelName, type Release } from './provider/releases.ts';
 import { signingLimits, type SigningLimits } from './signing/limits.ts';
-import { continueAllowed, signingApiPlugin } from './signing/plugin.ts';
+import { AuthDecisions, continueAllowed, signingApiPlugin, type AuthOutcome } from './signing/plugin.ts';
 import { openCertus, type CertusDaemonOptions } from './signing/certus-open.ts';
 import { OpenApiCollector } from './signing/openapi.ts';
 import { publishSample } from './provider/sample.ts';
@@ -153,8 +153,8 @@ export interface DaemonOptions {
     | {
         socketPath: string;
         onRelease: (r: Release) => void | Promise<void>;
-        /** workerMetrics collects the workers' /metrics registries (server/ui/metrics relay). */
-        workerMetrics?: (() => Promise<MetricsJson[]>) | undefined;
+        /** workerMetrics collects the workers' /metrics counters (server/ui/metrics relay). */
+        workerMetrics?: (() => Promise<CountsSnapshot[]>) | undefined;
       }
     | undefined;
   now?: () => Date;
@@ -507,6 +507,8 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
     auditPath: p.auditPath,
     tokens: [p.identity.token],
   });
+  // A leader's "100 Continue" check authenticates a /v1 request once; its route uses that result (AuthDecisions).
+  const decisions = o.leader !== undefined ? new AuthDecisions() : undefined;
   if (p.auth !== undefined) {
     // GET /openapi.json describes the /v1 routes from their own schemas (server/signing/openapi).
     const openapi = new OpenApiCollector();
@@ -528,6 +530,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       limits: p.signingLimits,
       // Workers forward what they leave to the leader after counting it (server/signing/worker-verify).
       trustCountedHeader: o.leader !== undefined,
+      decisions,
       ...(o.now === undefined ? {} : { now: o.now }),
       certus: p.certus,
     });
@@ -545,7 +548,9 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
       if (p.auth !== undefined && (req.url ?? '').startsWith('/v1/')) {
         // The signing API's tokens live in its store: the check is asynchronous (server/signing continueAllowed).
         const auth = p.auth;
-        void continueAllowed(auth, req.url ?? '', req.headers.authorization, declared, p.keyless.oidc).then((ok) => {
+        const authorization = req.headers.authorization;
+        const remember = (outcome: AuthOutcome): void => decisions?.remember(req, authorization, outcome);
+        void continueAllowed(auth, req.url ?? '', authorization, declared, p.keyless.oidc, remember).then((ok) => {
           if (ok) res.writeContinue();
           app.server.emit('request', req, res);
         });

@@ -26,7 +26,7 @@ import { createFrontServer } from './provider/front.ts';
 import { ReadPath, writeError } from './provider/read-path.ts';
 import { ReleaseMirror } from './provider/release-mirror.ts';
 import { COUNTED_HEADER } from './signing/limits.ts';
-import { answerMetrics, createProcessMetrics, type MetricsRequest } from './ui/metrics.ts';
+import { HttpCounts, answerMetrics, type MetricsRequest } from './ui/counts.ts';
 
 /** WorkerConfig is what the leader sends a worker when it starts (over IPC: the TLS key never goes in argv/env). */
 export interface WorkerConfig {
@@ -154,11 +154,12 @@ export async function runWorker(): Promise<void> {
   const pending: Array<{ id: number; channel: string; arch: string }> = [];
   const released = (id: number): void => send({ type: 'released', id });
   const loaded: { mirror?: ReleaseMirror } = {};
-  const metrics = createProcessMetrics();
+  // Plain numbers, sent to the leader on request: a worker never loads prom-client (server/ui/counts).
+  const counts = new HttpCounts();
   const config = await new Promise<WorkerConfig>((resolve) => {
     process.on('message', (m: LeaderMessage) => {
       if (m.type === 'config') resolve(m);
-      else if (m.type === 'metrics') void answerMetrics(metrics.registry, m, send).catch(() => undefined);
+      else if (m.type === 'metrics') answerMetrics(counts, m, send);
       else if (m.type === 'release') {
         if (loaded.mirror === undefined) pending.push(m);
         else
@@ -189,7 +190,7 @@ export async function runWorker(): Promise<void> {
 
   const extra = ['x-custody-worker', String(config.index)];
   const forward = forwarder(config.socketPath, extra, (e, req) => {
-    metrics.counts.add('front', req.method, 502);
+    counts.add('front', req.method, 502);
     logger.error({ err: e }, 'leader unreachable');
   });
   let fallback: (req: IncomingMessage, res: ServerResponse) => void = forward;
@@ -209,6 +210,7 @@ export async function runWorker(): Promise<void> {
       limits: config.signing.limits,
       forward,
       onError: (e) => logger.error({ err: e }, 'signing API verify failed'),
+      counts,
     });
     fallback = (req, res) => {
       if (req.method === 'POST' && (req.url === v.VERIFY_ROUTE || req.url?.startsWith(`${v.VERIFY_ROUTE}?`) === true)) verify(req, res);
@@ -223,7 +225,7 @@ export async function runWorker(): Promise<void> {
     defaultRelease: config.defaultRelease,
     headers: extra,
     onError: (e) => logger.error({ err: e }, 'provider read failed'),
-    counts: metrics.counts,
+    counts,
   });
   const server = createFrontServer({
     readPath,
@@ -233,7 +235,7 @@ export async function runWorker(): Promise<void> {
     maxConnections: config.maxConnections,
     tls: config.tls === undefined ? undefined : { cert: Buffer.from(config.tls.cert, 'base64'), key: Buffer.from(config.tls.key, 'base64') },
     headers: extra,
-    counts: metrics.counts,
+    counts,
   });
 
   // "100 Continue" is the leader's to give (the forwarder relays it): a client that asks first sends no body for a

@@ -202,3 +202,47 @@ test('custody serve --workers 2: the signing API limits (per token, per address)
   else assert.ok(many.ok >= perIp && many.ok <= perIp * Math.ceil(many.ms / 1000 + 1), `${many.ok} passed in ${many.ms.toFixed(0)} ms`);
   assert.ok(many.limited.every((a) => a.json.code === 'ERR_HTTP_RATE_LIMITED'));
 });
+
+/** sample reads one sample of Prometheus text (`name{labels} v`); NaN when absent. */
+function sample(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+}
+
+test('custody serve --workers 2: verifies answered by the workers are counted in /metrics like the leader\'s', { timeout: 240_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const s = await serveChild(t, dir, ['--data', 'data', '--workers', '2', '--no-sample', '--signing-rate-limit-per-token', '0', '--signing-rate-limit-per-ip', '0', '--rate-limit-per-ip', '0']);
+  const made = await cli(['token', 'create', '--data', join(dir, 'data'), '--name', 'ci', '--scope', 'sign,verify', '--json'], { cwd: dir });
+  assert.equal(made.code, 0, made.stderr);
+  const { token } = JSON.parse(made.stdout) as { token: string };
+  const artifact = 'sha256:' + encodeHex(sha256('counted verify'));
+  const signed = await post(s.info.url, '/v1/sign', JSON.stringify({ artifact, artifact_type: 'image' }), token);
+  assert.equal(signed.status, 202, JSON.stringify(signed.json));
+  const good = JSON.stringify({ artifact, signature: signed.json.signature });
+  const wrong = JSON.stringify({ artifact: 'sha256:' + encodeHex(sha256('other')), signature: signed.json.signature });
+
+  // Answered by the workers themselves (each on its own connection: both workers take some).
+  const n = 8;
+  const answers = await Promise.all(Array.from({ length: n }, (_, i) => post(s.info.url, '/v1/verify', i < 2 ? wrong : good, token)));
+  const workers = new Set(answers.map((a) => a.worker));
+  for (const [i, a] of answers.entries()) {
+    assert.equal(a.status, 200, JSON.stringify(a.json));
+    assert.equal(a.json.valid, i >= 2, JSON.stringify(a.json));
+  }
+  assert.ok(!workers.has(null), 'every answer came from a worker');
+  const refused = await post(s.info.url, '/v1/verify', good); // no token: refused by the worker
+  assert.equal(refused.status, 401);
+  assert.equal(refused.json.code, 'ERR_AUTH_UNAUTHENTICATED');
+  // Left to the leader (it needs the log): the same series.
+  const inclusion = await post(s.info.url, '/v1/verify', JSON.stringify({ artifact, signature: signed.json.signature, require_inclusion: true }), token);
+  assert.equal(inclusion.json.valid, true, JSON.stringify(inclusion.json));
+
+  const text = await (await fetch(`${s.info.url}/metrics`)).text();
+  assert.equal(sample(text, 'custody_metrics_processes'), 3, text);
+  assert.equal(sample(text, 'custody_http_requests_total{handler="app",method="POST",status="200"}'), n + 1, text);
+  assert.equal(sample(text, 'custody_http_requests_total{handler="app",method="POST",status="401"}'), 1, text);
+  assert.equal(sample(text, 'custody_http_requests_total{handler="app",method="POST",status="202"}'), 1, text);
+  // Every one of them timed too (sign, n + 1 verifies, the refusal).
+  assert.equal(sample(text, 'custody_http_request_duration_seconds_count{method="POST"}'), n + 3, text);
+  assert.equal(sample(text, 'custody_http_request_duration_seconds_bucket{le="+Inf",method="POST"}'), n + 3, text);
+});

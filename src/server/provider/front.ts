@@ -11,7 +11,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { RequestLimiter } from '../http.ts';
-import type { HttpCounts } from '../ui/metrics.ts';
+import type { HttpCounts } from '../ui/counts.ts';
 import { writeError, type ReadPath } from './read-path.ts';
 
 /** FrontOptions configures {@link createFrontServer}. */

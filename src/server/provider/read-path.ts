@@ -33,7 +33,7 @@ import { IoError, type TrustError } from '../../errors.ts';
 import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
-import type { HttpCounts } from '../ui/metrics.ts';
+import type { HttpCounts } from '../ui/counts.ts';
 import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import { ATTESTATIONS_FILENAME, RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';

@@ -29,6 +29,7 @@
  * predicate type or the `signer` recorded in the predicate (that is the authenticated caller).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { answerChallenge, issueChallenge, requireScope, type Principal } from '../../auth/auth.ts';
 import { authenticateBearer } from '../../auth/bearer.ts';
 import type { KeylessCa } from '../../auth/keyless-ca.ts';
@@ -98,6 +99,11 @@ export interface SigningApiOptions {
    */
   limits?: SigningLimits | undefined;
   /**
+   * decisions: the authentication a cluster leader's "100 Continue" check did for a request (continueAllowed), used
+   * by the request's route instead of authenticating again (AuthDecisions).
+   */
+  decisions?: AuthDecisions | undefined;
+  /**
    * trustCountedHeader: a request carrying `X-Custody-Limits-Counted: 1` was already counted by a worker (which
    * forwards it to the leader after reading its body) and is not counted again. Only a cluster leader sets this:
    * nothing but its workers reach its socket, and workers drop the header from what clients send.
@@ -113,14 +119,61 @@ function requestIdOf(reply: FastifyReply): string {
 
 const str = (maxLength: number): Record<string, unknown> => ({ type: 'string', maxLength });
 
-/** continueAllowed decides whether a leader lets a forwarded /v1 request send its body (server/daemon checkContinue). */
-export async function continueAllowed(store: AuthStore, url: string, authorization: string | undefined, declared: number, oidc?: OidcVerifier): Promise<boolean> {
+/** AuthOutcome is the result of authenticating one request's bearer: the caller, or the refusal thrown. */
+export type AuthOutcome = { principal: Principal } | { error: unknown };
+
+/**
+ * AuthDecisions carries the authentication {@link continueAllowed} did for a request to that request's route, so a
+ * request is authenticated once (an OIDC JWT's signature verified once, a token looked up once), not twice. Keyed by
+ * the request object (a WeakMap: nothing outlives the request), taken at most once, and only for the same
+ * Authorization header. The route then decides exactly as the first check did: what that check refused, the route
+ * refuses with the same error; a token revoked between the two is honoured as the first check found it (it was
+ * valid when the request was let in). A request that did not go through the check finds nothing, and the route
+ * authenticates it in full.
+ */
+export class AuthDecisions {
+  readonly #m = new WeakMap<IncomingMessage, { authorization: string | undefined; outcome: AuthOutcome }>();
+
+  /** remember keeps the outcome of authenticating `req` with `authorization`. */
+  remember(req: IncomingMessage, authorization: string | undefined, outcome: AuthOutcome): void {
+    this.#m.set(req, { authorization, outcome });
+  }
+
+  /** take returns (and forgets) the outcome kept for `req`, if it was made for the same Authorization header. */
+  take(req: IncomingMessage, authorization: string | undefined): AuthOutcome | undefined {
+    const d = this.#m.get(req);
+    if (d === undefined) return undefined;
+    this.#m.delete(req);
+    return d.authorization === authorization ? d.outcome : undefined;
+  }
+}
+
+/**
+ * continueAllowed decides whether a leader lets a forwarded /v1 request send its body (server/daemon checkContinue).
+ * `remember` receives the outcome of the authentication it does (when it does one), for the request's route
+ * (AuthDecisions.remember).
+ */
+export async function continueAllowed(
+  store: AuthStore,
+  url: string,
+  authorization: string | undefined,
+  declared: number,
+  oidc?: OidcVerifier,
+  remember?: (outcome: AuthOutcome) => void,
+): Promise<boolean> {
   const path = url.split('?')[0] ?? '';
   const cap = path === '/v1/sign' ? SIGN_BODY_MAX_BYTES : path === '/v1/verify' ? VERIFY_BODY_MAX_BYTES : (certusBodyCap(path) ?? AUTH_BODY_MAX_BYTES);
   if (declared > cap) return false;
   if (path === '/v1/auth/challenge' || path === '/v1/auth/token') return true;
+  let p: Principal;
   try {
-    const p = await authenticateBearer(store, oidc, authorization, new Date());
+    p = await authenticateBearer(store, oidc, authorization, new Date());
+  } catch (e) {
+    remember?.({ error: e });
+    return false;
+  }
+  remember?.({ principal: p });
+  try {
     // A request the route refuses for its scope gets no "100 Continue" either: its body never crosses the socket.
     if (path === '/v1/sign') requireScope(p, 'sign');
     if (path === '/v1/verify') requireScope(p, 'verify');
@@ -197,7 +250,9 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
   };
   /** guard authenticates the bearer token, checks the scope, then the per-token limit (before the body is read). */
   const guard = (scope: Scope) => async (req: FastifyRequest): Promise<void> => {
-    const p = await authenticateBearer(o.store, o.oidc, req.headers.authorization, now());
+    const first = o.decisions?.take(req.raw, req.headers.authorization);
+    if (first !== undefined && 'error' in first) throw first.error;
+    const p = first?.principal ?? (await authenticateBearer(o.store, o.oidc, req.headers.authorization, now()));
     principals.set(req, p);
     requireScope(p, scope);
     const limited = counted(req) ? undefined : limits.token.check(p.tokenId);

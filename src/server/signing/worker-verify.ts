@@ -41,6 +41,7 @@ import type { JsonObject } from '../../encoding/json.ts';
 import { IoError, LimitError, isTrustError, type TrustError } from '../../errors.ts';
 import type { TrustRoot } from '../../trust/root.ts';
 import { writeError } from '../provider/read-path.ts';
+import type { HttpCounts } from '../ui/counts.ts';
 import { checkLimits, type SigningLimits } from './limits.ts';
 import { VERIFY_BODY_MAX_BYTES, VERIFY_BODY_SCHEMA, needsLog, requestIdFor, verifyRefusal, verifyRequest, type VerifyBody } from './verify-request.ts';
 
@@ -156,6 +157,13 @@ export interface WorkerVerifyOptions {
   /** forward passes a request to the leader: streaming its body (none given), or with the body already read. */
   forward: (req: IncomingMessage, res: ServerResponse, body?: Buffer) => void;
   onError: (e: unknown) => void;
+  /**
+   * counts: the worker's response counters (server/ui/counts). An answer the worker gives itself is counted as the
+   * leader's fastify counts the same route (handler "app", POST, its status, and its latency), so a scrape cannot
+   * tell who answered; a request it forwards is counted by the leader, and a 502 for an unreachable leader as the
+   * front's, like the forwarder's.
+   */
+  counts?: HttpCounts | undefined;
   now?: () => Date;
 }
 
@@ -177,6 +185,17 @@ export function workerVerifyHandler(o: WorkerVerifyOptions): (req: IncomingMessa
   const unreachable = new IoError('ERR_IO_NETWORK', 'the provider could not reach its leader process', { hint: 'retry; the operator finds the cause in the provider log' });
 
   return (req, res) => {
+    const started = performance.now();
+    /** counted records one answer of this worker (module comment of WorkerVerifyOptions.counts). */
+    const counted = (status: number, front = false): void => {
+      if (o.counts === undefined) return;
+      if (front) {
+        o.counts.add('front', req.method, status);
+        return;
+      }
+      o.counts.add('app', req.method, status);
+      o.counts.observe(req.method, (performance.now() - started) / 1000);
+    };
     const rid = requestIdFor(req.headers['x-request-id']);
     const ip = req.socket.remoteAddress ?? '';
     // writeError sets Cache-Control itself; answers add it.
@@ -200,6 +219,7 @@ export function workerVerifyHandler(o: WorkerVerifyOptions): (req: IncomingMessa
     /** refuse answers a coded refusal as the leader's error handler does (audited unless 429; closing unless 400). */
     const refuse = (e: TrustError): void => {
       if (e.httpStatus !== 429) audit('signapi.refused', { route: VERIFY_ROUTE, code: e.code });
+      counted(e.httpStatus, e === unreachable);
       writeError(res, e, e.httpStatus !== 400 && e.httpStatus < 500 ? [...extra, 'connection', 'close'] : extra);
     };
     const failed = (e: unknown): void => {
@@ -251,6 +271,7 @@ export function workerVerifyHandler(o: WorkerVerifyOptions): (req: IncomingMessa
         answer = verifyRefusal(e, verifiedAt);
       }
       const out = JSON.stringify(answer);
+      counted(200);
       res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(out)), ...extra]);
       res.end(out);
     })().catch(failed);

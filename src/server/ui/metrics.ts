@@ -4,7 +4,8 @@
  * ```
  * custody_http_requests_total{handler,method,status}   counter: every response, by who answered it:
  *     handler="read"   the front's read path (manifests, proofs, artifacts, blobs, trust, tuf; in a cluster, workers)
- *     handler="app"    fastify's routes (info, health, admin, log, dashboard; in a cluster, the leader)
+ *     handler="app"    fastify's routes (info, health, admin, log, dashboard, /v1; in a cluster, the leader, and
+ *                      the POST /v1/verify answers of the workers, server/signing/worker-verify)
  *     handler="front"  the front's own refusals: 429 rate limits, and a worker's 502 when its leader is unreachable
  * custody_http_rate_limited_total{scope}               counter: 429s of the front's limits, scope "address" | "global"
  * custody_http_request_duration_seconds{method}        histogram: latency of fastify's routes (handler="app")
@@ -14,10 +15,12 @@
  *                                                       transaction with its fsync (log/sequencer appendBatch)
  * custody_metrics_processes                             gauge: processes whose figures this answer sums
  * ```
- * In a cluster (server/cluster) the leader answers /metrics: it asks every worker for its registry as JSON over
- * the cluster IPC channel (`{type: 'metrics', id}` → `{type: 'metrics', id, metrics}`), waits at most
- * METRICS_RELAY_TIMEOUT_MS, and sums them with its own (prom-client AggregatorRegistry.aggregate: counters and
- * histograms add up per label set). A worker that does not answer in time is left out, and
+ * In a cluster (server/cluster) the leader answers /metrics: it asks every worker for its counters over the
+ * cluster IPC channel (`{type: 'metrics', id}` → `{type: 'metrics', id, metrics}`, server/ui/counts), waits at most
+ * METRICS_RELAY_TIMEOUT_MS, builds each worker's registry JSON from those plain numbers (snapshotToJson) and sums
+ * them with its own (prom-client AggregatorRegistry.aggregate: counters and histograms add up per label set).
+ * Workers never load prom-client (server/ui/counts). A worker's own /v1/verify answers (server/signing/worker-verify)
+ * count as handler="app" with their latency, exactly as the leader's fastify counts the same route. A worker that does not answer in time is left out, and
  * custody_metrics_processes says how many answered. A replaced worker starts from zero: the sums may go down, which
  * Prometheus reads as a counter reset.
  *
@@ -29,51 +32,25 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { HttpCounts, LATENCY_BUCKETS, type CountEntry, type CountsSnapshot } from './counts.ts';
 
-/** METRICS_RELAY_TIMEOUT_MS bounds the wait for the workers' figures. */
-export const METRICS_RELAY_TIMEOUT_MS = 2_000;
+export {
+  HttpCounts,
+  LATENCY_BUCKETS,
+  METRICS_RELAY_TIMEOUT_MS,
+  MetricsRelay,
+  answerMetrics,
+  isMetricsAnswer,
+  type CountsSnapshot,
+  type HttpHandler,
+  type MetricsAnswer,
+  type MetricsRequest,
+} from './counts.ts';
 
-/** HttpHandler names who answered a response (the `handler` label). */
-export type HttpHandler = 'read' | 'app' | 'front';
-const HANDLERS: readonly HttpHandler[] = ['read', 'app', 'front'];
-/** STATUS_SLOTS: statuses 0..599 have a slot per handler and method (GET, HEAD); others go to a map. */
-const STATUS_SLOTS = 600;
-
-/**
- * HttpCounts counts responses in plain numbers, for the hot path: GET and HEAD by status in one typed array, other
- * methods (fastify's POST, PUT, DELETE) in a map. prom-client reads them when /metrics is asked.
- */
-export class HttpCounts {
-  readonly #slots = new Float64Array(HANDLERS.length * 2 * STATUS_SLOTS);
-  readonly #other = new Map<string, number>();
-  /** rateLimited counts the front's 429s by the limit that refused. */
-  readonly rateLimited = { address: 0, global: 0 };
-
-  /** add counts one response. */
-  add(handler: HttpHandler, method: string | undefined, status: number): void {
-    const h = handler === 'read' ? 0 : handler === 'app' ? 1 : 2;
-    const m = method === 'GET' ? 0 : method === 'HEAD' ? 1 : -1;
-    if (m >= 0 && status >= 0 && status < STATUS_SLOTS) this.#slots[(h * 2 + m) * STATUS_SLOTS + status]!++;
-    else {
-      const k = `${handler} ${String(method).slice(0, 16)} ${status}`;
-      this.#other.set(k, (this.#other.get(k) ?? 0) + 1);
-    }
-  }
-
-  /** entries lists every non-zero count. */
-  *entries(): Generator<{ handler: string; method: string; status: string; n: number }> {
-    for (let i = 0; i < this.#slots.length; i++) {
-      const n = this.#slots[i]!;
-      if (n === 0) continue;
-      const status = i % STATUS_SLOTS;
-      const hm = (i - status) / STATUS_SLOTS;
-      yield { handler: HANDLERS[Math.floor(hm / 2)]!, method: hm % 2 === 0 ? 'GET' : 'HEAD', status: String(status), n };
-    }
-    for (const [k, n] of this.#other) {
-      const [handler = '', method = '', status = ''] = k.split(' ');
-      yield { handler, method, status, n };
-    }
-  }
+/** CountsSource is what a process's counters give prom-client: its live HttpCounts, or a worker's snapshot. */
+export interface CountsSource {
+  entries(): Iterable<CountEntry>;
+  readonly rateLimited: { readonly address: number; readonly global: number };
 }
 
 /** ProcessMetrics is one process's registry and the counters its request paths write. */
@@ -86,9 +63,13 @@ export interface ProcessMetrics {
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** createProcessMetrics makes the registry every process has: response and rate-limit counters. */
-export function createProcessMetrics(): ProcessMetrics {
+export function createProcessMetrics(counts: HttpCounts = new HttpCounts()): ProcessMetrics {
+  return { registry: countsRegistry(counts), counts };
+}
+
+/** countsRegistry makes the prom-client registry of a process's response and rate-limit counters. */
+function countsRegistry(counts: CountsSource): Registry {
   const registry = new Registry();
-  const counts = new HttpCounts();
   new Counter({
     name: 'custody_http_requests_total',
     help: 'HTTP responses, by who answered (read: the read path; app: fastify routes; front: the front refusals)',
@@ -110,7 +91,34 @@ export function createProcessMetrics(): ProcessMetrics {
       this.inc({ scope: 'global' }, counts.rateLimited.global);
     },
   });
-  return { registry, counts };
+  return registry;
+}
+
+const LATENCY_NAME = 'custody_http_request_duration_seconds';
+const LATENCY_HELP = 'Latency of HTTP requests answered by fastify routes (handler="app")';
+
+/**
+ * snapshotToJson turns a worker's plain counters into prom-client's JSON of the same registry the worker used to
+ * build itself (so the leader's aggregate, and the /metrics text, are what they were for the same counts), plus the
+ * latency of the requests it answered with fastify's route semantics (its /v1/verify), as prom-client's histogram
+ * JSON (cumulative buckets, `+Inf`, sum, count per method).
+ */
+export async function snapshotToJson(s: CountsSnapshot): Promise<MetricsJson> {
+  const json = await countsRegistry({ entries: () => s.requests, rateLimited: s.rateLimited }).getMetricsAsJSON();
+  if (s.latency.length === 0) return json;
+  const values: MetricValue<string>[] = [];
+  for (const h of s.latency) {
+    let acc = 0;
+    LATENCY_BUCKETS.forEach((le, i) => {
+      acc += h.buckets[i] ?? 0;
+      values.push({ labels: { le, method: h.method }, value: acc, metricName: `${LATENCY_NAME}_bucket` } as MetricValue<string>);
+    });
+    values.push({ labels: { le: '+Inf', method: h.method }, value: h.count, metricName: `${LATENCY_NAME}_bucket` } as MetricValue<string>);
+    values.push({ labels: { method: h.method }, value: h.sum, metricName: `${LATENCY_NAME}_sum` } as MetricValue<string>);
+    values.push({ labels: { method: h.method }, value: h.count, metricName: `${LATENCY_NAME}_count` } as MetricValue<string>);
+  }
+  json.push({ name: LATENCY_NAME, help: LATENCY_HELP, type: 'histogram', values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValue<string>>);
+  return json;
 }
 
 /** LEADER_ONLY_BUCKETS: commit times span a RAM-backed test directory (µs) to a slow disk (seconds). */
@@ -158,18 +166,18 @@ export function createDaemonMetrics(): DaemonMetrics {
 /** MetricsPluginOptions configure {@link metricsPlugin}. */
 export interface MetricsPluginOptions {
   metrics: DaemonMetrics;
-  /** workers returns the workers' registries (a cluster leader); each missing answer is left out. */
-  workers?: (() => Promise<MetricsJson[]>) | undefined;
+  /** workers returns the workers' counters (a cluster leader); each missing answer is left out. */
+  workers?: (() => Promise<CountsSnapshot[]>) | undefined;
 }
 
 /** metricsPlugin registers GET /metrics and the request hooks (mount at the root, before other routes). */
 export function metricsPlugin(app: FastifyInstance, o: MetricsPluginOptions): Promise<void> {
   const { registry, counts } = o.metrics;
   const latency = new Histogram({
-    name: 'custody_http_request_duration_seconds',
-    help: 'Latency of HTTP requests answered by fastify routes (handler="app")',
+    name: LATENCY_NAME,
+    help: LATENCY_HELP,
     labelNames: ['method'],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    buckets: [...LATENCY_BUCKETS],
     registers: [registry],
   });
   const processes = new Gauge({ name: 'custody_metrics_processes', help: 'Processes whose figures this answer sums (the leader and the workers that answered)', registers: [registry] });
@@ -179,78 +187,10 @@ export function metricsPlugin(app: FastifyInstance, o: MetricsPluginOptions): Pr
     done();
   });
   app.get('/metrics', async (_req, reply) => {
-    const workers = o.workers === undefined ? [] : await o.workers();
+    const workers = o.workers === undefined ? [] : await Promise.all((await o.workers()).map(snapshotToJson));
     processes.set(1 + workers.length);
     const text = workers.length === 0 ? await registry.metrics() : await AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...workers]).metrics();
     return reply.header('cache-control', 'no-store').type(registry.contentType).send(text);
   });
   return Promise.resolve();
-}
-
-/** MetricsRequest is the leader's question to a worker; MetricsAnswer the worker's reply. */
-export interface MetricsRequest {
-  type: 'metrics';
-  id: number;
-}
-export interface MetricsAnswer {
-  type: 'metrics';
-  id: number;
-  metrics: MetricsJson;
-}
-
-/** isMetricsAnswer tells a worker's metrics answer from its other messages. */
-export function isMetricsAnswer(m: unknown): m is MetricsAnswer {
-  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'metrics' && typeof (m as { id?: unknown }).id === 'number' && Array.isArray((m as { metrics?: unknown }).metrics);
-}
-
-/**
- * MetricsRelay is the leader's side of the relay: {@link MetricsRelay.collect} asks each worker (through `send`)
- * and resolves with the answers that came within the timeout; the leader's message handler passes answers to
- * {@link MetricsRelay.answer}.
- */
-export class MetricsRelay {
-  #next = 0;
-  readonly #pending = new Map<number, { want: Set<number>; got: MetricsJson[]; done: () => void }>();
-
-  /** collect asks the given workers (by index) and resolves with what answered within `timeoutMs`. */
-  collect(workers: ReadonlyMap<number, (m: MetricsRequest) => boolean>, timeoutMs = METRICS_RELAY_TIMEOUT_MS): Promise<MetricsJson[]> {
-    return new Promise((resolve) => {
-      const id = ++this.#next;
-      const want = new Set<number>();
-      const got: MetricsJson[] = [];
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#pending.delete(id);
-        resolve(got);
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.#pending.set(id, { want, got, done });
-      for (const [index, send] of workers) {
-        try {
-          if (send({ type: 'metrics', id })) want.add(index);
-        } catch {
-          // a worker going away: left out
-        }
-      }
-      if (want.size === 0) done();
-    });
-  }
-
-  /** answer takes worker `index`'s reply (late or unknown replies are dropped). */
-  answer(index: number, m: MetricsAnswer): void {
-    const p = this.#pending.get(m.id);
-    if (p === undefined || !p.want.delete(index)) return;
-    p.got.push(m.metrics);
-    if (p.want.size === 0) p.done();
-  }
-
-  /** gone drops a worker that exited from every pending collection. */
-  gone(index: number): void {
-    for (const p of [...this.#pending.values()]) if (p.want.delete(index) && p.want.size === 0) p.done();
-  }
-}
-
-/** answerMetrics is a worker's side of the relay: it replies to the leader's request with its registry. */
-export async function answerMetrics(registry: Registry, m: MetricsRequest, send: (a: MetricsAnswer) => void): Promise<void> {
-  send({ type: 'metrics', id: m.id, metrics: await registry.getMetricsAsJSON() });
 }
