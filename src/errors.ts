@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   ERR_LIMIT_SIZE: ['limit', 413, 'the input is larger than the documented cap'],
   ERR_LIMIT_DEPTH: ['limit', 413, 'the input nests deeper than the documented cap'],
   ERR_LIMIT_COUNT: ['limit', 413, 'the input has more items than the documented cap'],
+  ERR_LIMIT_KDF_COST: ['limit', 413, 'the file asks for a costlier key derivation (scrypt) than this caller accepts; open it without the cap (the CLI sets none) or rewrite it at the default cost'],
 
   // --- keys ---
   ERR_KEY_INVALID: ['format', 400, 'expected an Ed25519 key as PEM (PKCS#8 private, SPKI public), 64 hex chars or base64'],
@@ -533,7 +534,6 @@ export const ERROR_CODES = {
   ],
   ERR_SECRETS_UNKNOWN_KEK: ['config', 500, 'the keyring holds no key-encryption key with this id; use the keyring the store was written with (--keyring)'],
   ERR_SECRETS_DECRYPT: ['verification', 422, 'AES-GCM refused the secret: its file or its wrapped data key was altered, or it was renamed; restore it from a backup'],
-  ERR_SECRETS_KDF_COST: ['limit', 413, 'the keyring file asks for a costlier scrypt than this caller accepts; open it where no cap is set (custody secrets) or rewrite it at the default cost'],
   ERR_SECRETS_LOCKED: ['io', 409, 'another custody process is changing this store; wait for it to finish (a lock left by a process that died is taken over)'],
   // --- certus: gatekeeper, chain of custody, upload store (issue 11) ---
   ERR_CERTUS_ARTIFACT_DUPLICATE: ['format', 400, 'each artifact (or file) name appears once in a scan'],

@@ -53,7 +53,7 @@ export const keyringFile: FuzzTarget = {
       structured: jsonFieldMutations([JSON.parse(new TextDecoder().decode(keyring)) as never]),
       run(input: Uint8Array) {
         // The store was made at the cheapest cost; a keyring asking for more is refused before scrypt runs
-        // (ERR_SECRETS_KDF_COST). Without the cap a mutated log2n of 18–20 costs 256 MiB–1 GiB and seconds of
+        // (ERR_LIMIT_KDF_COST). Without the cap a mutated log2n of 18–20 costs 256 MiB–1 GiB and seconds of
         // scrypt per input: the format's designed worst case, which the first campaign reported as a hang.
         const k = PassphraseKeyring.fromBytes(join(dir, 'never-written'), input, pass, { maxLog2N: SEALED_KEY_MIN_LOG2N });
         k.close();

@@ -43,7 +43,7 @@ export {
 } from './sealed-key.ts';
 export { DATA_KEY_BYTES, generateDataKey, openWithKey, randomNonce, sealWithKey, zeroize } from './envelope.ts';
 export type { SealedBox } from './envelope.ts';
-export type { SealOptions } from './sealed-key.ts';
+export type { OpenSealedKeyOptions, SealOptions } from './sealed-key.ts';
 export type { Signer } from './signer.ts';
 export { ED25519_WEBCRYPTO, publicKeyFromSpki, toWebCryptoPrivateKey, toWebCryptoPublicKey, webcrypto } from './webcrypto.ts';
 export type { WebCrypto, WebCryptoKey } from './webcrypto.ts';

@@ -79,10 +79,20 @@ export function isSealedKeyPem(pem: string): boolean {
 }
 
 /**
+ * OpenSealedKeyOptions: maxLog2N caps the scrypt cost a sealed key may ask for, checked before any derivation
+ * (ERR_LIMIT_KDF_COST). The file names its own cost, up to SEALED_KEY_MAX_LOG2N (2^20: 1 GiB and seconds of CPU);
+ * the default accepts the whole range, since a sealed key is its owner's own file. A caller reading keys it trusts
+ * less (the fuzz target: every input is hostile) sets the cap, as age caps an scrypt identity's work factor.
+ */
+export interface OpenSealedKeyOptions {
+  maxLog2N?: number | undefined;
+}
+
+/**
  * openSealedKey decrypts a sealed PEM and returns the PKCS#8 DER.
  * Throws ERR_CONFIG_PASSPHRASE_WRONG when the tag does not verify (wrong passphrase or altered file).
  */
-export function openSealedKey(pem: string, passphrase: Uint8Array): Buffer {
+export function openSealedKey(pem: string, passphrase: Uint8Array, options: OpenSealedKeyOptions = {}): Buffer {
   const m = new RegExp(`-----BEGIN ${SEALED_KEY_PEM_LABEL}-----\\n([A-Za-z0-9+/=\\n]+)-----END ${SEALED_KEY_PEM_LABEL}-----`).exec(
     pem,
   );
@@ -100,6 +110,9 @@ export function openSealedKey(pem: string, passphrase: Uint8Array): Buffer {
   // costliest key we write (log2N 20, r 16, p 4: 2 GiB for about a minute; found while fuzzing, issue 16).
   if (log2N < SEALED_KEY_MIN_LOG2N || log2N > SEALED_KEY_MAX_LOG2N || r !== SEALED_KEY_SCRYPT_R || p !== SEALED_KEY_SCRYPT_P) {
     throw new FormatError('ERR_KEY_INVALID', `sealed key has out-of-range scrypt parameters (log2N ${log2N}, r ${r}, p ${p})`);
+  }
+  if (options.maxLog2N !== undefined && log2N > options.maxLog2N) {
+    throw new LimitError('ERR_LIMIT_KDF_COST', `sealed key asks for scrypt at cost 2^${log2N}, over the 2^${options.maxLog2N} this caller accepts`);
   }
   const header = body.subarray(0, HEADER_BYTES);
   const salt = body.subarray(7, 23);

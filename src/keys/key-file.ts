@@ -24,6 +24,7 @@ import {
   privateKeyFromPem,
   sealPrivateKey,
   sha256,
+  type OpenSealedKeyOptions,
   type SealOptions,
 } from '../crypto/index.ts';
 import { decodeBase64, decodeHex } from '../encoding/bytes.ts';
@@ -68,13 +69,16 @@ export async function loadSeedFile(path: string): Promise<PrivateKey> {
   return seedToPrivateKey(text);
 }
 
-/** parsePrivateKeyPem opens any supported private key PEM; an encrypted one needs a passphrase. */
-export function parsePrivateKeyPem(pem: string, passphrase: Uint8Array | undefined): PrivateKey {
+/**
+ * parsePrivateKeyPem opens any supported private key PEM; an encrypted one needs a passphrase. options.maxLog2N caps
+ * the scrypt cost of a sealed key (crypto/sealed-key OpenSealedKeyOptions; default: the format's whole range).
+ */
+export function parsePrivateKeyPem(pem: string, passphrase: Uint8Array | undefined, options: OpenSealedKeyOptions = {}): PrivateKey {
   if (isSealedKeyPem(pem)) {
     if (!passphrase) {
       throw new ConfigError('ERR_CONFIG_PASSPHRASE_REQUIRED', 'the private key is encrypted and no passphrase was given');
     }
-    return privateKeyFromDer(openSealedKey(pem, passphrase));
+    return privateKeyFromDer(openSealedKey(pem, passphrase, options));
   }
   if (pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----')) {
     if (!passphrase) {

@@ -124,7 +124,7 @@ export interface KeyringOptions {
 
 /**
  * KeyringOpenOptions: pkcs11 as in KeyringOptions; maxLog2N caps the scrypt cost a keyring file may ask for, checked
- * before any derivation (ERR_SECRETS_KDF_COST). The file names its own cost, up to SEALED_KEY_MAX_LOG2N (2^20: 1 GiB
+ * before any derivation (ERR_LIMIT_KDF_COST). The file names its own cost, up to SEALED_KEY_MAX_LOG2N (2^20: 1 GiB
  * and seconds of CPU), and the default accepts all of it: a keyring is the operator's own file. A caller opening
  * files it trusts less (the fuzz target: every input is hostile) sets the cap, as age's scrypt identities cap their
  * work factor.
@@ -269,7 +269,7 @@ export class PassphraseKeyring implements Keyring {
   static fromBytes(path: string, raw: Uint8Array, passphrase: Uint8Array, o: KeyringOpenOptions = {}): PassphraseKeyring {
     const h = parseKeyringHeader(raw);
     if (o.maxLog2N !== undefined && h.log2n > o.maxLog2N) {
-      throw new LimitError('ERR_SECRETS_KDF_COST', `the keyring ${path} asks for scrypt at cost 2^${h.log2n}, over the 2^${o.maxLog2N} this caller accepts`);
+      throw new LimitError('ERR_LIMIT_KDF_COST', `the keyring ${path} asks for scrypt at cost 2^${h.log2n}, over the 2^${o.maxLog2N} this caller accepts`);
     }
     const sealKey = deriveScryptKey(passphrase, h.salt, h.log2n);
     const plain = openWithKey(sealKey, { nonce: h.nonce, ciphertext: h.ciphertext }, headerAad(h.log2n, h.saltText));

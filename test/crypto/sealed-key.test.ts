@@ -28,3 +28,16 @@ test('sealed keys round trip and refuse a wrong passphrase or an altered file', 
   }
   assertCode(() => openSealedKey('-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n', pass), 'ERR_KEY_INVALID');
 });
+
+test('a caller capping the scrypt cost (maxLog2N) gets ERR_LIMIT_KDF_COST before any derivation; the cap at the key\'s own cost opens it', () => {
+  const k = PrivateKey.generate();
+  const pem = sealPrivateKey(k.toPkcs8Der(), pass, { log2N: 10 });
+  const body = Buffer.from(pem.split('\n').slice(1, -2).join(''), 'base64');
+  // The fuzzer's kind of input: the cost raised to 2^20 (1 GiB of scrypt). Refused by the cap, not by AES-GCM after a
+  // derivation (which would say ERR_CONFIG_PASSPHRASE_WRONG: the header is authenticated).
+  body[4] = 20;
+  const costly = `-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----\n${body.toString('base64')}\n-----END CUSTODY ENCRYPTED PRIVATE KEY-----\n`;
+  assertCode(() => openSealedKey(costly, pass, { maxLog2N: 10 }), 'ERR_LIMIT_KDF_COST');
+  assertCode(() => openSealedKey(pem, pass, { maxLog2N: 9 }), 'ERR_LIMIT_KDF_COST');
+  assert.ok(privateKeyFromDer(openSealedKey(pem, pass, { maxLog2N: 10 })).publicKey.equals(k.publicKey));
+});

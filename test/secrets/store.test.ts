@@ -182,7 +182,7 @@ test('keyring: wrong passphrase, edited bytes, edited cost parameters are refuse
   await assertRejectsCode(openSecretStore({ dir: join(dir, 'nowhere'), passphrase: PASS }), 'ERR_IO_NOT_FOUND');
 });
 
-test('keyring: a caller capping the scrypt cost (maxLog2N) gets ERR_SECRETS_KDF_COST before any derivation; the cap at the file\'s own cost opens it', async (t) => {
+test('keyring: a caller capping the scrypt cost (maxLog2N) gets ERR_LIMIT_KDF_COST before any derivation; the cap at the file\'s own cost opens it', async (t) => {
   const { dir, store } = await fresh(t);
   await store.put('a', enc.encode('A'));
   const kpath = join(dir, 'keyring');
@@ -191,8 +191,8 @@ test('keyring: a caller capping the scrypt cost (maxLog2N) gets ERR_SECRETS_KDF_
   // The fuzzer's input: the cost raised to 2^20 (1 GiB of scrypt). Refused by the cap, not by AES-GCM after a
   // derivation (which would say ERR_SECRETS_KEYRING_AUTH: the header's cost is authenticated).
   const costly = Buffer.from(JSON.stringify({ ...(JSON.parse(good.toString('utf8')) as object), log2n: 20 }) + '\n');
-  assertCode(() => PassphraseKeyring.fromBytes(kpath, costly, pass, { maxLog2N: 10 }), 'ERR_SECRETS_KDF_COST');
-  assertCode(() => PassphraseKeyring.fromBytes(kpath, good, pass, { maxLog2N: 9 }), 'ERR_SECRETS_KDF_COST');
+  assertCode(() => PassphraseKeyring.fromBytes(kpath, costly, pass, { maxLog2N: 10 }), 'ERR_LIMIT_KDF_COST');
+  assertCode(() => PassphraseKeyring.fromBytes(kpath, good, pass, { maxLog2N: 9 }), 'ERR_LIMIT_KDF_COST');
   const ring = PassphraseKeyring.fromBytes(kpath, good, pass, { maxLog2N: 10 });
   assert.equal(ring.entries().length, 1);
   ring.close();
