@@ -8,7 +8,8 @@
  */
 import { PolicyError } from '../errors.ts';
 import { authenticate, type Principal } from './auth.ts';
-import { isJwtShaped, type OidcVerifier } from './oidc.ts';
+import { isJwtShaped } from './oidc-shape.ts';
+import type { OidcVerifier } from './oidc.ts';
 import type { AuthStore } from './store.ts';
 
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;

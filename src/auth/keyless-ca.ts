@@ -37,6 +37,9 @@ import { ConfigError, FormatError, PolicyError, UsageError, VerificationError, i
 import { pathExists, readFileBounded, writeFileAtomic } from '../io/files.ts';
 import { loadPrivateKey, writeKeyPair } from '../keys/key-file.ts';
 import { x509Lib } from './x509-runtime.ts';
+import { KEYLESS_CA_CERT_FILE, KEYLESS_CA_KEY_FILE } from './oidc-shape.ts';
+
+export { KEYLESS_CA_CERT_FILE, KEYLESS_CA_KEY_FILE };
 
 /** KEYLESS_CERT_TTL_MS: a keyless certificate is valid 10 minutes from issuance (issue 11; Fulcio's lifetime). */
 export const KEYLESS_CERT_TTL_MS = 10 * 60_000;
@@ -49,8 +52,6 @@ export const FULCIO_ISSUER_V2_OID = '1.3.6.1.4.1.57264.1.8';
 /** FULCIO_ISSUER_V1_OID: the OIDC issuer as raw UTF-8 bytes (Fulcio "Issuer", deprecated, still written). */
 export const FULCIO_ISSUER_V1_OID = '1.3.6.1.4.1.57264.1.1';
 export const KEYLESS_CA_SUBJECT = 'CN=custody keyless CA, O=custody';
-export const KEYLESS_CA_KEY_FILE = join('keys', 'keyless-ca.pem');
-export const KEYLESS_CA_CERT_FILE = join('trust', 'keyless-ca.pem');
 const CODE_SIGNING_EKU = '1.3.6.1.5.5.7.3.3';
 
 /** KeylessIdentityKind: how the identity is written in the subjectAltName. */

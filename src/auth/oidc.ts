@@ -31,10 +31,11 @@ import { decodeBase64Either } from '../encoding/bytes.ts';
 import { isJsonObject, parseJsonObject, type JsonObject } from '../encoding/json.ts';
 import { ConfigError, FormatError, IoError, PolicyError, isTrustError } from '../errors.ts';
 import { httpGet, readCapped } from '../io/http-client.ts';
+import { OIDC_IDENTITY_CLAIMS, OIDC_TOKEN_MAX_BYTES, isJwtShaped, type OidcIdentityClaim } from './oidc-shape.ts';
 import type { Scope } from './store.ts';
 
-/** OIDC_TOKEN_MAX_BYTES caps a bearer JWT (real ID tokens are 1–2 KiB). */
-export const OIDC_TOKEN_MAX_BYTES = 16 * 1024;
+export { OIDC_IDENTITY_CLAIMS, OIDC_TOKEN_MAX_BYTES, isJwtShaped, type OidcIdentityClaim };
+
 /** OIDC_DOCUMENT_MAX_BYTES caps a discovery document or a JWKS. */
 export const OIDC_DOCUMENT_MAX_BYTES = 256 * 1024;
 /** JWKS_MAX_KEYS caps the keys of one JWKS. */
@@ -43,11 +44,7 @@ export const JWKS_MAX_KEYS = 100;
 export const OIDC_MAX_CLOCK_TOLERANCE_S = 60;
 /** OIDC_ALGORITHMS is the JWS algorithm allow-list: asymmetric signatures only (RFC 7518 §3.3–3.5, RFC 8037). */
 export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-/** OIDC_IDENTITY_CLAIMS: which claim names the caller. */
-export const OIDC_IDENTITY_CLAIMS = ['email', 'sub'] as const;
-export type OidcIdentityClaim = (typeof OIDC_IDENTITY_CLAIMS)[number];
 
-const JWS_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const IDENTITY_MAX_CHARS = 255;
 // Printable ASCII without blanks or control characters: an identity goes into certificates, logs and audit records.
 const IDENTITY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -90,11 +87,6 @@ export interface OidcIdentity {
   expiresAt: number;
   /** callerId is a stable, non-secret id of (issuer, subject): `oidc-` + 16 hex of SHA-256 (rate limits, audit). */
   callerId: string;
-}
-
-/** isJwtShaped tells whether a bearer value looks like a compact JWS (and so is meant for the OIDC path). */
-export function isJwtShaped(text: string): boolean {
-  return text.length <= OIDC_TOKEN_MAX_BYTES && JWS_RE.test(text);
 }
 
 /** isLoopbackHost tells whether a URL host is a loopback address (plain HTTP is allowed there only). */

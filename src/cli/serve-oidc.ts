@@ -7,7 +7,8 @@
  */
 import { join } from 'node:path';
 import { authenticate, createToken, parseScopeList } from '../auth/auth.ts';
-import { OIDC_IDENTITY_CLAIMS, type OidcIdentityClaim, type OidcIssuerConfig, type OidcVerifierOptions } from '../auth/oidc.ts';
+import { OIDC_IDENTITY_CLAIMS, type OidcIdentityClaim } from '../auth/oidc-shape.ts';
+import type { OidcIssuerConfig, OidcVerifierOptions } from '../auth/oidc.ts';
 import type { AuthStore } from '../auth/store.ts';
 import { UsageError, isTrustError } from '../errors.ts';
 import { readFileIfExists, writeFileAtomic } from '../io/files.ts';

@@ -36,8 +36,9 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { openAuthStore } from '../auth/open.ts';
 import { newTokenKeyText, parseTokenKeyText, withTokenKey } from '../auth/token-key.ts';
 import type { AuthStore } from '../auth/store.ts';
-import { KEYLESS_CA_CERT_FILE, KeylessCa } from '../auth/keyless-ca.ts';
-import { OidcVerifier, type OidcVerifierOptions } from '../auth/oidc.ts';
+import type { KeylessCa } from '../auth/keyless-ca.ts';
+import type { OidcVerifier, OidcVerifierOptions } from '../auth/oidc.ts';
+import { KEYLESS_CA_CERT_FILE } from '../auth/oidc-shape.ts';
 import type { JsonObject } from '../encoding/json.ts';
 import type { Signer } from '../crypto/index.ts';
 import { signerHealth } from '../hsm/health.ts';
@@ -767,8 +768,11 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       }
       auth = store;
       // The keyless CA is made with the first OIDC issuer, and kept loaded afterwards so old certificates verify.
-      if (o.oidc !== undefined) keyless.oidc = new OidcVerifier(o.oidc);
-      if (o.oidc !== undefined || (await pathExists(join(dataDir, KEYLESS_CA_CERT_FILE)))) keyless.ca = (await KeylessCa.loadOrCreate(dataDir, now())).ca;
+      // jose and the ASN.1 libraries load only then (issue 9: the daemon's memory and start-up).
+      if (o.oidc !== undefined) keyless.oidc = new (await import('../auth/oidc.ts')).OidcVerifier(o.oidc);
+      if (o.oidc !== undefined || (await pathExists(join(dataDir, KEYLESS_CA_CERT_FILE)))) {
+        keyless.ca = (await (await import('../auth/keyless-ca.ts')).KeylessCa.loadOrCreate(dataDir, now())).ca;
+      }
     }
     const limits = auth === undefined ? undefined : signingLimits(o.signingRateLimitPerIp, o.signingRateLimitPerToken);
     const certus = auth === undefined ? undefined : await openCertus({ ...o.certus, dataDir, postgres: o.postgres });

@@ -113,7 +113,7 @@ test('in a cluster, /metrics sums the workers: their read path, their 429s, and 
   assert.equal(value(text, 'custody_log_appends_since_start'), 1);
 });
 
-test('cluster workers never load prom-client: they count in plain numbers, the leader renders them', { timeout: 120_000 }, async (t) => {
+test('cluster workers never load prom-client (they count in plain numbers, the leader renders them), the keyless ASN.1 libraries or pg', { timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const probe = join(dir, 'probe');
   mkdirSync(probe);
@@ -149,6 +149,10 @@ test('cluster workers never load prom-client: they count in plain numbers, the l
     assert.ok(loaded.some((p) => p.includes('/node_modules/ajv/')), `ajv not seen in ${f}`);
     assert.ok(loaded.some((p) => p.includes('/node_modules/pino/')), `pino not seen in ${f}`);
     assert.deepEqual(loaded.filter((p) => p.includes('/node_modules/prom-client/')), [], `worker ${f} loaded prom-client`);
+    // Nor the keyless code's ASN.1 libraries (server/signing/keyless loads on the first certificate, which a worker
+    // leaves to the leader) or pg (SQLite here). jose, ESM only, is not in this cache: auth/oidc-shape keeps the
+    // worker's one use of it (isJwtShaped) apart from auth/oidc.
+    assert.deepEqual(loaded.filter((p) => /\/node_modules\/(@peculiar\/[^/]+|pg)\//.test(p)), [], `worker ${f} loaded keyless or pg code`);
   }
 });
 

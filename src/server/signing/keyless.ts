@@ -36,24 +36,9 @@ import { PrivateKey, sha256, type Signer } from '../../crypto/index.ts';
 import { encodeBase64, encodeHex } from '../../encoding/bytes.ts';
 import { IoError, PolicyError, VerificationError } from '../../errors.ts';
 import { entryIdOf } from './entry.ts';
+import type { KeylessVerifyFields } from './verify-request.ts';
 
 export const KEYLESS_ENTRY_HEADER = 'custody.dsse-keyless/v1';
-
-/** KEYLESS_VERIFY_PROPERTIES are the JSON-schema properties /v1/verify takes for certificate constraints. */
-export const KEYLESS_VERIFY_PROPERTIES = {
-  certificate_identity: { type: 'string', minLength: 1, maxLength: 1024 },
-  certificate_identity_regexp: { type: 'string', minLength: 1, maxLength: 256 },
-  certificate_oidc_issuer: { type: 'string', minLength: 1, maxLength: 1024 },
-  certificate_oidc_issuer_regexp: { type: 'string', minLength: 1, maxLength: 256 },
-} as const;
-
-/** KeylessVerifyFields are the request fields of {@link KEYLESS_VERIFY_PROPERTIES}. */
-export interface KeylessVerifyFields {
-  certificate_identity?: string;
-  certificate_identity_regexp?: string;
-  certificate_oidc_issuer?: string;
-  certificate_oidc_issuer_regexp?: string;
-}
 
 /** keylessEntry returns the exact log entry bytes of a keyless signature (module comment). */
 export function keylessEntry(env: Pick<DsseEnvelope, 'payloadType' | 'payload'>, sig: DsseSignature, certDer: Uint8Array): Uint8Array {

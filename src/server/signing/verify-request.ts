@@ -7,8 +7,8 @@
  * A verification verifies: DSSE envelope signatures under the trust root's manifest-signer keys (or the caller's
  * `public_key`), the in-toto statement naming the artifact, the signer recorded in the statement when `identity` is
  * given, and the log record of the envelope's signature (looked up in the auth store by the recomputed entry id).
- * A keyless certificate (server/signing/keyless) and `require_inclusion` (an RFC 6962 proof from the log) need the
- * daemon's CA and log: {@link needsLog} tells a worker to leave those to the leader.
+ * A keyless certificate (server/signing/keyless, loaded on the first one) and `require_inclusion` (an RFC 6962
+ * proof from the log) need the daemon's CA and log: {@link needsLog} tells a worker to leave those to the leader.
  *
  * Trust boundary: the body is attacker-controlled (schema-checked before this is called); the keys, the store's
  * records and the log are trusted.
@@ -23,7 +23,22 @@ import type { JsonObject, JsonValue } from '../../encoding/json.ts';
 import { FormatError, PolicyError, VerificationError, type TrustError } from '../../errors.ts';
 import { parsePublicKey } from '../../keys/key-file.ts';
 import { entryIdOf, signatureEntry } from './entry.ts';
-import { KEYLESS_VERIFY_PROPERTIES, verifyKeyless, type KeylessVerifyFields } from './keyless.ts';
+
+/** KEYLESS_VERIFY_PROPERTIES are the JSON-schema properties /v1/verify takes for certificate constraints. */
+export const KEYLESS_VERIFY_PROPERTIES = {
+  certificate_identity: { type: 'string', minLength: 1, maxLength: 1024 },
+  certificate_identity_regexp: { type: 'string', minLength: 1, maxLength: 256 },
+  certificate_oidc_issuer: { type: 'string', minLength: 1, maxLength: 1024 },
+  certificate_oidc_issuer_regexp: { type: 'string', minLength: 1, maxLength: 256 },
+} as const;
+
+/** KeylessVerifyFields are the request fields of {@link KEYLESS_VERIFY_PROPERTIES}. */
+export interface KeylessVerifyFields {
+  certificate_identity?: string;
+  certificate_identity_regexp?: string;
+  certificate_oidc_issuer?: string;
+  certificate_oidc_issuer_regexp?: string;
+}
 
 /** VERIFY_BODY_MAX_BYTES caps a verify request (an envelope with its statement). */
 export const VERIFY_BODY_MAX_BYTES = 1024 * 1024;
@@ -100,6 +115,9 @@ export async function verifyRequest(c: VerifyContext, b: VerifyBody, verifiedAt:
   };
   if (b.certificate !== undefined && b.certificate !== null) {
     // Keyless (server/signing/keyless): certificate chain, logged time, identity and issuer constraints.
+    // The keyless code (and its X.509 and ASN.1 libraries) loads here, on the first certificate: a cluster worker,
+    // which leaves such requests to the leader (needsLog), never loads it.
+    const { verifyKeyless } = await import('./keyless.ts');
     const k = await verifyKeyless({ store: c.store, trust: c.keyless?.verifier, env, certificatePem: b.certificate, artifactHex: b.artifact.slice('sha256:'.length), fields: b, now: verifiedAt });
     return {
       valid: true,

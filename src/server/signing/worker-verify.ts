@@ -35,7 +35,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keysFromRoot } from '../../attest/verify.ts';
 import { authenticateBearer } from '../../auth/bearer.ts';
 import { requireScope, type Principal } from '../../auth/auth.ts';
-import { isJwtShaped } from '../../auth/oidc.ts';
+import { isJwtShaped } from '../../auth/oidc-shape.ts';
 import type { AuthStore } from '../../auth/store.ts';
 import type { JsonObject } from '../../encoding/json.ts';
 import { IoError, LimitError, isTrustError, type TrustError } from '../../errors.ts';
