@@ -32,6 +32,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { DirectoryString } from '@peculiar/asn1-x509';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { ED25519_WEBCRYPTO, PrivateKey, PublicKey, publicKeyFromSpki, randomBytes, toWebCryptoPrivateKey, toWebCryptoPublicKey, type WebCryptoKey } from '../crypto/index.ts';
 import { ConfigError, FormatError, PolicyError, UsageError, VerificationError, isTrustError } from '../errors.ts';
 import { pathExists, readFileBounded, writeFileAtomic } from '../io/files.ts';
@@ -347,11 +348,19 @@ export interface IdentityConstraints {
 /** REGEXP_MAX_CHARS caps a caller's regular expression. */
 export const REGEXP_MAX_CHARS = 256;
 
+/** linearEngine: V8's linear-time regular expression engine has been switched on in this process. */
+let linearEngine = false;
+
 /**
- * compileSafeRegexp compiles a caller's pattern for {@link checkIdentity}. JavaScript regular expressions backtrack,
- * so a caller could ask for exponential work; cosign's are RE2 (linear). We accept the part of the syntax both share
- * and refuse what makes backtracking blow up: backreferences, lookaround, and a quantified group that itself holds a
- * quantifier or an alternation (`(a+)+`, `(a|aa)*`). Patterns are at most 256 characters. ERR_KEYLESS_REGEXP.
+ * compileSafeRegexp compiles a caller's pattern for {@link checkIdentity} to run in time linear in the subject, as
+ * cosign's do (Go's regexp, RE2). A backtracking engine is not enough even without nested quantifiers: a run of
+ * overlapping repetitions such as `[a-z]+.[a-z]+.[a-z]+…` costs n^k steps (the fuzz campaign found one of eight that
+ * took over a second on an 81-character identity; issue 16). So the pattern is compiled by V8's own linear-time
+ * engine (the `l` flag, behind `--enable-experimental-regexp-engine`, switched on here with v8.setFlagsFromString
+ * before the first such pattern), which runs what it accepts as an automaton, without backtracking, and refuses
+ * the rest: backreferences and lookaround (refused first, by name, as RE2 has neither) and large counted
+ * repetitions such as `x{1000}`. Patterns are at most 256 characters and match UTF-16 code units (no `u` flag: the
+ * linear engine does not take it; identities and issuer URLs are ASCII in practice). ERR_KEYLESS_REGEXP.
  */
 export function compileSafeRegexp(pattern: string, what: string): RegExp {
   const refuse = (why: string): never => {
@@ -360,35 +369,17 @@ export function compileSafeRegexp(pattern: string, what: string): RegExp {
   if (pattern.length > REGEXP_MAX_CHARS) refuse(`at most ${REGEXP_MAX_CHARS} characters`);
   if (/\\[1-9kK]/.test(pattern)) refuse('backreferences are not accepted');
   if (/\(\?(?:[=!]|<[=!])/.test(pattern)) refuse('lookaround is not accepted');
-  // One pass over the pattern: for each open group, whether it holds a quantifier or "|"; a quantifier right after
-  // the group's ")" then makes it a nested repetition.
-  const stack: boolean[] = [];
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (ch === ']') inClass = false;
-      continue;
-    }
-    if (ch === '[') inClass = true;
-    else if (ch === '(') stack.push(false);
-    else if (ch === ')') {
-      const risky = stack.pop() ?? refuse('unbalanced parentheses');
-      const next = pattern[i + 1];
-      if (risky && (next === '*' || next === '+' || next === '{')) refuse('a repeated group may not hold a quantifier or an alternation');
-      if (stack.length > 0 && (risky || next === '*' || next === '+' || next === '{')) stack[stack.length - 1] = true;
-    } else if ((ch === '*' || ch === '+' || ch === '{' || ch === '|' || ch === '?') && stack.length > 0) {
-      stack[stack.length - 1] = true;
-    }
+  if (!linearEngine) {
+    setFlagsFromString('--enable-experimental-regexp-engine');
+    linearEngine = true;
   }
   try {
-    return new RegExp(pattern, 'u');
+    // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time engine flag, switched on just above
+    return new RegExp(pattern, 'l');
   } catch (e) {
-    return refuse(`not a regular expression (${(e as Error).message.slice(0, 100)})`);
+    const message = (e as Error).message;
+    if (message.includes('linear time')) return refuse('not a pattern that runs in linear time (a counted repetition this large is not accepted)');
+    return refuse(`not a regular expression (${message.slice(0, 100)})`);
   }
 }
 
