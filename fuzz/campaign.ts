@@ -207,11 +207,14 @@ export function writeCampaign(path: string, c: CampaignFile): void {
  * appendRun adds a run to the file at `path` (read again just before, so targets finishing one after the other
  * during one campaign all land) and returns the campaign.
  */
-export function appendRun(path: string, run: RunRecord): CampaignFile {
+export function appendRun(path: string, run: RunRecord, then?: (c: CampaignFile) => void): CampaignFile {
   return withCampaignLock(path, () => {
     const c = readCampaign(path);
     c.runs.push(run);
     writeCampaign(path, c);
+    // Under the lock too (RESULTS.md regenerated from this campaign): else a process finishing first could write
+    // its older view after the other's newer one.
+    then?.(c);
     return c;
   });
 }
@@ -227,7 +230,9 @@ const LOCK_STALE_MS = 30_000;
 export function withCampaignLock<T>(path: string, fn: () => T): T {
   const lock = `${path}.lock`;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; ; i++) {
+  // Waiting gives up only after a stale lock would have been taken over (twice LOCK_STALE_MS).
+  const giveUpAt = Date.now() + 2 * LOCK_STALE_MS;
+  for (;;) {
     try {
       mkdirSync(lock);
       break;
@@ -238,7 +243,7 @@ export function withCampaignLock<T>(path: string, fn: () => T): T {
       } catch {
         // Removed by its holder meanwhile: try again.
       }
-      if (i > 2_000) throw new Error(`${lock}: held for over 20 s; remove it if no \`npm run fuzz\` is running`, { cause: e });
+      if (Date.now() > giveUpAt) throw new Error(`${lock}: held for over ${(2 * LOCK_STALE_MS) / 1000} s; remove it if no \`npm run fuzz\` is running`, { cause: e });
       Atomics.wait(pause, 0, 0, 10);
     }
   }

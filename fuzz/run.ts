@@ -128,8 +128,7 @@ const reports = await runCampaign({
     if (!record || r.runs === 0) return;
     const h = hashes.get(r.target)!;
     const commit = commits.get(r.target) ?? '';
-    campaign = appendRun(values.campaign, runRecord(r, { date: started, seed: r.seed, codeHash: h.hash, commit, machine, stopped: r.stopped }, REPO_ROOT));
-    regenerate(campaign);
+    campaign = appendRun(values.campaign, runRecord(r, { date: started, seed: r.seed, codeHash: h.hash, commit, machine, stopped: r.stopped }, REPO_ROOT), regenerate);
   },
 });
 const wallS = (performance.now() - t0) / 1000;

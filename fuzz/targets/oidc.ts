@@ -13,7 +13,7 @@ import { KeylessCa, compileSafeRegexp, parseCertificatePem } from '../../src/aut
 import { OidcVerifier, decodeJwtParts } from '../../src/auth/oidc.ts';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { jsonFieldMutations, lineMutations } from '../structured.ts';
-import { dec, enc, type FuzzTarget } from '../target.ts';
+import { dec, enc, expectSame, type FuzzTarget } from '../target.ts';
 
 const NOW = new Date('2026-12-01T12:00:00Z');
 const NOW_S = Math.floor(NOW.getTime() / 1000);
@@ -93,15 +93,26 @@ export const keylessCert: FuzzTarget = {
 
 export const keylessRegexp: FuzzTarget = {
   name: 'keyless-regexp',
-  parses: 'identity and issuer regexps of /v1/verify (compileSafeRegexp; each accepted pattern run on a hostile string)',
+  parses: 'identity and issuer regexps of /v1/verify (compileSafeRegexp: each accepted pattern run on a hostile string, and against the backtracking engine on short ones)',
   make() {
-    const texts = ['^alice@example\\.com$', '^https://github\\.com/(org|other)/[^/]+/\\.github/workflows/.*$', '^(ab)+$', '[a-z]{2,5}(\\.[a-z]+)?@', '(a|b)c*'];
+    const texts = ['^alice@example\\.com$', '^https://github\\.com/(org|other)/[^/]+/\\.github/workflows/.*$', '^(ab)+$', '[a-z]{2,5}(\\.[a-z]+)?@', '(a|b)c*', '^[^@]{1,8}@x\\.[a-f0-9]{3}$'];
     const hostile = 'a'.repeat(40) + '@' + 'b'.repeat(40) + '!';
+    // Short subjects, on which even the backtracking engine's worst case is quick: the differential oracle.
+    const short = ['', 'a', 'ab', 'abab', 'aa@x.abc', 'alice@x.0f9', 'b@c.d', '{2}', 'a{2}', ']]', 'x.y', 'AB'];
     return Promise.resolve({
       seeds: texts.map((t) => enc.encode(t)),
       structured: lineMutations(texts),
       run(input: Uint8Array) {
-        const re = compileSafeRegexp(dec.decode(input), 'fuzz');
+        const pattern = dec.decode(input);
+        const re = compileSafeRegexp(pattern, 'fuzz');
+        let reference: RegExp | undefined;
+        try {
+          reference = new RegExp(pattern);
+        } catch {
+          // A pattern only the written-out form compiles would be a finding of its own: none is known.
+          expectSame(false, `compileSafeRegexp accepted ${JSON.stringify(pattern)}, which the engine refuses as written`);
+        }
+        for (const s of short) expectSame(re.test(s) === reference!.test(s), `${JSON.stringify(pattern)} on ${JSON.stringify(s)}: linear ${re.test(s)}, backtracking ${!re.test(s)}`);
         return re.test(hostile);
       },
     });

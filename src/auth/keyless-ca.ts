@@ -348,8 +348,11 @@ export interface IdentityConstraints {
 /** REGEXP_MAX_CHARS caps a caller's regular expression. */
 export const REGEXP_MAX_CHARS = 256;
 
-/** linearEngine: V8's linear-time regular expression engine has been switched on in this process. */
-let linearEngine = false;
+/** linearEngine: V8's linear-time regular expression engine is switched on in this process (undefined: not tried). */
+let linearEngine: boolean | undefined;
+
+/** REGEXP_EXPANDED_MAX_CHARS caps a pattern after its counted repetitions are written out (and so its automaton). */
+export const REGEXP_EXPANDED_MAX_CHARS = 2048;
 
 /**
  * compileSafeRegexp compiles a caller's pattern for {@link checkIdentity} to run in time linear in the subject, as
@@ -357,10 +360,14 @@ let linearEngine = false;
  * overlapping repetitions such as `[a-z]+.[a-z]+.[a-z]+…` costs n^k steps (the fuzz campaign found one of eight that
  * took over a second on an 81-character identity; issue 16). So the pattern is compiled by V8's own linear-time
  * engine (the `l` flag, behind `--enable-experimental-regexp-engine`, switched on here with v8.setFlagsFromString
- * before the first such pattern), which runs what it accepts as an automaton, without backtracking, and refuses
- * the rest: backreferences and lookaround (refused first, by name, as RE2 has neither) and large counted
- * repetitions such as `x{1000}`. Patterns are at most 256 characters and match UTF-16 code units (no `u` flag: the
- * linear engine does not take it; identities and issuer URLs are ASCII in practice). ERR_KEYLESS_REGEXP.
+ * before the first pattern), which runs what it accepts as an automaton, without backtracking.
+ *
+ * That engine refuses counted repetitions over 16 (`[0-9a-f]{40}`, common in workflow identities), so those are
+ * written out first ({@link expandCountedRepetitions}); it has no `u` flag, so patterns match UTF-16 code units and
+ * the escapes that need it (`\p{…}`, `\u{…}`) are refused by name, as are backreferences and lookaround (RE2 has
+ * none of them). Patterns are at most 256 characters, and at most REGEXP_EXPANDED_MAX_CHARS written out, which
+ * bounds the automaton and so the work per subject character. ERR_KEYLESS_REGEXP for the caller's mistakes; a
+ * runtime without the engine is ERR_CONFIG_INVALID (the daemon's, not the caller's).
  */
 export function compileSafeRegexp(pattern: string, what: string): RegExp {
   const refuse = (why: string): never => {
@@ -369,18 +376,128 @@ export function compileSafeRegexp(pattern: string, what: string): RegExp {
   if (pattern.length > REGEXP_MAX_CHARS) refuse(`at most ${REGEXP_MAX_CHARS} characters`);
   if (/\\[1-9kK]/.test(pattern)) refuse('backreferences are not accepted');
   if (/\(\?(?:[=!]|<[=!])/.test(pattern)) refuse('lookaround is not accepted');
-  if (!linearEngine) {
+  if (/\\[pP]\{|\\u\{/.test(pattern)) refuse('\\p{…} and \\u{…} escapes are not accepted (patterns match UTF-16 code units)');
+  // The pattern as written must be a regular expression (compiled by the ordinary engine, never run): written out, an
+  // invalid atom under {0} would vanish, and a quantifier after a count would find something to repeat.
+  try {
+    new RegExp(pattern);
+  } catch (e) {
+    refuse(`not a regular expression (${(e as Error).message.slice(0, 100)})`);
+  }
+  const expanded = expandCountedRepetitions(pattern, refuse);
+  if (linearEngine === undefined) {
     setFlagsFromString('--enable-experimental-regexp-engine');
-    linearEngine = true;
+    try {
+      // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time engine flag, switched on just above
+      linearEngine = new RegExp('', 'l').flags === 'l';
+    } catch {
+      linearEngine = false;
+    }
+  }
+  if (!linearEngine) {
+    throw new ConfigError('ERR_CONFIG_INVALID', `this Node.js (${process.version}) has no linear-time regular expression engine; ${what} cannot be evaluated safely`, {
+      hint: 'run the daemon on Node.js 20 or 22, whose V8 has it (--enable-experimental-regexp-engine)',
+    });
   }
   try {
-    // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time engine flag, switched on just above
-    return new RegExp(pattern, 'l');
+    // eslint-disable-next-line no-invalid-regexp -- `l` is V8's linear-time engine flag, switched on above
+    return new RegExp(expanded, 'l');
   } catch (e) {
     const message = (e as Error).message;
-    if (message.includes('linear time')) return refuse('not a pattern that runs in linear time (a counted repetition this large is not accepted)');
+    if (message.includes('linear time')) return refuse('not a pattern that runs in linear time (a repetition of a repeated group over 16 times is not accepted)');
     return refuse(`not a regular expression (${message.slice(0, 100)})`);
   }
+}
+
+/** COUNTED: a counted repetition `{n}`, `{n,}` or `{n,m}`, lazy or not, at the start of a string. */
+const COUNTED = /^\{(\d{1,4})(?:(,)(\d{0,4}))?\}(\??)/;
+
+/**
+ * expandCountedRepetitions writes out each counted repetition of a single atom (a character, an escape, a class or
+ * `.`): `x{n}` as n copies of x, `x{n,m}` as n copies then m−n of `x?`, `x{n,}` as n copies then `x*`; for a test of
+ * whether a string matches, these are the same language. A counted repetition of a group is left as it is (the
+ * linear engine takes it up to 16). A `{` that is no repetition stays a literal (JavaScript's rule without `u`).
+ * Over REGEXP_EXPANDED_MAX_CHARS, or a count over 1000 (RE2's limit), is refused.
+ */
+export function expandCountedRepetitions(p: string, refuse: (why: string) => never): string {
+  let out = '';
+  /** atom is the text of the atom `out` ends with, when it ends with one a count may repeat. */
+  let atom: string | undefined;
+  let i = 0;
+  while (i < p.length) {
+    const ch = p[i]!;
+    if (ch === '{') {
+      const m = COUNTED.exec(p.slice(i));
+      if (m !== null && atom !== undefined) {
+        const n = Number(m[1]);
+        const max = m[2] === undefined ? n : m[3] === '' ? Infinity : Number(m[3]);
+        if (n > 1000 || (max !== Infinity && max > 1000)) refuse('a counted repetition is at most {1000}');
+        if (max < n) refuse('a counted repetition {n,m} needs n ≤ m');
+        const lazy = m[4]!;
+        const tail = max === Infinity ? `${atom}*${lazy}` : `${atom}?${lazy}`.repeat(max - n);
+        out = out.slice(0, out.length - atom.length) + atom.repeat(n) + tail;
+        if (out.length > REGEXP_EXPANDED_MAX_CHARS) refuse(`at most ${REGEXP_EXPANDED_MAX_CHARS} characters with its counted repetitions written out`);
+        atom = undefined;
+        i += m[0].length;
+        // As written, a quantifier right after this one has nothing to repeat; written out, it would repeat the
+        // last copy. Refused, as the engine refuses the pattern as given (found by the fuzz target's differential).
+        if (/^[*+?{]/.test(p.slice(i)) && (p[i] !== '{' || COUNTED.test(p.slice(i)))) refuse('nothing to repeat: a quantifier follows a quantifier');
+        continue;
+      }
+      if (m !== null) {
+        // A count after a group, an assertion or another quantifier: left to the engine as written.
+        out += m[0];
+        atom = undefined;
+        i += m[0].length;
+        continue;
+      }
+      out += ch;
+      atom = ch;
+      i++;
+      continue;
+    }
+    if (ch === '\\') {
+      const next = p[i + 1] ?? '';
+      let len = 2;
+      if (next === 'x' && /^[0-9a-fA-F]{2}$/.test(p.slice(i + 2, i + 4))) len = 4;
+      else if (next === 'u' && /^[0-9a-fA-F]{4}$/.test(p.slice(i + 2, i + 6))) len = 6;
+      else if (next === 'c' && /^[A-Za-z]$/.test(p[i + 2] ?? '')) len = 3;
+      const text = p.slice(i, i + len);
+      out += text;
+      atom = next === 'b' || next === 'B' || next === '' ? undefined : text;
+      i += len;
+      continue;
+    }
+    if (ch === '[') {
+      // A class ends at the first `]` not escaped; right after `[` or `[^` a `]` ends an empty class (no `u` flag).
+      let j = i + 1;
+      if (p[j] === '^') j++;
+      while (j < p.length && p[j] !== ']') j += p[j] === '\\' ? 2 : 1;
+      if (j >= p.length) {
+        // Unterminated: the engine refuses it as written.
+        out += p.slice(i);
+        break;
+      }
+      const text = p.slice(i, j + 1);
+      out += text;
+      atom = text;
+      i = j + 1;
+      continue;
+    }
+    if (ch === '(') {
+      // A group's opening, its `?:` or `?<name>` with it: nothing a count may repeat.
+      const named = /^\(\?<[A-Za-z_$][\w$]*>/.exec(p.slice(i));
+      const open = named !== null ? named[0] : p.startsWith('(?:', i) ? '(?:' : '(';
+      out += open;
+      atom = undefined;
+      i += open.length;
+      continue;
+    }
+    out += ch;
+    atom = ')|^$*+?'.includes(ch) ? undefined : ch;
+    i++;
+  }
+  return out;
 }
 
 /**

@@ -768,7 +768,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       }
       auth = store;
       // The keyless CA is made with the first OIDC issuer, and kept loaded afterwards so old certificates verify.
-      // jose and the ASN.1 libraries load only then (issue 9: the daemon's memory and start-up).
+      // jose loads only then (issue 9: the daemon's memory and start-up). The keyless CA's ASN.1 libraries are loaded
+      // anyway in the leader (the signing plugin's keyless routes import them); the lazy import spares the workers.
       if (o.oidc !== undefined) keyless.oidc = new (await import('../auth/oidc.ts')).OidcVerifier(o.oidc);
       if (o.oidc !== undefined || (await pathExists(join(dataDir, KEYLESS_CA_CERT_FILE)))) {
         keyless.ca = (await (await import('../auth/keyless-ca.ts')).KeylessCa.loadOrCreate(dataDir, now())).ca;

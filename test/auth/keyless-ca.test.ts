@@ -14,6 +14,7 @@ import {
   KeylessCa,
   checkIdentity,
   compileSafeRegexp,
+  expandCountedRepetitions,
   parseCertificatePem,
   verifyKeylessCertificate,
 } from '../../src/auth/keyless-ca.ts';
@@ -78,12 +79,45 @@ test('identity constraints and the regexp safety rules', () => {
   assert.throws(() => checkIdentity(cert, { issuerRegexp: 'evil' }), { code: 'ERR_KEYLESS_ISSUER_MISMATCH' });
 
   // Nested repetitions, exponential for a backtracking engine, are linear here (V8's linear-time engine, as RE2).
-  for (const ok of ['^alice@example\\.com$', '^https://github\\.com/(org|other)/[^/]+/\\.github/workflows/.*$', '^(ab)+$', '^[a-z]+(\\.[a-z]+)?@x$', '(a|b)', '(a+)+$', '(a|aa)*', '((a)*)+', '(x{1,3}){2,}']) {
+  for (const ok of ['^alice@example\\.com$', '^https://github\\.com/(org|other)/[^/]+/\\.github/workflows/.*$', '^(ab)+$', '^[a-z]+(\\.[a-z]+)?@x$', '(a|b)', '(a+)+$', '(a|aa)*', '((a)*)+', '(x{1,3}){2,}', 'x{1000}']) {
     const re = compileSafeRegexp(ok, 'x');
     assert.equal(re.flags, 'l', `${ok} runs on the linear-time engine`);
   }
-  for (const bad of ['(a)\\1', '(?=a)', '(?<!a)b', '(', 'a'.repeat(257), '[', 'x{1000}']) {
+  // Over RE2's count limit, over the written-out cap, a count of a repeated group over 16, escapes that need `u`.
+  for (const bad of ['(a)\\1', '(?=a)', '(?<!a)b', '(', 'a'.repeat(257), '[', 'x{1001}', '[a-z]{500}', '(a+){17}', '^\\p{L}+$', '\\u{61}', 'a{3,1}']) {
     assert.throws(() => compileSafeRegexp(bad, 'x'), { code: 'ERR_KEYLESS_REGEXP' }, bad);
+  }
+});
+
+test('counted repetitions (which the linear engine takes only up to 16) are written out, to the same language', () => {
+  // Workflow identities pin commits: a count of 40 must work, as in cosign.
+  const sha = compileSafeRegexp('^https://github\\.com/org/repo@[a-f0-9]{40}$', 'x');
+  assert.equal(sha.test(`https://github.com/org/repo@${'a1'.repeat(20)}`), true);
+  assert.equal(sha.test(`https://github.com/org/repo@${'a1'.repeat(19)}a`), false);
+  assert.equal(sha.test(`https://github.com/org/repo@${'a1'.repeat(20)}0`), false);
+  const refuse = (why: string): never => {
+    throw new Error(why);
+  };
+  const cases: Array<[string, string]> = [
+    ['a{2}', 'aa'],
+    ['a{2,}', 'aaa*'],
+    ['a{0,3}b', 'a?a?a?b'],
+    ['\\d{3}-\\x41{2}', '\\d\\d\\d-\\x41\\x41'],
+    ['[{]{2}', '[{][{]'],
+    ['[]]{2}', '[]]]'],
+    ['[\\]a]{2}', '[\\]a][\\]a]'],
+    ['.{1,2}?', '..??'],
+    ['(ab){2}', '(ab){2}'],
+    ['(?:ab){3}a{1}', '(?:ab){3}a'],
+    ['a{x}b{', 'a{x}b{'],
+  ];
+  for (const [pattern, written] of cases) assert.equal(expandCountedRepetitions(pattern, refuse), written, pattern);
+  // The same answers as the backtracking engine on the pattern as given.
+  const subjects = ['', 'a', 'aa', 'aaa', 'aaab', 'ab', 'abab', 'ababab', '123-AA', '{{', ']]', ']a', 'x'];
+  for (const [pattern] of cases) {
+    const linear = compileSafeRegexp(pattern, 'x');
+    const backtracking = new RegExp(pattern);
+    for (const s of subjects) assert.equal(linear.test(s), backtracking.test(s), `${pattern} on ${JSON.stringify(s)}`);
   }
 });
 

@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
+  appendRun,
   commitOf,
   emptyCampaign,
   freshSeed,
@@ -209,4 +210,15 @@ test('two fuzz processes appending to one campaign file at once lose no run (the
   const runs = readCampaign(file).runs;
   assert.equal(runs.filter((r) => r.target === 'a').length, 300);
   assert.equal(runs.filter((r) => r.target === 'b').length, 300);
+});
+
+test('a lock left by a process that died is taken over once stale, and a waiter does not give up before that', (t) => {
+  const file = join(tmp(t), 'campaign.json');
+  mkdirSync(`${file}.lock`);
+  // Left 8 s ago: stale at 30 s, so the waiter waits about 22 s, then takes it over (it gave up after 20 s before).
+  const then = new Date(Date.now() - 8_000);
+  utimesSync(`${file}.lock`, then, then);
+  const c = appendRun(file, run('x', 1, 1, 'h'));
+  assert.equal(c.runs.length, 1);
+  assert.equal(readCampaign(file).runs.length, 1);
 });
