@@ -572,7 +572,7 @@ export const ERROR_CODES = {
   ERR_KEYLESS_CERT_EXPIRED: ['policy', 422, 'the certificate was not valid when the signature was logged; keyless certificates live 10 minutes from issuance'],
   ERR_KEYLESS_IDENTITY_MISMATCH: ['policy', 422, 'the certificate names another identity than the one required (certificate_identity or certificate_identity_regexp)'],
   ERR_KEYLESS_ISSUER_MISMATCH: ['policy', 422, 'the certificate names another OIDC issuer than the one required (certificate_oidc_issuer or certificate_oidc_issuer_regexp)'],
-  ERR_KEYLESS_REGEXP: ['usage', 400, 'regular expressions here are at most 256 characters, without backreferences, lookaround or counted repetitions over a few dozen: they run in linear time, as RE2 and cosign do'],
+  ERR_KEYLESS_REGEXP: ['usage', 400, 'regular expressions here run in linear time, as RE2 and cosign do: at most 256 characters (2,048 with counted repetitions written out, each count at most 1000), without backreferences, lookaround or \\p{…}'],
   ERR_KEYLESS_CA: ['config', 500, 'the keyless CA files (DATA/keys/keyless-ca.pem, DATA/trust/keyless-ca.pem) are unreadable or do not belong together; restore them or move both away to make a new CA'],
   // --- tuf (the TUF repository under /tuf/ and its client, custody fetch --tuf; issue 13) ---
   ERR_TUF_SCHEMA: ['format', 400, 'the TUF metadata is not a timestamp, snapshot or targets document as TUF 1.0 defines it; see docs/tuf.md'],
