@@ -377,6 +377,7 @@ export function compileSafeRegexp(pattern: string, what: string): RegExp {
   if (/\\[1-9kK]/.test(pattern)) refuse('backreferences are not accepted');
   if (/\(\?(?:[=!]|<[=!])/.test(pattern)) refuse('lookaround is not accepted');
   if (/\\[pP]\{|\\u\{/.test(pattern)) refuse('\\p{…} and \\u{…} escapes are not accepted (patterns match UTF-16 code units)');
+  if (/\\0[0-9]/.test(pattern)) refuse('octal escapes are not accepted (write \\xHH)');
   // The pattern as written must be a regular expression (compiled by the ordinary engine, never run): written out, an
   // invalid atom under {0} would vanish, and a quantifier after a count would find something to repeat.
   try {
@@ -414,8 +415,9 @@ const COUNTED = /^\{(\d{1,4})(?:(,)(\d{0,4}))?\}(\??)/;
 
 /**
  * expandCountedRepetitions writes out each counted repetition of a single atom (a character, an escape, a class or
- * `.`): `x{n}` as n copies of x, `x{n,m}` as n copies then m−n of `x?`, `x{n,}` as n copies then `x*`; for a test of
- * whether a string matches, these are the same language. A counted repetition of a group is left as it is (the
+ * `.`): `x{n}` as n copies of `(?:x)`, `x{n,m}` as n copies then m−n of `(?:x)?`, `x{n,}` as n copies then `(?:x)*`;
+ * for a test of whether a string matches, these are the same language. Each copy is a group of its own, so that no
+ * copy reads on into its neighbour (`\x4{2}` is `\x` then `44`, not `\x44`). A counted repetition of a group is left as it is (the
  * linear engine takes it up to 16). A `{` that is no repetition stays a literal (JavaScript's rule without `u`).
  * Over REGEXP_EXPANDED_MAX_CHARS, or a count over 1000 (RE2's limit), is refused.
  */
@@ -434,8 +436,10 @@ export function expandCountedRepetitions(p: string, refuse: (why: string) => nev
         if (n > 1000 || (max !== Infinity && max > 1000)) refuse('a counted repetition is at most {1000}');
         if (max < n) refuse('a counted repetition {n,m} needs n ≤ m');
         const lazy = m[4]!;
-        const tail = max === Infinity ? `${atom}*${lazy}` : `${atom}?${lazy}`.repeat(max - n);
-        out = out.slice(0, out.length - atom.length) + atom.repeat(n) + tail;
+        // Each copy in a group of its own: written side by side, `\x4` and `4` would read as `\x44`.
+        const copy = `(?:${atom})`;
+        const tail = max === Infinity ? `${copy}*${lazy}` : `${copy}?${lazy}`.repeat(max - n);
+        out = out.slice(0, out.length - atom.length) + copy.repeat(n) + tail;
         if (out.length > REGEXP_EXPANDED_MAX_CHARS) refuse(`at most ${REGEXP_EXPANDED_MAX_CHARS} characters with its counted repetitions written out`);
         atom = undefined;
         i += m[0].length;
