@@ -40,6 +40,12 @@ test('a planted infinite loop is caught by the watchdog and reported as a hang',
   assert.equal(f.input[0], 0x3f, 'the hanging input starts with "?"');
   assert.ok(f.file !== undefined && existsSync(f.file));
   assert.ok(r.restarts >= 1, 'the worker was restarted after the hang');
+  // The hang was replayed once to confirm it, and that replay counts: minimizing runs at most minimizeHangTries
+  // more, and one last replay of the minimized input.
+  assert.ok(r.replays >= 2 && r.replays <= 1 + 3 + 1, `replays: ${r.replays}`);
+  // maxRestarts 1: the confirmed hang ended the run before its 50 inputs, and the report says so.
+  assert.equal(r.stopped, true);
+  assert.equal(r.stopReason, 'restarts');
 });
 
 test('a planted leak (96 MiB kept per input) is caught by the memory bound and reported as a memory finding', async (t) => {
@@ -63,6 +69,7 @@ test('a stall that does not reproduce in a fresh worker is counted as unconfirme
   assert.equal(r.unconfirmed, 1);
   assert.equal(r.restarts, 1);
   assert.ok(r.runs >= 200, `the campaign ran all its inputs (${r.runs})`);
+  assert.equal(r.stopped, false);
 });
 
 test('ddmin reaches a 1-minimal input', async () => {
