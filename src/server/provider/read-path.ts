@@ -46,10 +46,52 @@ const BLOB_MAX_AGE_S = 365 * 86_400;
  * STREAM_MEMORY_BUDGET_BYTES is what the streams of large artifacts of one process may hold in read buffers
  * together: each stream reads chunks of budget / active streams, between STREAM_CHUNK_MIN_BYTES and
  * STREAM_CHUNK_MAX_BYTES. A few clients get big reads (few syscalls); a thousand share the budget.
+ *
+ * A stream starts at STREAM_CHUNK_MIN_BYTES and doubles its chunk after each one the socket took (a slow start, as
+ * TCP's), up to its share and only while the buffers of all streams together stay within the budget; chunk sizes
+ * are powers of two, and a buffer a stream gives up goes back to a free list (StreamBuffers) for the next stream
+ * instead of to the garbage collector. Sizing each stream by its share when it started, as this did before, let
+ * the first streams of a thousand that arrive together (a boot storm) take budget / (streams so far) each: about
+ * 40 MiB of buffers allocated per process for 500 streams, resident until the garbage collector got to them
+ * (measured: the peak RSS of bench/sections/provider-memory's 1,000-download storm).
  */
 const STREAM_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
 const STREAM_CHUNK_MIN_BYTES = 16 * 1024;
 const STREAM_CHUNK_MAX_BYTES = 1024 * 1024;
+
+/** chunkFor is the power of two in [STREAM_CHUNK_MIN_BYTES, STREAM_CHUNK_MAX_BYTES] nearest to `bytes`. */
+function chunkFor(bytes: number): number {
+  return Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, 2 ** Math.round(Math.log2(Math.max(1, bytes)))));
+}
+
+/**
+ * StreamBuffers hands out the streams' read buffers, one size class per power of two, and keeps what they give back
+ * for reuse while the buffers in use and the free ones together stay within the budget.
+ */
+class StreamBuffers {
+  /** inUse is the size of the buffers streams hold now. */
+  inUse = 0;
+  #freeBytes = 0;
+  readonly #free = new Map<number, Buffer[]>();
+
+  take(size: number): Buffer {
+    this.inUse += size;
+    const b = this.#free.get(size)?.pop();
+    if (b === undefined) return Buffer.allocUnsafe(size);
+    this.#freeBytes -= size;
+    return b;
+  }
+
+  /** give takes a buffer back; `reuse` false when a write from it may still be pending (the client went away). */
+  give(b: Buffer, reuse: boolean): void {
+    this.inUse -= b.length;
+    if (!reuse || this.inUse + this.#freeBytes + b.length > STREAM_MEMORY_BUDGET_BYTES) return;
+    let list = this.#free.get(b.length);
+    if (list === undefined) this.#free.set(b.length, (list = []));
+    list.push(b);
+    this.#freeBytes += b.length;
+  }
+}
 /**
  * FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. They are the reserved channel
  * names (one list, server/provider/releases) but the two this read path serves itself.
@@ -161,6 +203,7 @@ export class ReadPath {
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
   readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
+  readonly #streamBuffers = new StreamBuffers();
   readonly #counts: HttpCounts | undefined;
 
   constructor(o: ReadPathOptions) {
@@ -475,15 +518,19 @@ export class ReadPath {
 
   /**
    * #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc): one
-   * buffer per stream, read into again once the socket has taken the previous chunk (no allocation per chunk, and
-   * no read-ahead beyond one chunk for a slow client), and replaced by a smaller one when more streams started, so
-   * all of them together stay within about twice the budget.
+   * buffer per stream, read into again once the socket has taken the previous chunk (no read-ahead beyond one chunk
+   * for a slow client); it is replaced by one twice as large while the stream is below its share and the budget has
+   * room, and by a smaller one when more streams started. All of them together hold at most the budget, or
+   * STREAM_CHUNK_MIN_BYTES each when there are more streams than that allows.
    */
   #stream(res: ServerResponse, fh: fsp.FileHandle, start: number, end: number): void {
     this.#streams++;
-    const target = (): number =>
-      Math.min(Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, Math.floor(STREAM_MEMORY_BUDGET_BYTES / this.#streams))), end - start + 1);
-    let buf = Buffer.allocUnsafe(target());
+    const pool = this.#streamBuffers;
+    let buf = pool.take(STREAM_CHUNK_MIN_BYTES);
+    const resize = (n: number): void => {
+      pool.give(buf, true); // the socket took the last chunk from it
+      buf = pool.take(n);
+    };
     let gone = false;
     res.once('close', () => (gone = true));
     const written = (n: number): Promise<void> =>
@@ -500,10 +547,11 @@ export class ReadPath {
     const run = async (): Promise<void> => {
       let pos = start;
       while (pos <= end && !gone) {
-        // More streams started since: shrink to the current share, so the budget holds for all of them together
-        // (a buffer sized at the start would keep 8 MiB × (1 + 1/2 + … + 1/n) across n streams).
-        const share = target();
-        if (buf.length > 2 * share) buf = Buffer.allocUnsafe(share);
+        // More streams started since: shrink to the current share. Below it, and the socket took the last chunk:
+        // grow, if the budget has room for the larger buffer.
+        const share = chunkFor(STREAM_MEMORY_BUDGET_BYTES / this.#streams);
+        if (buf.length > 2 * share) resize(share);
+        else if (pos > start && buf.length < share && pos + buf.length <= end && pool.inUse + buf.length <= STREAM_MEMORY_BUDGET_BYTES) resize(2 * buf.length);
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
         if (bytesRead === 0) throw new Error('read-path: blob shorter than its size');
         pos += bytesRead;
@@ -515,6 +563,7 @@ export class ReadPath {
       .catch(() => res.destroy()) // a client that went away, or a read error: the connection is dropped
       .finally(() => {
         this.#streams--;
+        pool.give(buf, !gone);
         void fh.close().catch(() => undefined);
       });
   }
