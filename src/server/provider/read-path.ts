@@ -26,7 +26,7 @@
  * (never joined into a path) and blob names must be 64 lowercase hex; Range is parsed strictly (RFC 9110 §14.2) and
  * anything unusual sends the whole artifact.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, read } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { IoError, type TrustError } from '../../errors.ts';
@@ -36,6 +36,7 @@ import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
 import type { HttpCounts } from '../ui/counts.ts';
 import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
+import { StreamBuffers } from './stream-buffers.ts';
 import { ATTESTATIONS_FILENAME, RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
 
 /** BLOB_CACHE_ENTRY_MAX_BYTES: blobs up to this size are served from memory (a kernel, an initramfs). */
@@ -48,12 +49,13 @@ const BLOB_MAX_AGE_S = 365 * 86_400;
  * STREAM_CHUNK_MAX_BYTES. A few clients get big reads (few syscalls); a thousand share the budget.
  *
  * A stream starts at STREAM_CHUNK_MIN_BYTES and doubles its chunk after each one the socket took (a slow start, as
- * TCP's), up to its share and only while the buffers of all streams together stay within the budget; chunk sizes
- * are powers of two, and a buffer a stream gives up goes back to a free list (StreamBuffers) for the next stream
- * instead of to the garbage collector. Sizing each stream by its share when it started, as this did before, let
- * the first streams of a thousand that arrive together (a boot storm) take budget / (streams so far) each: about
- * 40 MiB of buffers allocated per process for 500 streams, resident until the garbage collector got to them
- * (measured: the peak RSS of bench/sections/provider-memory's 1,000-download storm).
+ * TCP's), up to its share, in blocks of one slab of the budget's size (server/provider/stream-buffers): the buffers
+ * of all streams together stay within the budget, or STREAM_CHUNK_MIN_BYTES each when there are more streams than
+ * that allows, and a resize allocates nothing. Sizing each stream by its share when it started, with a fresh
+ * Buffer per size, as this did before, let the first streams of a thousand that arrive together (a boot storm) take
+ * budget / (streams so far) each, and left every buffer a stream gave up to the garbage collector: 20–40 MiB per
+ * process of garbage under a 1,000-download storm, which set the peak resident size
+ * (bench/sections/provider-memory).
  */
 const STREAM_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
 const STREAM_CHUNK_MIN_BYTES = 16 * 1024;
@@ -64,34 +66,6 @@ function chunkFor(bytes: number): number {
   return Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, 2 ** Math.round(Math.log2(Math.max(1, bytes)))));
 }
 
-/**
- * StreamBuffers hands out the streams' read buffers, one size class per power of two, and keeps what they give back
- * for reuse while the buffers in use and the free ones together stay within the budget.
- */
-class StreamBuffers {
-  /** inUse is the size of the buffers streams hold now. */
-  inUse = 0;
-  #freeBytes = 0;
-  readonly #free = new Map<number, Buffer[]>();
-
-  take(size: number): Buffer {
-    this.inUse += size;
-    const b = this.#free.get(size)?.pop();
-    if (b === undefined) return Buffer.allocUnsafe(size);
-    this.#freeBytes -= size;
-    return b;
-  }
-
-  /** give takes a buffer back; `reuse` false when a write from it may still be pending (the client went away). */
-  give(b: Buffer, reuse: boolean): void {
-    this.inUse -= b.length;
-    if (!reuse || this.inUse + this.#freeBytes + b.length > STREAM_MEMORY_BUDGET_BYTES) return;
-    let list = this.#free.get(b.length);
-    if (list === undefined) this.#free.set(b.length, (list = []));
-    list.push(b);
-    this.#freeBytes += b.length;
-  }
-}
 /**
  * FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. They are the reserved channel
  * names (one list, server/provider/releases) but the two this read path serves itself.
@@ -203,7 +177,7 @@ export class ReadPath {
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
   readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
-  readonly #streamBuffers = new StreamBuffers();
+  readonly #streamBuffers = new StreamBuffers({ slabBytes: STREAM_MEMORY_BUDGET_BYTES, minBytes: STREAM_CHUNK_MIN_BYTES, maxBytes: STREAM_CHUNK_MAX_BYTES });
   readonly #counts: HttpCounts | undefined;
 
   constructor(o: ReadPathOptions) {
@@ -519,52 +493,66 @@ export class ReadPath {
   /**
    * #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc): one
    * buffer per stream, read into again once the socket has taken the previous chunk (no read-ahead beyond one chunk
-   * for a slow client); it is replaced by one twice as large while the stream is below its share and the budget has
-   * room, and by a smaller one when more streams started. All of them together hold at most the budget, or
-   * STREAM_CHUNK_MIN_BYTES each when there are more streams than that allows.
+   * for a slow client); it is replaced by one twice as large while the stream is below its share and the slab has
+   * a block for it, and by a smaller one when more streams started (the module doc, and server/provider/stream-buffers).
    */
   #stream(res: ServerResponse, fh: fsp.FileHandle, start: number, end: number): void {
+    // Callbacks rather than promises: a thousand streams take tens of thousands of chunks a second, and per chunk
+    // this allocates one read request and one write request; a promise loop allocated several promises, closures
+    // and listener entries more, which with a small young generation went to the old space and grew the heap.
     this.#streams++;
     const pool = this.#streamBuffers;
-    let buf = pool.take(STREAM_CHUNK_MIN_BYTES);
-    const resize = (n: number): void => {
-      pool.give(buf, true); // the socket took the last chunk from it
-      buf = pool.take(n);
-    };
+    let buf = pool.take();
+    let pos = start;
+    let reading = false;
     let gone = false;
-    res.once('close', () => (gone = true));
-    const written = (n: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        // A client that goes away may leave the write's callback uncalled: closing ends the wait too.
-        const onClose = (): void => resolve();
-        res.once('close', onClose);
-        res.write(buf.subarray(0, n), (e) => {
-          res.off('close', onClose);
-          if (e) reject(e);
-          else resolve();
-        });
-      });
-    const run = async (): Promise<void> => {
-      let pos = start;
-      while (pos <= end && !gone) {
-        // More streams started since: shrink to the current share. Below it, and the socket took the last chunk:
-        // grow, if the budget has room for the larger buffer.
-        const share = chunkFor(STREAM_MEMORY_BUDGET_BYTES / this.#streams);
-        if (buf.length > 2 * share) resize(share);
-        else if (pos > start && buf.length < share && pos + buf.length <= end && pool.inUse + buf.length <= STREAM_MEMORY_BUDGET_BYTES) resize(2 * buf.length);
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
-        if (bytesRead === 0) throw new Error('read-path: blob shorter than its size');
-        pos += bytesRead;
-        await written(bytesRead);
-      }
-      res.end();
+    let done = false;
+    // The buffer goes back only when no read into it is in flight and no write from it can still go out: the last
+    // chunk's write called back, or the connection is closed (destroyed here, or 'close': a closed socket writes
+    // nothing more).
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      this.#streams--;
+      pool.give(buf);
+      void fh.close().catch(() => undefined);
     };
-    run()
-      .catch(() => res.destroy()) // a client that went away, or a read error: the connection is dropped
-      .finally(() => {
-        this.#streams--;
-        pool.give(buf, !gone);
-        void fh.close().catch(() => undefined);
-      });
+    const fail = (): void => {
+      res.destroy(); // a read or write error: the connection is dropped
+      if (!reading) finish();
+    };
+    const next = (): void => {
+      if (gone || done) return;
+      if (pos > end) {
+        res.end();
+        finish();
+        return;
+      }
+      // The socket took the last chunk. More streams started since: shrink to the current share. Below it: grow,
+      // if the slab has a block for it.
+      const share = chunkFor(STREAM_MEMORY_BUDGET_BYTES / this.#streams);
+      if (buf.length > 2 * share) buf = pool.resize(buf, share);
+      else if (pos > start && buf.length < share && pos + buf.length <= end) buf = pool.resize(buf, 2 * buf.length);
+      reading = true;
+      read(fh.fd, buf, 0, Math.min(buf.length, end - pos + 1), pos, onRead);
+    };
+    const onRead = (e: Error | null, n: number): void => {
+      reading = false;
+      if (gone) return finish();
+      if (e !== null || n === 0) return fail(); // n = 0: the blob is shorter than its size
+      pos += n;
+      res.write(n === buf.length ? buf : buf.subarray(0, n), onWritten);
+    };
+    const onWritten = (e: Error | null | undefined): void => {
+      if (e) fail();
+      else next();
+    };
+    // A client that goes away may leave the write's callback uncalled: closing ends the stream (once a read in
+    // flight has landed, so the descriptor is not closed under it).
+    res.once('close', () => {
+      gone = true;
+      if (!reading) finish();
+    });
+    next();
   }
 }
