@@ -213,14 +213,19 @@ export function writeCampaign(path: string, c: CampaignFile): void {
 export function writeFileDurable(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const data = Buffer.from(text, 'utf8');
-  const fd = openSync(tmp, 'w', 0o644);
   try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, path);
   const dir = openSync(dirname(path), 'r');
   try {
     fsyncSync(dir);

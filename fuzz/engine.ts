@@ -345,8 +345,8 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       const w = spawn({ ...o, seconds: secondsLeft }, target, 'campaign', runsLeft, seed + report.restarts * 7919, sh, join(tmp, `w${report.restarts}`));
       let last = { runs: 0, accepted: 0, ms: 0 };
       let died: 'hang' | 'memory' | 'error' | undefined;
-      /** death is the hang or out-of-memory entry this worker's death added (undefined when its signature was known). */
-      let death: (typeof raw)[number] | undefined;
+      /** death is this worker's hang or out-of-memory death; it is recorded only once a fresh worker reproduces it. */
+      let death: { outcome: Outcome & { ok: false }; input: Uint8Array } | undefined;
       let stop: (() => void) | undefined;
       const onAbort = (): void => {
         report.stopped = true;
@@ -361,7 +361,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
             if (report.restarts === 0) log(`   ${target}: running (seed ${seed})`);
             stop = watch(w, sh, o.hangMs ?? HANG_MS, (input) => {
               died = 'hang';
-              death = addRaw({ ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input);
+              death = { outcome: { ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input };
             });
           } else if (m.type === 'finding') {
             addRaw(m.outcome as Outcome & { ok: false }, m.input!);
@@ -377,7 +377,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
         w.on('error', (e: Error & { code?: string }) => {
           if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') {
             died = 'memory';
-            death = addRaw({ ok: false, kind: 'memory', name: 'OutOfMemory', message: `heap over ${HEAP_LIMIT_MB} MiB`, frame: '', stack: '' }, currentInput(sh));
+            death = { outcome: { ok: false, kind: 'memory', name: 'OutOfMemory', message: `heap over ${HEAP_LIMIT_MB} MiB`, frame: '', stack: '' }, input: currentInput(sh) };
           } else {
             died = 'error';
             log(`   ${target}: worker failed: ${e.stack ?? e.message}`);
@@ -395,27 +395,28 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       if (died === 'error') throw new Error(`fuzz target ${target}: the worker failed (see above)`);
       if (died === undefined) break;
       report.restarts++;
-      // A hang or out-of-memory death is replayed in a fresh worker at once. One that does not come back was the
-      // machine (a loaded VM stalls a worker past the limit now and then): it is counted as unconfirmed, its
-      // signature is freed so a real one later is still recorded, and it does not use up the restarts that stop
-      // a target whose inputs really hang.
-      if (death !== undefined && !(await reproduces(o, report, death.outcome, death.input, tmp))) {
-        raw.splice(raw.indexOf(death), 1);
-        seen.delete(`${death.outcome.kind}|${death.outcome.name}|${death.outcome.frame}`);
+      // Every hang or out-of-memory death is replayed in a fresh worker at once, also when one of its kind was
+      // recorded before. One that does not come back was the machine (a loaded VM stalls a worker past the limit
+      // now and then): it is counted as unconfirmed and does not use up the restarts that stop a target whose
+      // inputs really hang. One that does is recorded (the first of its signature), marked as confirmed.
+      if (death === undefined || !(await reproduces(o, report, death.outcome, death.input, tmp))) {
         report.unconfirmed++;
-        log(`   ${target}: ${death.outcome.kind} did not reproduce in a fresh worker (counted as unconfirmed; the campaign goes on)`);
+        log(`   ${target}: ${death?.outcome.kind ?? died} did not reproduce in a fresh worker (counted as unconfirmed; the campaign goes on)`);
         if (report.unconfirmed >= MAX_UNCONFIRMED) {
           log(`   ${target}: stopped after ${report.unconfirmed} stalls that did not reproduce; run it on a quieter machine`);
-          report.stopped = true;
-          report.stopReason = 'stalls';
+          if (report.runs < plan.runs && report.stopReason === undefined) {
+            report.stopped = true;
+            report.stopReason = 'stalls';
+          }
           break;
         }
         continue;
       }
-      if (death !== undefined) death.confirmed = true;
+      const entry = addRaw(death.outcome, death.input);
+      if (entry !== undefined) entry.confirmed = true;
       if (report.restarts - report.unconfirmed >= (o.maxRestarts ?? 10)) {
         log(`   ${target}: stopped after ${report.restarts - report.unconfirmed} restarts (hangs or out-of-memory); fix those first`);
-        if (report.runs < plan.runs) {
+        if (report.runs < plan.runs && report.stopReason === undefined) {
           report.stopped = true;
           report.stopReason = 'restarts';
         }

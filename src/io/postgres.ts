@@ -77,14 +77,16 @@ export interface VersionedSchema {
  * transaction under `lock`: ERR_CONFIG_INVALID for a schema of another version (never altered here).
  */
 export async function createVersionedSchema(pool: pg.Pool, s: VersionedSchema): Promise<void> {
+  checkSchemaName(s.schema, s.what); // the callers checked it; it is spliced into SQL below
   await inTransaction(
     pool,
     async (c) => {
       await c.query(`CREATE SCHEMA IF NOT EXISTS "${s.schema}"`);
       await s.create(c);
-      const v = await c.query<{ schema_version: number }>(s.versionQuery);
-      const got = v.rows[0]?.schema_version;
-      if (got !== s.version) throw new ConfigError('ERR_CONFIG_INVALID', `${s.where}: expected ${s.what} ${s.version}, got ${String(got)}`);
+      const v = await c.query<{ schema_version: number | string }>(s.versionQuery);
+      // A missing meta row reads as no version at all (refused); an int8 column would come back as text.
+      const got = v.rows[0] === undefined ? undefined : Number(v.rows[0].schema_version);
+      if (got !== s.version) throw new ConfigError('ERR_CONFIG_INVALID', `${s.where}: expected ${s.what} ${s.version}, got ${got === undefined ? 'no meta row' : String(got)}`);
     },
     s.lock,
   );

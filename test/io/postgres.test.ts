@@ -49,7 +49,17 @@ test('postgres: concurrent first opens make the schema once; another version is 
   t.after(() => Promise.all(pools.map((p) => p.end())));
   const schema = freshSchema('io');
   const made = { n: 0 };
-  await Promise.all(pools.map((p) => createVersionedSchema(p, kind(schema, 1, made))));
+  // Connected first, and a create that takes a while, so the three transactions do overlap: without the advisory
+  // lock two of them would both find the tables missing (or collide on them).
+  await Promise.all(pools.map((p) => p.query('SELECT 1')));
+  const slow = (k: VersionedSchema): VersionedSchema => ({
+    ...k,
+    create: async (c) => {
+      await c.query('SELECT pg_sleep(0.2)');
+      await k.create(c);
+    },
+  });
+  await Promise.all(pools.map((p) => createVersionedSchema(p, slow(kind(schema, 1, made)))));
   assert.equal(made.n, 1, 'the tables were created by exactly one of the three opens');
   await assert.rejects(createVersionedSchema(pools[0]!, kind(schema, 2, made)), (e: unknown) => isTrustError(e) && e.code === 'ERR_CONFIG_INVALID' && /expected test schema 2, got 1/.test(e.message));
   const v = await pools[0]!.query(`SELECT schema_version FROM "${schema}".meta`);

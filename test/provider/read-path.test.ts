@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ReadPath } from '../../src/server/provider/read-path.ts';
@@ -16,7 +16,7 @@ import { tmpDir } from '../support/tmp.ts';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number> }> {
+async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number>; rp: ReadPath }> {
   const dir = tmpDir(t);
   const opens = new Map<string, number>();
   const rp = new ReadPath({
@@ -38,7 +38,7 @@ async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{
     server.closeAllConnections();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, dir, opens };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, dir, opens, rp };
 }
 
 function get(url: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
@@ -173,7 +173,43 @@ test('read path: concurrent streams of large blobs arrive exactly while their bu
     }
     await Promise.all(jobs);
   };
-  // The second wave takes the buffers the first gave back.
+  // The second wave takes the buffers the first gave back; after each, every stream has ended (the aborted ones
+  // too) and every buffer is back.
   await wave();
+  await drained(s.rp);
   await wave();
+  await drained(s.rp);
+});
+
+/** drained waits for the read path's streams to end (a server's 'close' comes after the client's), then checks. */
+async function drained(rp: ReadPath): Promise<void> {
+  for (let i = 0; i < 1000 && rp.streamStats.streams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(rp.streamStats, { streams: 0, bufferBytes: 0 }, 'every stream ended and gave its buffer back');
+}
+
+test('read path: pipelined downloads whose client hangs up end and give their buffers back', async (t) => {
+  const s = await serveReadPath(t);
+  const big = Buffer.alloc(16 * 1024 * 1024 + 1, 9);
+  writeFileSync(join(s.dir, sha(big)), big);
+  const path = `/blobs/sha256/${sha(big)}`;
+  // The first request finds the blob too large for memory; later ones stream at once.
+  assert.equal((await get(`${s.url}${path}`, 'HEAD')).status, 200);
+  const port = Number(new URL(s.url).port);
+  await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          // Two GETs on one connection: the second response waits behind the first, which the client never reads
+          // to the end before it hangs up.
+          const c = connect(port, '127.0.0.1', () => c.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+          c.once('data', () => {
+            c.destroy();
+            resolve();
+          });
+          c.on('error', reject);
+        }),
+    ),
+  );
+  await drained(s.rp);
 });

@@ -188,6 +188,11 @@ export class ReadPath {
     this.#cache = new BlobCache(o.blobCacheBytes ?? 64 * 1024 * 1024, BLOB_CACHE_ENTRY_MAX_BYTES);
   }
 
+  /** streamStats counts the streams of large artifacts running now and the bytes of their read buffers. */
+  get streamStats(): { streams: number; bufferBytes: number } {
+    return { streams: this.#streams, bufferBytes: this.#streamBuffers.inUse };
+  }
+
   /** handle answers a read route and returns true, or returns false (nothing written) for anything else. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const method = req.method;
@@ -507,12 +512,22 @@ export class ReadPath {
     let reading = false;
     let gone = false;
     let done = false;
+    // A client that goes away may leave the write's callback uncalled: closing ends the stream (once a read in
+    // flight has landed, so the descriptor is not closed under it). The connection's own 'close' too: a pipelined
+    // response queued behind another never emits 'close' when the client hangs up (its write never calls back).
+    const socket = res.req.socket;
+    const onGone = (): void => {
+      gone = true;
+      if (!reading) finish();
+    };
     // The buffer goes back only when no read into it is in flight and no write from it can still go out: the last
     // chunk's write called back, or the connection is closed (destroyed here, or 'close': a closed socket writes
     // nothing more).
     const finish = (): void => {
       if (done) return;
       done = true;
+      res.off('close', onGone);
+      socket.off('close', onGone);
       this.#streams--;
       pool.give(buf);
       void fh.close().catch(() => undefined);
@@ -547,12 +562,8 @@ export class ReadPath {
       if (e) fail();
       else next();
     };
-    // A client that goes away may leave the write's callback uncalled: closing ends the stream (once a read in
-    // flight has landed, so the descriptor is not closed under it).
-    res.once('close', () => {
-      gone = true;
-      if (!reading) finish();
-    });
+    res.once('close', onGone);
+    socket.once('close', onGone);
     next();
   }
 }
