@@ -149,6 +149,9 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
             postgres: o.postgres === undefined ? undefined : { url: o.postgres.url, schema: o.postgres.schema },
             mode: o.dev === true ? 'development' : 'production',
             limits: (o.signingRateLimitPerIp ?? 50) > 0 || (o.signingRateLimitPerToken ?? 20) > 0,
+            // With --secrets, token digests are HMACs under the store's key: a worker's handle needs it too, or it
+            // would refuse every token made under the key (and accept a plain SHA-256 row, which the leader refuses).
+            tokenKey: daemon.workerTokenKey === undefined ? undefined : Buffer.from(daemon.workerTokenKey).toString('base64'),
           },
   };
   // The signing API's limits and audit log for the workers' own /v1/verify answers (server/signing/worker-verify).

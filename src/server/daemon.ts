@@ -178,6 +178,11 @@ export interface RunningDaemon {
   auth: AuthStore | undefined;
   /** signingLimits are the signing API's rate-limit counters (server/signing/limits; a leader's workers consult them). */
   signingLimits: SigningLimits | undefined;
+  /**
+   * workerTokenKey is the --secrets token HMAC key (auth/token-key), undefined without --secrets: server/cluster hands
+   * it to its workers over their IPC channel, so their own auth store handles digest tokens as the leader's does.
+   */
+  workerTokenKey: Uint8Array | undefined;
   dataDir: string;
   incomingDir: string;
   /** tuf is the TUF repository served under /tuf/ (undefined when the root gives its online roles no key we hold). */
@@ -754,6 +759,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     if (tufWritten !== undefined && tufWritten.length > 0) logger.info({ roles: tufWritten, versions: tuf?.versions }, 'tuf metadata signed');
 
     let auth: AuthStore | undefined;
+    let workerTokenKey: Uint8Array | undefined;
     const keyless: AppParts['keyless'] = { oidc: undefined, ca: undefined };
     if (o.signingApi !== false) {
       const opened = await openAuthStore({ dataDir, postgres: o.postgres });
@@ -764,6 +770,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         const { text } = await loadOrCreateStoredText(secrets, DAEMON_SECRET_NAMES.tokenKey, newTokenKeyText);
         const key = parseTokenKeyText(text);
         store = withTokenKey(opened, key);
+        workerTokenKey = Uint8Array.from(key);
         key.fill(0);
       }
       auth = store;
@@ -835,6 +842,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       audit,
       auth,
       signingLimits: limits,
+      workerTokenKey,
       tuf,
       dataDir,
       incomingDir,

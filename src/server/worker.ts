@@ -55,7 +55,16 @@ export interface WorkerConfig {
    * signing: the worker answers POST /v1/verify itself (server/signing/worker-verify) from its own handle on the
    * auth store (DATA/auth.db, or the PostgreSQL schema beside the log's); `limits` tells it to ask the leader to count.
    */
-  signing?: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined; mode: 'production' | 'development'; limits: boolean } | undefined;
+  signing?:
+    | {
+        dataDir: string;
+        postgres?: { url: string; schema?: string | undefined } | undefined;
+        mode: 'production' | 'development';
+        limits: boolean;
+        /** tokenKey (base64) is the --secrets token HMAC key (auth/token-key), sent over this IPC channel only. */
+        tokenKey?: string | undefined;
+      }
+    | undefined;
 }
 
 /**

@@ -5,14 +5,17 @@
  * `custody token create --secrets` issues tokens the daemon accepts, and tokens issued without the key are refused.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
 import { authenticate, createToken } from '../../src/auth/auth.ts';
 import { openSqliteAuthStore } from '../../src/auth/store-sqlite.ts';
 import { newTokenKeyText, parseTokenKeyText, withTokenKey } from '../../src/auth/token-key.ts';
 import { hmacSha256, sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
 import { openSecretStore } from '../../src/secrets/open.ts';
+import { startCluster } from '../../src/server/cluster.ts';
 import { DAEMON_SECRET_NAMES } from '../../src/server/daemon-secrets.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { cli } from '../support/cli.ts';
@@ -78,4 +81,57 @@ test('serve --secrets keys the API token digests; token create --secrets issues 
   t.after(() => store.keyring.close());
   assert.ok(await store.has(DAEMON_SECRET_NAMES.tokenKey), 'the key lives in the secret store');
   assert.equal(parseTokenKeyText(Buffer.from(await store.get(DAEMON_SECRET_NAMES.tokenKey)).toString('utf8')).length, 32);
+});
+
+test('serve --secrets --workers 2: the workers answer /v1/verify with keyed digests too (a keyed token passes, a plain SHA-256 row does not)', { timeout: 180_000 }, async (t) => {
+  const base = tmpDir(t);
+  const dataDir = join(base, 'data');
+  const storeDir = join(base, 'store');
+  const env = { CUSTODY_PASSPHRASE: 'keyring passphrase' };
+  const c = await startCluster({
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    workers: 2,
+    logger: pino({ level: 'error' }),
+    rateLimitPerIp: 0,
+    signingRateLimitPerIp: 0,
+    signingRateLimitPerToken: 0,
+    sample: false,
+    secrets: { dir: storeDir },
+    passphrase: { env },
+  });
+  t.after(() => c.close());
+  const made = await cli(['token', 'create', '--data', dataDir, '--secrets', storeDir, '--name', 'keyed', '--scope', 'sign,verify', '--json'], { cwd: base, env });
+  assert.equal(made.code, 0, made.stderr);
+  const keyed = (JSON.parse(made.stdout) as { token: string }).token;
+  // A row holding the plain SHA-256 of a chosen token: what write access to the database alone could make.
+  const forged = `custody_${'cd'.repeat(8)}_${'B'.repeat(43)}`;
+  const raw = await openSqliteAuthStore(join(dataDir, 'auth.db'));
+  await raw.insertToken({ id: 'cd'.repeat(8), name: 'forged', scopes: ['verify'], kind: 'api', identity: null, createdAt: Date.now(), expiresAt: null, revokedAt: null, digest: sha256(forged) });
+  await raw.close();
+  // POST /v1/verify is answered by the workers; a new connection each time, so both of them answer.
+  const verify = (token: string): Promise<{ status: number; code: unknown; worker: string | undefined }> =>
+    new Promise((resolve, reject) => {
+      const body = JSON.stringify({ artifact: 'sha256:' + encodeHex(sha256('x')), signature: { payload: '', payloadType: 'x', signatures: [] } });
+      const req = request(`${c.url}/v1/verify`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { code?: unknown }).code, worker: res.headers['x-custody-worker'] as string | undefined }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const workers = new Set<string>();
+  // Three requests a round, so the keyed and the forged token each meet both workers (connections go round-robin).
+  for (let i = 0; i < 6; i++) {
+    for (const ok of [await verify(keyed), await verify(keyed)]) {
+      assert.notEqual(ok.status, 401, `a keyed token is accepted (worker ${String(ok.worker)}: ${String(ok.code)})`);
+      workers.add(ok.worker ?? '');
+    }
+    const bad = await verify(forged);
+    assert.equal(bad.status, 401);
+    assert.equal(bad.code, 'ERR_AUTH_TOKEN_INVALID', 'a plain SHA-256 row does not verify under the key');
+  }
+  assert.deepEqual([...workers].sort(), ['1', '2'], 'both workers accepted the keyed token');
 });

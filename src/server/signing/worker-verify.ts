@@ -305,8 +305,19 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
   });
 }
 
-/** openWorkerStore opens the worker's own handle on the auth store the leader uses (auth/open). */
-export async function openWorkerStore(where: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined }): Promise<AuthStore> {
+/**
+ * openWorkerStore opens the worker's own handle on the auth store the leader uses (auth/open), keyed like the
+ * leader's when the daemon runs with --secrets (`tokenKey`, base64: auth/token-key).
+ */
+export async function openWorkerStore(where: { dataDir: string; postgres?: { url: string; schema?: string | undefined } | undefined; tokenKey?: string | undefined }): Promise<AuthStore> {
   const { openAuthStore } = await import('../../auth/open.ts');
-  return openAuthStore(where);
+  const store = await openAuthStore(where);
+  if (where.tokenKey === undefined) return store;
+  const { withTokenKey } = await import('../../auth/token-key.ts');
+  const key = Buffer.from(where.tokenKey, 'base64');
+  try {
+    return withTokenKey(store, key);
+  } finally {
+    key.fill(0);
+  }
 }
