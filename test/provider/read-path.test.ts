@@ -16,7 +16,7 @@ import { tmpDir } from '../support/tmp.ts';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number>; rp: ReadPath }> {
+async function serveReadPath(t: TestContext, blobCacheBytes?: number, blobInFlightBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number>; rp: ReadPath }> {
   const dir = tmpDir(t);
   const opens = new Map<string, number>();
   const rp = new ReadPath({
@@ -29,6 +29,7 @@ async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{
     },
     trust: { rootBytes: Buffer.from('{}'), rootDir: undefined },
     ...(blobCacheBytes === undefined ? {} : { blobCacheBytes }),
+    ...(blobInFlightBytes === undefined ? {} : { blobInFlightBytes }),
   });
   const server = createServer((req, res) => {
     if (!rp.handle(req, res)) res.writeHead(599).end();
@@ -184,7 +185,7 @@ test('read path: concurrent streams of large blobs arrive exactly while their bu
 /** drained waits for the read path's streams to end (a server's 'close' comes after the client's), then checks. */
 async function drained(rp: ReadPath): Promise<void> {
   for (let i = 0; i < 1000 && rp.streamStats.streams > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(rp.streamStats, { streams: 0, bufferBytes: 0 }, 'every stream ended and gave its buffer back');
+  assert.deepEqual(rp.streamStats, { streams: 0, bufferBytes: 0, pinnedBytes: 0 }, 'every stream ended and gave its buffer back');
 }
 
 test('read path: pipelined downloads whose client hangs up end and give their buffers back', async (t) => {
@@ -211,5 +212,52 @@ test('read path: pipelined downloads whose client hangs up end and give their bu
         }),
     ),
   );
+  await drained(s.rp);
+  // And connections reset right after sending both requests, while the server still opens the files.
+  for (let i = 0; i < 8; i++) {
+    await new Promise<void>((resolve) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, () => {
+          c.resetAndDestroy();
+          resolve();
+        });
+      });
+      c.on('error', () => resolve());
+    });
+  }
+  await drained(s.rp);
+});
+
+test('read path: small blobs held for slow clients stay under the in-flight cap; past it they are streamed', async (t) => {
+  // A cache of one 4 MiB blob and an in-flight cap of two: clients asking for six distinct blobs round-robin and
+  // reading nothing would each have held a loaded copy; past the cap the rest stream from the file.
+  const MiB = 1024 * 1024;
+  const s = await serveReadPath(t, 4 * MiB, 8 * MiB);
+  const blobs = Array.from({ length: 6 }, (_, k) => Buffer.alloc(4 * MiB - 1000, k + 1));
+  for (const b of blobs) writeFileSync(join(s.dir, sha(b)), b);
+  const port = Number(new URL(s.url).port);
+  const sockets: Array<ReturnType<typeof connect>> = [];
+  t.after(() => {
+    for (const c of sockets) c.destroy();
+  });
+  let peak = 0;
+  for (let i = 0; i < 18; i++) {
+    const b = blobs[i % blobs.length]!;
+    await new Promise<void>((resolve, reject) => {
+      const c = connect(port, '127.0.0.1', () => c.write(`GET /blobs/sha256/${sha(b)} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      sockets.push(c);
+      c.once('data', () => {
+        c.pause(); // reads nothing more: the response stays in flight
+        resolve();
+      });
+      c.on('error', reject);
+    });
+    peak = Math.max(peak, s.rp.streamStats.pinnedBytes);
+  }
+  assert.ok(peak <= 8 * MiB, `held ${peak} bytes of small blobs, cap 8 MiB`);
+  assert.ok(s.rp.streamStats.streams > 0, 'past the cap, small blobs were streamed');
+  // A client that reads still gets every byte, whichever way its blob is sent.
+  for (const b of blobs) assert.ok((await get(`${s.url}/blobs/sha256/${sha(b)}`)).body.equals(b));
+  for (const c of sockets.splice(0)) c.destroy();
   await drained(s.rp);
 });

@@ -95,6 +95,13 @@ export interface ReadPathOptions {
   manifestMaxAgeS?: number | undefined;
   /** blobCacheBytes caps the memory that keeps small blobs (default 64 MiB; 0 disables). */
   blobCacheBytes?: number | undefined;
+  /**
+   * blobInFlightBytes caps the small blobs held in memory for responses in flight and loads under way, each buffer
+   * counted once however many responses send it (default 64 MiB). A small blob that would go over it is streamed
+   * from its file instead (the slab's bounded buffers): without the cap, clients that ask for more distinct blobs
+   * than the cache holds and read slowly kept one loaded copy each, without bound.
+   */
+  blobInFlightBytes?: number | undefined;
   /** headers are added to every response (a worker names itself). */
   headers?: readonly string[] | undefined;
   /** onError is told about failures that are not refusals (storage errors), for the daemon's log. */
@@ -177,6 +184,12 @@ export class ReadPath {
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
   readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
+  /** #pinned counts, per small-blob buffer, the responses sending it; #pinnedBytes sums the distinct buffers. */
+  readonly #pinned = new Map<Buffer, number>();
+  #pinnedBytes = 0;
+  /** #loadingBytes is the size of the small-blob loads under way. */
+  #loadingBytes = 0;
+  readonly #inFlightCap: number;
   readonly #streamBuffers = new StreamBuffers({ slabBytes: STREAM_MEMORY_BUDGET_BYTES, minBytes: STREAM_CHUNK_MIN_BYTES, maxBytes: STREAM_CHUNK_MAX_BYTES });
   readonly #counts: HttpCounts | undefined;
 
@@ -186,11 +199,46 @@ export class ReadPath {
     this.#manifestCache = `public, max-age=${o.manifestMaxAgeS ?? 0}, must-revalidate`;
     this.#extra = o.headers ?? [];
     this.#cache = new BlobCache(o.blobCacheBytes ?? 64 * 1024 * 1024, BLOB_CACHE_ENTRY_MAX_BYTES);
+    this.#inFlightCap = o.blobInFlightBytes ?? 64 * 1024 * 1024;
   }
 
-  /** streamStats counts the streams of large artifacts running now and the bytes of their read buffers. */
-  get streamStats(): { streams: number; bufferBytes: number } {
-    return { streams: this.#streams, bufferBytes: this.#streamBuffers.inUse };
+  /**
+   * streamStats counts the streams running now and the bytes of their read buffers, and the bytes of the small blobs
+   * held for responses in flight (each buffer once).
+   */
+  get streamStats(): { streams: number; bufferBytes: number; pinnedBytes: number } {
+    return { streams: this.#streams, bufferBytes: this.#streamBuffers.inUse, pinnedBytes: this.#pinnedBytes };
+  }
+
+  /**
+   * #send ends `res` with (part of) a small blob's buffer, which stays counted in #pinnedBytes until the response
+   * or its connection closes (a pipelined response queued behind another gets no 'close' of its own).
+   */
+  #send(res: ServerResponse, data: Buffer, body: Buffer): void {
+    this.#pinned.set(data, (this.#pinned.get(data) ?? 0) + 1);
+    if (this.#pinned.get(data) === 1) this.#pinnedBytes += data.length;
+    const socket = res.req.socket;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      res.off('close', release);
+      socket.off('close', release);
+      const n = (this.#pinned.get(data) ?? 1) - 1;
+      if (n > 0) this.#pinned.set(data, n);
+      else {
+        this.#pinned.delete(data);
+        this.#pinnedBytes -= data.length;
+      }
+    };
+    if (socket.destroyed) {
+      release();
+      res.destroy();
+      return;
+    }
+    res.once('close', release);
+    socket.once('close', release);
+    res.end(body);
   }
 
   /** handle answers a read route and returns true, or returns false (nothing written) for anything else. */
@@ -411,7 +459,15 @@ export class ReadPath {
           this.#large.add(sha256);
           return undefined;
         }
-        const data = await fh.readFile();
+        // Over the in-flight cap: this request streams it instead (a later one loads it when there is room).
+        if (this.#pinnedBytes + this.#loadingBytes + size > this.#inFlightCap) return undefined;
+        this.#loadingBytes += size;
+        let data: Buffer;
+        try {
+          data = await fh.readFile();
+        } finally {
+          this.#loadingBytes -= size;
+        }
         const b: PreparedBlob = { data, byName: new Map() };
         this.#cache.set(sha256, data);
         // The cache decides what stays; prepared entries follow it (dropped when it evicted them). `has` leaves
@@ -446,7 +502,8 @@ export class ReadPath {
         if (small.byName.size < 64) small.byName.set(key, h);
       }
       this.#head(res, 200, h);
-      res.end(req.method === 'HEAD' ? undefined : small.data);
+      if (req.method === 'HEAD') res.end();
+      else this.#send(res, small.data, small.data);
       return;
     }
     const headers = this.#headers(sha256, cc, filename);
@@ -489,7 +546,7 @@ export class ReadPath {
       return;
     }
     if (small !== undefined) {
-      res.end(small.data.subarray(start, end + 1));
+      this.#send(res, small.data, small.data.subarray(start, end + 1));
       return;
     }
     this.#stream(res, fh!, start, end);
@@ -505,6 +562,12 @@ export class ReadPath {
     // Callbacks rather than promises: a thousand streams take tens of thousands of chunks a second, and per chunk
     // this allocates one read request and one write request; a promise loop allocated several promises, closures
     // and listener entries more, which with a small young generation went to the old space and grew the heap.
+    // The connection may have closed while the file was opened (a pipelined request reset at once): its 'close' has
+    // been and gone, so nothing below would ever end the stream.
+    if (res.req.socket.destroyed || res.destroyed) {
+      void fh.close().catch(() => undefined);
+      return;
+    }
     this.#streams++;
     const pool = this.#streamBuffers;
     let buf = pool.take();
