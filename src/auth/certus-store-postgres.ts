@@ -16,9 +16,12 @@ export const CERTUS_POSTGRES_SCHEMA_VERSION = 1;
 
 function wrap(e: unknown, op: string): TrustError {
   if (e instanceof TrustError) return e;
+  // The driver's message can name the server, the database user or the schema, and this error reaches
+  // unauthenticated clients (a token lookup): they get the SQLSTATE or errno code only; the daemon's log gets the
+  // whole message through `cause` (pino's err serializer).
   const code = (e as { code?: unknown } | null)?.code;
-  const msg = e instanceof Error ? e.message : String(e);
-  return new IoError('ERR_AUTH_STORE', `certus store: ${op} failed: ${typeof code === 'string' ? `${code} ` : ''}${msg}`.slice(0, 300), { cause: e });
+  const shown = typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? ` (${code})` : '';
+  return new IoError('ERR_AUTH_STORE', `certus store: ${op} failed${shown}`, { cause: e });
 }
 
 /** PostgresCertusStore implements CertusStore in one PostgreSQL schema. */

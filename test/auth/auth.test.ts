@@ -22,6 +22,7 @@ import {
   requireScope,
 } from '../../src/auth/auth.ts';
 import { AUTH_DB_FILE, openAuthStore } from '../../src/auth/open.ts';
+import { isTrustError } from '../../src/errors.ts';
 import type { AuthStore } from '../../src/auth/store.ts';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { parseDuration } from '../../src/encoding/time.ts';
@@ -196,4 +197,25 @@ test('a closed or broken store refuses with ERR_AUTH_STORE, never a raw database
   await assertRejectsCode(s.findToken('0123456789abcdef'), 'ERR_AUTH_STORE');
   await assertRejectsCode(authenticate(s, `Bearer custody_0123456789abcdef_${'A'.repeat(43)}`, T0), 'ERR_AUTH_STORE');
   await assertRejectsCode(s.ping(), 'ERR_AUTH_STORE');
+});
+
+test('postgres auth store: a failing query is refused ERR_AUTH_STORE with its SQLSTATE only; the driver text stays in the cause', { skip: pgsql.skip }, async (t) => {
+  const dataDir = tmpDir(t);
+  const schema = `leak${process.pid}`;
+  const store = await openAuthStore({ dataDir, postgres: { url: pgsql.url(), schema } });
+  t.after(() => store.close());
+  // The tables vanish under the store: the next lookup fails with a message naming the schema and table.
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: pgsql.url() });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA "${schema}_auth" CASCADE`); // auth/open: the auth schema beside the log's
+  await admin.end();
+  const e = await store.findToken('0'.repeat(16)).then(
+    () => assert.fail('the lookup must fail'),
+    (x: unknown) => x,
+  );
+  assert.ok(isTrustError(e) && e.code === 'ERR_AUTH_STORE');
+  assert.equal(e.message, 'auth store: find token failed (42P01)');
+  assert.ok(!JSON.stringify(e.toJSON()).includes(schema), 'the refusal body does not name the schema');
+  assert.match(String((e.cause as Error).message), new RegExp(schema), 'the cause (for the log) keeps the driver message');
 });
