@@ -10,7 +10,7 @@
  * and are shown, not counted. Runs at one code hash with a repeated seed are the same inputs again and count once.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,8 +41,12 @@ export interface RunRecord {
   machine: string;
   findings: Array<{ kind: string; name: string; frame: string; file?: string }>;
   unconfirmed: number;
-  /** stopped: the run ended early on SIGINT/SIGTERM (its inputs still count). */
+  /**
+   * stopped: the run ended before its planned inputs (its inputs still count); stopReason says why (TargetReport):
+   * 'signal' (SIGINT/SIGTERM), 'stalls' or 'restarts'. Records written before stopReason existed have none.
+   */
   stopped?: boolean;
+  stopReason?: 'signal' | 'stalls' | 'restarts';
 }
 
 /** CampaignFile is fuzz/campaign.json. */
@@ -196,11 +200,38 @@ export function readCampaign(path: string): CampaignFile {
   return v as CampaignFile;
 }
 
-/** writeCampaign writes the file whole through a temporary file and a rename, so a crash leaves the old or the new. */
+/** writeCampaign writes the file whole (writeFileDurable), so a crash leaves the old or the new. */
 export function writeCampaign(path: string, c: CampaignFile): void {
+  writeFileDurable(path, JSON.stringify(c, null, 1) + '\n');
+}
+
+/**
+ * writeFileDurable writes `text` to a temporary file beside `path`, fsyncs it, renames it over `path` and fsyncs the
+ * directory: a crash or power cut leaves the old file or the new one, never a torn one. (Synchronous: it runs
+ * under the campaign lock, which is synchronous too.)
+ */
+export function writeFileDurable(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(c, null, 1) + '\n');
-  renameSync(tmp, path);
+  const data = Buffer.from(text, 'utf8');
+  try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 /**
@@ -255,7 +286,7 @@ export function withCampaignLock<T>(path: string, fn: () => T): T {
 }
 
 /** runRecord turns an engine report into a record. */
-export function runRecord(r: TargetReport, o: { date: string; seed: number; codeHash: string; commit: string; machine: string; stopped?: boolean }, repoRoot: string): RunRecord {
+export function runRecord(r: TargetReport, o: { date: string; seed: number; codeHash: string; commit: string; machine: string }, repoRoot: string): RunRecord {
   return {
     target: r.target,
     date: o.date,
@@ -268,7 +299,7 @@ export function runRecord(r: TargetReport, o: { date: string; seed: number; code
     machine: o.machine,
     findings: r.findings.map((f) => ({ kind: f.kind, name: f.name, frame: f.frame, ...(f.file ? { file: relative(repoRoot, f.file) } : {}) })),
     unconfirmed: r.unconfirmed,
-    ...(o.stopped ? { stopped: true } : {}),
+    ...(r.stopped ? { stopped: true, ...(r.stopReason ? { stopReason: r.stopReason } : {}) } : {}),
   };
 }
 

@@ -88,8 +88,14 @@ export interface TargetReport {
   restarts: number;
   /** seed is the seed the target ran with. */
   seed: number;
-  /** stopped: o.signal ended the run early. */
+  /** replays counts the inputs run again in a fresh worker, to confirm a finding or to minimize it. */
+  replays: number;
+  /**
+   * stopped: the run ended before its planned inputs, and stopReason says why: o.signal ('signal'), MAX_UNCONFIRMED
+   * stalls that did not reproduce ('stalls'), or o.maxRestarts confirmed hangs or out-of-memory deaths ('restarts').
+   */
   stopped: boolean;
+  stopReason?: 'signal' | 'stalls' | 'restarts';
 }
 
 interface Shared {
@@ -169,6 +175,10 @@ export class Replayer {
   readonly #tmp: string;
   #w: ReplayWorker | undefined;
   #id = 0;
+  /** replays counts the inputs this replayer ran. */
+  get replays(): number {
+    return this.#id;
+  }
   constructor(o: CampaignOptions, target: string, tmp: string) {
     this.#o = o;
     this.#target = target;
@@ -279,26 +289,32 @@ export function regressionName(input: Uint8Array): string {
 }
 
 /** reproduces replays one input in a fresh worker: does it give the same bug again? */
-async function reproduces(o: CampaignOptions, target: string, raw: Outcome & { ok: false }, input: Uint8Array, tmp: string): Promise<boolean> {
-  const r = new Replayer(o, target, tmp);
+async function reproduces(o: CampaignOptions, report: TargetReport, raw: Outcome & { ok: false }, input: Uint8Array, tmp: string): Promise<boolean> {
+  const r = new Replayer(o, report.target, tmp);
   try {
     return sameBug(await r.replay(input), raw.kind, raw.name, raw.frame);
   } finally {
+    report.replays += r.replays;
     await r.close();
   }
 }
 
-async function confirmAndMinimize(o: CampaignOptions, target: string, raw: Outcome & { ok: false }, input: Uint8Array, tmp: string): Promise<Finding | undefined> {
+/**
+ * confirmAndMinimize replays a finding's input in a fresh worker (unless `confirmed`: a hang or out-of-memory death
+ * that reproduces() already ran again) and shrinks it to a smaller input that gives the same bug.
+ */
+async function confirmAndMinimize(o: CampaignOptions, report: TargetReport, raw: Outcome & { ok: false }, input: Uint8Array, confirmed: boolean, tmp: string): Promise<Finding | undefined> {
+  const target = report.target;
   const r = new Replayer(o, target, tmp);
   try {
-    const again = await r.replay(input);
-    if (!sameBug(again, raw.kind, raw.name, raw.frame)) return undefined;
+    if (!confirmed && !sameBug(await r.replay(input), raw.kind, raw.name, raw.frame)) return undefined;
     const budget = raw.kind === 'hang' || raw.kind === 'memory' ? (o.minimizeHangTries ?? MINIMIZE_HANG_TRIES) : MINIMIZE_TRIES;
     const min = await ddmin(input, async (b) => sameBug(await r.replay(b), raw.kind, raw.name, raw.frame), budget);
     const final = await r.replay(min);
     const f = final.ok ? raw : final;
     return { target, kind: raw.kind, name: raw.name, message: f.message, frame: raw.frame, stack: f.stack, input: min, originalBytes: input.length };
   } finally {
+    report.replays += r.replays;
     await r.close();
   }
 }
@@ -306,11 +322,12 @@ async function confirmAndMinimize(o: CampaignOptions, target: string, raw: Outco
 async function campaignTarget(o: CampaignOptions, target: string, log: (l: string) => void): Promise<TargetReport> {
   const tmp = mkdtempSync(join(FUZZ_TMP, `custody-fuzz-${target}-`));
   const plan = o.plan?.(target) ?? { runs: o.runs, seed: o.seed ?? 1 };
-  const report: TargetReport = { target, runs: 0, accepted: 0, ms: 0, findings: [], unconfirmed: 0, restarts: 0, seed: plan.seed, stopped: false };
-  const raw: Array<{ outcome: Outcome & { ok: false }; input: Uint8Array }> = [];
+  const report: TargetReport = { target, runs: 0, accepted: 0, ms: 0, findings: [], unconfirmed: 0, restarts: 0, replays: 0, seed: plan.seed, stopped: false };
+  /** raw holds the first input of each bug signature; confirmed: a death reproduces() already ran again. */
+  const raw: Array<{ outcome: Outcome & { ok: false }; input: Uint8Array; confirmed?: boolean }> = [];
   const seen = new Set<string>();
   /** addRaw keeps the first input of each signature; it returns the entry when it was kept. */
-  const addRaw = (outcome: Outcome & { ok: false }, input: Uint8Array): { outcome: Outcome & { ok: false }; input: Uint8Array } | undefined => {
+  const addRaw = (outcome: Outcome & { ok: false }, input: Uint8Array): (typeof raw)[number] | undefined => {
     const sig = `${outcome.kind}|${outcome.name}|${outcome.frame}`;
     if (seen.has(sig)) return undefined;
     seen.add(sig);
@@ -328,11 +345,12 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       const w = spawn({ ...o, seconds: secondsLeft }, target, 'campaign', runsLeft, seed + report.restarts * 7919, sh, join(tmp, `w${report.restarts}`));
       let last = { runs: 0, accepted: 0, ms: 0 };
       let died: 'hang' | 'memory' | 'error' | undefined;
-      /** death is the hang or out-of-memory entry this worker's death added (undefined when its signature was known). */
+      /** death is this worker's hang or out-of-memory death; it is recorded only once a fresh worker reproduces it. */
       let death: { outcome: Outcome & { ok: false }; input: Uint8Array } | undefined;
       let stop: (() => void) | undefined;
       const onAbort = (): void => {
         report.stopped = true;
+        report.stopReason = 'signal';
         Atomics.store(new Int32Array(sh.control), CTL_STOP, 1);
       };
       o.signal?.addEventListener('abort', onAbort);
@@ -343,7 +361,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
             if (report.restarts === 0) log(`   ${target}: running (seed ${seed})`);
             stop = watch(w, sh, o.hangMs ?? HANG_MS, (input) => {
               died = 'hang';
-              death = addRaw({ ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input);
+              death = { outcome: { ok: false, kind: 'hang', name: 'Hang', message: `an input ran over ${o.hangMs ?? HANG_MS} ms`, frame: '', stack: '' }, input };
             });
           } else if (m.type === 'finding') {
             addRaw(m.outcome as Outcome & { ok: false }, m.input!);
@@ -359,7 +377,7 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
         w.on('error', (e: Error & { code?: string }) => {
           if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') {
             died = 'memory';
-            death = addRaw({ ok: false, kind: 'memory', name: 'OutOfMemory', message: `heap over ${HEAP_LIMIT_MB} MiB`, frame: '', stack: '' }, currentInput(sh));
+            death = { outcome: { ok: false, kind: 'memory', name: 'OutOfMemory', message: `heap over ${HEAP_LIMIT_MB} MiB`, frame: '', stack: '' }, input: currentInput(sh) };
           } else {
             died = 'error';
             log(`   ${target}: worker failed: ${e.stack ?? e.message}`);
@@ -377,28 +395,36 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       if (died === 'error') throw new Error(`fuzz target ${target}: the worker failed (see above)`);
       if (died === undefined) break;
       report.restarts++;
-      // A hang or out-of-memory death is replayed in a fresh worker at once. One that does not come back was the
-      // machine (a loaded VM stalls a worker past the limit now and then): it is counted as unconfirmed, its
-      // signature is freed so a real one later is still recorded, and it does not use up the restarts that stop
-      // a target whose inputs really hang.
-      if (death !== undefined && !(await reproduces(o, target, death.outcome, death.input, tmp))) {
-        raw.splice(raw.indexOf(death), 1);
-        seen.delete(`${death.outcome.kind}|${death.outcome.name}|${death.outcome.frame}`);
+      // Every hang or out-of-memory death is replayed in a fresh worker at once, also when one of its kind was
+      // recorded before. One that does not come back was the machine (a loaded VM stalls a worker past the limit
+      // now and then): it is counted as unconfirmed and does not use up the restarts that stop a target whose
+      // inputs really hang. One that does is recorded (the first of its signature), marked as confirmed.
+      if (death === undefined || !(await reproduces(o, report, death.outcome, death.input, tmp))) {
         report.unconfirmed++;
-        log(`   ${target}: ${death.outcome.kind} did not reproduce in a fresh worker (counted as unconfirmed; the campaign goes on)`);
+        log(`   ${target}: ${death?.outcome.kind ?? died} did not reproduce in a fresh worker (counted as unconfirmed; the campaign goes on)`);
         if (report.unconfirmed >= MAX_UNCONFIRMED) {
           log(`   ${target}: stopped after ${report.unconfirmed} stalls that did not reproduce; run it on a quieter machine`);
+          if (report.runs < plan.runs && report.stopReason === undefined) {
+            report.stopped = true;
+            report.stopReason = 'stalls';
+          }
           break;
         }
         continue;
       }
+      const entry = addRaw(death.outcome, death.input);
+      if (entry !== undefined) entry.confirmed = true;
       if (report.restarts - report.unconfirmed >= (o.maxRestarts ?? 10)) {
         log(`   ${target}: stopped after ${report.restarts - report.unconfirmed} restarts (hangs or out-of-memory); fix those first`);
+        if (report.runs < plan.runs && report.stopReason === undefined) {
+          report.stopped = true;
+          report.stopReason = 'restarts';
+        }
         break;
       }
     }
-    for (const { outcome, input } of raw) {
-      const f = await confirmAndMinimize(o, target, outcome, input, tmp);
+    for (const { outcome, input, confirmed } of raw) {
+      const f = await confirmAndMinimize(o, report, outcome, input, confirmed ?? false, tmp);
       if (f === undefined) {
         report.unconfirmed++;
         log(`   ${target}: ${outcome.kind} did not reproduce in a fresh worker (counted as unconfirmed)`);
@@ -430,7 +456,7 @@ export async function runCampaign(o: CampaignOptions): Promise<TargetReport[]> {
       for (let t = queue.shift(); t !== undefined && !(o.signal?.aborted ?? false); t = queue.shift()) {
         const r = await campaignTarget(o, t, log);
         reports.set(t, r);
-        log(`${t.padEnd(22)} ${String(r.runs).padStart(8)} inputs  ${rate(r).padStart(7)}/s  accepted ${pct(r)}  findings ${r.findings.length}${r.stopped ? '  (stopped)' : ''}`);
+        log(`${t.padEnd(22)} ${String(r.runs).padStart(8)} inputs  ${rate(r).padStart(7)}/s  accepted ${pct(r)}  findings ${r.findings.length}${r.stopped ? `  (stopped: ${r.stopReason ?? 'signal'})` : ''}`);
         o.onReport?.(r);
       }
     }),

@@ -7,11 +7,10 @@
  * its current code. SIGINT/SIGTERM stop the running targets after their input in flight; what they ran is recorded.
  * Exit 1 when something was found, 130 when stopped.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_REGRESSIONS_DIR, pct, rate, REPO_ROOT, runCampaign, type TargetReport } from './engine.ts';
-import { appendRun, CAMPAIGN_GOAL, freshSeed, FUZZ_DIR, commitOf, gitState, keptNotes, machineLine, readCampaign, remaining, renderResults, runRecord, status, targetCodeHash, targetModules, type CampaignFile } from './campaign.ts';
+import { appendRun, CAMPAIGN_GOAL, freshSeed, FUZZ_DIR, commitOf, gitState, keptNotes, machineLine, readCampaign, remaining, renderResults, runRecord, status, targetCodeHash, targetModules, writeFileDurable, type CampaignFile } from './campaign.ts';
 import { TARGETS } from './registry.ts';
 
 const { values } = parseArgs({
@@ -69,7 +68,7 @@ try {
 
 function regenerate(c: CampaignFile): void {
   const rows = TARGETS.map((t) => status(c, t.name, t.parses, hashes.get(t.name)!.hash));
-  writeFileSync(values.results, renderResults(c, rows, keptNotes(values.results)));
+  writeFileDurable(values.results, renderResults(c, rows, keptNotes(values.results)));
 }
 
 if (values.status) {
@@ -128,7 +127,7 @@ const reports = await runCampaign({
     if (!record || r.runs === 0) return;
     const h = hashes.get(r.target)!;
     const commit = commits.get(r.target) ?? '';
-    campaign = appendRun(values.campaign, runRecord(r, { date: started, seed: r.seed, codeHash: h.hash, commit, machine, stopped: r.stopped }, REPO_ROOT), regenerate);
+    campaign = appendRun(values.campaign, runRecord(r, { date: started, seed: r.seed, codeHash: h.hash, commit, machine }, REPO_ROOT), regenerate);
   },
 });
 const wallS = (performance.now() - t0) / 1000;

@@ -7,7 +7,8 @@
  * Trust boundary: the connection string may hold a password; it never appears in errors.
  */
 import pg from 'pg';
-import { ConfigError, IoError, TrustError } from '../errors.ts';
+import { IoError, TrustError } from '../errors.ts';
+import { checkSchemaName, createVersionedSchema, describePostgres, postgresPool } from '../io/postgres.ts';
 import { classifyUse, eventOf, permissionOf } from './certus-store-sqlite.ts';
 import type { CertusStore, PermissionRecord, PermissionUse, ScanEvent, SignerCount } from './certus-store.ts';
 
@@ -34,53 +35,39 @@ export class PostgresCertusStore implements CertusStore {
   }
 
   static async open(connectionString: string, schema: string, poolSize = 4): Promise<PostgresCertusStore> {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-      throw new ConfigError('ERR_CONFIG_INVALID', `postgres auth schema: expected a lowercase identifier of at most 63 characters, got ${JSON.stringify(schema.slice(0, 70))}`);
-    }
-    let where = 'postgres (connection string not shown)';
-    try {
-      const u = new URL(connectionString);
-      where = `postgres://${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}${u.pathname} schema ${schema}`;
-    } catch {
-      // keep the neutral description
-    }
-    const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 10_000 });
-    pool.on('error', () => undefined);
+    checkSchemaName(schema, 'postgres auth schema');
+    const where = describePostgres(connectionString, schema);
+    const pool = postgresPool(connectionString, poolSize);
     const s = new PostgresCertusStore(where, pool, schema);
-    const c = await pool.connect().catch(async (e: unknown) => {
-      await pool.end().catch(() => undefined);
-      throw wrap(e, `open ${where}`);
-    });
     try {
-      await c.query('BEGIN');
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('custody_certus_schema'))");
-      await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await c.query(`
-        CREATE TABLE IF NOT EXISTS ${s.#s}.certus_meta (id integer PRIMARY KEY CHECK (id = 0), schema_version integer NOT NULL);
-        INSERT INTO ${s.#s}.certus_meta(id, schema_version) VALUES (0, ${CERTUS_POSTGRES_SCHEMA_VERSION}) ON CONFLICT (id) DO NOTHING;
-        CREATE TABLE IF NOT EXISTS ${s.#s}.certus_permissions (
-          id text PRIMARY KEY, scan_id text NOT NULL, tier text NOT NULL, digest text NOT NULL, caller_id text NOT NULL,
-          issued_at bigint NOT NULL, expires_at bigint NOT NULL, used_at bigint
-        );
-        CREATE TABLE IF NOT EXISTS ${s.#s}.certus_events (
-          seq bigserial PRIMARY KEY, scan_id text NOT NULL, kind text NOT NULL, at bigint NOT NULL,
-          actor text NOT NULL, result text NOT NULL, details text NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS certus_events_scan ON ${s.#s}.certus_events(scan_id, seq);
-        CREATE TABLE IF NOT EXISTS ${s.#s}.certus_counters (name text PRIMARY KEY, value bigint NOT NULL);
-      `);
-      const v = await c.query<{ schema_version: number }>(`SELECT schema_version FROM ${s.#s}.certus_meta WHERE id = 0`);
-      if (v.rows[0]?.schema_version !== CERTUS_POSTGRES_SCHEMA_VERSION) {
-        throw new ConfigError('ERR_CONFIG_INVALID', `${where}: expected certus schema ${CERTUS_POSTGRES_SCHEMA_VERSION}, got ${String(v.rows[0]?.schema_version)}`);
-      }
-      await c.query('COMMIT');
+      await createVersionedSchema(pool, {
+        schema,
+        where,
+        lock: 'custody_certus_schema',
+        versionQuery: `SELECT schema_version FROM ${s.#s}.certus_meta WHERE id = 0`,
+        version: CERTUS_POSTGRES_SCHEMA_VERSION,
+        what: 'certus schema',
+        create: async (c) => {
+          await c.query(`
+            CREATE TABLE IF NOT EXISTS ${s.#s}.certus_meta (id integer PRIMARY KEY CHECK (id = 0), schema_version integer NOT NULL);
+            INSERT INTO ${s.#s}.certus_meta(id, schema_version) VALUES (0, ${CERTUS_POSTGRES_SCHEMA_VERSION}) ON CONFLICT (id) DO NOTHING;
+            CREATE TABLE IF NOT EXISTS ${s.#s}.certus_permissions (
+              id text PRIMARY KEY, scan_id text NOT NULL, tier text NOT NULL, digest text NOT NULL, caller_id text NOT NULL,
+              issued_at bigint NOT NULL, expires_at bigint NOT NULL, used_at bigint
+            );
+            CREATE TABLE IF NOT EXISTS ${s.#s}.certus_events (
+              seq bigserial PRIMARY KEY, scan_id text NOT NULL, kind text NOT NULL, at bigint NOT NULL,
+              actor text NOT NULL, result text NOT NULL, details text NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS certus_events_scan ON ${s.#s}.certus_events(scan_id, seq);
+            CREATE TABLE IF NOT EXISTS ${s.#s}.certus_counters (name text PRIMARY KEY, value bigint NOT NULL);
+          `);
+        },
+      });
     } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      c.release();
       await pool.end().catch(() => undefined);
       throw wrap(e, `open ${where}`);
     }
-    c.release();
     return s;
   }
 

@@ -10,7 +10,8 @@
  * Trust boundary: the connection string may hold a password; it never appears in errors.
  */
 import pg from 'pg';
-import { ConfigError, IoError, TrustError, UsageError } from '../errors.ts';
+import { IoError, TrustError, UsageError } from '../errors.ts';
+import { checkSchemaName, createVersionedSchema, describePostgres, inTransaction, postgresPool } from '../io/postgres.ts';
 import { scopesOf } from './store-sqlite.ts';
 import type { AuthStore, ChallengeRecord, ConsumedChallenge, IdentityRecord, SignatureRecord, StoredToken, TokenRecord } from './store.ts';
 
@@ -76,54 +77,47 @@ export class PostgresAuthStore implements AuthStore {
   }
 
   static async open(connectionString: string, schema: string, poolSize = 4): Promise<PostgresAuthStore> {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-      throw new ConfigError('ERR_CONFIG_INVALID', `postgres auth schema: expected a lowercase identifier of at most 63 characters, got ${JSON.stringify(schema.slice(0, 70))}`);
-    }
-    let where = 'postgres (connection string not shown)';
-    try {
-      const u = new URL(connectionString);
-      where = `postgres://${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}${u.pathname} schema ${schema}`;
-    } catch {
-      // keep the neutral description
-    }
-    const pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 10_000 });
-    pool.on('error', () => undefined);
+    checkSchemaName(schema, 'postgres auth schema');
+    const where = describePostgres(connectionString, schema);
+    const pool = postgresPool(connectionString, poolSize);
     const s = new PostgresAuthStore(where, pool, schema);
     try {
-      await s.#tx(async (c) => {
-        await c.query("SELECT pg_advisory_xact_lock(hashtext('custody_auth_schema'))");
-        await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-        await c.query(`
-          CREATE TABLE IF NOT EXISTS ${s.#s}.meta (id integer PRIMARY KEY CHECK (id = 0), schema_version integer NOT NULL);
-          INSERT INTO ${s.#s}.meta(id, schema_version) VALUES (0, ${AUTH_POSTGRES_SCHEMA_VERSION}) ON CONFLICT (id) DO NOTHING;
-          CREATE TABLE IF NOT EXISTS ${s.#s}.tokens (
-            id text PRIMARY KEY, digest bytea NOT NULL, name text NOT NULL, scopes text NOT NULL, kind text NOT NULL,
-            identity text, created_at bigint NOT NULL, expires_at bigint, revoked_at bigint
-          );
-          CREATE INDEX IF NOT EXISTS tokens_identity ON ${s.#s}.tokens(identity);
-          CREATE TABLE IF NOT EXISTS ${s.#s}.identities (
-            name text PRIMARY KEY, public_key text NOT NULL, scopes text NOT NULL, created_at bigint NOT NULL, revoked_at bigint
-          );
-          CREATE TABLE IF NOT EXISTS ${s.#s}.challenges (
-            nonce text PRIMARY KEY, identity text NOT NULL, expires_at bigint NOT NULL, used_at bigint
-          );
-          CREATE INDEX IF NOT EXISTS challenges_identity ON ${s.#s}.challenges(identity, expires_at);
-          CREATE TABLE IF NOT EXISTS ${s.#s}.signatures (
-            entry_id text PRIMARY KEY, log_index bigint NOT NULL, signer text NOT NULL, caller_id text NOT NULL,
-            artifact text NOT NULL, artifact_type text NOT NULL, created_at bigint NOT NULL, envelope text NOT NULL
-          );
-          CREATE INDEX IF NOT EXISTS signatures_signer ON ${s.#s}.signatures(signer, log_index);
-          CREATE INDEX IF NOT EXISTS signatures_index ON ${s.#s}.signatures(log_index);
-        `);
-        // Keyless signing (auth/keyless-ca) and OIDC revocations (auth/oidc): added beside schema 1, created when missing.
-        await c.query(`
-          CREATE TABLE IF NOT EXISTS ${s.#s}.keyless_certificates (entry_id text PRIMARY KEY, certificate text NOT NULL);
-          CREATE TABLE IF NOT EXISTS ${s.#s}.oidc_revocations (identity text PRIMARY KEY, revoked_at bigint NOT NULL);
-        `);
-        const v = await c.query<{ schema_version: number }>(`SELECT schema_version FROM ${s.#s}.meta WHERE id = 0`);
-        if (v.rows[0]?.schema_version !== AUTH_POSTGRES_SCHEMA_VERSION) {
-          throw new ConfigError('ERR_CONFIG_INVALID', `${where}: expected auth schema ${AUTH_POSTGRES_SCHEMA_VERSION}, got ${String(v.rows[0]?.schema_version)}`);
-        }
+      await createVersionedSchema(pool, {
+        schema,
+        where,
+        lock: 'custody_auth_schema',
+        versionQuery: `SELECT schema_version FROM ${s.#s}.meta WHERE id = 0`,
+        version: AUTH_POSTGRES_SCHEMA_VERSION,
+        what: 'auth schema',
+        create: async (c) => {
+          await c.query(`
+            CREATE TABLE IF NOT EXISTS ${s.#s}.meta (id integer PRIMARY KEY CHECK (id = 0), schema_version integer NOT NULL);
+            INSERT INTO ${s.#s}.meta(id, schema_version) VALUES (0, ${AUTH_POSTGRES_SCHEMA_VERSION}) ON CONFLICT (id) DO NOTHING;
+            CREATE TABLE IF NOT EXISTS ${s.#s}.tokens (
+              id text PRIMARY KEY, digest bytea NOT NULL, name text NOT NULL, scopes text NOT NULL, kind text NOT NULL,
+              identity text, created_at bigint NOT NULL, expires_at bigint, revoked_at bigint
+            );
+            CREATE INDEX IF NOT EXISTS tokens_identity ON ${s.#s}.tokens(identity);
+            CREATE TABLE IF NOT EXISTS ${s.#s}.identities (
+              name text PRIMARY KEY, public_key text NOT NULL, scopes text NOT NULL, created_at bigint NOT NULL, revoked_at bigint
+            );
+            CREATE TABLE IF NOT EXISTS ${s.#s}.challenges (
+              nonce text PRIMARY KEY, identity text NOT NULL, expires_at bigint NOT NULL, used_at bigint
+            );
+            CREATE INDEX IF NOT EXISTS challenges_identity ON ${s.#s}.challenges(identity, expires_at);
+            CREATE TABLE IF NOT EXISTS ${s.#s}.signatures (
+              entry_id text PRIMARY KEY, log_index bigint NOT NULL, signer text NOT NULL, caller_id text NOT NULL,
+              artifact text NOT NULL, artifact_type text NOT NULL, created_at bigint NOT NULL, envelope text NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS signatures_signer ON ${s.#s}.signatures(signer, log_index);
+            CREATE INDEX IF NOT EXISTS signatures_index ON ${s.#s}.signatures(log_index);
+          `);
+          // Keyless signing (auth/keyless-ca) and OIDC revocations (auth/oidc): added beside schema 1, created when missing.
+          await c.query(`
+            CREATE TABLE IF NOT EXISTS ${s.#s}.keyless_certificates (entry_id text PRIMARY KEY, certificate text NOT NULL);
+            CREATE TABLE IF NOT EXISTS ${s.#s}.oidc_revocations (identity text PRIMARY KEY, revoked_at bigint NOT NULL);
+          `);
+        },
       });
     } catch (e) {
       await pool.end().catch(() => undefined);
@@ -132,19 +126,8 @@ export class PostgresAuthStore implements AuthStore {
     return s;
   }
 
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+  #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.#pool, fn);
   }
 
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {

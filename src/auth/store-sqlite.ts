@@ -17,11 +17,9 @@
  * oidc_revocations(identity TEXT PRIMARY KEY, revoked_at)
  * ```
  */
-import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { ConfigError, IoError, TrustError, UsageError } from '../errors.ts';
-import { syncDir } from '../io/files.ts';
+import type Database from 'better-sqlite3';
+import { IoError, TrustError, UsageError } from '../errors.ts';
+import { openVersionedSqlite } from '../io/sqlite.ts';
 import {
   isScope,
   splitScopes,
@@ -137,22 +135,12 @@ export class SqliteAuthStore implements AuthStore {
   }
 
   static async open(path: string, busyTimeoutMs = 5_000): Promise<SqliteAuthStore> {
-    const created = path !== ':memory:' && !existsSync(path);
-    let db: Database.Database;
-    try {
-      db = new Database(path);
-    } catch (e) {
-      throw wrap(e, `open ${path}`);
-    }
-    try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version !== 0 && version !== AUTH_SQLITE_SCHEMA_VERSION) {
-        throw new ConfigError('ERR_CONFIG_INVALID', `${path}: expected auth schema ${AUTH_SQLITE_SCHEMA_VERSION}, got ${version}`);
-      }
-      db.transaction(() => {
+    const db = await openVersionedSqlite(path, {
+      version: AUTH_SQLITE_SCHEMA_VERSION,
+      what: 'auth schema',
+      busyTimeoutMs: busyTimeoutMs,
+      wrap,
+      create: (db) => {
         db.exec(`
           CREATE TABLE IF NOT EXISTS tokens (
             id TEXT PRIMARY KEY, digest BLOB NOT NULL, name TEXT NOT NULL, scopes TEXT NOT NULL, kind TEXT NOT NULL,
@@ -178,13 +166,8 @@ export class SqliteAuthStore implements AuthStore {
           CREATE TABLE IF NOT EXISTS keyless_certificates (entry_id TEXT PRIMARY KEY, certificate TEXT NOT NULL);
           CREATE TABLE IF NOT EXISTS oidc_revocations (identity TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);
         `);
-        db.pragma(`user_version = ${AUTH_SQLITE_SCHEMA_VERSION}`);
-      }).immediate();
-    } catch (e) {
-      db.close();
-      throw wrap(e, `open ${path}`);
-    }
-    if (created) await syncDir(dirname(path)).catch(() => undefined);
+      },
+    });
     return new SqliteAuthStore(path, db);
   }
 

@@ -29,6 +29,7 @@
  */
 import pg from 'pg';
 import { ConfigError, IoError, TrustError } from '../errors.ts';
+import { checkSchemaName, createVersionedSchema, describePostgres, inTransaction, postgresPool } from '../io/postgres.ts';
 import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   MAX_ENTRY_BYTES,
@@ -69,15 +70,6 @@ function num(v: string | number | null): number | null {
   return v === null ? null : Number(v);
 }
 
-/** describe names the server without credentials. */
-function describe(connectionString: string): string {
-  try {
-    const u = new URL(connectionString);
-    return `postgres://${u.hostname || 'localhost'}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-  } catch {
-    return 'postgres (connection string not shown)';
-  }
-}
 
 /** wrap turns a pg failure into a coded error; coded errors pass through. Never includes the connection string. */
 function wrap(e: unknown, op: string): TrustError {
@@ -113,17 +105,9 @@ export class PostgresStorage implements LogStorage {
   /** open connects, checks durability settings and creates the schema if needed. */
   static async open(connectionString: string, options: PostgresStorageOptions = {}): Promise<PostgresStorage> {
     const schema = options.schema ?? 'custody_log';
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-      throw new ConfigError('ERR_CONFIG_INVALID', `postgres schema: expected a lowercase identifier, got ${JSON.stringify(schema.slice(0, 70))}`);
-    }
-    const where = describe(connectionString);
-    const pool = new pg.Pool({
-      connectionString,
-      max: options.poolSize ?? 4,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-    });
-    // An idle connection that dies (server restart) must not crash the process; the next query reports it.
-    pool.on('error', () => undefined);
+    checkSchemaName(schema, 'postgres schema');
+    const where = describePostgres(connectionString);
+    const pool = postgresPool(connectionString, options.poolSize ?? 4, options.connectTimeoutMs);
     const s = new PostgresStorage(where, pool, schema);
     try {
       const settings = await pool.query<{ name: string; setting: string }>(
@@ -136,33 +120,36 @@ export class PostgresStorage implements LogStorage {
           });
         }
       }
-      await s.#tx(async (c) => {
-        await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-        await c.query(`
-          CREATE TABLE IF NOT EXISTS ${s.#t.meta} (
-            id integer PRIMARY KEY CHECK (id = 0),
-            schema_version integer NOT NULL,
-            tree_size bigint NOT NULL,
-            hash_count bigint NOT NULL,
-            checkpoint_size bigint,
-            checkpoint text,
-            lease_owner text,
-            lease_pid integer,
-            lease_host text,
-            lease_expires bigint
-          );
-          CREATE TABLE IF NOT EXISTS ${s.#t.entries} (idx bigint PRIMARY KEY, data bytea NOT NULL);
-          CREATE TABLE IF NOT EXISTS ${s.#t.hashes} (idx bigint PRIMARY KEY, hash bytea NOT NULL);
-          CREATE TABLE IF NOT EXISTS ${s.#t.sizes} (size bigint PRIMARY KEY);
-          CREATE TABLE IF NOT EXISTS ${s.#t.tiles} (level integer NOT NULL, idx bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (level, idx));
-          INSERT INTO ${s.#t.meta}(id, schema_version, tree_size, hash_count) VALUES (0, ${POSTGRES_SCHEMA_VERSION}, 0, 0)
-            ON CONFLICT (id) DO NOTHING;
-        `);
-        const m = await s.#meta(c, false);
-        if (m.schema_version !== POSTGRES_SCHEMA_VERSION) {
-          throw new ConfigError('ERR_CONFIG_INVALID', `${where}: expected log schema ${POSTGRES_SCHEMA_VERSION}, got ${m.schema_version}`);
-        }
-      }, true);
+      await createVersionedSchema(pool, {
+        schema,
+        where,
+        lock: 'custody_log_schema',
+        versionQuery: `SELECT schema_version FROM ${s.#t.meta} WHERE id = 0`,
+        version: POSTGRES_SCHEMA_VERSION,
+        what: 'log schema',
+        create: async (c) => {
+          await c.query(`
+            CREATE TABLE IF NOT EXISTS ${s.#t.meta} (
+              id integer PRIMARY KEY CHECK (id = 0),
+              schema_version integer NOT NULL,
+              tree_size bigint NOT NULL,
+              hash_count bigint NOT NULL,
+              checkpoint_size bigint,
+              checkpoint text,
+              lease_owner text,
+              lease_pid integer,
+              lease_host text,
+              lease_expires bigint
+            );
+            CREATE TABLE IF NOT EXISTS ${s.#t.entries} (idx bigint PRIMARY KEY, data bytea NOT NULL);
+            CREATE TABLE IF NOT EXISTS ${s.#t.hashes} (idx bigint PRIMARY KEY, hash bytea NOT NULL);
+            CREATE TABLE IF NOT EXISTS ${s.#t.sizes} (size bigint PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS ${s.#t.tiles} (level integer NOT NULL, idx bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (level, idx));
+            INSERT INTO ${s.#t.meta}(id, schema_version, tree_size, hash_count) VALUES (0, ${POSTGRES_SCHEMA_VERSION}, 0, 0)
+              ON CONFLICT (id) DO NOTHING;
+          `);
+        },
+      });
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw wrap(e, `open ${where}`);
@@ -174,24 +161,9 @@ export class PostgresStorage implements LogStorage {
     if (this.#closed) throw new IoError('ERR_LOG_CLOSED', 'the log storage is closed');
   }
 
-  /**
-   * #tx runs fn in one transaction on one connection and commits; any error rolls back. With `ddl` the concurrent
-   * creation of the same schema by two processes is serialized by an advisory lock.
-   */
-  async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>, ddl = false): Promise<T> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
-      if (ddl) await c.query("SELECT pg_advisory_xact_lock(hashtext('custody_log_schema'))");
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+  /** #tx runs fn in one transaction on one connection and commits; any error rolls back (io/postgres). */
+  #tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.#pool, fn);
   }
 
   async #meta(c: pg.PoolClient | pg.Pool, lock: boolean): Promise<MetaRow> {

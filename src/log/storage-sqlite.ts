@@ -23,11 +23,9 @@
  * tiles(level, idx, data, PRIMARY KEY(level, idx))   -- full tiles (level 0..63) and bundles (level -1), write-once
  * ```
  */
-import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
 import { ConfigError, IoError, TrustError } from '../errors.ts';
-import { syncDir } from '../io/files.ts';
+import { openVersionedSqlite } from '../io/sqlite.ts';
 import { HASH_BYTES } from '../tlog/merkle.ts';
 import {
   MAX_ENTRY_BYTES,
@@ -126,24 +124,13 @@ export class SqliteStorage implements LogStorage {
 
   /** open creates or opens the database at path (':memory:' for a private in-memory database). */
   static async open(path: string, options: SqliteStorageOptions = {}): Promise<SqliteStorage> {
-    const created = path !== ':memory:' && !existsSync(path);
-    let db: Database.Database;
-    try {
-      db = new Database(path);
-    } catch (e) {
-      throw wrap(e, `open ${path}`);
-    }
-    try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5_000))}`);
-      // Durability (duty 1): WAL + FULL = fsync of the WAL at every commit; see the module comment.
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma(`cache_size = -${SQLITE_PAGE_CACHE_KIB}`);
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version !== 0 && version !== SQLITE_SCHEMA_VERSION) {
-        throw new ConfigError('ERR_CONFIG_INVALID', `${path}: expected log schema ${SQLITE_SCHEMA_VERSION}, got ${version}`);
-      }
-      db.transaction(() => {
+    const db = await openVersionedSqlite(path, {
+      version: SQLITE_SCHEMA_VERSION,
+      what: 'log schema',
+      busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
+      cacheKiB: SQLITE_PAGE_CACHE_KIB,
+      wrap,
+      create: (db) => {
         db.exec(`
           CREATE TABLE IF NOT EXISTS meta (
             id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -162,14 +149,8 @@ export class SqliteStorage implements LogStorage {
           CREATE TABLE IF NOT EXISTS tiles (level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (level, idx));
           INSERT OR IGNORE INTO meta(id, tree_size, hash_count) VALUES (0, 0, 0);
         `);
-        db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
-      }).immediate();
-    } catch (e) {
-      db.close();
-      throw wrap(e, `open ${path}`);
-    }
-    // A new file's directory entry must be durable too, or a power cut could lose the whole database.
-    if (created) await syncDir(dirname(path)).catch(() => undefined);
+      },
+    });
     return new SqliteStorage(path, db);
   }
 

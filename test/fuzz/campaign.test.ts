@@ -192,6 +192,7 @@ test('npm run fuzz records each run, resumes with --until, and records a run sto
   assert.equal(c.runs.length, 3);
   const r2 = c.runs[2]!;
   assert.equal(r2.stopped, true);
+  assert.equal(r2.stopReason, 'signal');
   assert.ok(r2.inputs > 0 && r2.inputs < 100000000);
 });
 

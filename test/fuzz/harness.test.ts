@@ -40,6 +40,13 @@ test('a planted infinite loop is caught by the watchdog and reported as a hang',
   assert.equal(f.input[0], 0x3f, 'the hanging input starts with "?"');
   assert.ok(f.file !== undefined && existsSync(f.file));
   assert.ok(r.restarts >= 1, 'the worker was restarted after the hang');
+  // The hang was replayed once to confirm it, and that replay counts: minimizing runs at most minimizeHangTries
+  // more, and one last replay of the minimized input.
+  // (A stall of the loaded machine before it adds its own replay, counted as unconfirmed.)
+  assert.ok(r.replays >= 2 && r.replays <= 1 + 3 + 1 + r.unconfirmed, `replays: ${r.replays}, unconfirmed ${r.unconfirmed}`);
+  // maxRestarts 1: the confirmed hang ended the run before its 50 inputs, and the report says so.
+  assert.equal(r.stopped, true);
+  assert.equal(r.stopReason, 'restarts');
 });
 
 test('a planted leak (96 MiB kept per input) is caught by the memory bound and reported as a memory finding', async (t) => {
@@ -63,6 +70,21 @@ test('a stall that does not reproduce in a fresh worker is counted as unconfirme
   assert.equal(r.unconfirmed, 1);
   assert.equal(r.restarts, 1);
   assert.ok(r.runs >= 200, `the campaign ran all its inputs (${r.runs})`);
+  assert.equal(r.stopped, false);
+});
+
+test('a stall after a confirmed hang of the same kind is replayed too: counted as unconfirmed, not as a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custody-fuzz-hang-stall-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // maxRestarts 2: the real hang uses one; were the stall counted as a second, the target would stop unfinished.
+  const [r] = await runCampaign({ targets: ['planted-hang-then-stall'], runs: 200, seed: 13, registry: REGISTRY, regressionsDir: dir, hangMs: 300, minimizeHangTries: 3, maxRestarts: 2, log: () => undefined });
+  assert.ok(r);
+  assert.equal(r.findings.length, 1, 'the real hang');
+  assert.equal(r.findings[0]!.kind, 'hang');
+  assert.equal(Buffer.from(r.findings[0]!.input).toString(), '?ab');
+  assert.ok(r.unconfirmed >= 1, `the stall did not reproduce (unconfirmed ${r.unconfirmed})`);
+  assert.equal(r.stopped, false, `the target ran all its inputs (${r.runs}, stopReason ${String(r.stopReason)})`);
+  assert.ok(r.runs >= 200);
 });
 
 test('ddmin reaches a 1-minimal input', async () => {

@@ -78,4 +78,25 @@ export const TARGETS: readonly FuzzTarget[] = [
       });
     },
   },
+  {
+    name: 'planted-hang-then-stall',
+    parses: 'a parser that hangs on one input (reproducibly), then stalls once in the next worker (machine noise)',
+    make: () => {
+      const w = workerData as WorkerInput;
+      let n = 0;
+      return Promise.resolve({
+        seeds: [enc.encode('?ab'), enc.encode('xyz')],
+        run(input: Uint8Array) {
+          // The real hang: exactly "?ab", in the first campaign worker of seed 13 and in every replay.
+          if (Buffer.from(input).toString() === '?ab' && (w.mode === 'replay' || w.seed === 13)) for (;;) void input.length;
+          // The noise: one stall in the worker that replaced it (seed 13 + 7919), never in a replay.
+          if (w.mode === 'campaign' && w.seed === 13 + 7919 && ++n === 30) {
+            const until = Date.now() + 1500;
+            while (Date.now() < until);
+          }
+          return input.length;
+        },
+      });
+    },
+  },
 ];

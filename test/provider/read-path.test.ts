@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ReadPath } from '../../src/server/provider/read-path.ts';
@@ -16,7 +16,7 @@ import { tmpDir } from '../support/tmp.ts';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number> }> {
+async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{ url: string; dir: string; opens: Map<string, number>; rp: ReadPath }> {
   const dir = tmpDir(t);
   const opens = new Map<string, number>();
   const rp = new ReadPath({
@@ -38,7 +38,7 @@ async function serveReadPath(t: TestContext, blobCacheBytes?: number): Promise<{
     server.closeAllConnections();
     return new Promise<void>((r) => server.close(() => r()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, dir, opens };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, dir, opens, rp };
 }
 
 function get(url: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, string | string[] | undefined> }> {
@@ -109,4 +109,107 @@ test('read path: small blobs of every byte value arrive exactly, loaded and then
     assert.equal(range.headers['content-range'], `bytes 0-0/${b.length}`);
     assert.ok(range.body.equals(b.subarray(0, 1)));
   }
+});
+
+test('read path: concurrent streams of large blobs arrive exactly while their buffers grow, shrink and are reused', async (t) => {
+  const s = await serveReadPath(t);
+  // Two blobs above the in-memory limit, every byte depending on its position and blob: a buffer handed from one
+  // stream to another (StreamBuffers) or read into too early, or a chunk sent twice, shows as a wrong byte.
+  const n = 16 * 1024 * 1024 + 4100;
+  const blobs = [1, 2].map((k) => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i += 4) b.writeUInt32LE(((i * 2654435761) ^ k) >>> 0, i);
+    return b;
+  });
+  for (const b of blobs) writeFileSync(join(s.dir, sha(b)), b);
+  const aborted = (url: string): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request(url, { agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+      req.end();
+    });
+  // A client that stops reading now and then: the socket's buffers fill, writes stay pending, and a buffer read
+  // into again before its write called back would send the next chunk's bytes in place of this one's.
+  const slow = (url: string): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const req = request(url, { agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        let pauses = 0;
+        res.on('data', (d: Buffer) => {
+          chunks.push(d);
+          if (pauses++ < 40) {
+            res.pause();
+            setTimeout(() => res.resume(), 5);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const wave = async (): Promise<void> => {
+    const jobs: Promise<void>[] = [];
+    for (const b of blobs) {
+      const url = `${s.url}/blobs/sha256/${sha(b)}`;
+      jobs.push(
+        get(url).then((r) => assert.ok(r.status === 200 && r.body.equals(b), 'whole blob')),
+        get(url).then((r) => assert.ok(r.status === 200 && r.body.equals(b), 'whole blob, second client')),
+        get(url, 'GET', { range: 'bytes=1000003-9000001' }).then((r) => {
+          assert.equal(r.status, 206);
+          assert.ok(r.body.equals(b.subarray(1000003, 9000002)), 'middle range');
+        }),
+        get(url, 'GET', { range: `bytes=-70000` }).then((r) => {
+          assert.equal(r.status, 206);
+          assert.ok(r.body.equals(b.subarray(n - 70000)), 'suffix range');
+        }),
+        aborted(url),
+        slow(url).then((body) => assert.ok(body.equals(b), 'whole blob, slow client')),
+      );
+    }
+    await Promise.all(jobs);
+  };
+  // The second wave takes the buffers the first gave back; after each, every stream has ended (the aborted ones
+  // too) and every buffer is back.
+  await wave();
+  await drained(s.rp);
+  await wave();
+  await drained(s.rp);
+});
+
+/** drained waits for the read path's streams to end (a server's 'close' comes after the client's), then checks. */
+async function drained(rp: ReadPath): Promise<void> {
+  for (let i = 0; i < 1000 && rp.streamStats.streams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(rp.streamStats, { streams: 0, bufferBytes: 0 }, 'every stream ended and gave its buffer back');
+}
+
+test('read path: pipelined downloads whose client hangs up end and give their buffers back', async (t) => {
+  const s = await serveReadPath(t);
+  const big = Buffer.alloc(16 * 1024 * 1024 + 1, 9);
+  writeFileSync(join(s.dir, sha(big)), big);
+  const path = `/blobs/sha256/${sha(big)}`;
+  // The first request finds the blob too large for memory; later ones stream at once.
+  assert.equal((await get(`${s.url}${path}`, 'HEAD')).status, 200);
+  const port = Number(new URL(s.url).port);
+  await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          // Two GETs on one connection: the second response waits behind the first, which the client never reads
+          // to the end before it hangs up.
+          const c = connect(port, '127.0.0.1', () => c.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+          c.once('data', () => {
+            c.destroy();
+            resolve();
+          });
+          c.on('error', reject);
+        }),
+    ),
+  );
+  await drained(s.rp);
 });

@@ -26,7 +26,7 @@
  * (never joined into a path) and blob names must be 64 lowercase hex; Range is parsed strictly (RFC 9110 §14.2) and
  * anything unusual sends the whole artifact.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, read } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { IoError, type TrustError } from '../../errors.ts';
@@ -36,6 +36,7 @@ import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
 import type { HttpCounts } from '../ui/counts.ts';
 import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
+import { StreamBuffers } from './stream-buffers.ts';
 import { ATTESTATIONS_FILENAME, RESERVED_CHANNEL_NAMES, type Release } from './releases.ts';
 
 /** BLOB_CACHE_ENTRY_MAX_BYTES: blobs up to this size are served from memory (a kernel, an initramfs). */
@@ -46,10 +47,25 @@ const BLOB_MAX_AGE_S = 365 * 86_400;
  * STREAM_MEMORY_BUDGET_BYTES is what the streams of large artifacts of one process may hold in read buffers
  * together: each stream reads chunks of budget / active streams, between STREAM_CHUNK_MIN_BYTES and
  * STREAM_CHUNK_MAX_BYTES. A few clients get big reads (few syscalls); a thousand share the budget.
+ *
+ * A stream starts at STREAM_CHUNK_MIN_BYTES and doubles its chunk after each one the socket took (a slow start, as
+ * TCP's), up to its share, in blocks of one slab of the budget's size (server/provider/stream-buffers): the buffers
+ * of all streams together stay within the budget, or STREAM_CHUNK_MIN_BYTES each when there are more streams than
+ * that allows, and a resize allocates nothing. Sizing each stream by its share when it started, with a fresh
+ * Buffer per size, as this did before, let the first streams of a thousand that arrive together (a boot storm) take
+ * budget / (streams so far) each, and left every buffer a stream gave up to the garbage collector: 20–40 MiB per
+ * process of garbage under a 1,000-download storm, which set the peak resident size
+ * (bench/sections/provider-memory).
  */
 const STREAM_MEMORY_BUDGET_BYTES = 8 * 1024 * 1024;
 const STREAM_CHUNK_MIN_BYTES = 16 * 1024;
 const STREAM_CHUNK_MAX_BYTES = 1024 * 1024;
+
+/** chunkFor is the power of two in [STREAM_CHUNK_MIN_BYTES, STREAM_CHUNK_MAX_BYTES] nearest to `bytes`. */
+function chunkFor(bytes: number): number {
+  return Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, 2 ** Math.round(Math.log2(Math.max(1, bytes)))));
+}
+
 /**
  * FIRST_SEGMENTS_PASSED_ON are never channels here: fastify (or the leader) routes them. They are the reserved channel
  * names (one list, server/provider/releases) but the two this read path serves itself.
@@ -161,6 +177,7 @@ export class ReadPath {
   /** #loading: one read per small blob however many clients ask at once (a boot storm on a cold cache). */
   readonly #loading = new Map<string, Promise<PreparedBlob | undefined | 'missing'>>();
   #streams = 0;
+  readonly #streamBuffers = new StreamBuffers({ slabBytes: STREAM_MEMORY_BUDGET_BYTES, minBytes: STREAM_CHUNK_MIN_BYTES, maxBytes: STREAM_CHUNK_MAX_BYTES });
   readonly #counts: HttpCounts | undefined;
 
   constructor(o: ReadPathOptions) {
@@ -169,6 +186,11 @@ export class ReadPath {
     this.#manifestCache = `public, max-age=${o.manifestMaxAgeS ?? 0}, must-revalidate`;
     this.#extra = o.headers ?? [];
     this.#cache = new BlobCache(o.blobCacheBytes ?? 64 * 1024 * 1024, BLOB_CACHE_ENTRY_MAX_BYTES);
+  }
+
+  /** streamStats counts the streams of large artifacts running now and the bytes of their read buffers. */
+  get streamStats(): { streams: number; bufferBytes: number } {
+    return { streams: this.#streams, bufferBytes: this.#streamBuffers.inUse };
   }
 
   /** handle answers a read route and returns true, or returns false (nothing written) for anything else. */
@@ -475,47 +497,73 @@ export class ReadPath {
 
   /**
    * #stream sends bytes start..end of an open file, in chunks sized by the memory budget (see the module doc): one
-   * buffer per stream, read into again once the socket has taken the previous chunk (no allocation per chunk, and
-   * no read-ahead beyond one chunk for a slow client), and replaced by a smaller one when more streams started, so
-   * all of them together stay within about twice the budget.
+   * buffer per stream, read into again once the socket has taken the previous chunk (no read-ahead beyond one chunk
+   * for a slow client); it is replaced by one twice as large while the stream is below its share and the slab has
+   * a block for it, and by a smaller one when more streams started (the module doc, and server/provider/stream-buffers).
    */
   #stream(res: ServerResponse, fh: fsp.FileHandle, start: number, end: number): void {
+    // Callbacks rather than promises: a thousand streams take tens of thousands of chunks a second, and per chunk
+    // this allocates one read request and one write request; a promise loop allocated several promises, closures
+    // and listener entries more, which with a small young generation went to the old space and grew the heap.
     this.#streams++;
-    const target = (): number =>
-      Math.min(Math.max(STREAM_CHUNK_MIN_BYTES, Math.min(STREAM_CHUNK_MAX_BYTES, Math.floor(STREAM_MEMORY_BUDGET_BYTES / this.#streams))), end - start + 1);
-    let buf = Buffer.allocUnsafe(target());
+    const pool = this.#streamBuffers;
+    let buf = pool.take();
+    let pos = start;
+    let reading = false;
     let gone = false;
-    res.once('close', () => (gone = true));
-    const written = (n: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        // A client that goes away may leave the write's callback uncalled: closing ends the wait too.
-        const onClose = (): void => resolve();
-        res.once('close', onClose);
-        res.write(buf.subarray(0, n), (e) => {
-          res.off('close', onClose);
-          if (e) reject(e);
-          else resolve();
-        });
-      });
-    const run = async (): Promise<void> => {
-      let pos = start;
-      while (pos <= end && !gone) {
-        // More streams started since: shrink to the current share, so the budget holds for all of them together
-        // (a buffer sized at the start would keep 8 MiB × (1 + 1/2 + … + 1/n) across n streams).
-        const share = target();
-        if (buf.length > 2 * share) buf = Buffer.allocUnsafe(share);
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos + 1), pos);
-        if (bytesRead === 0) throw new Error('read-path: blob shorter than its size');
-        pos += bytesRead;
-        await written(bytesRead);
-      }
-      res.end();
+    let done = false;
+    // A client that goes away may leave the write's callback uncalled: closing ends the stream (once a read in
+    // flight has landed, so the descriptor is not closed under it). The connection's own 'close' too: a pipelined
+    // response queued behind another never emits 'close' when the client hangs up (its write never calls back).
+    const socket = res.req.socket;
+    const onGone = (): void => {
+      gone = true;
+      if (!reading) finish();
     };
-    run()
-      .catch(() => res.destroy()) // a client that went away, or a read error: the connection is dropped
-      .finally(() => {
-        this.#streams--;
-        void fh.close().catch(() => undefined);
-      });
+    // The buffer goes back only when no read into it is in flight and no write from it can still go out: the last
+    // chunk's write called back, or the connection is closed (destroyed here, or 'close': a closed socket writes
+    // nothing more).
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      res.off('close', onGone);
+      socket.off('close', onGone);
+      this.#streams--;
+      pool.give(buf);
+      void fh.close().catch(() => undefined);
+    };
+    const fail = (): void => {
+      res.destroy(); // a read or write error: the connection is dropped
+      if (!reading) finish();
+    };
+    const next = (): void => {
+      if (gone || done) return;
+      if (pos > end) {
+        res.end();
+        finish();
+        return;
+      }
+      // The socket took the last chunk. More streams started since: shrink to the current share. Below it: grow,
+      // if the slab has a block for it.
+      const share = chunkFor(STREAM_MEMORY_BUDGET_BYTES / this.#streams);
+      if (buf.length > 2 * share) buf = pool.resize(buf, share);
+      else if (pos > start && buf.length < share && pos + buf.length <= end) buf = pool.resize(buf, 2 * buf.length);
+      reading = true;
+      read(fh.fd, buf, 0, Math.min(buf.length, end - pos + 1), pos, onRead);
+    };
+    const onRead = (e: Error | null, n: number): void => {
+      reading = false;
+      if (gone) return finish();
+      if (e !== null || n === 0) return fail(); // n = 0: the blob is shorter than its size
+      pos += n;
+      res.write(n === buf.length ? buf : buf.subarray(0, n), onWritten);
+    };
+    const onWritten = (e: Error | null | undefined): void => {
+      if (e) fail();
+      else next();
+    };
+    res.once('close', onGone);
+    socket.once('close', onGone);
+    next();
   }
 }
