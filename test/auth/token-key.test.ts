@@ -8,19 +8,17 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
 import { authenticate, createToken } from '../../src/auth/auth.ts';
 import { openSqliteAuthStore } from '../../src/auth/store-sqlite.ts';
 import { newTokenKeyText, parseTokenKeyText, withTokenKey } from '../../src/auth/token-key.ts';
 import { hmacSha256, sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
 import { openSecretStore } from '../../src/secrets/open.ts';
-import { startCluster } from '../../src/server/cluster.ts';
 import { DAEMON_SECRET_NAMES } from '../../src/server/daemon-secrets.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 import { cli } from '../support/cli.ts';
 import { tmpDir } from '../support/tmp.ts';
-import { start } from '../provider/harness.ts';
+import { start, startTestCluster } from '../provider/harness.ts';
 
 test('keyed token digests: HMAC-SHA-256 under the key; the database alone verifies and mints nothing', async (t) => {
   const raw = await openSqliteAuthStore(join(tmpDir(t), 'auth.db'));
@@ -88,20 +86,7 @@ test('serve --secrets --workers 2: the workers answer /v1/verify with keyed dige
   const dataDir = join(base, 'data');
   const storeDir = join(base, 'store');
   const env = { CUSTODY_PASSPHRASE: 'keyring passphrase' };
-  const c = await startCluster({
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    workers: 2,
-    logger: pino({ level: 'error' }),
-    rateLimitPerIp: 0,
-    signingRateLimitPerIp: 0,
-    signingRateLimitPerToken: 0,
-    sample: false,
-    secrets: { dir: storeDir },
-    passphrase: { env },
-  });
-  t.after(() => c.close());
+  const c = await startTestCluster(t, dataDir, { secrets: { dir: storeDir }, passphrase: { env } });
   const made = await cli(['token', 'create', '--data', dataDir, '--secrets', storeDir, '--name', 'keyed', '--scope', 'sign,verify', '--json'], { cwd: base, env });
   assert.equal(made.code, 0, made.stderr);
   const keyed = (JSON.parse(made.stdout) as { token: string }).token;

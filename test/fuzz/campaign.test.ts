@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,6 +23,7 @@ import {
   renderResults,
   status,
   targetCodeHash,
+  writeFileDurable,
   type CampaignFile,
   type RunRecord,
 } from '../../fuzz/campaign.ts';
@@ -222,4 +223,25 @@ test('a lock left by a process that died is taken over once stale, and a waiter 
   const c = appendRun(file, run('x', 1, 1, 'h'));
   assert.equal(c.runs.length, 1);
   assert.equal(readCampaign(file).runs.length, 1);
+});
+
+test('writeFileDurable replaces a file whole, and a failed replacement leaves neither a temp file nor a change', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custody-durable-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'campaign.json');
+  writeFileDurable(path, 'first\n');
+  writeFileDurable(path, 'second\n');
+  assert.equal(readFileSync(path, 'utf8'), 'second\n');
+  assert.deepEqual(readdirSync(dir), ['campaign.json']);
+  // The rename fails (the destination is a non-empty directory): the error comes out, the temp file is gone and
+  // what was there is untouched.
+  const blocked = join(dir, 'RESULTS.md');
+  mkdirSync(blocked);
+  writeFileSync(join(blocked, 'keep'), 'x');
+  assert.throws(() => writeFileDurable(blocked, 'new\n'), (e: NodeJS.ErrnoException) => e.code === 'EISDIR' || e.code === 'ENOTEMPTY' || e.code === 'EEXIST');
+  assert.deepEqual(readdirSync(dir).sort(), ['RESULTS.md', 'campaign.json']);
+  assert.deepEqual(readdirSync(blocked), ['keep']);
+  // And so does a failed write: a directory that cannot be written to.
+  assert.throws(() => writeFileDurable(join(dir, 'missing', 'x.json'), 'y'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  assert.deepEqual(readdirSync(dir).sort(), ['RESULTS.md', 'campaign.json']);
 });

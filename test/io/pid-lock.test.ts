@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { IoError } from '../../src/errors.ts';
@@ -90,4 +90,26 @@ test('a stale lock swapped for another between the check and the takeover is put
   // The next attempt judges the lock it sees, and takes it over.
   const release = await acquirePidLock(path, { refused });
   await release();
+});
+
+test('a lock is never seen empty: a reader racing 300 takes and releases finds the pid or no file, nothing else', async (t) => {
+  const dir = tmpDir(t);
+  const path = join(dir, 'x.lock');
+  let stop = false;
+  const seen = { pid: 0, none: 0, other: [] as string[] };
+  // The reader runs on the thread pool beside the lock's own file operations, as another process's reads would.
+  const reader = (async () => {
+    while (!stop) {
+      const text = await fsp.readFile(path, 'latin1').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+      if (text === undefined) seen.none++;
+      else if (text === `${process.pid}\n`) seen.pid++;
+      else seen.other.push(JSON.stringify(text));
+    }
+  })();
+  for (let i = 0; i < 300; i++) await (await acquirePidLock(path, { refused }))();
+  stop = true;
+  await reader;
+  assert.deepEqual(seen.other, []);
+  // The race was run: the reader saw the lock both there and gone.
+  assert.ok(seen.pid > 0 && seen.none > 0, JSON.stringify(seen));
 });

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
+import { startCluster, type ClusterOptions, type RunningCluster } from '../../src/server/cluster.ts';
 import { startDaemon, type DaemonOptions, type RunningDaemon } from '../../src/server/daemon.ts';
 import { CLI_MAIN, TSX_LOADER } from '../support/cli.ts';
 
@@ -23,6 +24,27 @@ export async function start(t: TestContext, dataDir: string, extra: Partial<Daem
   const d = await startDaemon({ dataDir, host: '127.0.0.1', port: 0, logger: pino({ level: 'error' }), rateLimitPerIp: 0, ...extra });
   t.after(() => d.close());
   return d;
+}
+
+/**
+ * startTestCluster runs a leader and two workers (server/cluster) on 127.0.0.1:0, every rate limit off (as {@link start}),
+ * no sample release, and closes them after the test.
+ */
+export async function startTestCluster(t: TestContext, dataDir: string, extra: Partial<ClusterOptions> = {}): Promise<RunningCluster> {
+  const c = await startCluster({
+    dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    workers: 2,
+    logger: pino({ level: 'error' }),
+    rateLimitPerIp: 0,
+    signingRateLimitPerIp: 0,
+    signingRateLimitPerToken: 0,
+    sample: false,
+    ...extra,
+  });
+  t.after(() => c.close());
+  return c;
 }
 
 /** putIncoming writes artifact files into DATA/incoming/<channel>/<arch>/. */

@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
 import { OidcVerifier } from '../../src/auth/oidc.ts';
 import { sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
-import { startCluster } from '../../src/server/cluster.ts';
+import { startTestCluster } from '../provider/harness.ts';
 import { AuthDecisions } from '../../src/server/signing/plugin.ts';
 import { startProvider, type TestClient } from '../support/oidc-provider.ts';
 import { tmpDir } from '../support/tmp.ts';
@@ -70,18 +69,7 @@ test('custody serve --workers 2: an OIDC JWT forwarded with Expect: 100-continue
     OidcVerifier.prototype.verify = verify;
   });
   const dataDir = join(tmpDir(t), 'data');
-  const c = await startCluster({
-    dataDir,
-    host: '127.0.0.1',
-    port: 0,
-    workers: 2,
-    logger: pino({ level: 'error' }),
-    rateLimitPerIp: 0,
-    signingRateLimitPerIp: 0,
-    signingRateLimitPerToken: 0,
-    oidc: { issuers: [{ issuer: provider.issuer, audience: AUDIENCE, identityClaim: 'email', scopes: ['sign', 'verify'] }] },
-  });
-  t.after(() => c.close());
+  const c = await startTestCluster(t, dataDir, { oidc: { issuers: [{ issuer: provider.issuer, audience: AUDIENCE, identityClaim: 'email', scopes: ['sign', 'verify'] }] } });
   const token = await provider.token(ALICE);
   const artifact = 'sha256:' + encodeHex(sha256('continue once'));
 
