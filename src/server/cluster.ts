@@ -130,6 +130,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     rateLimitPerIp: o.rateLimitPerIp ?? 50,
     rateLimitGlobal: o.rateLimitGlobal ?? 0,
     maxConnections: o.maxConnections ?? 4096,
+    maxConnectionsPerIp: o.maxConnectionsPerIp,
     releasesDir: join(o.dataDir, 'releases'),
     blobsDir: join(o.dataDir, 'blobs'),
     rootBytes: Buffer.from(id.rootBytes).toString('base64'),

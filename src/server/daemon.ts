@@ -117,6 +117,8 @@ export interface DaemonOptions {
   maxBlobBytes?: number;
   /** maxConnections caps concurrent TCP connections (default 4,096). */
   maxConnections?: number;
+  /** maxConnectionsPerIp caps the connections of one client address, an IPv6 client's /64 (default 256; 0 = off). */
+  maxConnectionsPerIp?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
   log?: LogServiceOptions;
   /**
@@ -469,6 +471,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
               rateLimitPerIp: o.rateLimitPerIp ?? 50,
               rateLimitGlobal: o.rateLimitGlobal ?? 0,
               maxConnections: o.maxConnections ?? 4096,
+              maxConnectionsPerIp: o.maxConnectionsPerIp,
               tls: o.tls,
               counts: p.metrics.counts,
             }),
@@ -770,7 +773,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         const { text } = await loadOrCreateStoredText(secrets, DAEMON_SECRET_NAMES.tokenKey, newTokenKeyText);
         const key = parseTokenKeyText(text);
         store = withTokenKey(opened, key);
-        workerTokenKey = Uint8Array.from(key);
+        // The copy server/cluster sends each worker it starts (restarts too), zeroed when the daemon closes.
+        const copy = Uint8Array.from(key);
+        workerTokenKey = copy;
+        closers.push(() => {
+          copy.fill(0);
+          return Promise.resolve();
+        });
         key.fill(0);
       }
       auth = store;

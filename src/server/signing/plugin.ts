@@ -246,7 +246,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
 
   /** limitIp counts a request from the client address (onRequest: before the body and the token check). */
   const limitIp = (req: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
-    done(counted(req) ? undefined : limits.ip.check(req.ip));
+    done(counted(req) ? undefined : limits.ip.checkAddress(req.ip));
   };
   /** guard authenticates the bearer token, checks the scope, then the per-token limit (before the body is read). */
   const guard = (scope: Scope) => async (req: FastifyRequest): Promise<void> => {

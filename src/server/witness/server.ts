@@ -86,7 +86,7 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
   if (perIp > 0 || global > 0) {
     const limiter = new RequestLimiter(perIp, global, 'ERR_HTTP_RATE_LIMITED');
     app.addHook('onRequest', (req, reply, done) => {
-      const refused = limiter.check(req.ip);
+      const refused = limiter.checkAddress(req.ip);
       if (refused === undefined) return done();
       void reply.header('retry-after', '1');
       done(refused);
