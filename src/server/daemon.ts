@@ -40,6 +40,7 @@ import type { KeylessCa } from '../auth/keyless-ca.ts';
 import type { OidcVerifier, OidcVerifierOptions } from '../auth/oidc.ts';
 import { KEYLESS_CA_CERT_FILE } from '../auth/oidc-shape.ts';
 import type { JsonObject } from '../encoding/json.ts';
+import { RefusalBudget } from './audit-budget.ts';
 import type { Signer } from '../crypto/index.ts';
 import { signerHealth } from '../hsm/health.ts';
 import { ConfigError, IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
@@ -176,6 +177,11 @@ export interface RunningDaemon {
   origin: string;
   releases: ReleaseStore;
   audit: AuditLog;
+  /**
+   * record appends an audit event without waiting (a failure goes to the daemon log), refusals of unauthenticated
+   * requests within their budget (server/audit-budget): what the routes record, and the workers' events too.
+   */
+  record(event: string, fields: JsonObject): void;
   /** auth is the signing API's store (undefined with signingApi: false). */
   auth: AuthStore | undefined;
   /** signingLimits are the signing API's rate-limit counters (server/signing/limits; a leader's workers consult them). */
@@ -650,8 +656,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const audit = await AuditLog.open(join(dataDir, 'audit.jsonl'), { now });
   const closers = new Closers(logger);
   closers.push(() => audit.close());
+  // Refusals of unauthenticated requests are recorded within a budget (server/audit-budget): a flood of bad tokens
+  // must not become a flood of fsynced appends.
+  const budget = new RefusalBudget(undefined, () => now().getTime());
   const record = (event: string, fields: JsonObject): void => {
-    audit.append(event, fields).catch((e: unknown) => logger.error({ err: e, event }, 'audit append failed'));
+    const admitted = budget.admit(event, fields);
+    if (admitted === undefined) return;
+    audit.append(event, admitted).catch((e: unknown) => logger.error({ err: e, event }, 'audit append failed'));
   };
 
   try {
@@ -849,6 +860,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       origin,
       releases,
       audit,
+      record,
       auth,
       signingLimits: limits,
       workerTokenKey,
