@@ -98,6 +98,15 @@ export function addressKey(ip: string): string {
 }
 
 /**
+ * clientAddress is the client address fastify gives a request, or `local` for one that came over a Unix socket (the
+ * leader's socket: fastify's `req.ip` is then undefined, whatever its type says).
+ */
+export function clientAddress(req: FastifyRequest): string {
+  const ip: string | undefined = req.ip;
+  return ip ?? 'local';
+}
+
+/**
  * capConnectionsPerAddress closes, as soon as it is accepted, a connection from an address (counted by
  * {@link addressKey}) that already holds `max` open connections to `server` — nginx's `limit_conn`. Without it one
  * client trickling a byte a minute could hold every one of the server's `maxConnections` slots. `onRefused` is told
