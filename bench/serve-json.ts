@@ -26,7 +26,7 @@ export interface ServedChild {
 export function serveJson(cli: readonly string[], dataDir: string, extra: readonly string[] = []): Promise<ServedChild> {
   const proc = spawn(
     process.execPath,
-    [...cli, 'serve', '--data', dataDir, '--port', '0', '--json', '--rate-limit-per-ip', '0', '--log-level', 'error', ...extra],
+    [...cli, 'serve', '--data', dataDir, '--port', '0', '--json', '--rate-limit-per-ip', '0', '--max-connections-per-ip', '0', '--log-level', 'error', ...extra],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

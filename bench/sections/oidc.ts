@@ -61,7 +61,7 @@ async function measure(ctx: BenchContext): Promise<string> {
   const data = join(ctx.scratch, 'oidc-data');
   const child = spawn(
     process.execPath,
-    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', '1', '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0', '--signing-rate-limit-per-token', '0', '--signing-rate-limit-per-ip', '0', '--oidc-issuer', issuer, '--oidc-audience', 'custody-bench'],
+    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', '1', '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0', '--max-connections-per-ip', '0', '--signing-rate-limit-per-token', '0', '--signing-rate-limit-per-ip', '0', '--oidc-issuer', issuer, '--oidc-audience', 'custody-bench'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } },
   );
   try {

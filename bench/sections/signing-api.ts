@@ -91,7 +91,7 @@ async function measure(ctx: BenchContext): Promise<string> {
   const data = join(ctx.scratch, 'signing-data');
   const child = spawn(
     process.execPath,
-    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', String(WORKERS), '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0', '--signing-rate-limit-per-token', '0', '--signing-rate-limit-per-ip', '0'],
+    ['--import', TSX, CLI_MAIN, 'serve', '--data', data, '--port', '0', '--workers', String(WORKERS), '--no-sample', '--json', '--log-level', 'error', '--rate-limit-per-ip', '0', '--max-connections-per-ip', '0', '--signing-rate-limit-per-token', '0', '--signing-rate-limit-per-ip', '0'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } },
   );
   try {

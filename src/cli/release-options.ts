@@ -29,6 +29,7 @@ export const RELEASE_CLIENT_OPTIONS = {
   vulndb: { type: 'string' },
   timeout: { type: 'string' },
   'stall-timeout': { type: 'string' },
+  'min-speed': { type: 'string' },
   ...DISCOVER_CLIENT_OPTIONS,
 } as const;
 

@@ -19,8 +19,9 @@
  * each wanted artifact — by the name and SHA-256 the verified manifest signs — judged under the policy
  * (policy/evaluate). A refusal ends the fetch before anything in DIR is touched: no artifact is downloaded.
  * Every response body is read with a cap (manifest 1 MiB, root 1 MiB, proof ~1.2 MiB, artifact its signed size);
- * redirects are refused. A provider silent for `timeoutMs` (headers, or between two body chunks), or giving a bad
- * answer, is dropped for the rest of the run; network failures and 5xx are retried, definitive answers (404, coded
+ * redirects are refused. A provider silent for `timeoutMs` (headers, or between two body chunks), slower than
+ * `minBytesPerSecond` over such a window (a byte now and then keeps a connection from ever being silent), or giving
+ * a bad answer, is dropped for the rest of the run; network failures and 5xx are retried, definitive answers (404, coded
  * refusals) are not; `totalTimeoutMs` bounds the whole fetch. Requests go through io/http-client (node:http), whose
  * timers always fire.
  */
@@ -75,6 +76,11 @@ export interface FetchReleaseOptions {
   timeoutMs?: number;
   /** totalTimeoutMs bounds the whole fetch: roots, manifests, proofs and every artifact (default 5 minutes). */
   totalTimeoutMs?: number;
+  /**
+   * minBytesPerSecond: a provider moving fewer bytes than this per second, averaged over each `timeoutMs` window, is
+   * dropped like a silent one and the next is asked (default {@link DEFAULT_MIN_BYTES_PER_SECOND}; 0 = no floor).
+   */
+  minBytesPerSecond?: number;
   /** policy: judge the release's attestations before keeping any artifact (see the module doc). */
   policy?:
     | {
@@ -180,17 +186,19 @@ function timeoutOf(e: unknown): 'stall' | 'deadline' | undefined {
 
 /**
  * Http makes the requests of one fetch: each is abandoned after `stallMs` of silence (before the headers or between
- * two body chunks), and all of them at `deadline`. Network failures other than timeouts and 5xx answers are retried
+ * two body chunks) or when it moves under `minBytesPerSecond` over such a window, and all of them at `deadline`. Network failures other than timeouts and 5xx answers are retried
  * (RETRIES times, with backoff); a definitive answer (2xx, 3xx, 4xx) is returned at once, never retried.
  */
 class Http {
   readonly stallMs: number;
   readonly deadline: number;
+  readonly minBytesPerSecond: number;
   /** requests counts what was sent (retries included), for the CLI's report. */
   requests = 0;
-  constructor(stallMs: number, totalMs: number) {
+  constructor(stallMs: number, totalMs: number, minBytesPerSecond: number) {
     this.stallMs = stallMs;
     this.deadline = Date.now() + totalMs;
+    this.minBytesPerSecond = minBytesPerSecond;
   }
 
   async open(url: URL, firstAttempt = 0): Promise<HttpAnswer> {
@@ -198,7 +206,7 @@ class Http {
       let a: HttpAnswer;
       try {
         this.requests++;
-        a = await httpGet(url, { stallMs: this.stallMs, deadline: this.deadline });
+        a = await httpGet(url, { stallMs: this.stallMs, deadline: this.deadline, minBytesPerSecond: this.minBytesPerSecond });
       } catch (e) {
         if (timeoutOf(e) !== undefined || attempt >= RETRIES) throw e;
         await this.#pause(attempt);
@@ -318,6 +326,11 @@ async function walkRootChain(http: Http, providers: Providers, pinned: TrustRoot
 
 /** DEFAULT_STALL_MS is the default stall timeout: a provider silent this long is dropped. */
 export const DEFAULT_STALL_MS = 60_000;
+/**
+ * DEFAULT_MIN_BYTES_PER_SECOND is the default throughput floor: 4 KiB/s (240 KiB a minute) is met by any link of
+ * 32 kbit/s or more, and makes a provider trickling bytes to hold the fetch give way to the next one within a window.
+ */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 4096;
 /** DEFAULT_TOTAL_MS is the default time allowed for a whole fetch (roots, manifests, proofs and every artifact). */
 export const DEFAULT_TOTAL_MS = 300_000;
 
@@ -330,7 +343,7 @@ export async function fetchRelease(o: FetchReleaseOptions): Promise<FetchedRelea
   const byHref = new Map<string, URL>();
   for (const u of o.providers.map(baseUrl)) if (!byHref.has(u.href)) byHref.set(u.href, u);
   const providers = new Providers([...byHref.values()]);
-  const http = new Http(o.timeoutMs ?? DEFAULT_STALL_MS, o.totalTimeoutMs ?? DEFAULT_TOTAL_MS);
+  const http = new Http(o.timeoutMs ?? DEFAULT_STALL_MS, o.totalTimeoutMs ?? DEFAULT_TOTAL_MS, o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND);
   const event = o.onEvent;
   const now = o.now();
 
@@ -539,7 +552,7 @@ async function download(
         if (n + piece.length > size) throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${url.href}: more than the signed ${size} bytes`);
         count(piece);
       };
-      const r = await httpDownload(url, { stallMs: http.stallMs, deadline: http.deadline, size, errorBodyMaxBytes: ERROR_BODY_MAX_BYTES }, { data, write });
+      const r = await httpDownload(url, { stallMs: http.stallMs, deadline: http.deadline, minBytesPerSecond: http.minBytesPerSecond, size, errorBodyMaxBytes: ERROR_BODY_MAX_BYTES }, { data, write });
       if (r === 'done') fast = true;
       else if (r === 'failed') firstAttempt = await http.afterFailure(0);
       else if (r.status >= 500 && r.status <= 599) firstAttempt = await http.afterFailure(0, providerError(url.href, r.status, r.body));

@@ -1,7 +1,9 @@
 /**
 ^ * io/http-client — requests to untrusted servers (providers, logs) over `node:http`/`node:https`, with two clocks that
  * always fire: a stall timeout (socket silence, before the headers or between two body chunks) and an absolute
- * deadline for the whole operation.
+ * deadline for the whole operation. A third, optional, is a throughput floor (curl's `--speed-limit`): a server that
+ * trickles a byte now and then resets the stall timer forever, so the caller that has other servers to ask can drop
+ * one that moves fewer than `minBytesPerSecond` (averaged over each stall window) and go on to the next.
  *
  * Why not `fetch()`: on Node 20 (undici 6.x) the link from a caller's AbortSignal to a fetch made with
  * `redirect: 'error'` can be lost after a garbage collection (nodejs/undici issues 4627 and 4750), so an abort meant
@@ -13,6 +15,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { IoError, LimitError, isTrustError } from '../errors.ts';
 
@@ -22,6 +25,11 @@ export interface HttpGetOptions {
   stallMs: number;
   /** deadline (ms since the epoch, `Date.now()` clock) abandons the request and its body at that time. */
   deadline: number;
+  /**
+   * minBytesPerSecond (default 0 = off): fewer bytes than this, times the stall window, moved (sent or received)
+   * during any stall window abandons the exchange as a stall (details.timeout 'stall', a message saying too slow).
+   */
+  minBytesPerSecond?: number;
   method?: 'GET' | 'HEAD' | 'PUT' | 'POST';
   headers?: Record<string, string>;
   /**
@@ -38,8 +46,10 @@ export interface HttpAnswer {
   body: IncomingMessage;
   /** stallMs is the stall timeout the request was made with. */
   stallMs: number;
-  /** timedOut tells whether the stall timeout or the deadline ended the exchange ('stall' | 'deadline'). */
-  timedOut(): 'stall' | 'deadline' | undefined;
+  /** minBytesPerSecond is the throughput floor the request was made with (0: none). */
+  minBytesPerSecond: number;
+  /** timedOut tells whether the stall timeout, the throughput floor or the deadline ended the exchange. */
+  timedOut(): 'stall' | 'slow' | 'deadline' | undefined;
   /** close releases the connection (the body is not read further). */
   close(): void;
 }
@@ -52,7 +62,8 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
   const left = o.deadline - Date.now();
   if (left <= 0) return Promise.reject(timeoutError(url, 'deadline', o.stallMs));
   return new Promise<HttpAnswer>((resolve, reject) => {
-    let timedOut: 'stall' | 'deadline' | undefined;
+    let timedOut: 'stall' | 'slow' | 'deadline' | undefined;
+    const floor = o.minBytesPerSecond ?? 0;
     // A fresh connection per request (agent: false): a pooled socket would carry one request's timers to the next.
     const req: ClientRequest = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
       method: o.method ?? 'GET',
@@ -63,7 +74,14 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
       timedOut = 'deadline';
       req.destroy(timeoutError(url, 'deadline', o.stallMs));
     }, left);
-    const clear = (): void => clearTimeout(deadlineTimer);
+    const unwatch = watchThroughput(() => req.socket, o.stallMs, floor, () => {
+      timedOut ??= 'slow';
+      req.destroy(timeoutError(url, 'slow', o.stallMs, floor));
+    });
+    const clear = (): void => {
+      clearTimeout(deadlineTimer);
+      unwatch();
+    };
     req.setTimeout(o.stallMs, () => {
       timedOut ??= 'stall';
       req.destroy(timeoutError(url, 'stall', o.stallMs));
@@ -72,7 +90,7 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
       // After an answer, a write error (EPIPE: the server closed while we were still sending) changes nothing.
       if (answered) return;
       clear();
-      reject(timedOut !== undefined ? timeoutError(url, timedOut, o.stallMs) : new IoError('ERR_IO_NETWORK', `cannot fetch ${url.href}: ${errnoReason(e)}`, { cause: e }));
+      reject(timedOut !== undefined ? timeoutError(url, timedOut, o.stallMs, floor) : new IoError('ERR_IO_NETWORK', `cannot fetch ${url.href}: ${errnoReason(e)}`, { cause: e }));
     });
     req.on('close', clear);
     let answered = false;
@@ -88,6 +106,7 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
         headers: res.headers,
         body: res,
         stallMs: o.stallMs,
+        minBytesPerSecond: floor,
         timedOut: () => timedOut,
         close: () => {
           clear();
@@ -103,10 +122,45 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
   });
 }
 
-/** timeoutError is the ERR_IO_NETWORK of a stall or of the deadline (details.timeout names which). */
-export function timeoutError(url: URL, kind: 'stall' | 'deadline', stallMs: number): IoError {
-  const what = kind === 'stall' ? `no data for ${stallMs} ms (stalled)` : 'the time allowed for the whole fetch ran out';
-  return new IoError('ERR_IO_NETWORK', `${url.href}: ${what}`, { details: { timeout: kind } });
+/**
+ * timeoutError is the ERR_IO_NETWORK of a stall or of the deadline (details.timeout names which). A server under the
+ * throughput floor (`slow`) is a stall too, with its own message.
+ */
+export function timeoutError(url: URL, kind: 'stall' | 'slow' | 'deadline', stallMs: number, minBytesPerSecond = 0): IoError {
+  const what =
+    kind === 'stall'
+      ? `no data for ${stallMs} ms (stalled)`
+      : kind === 'slow'
+        ? `under ${minBytesPerSecond} bytes/s for ${stallMs} ms (too slow)`
+        : 'the time allowed for the whole fetch ran out';
+  return new IoError('ERR_IO_NETWORK', `${url.href}: ${what}`, { details: { timeout: kind === 'slow' ? 'stall' : kind } });
+}
+
+/**
+ * watchThroughput calls `onSlow` once when fewer than `minBytesPerSecond × windowMs / 1000` bytes moved through
+ * `socket()` (read plus written: an upload moves too) during the last `windowMs`, and returns the function that stops
+ * watching. The window slides in quarters. A connection whose last quarter was silent is left to the caller's stall
+ * timer, which names what happened ("stalled"); this watch is for the trickle, which that timer never sees.
+ * `minBytesPerSecond` 0 watches nothing.
+ */
+export function watchThroughput(socket: () => Socket | null | undefined, windowMs: number, minBytesPerSecond: number, onSlow: () => void): () => void {
+  if (!(minBytesPerSecond > 0)) return () => undefined;
+  const floor = (minBytesPerSecond * windowMs) / 1000;
+  // The byte counts at the ends of the last quarters, oldest first.
+  const marks: number[] = [0];
+  const t = setInterval(() => {
+    const s = socket();
+    const moved = s == null ? 0 : s.bytesRead + s.bytesWritten;
+    const quarterAgo = marks[marks.length - 1]!;
+    marks.push(moved);
+    if (marks.length < 5) return; // the first whole window is still under way
+    const windowAgo = marks.shift()!;
+    if (moved !== quarterAgo && moved - windowAgo < floor) {
+      clearInterval(t);
+      onSlow();
+    }
+  }, windowMs / 4);
+  return () => clearInterval(t);
 }
 
 /** errnoReason names a socket error (ECONNREFUSED, ECONNRESET, a TLS error) without server-chosen text. */
@@ -145,6 +199,6 @@ export async function readCapped(a: HttpAnswer, maxBytes: number, url: URL, what
 export function bodyError(a: HttpAnswer, url: URL, e: unknown): unknown {
   if (isTrustError(e)) return e;
   const t = a.timedOut();
-  if (t !== undefined) return timeoutError(url, t, a.stallMs);
+  if (t !== undefined) return timeoutError(url, t, a.stallMs, a.minBytesPerSecond);
   return new IoError('ERR_IO_NETWORK', `${url.href}: the answer broke off: ${errnoReason(e)}`, { cause: e });
 }

@@ -17,7 +17,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { IoError } from '../errors.ts';
-import { errnoReason, timeoutError } from './http-client.ts';
+import { errnoReason, timeoutError, watchThroughput } from './http-client.ts';
 
 /** HEAD_MAX_BYTES bounds the status line and header fields of an answer taken on the fast path. */
 export const HEAD_MAX_BYTES = 16 * 1024;
@@ -233,6 +233,8 @@ export interface HttpDownloadOptions {
   stallMs: number;
   /** deadline (ms since the epoch) abandons it at that time. */
   deadline: number;
+  /** minBytesPerSecond is the throughput floor of io/http-client (default 0 = off). */
+  minBytesPerSecond?: number;
   /** size is the expected body length: a 200 announcing another Content-Length is returned unread. */
   size: number;
   /** errorBodyMaxBytes caps the body read of an answer other than 200 (past it, the body is returned empty). */
@@ -280,6 +282,7 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
       if (settled) return;
       settled = true;
       clearTimeout(deadlineTimer);
+      unwatch();
       sock.destroy();
       const finish = (writeError?: unknown): void => {
         if (typeof outcome === 'object' && 'error' in outcome) reject(asError(outcome.error));
@@ -410,6 +413,7 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
     });
     const deadlineTimer = setTimeout(() => settle({ error: timeoutError(url, 'deadline', o.stallMs) }), left);
     sock.setTimeout(o.stallMs, () => settle({ error: timeoutError(url, 'stall', o.stallMs) }));
+    const unwatch = watchThroughput(() => sock, o.stallMs, o.minBytesPerSecond ?? 0, () => settle({ error: timeoutError(url, 'slow', o.stallMs, o.minBytesPerSecond) }));
     sock.on('connect', () => {
       // RFC 9112 §3: request-line and Host; the body is asked for unencoded and the connection closes after it.
       sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n`);

@@ -130,6 +130,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     rateLimitPerIp: o.rateLimitPerIp ?? 50,
     rateLimitGlobal: o.rateLimitGlobal ?? 0,
     maxConnections: o.maxConnections ?? 4096,
+    maxConnectionsPerIp: o.maxConnectionsPerIp,
     releasesDir: join(o.dataDir, 'releases'),
     blobsDir: join(o.dataDir, 'blobs'),
     rootBytes: Buffer.from(id.rootBytes).toString('base64'),
@@ -159,7 +160,7 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     if (m.type === 'v1-limit') {
       if (daemon.signingLimits !== undefined && Array.isArray(m.checks) && w.isConnected()) w.send(answerLimitChecks(daemon.signingLimits, m));
     } else if (Array.isArray(m.events)) {
-      for (const e of m.events) daemon.audit.append(e.event, e.fields).catch((err: unknown) => logger.error({ err, event: e.event }, 'audit append failed'));
+      for (const e of m.events) daemon.record(e.event, e.fields);
     }
   };
   const here = import.meta.url;

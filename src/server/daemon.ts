@@ -40,6 +40,7 @@ import type { KeylessCa } from '../auth/keyless-ca.ts';
 import type { OidcVerifier, OidcVerifierOptions } from '../auth/oidc.ts';
 import { KEYLESS_CA_CERT_FILE } from '../auth/oidc-shape.ts';
 import type { JsonObject } from '../encoding/json.ts';
+import { RefusalBudget } from './audit-budget.ts';
 import type { Signer } from '../crypto/index.ts';
 import { signerHealth } from '../hsm/health.ts';
 import { ConfigError, IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
@@ -117,6 +118,8 @@ export interface DaemonOptions {
   maxBlobBytes?: number;
   /** maxConnections caps concurrent TCP connections (default 4,096). */
   maxConnections?: number;
+  /** maxConnectionsPerIp caps the connections of one client address, an IPv6 client's /64 (default 256; 0 = off). */
+  maxConnectionsPerIp?: number;
   defaultRelease?: { channel: string; arch: string } | undefined;
   log?: LogServiceOptions;
   /**
@@ -174,6 +177,11 @@ export interface RunningDaemon {
   origin: string;
   releases: ReleaseStore;
   audit: AuditLog;
+  /**
+   * record appends an audit event without waiting (a failure goes to the daemon log), refusals of unauthenticated
+   * requests within their budget (server/audit-budget): what the routes record, and the workers' events too.
+   */
+  record(event: string, fields: JsonObject): void;
   /** auth is the signing API's store (undefined with signingApi: false). */
   auth: AuthStore | undefined;
   /** signingLimits are the signing API's rate-limit counters (server/signing/limits; a leader's workers consult them). */
@@ -469,6 +477,7 @@ async function buildApp(o: DaemonOptions, p: AppParts): Promise<FastifyInstance>
               rateLimitPerIp: o.rateLimitPerIp ?? 50,
               rateLimitGlobal: o.rateLimitGlobal ?? 0,
               maxConnections: o.maxConnections ?? 4096,
+              maxConnectionsPerIp: o.maxConnectionsPerIp,
               tls: o.tls,
               counts: p.metrics.counts,
             }),
@@ -647,8 +656,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const audit = await AuditLog.open(join(dataDir, 'audit.jsonl'), { now });
   const closers = new Closers(logger);
   closers.push(() => audit.close());
+  // Refusals of unauthenticated requests are recorded within a budget (server/audit-budget): a flood of bad tokens
+  // must not become a flood of fsynced appends.
+  const budget = new RefusalBudget(undefined, () => now().getTime());
   const record = (event: string, fields: JsonObject): void => {
-    audit.append(event, fields).catch((e: unknown) => logger.error({ err: e, event }, 'audit append failed'));
+    const admitted = budget.admit(event, fields);
+    if (admitted === undefined) return;
+    audit.append(event, admitted).catch((e: unknown) => logger.error({ err: e, event }, 'audit append failed'));
   };
 
   try {
@@ -770,7 +784,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         const { text } = await loadOrCreateStoredText(secrets, DAEMON_SECRET_NAMES.tokenKey, newTokenKeyText);
         const key = parseTokenKeyText(text);
         store = withTokenKey(opened, key);
-        workerTokenKey = Uint8Array.from(key);
+        // The copy server/cluster sends each worker it starts (restarts too), zeroed when the daemon closes.
+        const copy = Uint8Array.from(key);
+        workerTokenKey = copy;
+        closers.push(() => {
+          copy.fill(0);
+          return Promise.resolve();
+        });
         key.fill(0);
       }
       auth = store;
@@ -840,6 +860,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       origin,
       releases,
       audit,
+      record,
       auth,
       signingLimits: limits,
       workerTokenKey,

@@ -10,6 +10,8 @@
  * token matched. Tokens never appear in logs (server/log-format `REDACT_PATHS`) or in error messages.
  */
 import type { FastifyError, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
 import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
 
@@ -70,6 +72,88 @@ export function authorizeBeforeBody(check: BearerCheck): preParsingAsyncHookHand
 }
 
 /**
+ * addressKey is what the per-address limits count a client address as: an IPv4 address as itself (an IPv4-mapped
+ * IPv6 address `::ffff:a.b.c.d` too), an IPv6 address as its /64 (RFC 4291 §2.5.4: one subnet, which a single host is
+ * routinely handed whole, so counting its addresses one by one would let a client rotate past every limit). Zone
+ * indexes (`%eth0`) are dropped. A string that is not an IPv6 address is returned as it is.
+ */
+export function addressKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  let a = ip.toLowerCase();
+  const zone = a.indexOf('%');
+  if (zone >= 0) a = a.slice(0, zone);
+  const gap = a.indexOf('::');
+  const split = (s: string): string[] => (s === '' ? [] : s.split(':'));
+  const head = split(gap < 0 ? a : a.slice(0, gap));
+  const tail = gap < 0 ? [] : split(a.slice(gap + 2));
+  // A dotted IPv4 address at the end stands for the last two groups.
+  const dotted = (gap < 0 ? head : tail).at(-1)?.includes('.') === true ? (gap < 0 ? head : tail).at(-1) : undefined;
+  const count = head.length + tail.length + (dotted === undefined ? 0 : 1);
+  if (count > 8 || (gap < 0 && count !== 8)) return ip;
+  const groups = gap < 0 ? head : [...head, ...Array<string>(8 - count).fill('0'), ...tail];
+  if (dotted !== undefined && groups[5] === 'ffff' && groups.slice(0, 5).every((g) => /^0{1,4}$/.test(g))) return dotted;
+  const prefix = groups.slice(0, 4);
+  if (!prefix.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return ip;
+  return `${prefix.map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
+/**
+ * clientAddress is the client address fastify gives a request, or `local` for one that came over a Unix socket (the
+ * leader's socket: fastify's `req.ip` is then undefined, whatever its type says).
+ */
+export function clientAddress(req: FastifyRequest): string {
+  const ip: string | undefined = req.ip;
+  return ip ?? 'local';
+}
+
+/**
+ * capConnectionsPerAddress closes, as soon as it is accepted, a connection from an address (counted by
+ * {@link addressKey}) that already holds `max` open connections to `server` — nginx's `limit_conn`. Without it one
+ * client trickling a byte a minute could hold every one of the server's `maxConnections` slots. `onRefused` is told
+ * about each closed connection. Returns the number of addresses holding connections (for tests and metrics).
+ */
+export function capConnectionsPerAddress(server: NetServer, max: number, onRefused?: (socket: Socket) => void): () => number {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress ?? '');
+    const n = (open.get(key) ?? 0) + 1;
+    if (n > max) {
+      onRefused?.(socket);
+      socket.destroy();
+      return;
+    }
+    open.set(key, n);
+    socket.once('close', () => {
+      const left = (open.get(key) ?? 1) - 1;
+      if (left > 0) open.set(key, left);
+      else open.delete(key);
+    });
+  });
+  return () => open.size;
+}
+
+/**
+ * onConnectionGone calls `fn` once when `res` closes or its connection does, whichever comes first, and returns the
+ * function that stops listening. Both are needed: a pipelined response queued behind another gets no 'close' of its
+ * own when the client hangs up (its writes never call back), only its socket does. `res` closes after a normal end too:
+ * callers that care tell the two apart with `res.writableFinished`.
+ */
+export function onConnectionGone(res: ServerResponse, fn: () => void): () => void {
+  const socket = res.req.socket;
+  const detach = (): void => {
+    res.off('close', gone);
+    socket.off('close', gone);
+  };
+  const gone = (): void => {
+    detach();
+    fn();
+  };
+  res.once('close', gone);
+  socket.once('close', gone);
+  return detach;
+}
+
+/**
  * RequestLimiter is the per-address window and the global token bucket of every server surface (the provider's front,
  * the standalone witness).
  */
@@ -98,7 +182,12 @@ export class RequestLimiter {
     return refusal === this.#globalRefusal ? 'global' : 'address';
   }
 
-  /** check counts one request from `ip` and returns the refusal when a limit is reached. */
+  /** checkAddress counts one request from the client address `ip` (by {@link addressKey}: an IPv6 client by its /64). */
+  checkAddress(ip: string): TrustError | undefined {
+    return this.check(addressKey(ip));
+  }
+
+  /** check counts one request for `key` (an address key, a token id) and returns the refusal when a limit is reached. */
   check(ip: string): TrustError | undefined {
     const now = Date.now();
     if (this.#perIp > 0) {

@@ -19,6 +19,7 @@
 import { Agent, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { IoError } from '../errors.ts';
+import { onConnectionGone } from './http.ts';
 import { parseRoot, verifyPinnedRoot } from '../trust/root.ts';
 import { createDaemonLogger, type LogFormat } from './log-format.ts';
 import { BlobStore } from './provider/blobs.ts';
@@ -39,6 +40,8 @@ export interface WorkerConfig {
   rateLimitPerIp: number;
   rateLimitGlobal: number;
   maxConnections: number;
+  /** maxConnectionsPerIp: server/provider/front (undefined: its default). */
+  maxConnectionsPerIp?: number | undefined;
   releasesDir: string;
   blobsDir: string;
   /** rootBytes is root.json (base64); rootDir holds its versions. */
@@ -93,6 +96,9 @@ const FORWARDED_AWAY: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwa
  *
  * A body the worker already read (`read`: a /v1/verify request it leaves to the leader, server/signing/worker-verify)
  * goes up whole, marked as counted against the signing API's limits.
+ *
+ * A client that leaves before its answer is complete takes the upstream request with it: the leader stops working
+ * for nobody (a slow sign, a long audit query), and its connection is not reused half-read.
  */
 function forwarder(socketPath: string, extra: readonly string[], onError: (e: unknown, req: IncomingMessage) => void): (req: IncomingMessage, res: ServerResponse, read?: Buffer) => void {
   const agent = new Agent({ keepAlive: true });
@@ -109,6 +115,7 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
     const hasBody = read === undefined && (req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0'));
     if (hasBody) headers.expect = '100-continue';
     let bodySent = !hasBody;
+    let left = false;
     const up = request({ socketPath, agent, method: req.method, path: req.url, headers }, (ur) => {
       const out: string[] = [];
       let close = false;
@@ -127,7 +134,13 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
       res.writeHead(ur.statusCode ?? 502, [...out, ...extra]);
       pipeline(ur, res, () => undefined);
     });
+    onConnectionGone(res, () => {
+      if (res.writableFinished) return;
+      left = true;
+      up.destroy();
+    });
     up.on('error', (e) => {
+      if (left) return; // the client left first (above): nobody to answer, nothing to report
       if (res.headersSent) {
         res.destroy();
         return;
@@ -242,6 +255,7 @@ export async function runWorker(): Promise<void> {
     rateLimitPerIp: config.rateLimitPerIp,
     rateLimitGlobal: config.rateLimitGlobal,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
     tls: config.tls === undefined ? undefined : { cert: Buffer.from(config.tls.cert, 'base64'), key: Buffer.from(config.tls.key, 'base64') },
     headers: extra,
     counts,

@@ -191,10 +191,11 @@ test('client: idle timeout (not total), no unverified proof, no stale manifest l
   assert.ok(!existsSync(join(out, 'manifest.json.tlog-proof')));
   assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('.')), []);
 
-  // A trickle of 100 bytes every 100 ms takes ~1 s in total, over the 600 ms timeout, yet never idles that long.
+  // A trickle of 100 bytes every 100 ms takes ~1 s in total, over the 600 ms timeout, yet never idles that long;
+  // its 1,000 bytes/s are over the throughput floor asked for (hostile-net.test.ts: a trickle under it).
   const blob = `/blobs/sha256/${sha256(Buffer.alloc(1000, 1))}`;
   const trickle = await slowServer(t, d.url, blob, 'trickle');
-  await fetchRelease({ ...base, providers: [trickle], timeoutMs: 600, artifacts: ['kernel'] });
+  await fetchRelease({ ...base, providers: [trickle], timeoutMs: 600, minBytesPerSecond: 500, artifacts: ['kernel'] });
   // A stalled body fails after the idle timeout, the old manifest is gone, nothing half-downloaded remains.
   const stall = await slowServer(t, d.url, blob, 'stall');
   await assertRejectsCode(fetchRelease({ ...base, providers: [stall], timeoutMs: 500, artifacts: ['kernel'] }), 'ERR_IO_NETWORK');

@@ -1,7 +1,7 @@
 /**
  * `custody fetch` against providers that misbehave on the wire: stalls after the headers (with a forced garbage
  * collection mid-stall, which on Node 20 used to cut the link from an abort signal to undici's body stream), a
- * stalled provider next to a good one (dropped, never asked again), definitive answers not retried, 5xx retried,
+ * stalled provider next to a good one (dropped, never asked again), a provider trickling bytes under the throughput floor, definitive answers not retried, 5xx retried,
  * and the whole-fetch deadline. Requests are counted; nothing asserts on wall time (each test has a generous
  * `timeout` so a regression fails instead of hanging).
  */
@@ -107,6 +107,38 @@ test('a stalled provider next to a good one is dropped after one stall and never
   assert.equal(stalled.seen.at(-1)!.includes('/blobs/'), true);
   assert.equal(good.seen.filter((p) => p.includes('/blobs/')).length, 2);
   assert.ok(existsSync(join(out, 'vmlinuz')) && existsSync(join(out, 'initrd.img')));
+});
+
+test('a provider trickling bytes (never silent for a stall timeout) is dropped under the throughput floor; the next one serves', { timeout: 90_000 }, async (t) => {
+  const { d, base, out } = await setup(t);
+  const ticks = new Set<NodeJS.Timeout>();
+  t.after(() => ticks.forEach((x) => clearInterval(x)));
+  /** trickler answers the paths `which` picks with headers, then one byte every tenth of the stall timeout. */
+  const trickler = (which: (url: string) => boolean) =>
+    proxy(t, d.url, (req, res) => {
+      if (!which(req.url!)) return false;
+      res.writeHead(200); // no length announced: the body goes on as long as the trickle
+      const tick = setInterval(() => res.write('{'), STALL_MS / 10);
+      ticks.add(tick);
+      res.on('close', () => clearInterval(tick));
+      return true;
+    });
+  const good = await proxy(t, d.url, () => false);
+  const floor = 1000; // bytes per second: the trickle is 4 a second
+  for (const which of [(u: string) => u.endsWith('/manifest.json'), (u: string) => u.includes('/blobs/')]) {
+    const slow = await trickler(which);
+    const events: string[] = [];
+    const onEvent: FetchReleaseOptions['onEvent'] = (e) => e.code !== undefined && events.push(`${e.provider} ${e.code} ${e.message ?? ''}`);
+    const r = await fetchRelease(base({ providers: [slow.url, good.url], timeoutMs: STALL_MS, minBytesPerSecond: floor, artifacts: ['kernel'], onEvent }));
+    assert.equal(events.length, 1, events.join('\n'));
+    assert.match(events[0]!, /ERR_IO_NETWORK .*under 1000 bytes\/s .*too slow/);
+    assert.ok(r.files.every((f) => f.provider === good.url + '/'));
+    assert.ok(existsSync(join(out, 'vmlinuz')));
+  }
+  // Without the floor the same trickle is never a stall: only the whole fetch's deadline ends it.
+  const slow = await trickler((u) => u.includes('/blobs/'));
+  const e = await fetchRelease(base({ providers: [slow.url, good.url], timeoutMs: STALL_MS, totalTimeoutMs: 3 * STALL_MS, minBytesPerSecond: 0, artifacts: ['kernel'] })).catch((x: unknown) => x);
+  assert.equal(timeoutKind(e), 'deadline', String(e));
 });
 
 test('a definitive answer (404) is not retried; 5xx and refused connections are, a bounded number of times', { timeout: 60_000 }, async (t) => {

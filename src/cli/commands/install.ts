@@ -23,7 +23,7 @@ export const install: Command = {
   summary: 'install the newest verified release into DIR/releases/<sequence> and switch DIR/current atomically, with health check and rollback',
   usage: `usage: custody install [URL…] [--discover --bootstrap MA…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                        --target DIR [--check 'CMD ARG…'] [--check-timeout 60s] [--keep N] [--require-log VKEY]
-                       [--policy P [--key K.pub]… [--vulndb DB]] [--retry] [--timeout S] [--stall-timeout S]
+                       [--policy P [--key K.pub]… [--vulndb DB]] [--retry] [--timeout S] [--stall-timeout S] [--min-speed B]
 
 Fetches the newest release of CH/ARCH exactly as custody fetch does (threshold of trust-root keys, expiry, log
 proof, every artifact's size and SHA-256 while it downloads) into a new directory DIR/releases/<sequence>/ with
@@ -45,7 +45,7 @@ or status settles the half-done step (docs/install.md).
   --keep N                releases kept besides the active and the previous one (default ${DEFAULT_KEEP}); older ones
                           are deleted after a successful install
   --retry                 install a release again even though it was rolled back before
-  --trust, --root-fingerprint, --require-log, --policy, --key, --vulndb, --timeout, --stall-timeout: as custody fetch
+  --trust, --root-fingerprint, --require-log, --policy, --key, --vulndb, --timeout, --stall-timeout, --min-speed: as custody fetch
   --discover, --bootstrap MA…, --mdns, --ephemeral, --data DIR, --discover-timeout D: also find providers over
                           libp2p, as custody fetch --discover (docs/discovery.md); URLs become optional
 
@@ -74,6 +74,7 @@ example:
     const keep = intOption(values.keep, 'keep', 1, 1000);
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
+    const minSpeed = intOption(values['min-speed'], 'min-speed', 0, 1_000_000_000);
     const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const { policy, closeScanner } = await fetchPolicy(ctx, values);
     const found = values.discover === true ? await (await import('./p2p.ts')).providersWithDiscovery(ctx, values, positionals, channel, arch) : undefined;
@@ -88,6 +89,7 @@ example:
       now: ctx.now,
       ...(totalS === undefined ? {} : { totalTimeoutMs: totalS * 1000 }),
       ...(stallS === undefined ? {} : { timeoutMs: stallS * 1000 }),
+      ...(minSpeed === undefined ? {} : { minBytesPerSecond: minSpeed }),
       onProgress: progress.onProgress,
       onEvent: (e) => {
         if (e.code !== undefined) ctx.stderr(`custody: warning: ${printable(e.provider, 200)}: ${e.what}: ${printable(e.message ?? '')} [${e.code}]\n`);

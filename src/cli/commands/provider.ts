@@ -25,7 +25,7 @@ export const fetchCommand: Command = {
   summary: 'download a release from untrusted providers, verifying manifest, log proof and every artifact',
   usage: `usage: custody fetch [URL…] [--discover --bootstrap MA…] --channel CH --arch ARCH (--trust ROOT | --root-fingerprint sha256:HEX)
                      --output DIR [--state FILE] [--require-log VKEY] [--artifact NAME]…
-                     [--timeout SECONDS] [--stall-timeout SECONDS] [--policy P [--key K.pub]… [--vulndb DB]]
+                     [--timeout SECONDS] [--stall-timeout SECONDS] [--min-speed BYTES] [--policy P [--key K.pub]… [--vulndb DB]]
 ${TUF_FETCH_USAGE_LINES}
 
 Takes the manifest from the first provider whose manifest verifies (threshold of trust-root keys, not expired, the
@@ -55,6 +55,8 @@ terminal each download shows a progress bar on stderr (bytes, rate, ETA); piped 
   --stall-timeout SECONDS    a provider silent this long (before its headers or mid-body) is dropped for the
                              rest of the run (default 60); so is one giving a bad answer. Network errors and
                              5xx answers are retried twice; definitive answers (404, coded refusals) are not
+  --min-speed BYTES          so is a provider moving fewer than BYTES per second over a stall-timeout window,
+                             which keeps a trickling provider from holding the fetch (default 4096; 0 = no floor)
 
 HTTPS with a private CA: set NODE_EXTRA_CA_CERTS=ca.pem.
 
@@ -77,6 +79,7 @@ examples:
     checkReleaseFlags(values, positionals);
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
+    const minSpeed = intOption(values['min-speed'], 'min-speed', 0, 1_000_000_000);
     const channel = requireOption(values.channel, 'channel');
     const arch = requireOption(values.arch, 'arch');
     const output = abs(ctx, requireOption(values.output, 'output'));
@@ -111,6 +114,7 @@ examples:
       now: ctx.now,
       ...(totalS === undefined ? {} : { totalTimeoutMs: totalS * 1000 }),
       ...(stallS === undefined ? {} : { timeoutMs: stallS * 1000 }),
+      ...(minSpeed === undefined ? {} : { minBytesPerSecond: minSpeed }),
       onProgress: progress.onProgress,
       onEvent: (e) => {
         events.push(e);

@@ -95,6 +95,8 @@ options:
                               durations like 12h, 7d, 2w); re-signed when half (targets: a third) is left
   --rate-limit-per-ip N       requests per second per client address (default 50; 0 = off)
   --rate-limit-global N       requests per second for all clients (default 0 = off)
+  --max-connections-per-ip N  open connections per client address, an IPv6 client's /64, per process
+                              (default 256; 0 = off); more are closed when accepted
   --signing-rate-limit-per-token N, --signing-rate-limit-per-ip N
                               /v1 sign and verify requests per second per token and per address (defaults 20
                               and 50; 0 = off)
@@ -166,6 +168,7 @@ examples:
         'tuf-targets-expiry': { type: 'string' },
         'rate-limit-per-ip': { type: 'string' },
         'rate-limit-global': { type: 'string' },
+        'max-connections-per-ip': { type: 'string' },
         'signing-rate-limit-per-token': { type: 'string' },
         'signing-rate-limit-per-ip': { type: 'string' },
         default: { type: 'string' },
@@ -214,6 +217,7 @@ examples:
     }
     const workers = intOption(values.workers, 'workers', 1, 256) ?? availableParallelism();
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
+    const connPerIp = intOption(values['max-connections-per-ip'], 'max-connections-per-ip', 0, 1_000_000);
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', '--tls-cert and --tls-key go together');
     }
@@ -234,7 +238,7 @@ examples:
       defaultRelease = { channel, arch };
     }
     if (values.mirror !== undefined) {
-      return runMirror(ctx, values, { dataDir, port, level, logFormat, tls, perIp, global: globalLimit(values['rate-limit-global']) });
+      return runMirror(ctx, values, { dataDir, port, level, logFormat, tls, perIp, connPerIp, global: globalLimit(values['rate-limit-global']) });
     }
     for (const f of ['root-fingerprint', 'require-log', 'mirror-interval', 'channel', 'arch'] as const) {
       if (values[f] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `--${f} goes with --mirror`);
@@ -306,6 +310,7 @@ examples:
         tls,
         ...(validityDays === undefined ? {} : { validityMs: validityDays * 86_400_000 }),
         ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
+        ...(connPerIp === undefined ? {} : { maxConnectionsPerIp: connPerIp }),
         ...(global === undefined ? {} : { rateLimitGlobal: global }),
         ...(signPerToken === undefined ? {} : { signingRateLimitPerToken: signPerToken }),
         ...(signPerIp === undefined ? {} : { signingRateLimitPerIp: signPerIp }),
@@ -440,7 +445,7 @@ function globalLimit(v: string | undefined): number | undefined {
 async function runMirror(
   ctx: Parameters<Command['run']>[0],
   values: { mirror?: string[]; 'root-fingerprint'?: string; 'require-log'?: string; 'mirror-interval'?: string; channel?: string[]; arch?: string[]; host?: string; workers?: string; key?: string; trust?: string; incoming?: string } & P2pFlags & { dht?: boolean; 'announce-url'?: string },
-  o: { dataDir: string; port: number; level: string; logFormat: 'json' | 'pretty'; tls: { cert: Uint8Array; key: Uint8Array } | undefined; perIp: number | undefined; global: number | undefined },
+  o: { dataDir: string; port: number; level: string; logFormat: 'json' | 'pretty'; tls: { cert: Uint8Array; key: Uint8Array } | undefined; perIp: number | undefined; connPerIp: number | undefined; global: number | undefined },
 ): Promise<number> {
   const fingerprint = values['root-fingerprint'];
   if (fingerprint === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--mirror needs --root-fingerprint sha256:HEX (the upstream trust root it verifies against)');
@@ -471,6 +476,7 @@ async function runMirror(
       intervalMs,
       tls: o.tls,
       ...(o.perIp === undefined ? {} : { rateLimitPerIp: o.perIp }),
+      ...(o.connPerIp === undefined ? {} : { maxConnectionsPerIp: o.connPerIp }),
       ...(o.global === undefined ? {} : { rateLimitGlobal: o.global }),
       logLevel: o.level,
       logFormat: o.logFormat,

@@ -22,7 +22,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeBase64 } from '../../encoding/bytes.ts';
 import { IoError, isTrustError, FormatError, LimitError } from '../../errors.ts';
-import { authorizeBeforeBody, bearerCheck, sendError, toHttpError } from '../http.ts';
+import { addressKey, authorizeBeforeBody, clientAddress, bearerCheck, sendError, toHttpError } from '../http.ts';
 import type { AddResult } from '../../log/sequencer.ts';
 import { MAX_ENTRY_BYTES, type PublishedCheckpoint } from '../../log/storage.ts';
 import type { LogServiceConfig } from './config.ts';
@@ -97,7 +97,8 @@ export async function logPlugin(app: FastifyInstance, opts: LogPluginOptions): P
     {
       bodyLimit: MAX_ENTRY_BYTES,
       preParsing: authorize,
-      config: { rateLimit: { max: config.addRateLimitPerMinute, timeWindow: 60_000 } },
+      // Counted per address key (server/http addressKey): an IPv6 client by its /64.
+      config: { rateLimit: { max: config.addRateLimitPerMinute, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => addressKey(clientAddress(req)) } },
     },
     async (req, reply) => {
       const body = req.body;

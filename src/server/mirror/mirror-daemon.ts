@@ -34,6 +34,8 @@ export interface MirrorDaemonOptions extends Omit<MirrorOptions, 'logger' | 'now
   rateLimitPerIp?: number;
   rateLimitGlobal?: number;
   maxConnections?: number;
+  /** maxConnectionsPerIp: server/provider/front (default 256; 0 = off). */
+  maxConnectionsPerIp?: number;
   tls?: { cert: Uint8Array; key: Uint8Array } | undefined;
   logger?: Logger;
   logLevel?: string;
@@ -82,6 +84,7 @@ export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror
       rateLimitPerIp: o.rateLimitPerIp ?? 50,
       rateLimitGlobal: o.rateLimitGlobal ?? 0,
       maxConnections: o.maxConnections ?? 4096,
+      maxConnectionsPerIp: o.maxConnectionsPerIp,
       tls: o.tls,
     });
     server.listen(o.port, o.host);

@@ -5,12 +5,14 @@
  *
  * Rate limits live here, in front of everything, so they count every request (refused admin requests, the log, 404s):
  * per client address, a one-second window opened by its first request; for everyone together, a token bucket holding one second's worth.
- * Both answer 429 ERR_PROVIDER_RATE_LIMITED with Retry-After. They are per process: with `--workers N` each worker
- * counts its own connections (docs/provider.md).
+ * Both answer 429 ERR_PROVIDER_RATE_LIMITED with Retry-After. Connections are capped per client address too (nginx's
+ * `limit_conn`): the idle timer restarts on every byte, so without a cap one client trickling bytes could hold every
+ * slot. An IPv6 client counts as its /64 in both (server/http addressKey). All of this is per process: with
+ * `--workers N` each worker counts its own connections (docs/provider.md).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { RequestLimiter } from '../http.ts';
+import { capConnectionsPerAddress, RequestLimiter } from '../http.ts';
 import type { HttpCounts } from '../ui/counts.ts';
 import { writeError, type ReadPath } from './read-path.ts';
 
@@ -24,6 +26,11 @@ export interface FrontOptions {
   /** rateLimitGlobal is requests per second for all clients of this process together (0 = off). */
   rateLimitGlobal: number;
   maxConnections: number;
+  /**
+   * maxConnectionsPerIp caps the connections one client address (an IPv6 client: its /64) holds open to this process
+   * (default {@link DEFAULT_MAX_CONNECTIONS_PER_IP}; 0 = off): a further one is closed as soon as it is accepted.
+   */
+  maxConnectionsPerIp?: number | undefined;
   tls?: { cert: Uint8Array; key: Uint8Array } | undefined;
   /** headers are added to refusals (a worker names itself). */
   headers?: readonly string[] | undefined;
@@ -35,13 +42,19 @@ export interface FrontOptions {
  * take long), but a connection idle for a minute (slow-loris, a stalled reader) is closed. */
 export const FRONT_TIMEOUTS = { keepAliveMs: 72_000, requestMs: 0, idleMs: 60_000 } as const;
 
+/**
+ * DEFAULT_MAX_CONNECTIONS_PER_IP: a sixteenth of the default 4,096 slots per process, far above what one honest
+ * client (a browser opens 6, a boot client 1–2) or a NAT of a few hundred machines needs.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256;
+
 /** createFrontServer returns the (not yet listening) public server. */
 export function createFrontServer(o: FrontOptions): Server {
   const limiter = o.rateLimitPerIp > 0 || o.rateLimitGlobal > 0 ? new RequestLimiter(o.rateLimitPerIp, o.rateLimitGlobal) : undefined;
   const extra = o.headers ?? [];
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (limiter !== undefined) {
-      const refused = limiter.check(req.socket.remoteAddress ?? '');
+      const refused = limiter.checkAddress(req.socket.remoteAddress ?? '');
       if (refused !== undefined) {
         if (o.counts !== undefined) {
           o.counts.add('front', req.method, refused.httpStatus);
@@ -59,5 +72,7 @@ export function createFrontServer(o: FrontOptions): Server {
   server.requestTimeout = FRONT_TIMEOUTS.requestMs;
   server.setTimeout(FRONT_TIMEOUTS.idleMs);
   server.maxConnections = o.maxConnections;
+  const perIp = o.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
+  if (perIp > 0) capConnectionsPerAddress(server, perIp);
   return server;
 }

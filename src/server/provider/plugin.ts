@@ -23,7 +23,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseJsonObject, type JsonObject } from '../../encoding/json.ts';
 import { FormatError, IoError, isTrustError, LimitError, type TrustError } from '../../errors.ts';
-import { authorizeBeforeBody, bearerCheck, sendError, toHttpError } from '../http.ts';
+import { authorizeBeforeBody, bearerCheck, clientAddress, sendError, toHttpError } from '../http.ts';
 import { SHA256_HEX, type BlobStore } from './blobs.ts';
 import type { ScanResult } from './incoming.ts';
 import { assertValidity, checkChannelName, type Release, type ReleaseArtifact, type ReleaseStore } from './releases.ts';
@@ -103,7 +103,7 @@ function refusalAuditor(o: ProviderPluginOptions): (req: FastifyRequest, reason:
       return;
     }
     o.audit?.('admin.refused', {
-      ip: req.ip,
+      ip: clientAddress(req),
       method: req.method,
       path: (req.url.split('?')[0] ?? '').slice(0, 200),
       reason,
@@ -196,7 +196,7 @@ function registerAdminRoutes(app: FastifyInstance, o: ProviderPluginOptions): vo
       return reply.code(200).send({ ok: true, sha256: hex, size: existing.size, created: false });
     }
     const info = await o.blobs.importStream(req.body as AsyncIterable<Uint8Array>, maxBlob, hex);
-    o.audit?.('blob.stored', { sha256: info.sha256, size: info.size, ip: req.ip });
+    o.audit?.('blob.stored', { sha256: info.sha256, size: info.size, ip: clientAddress(req) });
     return reply.code(201).send({ ok: true, sha256: info.sha256, size: info.size, created: true });
   });
 

@@ -34,6 +34,7 @@ import { readFileIfExists } from '../../io/files.ts';
 import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
 import type { HttpCounts } from '../ui/counts.ts';
+import { onConnectionGone } from '../http.ts';
 import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import { StreamBuffers } from './stream-buffers.ts';
@@ -215,30 +216,25 @@ export class ReadPath {
    * or its connection closes (a pipelined response queued behind another gets no 'close' of its own).
    */
   #send(res: ServerResponse, data: Buffer, body: Buffer): void {
-    this.#pinned.set(data, (this.#pinned.get(data) ?? 0) + 1);
-    if (this.#pinned.get(data) === 1) this.#pinnedBytes += data.length;
-    const socket = res.req.socket;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      res.off('close', release);
-      socket.off('close', release);
-      const n = (this.#pinned.get(data) ?? 1) - 1;
-      if (n > 0) this.#pinned.set(data, n);
-      else {
-        this.#pinned.delete(data);
-        this.#pinnedBytes -= data.length;
-      }
-    };
-    if (socket.destroyed) {
-      release();
+    if (res.req.socket.destroyed) {
       res.destroy();
       return;
     }
-    res.once('close', release);
-    socket.once('close', release);
+    const n = this.#pinned.get(data) ?? 0;
+    this.#pinned.set(data, n + 1);
+    if (n === 0) this.#pinnedBytes += data.length;
+    onConnectionGone(res, () => this.#unpin(data));
     res.end(body);
+  }
+
+  /** #unpin drops one response's hold on a pinned small blob ({@link ReadPath.#send}). */
+  #unpin(data: Buffer): void {
+    const n = (this.#pinned.get(data) ?? 1) - 1;
+    if (n > 0) this.#pinned.set(data, n);
+    else {
+      this.#pinned.delete(data);
+      this.#pinnedBytes -= data.length;
+    }
   }
 
   /** handle answers a read route and returns true, or returns false (nothing written) for anything else. */
@@ -578,19 +574,17 @@ export class ReadPath {
     // A client that goes away may leave the write's callback uncalled: closing ends the stream (once a read in
     // flight has landed, so the descriptor is not closed under it). The connection's own 'close' too: a pipelined
     // response queued behind another never emits 'close' when the client hangs up (its write never calls back).
-    const socket = res.req.socket;
-    const onGone = (): void => {
+    const detach = onConnectionGone(res, () => {
       gone = true;
       if (!reading) finish();
-    };
+    });
     // The buffer goes back only when no read into it is in flight and no write from it can still go out: the last
     // chunk's write called back, or the connection is closed (destroyed here, or 'close': a closed socket writes
     // nothing more).
     const finish = (): void => {
       if (done) return;
       done = true;
-      res.off('close', onGone);
-      socket.off('close', onGone);
+      detach();
       this.#streams--;
       pool.give(buf);
       void fh.close().catch(() => undefined);
@@ -625,8 +619,6 @@ export class ReadPath {
       if (e) fail();
       else next();
     };
-    res.once('close', onGone);
-    socket.once('close', onGone);
     next();
   }
 }

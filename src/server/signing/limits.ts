@@ -27,5 +27,5 @@ export function signingLimits(perIp = 50, perToken = 20): SigningLimits {
  * order of the plugin's own hooks (the address first, before authentication). Returns the refusal, if any.
  */
 export function checkLimits(l: SigningLimits, ip: string, tokenId: string | undefined): TrustError | undefined {
-  return l.ip.check(ip) ?? (tokenId === undefined ? undefined : l.token.check(tokenId));
+  return l.ip.checkAddress(ip) ?? (tokenId === undefined ? undefined : l.token.check(tokenId));
 }

@@ -46,7 +46,7 @@ import { openCheckpoint, type Checkpoint } from '../../note/checkpoint.ts';
 import { parseVerifierKey } from '../../note/note.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
 import type { TrustRoot } from '../../trust/root.ts';
-import { sendError, toHttpError } from '../http.ts';
+import { clientAddress, sendError, toHttpError } from '../http.ts';
 import type { LogService } from '../log/service.ts';
 import { CERTUS_SIGN_PREDICATE, entryIdOf, jsonDepth, signatureEntry } from './entry.ts';
 import { certusBodyCap, certusScopeOf, registerCertusRoutes, type CertusOptions } from './certus.ts';
@@ -214,7 +214,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
 
   const audit = (event: string, req: FastifyRequest, reply: FastifyReply, fields: JsonObject): void => {
     const p = principals.get(req);
-    o.audit(event, { ...fields, ip: req.ip, request_id: requestIdOf(reply), ...(p === undefined ? {} : { caller_id: p.tokenId, caller: p.name }) });
+    o.audit(event, { ...fields, ip: clientAddress(req), request_id: requestIdOf(reply), ...(p === undefined ? {} : { caller_id: p.tokenId, caller: p.name }) });
   };
 
   app.addHook('onRequest', (req, reply, done) => {
@@ -246,7 +246,7 @@ export function signingApiPlugin(app: FastifyInstance, o: SigningApiOptions, don
 
   /** limitIp counts a request from the client address (onRequest: before the body and the token check). */
   const limitIp = (req: FastifyRequest, _reply: FastifyReply, done: (e?: Error) => void): void => {
-    done(counted(req) ? undefined : limits.ip.check(req.ip));
+    done(counted(req) ? undefined : limits.ip.checkAddress(clientAddress(req)));
   };
   /** guard authenticates the bearer token, checks the scope, then the per-token limit (before the body is read). */
   const guard = (scope: Scope) => async (req: FastifyRequest): Promise<void> => {

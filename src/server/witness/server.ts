@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { IoError, toIoError } from '../../errors.ts';
 import type { Signer } from '../../crypto/index.ts';
 import type { NoteVerifier } from '../../note/note.ts';
-import { RequestLimiter } from '../http.ts';
+import { clientAddress, RequestLimiter } from '../http.ts';
 import { createLogger } from '../log/server.ts';
 import { witnessPlugin } from './plugin.ts';
 import { WitnessStore } from './store.ts';
@@ -86,7 +86,7 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
   if (perIp > 0 || global > 0) {
     const limiter = new RequestLimiter(perIp, global, 'ERR_HTTP_RATE_LIMITED');
     app.addHook('onRequest', (req, reply, done) => {
-      const refused = limiter.check(req.ip);
+      const refused = limiter.checkAddress(clientAddress(req));
       if (refused === undefined) return done();
       void reply.header('retry-after', '1');
       done(refused);
