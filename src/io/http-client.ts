@@ -74,13 +74,15 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
       timedOut = 'deadline';
       req.destroy(timeoutError(url, 'deadline', o.stallMs));
     }, left);
-    const unwatch = watchThroughput(() => req.socket, o.stallMs, floor, () => {
+    // Socket bytes until the head is in, then the body's bytes as the parser hands them on (watchThroughput).
+    let body: number | undefined;
+    const watch = watchThroughput(() => body ?? socketBytes(req.socket), o.stallMs, floor, () => {
       timedOut ??= 'slow';
       req.destroy(timeoutError(url, 'slow', o.stallMs, floor));
     });
     const clear = (): void => {
       clearTimeout(deadlineTimer);
-      unwatch();
+      watch.stop();
     };
     req.setTimeout(o.stallMs, () => {
       timedOut ??= 'stall';
@@ -101,6 +103,17 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
         o.body.destroy();
       }
       res.on('close', clear);
+      if (floor > 0) {
+        // The body's bytes are counted where node:http's parser pushes them into the response stream: a reader of
+        // the stream (readCapped's async iteration) may not be disturbed by a 'data' listener of ours.
+        body = 0;
+        watch.restart();
+        const push = res.push.bind(res);
+        res.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+          if (chunk instanceof Uint8Array) body! += chunk.length;
+          return push(chunk, encoding);
+        };
+      }
       resolve({
         status: res.statusCode ?? 0,
         headers: res.headers,
@@ -136,21 +149,29 @@ export function timeoutError(url: URL, kind: 'stall' | 'slow' | 'deadline', stal
   return new IoError('ERR_IO_NETWORK', `${url.href}: ${what}`, { details: { timeout: kind === 'slow' ? 'stall' : kind } });
 }
 
+/** ThroughputWatch is a running {@link watchThroughput}. */
+export interface ThroughputWatch {
+  /** restart begins a new first window from now (the response head arrived: the body is counted from here). */
+  restart(): void;
+  stop(): void;
+}
+
 /**
- * watchThroughput calls `onSlow` once when fewer than `minBytesPerSecond × windowMs / 1000` bytes moved through
- * `socket()` (read plus written: an upload moves too) during the last `windowMs`, and returns the function that stops
- * watching. The window slides in quarters. A connection whose last quarter was silent is left to the caller's stall
- * timer, which names what happened ("stalled"); this watch is for the trickle, which that timer never sees.
- * `minBytesPerSecond` 0 watches nothing.
+ * watchThroughput calls `onSlow` once when `count()` (the caller's byte counter) grew by fewer than
+ * `minBytesPerSecond × windowMs / 1000` over the last `windowMs`, and returns the running watch. The window slides in
+ * quarters. A connection whose last quarter was silent is left to the caller's stall timer, which names what
+ * happened ("stalled"); this watch is for the trickle, which that timer never sees. What to count is the caller's:
+ * socket bytes while the response head is awaited (a head trickled byte by byte), then the decoded body bytes, so
+ * padding (chunk extensions, long header lines) does not count as progress and the wait for the first byte does not
+ * count against a fast body. `minBytesPerSecond` 0 watches nothing.
  */
-export function watchThroughput(socket: () => Socket | null | undefined, windowMs: number, minBytesPerSecond: number, onSlow: () => void): () => void {
-  if (!(minBytesPerSecond > 0)) return () => undefined;
+export function watchThroughput(count: () => number, windowMs: number, minBytesPerSecond: number, onSlow: () => void): ThroughputWatch {
+  if (!(minBytesPerSecond > 0)) return { restart: () => undefined, stop: () => undefined };
   const floor = (minBytesPerSecond * windowMs) / 1000;
-  // The byte counts at the ends of the last quarters, oldest first.
-  const marks: number[] = [0];
+  // The counts at the ends of the last quarters, oldest first.
+  let marks: number[] = [count()];
   const t = setInterval(() => {
-    const s = socket();
-    const moved = s == null ? 0 : s.bytesRead + s.bytesWritten;
+    const moved = count();
     const quarterAgo = marks[marks.length - 1]!;
     marks.push(moved);
     if (marks.length < 5) return; // the first whole window is still under way
@@ -160,7 +181,17 @@ export function watchThroughput(socket: () => Socket | null | undefined, windowM
       onSlow();
     }
   }, windowMs / 4);
-  return () => clearInterval(t);
+  return {
+    restart: () => {
+      marks = [count()];
+    },
+    stop: () => clearInterval(t),
+  };
+}
+
+/** socketBytes is what moved through a request's socket so far, both ways (0 before it has one). */
+export function socketBytes(s: Socket | null | undefined): number {
+  return s == null ? 0 : s.bytesRead + s.bytesWritten;
 }
 
 /** errnoReason names a socket error (ECONNREFUSED, ECONNRESET, a TLS error) without server-chosen text. */

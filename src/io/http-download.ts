@@ -17,7 +17,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { IoError } from '../errors.ts';
-import { errnoReason, timeoutError, watchThroughput } from './http-client.ts';
+import { errnoReason, socketBytes, timeoutError, watchThroughput } from './http-client.ts';
 
 /** HEAD_MAX_BYTES bounds the status line and header fields of an answer taken on the fast path. */
 export const HEAD_MAX_BYTES = 16 * 1024;
@@ -273,6 +273,8 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
     /** errorAnswer: the head of an answer other than a 200, whose body is read into `cur` (capped). */
     let errorAnswer = false;
     let received = 0;
+    /** body counts the decoded body bytes of any answer, for the throughput floor. */
+    let body = 0;
     let waiting = false; // paused until a write frees a buffer
     let settled = false;
     let writing: Promise<void> = Promise.resolve();
@@ -282,7 +284,7 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
       if (settled) return;
       settled = true;
       clearTimeout(deadlineTimer);
-      unwatch();
+      watch.stop();
       sock.destroy();
       const finish = (writeError?: unknown): void => {
         if (typeof outcome === 'object' && 'error' in outcome) reject(asError(outcome.error));
@@ -348,6 +350,8 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
           return false;
         }
         head = h;
+        body = 0;
+        watch.restart();
         const announced = typeof h.framing === 'object' ? h.framing.length : undefined;
         if (h.status === 200 && announced !== undefined && announced !== o.size) {
           settle({ status: 200, ...contentLengthOf(h), body: new Uint8Array() });
@@ -362,6 +366,7 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
         at = 0;
       }
       const k = decoder!.feed(buf, at, n);
+      body += k;
       if (errorAnswer) {
         fill += k;
         if (fill > o.errorBodyMaxBytes) fail(new Error('error body over the cap'));
@@ -413,7 +418,10 @@ export function httpDownload(url: URL, o: HttpDownloadOptions, sink: DownloadSin
     });
     const deadlineTimer = setTimeout(() => settle({ error: timeoutError(url, 'deadline', o.stallMs) }), left);
     sock.setTimeout(o.stallMs, () => settle({ error: timeoutError(url, 'stall', o.stallMs) }));
-    const unwatch = watchThroughput(() => sock, o.stallMs, o.minBytesPerSecond ?? 0, () => settle({ error: timeoutError(url, 'slow', o.stallMs, o.minBytesPerSecond) }));
+    // Socket bytes until the head is in, then decoded body bytes (io/http-client watchThroughput).
+    const watch = watchThroughput(() => (head === undefined ? socketBytes(sock) : body), o.stallMs, o.minBytesPerSecond ?? 0, () =>
+      settle({ error: timeoutError(url, 'slow', o.stallMs, o.minBytesPerSecond) }),
+    );
     sock.on('connect', () => {
       // RFC 9112 §3: request-line and Host; the body is asked for unencoded and the connection closes after it.
       sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n`);

@@ -4,8 +4,9 @@
  * Each audit record is an fsynced append that publishing waits behind. A client sending bad tokens as fast as the
  * rate limits let it (or from many addresses) would otherwise turn every refused request into a disk flush and a
  * longer queue. So refusals that name no authenticated caller (`caller_id`) are recorded at most
- * {@link UNAUTHENTICATED_REFUSALS_PER_MINUTE} a minute, all events together; the first record let through after some
- * were left out carries `refusals_not_recorded: {event: count}`. Refusals of authenticated callers are always
+ * {@link UNAUTHENTICATED_REFUSALS_PER_MINUTE} a minute; the first record let through after some were left out
+ * carries `refusals_not_recorded: {event: count}`. The window runs on a monotonic clock (a step of the wall clock
+ * neither opens nor holds one). Refusals of authenticated callers are always
  * recorded: the per-token limits bound them, and they are the ones an auditor follows up. Only the events of
  * {@link BUDGETED_EVENTS} are counted; everything else the daemon records passes untouched.
  */
@@ -14,8 +15,12 @@ import type { JsonObject } from '../encoding/json.ts';
 /** UNAUTHENTICATED_REFUSALS_PER_MINUTE: two a second on average, enough to see who knocks and how often. */
 export const UNAUTHENTICATED_REFUSALS_PER_MINUTE = 120;
 
-/** BUDGETED_EVENTS are the refusals of client requests (the signing and Certus APIs, the provider's admin routes). */
-export const BUDGETED_EVENTS: ReadonlySet<string> = new Set(['signapi.refused', 'admin.refused']);
+/**
+ * BUDGETED_EVENTS are the refusals of client requests of the signing and Certus APIs. The provider's `admin.refused`
+ * has a budget of its own (server/provider/plugin, 60 a minute): counted here too, a flood of bad API tokens would
+ * hide every admin refusal of that minute.
+ */
+export const BUDGETED_EVENTS: ReadonlySet<string> = new Set(['signapi.refused']);
 
 const WINDOW_MS = 60_000;
 
@@ -27,7 +32,8 @@ export class RefusalBudget {
   #inWindow = 0;
   readonly #left = new Map<string, number>();
 
-  constructor(perMinute = UNAUTHENTICATED_REFUSALS_PER_MINUTE, clock: () => number = Date.now) {
+  /** clock is in milliseconds, monotonic (default `performance.now`). */
+  constructor(perMinute = UNAUTHENTICATED_REFUSALS_PER_MINUTE, clock: () => number = () => performance.now()) {
     this.#perMinute = perMinute;
     this.#clock = clock;
   }

@@ -152,7 +152,8 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
             limits: (o.signingRateLimitPerIp ?? 50) > 0 || (o.signingRateLimitPerToken ?? 20) > 0,
             // With --secrets, token digests are HMACs under the store's key: a worker's handle needs it too, or it
             // would refuse every token made under the key (and accept a plain SHA-256 row, which the leader refuses).
-            tokenKey: daemon.workerTokenKey === undefined ? undefined : Buffer.from(daemon.workerTokenKey).toString('base64'),
+            // Encoded for each worker as it starts (below), not kept here as a string, which could not be erased.
+            tokenKey: undefined,
           },
   };
   // The signing API's limits and audit log for the workers' own /v1/verify answers (server/signing/worker-verify).
@@ -179,7 +180,11 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
       const w = cluster.fork();
       workers.set(index, w);
       w.on('message', (m: { type?: string; id?: unknown }) => {
-        if (m.type === 'hello') w.send({ ...config, index } satisfies WorkerConfig);
+        if (m.type === 'hello') {
+          const key = daemon.workerTokenKey;
+          const signing = config.signing === undefined || key === undefined ? config.signing : { ...config.signing, tokenKey: Buffer.from(key).toString('base64') };
+          w.send({ ...config, signing, index } satisfies WorkerConfig);
+        }
         else if (m.type === 'released' && typeof m.id === 'number') acknowledged(index, m.id);
         else if (isMetricsAnswer(m)) relay.answer(index, m);
         else if (m.type === 'v1-limit' || m.type === 'v1-audit') signingMessage(w, m as WorkerToLeader);

@@ -658,7 +658,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   closers.push(() => audit.close());
   // Refusals of unauthenticated requests are recorded within a budget (server/audit-budget): a flood of bad tokens
   // must not become a flood of fsynced appends.
-  const budget = new RefusalBudget(undefined, () => now().getTime());
+  const budget = new RefusalBudget();
   const record = (event: string, fields: JsonObject): void => {
     const admitted = budget.admit(event, fields);
     if (admitted === undefined) return;

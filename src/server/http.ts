@@ -75,7 +75,8 @@ export function authorizeBeforeBody(check: BearerCheck): preParsingAsyncHookHand
  * addressKey is what the per-address limits count a client address as: an IPv4 address as itself (an IPv4-mapped
  * IPv6 address `::ffff:a.b.c.d` too), an IPv6 address as its /64 (RFC 4291 §2.5.4: one subnet, which a single host is
  * routinely handed whole, so counting its addresses one by one would let a client rotate past every limit). Zone
- * indexes (`%eth0`) are dropped. A string that is not an IPv6 address is returned as it is.
+ * indexes (`%eth0`) are dropped, except for a link-local address (fe80::/10), which counts alone: all neighbours
+ * on every link share that prefix. A string that is not an IPv6 address is returned as it is.
  */
 export function addressKey(ip: string): string {
   if (!ip.includes(':')) return ip;
@@ -94,6 +95,8 @@ export function addressKey(ip: string): string {
   if (dotted !== undefined && groups[5] === 'ffff' && groups.slice(0, 5).every((g) => /^0{1,4}$/.test(g))) return dotted;
   const prefix = groups.slice(0, 4);
   if (!prefix.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return ip;
+  // Link-local (fe80::/10): every interface's neighbours share the one prefix, so each address (and zone) counts alone.
+  if ((parseInt(prefix[0]!, 16) & 0xffc0) === 0xfe80) return ip.toLowerCase();
   return `${prefix.map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
@@ -133,23 +136,48 @@ export function capConnectionsPerAddress(server: NetServer, max: number, onRefus
 }
 
 /**
+ * GONE_WATCHERS holds, per socket, the callbacks of {@link onConnectionGone} waiting for it to close: one 'close'
+ * listener per socket however many responses it carries (a client pipelining many requests would otherwise stack a
+ * listener per response and trip Node's MaxListeners warning). `closed` marks a socket whose 'close' has been.
+ */
+const GONE_WATCHERS = new WeakMap<Socket, { fns: Set<() => void>; closed: boolean }>();
+
+/**
  * onConnectionGone calls `fn` once when `res` closes or its connection does, whichever comes first, and returns the
  * function that stops listening. Both are needed: a pipelined response queued behind another gets no 'close' of its
  * own when the client hangs up (its writes never call back), only its socket does. `res` closes after a normal end too:
- * callers that care tell the two apart with `res.writableFinished`.
+ * callers that care tell the two apart with `res.writableFinished`. A connection already closed calls `fn` on the
+ * next microtask. Node emits the response's 'close' from inside the socket's, so "once" is kept by a flag, not by
+ * removing listeners.
  */
 export function onConnectionGone(res: ServerResponse, fn: () => void): () => void {
   const socket = res.req.socket;
+  let w = GONE_WATCHERS.get(socket);
+  if (w === undefined) {
+    const watch = { fns: new Set<() => void>(), closed: false };
+    socket.once('close', () => {
+      watch.closed = true;
+      for (const f of [...watch.fns]) f();
+      watch.fns.clear();
+    });
+    GONE_WATCHERS.set(socket, watch);
+    w = watch;
+  }
+  const watch = w;
+  let fired = false;
   const detach = (): void => {
     res.off('close', gone);
-    socket.off('close', gone);
+    watch.fns.delete(gone);
   };
   const gone = (): void => {
+    if (fired) return;
+    fired = true;
     detach();
     fn();
   };
   res.once('close', gone);
-  socket.once('close', gone);
+  if (watch.closed) queueMicrotask(gone);
+  else watch.fns.add(gone);
   return detach;
 }
 

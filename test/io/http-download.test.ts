@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { IoError, isTrustError } from '../../src/errors.ts';
+import { httpGet, readCapped } from '../../src/io/http-client.ts';
 import { BodyDecoder, HEAD_MAX_BYTES, HEAD_MAX_FIELDS, httpDownload, parseResponseHead, type DownloadSink, type HttpDownloadOptions } from '../../src/io/http-download.ts';
 import { assertCode, assertRejectsCode } from '../support/assert.ts';
 
@@ -226,4 +227,52 @@ test('httpDownload: a failing write or a throwing data callback ends the downloa
   };
   await assertRejectsCode(httpDownload(url, opts(5), throwing), 'ERR_IO_READ_FAILED');
   assert.throws(() => httpDownload(new URL('https://127.0.0.1/x'), opts(5), collect()), /only http: URLs/);
+});
+
+/** drip answers with `head`, then writes `piece()` every `everyMs` until the client goes (or `count` pieces). */
+function drip(t: TestContext, head: string, piece: () => string, everyMs: number, count = Infinity, delayMs = 0): Promise<URL> {
+  return rawServer(t, async (s) => {
+    if (delayMs > 0) await pause(delayMs);
+    s.write(b(head));
+    let n = 0;
+    const tick = setInterval(() => {
+      if (s.destroyed || n++ >= count) {
+        clearInterval(tick);
+        return;
+      }
+      s.write(b(piece()));
+    }, everyMs);
+    s.on('close', () => clearInterval(tick));
+    t.after(() => clearInterval(tick));
+  });
+}
+
+/** outcome is what a promise settled with: 'ok', or the error's timeout kind and message. */
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return isTrustError(e) ? `${String(e.details?.timeout)}: ${e.message}` : String(e);
+  }
+}
+
+test('the throughput floor counts body bytes, not padding, and not the wait for the first byte (httpDownload and httpGet)', { timeout: 60_000 }, async (t) => {
+  const CHUNKED = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+  // One body byte per chunk, each chunk line padded with ~900 bytes of chunk extension: ~18 KB/s on the wire,
+  // 20 body bytes/s. A floor of 1,000 B/s must see the 20.
+  const padded = await drip(t, CHUNKED, () => `1;${'x'.repeat(900)}\r\nA\r\n`, 50);
+  const floor = { stallMs: 400, deadline: Date.now() + 20_000, minBytesPerSecond: 1000 };
+  assert.match(await outcome(httpDownload(padded, { ...floor, size: 1_000_000, errorBodyMaxBytes: 1024 }, collect())), /^stall: .*under 1000 bytes\/s .*too slow/);
+  assert.match(await outcome(httpGet(padded, floor).then((a) => readCapped(a, 1_000_000, padded, 'body'))), /^stall: .*under 1000 bytes\/s .*too slow/);
+
+  // An answer that starts late (most of a stall window of silence) and then comes at ten times the floor completes.
+  const body = 'y'.repeat(250);
+  const late = await drip(t, `HTTP/1.1 200 OK\r\nContent-Length: ${30 * 250}\r\n\r\n`, () => body, 50, 30, 600);
+  const lateOpts = { stallMs: 800, deadline: Date.now() + 20_000, minBytesPerSecond: 500 };
+  const sink = collect();
+  assert.equal(await outcome(httpDownload(late, { ...lateOpts, size: 30 * 250, errorBodyMaxBytes: 1024 }, sink)), 'ok');
+  assert.equal(Buffer.concat(sink.seen).length, 30 * 250);
+  const got = await httpGet(late, lateOpts).then((a) => readCapped(a, 1_000_000, late, 'body'));
+  assert.equal(got.length, 30 * 250);
 });

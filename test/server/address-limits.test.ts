@@ -1,6 +1,6 @@
 /**
  * Per-address limits of the HTTP surfaces (server/http): what an address counts as (an IPv6 client by its /64, an
- * IPv4-mapped address as the IPv4 address), the per-address request window over that key, and the per-address cap on
+ * IPv4-mapped address as the IPv4 address, a link-local one alone), the per-address request window over that key, and the per-address cap on
  * open connections (nginx's `limit_conn`) on a real daemon, in one process and with `--workers 2`.
  */
 import assert from 'node:assert/strict';
@@ -22,7 +22,11 @@ test('addressKey: IPv4 as it is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64 in on
     ['2001:0DB8:0000:0000:abcd:ef01:2345:6789', '2001:db8:0:0::/64'],
     ['2001:db8:0:1::1', '2001:db8:0:1::/64'],
     ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
-    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    // Link-local: each neighbour alone, zone and all.
+    ['fe80::1%eth0', 'fe80::1%eth0'],
+    ['FE80::2%eth1', 'fe80::2%eth1'],
+    ['febf::1', 'febf::1'],
+    ['fec0::1', 'fec0:0:0:0::/64'],
     ['::1', '0:0:0:0::/64'],
     ['::', '0:0:0:0::/64'],
     ['64:ff9b::192.0.2.7', '64:ff9b:0:0::/64'],

@@ -39,8 +39,9 @@ export interface FrontOptions {
 }
 
 /** FRONT_TIMEOUTS: keep-alive beyond typical client pools; no whole-request deadline (uploads of large artifacts may
- * take long), but a connection idle for a minute (slow-loris, a stalled reader) is closed. */
-export const FRONT_TIMEOUTS = { keepAliveMs: 72_000, requestMs: 0, idleMs: 60_000 } as const;
+ * take long), but a connection idle for a minute (slow-loris, a stalled reader) is closed, and a TLS handshake not
+ * done in 30 s (Node's default is 120 s, during which the connection holds its per-address slot). */
+export const FRONT_TIMEOUTS = { keepAliveMs: 72_000, requestMs: 0, idleMs: 60_000, handshakeMs: 30_000 } as const;
 
 /**
  * DEFAULT_MAX_CONNECTIONS_PER_IP: a sixteenth of the default 4,096 slots per process, far above what one honest
@@ -67,7 +68,7 @@ export function createFrontServer(o: FrontOptions): Server {
     }
     if (!o.readPath.handle(req, res)) o.fallback(req, res);
   };
-  const server = o.tls ? createHttpsServer({ cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key) }, handler) : createHttpServer(handler);
+  const server = o.tls ? createHttpsServer({ cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key), handshakeTimeout: FRONT_TIMEOUTS.handshakeMs }, handler) : createHttpServer(handler);
   server.keepAliveTimeout = FRONT_TIMEOUTS.keepAliveMs;
   server.requestTimeout = FRONT_TIMEOUTS.requestMs;
   server.setTimeout(FRONT_TIMEOUTS.idleMs);
