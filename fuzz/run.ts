@@ -1,7 +1,8 @@
 /**
- * fuzz/run — `npm run fuzz [-- --target NAME] [--runs N | --until N] [--seconds S] [--jobs J] [--seed X]`: the fuzz
- * campaign of issue 16 (docs/fuzzing.md). Runs each target for N inputs (default 20,000) or S seconds, writes
- * minimized findings to test/fuzz-regressions/<target>/, records each target's run in fuzz/campaign.json as it
+ * fuzz/run — `npm run fuzz [-- --target NAME] [--runs N | --until N] [--seconds S] [--jobs J] [--seed X]` (also
+ * `--list`, `--status`, `--hashes`): the fuzz campaign of issue 16 (docs/fuzzing.md). Runs each target for N
+ * inputs (default 20,000) or S seconds, writes minimized findings to test/fuzz-regressions/<target>/, records each
+ * target's run in fuzz/campaign.json as it
  * finishes and regenerates fuzz/RESULTS.md from every recorded run (fuzz/campaign.ts), so a campaign split over
  * several sessions adds up to one table. `--until N` runs each target only for what it lacks to reach N inputs at
  * its current code. SIGINT/SIGTERM stop the running targets after their input in flight; what they ran is recorded.
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     list: { type: 'boolean', default: false },
     status: { type: 'boolean', default: false },
+    hashes: { type: 'boolean', default: false },
     campaign: { type: 'string', default: join(FUZZ_DIR, 'campaign.json') },
     results: { type: 'string', default: join(FUZZ_DIR, 'RESULTS.md') },
     'no-results': { type: 'boolean', default: false },
@@ -69,6 +71,13 @@ try {
 function regenerate(c: CampaignFile): void {
   const rows = TARGETS.map((t) => status(c, t.name, t.parses, hashes.get(t.name)!.hash));
   writeFileDurable(values.results, renderResults(c, rows, keptNotes(values.results)));
+}
+
+// `--hashes`: each target's code hash at this checkout, one per line. Compare two checkouts' lists to see which
+// targets a change makes stale, including those with no run at current code yet (which `--status` cannot show).
+if (values.hashes) {
+  for (const t of TARGETS) process.stdout.write(`${t.name} ${hashes.get(t.name)!.hash}\n`);
+  process.exit(0);
 }
 
 if (values.status) {

@@ -23,11 +23,13 @@ import {
   renderResults,
   status,
   targetCodeHash,
+  targetModules,
   writeFileDurable,
   type CampaignFile,
   type RunRecord,
 } from '../../fuzz/campaign.ts';
 import { REPO_ROOT } from '../../fuzz/engine.ts';
+import { TARGETS } from '../../fuzz/registry.ts';
 
 function tmp(t: { after: (f: () => void) => void }): string {
   const d = mkdtempSync(join(tmpdir(), 'custody-fuzz-campaign-'));
@@ -244,4 +246,23 @@ test('writeFileDurable replaces a file whole, and a failed replacement leaves ne
   // And so does a failed write: a directory that cannot be written to.
   assert.throws(() => writeFileDurable(join(dir, 'missing', 'x.json'), 'y'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
   assert.deepEqual(readdirSync(dir).sort(), ['RESULTS.md', 'campaign.json']);
+});
+
+test('npm run fuzz -- --hashes lists every target with the code hash its runs are counted at', async () => {
+  const out = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'fuzz', 'run.ts'), '--hashes'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.on('data', (b: Buffer) => (text += b.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}`))));
+  });
+  const lines = out.trimEnd().split('\n').map((l) => l.split(' '));
+  assert.deepEqual(
+    lines.map((l) => l[0]),
+    TARGETS.map((t) => t.name),
+  );
+  for (const [name, hash] of lines) assert.match(hash ?? '', /^[0-9a-f]{64}$/, name);
+  // The same hash `--status` counts runs at: the JSON parser's target, computed here.
+  const modules = await targetModules(TARGETS, join(REPO_ROOT, 'fuzz', 'targets'));
+  assert.equal(lines.find((l) => l[0] === 'json')?.[1], targetCodeHash(REPO_ROOT, modules.get('json')!).hash);
 });
