@@ -49,11 +49,31 @@ export interface RunRecord {
   stopReason?: 'signal' | 'stalls' | 'restarts';
 }
 
+/**
+ * RecheckRecord is a recorded hang's or memory death's input replayed again later (`npm run fuzz -- --recheck`,
+ * engine recheckFinding), at the code hash the finding was recorded at.
+ */
+export interface RecheckRecord {
+  target: string;
+  /** file is the finding's regression input (relative to the repository). */
+  file: string;
+  kind: string;
+  name: string;
+  codeHash: string;
+  date: string;
+  machine: string;
+  replays: number;
+  reproduced: number;
+  worstMs: number;
+}
+
 /** CampaignFile is fuzz/campaign.json. */
 export interface CampaignFile {
   format: typeof CAMPAIGN_FORMAT;
   goal: number;
   runs: RunRecord[];
+  /** rechecks: findings replayed again later (absent in files written before it existed). */
+  rechecks?: RecheckRecord[];
 }
 
 /** TargetStatus is one row of the regenerated table. */
@@ -66,6 +86,11 @@ export interface TargetStatus {
   accepted: number;
   runs: number;
   findings: RunRecord['findings'];
+  /**
+   * rechecked: hang and memory findings at this code that no later replay reproduced ({@link RecheckRecord}): not
+   * counted in `findings`, but in `unconfirmed`, the stalls of a busy machine.
+   */
+  rechecked: Array<RunRecord['findings'][number] & { replays: number; worstMs: number }>;
   unconfirmed: number;
   /** staleInputs: inputs run at another code hash (not counted). */
   staleInputs: number;
@@ -250,6 +275,17 @@ export function appendRun(path: string, run: RunRecord, then?: (c: CampaignFile)
   });
 }
 
+/** appendRecheck adds a recheck to the campaign file under its lock, as {@link appendRun} adds a run. */
+export function appendRecheck(path: string, rec: RecheckRecord, then?: (c: CampaignFile) => void): CampaignFile {
+  return withCampaignLock(path, () => {
+    const c = readCampaign(path);
+    (c.rechecks ??= []).push(rec);
+    writeCampaign(path, c);
+    then?.(c);
+    return c;
+  });
+}
+
 /** LOCK_STALE_MS: a lock directory older than this was left by a process that died between mkdir and rmdir. */
 const LOCK_STALE_MS = 30_000;
 
@@ -306,7 +342,7 @@ export function runRecord(r: TargetReport, o: { date: string; seed: number; code
 /** status sums a target's runs at its current code hash (distinct seeds) and says where it stands. */
 export function status(c: CampaignFile, target: string, parses: string, codeHash: string): TargetStatus {
   const mine = c.runs.filter((r) => r.target === target);
-  const s: TargetStatus = { target, parses, inputs: 0, ms: 0, accepted: 0, runs: 0, findings: [], unconfirmed: 0, staleInputs: 0, repeatedInputs: 0, lastDate: '', commits: [], state: 'not run' };
+  const s: TargetStatus = { target, parses, inputs: 0, ms: 0, accepted: 0, runs: 0, findings: [], rechecked: [], unconfirmed: 0, staleInputs: 0, repeatedInputs: 0, lastDate: '', commits: [], state: 'not run' };
   const seeds = new Set<number>();
   for (const r of mine) {
     if (r.date > s.lastDate) s.lastDate = r.date;
@@ -328,6 +364,15 @@ export function status(c: CampaignFile, target: string, parses: string, codeHash
     const commit = r.commit.slice(0, 12) + (r.commit.endsWith('+dirty') ? '+dirty' : '');
     if (commit !== '' && !s.commits.includes(commit)) s.commits.push(commit);
   }
+  // A hang or memory death that later replays at this code never gave again (and at least one did) was machine
+  // noise: it moves to the unconfirmed stalls. One that any recheck reproduced stays a finding.
+  s.findings = s.findings.filter((f) => {
+    const seen = (c.rechecks ?? []).filter((k) => k.target === target && k.codeHash === codeHash && k.file === f.file && k.kind === f.kind && k.name === f.name);
+    if ((f.kind !== 'hang' && f.kind !== 'memory') || seen.length === 0 || seen.some((k) => k.reproduced > 0)) return true;
+    s.rechecked.push({ ...f, replays: seen.reduce((a, k) => a + k.replays, 0), worstMs: Math.max(...seen.map((k) => k.worstMs)) });
+    s.unconfirmed++;
+    return false;
+  });
   if (s.runs > 0) s.state = s.inputs >= c.goal ? 'done' : 'partial';
   else if (s.staleInputs > 0) s.state = 'stale';
   return s;
@@ -357,7 +402,8 @@ export function renderResults(c: CampaignFile, rows: readonly TargetStatus[], no
   const lines = rows.map((r) => {
     const rate = r.ms > 0 ? n(Math.round((r.inputs / r.ms) * 1000)) : '-';
     const acc = r.inputs > 0 ? `${((100 * r.accepted) / r.inputs).toFixed(1)}%` : '-';
-    const f = r.findings.map((x) => `${x.kind} ${x.name}${x.frame ? ` at ${x.frame}` : ''}`).join('; ') || (r.runs > 0 ? '0' : '-');
+    const rechecked = r.rechecked.map((x) => `${x.kind} ${x.file ?? ''} not reproduced in ${x.replays} later replays (worst ${Math.round(x.worstMs)} ms)`);
+    const f = [...r.findings.map((x) => `${x.kind} ${x.name}${x.frame ? ` at ${x.frame}` : ''}`), ...(r.findings.length === 0 && r.runs > 0 ? ['0'] : []), ...rechecked].join('; ') || (r.runs > 0 ? '0' : '-');
     const state = r.state === 'stale' ? `**stale** (${n(r.staleInputs)} inputs at older code)` : r.state === 'partial' && r.staleInputs > 0 ? `partial (+${n(r.staleInputs)} stale)` : r.state;
     return `| ${r.target} | ${r.parses} | ${n(r.inputs)} | ${rate} | ${acc} | ${f} | ${r.unconfirmed || 0} | ${state} | ${r.lastDate.slice(0, 16).replace('T', ' ')} | ${r.commits.join(' ')} |`;
   });

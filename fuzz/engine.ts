@@ -288,6 +288,49 @@ export function regressionName(input: Uint8Array): string {
   return Buffer.from(sha256(input)).toString('hex').slice(0, 16) + '.bin';
 }
 
+/** RecheckResult is what {@link recheckFinding} saw. */
+export interface RecheckResult {
+  /** replays counts the timed replays (a warm-up replay before them is not timed, but a hang in it counts). */
+  replays: number;
+  /** reproduced counts the replays that gave the same bug again (the warm-up included). */
+  reproduced: number;
+  /** worstMs is the slowest timed replay that did not reproduce it (round trip to the worker included). */
+  worstMs: number;
+}
+
+/**
+ * recheckFinding replays a recorded hang's or memory death's input again, alone, in a fresh worker of its own: one
+ * warm-up replay, then `times` timed ones. The campaign confirms each death by one replay at once, on a machine that
+ * may be as busy as when it stalled (docs/fuzzing.md); `npm run fuzz -- --recheck` runs this later, on a quiet
+ * machine, and the record keeps what it saw beside the finding.
+ */
+export async function recheckFinding(
+  o: Pick<CampaignOptions, 'registry' | 'hangMs' | 'memoryBoundBytes'>,
+  target: string,
+  input: Uint8Array,
+  bug: { kind: FindingKind; name: string; frame: string },
+  times: number,
+): Promise<RecheckResult> {
+  const tmp = mkdtempSync(join(FUZZ_TMP, `custody-fuzz-recheck-${target}-`));
+  const r = new Replayer({ ...o, targets: [target], runs: 0 }, target, tmp);
+  const result: RecheckResult = { replays: 0, reproduced: 0, worstMs: 0 };
+  try {
+    if (sameBug(await r.replay(input), bug.kind, bug.name, bug.frame)) result.reproduced++;
+    for (let i = 0; i < times; i++) {
+      const t0 = performance.now();
+      const again = sameBug(await r.replay(input), bug.kind, bug.name, bug.frame);
+      const ms = performance.now() - t0;
+      result.replays++;
+      if (again) result.reproduced++;
+      else result.worstMs = Math.max(result.worstMs, ms);
+    }
+    return result;
+  } finally {
+    await r.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** reproduces replays one input in a fresh worker: does it give the same bug again? */
 async function reproduces(o: CampaignOptions, report: TargetReport, raw: Outcome & { ok: false }, input: Uint8Array, tmp: string): Promise<boolean> {
   const r = new Replayer(o, report.target, tmp);

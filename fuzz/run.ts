@@ -1,6 +1,6 @@
 /**
  * fuzz/run — `npm run fuzz [-- --target NAME] [--runs N | --until N] [--seconds S] [--jobs J] [--seed X]` (also
- * `--list`, `--status`, `--hashes`): the fuzz campaign of issue 16 (docs/fuzzing.md). Runs each target for N
+ * `--list`, `--status`, `--hashes`, `--recheck [--replays N]`): the fuzz campaign of issue 16 (docs/fuzzing.md). Runs each target for N
  * inputs (default 20,000) or S seconds, writes minimized findings to test/fuzz-regressions/<target>/, records each
  * target's run in fuzz/campaign.json as it
  * finishes and regenerates fuzz/RESULTS.md from every recorded run (fuzz/campaign.ts), so a campaign split over
@@ -8,10 +8,11 @@
  * its current code. SIGINT/SIGTERM stop the running targets after their input in flight; what they ran is recorded.
  * Exit 1 when something was found, 130 when stopped.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_REGRESSIONS_DIR, pct, rate, REPO_ROOT, runCampaign, type TargetReport } from './engine.ts';
-import { appendRun, CAMPAIGN_GOAL, freshSeed, FUZZ_DIR, commitOf, gitState, keptNotes, machineLine, readCampaign, remaining, renderResults, runRecord, status, targetCodeHash, targetModules, writeFileDurable, type CampaignFile } from './campaign.ts';
+import { DEFAULT_REGRESSIONS_DIR, pct, rate, recheckFinding, REPO_ROOT, runCampaign, type TargetReport } from './engine.ts';
+import { appendRecheck, appendRun, CAMPAIGN_GOAL, freshSeed, FUZZ_DIR, commitOf, gitState, keptNotes, machineLine, readCampaign, remaining, renderResults, runRecord, status, targetCodeHash, targetModules, writeFileDurable, type CampaignFile } from './campaign.ts';
 import { TARGETS } from './registry.ts';
 
 const { values } = parseArgs({
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     list: { type: 'boolean', default: false },
     status: { type: 'boolean', default: false },
     hashes: { type: 'boolean', default: false },
+    recheck: { type: 'boolean', default: false },
+    replays: { type: 'string', default: '10' },
     campaign: { type: 'string', default: join(FUZZ_DIR, 'campaign.json') },
     results: { type: 'string', default: join(FUZZ_DIR, 'RESULTS.md') },
     'no-results': { type: 'boolean', default: false },
@@ -84,6 +87,29 @@ if (values.status) {
   const rows = TARGETS.map((t) => status(campaign, t.name, t.parses, hashes.get(t.name)!.hash));
   for (const r of rows) process.stdout.write(`${r.target.padEnd(22)} ${String(r.inputs).padStart(9)} inputs  ${r.state}${r.staleInputs ? `  (${r.staleInputs} stale)` : ''}\n`);
   if (record) regenerate(campaign);
+  process.exit(0);
+}
+
+// `--recheck`: each hang or memory finding recorded at a target's current code is replayed again, alone in a fresh
+// worker (`--replays` times after a warm-up), and what that saw is recorded: one no recheck reproduces is counted
+// with the unconfirmed stalls of a busy machine (docs/fuzzing.md). Run it on a quiet machine.
+if (values.recheck) {
+  const times = num(values.replays, 10);
+  if (!(times >= 1)) fail('--replays takes a whole number of at least 1');
+  let checked = 0;
+  for (const n of names) {
+    const h = hashes.get(n)!.hash;
+    const t = TARGETS.find((x) => x.name === n)!;
+    for (const f of status(campaign, n, t.parses, h).findings) {
+      if ((f.kind !== 'hang' && f.kind !== 'memory') || f.file === undefined) continue;
+      const r = await recheckFinding({}, n, new Uint8Array(readFileSync(join(REPO_ROOT, f.file))), { kind: f.kind, name: f.name, frame: f.frame }, times);
+      checked++;
+      process.stdout.write(`${n} ${f.kind} ${f.file}: reproduced ${r.reproduced} of ${r.replays + 1}, worst other replay ${r.worstMs.toFixed(1)} ms\n`);
+      const rec = { target: n, file: f.file, kind: f.kind, name: f.name, codeHash: h, date: new Date().toISOString(), machine: machineLine(), ...r };
+      if (record) campaign = appendRecheck(values.campaign, rec, regenerate);
+    }
+  }
+  process.stderr.write(`fuzz: ${checked} finding(s) rechecked${record && checked > 0 ? `; recorded in ${values.campaign}` : ''}\n`);
   process.exit(0);
 }
 

@@ -91,13 +91,19 @@ export const keylessCert: FuzzTarget = {
   },
 };
 
+/** REFERENCE_MAX_QUANTIFIERS: patterns with more quantifier characters (`*+?{`) skip the backtracking reference. */
+const REFERENCE_MAX_QUANTIFIERS = 6;
+
 export const keylessRegexp: FuzzTarget = {
   name: 'keyless-regexp',
   parses: 'identity and issuer regexps of /v1/verify (compileSafeRegexp: each accepted pattern run on a hostile string, and against the backtracking engine on short ones)',
   make() {
     const texts = ['^alice@example\\.com$', '^https://github\\.com/(org|other)/[^/]+/\\.github/workflows/.*$', '^(ab)+$', '[a-z]{2,5}(\\.[a-z]+)?@', '(a|b)c*', '^[^@]{1,8}@x\\.[a-f0-9]{3}$'];
     const hostile = 'a'.repeat(40) + '@' + 'b'.repeat(40) + '!';
-    // Short subjects, on which even the backtracking engine's worst case is quick: the differential oracle.
+    // Short subjects, on which the backtracking engine's worst case stays quick: the differential oracle. Quick only
+    // while the pattern has few quantifiers: k of them over an n-character subject cost up to about (n+1)^k steps, so
+    // the reference is run on patterns of at most REFERENCE_MAX_QUANTIFIERS (12^6 ≈ 3M steps; session 9's recorded
+    // "hang", 18 `.*` before a literal, spent ~0.5 s in this reference and 0.2 ms in the product's linear engine).
     const short = ['', 'a', 'ab', 'abab', 'aa@x.abc', 'alice@x.0f9', 'b@c.d', '{2}', 'a{2}', ']]', 'x.y', 'AB'];
     return Promise.resolve({
       seeds: texts.map((t) => enc.encode(t)),
@@ -112,7 +118,11 @@ export const keylessRegexp: FuzzTarget = {
           // A pattern only the written-out form compiles would be a finding of its own: none is known.
           expectSame(false, `compileSafeRegexp accepted ${JSON.stringify(pattern)}, which the engine refuses as written`);
         }
-        for (const s of short) expectSame(re.test(s) === reference!.test(s), `${JSON.stringify(pattern)} on ${JSON.stringify(s)}: linear ${re.test(s)}, backtracking ${!re.test(s)}`);
+        if ((pattern.match(/[*+?{]/g)?.length ?? 0) <= REFERENCE_MAX_QUANTIFIERS) {
+          for (const s of short) expectSame(re.test(s) === reference!.test(s), `${JSON.stringify(pattern)} on ${JSON.stringify(s)}: linear ${re.test(s)}, backtracking ${!re.test(s)}`);
+        } else {
+          for (const s of short) re.test(s);
+        }
         return re.test(hostile);
       },
     });

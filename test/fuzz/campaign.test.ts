@@ -114,6 +114,23 @@ test('runs add up per target at its current code; older code is stale; a repeate
   assert.equal(commitOf({ head: 'abc', changed: new Set(['src/x.ts']) }, ['src/x.ts']), 'abc+dirty');
 });
 
+test('a hang no later recheck at the same code reproduces is counted with the unconfirmed stalls; one reproduced stays', () => {
+  const c: CampaignFile = emptyCampaign();
+  const hang = (file: string): RunRecord['findings'][number] => ({ kind: 'hang', name: 'Hang', frame: '', file });
+  const crash = { kind: 'crash', name: 'TypeError', frame: 'src/x.ts:1', file: 'r/c.bin' };
+  c.runs.push(run('a', 500, 1, 'new', { findings: [hang('r/noise.bin'), hang('r/real.bin'), hang('r/unchecked.bin'), crash], unconfirmed: 2 }), run('a', 500, 2, 'old', { findings: [hang('r/old.bin')] }));
+  const recheck = (file: string, codeHash: string, reproduced: number): NonNullable<CampaignFile['rechecks']>[number] => ({ target: 'a', file, kind: 'hang', name: 'Hang', codeHash, date: '2026-12-02T00:00:00.000Z', machine: 'test', replays: 10, reproduced, worstMs: 12.5 });
+  c.rechecks = [recheck('r/noise.bin', 'new', 0), recheck('r/noise.bin', 'new', 0), recheck('r/real.bin', 'new', 0), recheck('r/real.bin', 'new', 11), recheck('r/unchecked.bin', 'old', 0)];
+  const a = status(c, 'a', 'parses a', 'new');
+  assert.deepEqual(a.findings.map((f) => f.file), ['r/real.bin', 'r/unchecked.bin', 'r/c.bin'], 'reproduced once, rechecked at other code only, and a crash stay');
+  assert.deepEqual(a.rechecked.map((f) => [f.file, f.replays, f.worstMs]), [['r/noise.bin', 20, 12.5]]);
+  assert.equal(a.unconfirmed, 3);
+  const table = renderResults(c, [a], '');
+  assert.match(table, /finding\(s\) at current code/);
+  assert.match(table, /hang r\/noise\.bin not reproduced in 20 later replays \(worst 13 ms\)/);
+  assert.match(table, /3 finding\(s\) at current code/);
+});
+
 test('RESULTS.md is regenerated from the record and keeps the notes below the marker', (t) => {
   const dir = tmp(t);
   const results = join(dir, 'RESULTS.md');
@@ -265,4 +282,25 @@ test('npm run fuzz -- --hashes lists every target with the code hash its runs ar
   // The same hash `--status` counts runs at: the JSON parser's target, computed here.
   const modules = await targetModules(TARGETS, join(REPO_ROOT, 'fuzz', 'targets'));
   assert.equal(lines.find((l) => l[0] === 'json')?.[1], targetCodeHash(REPO_ROOT, modules.get('json')!).hash);
+});
+
+test('npm run fuzz -- --recheck replays a recorded hang at current code and records that it did not give again', async (t) => {
+  const dir = tmp(t);
+  const file = join(dir, 'campaign.json');
+  const results = join(dir, 'RESULTS.md');
+  const modules = await targetModules(TARGETS, join(REPO_ROOT, 'fuzz', 'targets'));
+  const hash = targetCodeHash(REPO_ROOT, modules.get('json')!).hash;
+  // A "hang" recorded for an input the JSON parser reads at once (a busy machine's stall): package.json.
+  const c = emptyCampaign();
+  c.runs.push(run('json', 1000, 1, hash, { findings: [{ kind: 'hang', name: 'Hang', frame: '', file: 'package.json' }] }), run('json', 1000, 2, 'old', { findings: [{ kind: 'hang', name: 'Hang', frame: '', file: 'README.md' }] }));
+  writeFileSync(file, JSON.stringify(c));
+  const r = await fuzz(['--recheck', '--target', 'json', '--replays', '2', '--campaign', file, '--results', results]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /1 finding\(s\) rechecked/, 'only the finding at current code');
+  const after = readCampaign(file);
+  assert.equal(after.rechecks?.length, 1);
+  assert.deepEqual({ ...after.rechecks[0], date: '', machine: '', worstMs: 0 }, { target: 'json', file: 'package.json', kind: 'hang', name: 'Hang', codeHash: hash, date: '', machine: '', replays: 2, reproduced: 0, worstMs: 0 });
+  const table = readFileSync(results, 'utf8');
+  assert.match(table, /0 finding\(s\) at current code/);
+  assert.match(table, /hang package\.json not reproduced in 2 later replays/);
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ddmin, regressionName, runCampaign } from '../../fuzz/engine.ts';
+import { ddmin, recheckFinding, regressionName, runCampaign } from '../../fuzz/engine.ts';
 import { mutate, Rng } from '../../fuzz/mutate.ts';
 
 const REGISTRY = new URL('./planted-registry.ts', import.meta.url).href;
@@ -85,6 +85,17 @@ test('a stall after a confirmed hang of the same kind is replayed too: counted a
   assert.ok(r.unconfirmed >= 1, `the stall did not reproduce (unconfirmed ${r.unconfirmed})`);
   assert.equal(r.stopped, false, `the target ran all its inputs (${r.runs}, stopReason ${String(r.stopReason)})`);
   assert.ok(r.runs >= 200);
+});
+
+test('a recheck replays a recorded hang alone: a real one gives again every time, a stall of a busy worker never', async () => {
+  const hang = { kind: 'hang' as const, name: 'Hang', frame: '' };
+  const real = await recheckFinding({ registry: REGISTRY, hangMs: 300 }, 'planted-hang', new TextEncoder().encode('?ab'), hang, 2);
+  assert.deepEqual({ replays: real.replays, reproduced: real.reproduced }, { replays: 2, reproduced: 3 }, 'the warm-up and both timed replays hung');
+  // planted-stall stalls only in a campaign worker: replayed, its recorded input is quick.
+  const noise = await recheckFinding({ registry: REGISTRY, hangMs: 300 }, 'planted-stall', new TextEncoder().encode('abc'), hang, 3);
+  assert.equal(noise.replays, 3);
+  assert.equal(noise.reproduced, 0);
+  assert.ok(noise.worstMs > 0 && noise.worstMs < 300, `timed (${noise.worstMs} ms)`);
 });
 
 test('ddmin reaches a 1-minimal input', async () => {
