@@ -31,8 +31,9 @@ import { startDaemon, type DaemonOptions, type RunningDaemon } from './daemon.ts
 import { createDaemonLogger, defaultLogFormat } from './log-format.ts';
 import type { Release } from './provider/releases.ts';
 import { MetricsRelay, isMetricsAnswer } from './ui/counts.ts';
-import { answerLimitChecks, type WorkerToLeader } from './signing/worker-verify.ts';
-import type { LeaderMessage, WorkerConfig } from './worker.ts';
+import { answerLimitChecks, type LimitCheck, type WorkerToLeader } from './signing/worker-verify.ts';
+import type { JsonObject } from '../encoding/json.ts';
+import type { LeaderMessage, WorkerConfig, WorkerFailed } from './worker.ts';
 
 /** ClusterOptions configures {@link startCluster}: the daemon's options and the number of workers. */
 export interface ClusterOptions extends DaemonOptions {
@@ -126,7 +127,8 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
     type: 'config',
     host: o.host,
     port: o.port,
-    tls: o.tls === undefined ? undefined : { cert: Buffer.from(o.tls.cert).toString('base64'), key: Buffer.from(o.tls.key).toString('base64') },
+    // Encoded for each worker as it starts (below), like the token key: a string kept here could not be erased.
+    tls: undefined,
     rateLimitPerIp: o.rateLimitPerIp ?? 50,
     rateLimitGlobal: o.rateLimitGlobal ?? 0,
     maxConnections: o.maxConnections ?? 4096,
@@ -157,11 +159,16 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
           },
   };
   // The signing API's limits and audit log for the workers' own /v1/verify answers (server/signing/worker-verify).
-  const signingMessage = (w: Worker, m: WorkerToLeader): void => {
+  // A worker is this daemon's own process, but what it relays comes from clients: only the events a worker may
+  // record, of the right shape, go into the audit log, attributed to the worker the message came from.
+  const signingMessage = (w: Worker, index: number, m: WorkerToLeader): void => {
     if (m.type === 'v1-limit') {
-      if (daemon.signingLimits !== undefined && Array.isArray(m.checks) && w.isConnected()) w.send(answerLimitChecks(daemon.signingLimits, m));
-    } else if (Array.isArray(m.events)) {
-      for (const e of m.events) daemon.record(e.event, e.fields);
+      const checks = Array.isArray(m.checks) ? m.checks.filter(isLimitCheck) : [];
+      if (daemon.signingLimits !== undefined && w.isConnected()) w.send(answerLimitChecks(daemon.signingLimits, { checks }));
+    } else {
+      const { accepted, dropped } = acceptWorkerEvents(m.events, index);
+      for (const e of accepted) daemon.record(e.event, e.fields);
+      if (dropped > 0) logger.warn({ worker: index, dropped }, 'worker sent audit events it may not record; dropped');
     }
   };
   const here = import.meta.url;
@@ -173,27 +180,35 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
 
   let closing = false;
   let url = '';
+  /** started: when each worker index was last forked (a worker's life is counted from its fork, listening or not). */
   const started = new Map<number, number>();
   const delay = new Map<number, number>();
   const fork = (index: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const w = cluster.fork();
       workers.set(index, w);
+      started.set(index, Date.now());
+      /** failed: what the worker said stopped it (server/worker WorkerFailed), if it said anything. */
+      let failed: WorkerFailed | undefined;
       w.on('message', (m: { type?: string; id?: unknown }) => {
-        if (m.type === 'hello') {
-          const key = daemon.workerTokenKey;
-          const signing = config.signing === undefined || key === undefined ? config.signing : { ...config.signing, tokenKey: Buffer.from(key).toString('base64') };
-          w.send({ ...config, signing, index } satisfies WorkerConfig);
+        try {
+          if (m.type === 'hello') {
+            const key = daemon.workerTokenKey;
+            const signing = config.signing === undefined || key === undefined ? config.signing : { ...config.signing, tokenKey: Buffer.from(key).toString('base64') };
+            const tls = o.tls === undefined ? undefined : { cert: Buffer.from(o.tls.cert).toString('base64'), key: Buffer.from(o.tls.key).toString('base64') };
+            w.send({ ...config, tls, signing, index } satisfies WorkerConfig);
+          } else if (m.type === 'released' && typeof m.id === 'number') acknowledged(index, m.id);
+          else if (isMetricsAnswer(m)) relay.answer(index, m);
+          else if (m.type === 'v1-limit' || m.type === 'v1-audit') signingMessage(w, index, m as WorkerToLeader);
+          else if (m.type === 'failed') failed = workerFailed(m as { code?: unknown; message?: unknown });
+        } catch (e) {
+          // A message the leader cannot handle is the worker's fault, never a reason for the leader to stop.
+          logger.error({ err: e, worker: index }, 'worker message not handled');
         }
-        else if (m.type === 'released' && typeof m.id === 'number') acknowledged(index, m.id);
-        else if (isMetricsAnswer(m)) relay.answer(index, m);
-        else if (m.type === 'v1-limit' || m.type === 'v1-audit') signingMessage(w, m as WorkerToLeader);
       });
       w.once('listening', (a: { address: string | null; port: number }) => {
         // Replacements ask for the same address as the first workers (port 0 included): the cluster hands them the
         // listening socket the others share.
-        started.set(index, Date.now());
-        delay.set(index, WORKER_RESTART_DELAY_MS);
         if (url === '') {
           const host = o.host.includes(':') ? `[${o.host}]` : o.host;
           url = `${o.tls ? 'https' : 'http'}://${host}:${a.port}`;
@@ -206,15 +221,14 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
         // A worker that dies does not hold up releases waiting for its acknowledgement.
         for (const id of [...acks.keys()]) acknowledged(index, id);
         relay.gone(index);
-        reject(new IoError('ERR_IO_NETWORK', `worker ${index} exited before listening on ${o.host}:${o.port} (${signal ?? `code ${code}`})`, {
-          hint: 'choose another --port, or stop the process that uses it',
-        }));
+        reject(startFailure(index, failed, signal ?? `code ${code}`));
         if (closing) return;
-        // A worker that keeps failing soon after its start is replaced less and less often (up to a minute apart).
+        // A worker that keeps failing soon after its start (listening or not) is replaced less and less often, up to
+        // a minute apart; one that ran WORKER_STABLE_MS is replaced at once again.
         const wait = delay.get(index) ?? WORKER_RESTART_DELAY_MS;
         const lived = Date.now() - (started.get(index) ?? 0);
-        delay.set(index, lived < 5_000 ? Math.min(wait * 2, 60_000) : WORKER_RESTART_DELAY_MS);
-        logger.warn({ worker: index, workerPid: w.process.pid, code, signal, restartInMs: wait }, 'worker exited; starting a replacement');
+        delay.set(index, lived < WORKER_STABLE_MS ? Math.min(wait * 2, WORKER_RESTART_MAX_MS) : WORKER_RESTART_DELAY_MS);
+        logger.warn({ worker: index, workerPid: w.process.pid, code, signal, ...(failed ? { failure: failed.code } : {}), restartInMs: wait }, 'worker exited; starting a replacement');
         setTimeout(() => {
           if (!closing) fork(index).catch((e: unknown) => logger.error({ err: e, worker: index }, 'worker replacement failed'));
         }, wait).unref();
@@ -263,4 +277,51 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
       await socket.cleanup();
     },
   };
+}
+
+/** WORKER_STABLE_MS: a worker that ran this long was healthy; its next replacement starts without back-off. */
+const WORKER_STABLE_MS = 5_000;
+/** WORKER_RESTART_MAX_MS caps the back-off between replacements of a worker that keeps failing. */
+const WORKER_RESTART_MAX_MS = 60_000;
+/** WORKER_EVENTS are the audit events a worker may ask the leader to record (server/signing/worker-verify). */
+const WORKER_EVENTS: ReadonlySet<string> = new Set(['signapi.refused', 'signapi.verify_failed']);
+
+function isLimitCheck(c: unknown): c is LimitCheck {
+  if (typeof c !== 'object' || c === null) return false;
+  const x = c as Partial<LimitCheck>;
+  return typeof x.id === 'number' && typeof x.ip === 'string' && x.ip.length <= 64 && (x.token === undefined || (typeof x.token === 'string' && x.token.length <= 128));
+}
+
+/**
+ * acceptWorkerEvents keeps the audit events a worker may record ({@link WORKER_EVENTS}, fields an object) from what
+ * it sent, each attributed to the worker the message came from (whatever `worker` field it carried).
+ */
+export function acceptWorkerEvents(events: unknown, index: number): { accepted: Array<{ event: string; fields: JsonObject }>; dropped: number } {
+  const all: unknown[] = Array.isArray(events) ? events : [];
+  const accepted: Array<{ event: string; fields: JsonObject }> = [];
+  for (const e of all) {
+    if (typeof e !== 'object' || e === null) continue;
+    const x = e as { event?: unknown; fields?: unknown };
+    if (typeof x.event !== 'string' || !WORKER_EVENTS.has(x.event) || typeof x.fields !== 'object' || x.fields === null || Array.isArray(x.fields)) continue;
+    accepted.push({ event: x.event, fields: { ...(x.fields as JsonObject), worker: index } });
+  }
+  return { accepted, dropped: all.length - accepted.length };
+}
+
+function workerFailed(m: { code?: unknown; message?: unknown }): WorkerFailed {
+  return { type: 'failed', code: typeof m.code === 'string' ? m.code.slice(0, 64) : 'ERR_INTERNAL', message: typeof m.message === 'string' ? m.message.slice(0, 500) : '' };
+}
+
+/**
+ * startFailure is the error of a worker that exited before it listened: the address is named only when the worker
+ * said it could not have it (EADDRINUSE, EACCES); otherwise the worker's own error, as it told it.
+ */
+function startFailure(index: number, failed: WorkerFailed | undefined, how: string): IoError {
+  if (failed === undefined || failed.code === 'EADDRINUSE' || failed.code === 'EACCES' || failed.code === 'EADDRNOTAVAIL') {
+    const address = failed === undefined ? '' : ` (${failed.code})`;
+    return new IoError('ERR_IO_NETWORK', `worker ${index} exited before listening${address} (${how})`, {
+      hint: failed === undefined ? 'the daemon log has the worker\'s error' : 'choose another --port or --host, or stop the process that uses it',
+    });
+  }
+  return new IoError('ERR_IO_NETWORK', `worker ${index} could not start: ${failed.message} [${failed.code}]`, { hint: 'the daemon log has the worker\'s error; fix its cause and start again' });
 }

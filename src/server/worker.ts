@@ -77,6 +77,16 @@ export interface WorkerConfig {
  */
 export type LeaderMessage = WorkerConfig | { type: 'release'; id: number; channel: string; arch: string } | MetricsRequest;
 
+/**
+ * WorkerFailed is a worker's last message when it cannot start (or its listener fails): the error's code (ours, or
+ * Node's errno code such as EADDRINUSE) and message, so the leader reports the cause rather than guessing one.
+ */
+export interface WorkerFailed {
+  type: 'failed';
+  code: string;
+  message: string;
+}
+
 /** WORKER_DRAIN_MS bounds how long a stopping worker waits for requests in flight. */
 const WORKER_DRAIN_MS = 10_000;
 /** HOP_BY_HOP headers describe one connection and are not forwarded (RFC 9110 §7.6.1). */
@@ -168,10 +178,25 @@ function forwarder(socketPath: string, extra: readonly string[], onError: (e: un
   };
 }
 
-/** runWorker asks the leader for its configuration, loads the releases, listens, and serves until told to stop. */
+/** failure is what a worker tells the leader about the error that stops it ({@link WorkerFailed}). */
+function failure(e: unknown): WorkerFailed {
+  const err: Error & { code?: unknown } = e instanceof Error ? e : new Error(String(e));
+  return { type: 'failed', code: typeof err.code === 'string' ? err.code.slice(0, 64) : 'ERR_INTERNAL', message: err.message.slice(0, 500) };
+}
+
+/**
+ * runWorker asks the leader for its configuration, loads the releases, listens, and serves until told to stop. An
+ * error before it listens (or of its listener) is logged, told to the leader ({@link WorkerFailed}) and ends it.
+ */
 export async function runWorker(): Promise<void> {
   const send = (m: unknown): void => {
     process.send?.(m);
+  };
+  const fail = (e: unknown, logger?: { error: (o: object, msg: string) => void }): void => {
+    logger?.error({ err: e }, 'worker could not start');
+    // Sent before exiting: exit(1) waits for nothing, so the message goes with a callback.
+    if (process.send === undefined || !process.connected) process.exit(1);
+    process.send(failure(e), undefined, {}, () => process.exit(1));
   };
   const pending: Array<{ id: number; channel: string; arch: string }> = [];
   const released = (id: number): void => send({ type: 'released', id });
@@ -193,8 +218,29 @@ export async function runWorker(): Promise<void> {
     });
     send({ type: 'hello' });
   });
-  const logger = createDaemonLogger(config.logLevel, config.logFormat).child({ worker: config.index });
-  const root = verifyPinnedRoot(parseRoot(Buffer.from(config.rootBytes, 'base64')), { now: new Date() });
+  let logger: ReturnType<typeof createDaemonLogger> | undefined;
+  try {
+    logger = createDaemonLogger(config.logLevel, config.logFormat).child({ worker: config.index });
+    await serveAsWorker(config, logger, { send, counts, loaded, pending, released });
+  } catch (e) {
+    fail(e, logger);
+  }
+}
+
+/** WorkerState is what {@link runWorker} set up before its configuration came, for {@link serveAsWorker}. */
+interface WorkerState {
+  send: (m: unknown) => void;
+  counts: HttpCounts;
+  loaded: { mirror?: ReleaseMirror };
+  pending: Array<{ id: number; channel: string; arch: string }>;
+  released: (id: number) => void;
+}
+
+async function serveAsWorker(config: WorkerConfig, logger: ReturnType<typeof createDaemonLogger>, st: WorkerState): Promise<void> {
+  const { send, counts, loaded, pending, released } = st;
+  // The leader verified these exact bytes when it started, and serves with them until it stops: a replacement
+  // worker started after the root's expiry serves with the same root rather than refusing to start.
+  const root = verifyPinnedRoot(parseRoot(Buffer.from(config.rootBytes, 'base64')), { now: new Date(), allowExpired: true });
   const m = new ReleaseMirror({
     dir: config.releasesDir,
     root,
@@ -278,9 +324,10 @@ export async function runWorker(): Promise<void> {
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
   server.on('error', (e) => {
-    // Cannot listen (or the listener failed): the leader replaces this worker.
+    // Cannot listen (or the listener failed): the leader is told why, and replaces this worker.
     logger.error({ err: e }, 'worker listener failed');
-    process.exit(1);
+    if (process.send === undefined || !process.connected) process.exit(1);
+    process.send(failure(e), undefined, {}, () => process.exit(1));
   });
   server.listen({ host: config.host, port: config.port }, () => {
     logger.debug({ releases: m.size }, 'worker listening');

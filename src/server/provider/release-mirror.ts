@@ -50,11 +50,13 @@ export class ReleaseMirror implements ReleaseView {
 
   /** reload re-reads one channel/arch; the release it returns is the one served afterwards (if any). */
   async reload(channel: string, arch: string): Promise<Release | undefined> {
-    const raw = await readCurrentRecord(this.#o.dir, channel, arch);
     const key = `${channel}/${arch}`;
-    if (raw === undefined) return this.#current.get(key);
     let r: Release;
     try {
+      // A record file that cannot be read (a directory, a symlink, over the cap) is refused like one that does not
+      // verify: the release served before stays served, and the other channels load.
+      const raw = await readCurrentRecord(this.#o.dir, channel, arch);
+      if (raw === undefined) return this.#current.get(key);
       r = checkReleaseRecord(channel, arch, raw, { root: this.#o.root, vkey: this.#o.vkey, now: this.#o.now() });
     } catch (e) {
       if (!isTrustError(e)) throw e;

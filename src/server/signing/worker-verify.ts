@@ -25,8 +25,10 @@
  * parse or does not match the route's schema (so fastify's own refusal is answered, byte for byte). Such a request
  * goes up with its body and `X-Custody-Limits-Counted: 1`, so the leader does not count it twice.
  *
- * Order of checks, as on the leader: the per-address limit, authentication, the `verify` scope, the per-token limit,
- * then the body (capped at VERIFY_BODY_MAX_BYTES: 413 beyond). X-Request-ID is the caller's when well-formed.
+ * Order of checks: authentication (one store read) and the `verify` scope, then the per-address and per-token limits
+ * in one question to the leader (the token counted only when it authenticated), then the body (capped at
+ * VERIFY_BODY_MAX_BYTES: 413 beyond). The leader itself counts the address before it authenticates; here the store
+ * read comes first so that one IPC message carries both counts. X-Request-ID is the caller's when well-formed.
  *
  * Trust boundary: everything in the request is attacker-controlled; the store, the root and the leader are trusted.
  */
