@@ -4,6 +4,7 @@
  * against the real witness and provider routes.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
@@ -52,4 +53,48 @@ test('the witness answers an over-long body with ERR_LIMIT_SIZE, not a log code'
   const r = await fetch(`${w.url}/add-checkpoint`, { method: 'POST', body: 'x'.repeat(1024 * 1024) });
   assert.equal(r.status, 413);
   assert.equal(((await r.json()) as { code: string }).code, 'ERR_LIMIT_SIZE');
+});
+
+/** heldOpen opens a connection that sends one request and the start of another: 'open' once answered, 'closed' if closed first. */
+function heldOpen(t: { after: (f: () => void) => void }, port: number): Promise<'open' | 'closed'> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    t.after(() => c.destroy());
+    let settled = false;
+    const done = (s: 'open' | 'closed'): void => {
+      if (!settled) resolve(s);
+      settled = true;
+    };
+    c.on('connect', () => c.write('GET /x HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\n'));
+    c.on('data', (d: Buffer) => {
+      if (d.toString('latin1').startsWith('HTTP/1.1 ')) done('open');
+    });
+    c.on('close', () => done('closed'));
+    c.on('error', () => undefined);
+  });
+}
+
+test('the witness answers a rate-limited request and an unknown path with coded errors, and caps one address\'s connections', async (t) => {
+  const w = await startWitnessServer({ dataDir: join(tmpDir(t), 'w'), logs: [], host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), rateLimitPerIp: 1, maxConnectionsPerIp: 2 });
+  t.after(() => w.close());
+  const first = await fetch(`${w.url}/nope`);
+  assert.equal(first.status, 404);
+  assert.equal(((await first.json()) as { code: string }).code, 'ERR_IO_NOT_FOUND');
+  // One request a second: asking again at once is refused (a new second may start in between: ask a few times).
+  let limited: Response | undefined;
+  for (let i = 0; i < 20 && limited === undefined; i++) {
+    const r = await fetch(`${w.url}/nope`);
+    if (r.status === 429) limited = r;
+    else await r.arrayBuffer();
+  }
+  assert.ok(limited !== undefined, 'a 429 came');
+  assert.equal(limited.headers.get('retry-after'), '1');
+  assert.equal(((await limited.json()) as { code: string }).code, 'ERR_HTTP_RATE_LIMITED');
+  // Two connections held from one address: a third is closed as soon as it is accepted (a witness of its own: the
+  // requests above keep their connections alive).
+  const w2 = await startWitnessServer({ dataDir: join(tmpDir(t), 'w2'), logs: [], host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), maxConnectionsPerIp: 2 });
+  t.after(() => w2.close());
+  const port = Number(new URL(w2.url).port);
+  const states = [await heldOpen(t, port), await heldOpen(t, port), await heldOpen(t, port)];
+  assert.deepEqual(states, ['open', 'open', 'closed']);
 });

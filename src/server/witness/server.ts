@@ -11,10 +11,11 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { IoError, toIoError } from '../../errors.ts';
+import { IoError, isTrustError, toIoError } from '../../errors.ts';
 import type { Signer } from '../../crypto/index.ts';
 import type { NoteVerifier } from '../../note/note.ts';
-import { clientAddress, RequestLimiter } from '../http.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_IP } from '../provider/front.ts';
+import { capConnectionsPerAddress, clientAddress, RequestLimiter, sendError, toHttpError } from '../http.ts';
 import { createLogger } from '../log/server.ts';
 import { witnessPlugin } from './plugin.ts';
 import { WitnessStore } from './store.ts';
@@ -43,6 +44,8 @@ export interface WitnessServerOptions {
   idleTimeoutMs?: number;
   /** maxConnections caps open connections (default 4,096, as the daemon). */
   maxConnections?: number;
+  /** maxConnectionsPerIp caps one client address's open connections (default 256, as the daemon; 0 = off). */
+  maxConnectionsPerIp?: number;
 }
 
 /** RunningWitnessServer is a started witness. */
@@ -57,6 +60,8 @@ export interface RunningWitnessServer {
 
 /** startWitnessServer opens the data directory, loads or creates the key and listens. */
 export async function startWitnessServer(o: WitnessServerOptions): Promise<RunningWitnessServer> {
+  // The logger first: a level it does not know fails here, before a key or a database is created.
+  const logger = o.logger ?? createLogger(o.logLevel);
   try {
     await fsp.mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -69,7 +74,6 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
       : await loadOrCreateWitnessKey(join(o.dataDir, 'witness.key'), o.name, now);
   const store = WitnessStore.open(join(o.dataDir, 'witness.db'));
   const witness = new Witness({ cosigner: key.cosigner, logs: o.logs, store, now });
-  const logger = o.logger ?? createLogger(o.logLevel);
   // The daemon's protections: an idle connection is closed, the number of connections is capped, and requests are
   // rate limited per client address and (optionally) for everyone together, each refusal a 429 with Retry-After.
   const app = Fastify({
@@ -80,6 +84,18 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
     requestTimeout: 30_000,
   });
   app.server.maxConnections = o.maxConnections ?? 4096;
+  // nginx's limit_conn, as the daemon's front (server/http): one address cannot hold every connection slot.
+  const perIpConnections = o.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
+  if (perIpConnections > 0) capConnectionsPerAddress(app.server, perIpConnections);
+  // Refusals outside the witness route (the rate limit's, an unknown path) are coded answers too, like the route's.
+  app.setErrorHandler((err: unknown, req, reply) => {
+    const e = toHttpError(err);
+    if (e.httpStatus >= 500 && !isTrustError(err)) req.log.error({ err }, 'witness request failed');
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new IoError('ERR_IO_NOT_FOUND', `no such witness resource: ${req.method} ${req.url.split('?')[0] ?? ''}`, { hint: 'the witness serves POST <url>/add-checkpoint (c2sp.org/tlog-witness)' })),
+  );
   // The daemon's limits (server/http RequestLimiter): per client address and, optionally, for everyone together.
   const perIp = o.rateLimitPerIp ?? 50;
   const global = o.rateLimitGlobal ?? 0;
