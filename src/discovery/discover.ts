@@ -11,6 +11,8 @@
  *  - the whole search ends at `timeoutMs`, or `settleMs` after the first provider was found, or once `enough`
  *    were found; lookups are repeated until then (a provider's `provide()` returns before the storing peers have
  *    the record, and a new node's routing table fills in);
+ *  - at most MAX_URLS_PER_PEER URLs are taken from one peer's record, and `enough` counts distinct peers: one hostile
+ *    record listing many URLs cannot fill every provider slot and end the search before an honest peer is dialled;
  *  - at most `maxProviders` URLs are returned, providers that served verified content before (`preferred`, from
  *    discovery/ranking) first.
  * A search that finds nobody is ERR_DISCOVERY_NO_PROVIDER.
@@ -25,6 +27,8 @@ export const DIAL_CONCURRENCY = 8;
 export const DEFAULT_MAX_CANDIDATES = 32;
 /** DEFAULT_MAX_PROVIDERS is how many provider URLs a search returns at most (fetch's own cap). */
 export const DEFAULT_MAX_PROVIDERS = 16;
+/** MAX_URLS_PER_PEER: the URLs taken from one peer's signed record (an HTTP and an HTTPS one, or IPv4 and IPv6). */
+export const MAX_URLS_PER_PEER = 2;
 /** RETRY_PAUSE_MS is the pause between two lookups that found nothing. */
 const RETRY_PAUSE_MS = 250;
 
@@ -64,7 +68,8 @@ export async function discoverProviders(node: P2pNode, o: DiscoverOptions): Prom
   const tried = new Set<string>();
   const found: DiscoveredProvider[] = [];
   const enough = Math.min(o.enough ?? maxProviders, maxProviders);
-  const done = (): boolean => found.length >= enough;
+  const peers = new Set<string>();
+  const done = (): boolean => peers.size >= enough || found.length >= maxProviders;
   const all = new AbortController();
   let timer = setTimeout(() => all.abort(), Math.max(0, deadline - Date.now()));
   let settling = false;
@@ -83,8 +88,15 @@ export async function discoverProviders(node: P2pNode, o: DiscoverOptions): Prom
         const signal = AbortSignal.any([all.signal, AbortSignal.timeout(Math.max(1, Math.min(dialMs, deadline - Date.now())))]);
         const urls = await node.certifiedUrls(p, signal).catch(() => []);
         if (urls.length === 0) o.onEvent?.({ peerId: p.peerId, what: 'no signed HTTP address (unreachable, or not a provider)' });
+        let taken = 0;
         for (const url of urls) {
+          if (taken >= MAX_URLS_PER_PEER) {
+            o.onEvent?.({ peerId: p.peerId, what: `more than ${MAX_URLS_PER_PEER} URLs: the rest ignored` });
+            break;
+          }
           if (found.some((f) => f.url === url)) continue;
+          taken++;
+          peers.add(p.peerId);
           found.push({ peerId: p.peerId, url, manifestUrl: manifestUrl(url, o.channel, o.arch), preferred: o.preferred?.has(p.peerId) ?? false });
           o.onEvent?.({ peerId: p.peerId, what: `provider ${url}` });
           settle();

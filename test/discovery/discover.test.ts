@@ -9,8 +9,11 @@ import { DEFAULT_MAX_CANDIDATES, DIAL_CONCURRENCY, discoverProviders } from '../
 import type { FoundProvider, P2pNode } from '../../src/discovery/node.ts';
 import { assertRejectsCode } from '../support/assert.ts';
 
-/** fakeNode yields `records` for every lookup; `urls` answers a dial (undefined: never answers until aborted). */
-function fakeNode(records: () => FoundProvider[], urls: (id: string) => string[] | undefined) {
+/**
+ * fakeNode yields `records` for every lookup; `urls` answers a dial after `delayMs` (undefined: never answers); an
+ * aborted dial answers nothing.
+ */
+function fakeNode(records: () => FoundProvider[], urls: (id: string) => string[] | undefined, delayMs: (id: string) => number = () => 5) {
   const stats = { dials: 0, inFlight: 0, maxInFlight: 0, lookups: 0 };
   const node: P2pNode = {
     peerId: 'client',
@@ -31,13 +34,19 @@ function fakeNode(records: () => FoundProvider[], urls: (id: string) => string[]
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
       const u = urls(p.peerId);
       return new Promise<string[]>((resolve) => {
+        let ended = false;
         const end = (v: string[]): void => {
+          if (ended) return;
+          ended = true;
           stats.inFlight--;
           resolve(v);
         };
-        if (u !== undefined) setTimeout(() => end(u), 5);
-        else if (signal.aborted) end([]);
-        else signal.addEventListener('abort', () => end([]));
+        if (signal.aborted) return end([]);
+        const timer = u === undefined ? undefined : setTimeout(() => end(u), delayMs(p.peerId));
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          end([]);
+        });
       });
     },
     connectedPeers: () => [],
@@ -79,4 +88,17 @@ test('records that appear only later are found by a retried lookup, before the d
   const found = await discoverProviders(node, { channel: 'stable', arch: 'x86_64', timeoutMs: 5_000, enough: 1 });
   assert.deepEqual(found.map((f) => f.peerId), ['late']);
   assert.ok(stats.lookups > 1);
+});
+
+test('one peer listing many URLs fills at most its share: the search goes on to the honest peer behind it', async () => {
+  // The hostile record comes first and answers at once; the honest peer is named second.
+  const records = [
+    { peerId: 'hostile', addrs: [] },
+    { peerId: 'honest', addrs: [] },
+  ];
+  const many = Array.from({ length: 40 }, (_, i) => `http://198.51.100.${i + 1}:8080/`);
+  const { node } = fakeNode(() => records, (id) => (id === 'hostile' ? many : ['http://10.0.0.9:8080/']), (id) => (id === 'hostile' ? 5 : 150));
+  const found = await discoverProviders(node, { channel: 'stable', arch: 'x86_64', timeoutMs: 5_000, dialTimeoutMs: 200, enough: 2, settleMs: 2_000 });
+  assert.deepEqual(found.filter((f) => f.peerId === 'hostile').map((f) => f.url), many.slice(0, 2), 'two URLs of the hostile peer');
+  assert.ok(found.some((f) => f.peerId === 'honest' && f.url === 'http://10.0.0.9:8080/'), 'the honest peer was found');
 });
