@@ -4,11 +4,18 @@
  * command must not have created.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PrivateKey } from '../../src/crypto/index.ts';
+import { formatNoteKeyText, noteKeyId } from '../../src/note/note.ts';
 import { cli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
+
+function verifierKey(name: string): string {
+  const pub = PrivateKey.generate().publicKey.raw;
+  return formatNoteKeyText(name, noteKeyId(name, 0x01, pub), 0x01, pub);
+}
 
 test('keygen --output x.pub is refused before anything is written (the .pub would replace the private key)', async (t) => {
   const dir = tmpDir(t);
@@ -22,4 +29,12 @@ test('keygen --output x.pub is refused before anything is written (the .pub woul
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual(listTree(dir), ['k', 'k/x.key', 'k/x.pub']);
   assert.match(readFileSync(join(dir, 'k/x.key'), 'utf8'), /PRIVATE KEY/);
+});
+
+test('witness serve --log-level bogus: usage error, exit 2, and no data directory, key or database created', async (t) => {
+  const dir = tmpDir(t);
+  const r = await cli(['witness', 'serve', '--data', 'w', '--port', '0', '--log', verifierKey('example.test/log'), '--log-level', 'bogus'], { cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--log-level: expected fatal, error, warn, info or debug, got "bogus" \[ERR_USAGE_ARGUMENT\]/);
+  assert.equal(existsSync(join(dir, 'w')), false);
 });
