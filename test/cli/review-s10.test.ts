@@ -38,3 +38,22 @@ test('witness serve --log-level bogus: usage error, exit 2, and no data director
   assert.match(r.stderr, /--log-level: expected fatal, error, warn, info or debug, got "bogus" \[ERR_USAGE_ARGUMENT\]/);
   assert.equal(existsSync(join(dir, 'w')), false);
 });
+
+test('demo parses its arguments: an unknown flag is a usage error; --json prints one result', async (t) => {
+  const dir = tmpDir(t);
+  const bad = await cli(['demo', '--kep'], { cwd: dir });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /\[ERR_USAGE_ARGUMENT\]/);
+  assert.equal(bad.stdout, '');
+  const extra = await cli(['demo', 'now'], { cwd: dir });
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /\[ERR_USAGE_ARGUMENT\]/);
+  const ok = await cli(['demo', '--json'], { cwd: dir });
+  assert.equal(ok.code, 0, ok.stderr);
+  const res = JSON.parse(ok.stdout) as { ok: boolean; kept: boolean; dir: string; steps: Array<{ title: string; exit: number; output: string }> };
+  assert.equal(res.ok, true);
+  assert.equal(res.kept, false);
+  assert.equal(existsSync(res.dir), false);
+  assert.deepEqual(res.steps.map((s) => s.exit), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+  assert.match(res.steps[10]!.output, /\[ERR_/);
+});
