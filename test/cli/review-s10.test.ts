@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { formatNoteKeyText, noteKeyId } from '../../src/note/note.ts';
-import { cli } from '../support/cli.ts';
+import { REPO_ROOT, cli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
 function verifierKey(name: string): string {
@@ -56,4 +56,22 @@ test('demo parses its arguments: an unknown flag is a usage error; --json prints
   assert.equal(existsSync(res.dir), false);
   assert.deepEqual(res.steps.map((s) => s.exit), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
   assert.match(res.steps[10]!.output, /\[ERR_/);
+});
+
+test('docs: publish --help names the default version rightly; audit verify points at DATA/audit.jsonl; one reserved channel list', async () => {
+  const { publish } = await import('../../src/cli/commands/provider.ts');
+  const { auditVerify } = await import('../../src/cli/commands/audit.ts');
+  const { RESERVED_CHANNEL_NAMES } = await import('../../src/server/provider/releases.ts');
+  assert.doesNotMatch(publish.usage, /previous release/);
+  assert.match(publish.usage, /--version V {7}release version \(default: none given, the provider names the release by its sequence\)/);
+  assert.doesNotMatch(auditVerify.usage, /audit\.log\b/);
+  assert.match(auditVerify.usage, /custody audit verify custody-data\/audit\.jsonl\n/);
+  const auditMd = readFileSync(join(REPO_ROOT, 'docs/audit.md'), 'utf8');
+  assert.doesNotMatch(auditMd, /audit verify audit\.log/);
+  const providerMd = readFileSync(join(REPO_ROOT, 'docs/provider.md'), 'utf8');
+  const sentences = providerMd.match(/are the daemon's own routes and refused as channels/g) ?? [];
+  assert.equal(sentences.length, 1);
+  const bullet = /- \*\*Channel names\*\*[^]*?\(`ERR_PROVIDER_CHANNEL_NAME`\)/.exec(providerMd)![0];
+  const named = [...bullet.matchAll(/`([a-z0-9]+)`/g)].map((m) => m[1]!).sort();
+  assert.deepEqual(named, [...RESERVED_CHANNEL_NAMES].sort());
 });
