@@ -592,6 +592,8 @@ export const ERROR_CODES = {
   ERR_MIRROR_UPSTREAM_INDEX: ['format', 502, "the upstream's GET / is not a provider's info answer with a \"releases\" list; check the --mirror URL"],
   // --- key custody: KEKs held in a PKCS#11 token (issue 12, hsm/aes-key, secrets/token-kek) ---
   ERR_PKCS11_KEK_TYPE: ['config', 500, 'a token KEK is a sensitive, non-extractable AES-256 key (CKK_AES, 32 bytes) allowed to encrypt and decrypt, in a token with CKM_AES_GCM; make one with custody secrets rotate-kek --to URI'],
+  // --- cli review s10 ---
+  ERR_KEYLESS_NO_CERTIFICATE: ['policy', 422, 'the signature is key-signed (the signature file holds no certificate), so certificate identity and issuer cannot be checked; drop the --certificate-* options, or verify a keyless signature'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -4,9 +4,11 @@
  * command must not have created.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { formatNoteKeyText, noteKeyId } from '../../src/note/note.ts';
 import { REPO_ROOT, cli } from '../support/cli.ts';
@@ -74,4 +76,52 @@ test('docs: publish --help names the default version rightly; audit verify point
   const bullet = /- \*\*Channel names\*\*[^]*?\(`ERR_PROVIDER_CHANNEL_NAME`\)/.exec(providerMd)![0];
   const named = [...bullet.matchAll(/`([a-z0-9]+)`/g)].map((m) => m[1]!).sort();
   assert.deepEqual(named, [...RESERVED_CHANNEL_NAMES].sort());
+});
+
+/** fakeSigningApi answers every POST /v1/verify "valid", as a daemon does for a key-signed envelope; counts calls. */
+async function fakeSigningApi(t: TestContext, signer: string): Promise<{ url: string; calls: () => number }> {
+  let calls = 0;
+  const srv = createServer((req, res) => {
+    calls++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ valid: true, signer, transparency_index: 4, entry_id: 'ab'.repeat(32) }));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, calls: () => calls };
+}
+
+test('verify-remote: certificate constraints on a key-signed SIG.json are refused; exact+regexp twins refused; signer escaped; token mode warned', async (t) => {
+  const api = await fakeSigningApi(t, 'ci\u001b[2Jevil');
+  const dir = tmpDir(t);
+  writeFileSync(join(dir, 'app.tar'), 'the artifact');
+  writeFileSync(join(dir, 'app.sig.json'), JSON.stringify({ entry_id: 'ab'.repeat(32), signature: '{"payload":"e30=","payloadType":"x","signatures":[]}', certificate: null, key_id: 'cd'.repeat(32) }));
+  writeFileSync(join(dir, 'ci.token'), 'a'.repeat(32) + '\n', { mode: 0o600 });
+  const base = ['verify-remote', api.url, 'app.tar', '--signature', 'app.sig.json', '--token-file', 'ci.token'];
+  for (const flags of [['--certificate-identity', 'alice@example.com'], ['--certificate-oidc-issuer-regexp', '^https://'], ['--certificate-identity-regexp', '^a', '--certificate-oidc-issuer', 'https://x']]) {
+    const r = await cli([...base, ...flags], { cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`app\\.sig\\.json is key-signed \\(it holds no certificate\\): --${flags.filter((f) => f.startsWith('--')).map((f) => f.slice(2)).join(', --')} cannot be checked`));
+    assert.match(r.stderr, /\[ERR_KEYLESS_NO_CERTIFICATE\]/);
+  }
+  assert.equal(api.calls(), 0, 'refused before asking the daemon');
+  for (const [a, b] of [['--certificate-identity', '--certificate-identity-regexp'], ['--certificate-oidc-issuer', '--certificate-oidc-issuer-regexp']] as const) {
+    const r = await cli([...base, a, 'x', b, 'y'], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`give ${a} or ${b}, not both \\[ERR_USAGE_ARGUMENT\\]`));
+  }
+  assert.equal(api.calls(), 0);
+  // Without constraints the daemon's answer stands, and its signer is printed escaped.
+  const ok = await cli(base, { cwd: dir });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.includes('\u001b'), false);
+  assert.match(ok.stdout, /^valid: sha256:[0-9a-f]{64} signed by ci.*evil, log index 4\n$/);
+  assert.equal(ok.stderr, '');
+  chmodSync(join(dir, 'ci.token'), 0o644);
+  const loose = await cli(base, { cwd: dir });
+  assert.equal(loose.code, 0, loose.stderr);
+  assert.match(loose.stderr, /custody: warning: ci\.token is readable by group or others; chmod 600 it/);
 });
