@@ -594,6 +594,8 @@ export const ERROR_CODES = {
   ERR_PKCS11_KEK_TYPE: ['config', 500, 'a token KEK is a sensitive, non-extractable AES-256 key (CKK_AES, 32 bytes) allowed to encrypt and decrypt, in a token with CKM_AES_GCM; make one with custody secrets rotate-kek --to URI'],
   // --- cli review s10 ---
   ERR_KEYLESS_NO_CERTIFICATE: ['policy', 422, 'the signature is key-signed (the signature file holds no certificate), so certificate identity and issuer cannot be checked; drop the --certificate-* options, or verify a keyless signature'],
+  ERR_SECRETS_VALUE_EMPTY: ['usage', 400, 'the value was empty, which a closed or mistyped pipe gives; pipe the value in or use --from-file F, or pass --allow-empty to store an empty secret'],
+  ERR_SECRETS_STDIN_TERMINAL: ['usage', 400, "custody does not prompt for a secret: pipe it in (printf '%s' \"$VALUE\" | custody secrets put …) or pass --from-file F"],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

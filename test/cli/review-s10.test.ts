@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { formatNoteKeyText, noteKeyId } from '../../src/note/note.ts';
-import { REPO_ROOT, cli } from '../support/cli.ts';
+import { CLI_MAIN, REPO_ROOT, TSX_LOADER, cli, spawnCli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
 function verifierKey(name: string): string {
@@ -124,4 +125,35 @@ test('verify-remote: certificate constraints on a key-signed SIG.json are refuse
   const loose = await cli(base, { cwd: dir });
   assert.equal(loose.code, 0, loose.stderr);
   assert.match(loose.stderr, /custody: warning: ci\.token is readable by group or others; chmod 600 it/);
+});
+
+test('secrets put: an empty value is refused unless --allow-empty; a terminal on stdin is refused (no prompt)', async (t) => {
+  const cwd = tmpDir(t);
+  const env = { CUSTODY_PASSPHRASE: 'correct horse battery staple' };
+  const empty = await spawnCli(['secrets', 'put', '--store', 'st', 'db.password'], { cwd, env, input: '' });
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.match(empty.stderr, /the value for db\.password is empty \(stdin gave no bytes\) \[ERR_SECRETS_VALUE_EMPTY\]/);
+  assert.deepEqual(listTree(cwd), [], 'no store or keyring created');
+  writeFileSync(join(cwd, 'empty.txt'), '');
+  const fromFile = await cli(['secrets', 'put', '--store', 'st', 'db.password', '--from-file', 'empty.txt'], { cwd, env });
+  assert.equal(fromFile.code, 2);
+  assert.match(fromFile.stderr, /\[ERR_SECRETS_VALUE_EMPTY\]/);
+  assert.deepEqual(listTree(cwd), ['empty.txt']);
+  const allowed = await spawnCli(['secrets', 'put', '--store', 'st', 'db.password', '--allow-empty'], { cwd, env, input: '' });
+  assert.equal(allowed.code, 0, allowed.stderr);
+  const got = await cli(['secrets', 'get', '--store', 'st', 'db.password'], { cwd, env });
+  assert.deepEqual([got.code, got.stdout], [0, '']);
+
+  // A real terminal on stdin, through script(1)'s pseudo-terminal.
+  const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
+  if (script.status !== 0) {
+    t.diagnostic('SKIPPED the terminal case: script(1) (util-linux) is not installed');
+    process.stderr.write('# SKIPPED secrets put on a terminal: script(1) is not installed\n');
+    return;
+  }
+  const cmd = [process.execPath, '--import', TSX_LOADER, CLI_MAIN, 'secrets', 'put', '--store', 'tty', 'x'].map((a) => `'${a}'`).join(' ');
+  const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input: '', timeout: 60_000 });
+  assert.equal(tty.status, 2, tty.stdout + tty.stderr);
+  assert.match(tty.stdout, /the secret is read from stdin, which is a terminal; custody does not prompt for it \[ERR_SECRETS_STDIN_TERMINAL\]/);
+  assert.equal(existsSync(join(cwd, 'tty')), false);
 });
