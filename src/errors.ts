@@ -596,6 +596,8 @@ export const ERROR_CODES = {
   ERR_KEYLESS_NO_CERTIFICATE: ['policy', 422, 'the signature is key-signed (the signature file holds no certificate), so certificate identity and issuer cannot be checked; drop the --certificate-* options, or verify a keyless signature'],
   ERR_SECRETS_VALUE_EMPTY: ['usage', 400, 'the value was empty, which a closed or mistyped pipe gives; pipe the value in or use --from-file F, or pass --allow-empty to store an empty secret'],
   ERR_SECRETS_STDIN_TERMINAL: ['usage', 400, "custody does not prompt for a secret: pipe it in (printf '%s' \"$VALUE\" | custody secrets put …) or pass --from-file F"],
+  ERR_AUTH_DATA_MISSING: ['config', 500, "pass --data DIR, the daemon's data directory (custody serve --data DIR makes it); the CLI never creates one, so a mistyped path cannot start a store no daemon reads"],
+  ERR_AUTH_STORE_MISSING: ['config', 500, "pass --data DIR, the data directory of the daemon whose tokens and identities you mean (its DATA/auth.db), or --postgres-url-file when its state is in PostgreSQL"],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -4,7 +4,7 @@
  * command must not have created.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -156,4 +156,35 @@ test('secrets put: an empty value is refused unless --allow-empty; a terminal on
   assert.equal(tty.status, 2, tty.stdout + tty.stderr);
   assert.match(tty.stdout, /the secret is read from stdin, which is a terminal; custody does not prompt for it \[ERR_SECRETS_STDIN_TERMINAL\]/);
   assert.equal(existsSync(join(cwd, 'tty')), false);
+});
+
+test('token list|revoke and identity list|revoke create nothing and need the store; token create and identity add need the data directory', async (t) => {
+  const dir = tmpDir(t);
+  for (const argv of [['token', 'list'], ['token', 'revoke', '0123456789abcdef'], ['identity', 'list'], ['identity', 'revoke', 'scanner'], ['identity', 'revoke', '--oidc', 'a@example.com']]) {
+    const r = await cli([...argv, '--data', 'typo'], { cwd: dir });
+    assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /the data directory \/.*\/typo \(--data\) does not exist \[ERR_AUTH_DATA_MISSING\]\ncustody: hint: pass --data DIR/);
+    // The default data directory is named as such.
+    const dflt = await cli(argv, { cwd: dir });
+    assert.equal(dflt.code, 2);
+    assert.match(dflt.stderr, /custody-data \(the default \.\/custody-data\) does not exist \[ERR_AUTH_DATA_MISSING\]/);
+  }
+  mkdirSync(join(dir, 'empty'));
+  const noStore = await cli(['token', 'list', '--data', 'empty'], { cwd: dir });
+  assert.equal(noStore.code, 2);
+  assert.match(noStore.stderr, /no auth store at \/.*\/empty\/auth\.db \(--data\) \[ERR_AUTH_STORE_MISSING\]\ncustody: hint: pass --data DIR/);
+  const noStoreEnv = await cli(['identity', 'list'], { cwd: dir, env: { CUSTODY_DATA: join(dir, 'empty') } });
+  assert.match(noStoreEnv.stderr, /\(\$CUSTODY_DATA\) \[ERR_AUTH_STORE_MISSING\]/);
+  for (const argv of [['token', 'create', '--name', 'ci', '--scope', 'sign'], ['identity', 'add', 'scanner', '--key', 'ab'.repeat(32), '--scope', 'sign']]) {
+    const r = await cli([...argv, '--data', 'typo'], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /\[ERR_AUTH_DATA_MISSING\]/);
+  }
+  assert.deepEqual(listTree(dir), ['empty']);
+  // With the directory there, create makes the store, and list reads it.
+  const made = await cli(['token', 'create', '--data', 'empty', '--name', 'ci', '--scope', 'sign'], { cwd: dir });
+  assert.equal(made.code, 0, made.stderr);
+  const listed = await cli(['token', 'list', '--data', 'empty'], { cwd: dir });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, / ci {2}expires /);
 });
