@@ -598,6 +598,7 @@ export const ERROR_CODES = {
   ERR_SECRETS_STDIN_TERMINAL: ['usage', 400, "custody does not prompt for a secret: pipe it in (printf '%s' \"$VALUE\" | custody secrets put …) or pass --from-file F"],
   ERR_AUTH_DATA_MISSING: ['config', 500, "pass --data DIR, the daemon's data directory (custody serve --data DIR makes it); the CLI never creates one, so a mistyped path cannot start a store no daemon reads"],
   ERR_AUTH_STORE_MISSING: ['config', 500, "pass --data DIR, the data directory of the daemon whose tokens and identities you mean (its DATA/auth.db), or --postgres-url-file when its state is in PostgreSQL"],
+  ERR_MANIFEST_PROOF_STALE: ['usage', 409, 'OUT.tlog-proof belongs to an earlier OUT and would be read as the new one\'s proof: remove it (or move it away), or pass --log to replace it with a proof of this manifest'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -4,14 +4,16 @@
  * command must not have created.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import { PrivateKey } from '../../src/crypto/index.ts';
 import { formatNoteKeyText, noteKeyId } from '../../src/note/note.ts';
+import { startLogServer } from '../../src/server/log/server.ts';
 import { CLI_MAIN, REPO_ROOT, TSX_LOADER, cli, spawnCli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
 
@@ -187,4 +189,39 @@ test('token list|revoke and identity list|revoke create nothing and need the sto
   const listed = await cli(['token', 'list', '--data', 'empty'], { cwd: dir });
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, / ci {2}expires /);
+});
+
+test('sign-manifest --log writes the manifest and its proof together; without --log a stale OUT.tlog-proof is refused', async (t) => {
+  const dir = tmpDir(t);
+  const token = 'test-token-0123456789';
+  const server = await startLogServer({ dataDir: join(dir, 'logdata'), origin: 'example.test/log', tokens: [new TextEncoder().encode(token)], host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }) });
+  t.after(() => server.close());
+  const run = (...argv: string[]) => cli(argv, { cwd: dir, env: { CUSTODY_LOG_TOKEN: token } });
+  assert.equal((await run('keygen', '--output', 'k/a.pem')).code, 0);
+  mkdirSync(join(dir, 'art'));
+  writeFileSync(join(dir, 'art', 'vmlinuz'), 'kernel bytes');
+  assert.equal((await run('manifest', 'create', '--artifacts', 'art', '--channel', 'stable', '--arch', 'x86_64', '--sequence', '1', '--output', 'm0.json')).code, 0);
+  // The proof cannot be written (a directory holds its name): the manifest is not written either.
+  mkdirSync(join(dir, 'm1.json.tlog-proof'));
+  let r = await run('sign-manifest', '--manifest', 'm0.json', '--key', 'k/a.pem', '--output', 'm1.json', '--log', server.url);
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(existsSync(join(dir, 'm1.json')), false, 'no manifest without its proof');
+  rmSync(join(dir, 'm1.json.tlog-proof'), { recursive: true });
+  r = await run('sign-manifest', '--manifest', 'm0.json', '--key', 'k/a.pem', '--output', 'm1.json', '--log', server.url);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(join(dir, 'm1.json.tlog-proof'), 'utf8'), /^c2sp\.org\/tlog-proof@v1\n/);
+  // Another body to the same OUT without --log: the proof beside it would be m1's old one; refused, nothing changed.
+  assert.equal((await run('manifest', 'create', '--artifacts', 'art', '--channel', 'stable', '--arch', 'x86_64', '--sequence', '2', '--output', 'n0.json')).code, 0);
+  const before = readFileSync(join(dir, 'm1.json'));
+  const oldProof = readFileSync(join(dir, 'm1.json.tlog-proof'));
+  r = await run('sign-manifest', '--manifest', 'n0.json', '--key', 'k/a.pem', '--output', 'm1.json');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /m1\.json\.tlog-proof exists and would be left beside the new m1\.json without --log \[ERR_MANIFEST_PROOF_STALE\]/);
+  assert.deepEqual(readFileSync(join(dir, 'm1.json')), before);
+  assert.deepEqual(readFileSync(join(dir, 'm1.json.tlog-proof')), oldProof);
+  // With --log it is replaced by this manifest's proof.
+  r = await run('sign-manifest', '--manifest', 'n0.json', '--key', 'k/a.pem', '--output', 'm1.json', '--log', server.url, '--log-key', server.vkey);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /logged at index 2 of example\.test\/log/); // 0: the attempt whose write failed
+  assert.notDeepEqual(readFileSync(join(dir, 'm1.json.tlog-proof')), oldProof);
 });
