@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -224,4 +224,49 @@ test('sign-manifest --log writes the manifest and its proof together; without --
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /logged at index 2 of example\.test\/log/); // 0: the attempt whose write failed
   assert.notDeepEqual(readFileSync(join(dir, 'm1.json.tlog-proof')), oldProof);
+});
+
+test('log monitor retries a log answering 503 or 429 (as network errors) and stops on a malformed answer', { timeout: 120_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const log = await startLogServer({ dataDir: join(dir, 'logdata'), origin: 'example.test/log', tokens: [new TextEncoder().encode('test-token-0123456789')], host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }) });
+  t.after(() => log.close());
+  const upstream = new URL(log.url);
+  // A front that answers the first checkpoint requests 503, then 429, then passes everything to the log.
+  const script = [503, 429];
+  let badRequest = false;
+  const front = createServer((req, res) => {
+    const refuse = badRequest ? 400 : req.url!.endsWith('/checkpoint') ? script.shift() : undefined;
+    if (refuse !== undefined) {
+      res.writeHead(refuse, { 'content-type': 'application/json', ...(refuse === 429 ? { 'retry-after': '1' } : {}) });
+      res.end(JSON.stringify({ ok: false, code: refuse === 429 ? 'ERR_HTTP_RATE_LIMITED' : 'ERR_HTTP_INTERNAL', message: 'busy' }));
+      return;
+    }
+    const p = httpRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode!, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(p);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  t.after(() => front.close());
+  const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}${upstream.pathname}`;
+
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, 'log', 'monitor', url, '--key', log.vkey, '--interval', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  t.after(() => child.kill('SIGKILL'));
+  while (!/^verified /m.test(out)) {
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(out, /^verified example\.test\/log size 0/m, err);
+  assert.match(err, /HTTP 503.*; retrying in 1 s\n/);
+  assert.match(err, /HTTP 429.*; retrying in 1 s\n/);
+  // A malformed answer (400, not ours) is fatal: exit 3 with ERR_LOG_RESPONSE.
+  badRequest = true;
+  assert.equal(await closed, 3, err);
+  assert.match(err, /HTTP 400 ERR_HTTP_INTERNAL: busy \[ERR_LOG_RESPONSE\]/);
 });
