@@ -16,6 +16,7 @@ import { formatNoteKeyText, noteKeyId } from '../../src/note/note.ts';
 import { startLogServer } from '../../src/server/log/server.ts';
 import { CLI_MAIN, REPO_ROOT, TSX_LOADER, cli, spawnCli } from '../support/cli.ts';
 import { listTree, tmpDir } from '../support/tmp.ts';
+import { start } from '../provider/harness.ts';
 
 function verifierKey(name: string): string {
   const pub = PrivateKey.generate().publicKey.raw;
@@ -269,4 +270,34 @@ test('log monitor retries a log answering 503 or 429 (as network errors) and sto
   badRequest = true;
   assert.equal(await closed, 3, err);
   assert.match(err, /HTTP 400 ERR_HTTP_INTERNAL: busy \[ERR_LOG_RESPONSE\]/);
+});
+
+test('publish with a wrong admin token exits 1 with the daemon\'s code (not ERR_PROVIDER_RESPONSE exit 3); trust init checks thresholds first', async (t) => {
+  const dir = tmpDir(t);
+  const d = await start(t, join(dir, 'data'));
+  writeFileSync(join(dir, 'vmlinuz'), 'kernel');
+  writeFileSync(join(dir, 'bad.token'), 'not-the-admin-token-0123456789\n', { mode: 0o600 });
+  const r = await cli(['publish', d.url, '--token-file', 'bad.token', '--channel', 'stable', '--arch', 'x86_64', 'vmlinuz'], { cwd: dir });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /HTTP 401: .* \[ERR_PROVIDER_UNAUTHORIZED\]\ncustody: hint: send `Authorization: Bearer <token>`/);
+  assert.doesNotMatch(r.stderr, /retry/);
+  // The right token still publishes.
+  const ok = await cli(['publish', d.url, '--token-file', join(d.dataDir, 'admin.token'), '--channel', 'stable', '--arch', 'x86_64', 'vmlinuz'], { cwd: dir });
+  assert.equal(ok.code, 0, ok.stderr);
+
+  for (const k of ['a', 'b', 'c']) assert.equal((await cli(['keygen', '--output', `k/${k}.pem`], { cwd: dir })).code, 0);
+  const keys = ['--key', 'k/a.pub', '--key', 'k/b.pub', '--key', 'k/c.pub'];
+  for (const [flags, msg] of [
+    [['--threshold', '5'], /--threshold 5: expected 1 to the 3 distinct --key given/],
+    [['--root-threshold', '4'], /--root-threshold 4: expected 1 to the 3 distinct --key given/],
+    [['--manifest-key', 'k/a.pub', '--manifest-key', 'k/a.pub', '--manifest-threshold', '2'], /--manifest-threshold 2: expected 1 to the 1 distinct --manifest-key given/],
+  ] as const) {
+    const tr = await cli(['trust', 'init', ...keys, ...flags, '--expires', '365d', '--sign', 'k/a.pem', '--output', 'root.json'], { cwd: dir });
+    assert.equal(tr.code, 2, tr.stderr);
+    assert.match(tr.stderr, msg);
+    assert.match(tr.stderr, /\[ERR_USAGE_ARGUMENT\]/);
+    assert.equal(existsSync(join(dir, 'root.json')), false);
+  }
+  const good = await cli(['trust', 'init', ...keys, '--threshold', '3', '--expires', '365d', '--sign', 'k/a.pem', '--output', 'root.json'], { cwd: dir });
+  assert.equal(good.code, 0, good.stderr);
 });
