@@ -27,9 +27,9 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { constantTimeEqual, createMultiHasher, sha256 } from '../crypto/index.ts';
-import { decodeHex, encodeHex } from '../encoding/bytes.ts';
+import { decodeHex } from '../encoding/bytes.ts';
 import { FormatError, IoError, PolicyError, VerificationError, isTrustError, toIoError } from '../errors.ts';
-import { readFileIfExists, syncDir, writeFileAtomic, writevFully } from '../io/files.ts';
+import { readFileIfExists, syncDir, tempPath, writeFileAtomic, writevFully } from '../io/files.ts';
 import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
 import { ROOT_MAX_BYTES, formatRoot, parseRoot, rootFingerprint, updateRoot, verifyPinnedRoot, type TrustRoot } from '../trust/root.ts';
 import {
@@ -249,15 +249,37 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   } catch (e) {
     throw toIoError(e, o.outputDir, 'write');
   }
+  // Every target lands in a fresh hidden staging directory of the output directory (mkdir refuses an existing name,
+  // so nothing planted there is followed) and is renamed into place only when all of them verified: a failed run
+  // leaves the previous release whole, never a mix of two.
+  const staging = tempPath(o.outputDir, 'custody-tuf');
+  try {
+    await fsp.mkdir(staging, { mode: 0o700 });
+  } catch (e) {
+    throw toIoError(e, staging, 'write');
+  }
   const files: TufFetched['files'] = [];
-  for (const [path, t, filename] of picked) {
-    const hex = t.hashes.sha256!;
-    const segments = path.split('/');
-    segments[segments.length - 1] = `${hex}.${segments[segments.length - 1]!}`;
-    // TUF §5.7.3 (consistent snapshots): the basename is prefixed by the target's hash.
-    const url = new URL(segments.map(encodeURIComponent).join('/'), targetsBase);
-    await downloadTarget(http, url, o.outputDir, filename, t.length, hex);
-    files.push({ target: path, filename, size: t.length, sha256: hex });
+  try {
+    const staged: Array<{ part: string; dest: string }> = [];
+    for (const [path, t, filename] of picked) {
+      const hex = t.hashes.sha256!;
+      const segments = path.split('/');
+      segments[segments.length - 1] = `${hex}.${segments[segments.length - 1]!}`;
+      // TUF §5.7.3 (consistent snapshots): the basename is prefixed by the target's hash.
+      const url = new URL(segments.map(encodeURIComponent).join('/'), targetsBase);
+      const part = join(staging, `${staged.length}.part`);
+      await downloadTarget(http, url, part, t.length, hex);
+      staged.push({ part, dest: join(o.outputDir, filename) });
+      files.push({ target: path, filename, size: t.length, sha256: hex });
+    }
+    try {
+      for (const f of staged) await fsp.rename(f.part, f.dest);
+      await syncDir(o.outputDir);
+    } catch (e) {
+      throw toIoError(e, o.outputDir, 'write');
+    }
+  } finally {
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
   const custom = picked[0]![1].custom!;
   return {
@@ -298,6 +320,7 @@ function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted:
   const all: Array<[string, TargetFile, string]> = [];
   for (const [path, t] of tg.targets) {
     if (!path.startsWith(prefix) || path.slice(prefix.length).includes('/')) continue;
+    // The name becomes a path in the output directory: '', '.' and '..' would be the directory or its parent.
     const c = t.custom;
     if (c === undefined || c.channel !== channel || c.arch !== arch) continue;
     if (typeof c.sequence !== 'number' || !Number.isSafeInteger(c.sequence) || c.sequence < 0) {
@@ -321,13 +344,13 @@ function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted:
 }
 
 /**
- * downloadTarget streams `url` into a temporary file of `dir`, refusing more than `length` bytes, and renames it to
- * `filename` only when length and SHA-256 match (ERR_TUF_TARGET_MISMATCH otherwise; nothing is left behind).
+ * downloadTarget streams `url` into `tmp` (created, never opened if it exists or through a symlink), refusing more
+ * than `length` bytes, and keeps it (synced) only when length and SHA-256 match (ERR_TUF_TARGET_MISMATCH otherwise;
+ * the file is removed). The caller renames it into place.
  */
-async function downloadTarget(http: Http, url: URL, dir: string, filename: string, length: number, sha256Hex: string): Promise<void> {
-  const tmp = join(dir, `.custody-tuf-${process.pid}-${encodeHex(sha256(filename)).slice(0, 16)}.part`);
-  const dest = join(dir, filename);
+async function downloadTarget(http: Http, url: URL, tmp: string, length: number, sha256Hex: string): Promise<void> {
   const a = await http.open(url);
+  let ok = false;
   let fh: fsp.FileHandle | undefined;
   try {
     if (a.status !== 200) {
@@ -339,7 +362,7 @@ async function downloadTarget(http: Http, url: URL, dir: string, filename: strin
       throw new VerificationError('ERR_TUF_TARGET_MISMATCH', `${url.href}: the signed length is ${length} bytes, the server announces more`);
     }
     try {
-      fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     } catch (e) {
       throw toIoError(e, tmp, 'write');
     }
@@ -384,14 +407,13 @@ async function downloadTarget(http: Http, url: URL, dir: string, filename: strin
       await fh.sync();
       await fh.close();
       fh = undefined;
-      await fsp.rename(tmp, dest);
-      await syncDir(dir);
     } catch (e) {
-      throw toIoError(e, dest, 'write');
+      throw toIoError(e, tmp, 'write');
     }
+    ok = true;
   } finally {
     a.close();
     await fh?.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
+    if (!ok) await fsp.unlink(tmp).catch(() => undefined);
   }
 }

@@ -5,11 +5,12 @@
  * version with no hash to give it away, a timestamp signed by another key, an endless target).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { tufFetch, type TufFetchOptions } from '../../src/client/tuf-client.ts';
 import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
+import { encodeHex } from '../../src/encoding/bytes.ts';
 import { parseRoot, verifyPinnedRoot } from '../../src/trust/root.ts';
 import { createTimestamp, parseTufMetadata, signTufMetadata } from '../../src/trust/tuf-metadata.ts';
 import { assertRejectsCode } from '../support/assert.ts';
@@ -148,4 +149,48 @@ test('fetch --tuf refuses a target whose bytes changed, or that goes on past its
   const longer = run(t, f, p.url, undefined, { artifacts: ['payload.bin'] });
   await assertRejectsCode(longer.p, 'ERR_TUF_TARGET_MISMATCH');
   assert.deepEqual(readdirSync(longer.dirs.out), []);
+});
+
+test('fetch --tuf writes no file through a symlink planted at the old predictable temporary name', async (t) => {
+  const f = await tufDaemon(t);
+  const out = join(tmpDir(t), 'out');
+  const victim = join(tmpDir(t), 'victim');
+  writeFileSync(victim, 'precious');
+  // The name the previous code opened with O_TRUNC (and without O_NOFOLLOW) for payload.bin, in this process.
+  mkdirSync(out);
+  const planted = join(out, `.custody-tuf-${process.pid}-${encodeHex(sha256('payload.bin')).slice(0, 16)}.part`);
+  symlinkSync(victim, planted);
+  const { p } = run(t, f, f.d.url, { state: join(tmpDir(t), 'state'), out }, { artifacts: ['payload.bin'] });
+  await p;
+  assert.equal(readFileSync(victim, 'utf8'), 'precious', 'the symlink target is untouched');
+  assert.ok(!lstatSync(join(out, 'payload.bin')).isSymbolicLink());
+  assert.deepEqual(readFileSync(join(out, 'payload.bin')), f.payload);
+  assert.equal(readlinkSync(planted), victim);
+  assert.deepEqual(readdirSync(out).sort(), [planted.split('/').pop()!, 'payload.bin'].sort(), 'no staging directory left');
+});
+
+test('a failed fetch --tuf leaves the previous release whole in the output directory, never a mix of two', async (t) => {
+  const f = await tufDaemon(t);
+  const p = await proxy(t, f.d.url);
+  const dirs = { state: join(tmpDir(t), 'state'), out: join(tmpDir(t), 'out') };
+  const first = await run(t, f, p.url, dirs).p;
+  const before = new Map(readdirSync(dirs.out).map((n) => [n, readFileSync(join(dirs.out, n))]));
+  assert.equal(before.size, 2);
+  // A new release of both files; the target fetched LAST is served with changed bytes.
+  const next = { 'README.txt': 'release two readme\n', 'payload.bin': Buffer.alloc(2048, 7) };
+  putIncoming(f.d, 'sample', f.arch, next);
+  await f.d.rescan();
+  // The order the new release's targets are fetched in (a separate state and output directory).
+  const probe = await run(t, f, p.url).p;
+  assert.equal(probe.sequence > first.sequence, true);
+  const last = probe.files[probe.files.length - 1]!.filename as keyof typeof next;
+  const bytes = Buffer.from(next[last]);
+  p.overrides.set(`/tuf/targets/sample/${f.arch}/${encodeHex(sha256(bytes))}.${last}`, flipByte(bytes));
+  await assertRejectsCode(run(t, f, p.url, dirs).p, 'ERR_TUF_TARGET_MISMATCH');
+  assert.deepEqual(new Map(readdirSync(dirs.out).map((n) => [n, readFileSync(join(dirs.out, n))])), before, 'the first release, whole; no staging left');
+  // Served correctly, the new release replaces both.
+  p.overrides.clear();
+  await run(t, f, p.url, dirs).p;
+  assert.equal(readFileSync(join(dirs.out, 'README.txt'), 'utf8'), 'release two readme\n');
+  assert.deepEqual(readFileSync(join(dirs.out, 'payload.bin')), next['payload.bin']);
 });
