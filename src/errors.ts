@@ -599,6 +599,7 @@ export const ERROR_CODES = {
   ERR_AUTH_DATA_MISSING: ['config', 500, "pass --data DIR, the daemon's data directory (custody serve --data DIR makes it); the CLI never creates one, so a mistyped path cannot start a store no daemon reads"],
   ERR_AUTH_STORE_MISSING: ['config', 500, "pass --data DIR, the data directory of the daemon whose tokens and identities you mean (its DATA/auth.db), or --postgres-url-file when its state is in PostgreSQL"],
   ERR_MANIFEST_PROOF_STALE: ['usage', 409, 'OUT.tlog-proof belongs to an earlier OUT and would be read as the new one\'s proof: remove it (or move it away), or pass --log to replace it with a proof of this manifest'],
+  ERR_TUF_STATE_MISMATCH: ['policy', 422, 'the --state directory was made for another repository URL or bootstrap fingerprint (DIR/bootstrap.json): pass the URL and --root-fingerprint it was made with, or a new --state directory'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

@@ -28,7 +28,8 @@ import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { constantTimeEqual, createMultiHasher, sha256 } from '../crypto/index.ts';
 import { decodeHex } from '../encoding/bytes.ts';
-import { FormatError, IoError, PolicyError, VerificationError, isTrustError, toIoError } from '../errors.ts';
+import { FormatError, IoError, PolicyError, UsageError, VerificationError, isTrustError, toIoError } from '../errors.ts';
+import { parseJsonObject } from '../encoding/json.ts';
 import { readFileIfExists, syncDir, tempPath, writeFileAtomic, writevFully } from '../io/files.ts';
 import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
 import { ROOT_MAX_BYTES, formatRoot, parseRoot, rootFingerprint, updateRoot, verifyPinnedRoot, type TrustRoot } from '../trust/root.ts';
@@ -87,7 +88,11 @@ export interface TufFetched {
   requests: number;
 }
 
-const STATE = { root: 'root.json', timestamp: 'timestamp.json', snapshot: 'snapshot.json', targets: 'targets.json' } as const;
+const STATE = { root: 'root.json', timestamp: 'timestamp.json', snapshot: 'snapshot.json', targets: 'targets.json', bootstrap: 'bootstrap.json' } as const;
+/** BOOTSTRAP_MAX_BYTES caps the state's bootstrap record (a URL and a fingerprint). */
+const BOOTSTRAP_MAX_BYTES = 16 * 1024;
+/** ROOT_FINGERPRINT is the form of a bootstrap fingerprint: the SHA-256 of the repository's root.json. */
+const ROOT_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 /** Requests of one run: stall timer per request, one deadline for all; no retries (a TUF run is cheap to repeat). */
 class Http {
@@ -148,6 +153,10 @@ function sameKeys(a: TrustRoot, b: TrustRoot, role: 'timestamp' | 'snapshot'): b
 export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   const repo = base(o.url);
   const targetsBase = base(o.targetsUrl ?? new URL('targets', repo).href);
+  // Checked on every run, not only on a first one: a mistyped pin must not pass unnoticed while the state has a root.
+  if ('fingerprint' in o.trust && !ROOT_FINGERPRINT.test(o.trust.fingerprint)) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `expected a root fingerprint sha256:<64 lowercase hex>, got ${JSON.stringify(o.trust.fingerprint.slice(0, 80))}`);
+  }
   const http = new Http(o.stallMs ?? 60_000, o.totalMs ?? 300_000);
   const now = o.now();
   const state = o.stateDir;
@@ -159,10 +168,29 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   const readState = (name: string, max: number): Promise<Buffer | undefined> => readFileIfExists(join(state, name), { maxBytes: max, what: `tuf state ${name}` });
   const persist = (name: string, bytes: Uint8Array): Promise<void> => writeFileAtomic(join(state, name), bytes, { mode: 0o644 });
 
+  // The state belongs to one repository and one bootstrap: its record (written at first use) must match this run.
+  const fingerprint = 'fingerprint' in o.trust ? o.trust.fingerprint : null;
+  const bootstrap = await readBootstrap(state);
+  if (bootstrap !== undefined) {
+    if (bootstrap.url !== repo.href) {
+      throw new PolicyError('ERR_TUF_STATE_MISMATCH', `the state directory ${state} was made for ${printableUrl(bootstrap.url)}, not ${printableUrl(repo.href)}`);
+    }
+    if (fingerprint !== null && bootstrap.fingerprint !== fingerprint) {
+      throw new PolicyError(
+        'ERR_TUF_STATE_MISMATCH',
+        `the state directory ${state} was bootstrapped ${bootstrap.fingerprint === null ? 'from a pinned root (--trust)' : `with --root-fingerprint ${bootstrap.fingerprint}`}, not ${fingerprint}`,
+      );
+    }
+  }
+
   // §5.2: the trusted root — the state's (it was verified when written) unless the pin is newer.
   let root: TrustRoot | undefined;
   const stateRoot = await readState(STATE.root, ROOT_MAX_BYTES);
   if (stateRoot !== undefined) root = trustedOr(() => verifyPinnedRoot(parseRoot(stateRoot), { now, allowExpired: true }));
+  if (root !== undefined && bootstrap === undefined && fingerprint !== null && rootFingerprint(stateRoot!) !== fingerprint) {
+    // A state made before bootstrap records existed: its root must be the pinned one (else it came from elsewhere).
+    throw new PolicyError('ERR_TUF_STATE_MISMATCH', `the state directory ${state} holds a root whose fingerprint is ${rootFingerprint(stateRoot!)}, not ${fingerprint}`);
+  }
   if ('root' in o.trust) {
     if (root === undefined || root.version < o.trust.root.version) {
       root = o.trust.root;
@@ -170,7 +198,6 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
     }
   } else if (root === undefined) {
     const fp = o.trust.fingerprint;
-    if (!/^sha256:[0-9a-f]{64}$/.test(fp)) throw new FormatError('ERR_FORMAT_HEX', `expected a trust fingerprint sha256:<64 hex>, got ${JSON.stringify(fp.slice(0, 80))}`);
     const url = new URL('root.json', repo);
     const bytes = (await http.get(url, ROOT_MAX_BYTES, 'root'))!;
     if (!constantTimeEqual(sha256(bytes), decodeHex(fp.slice(7), 32))) {
@@ -179,6 +206,7 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
     root = verifyPinnedRoot(parseRoot(bytes), { now, allowExpired: true });
     await persist(STATE.root, bytes);
   }
+  if (bootstrap === undefined) await persist(STATE.bootstrap, Buffer.from(JSON.stringify({ url: repo.href, fingerprint }) + '\n'));
   const first = root;
 
   // §5.3: walk root versions forward; each is signed by the old and the new root role.
@@ -293,6 +321,22 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   };
 }
 
+/** readBootstrap reads the state's record of its repository and bootstrap fingerprint (undefined before first use). */
+async function readBootstrap(state: string): Promise<{ url: string; fingerprint: string | null } | undefined> {
+  const raw = await readFileIfExists(join(state, STATE.bootstrap), { maxBytes: BOOTSTRAP_MAX_BYTES, what: `tuf state ${STATE.bootstrap}` });
+  if (raw === undefined) return undefined;
+  const j = parseJsonObject(raw, { maxBytes: BOOTSTRAP_MAX_BYTES, maxDepth: 2, what: `tuf state ${STATE.bootstrap}` });
+  const fp = j['fingerprint'];
+  if (typeof j['url'] !== 'string' || !(fp === null || (typeof fp === 'string' && ROOT_FINGERPRINT.test(fp)))) {
+    throw new FormatError('ERR_FORMAT_SCHEMA', `${join(state, STATE.bootstrap)}: expected {"url": "…", "fingerprint": "sha256:…" | null}`);
+  }
+  return { url: j['url'], fingerprint: fp };
+}
+
+function printableUrl(u: string): string {
+  return JSON.stringify(u.slice(0, 200));
+}
+
 function verified<D extends TimestampDocument | SnapshotDocument | TargetsDocument>(doc: D, root: TrustRoot, role: D['type'], now: Date): D {
   verifyTufSignatures(doc, root, role, now);
   return doc;
@@ -321,6 +365,7 @@ function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted:
   for (const [path, t] of tg.targets) {
     if (!path.startsWith(prefix) || path.slice(prefix.length).includes('/')) continue;
     // The name becomes a path in the output directory: '', '.' and '..' would be the directory or its parent.
+    if (['', '.', '..'].includes(path.slice(prefix.length))) throw new FormatError('ERR_TUF_SCHEMA', `target ${JSON.stringify(path.slice(0, 200))} names no file`);
     const c = t.custom;
     if (c === undefined || c.channel !== channel || c.arch !== arch) continue;
     if (typeof c.sequence !== 'number' || !Number.isSafeInteger(c.sequence) || c.sequence < 0) {

@@ -36,7 +36,7 @@ test('fetch --tuf downloads the targets of a channel/arch, verified, and keeps t
   assert.deepEqual(r.files.map((x) => x.filename).sort(), ['README.txt', 'payload.bin']);
   assert.deepEqual(readFileSync(join(dirs.out, 'payload.bin')), f.payload);
   assert.deepEqual(readdirSync(dirs.out).sort(), ['README.txt', 'payload.bin'], 'no temporary file left');
-  assert.deepEqual(readdirSync(dirs.state).sort(), ['root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
+  assert.deepEqual(readdirSync(dirs.state).sort(), ['bootstrap.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
   assert.equal(r.versions.root, 1);
 
   // A second run with the same state follows a new release; --artifact limits the download.
@@ -193,4 +193,29 @@ test('a failed fetch --tuf leaves the previous release whole in the output direc
   await run(t, f, p.url, dirs).p;
   assert.equal(readFileSync(join(dirs.out, 'README.txt'), 'utf8'), 'release two readme\n');
   assert.deepEqual(readFileSync(join(dirs.out, 'payload.bin')), next['payload.bin']);
+});
+
+test('fetch --tuf --root-fingerprint: checked on every run; the state remembers its repository and bootstrap fingerprint', async (t) => {
+  const f = await tufDaemon(t);
+  const p = await proxy(t, f.d.url);
+  const cwd = tmpDir(t);
+  const args = (url: string, fp: string, out: string): string[] => ['fetch', '--tuf', `${url}/tuf`, '--channel', 'sample', '--arch', f.arch, '--root-fingerprint', fp, '--state', 'st', '--output', out];
+  const ok = await cli(args(f.d.url, f.d.identity.fingerprint, 'o1'), { cwd });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(join(cwd, 'st', 'bootstrap.json'), 'utf8')), { url: `${f.d.url}/tuf/`, fingerprint: f.d.identity.fingerprint });
+  // A malformed pin is a usage error even though the state has a root.
+  const malformed = await cli(args(f.d.url, 'sha256:nothex', 'o2'), { cwd });
+  assert.equal(malformed.code, 2, malformed.stderr);
+  assert.match(malformed.stderr, /expected a root fingerprint sha256:<64 lowercase hex>, got "sha256:nothex" \[ERR_USAGE_ARGUMENT\]/);
+  // Another well-formed pin, or another repository URL, with this state: refused, nothing fetched.
+  const other = await cli(args(f.d.url, `sha256:${'0'.repeat(64)}`, 'o3'), { cwd });
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /was bootstrapped with --root-fingerprint sha256:[0-9a-f]{64}, not sha256:0{64} \[ERR_TUF_STATE_MISMATCH\]/);
+  const moved = await cli(args(p.url, f.d.identity.fingerprint, 'o4'), { cwd });
+  assert.equal(moved.code, 1, moved.stderr);
+  assert.match(moved.stderr, /was made for "http:\/\/127\.0\.0\.1:\d+\/tuf\/", not "http:\/\/127\.0\.0\.1:\d+\/tuf\/" \[ERR_TUF_STATE_MISMATCH\]/);
+  for (const o of ['o2', 'o3', 'o4']) assert.equal(existsSync(join(cwd, o)), false);
+  // The same pin and URL keep working.
+  const again = await cli(args(f.d.url, f.d.identity.fingerprint, 'o5'), { cwd });
+  assert.equal(again.code, 0, again.stderr);
 });
