@@ -357,9 +357,10 @@ function mixAndMatch(role: string, got: number, named: number, by: string): void
 /**
  * pickTargets returns the targets `<channel>/<arch>/<file>` whose custom fields name that channel and arch, all from
  * one sequence (the highest), as [path, target, filename]. Throws ERR_TUF_TARGET_NOT_FOUND when there are none (or a
- * wanted file is missing) and ERR_TUF_SCHEMA for a target without sha256 or sequence.
+ * wanted file is missing) and ERR_TUF_SCHEMA for a target without sha256 or sequence, or named '', '.' or '..'.
+ * Exported for tests.
  */
-function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted: readonly string[] | undefined): Array<[string, TargetFile, string]> {
+export function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted: readonly string[] | undefined): Array<[string, TargetFile, string]> {
   const prefix = `${channel}/${arch}/`;
   const all: Array<[string, TargetFile, string]> = [];
   for (const [path, t] of tg.targets) {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { tufFetch, type TufFetchOptions } from '../../src/client/tuf-client.ts';
+import { pickTargets, tufFetch, type TufFetchOptions } from '../../src/client/tuf-client.ts';
+import type { TargetsDocument } from '../../src/trust/tuf-metadata.ts';
 import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
 import { encodeHex } from '../../src/encoding/bytes.ts';
 import { parseRoot, verifyPinnedRoot } from '../../src/trust/root.ts';
@@ -218,4 +219,14 @@ test('fetch --tuf --root-fingerprint: checked on every run; the state remembers 
   // The same pin and URL keep working.
   const again = await cli(args(f.d.url, f.d.identity.fingerprint, 'o5'), { cwd });
   assert.equal(again.code, 0, again.stderr);
+});
+
+test('a target named \'\', \'.\' or \'..\' under channel/arch is refused: it would name the output directory or its parent', () => {
+  const target = { length: 1, hashes: { sha256: 'ab'.repeat(32) }, custom: { channel: 'stable', arch: 'x86_64', sequence: 1 } };
+  for (const name of ['', '.', '..']) {
+    const tg = { type: 'targets', version: 1, targets: new Map([[`stable/x86_64/${name}`, target]]) } as unknown as TargetsDocument;
+    assert.throws(() => pickTargets(tg, 'stable', 'x86_64', undefined), (e: unknown) => (e as { code?: string }).code === 'ERR_TUF_SCHEMA');
+  }
+  const ok = { type: 'targets', version: 1, targets: new Map([['stable/x86_64/..a', target]]) } as unknown as TargetsDocument;
+  assert.deepEqual(pickTargets(ok, 'stable', 'x86_64', undefined).map(([, , f]) => f), ['..a']);
 });
