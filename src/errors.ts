@@ -592,6 +592,14 @@ export const ERROR_CODES = {
   ERR_MIRROR_UPSTREAM_INDEX: ['format', 502, "the upstream's GET / is not a provider's info answer with a \"releases\" list; check the --mirror URL"],
   // --- key custody: KEKs held in a PKCS#11 token (issue 12, hsm/aes-key, secrets/token-kek) ---
   ERR_PKCS11_KEK_TYPE: ['config', 500, 'a token KEK is a sensitive, non-extractable AES-256 key (CKK_AES, 32 bytes) allowed to encrypt and decrypt, in a token with CKM_AES_GCM; make one with custody secrets rotate-kek --to URI'],
+  // --- cli review s10 ---
+  ERR_KEYLESS_NO_CERTIFICATE: ['policy', 422, 'the signature is key-signed (the signature file holds no certificate), so certificate identity and issuer cannot be checked; drop the --certificate-* options, or verify a keyless signature'],
+  ERR_SECRETS_VALUE_EMPTY: ['usage', 400, 'the value was empty, which a closed or mistyped pipe gives; pipe the value in or use --from-file F, or pass --allow-empty to store an empty secret'],
+  ERR_SECRETS_STDIN_TERMINAL: ['usage', 400, "custody does not prompt for a secret: pipe it in (printf '%s' \"$VALUE\" | custody secrets put …) or pass --from-file F"],
+  ERR_AUTH_DATA_MISSING: ['config', 500, "pass --data DIR, the daemon's data directory (custody serve --data DIR makes it); the CLI never creates one, so a mistyped path cannot start a store no daemon reads"],
+  ERR_AUTH_STORE_MISSING: ['config', 500, "pass --data DIR, the data directory of the daemon whose tokens and identities you mean (its DATA/auth.db), or --postgres-url-file when its state is in PostgreSQL"],
+  ERR_MANIFEST_PROOF_STALE: ['usage', 409, 'OUT.tlog-proof belongs to an earlier OUT and would be read as the new one\'s proof: remove it (or move it away), or pass --log to replace it with a proof of this manifest'],
+  ERR_TUF_STATE_MISMATCH: ['policy', 422, 'the --state directory was made for another repository URL or bootstrap fingerprint (DIR/bootstrap.json): pass the URL and --root-fingerprint it was made with, or a new --state directory'],
 } as const satisfies Record<string, CodeSpec>;
 
 /**

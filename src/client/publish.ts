@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parseJsonObject, type JsonObject } from '../encoding/json.ts';
 import { printable } from '../encoding/text.ts';
-import { IoError, UsageError, isTrustError } from '../errors.ts';
+import { IoError, UsageError, errorFromCode, isErrorCode, isTrustError } from '../errors.ts';
 import { httpGet, readCapped } from '../io/http-client.ts';
 
 /** ADMIN_ANSWER_MAX_BYTES caps an admin answer (a release answer carries the manifest and its proof). */
@@ -48,6 +48,11 @@ export async function adminCall(url: string, o: { method: 'PUT' | 'POST'; header
   }
   if (a.status < 200 || a.status > 299) {
     const code = typeof j.code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(j.code) ? j.code : 'ERR_PROVIDER_RESPONSE';
+    // A refused token (401/403) keeps the server's code when it is one of ours, with its class, exit code and our
+    // hint (as client/signing-client relays /v1 refusals): a bad token is no I/O failure to retry.
+    if ((a.status === 401 || a.status === 403) && isErrorCode(code) && code !== 'ERR_INTERNAL') {
+      throw errorFromCode(code, `${url}: HTTP ${a.status}: ${typeof j.message === 'string' ? printable(j.message) : code}`, { details: { status: a.status, serverCode: code } });
+    }
     // The server's hint is its text, not ours: it goes to details (escaped), never to `custody: hint:`.
     throw new IoError('ERR_PROVIDER_RESPONSE', `${url}: HTTP ${a.status} ${code}: ${typeof j.message === 'string' ? printable(j.message) : ''}`, {
       details: { status: a.status, serverCode: code, ...(typeof j.hint === 'string' ? { serverHint: printable(j.hint) } : {}) },

@@ -27,9 +27,10 @@
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { constantTimeEqual, createMultiHasher, sha256 } from '../crypto/index.ts';
-import { decodeHex, encodeHex } from '../encoding/bytes.ts';
-import { FormatError, IoError, PolicyError, VerificationError, isTrustError, toIoError } from '../errors.ts';
-import { readFileIfExists, syncDir, writeFileAtomic, writevFully } from '../io/files.ts';
+import { decodeHex } from '../encoding/bytes.ts';
+import { FormatError, IoError, PolicyError, UsageError, VerificationError, isTrustError, toIoError } from '../errors.ts';
+import { parseJsonObject } from '../encoding/json.ts';
+import { readFileIfExists, syncDir, tempPath, writeFileAtomic, writevFully } from '../io/files.ts';
 import { bodyError, httpGet, readCapped, type HttpAnswer } from '../io/http-client.ts';
 import { ROOT_MAX_BYTES, formatRoot, parseRoot, rootFingerprint, updateRoot, verifyPinnedRoot, type TrustRoot } from '../trust/root.ts';
 import {
@@ -87,7 +88,11 @@ export interface TufFetched {
   requests: number;
 }
 
-const STATE = { root: 'root.json', timestamp: 'timestamp.json', snapshot: 'snapshot.json', targets: 'targets.json' } as const;
+const STATE = { root: 'root.json', timestamp: 'timestamp.json', snapshot: 'snapshot.json', targets: 'targets.json', bootstrap: 'bootstrap.json' } as const;
+/** BOOTSTRAP_MAX_BYTES caps the state's bootstrap record (a URL and a fingerprint). */
+const BOOTSTRAP_MAX_BYTES = 16 * 1024;
+/** ROOT_FINGERPRINT is the form of a bootstrap fingerprint: the SHA-256 of the repository's root.json. */
+const ROOT_FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 /** Requests of one run: stall timer per request, one deadline for all; no retries (a TUF run is cheap to repeat). */
 class Http {
@@ -148,6 +153,10 @@ function sameKeys(a: TrustRoot, b: TrustRoot, role: 'timestamp' | 'snapshot'): b
 export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   const repo = base(o.url);
   const targetsBase = base(o.targetsUrl ?? new URL('targets', repo).href);
+  // Checked on every run, not only on a first one: a mistyped pin must not pass unnoticed while the state has a root.
+  if ('fingerprint' in o.trust && !ROOT_FINGERPRINT.test(o.trust.fingerprint)) {
+    throw new UsageError('ERR_USAGE_ARGUMENT', `expected a root fingerprint sha256:<64 lowercase hex>, got ${JSON.stringify(o.trust.fingerprint.slice(0, 80))}`);
+  }
   const http = new Http(o.stallMs ?? 60_000, o.totalMs ?? 300_000);
   const now = o.now();
   const state = o.stateDir;
@@ -159,10 +168,29 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   const readState = (name: string, max: number): Promise<Buffer | undefined> => readFileIfExists(join(state, name), { maxBytes: max, what: `tuf state ${name}` });
   const persist = (name: string, bytes: Uint8Array): Promise<void> => writeFileAtomic(join(state, name), bytes, { mode: 0o644 });
 
+  // The state belongs to one repository and one bootstrap: its record (written at first use) must match this run.
+  const fingerprint = 'fingerprint' in o.trust ? o.trust.fingerprint : null;
+  const bootstrap = await readBootstrap(state);
+  if (bootstrap !== undefined) {
+    if (bootstrap.url !== repo.href) {
+      throw new PolicyError('ERR_TUF_STATE_MISMATCH', `the state directory ${state} was made for ${printableUrl(bootstrap.url)}, not ${printableUrl(repo.href)}`);
+    }
+    if (fingerprint !== null && bootstrap.fingerprint !== fingerprint) {
+      throw new PolicyError(
+        'ERR_TUF_STATE_MISMATCH',
+        `the state directory ${state} was bootstrapped ${bootstrap.fingerprint === null ? 'from a pinned root (--trust)' : `with --root-fingerprint ${bootstrap.fingerprint}`}, not ${fingerprint}`,
+      );
+    }
+  }
+
   // §5.2: the trusted root — the state's (it was verified when written) unless the pin is newer.
   let root: TrustRoot | undefined;
   const stateRoot = await readState(STATE.root, ROOT_MAX_BYTES);
   if (stateRoot !== undefined) root = trustedOr(() => verifyPinnedRoot(parseRoot(stateRoot), { now, allowExpired: true }));
+  if (root !== undefined && bootstrap === undefined && fingerprint !== null && rootFingerprint(stateRoot!) !== fingerprint) {
+    // A state made before bootstrap records existed: its root must be the pinned one (else it came from elsewhere).
+    throw new PolicyError('ERR_TUF_STATE_MISMATCH', `the state directory ${state} holds a root whose fingerprint is ${rootFingerprint(stateRoot!)}, not ${fingerprint}`);
+  }
   if ('root' in o.trust) {
     if (root === undefined || root.version < o.trust.root.version) {
       root = o.trust.root;
@@ -170,7 +198,6 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
     }
   } else if (root === undefined) {
     const fp = o.trust.fingerprint;
-    if (!/^sha256:[0-9a-f]{64}$/.test(fp)) throw new FormatError('ERR_FORMAT_HEX', `expected a trust fingerprint sha256:<64 hex>, got ${JSON.stringify(fp.slice(0, 80))}`);
     const url = new URL('root.json', repo);
     const bytes = (await http.get(url, ROOT_MAX_BYTES, 'root'))!;
     if (!constantTimeEqual(sha256(bytes), decodeHex(fp.slice(7), 32))) {
@@ -179,6 +206,7 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
     root = verifyPinnedRoot(parseRoot(bytes), { now, allowExpired: true });
     await persist(STATE.root, bytes);
   }
+  if (bootstrap === undefined) await persist(STATE.bootstrap, Buffer.from(JSON.stringify({ url: repo.href, fingerprint }) + '\n'));
   const first = root;
 
   // §5.3: walk root versions forward; each is signed by the old and the new root role.
@@ -249,15 +277,37 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
   } catch (e) {
     throw toIoError(e, o.outputDir, 'write');
   }
+  // Every target lands in a fresh hidden staging directory of the output directory (mkdir refuses an existing name,
+  // so nothing planted there is followed) and is renamed into place only when all of them verified: a failed run
+  // leaves the previous release whole, never a mix of two.
+  const staging = tempPath(o.outputDir, 'custody-tuf');
+  try {
+    await fsp.mkdir(staging, { mode: 0o700 });
+  } catch (e) {
+    throw toIoError(e, staging, 'write');
+  }
   const files: TufFetched['files'] = [];
-  for (const [path, t, filename] of picked) {
-    const hex = t.hashes.sha256!;
-    const segments = path.split('/');
-    segments[segments.length - 1] = `${hex}.${segments[segments.length - 1]!}`;
-    // TUF §5.7.3 (consistent snapshots): the basename is prefixed by the target's hash.
-    const url = new URL(segments.map(encodeURIComponent).join('/'), targetsBase);
-    await downloadTarget(http, url, o.outputDir, filename, t.length, hex);
-    files.push({ target: path, filename, size: t.length, sha256: hex });
+  try {
+    const staged: Array<{ part: string; dest: string }> = [];
+    for (const [path, t, filename] of picked) {
+      const hex = t.hashes.sha256!;
+      const segments = path.split('/');
+      segments[segments.length - 1] = `${hex}.${segments[segments.length - 1]!}`;
+      // TUF §5.7.3 (consistent snapshots): the basename is prefixed by the target's hash.
+      const url = new URL(segments.map(encodeURIComponent).join('/'), targetsBase);
+      const part = join(staging, `${staged.length}.part`);
+      await downloadTarget(http, url, part, t.length, hex);
+      staged.push({ part, dest: join(o.outputDir, filename) });
+      files.push({ target: path, filename, size: t.length, sha256: hex });
+    }
+    try {
+      for (const f of staged) await fsp.rename(f.part, f.dest);
+      await syncDir(o.outputDir);
+    } catch (e) {
+      throw toIoError(e, o.outputDir, 'write');
+    }
+  } finally {
+    await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
   const custom = picked[0]![1].custom!;
   return {
@@ -269,6 +319,22 @@ export async function tufFetch(o: TufFetchOptions): Promise<TufFetched> {
     files,
     requests: http.requests,
   };
+}
+
+/** readBootstrap reads the state's record of its repository and bootstrap fingerprint (undefined before first use). */
+async function readBootstrap(state: string): Promise<{ url: string; fingerprint: string | null } | undefined> {
+  const raw = await readFileIfExists(join(state, STATE.bootstrap), { maxBytes: BOOTSTRAP_MAX_BYTES, what: `tuf state ${STATE.bootstrap}` });
+  if (raw === undefined) return undefined;
+  const j = parseJsonObject(raw, { maxBytes: BOOTSTRAP_MAX_BYTES, maxDepth: 2, what: `tuf state ${STATE.bootstrap}` });
+  const fp = j['fingerprint'];
+  if (typeof j['url'] !== 'string' || !(fp === null || (typeof fp === 'string' && ROOT_FINGERPRINT.test(fp)))) {
+    throw new FormatError('ERR_FORMAT_SCHEMA', `${join(state, STATE.bootstrap)}: expected {"url": "…", "fingerprint": "sha256:…" | null}`);
+  }
+  return { url: j['url'], fingerprint: fp };
+}
+
+function printableUrl(u: string): string {
+  return JSON.stringify(u.slice(0, 200));
 }
 
 function verified<D extends TimestampDocument | SnapshotDocument | TargetsDocument>(doc: D, root: TrustRoot, role: D['type'], now: Date): D {
@@ -291,13 +357,16 @@ function mixAndMatch(role: string, got: number, named: number, by: string): void
 /**
  * pickTargets returns the targets `<channel>/<arch>/<file>` whose custom fields name that channel and arch, all from
  * one sequence (the highest), as [path, target, filename]. Throws ERR_TUF_TARGET_NOT_FOUND when there are none (or a
- * wanted file is missing) and ERR_TUF_SCHEMA for a target without sha256 or sequence.
+ * wanted file is missing) and ERR_TUF_SCHEMA for a target without sha256 or sequence, or named '', '.' or '..'.
+ * Exported for tests.
  */
-function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted: readonly string[] | undefined): Array<[string, TargetFile, string]> {
+export function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted: readonly string[] | undefined): Array<[string, TargetFile, string]> {
   const prefix = `${channel}/${arch}/`;
   const all: Array<[string, TargetFile, string]> = [];
   for (const [path, t] of tg.targets) {
     if (!path.startsWith(prefix) || path.slice(prefix.length).includes('/')) continue;
+    // The name becomes a path in the output directory: '', '.' and '..' would be the directory or its parent.
+    if (['', '.', '..'].includes(path.slice(prefix.length))) throw new FormatError('ERR_TUF_SCHEMA', `target ${JSON.stringify(path.slice(0, 200))} names no file`);
     const c = t.custom;
     if (c === undefined || c.channel !== channel || c.arch !== arch) continue;
     if (typeof c.sequence !== 'number' || !Number.isSafeInteger(c.sequence) || c.sequence < 0) {
@@ -321,13 +390,13 @@ function pickTargets(tg: TargetsDocument, channel: string, arch: string, wanted:
 }
 
 /**
- * downloadTarget streams `url` into a temporary file of `dir`, refusing more than `length` bytes, and renames it to
- * `filename` only when length and SHA-256 match (ERR_TUF_TARGET_MISMATCH otherwise; nothing is left behind).
+ * downloadTarget streams `url` into `tmp` (created, never opened if it exists or through a symlink), refusing more
+ * than `length` bytes, and keeps it (synced) only when length and SHA-256 match (ERR_TUF_TARGET_MISMATCH otherwise;
+ * the file is removed). The caller renames it into place.
  */
-async function downloadTarget(http: Http, url: URL, dir: string, filename: string, length: number, sha256Hex: string): Promise<void> {
-  const tmp = join(dir, `.custody-tuf-${process.pid}-${encodeHex(sha256(filename)).slice(0, 16)}.part`);
-  const dest = join(dir, filename);
+async function downloadTarget(http: Http, url: URL, tmp: string, length: number, sha256Hex: string): Promise<void> {
   const a = await http.open(url);
+  let ok = false;
   let fh: fsp.FileHandle | undefined;
   try {
     if (a.status !== 200) {
@@ -339,7 +408,7 @@ async function downloadTarget(http: Http, url: URL, dir: string, filename: strin
       throw new VerificationError('ERR_TUF_TARGET_MISMATCH', `${url.href}: the signed length is ${length} bytes, the server announces more`);
     }
     try {
-      fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     } catch (e) {
       throw toIoError(e, tmp, 'write');
     }
@@ -384,14 +453,13 @@ async function downloadTarget(http: Http, url: URL, dir: string, filename: strin
       await fh.sync();
       await fh.close();
       fh = undefined;
-      await fsp.rename(tmp, dest);
-      await syncDir(dir);
     } catch (e) {
-      throw toIoError(e, dest, 'write');
+      throw toIoError(e, tmp, 'write');
     }
+    ok = true;
   } finally {
     a.close();
     await fh?.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
+    if (!ok) await fsp.unlink(tmp).catch(() => undefined);
   }
 }

@@ -3,7 +3,7 @@
  * the token printed once and usable against the store, and refusals that change nothing.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { authenticate } from '../../src/auth/auth.ts';
@@ -17,6 +17,7 @@ const NOW = new Date('2026-12-01T10:00:00Z');
 
 test('custody token create --json prints the token once; list shows it without the secret; revoke refuses it', async (t) => {
   const dir = tmpDir(t);
+  mkdirSync(join(dir, 'd'), { mode: 0o700 });
   const created = await cli(['token', 'create', '--data', 'd', '--name', 'ci', '--scope', 'sign,verify', '--expires', '30d', '--json'], { cwd: dir, now: NOW });
   assert.equal(created.code, 0, created.stderr);
   const j = JSON.parse(created.stdout) as { ok: boolean; id: string; name: string; scopes: string[]; token: string; expires_at: string };
@@ -54,6 +55,7 @@ test('custody token create --json prints the token once; list shows it without t
 
 test('custody identity add / list / revoke', async (t) => {
   const dir = tmpDir(t);
+  mkdirSync(join(dir, 'd'), { mode: 0o700 });
   const key = PrivateKey.generate();
   writeFileSync(join(dir, 'scanner.pub'), key.publicKey.toPem());
   const added = await cli(['identity', 'add', 'scanner', '--key', 'scanner.pub', '--scope', 'sign', '--data', 'd', '--json'], { cwd: dir, now: NOW });

@@ -5,11 +5,13 @@
  * version with no hash to give it away, a timestamp signed by another key, an endless target).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { tufFetch, type TufFetchOptions } from '../../src/client/tuf-client.ts';
+import { pickTargets, tufFetch, type TufFetchOptions } from '../../src/client/tuf-client.ts';
+import type { TargetsDocument } from '../../src/trust/tuf-metadata.ts';
 import { PrivateKey, sha256 } from '../../src/crypto/index.ts';
+import { encodeHex } from '../../src/encoding/bytes.ts';
 import { parseRoot, verifyPinnedRoot } from '../../src/trust/root.ts';
 import { createTimestamp, parseTufMetadata, signTufMetadata } from '../../src/trust/tuf-metadata.ts';
 import { assertRejectsCode } from '../support/assert.ts';
@@ -35,7 +37,7 @@ test('fetch --tuf downloads the targets of a channel/arch, verified, and keeps t
   assert.deepEqual(r.files.map((x) => x.filename).sort(), ['README.txt', 'payload.bin']);
   assert.deepEqual(readFileSync(join(dirs.out, 'payload.bin')), f.payload);
   assert.deepEqual(readdirSync(dirs.out).sort(), ['README.txt', 'payload.bin'], 'no temporary file left');
-  assert.deepEqual(readdirSync(dirs.state).sort(), ['root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
+  assert.deepEqual(readdirSync(dirs.state).sort(), ['bootstrap.json', 'root.json', 'snapshot.json', 'targets.json', 'timestamp.json']);
   assert.equal(r.versions.root, 1);
 
   // A second run with the same state follows a new release; --artifact limits the download.
@@ -148,4 +150,83 @@ test('fetch --tuf refuses a target whose bytes changed, or that goes on past its
   const longer = run(t, f, p.url, undefined, { artifacts: ['payload.bin'] });
   await assertRejectsCode(longer.p, 'ERR_TUF_TARGET_MISMATCH');
   assert.deepEqual(readdirSync(longer.dirs.out), []);
+});
+
+test('fetch --tuf writes no file through a symlink planted at the old predictable temporary name', async (t) => {
+  const f = await tufDaemon(t);
+  const out = join(tmpDir(t), 'out');
+  const victim = join(tmpDir(t), 'victim');
+  writeFileSync(victim, 'precious');
+  // The name the previous code opened with O_TRUNC (and without O_NOFOLLOW) for payload.bin, in this process.
+  mkdirSync(out);
+  const planted = join(out, `.custody-tuf-${process.pid}-${encodeHex(sha256('payload.bin')).slice(0, 16)}.part`);
+  symlinkSync(victim, planted);
+  const { p } = run(t, f, f.d.url, { state: join(tmpDir(t), 'state'), out }, { artifacts: ['payload.bin'] });
+  await p;
+  assert.equal(readFileSync(victim, 'utf8'), 'precious', 'the symlink target is untouched');
+  assert.ok(!lstatSync(join(out, 'payload.bin')).isSymbolicLink());
+  assert.deepEqual(readFileSync(join(out, 'payload.bin')), f.payload);
+  assert.equal(readlinkSync(planted), victim);
+  assert.deepEqual(readdirSync(out).sort(), [planted.split('/').pop()!, 'payload.bin'].sort(), 'no staging directory left');
+});
+
+test('a failed fetch --tuf leaves the previous release whole in the output directory, never a mix of two', async (t) => {
+  const f = await tufDaemon(t);
+  const p = await proxy(t, f.d.url);
+  const dirs = { state: join(tmpDir(t), 'state'), out: join(tmpDir(t), 'out') };
+  const first = await run(t, f, p.url, dirs).p;
+  const before = new Map(readdirSync(dirs.out).map((n) => [n, readFileSync(join(dirs.out, n))]));
+  assert.equal(before.size, 2);
+  // A new release of both files; the target fetched LAST is served with changed bytes.
+  const next = { 'README.txt': 'release two readme\n', 'payload.bin': Buffer.alloc(2048, 7) };
+  putIncoming(f.d, 'sample', f.arch, next);
+  await f.d.rescan();
+  // The order the new release's targets are fetched in (a separate state and output directory).
+  const probe = await run(t, f, p.url).p;
+  assert.equal(probe.sequence > first.sequence, true);
+  const last = probe.files[probe.files.length - 1]!.filename as keyof typeof next;
+  const bytes = Buffer.from(next[last]);
+  p.overrides.set(`/tuf/targets/sample/${f.arch}/${encodeHex(sha256(bytes))}.${last}`, flipByte(bytes));
+  await assertRejectsCode(run(t, f, p.url, dirs).p, 'ERR_TUF_TARGET_MISMATCH');
+  assert.deepEqual(new Map(readdirSync(dirs.out).map((n) => [n, readFileSync(join(dirs.out, n))])), before, 'the first release, whole; no staging left');
+  // Served correctly, the new release replaces both.
+  p.overrides.clear();
+  await run(t, f, p.url, dirs).p;
+  assert.equal(readFileSync(join(dirs.out, 'README.txt'), 'utf8'), 'release two readme\n');
+  assert.deepEqual(readFileSync(join(dirs.out, 'payload.bin')), next['payload.bin']);
+});
+
+test('fetch --tuf --root-fingerprint: checked on every run; the state remembers its repository and bootstrap fingerprint', async (t) => {
+  const f = await tufDaemon(t);
+  const p = await proxy(t, f.d.url);
+  const cwd = tmpDir(t);
+  const args = (url: string, fp: string, out: string): string[] => ['fetch', '--tuf', `${url}/tuf`, '--channel', 'sample', '--arch', f.arch, '--root-fingerprint', fp, '--state', 'st', '--output', out];
+  const ok = await cli(args(f.d.url, f.d.identity.fingerprint, 'o1'), { cwd });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(readFileSync(join(cwd, 'st', 'bootstrap.json'), 'utf8')), { url: `${f.d.url}/tuf/`, fingerprint: f.d.identity.fingerprint });
+  // A malformed pin is a usage error even though the state has a root.
+  const malformed = await cli(args(f.d.url, 'sha256:nothex', 'o2'), { cwd });
+  assert.equal(malformed.code, 2, malformed.stderr);
+  assert.match(malformed.stderr, /expected a root fingerprint sha256:<64 lowercase hex>, got "sha256:nothex" \[ERR_USAGE_ARGUMENT\]/);
+  // Another well-formed pin, or another repository URL, with this state: refused, nothing fetched.
+  const other = await cli(args(f.d.url, `sha256:${'0'.repeat(64)}`, 'o3'), { cwd });
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(other.stderr, /was bootstrapped with --root-fingerprint sha256:[0-9a-f]{64}, not sha256:0{64} \[ERR_TUF_STATE_MISMATCH\]/);
+  const moved = await cli(args(p.url, f.d.identity.fingerprint, 'o4'), { cwd });
+  assert.equal(moved.code, 1, moved.stderr);
+  assert.match(moved.stderr, /was made for "http:\/\/127\.0\.0\.1:\d+\/tuf\/", not "http:\/\/127\.0\.0\.1:\d+\/tuf\/" \[ERR_TUF_STATE_MISMATCH\]/);
+  for (const o of ['o2', 'o3', 'o4']) assert.equal(existsSync(join(cwd, o)), false);
+  // The same pin and URL keep working.
+  const again = await cli(args(f.d.url, f.d.identity.fingerprint, 'o5'), { cwd });
+  assert.equal(again.code, 0, again.stderr);
+});
+
+test('a target named \'\', \'.\' or \'..\' under channel/arch is refused: it would name the output directory or its parent', () => {
+  const target = { length: 1, hashes: { sha256: 'ab'.repeat(32) }, custom: { channel: 'stable', arch: 'x86_64', sequence: 1 } };
+  for (const name of ['', '.', '..']) {
+    const tg = { type: 'targets', version: 1, targets: new Map([[`stable/x86_64/${name}`, target]]) } as unknown as TargetsDocument;
+    assert.throws(() => pickTargets(tg, 'stable', 'x86_64', undefined), (e: unknown) => (e as { code?: string }).code === 'ERR_TUF_SCHEMA');
+  }
+  const ok = { type: 'targets', version: 1, targets: new Map([['stable/x86_64/..a', target]]) } as unknown as TargetsDocument;
+  assert.deepEqual(pickTargets(ok, 'stable', 'x86_64', undefined).map(([, , f]) => f), ['..a']);
 });

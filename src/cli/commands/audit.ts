@@ -30,8 +30,8 @@ options:
 exit status: 0 intact, 1 broken or malformed (ERR_AUDIT_*, ERR_LIMIT_SIZE), 2 usage, 3 unreadable.
 
 example:
-  custody audit verify /var/lib/custody/audit.log
-  custody audit verify /var/lib/custody/audit.log --head "$(cat anchored-head.txt)" --json
+  custody audit verify custody-data/audit.jsonl
+  custody audit verify custody-data/audit.jsonl --head "$(cat anchored-head.txt)" --json
   curl -s http://provider:8080/audit/anchor > anchor.json      # on a monitoring host, periodically
   custody audit verify audit.jsonl --anchor anchor.json --log-key 'host/custody/log+…'`,
   async run(ctx) {

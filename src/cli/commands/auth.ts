@@ -5,13 +5,15 @@
  * revoked token or identity at its next request.
  */
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { checkName, createToken, parseScopeList, registerIdentity } from '../../auth/auth.ts';
 import { parseDuration } from '../../encoding/time.ts';
-import { openAuthStore } from '../../auth/open.ts';
+import { AUTH_DB_FILE, openAuthStore } from '../../auth/open.ts';
 import type { AuthStore, IdentityRecord, TokenRecord } from '../../auth/store.ts';
 import { parseTokenKeyText, withTokenKey } from '../../auth/token-key.ts';
 import { ConfigError, UsageError, toIoError } from '../../errors.ts';
 import { DAEMON_SECRET_NAMES } from '../../server/daemon-secrets.ts';
+import { pathExists } from '../../io/files.ts';
 import { loadPublicKey } from '../../keys/key-file.ts';
 import { abs, postgresOption } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
@@ -38,9 +40,15 @@ const STORE_HELP = `  --data DIR                  the daemon's data directory (d
                               (docs/keys.md "API tokens"); its keyring opened with CUSTODY_PASSPHRASE or
                               --passphrase-file (--secrets-keyring F as for serve). Use it whenever the daemon has it`;
 
-/** withStore opens the store the daemon of --data (or --postgres-url-file) reads, runs fn, and closes it. */
+/**
+ * withStore opens the store the daemon of --data (or --postgres-url-file) reads, runs fn, and closes it. `create`
+ * (token create, identity add) makes DATA/auth.db in an existing data directory; `existing` (list, revoke) opens
+ * only a store that is there. Neither makes the data directory: a mistyped --data must not grow a second, empty
+ * store that no daemon reads (a list would show nothing, a revoke would not reach the daemon).
+ */
 async function withStore<T>(
   ctx: CommandContext,
+  mode: 'create' | 'existing',
   values: {
     data?: string | undefined;
     'postgres-url-file'?: string | undefined;
@@ -55,9 +63,18 @@ async function withStore<T>(
   const dataDir = abs(ctx, values.data ?? ctx.env.CUSTODY_DATA ?? DEFAULT_DATA_DIR);
   const postgres = await postgresOption(ctx, values['postgres-url-file'], values['postgres-schema']);
   if (postgres === undefined) {
-    await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-      throw toIoError(e, dataDir, 'write');
+    const where = values.data !== undefined ? '--data' : ctx.env.CUSTODY_DATA !== undefined ? '$CUSTODY_DATA' : `the default ./${DEFAULT_DATA_DIR}`;
+    const dir = await fsp.stat(dataDir).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw toIoError(e, dataDir, 'read');
     });
+    if (dir === undefined || !dir.isDirectory()) {
+      throw new ConfigError('ERR_AUTH_DATA_MISSING', `the data directory ${dataDir} (${where}) ${dir === undefined ? 'does not exist' : 'is not a directory'}`);
+    }
+    if (mode === 'existing') {
+      const db = join(dataDir, AUTH_DB_FILE);
+      if (!(await pathExists(db))) throw new ConfigError('ERR_AUTH_STORE_MISSING', `no auth store at ${db} (${where})`);
+    }
   }
   const opened = await openAuthStore({ dataDir, postgres });
   const store = key === undefined ? opened : withTokenKey(opened, key);
@@ -132,7 +149,7 @@ example:
     const scopes = parseScopeList(requireOption(values.scope, 'scope'));
     const expires = values.expires ?? DEFAULT_TOKEN_TTL;
     const ttlMs = expires === 'never' ? null : parseDuration(expires, '--expires');
-    const t = await withStore(ctx, values, (s) => createToken(s, { name, scopes, now: ctx.now().getTime(), ttlMs }));
+    const t = await withStore(ctx, 'create', values, (s) => createToken(s, { name, scopes, now: ctx.now().getTime(), ttlMs }));
     ctx.print(t.token);
     ctx.stderr(`custody: token ${t.record.id} "${name}" (${scopes.join(', ')}), expires ${iso(t.record.expiresAt) ?? 'never'}; it is shown only now\n`);
     ctx.result({ id: t.record.id, name, scopes, token: t.token, expires_at: iso(t.record.expiresAt) });
@@ -157,7 +174,7 @@ example:
   async run(ctx) {
     const { values } = parseCommandArgs(ctx.argv, { ...STORE_OPTIONS, all: { type: 'boolean' } }, false);
     const now = ctx.now().getTime();
-    const list = await withStore(ctx, values, (s) => s.listTokens(values.all === true));
+    const list = await withStore(ctx, 'existing', values, (s) => s.listTokens(values.all === true));
     for (const t of list) {
       const j = tokenJson(t, now);
       ctx.print(`${t.id}  ${String(j.status).padEnd(7)}  ${t.scopes.join(',').padEnd(20)}  ${t.name}  expires ${iso(t.expiresAt) ?? 'never'}`);
@@ -187,7 +204,7 @@ example:
       throw new UsageError('ERR_USAGE_ARGUMENT', 'expected one token id (16 lowercase hex characters, from custody token list)');
     }
     const id = positionals[0]!;
-    const found = await withStore(ctx, values, (s) => s.revokeToken(id, ctx.now().getTime()));
+    const found = await withStore(ctx, 'existing', values, (s) => s.revokeToken(id, ctx.now().getTime()));
     if (!found) throw new UsageError('ERR_AUTH_NOT_FOUND', `no token has the id ${id}`);
     ctx.print(`revoked token ${id}`);
     ctx.result({ id, revoked: true });
@@ -219,7 +236,7 @@ example:
     const keyArg = requireOption(values.key, 'key');
     const key = await loadPublicKey(/^[0-9a-f]{64}$/.test(keyArg) ? keyArg : abs(ctx, keyArg));
     const scopes = parseScopeList(requireOption(values.scope, 'scope'));
-    const rec = await withStore(ctx, values, (s) => registerIdentity(s, { name, key, scopes, now: ctx.now().getTime() }));
+    const rec = await withStore(ctx, 'create', values, (s) => registerIdentity(s, { name, key, scopes, now: ctx.now().getTime() }));
     ctx.print(`registered identity ${name} (${key.fingerprint}) with scopes ${scopes.join(', ')}`);
     ctx.result({ name, public_key: rec.publicKey, scopes, created_at: iso(rec.createdAt) });
     return 0;
@@ -240,7 +257,7 @@ example:
   custody identity list --data custody-data`,
   async run(ctx) {
     const { values } = parseCommandArgs(ctx.argv, STORE_OPTIONS, false);
-    const list = await withStore(ctx, values, (s) => s.listIdentities());
+    const list = await withStore(ctx, 'existing', values, (s) => s.listIdentities());
     for (const i of list) ctx.print(`${i.name}  ${i.revokedAt === null ? 'active ' : 'revoked'}  ${i.scopes.join(',').padEnd(20)}  ${i.publicKey}`);
     if (list.length === 0) ctx.print('(no identities)');
     ctx.result({ identities: list.map(identityJson) });
@@ -274,13 +291,13 @@ example:
     if (values.oidc === true) {
       const identity = positionals[0]!;
       if (!/^[\x21-\x7e]{1,255}$/.test(identity)) throw new UsageError('ERR_USAGE_ARGUMENT', 'an OIDC identity is 1–255 printable ASCII characters');
-      const fresh = await withStore(ctx, values, (s) => s.revokeOidcIdentity(identity, ctx.now().getTime()));
+      const fresh = await withStore(ctx, 'existing', values, (s) => s.revokeOidcIdentity(identity, ctx.now().getTime()));
       ctx.print(fresh ? `revoked OIDC identity ${identity}` : `OIDC identity ${identity} was already revoked`);
       ctx.result({ name: identity, revoked: true, oidc: true });
       return 0;
     }
     const name = checkName(positionals[0]!, 'identity name');
-    const found = await withStore(ctx, values, (s) => s.revokeIdentity(name, ctx.now().getTime()));
+    const found = await withStore(ctx, 'existing', values, (s) => s.revokeIdentity(name, ctx.now().getTime()));
     if (!found) throw new UsageError('ERR_AUTH_NOT_FOUND', `no identity is named ${name}`);
     ctx.print(`revoked identity ${name} and its tokens`);
     ctx.result({ name, revoked: true });

@@ -5,17 +5,22 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../context.ts';
+import { parseCommandArgs, type Command } from '../context.ts';
 
 export const demo: Command = {
   summary: 'run the end-to-end demo in a temporary directory (npm start)',
-  usage: `usage: custody demo [--keep]
+  usage: `usage: custody demo [--keep] [--json]
 
 Makes three keys, a 2-of-3 trust root, a manifest for sample artifacts, signs it with two keys and verifies it;
 then shows a tampered artifact and a one-signature manifest being refused with their error codes.
---keep leaves the temporary directory in place.`,
+--keep leaves the temporary directory in place. --json prints {"ok","dir","kept","steps"} at the end (each step's
+title, command line, exit code and output).
+
+example:
+  custody demo --keep`,
   async run(ctx) {
-    const keep = ctx.argv.includes('--keep');
+    const keep = parseCommandArgs(ctx.argv, { keep: { type: 'boolean' } }, false).values.keep === true;
+    const steps: Array<{ title: string; argv: string[]; exit: number; output: string }> = [];
     const dir = mkdtempSync(join(tmpdir(), 'custody-demo-'));
     // Imported lazily: the command table imports this module.
     const { runCli } = await import('../run.ts');
@@ -24,13 +29,18 @@ then shows a tampered artifact and a one-signature manifest being refused with t
       ctx.print(`# ${title}`);
       ctx.print(`$ custody ${argv.join(' ')}`);
       let err = '';
+      let out = '';
       const code = await runCli(argv, {
         ...ctx,
         cwd: dir,
-        stdout: (s) => ctx.print(s.trimEnd()),
+        stdout: (s) => {
+          out += s;
+          ctx.print(s.trimEnd());
+        },
         stderr: (s) => (err += s),
       });
       if (err) ctx.print(err.trimEnd());
+      steps.push({ title, argv, exit: code, output: (out + err).trimEnd() });
       ctx.print(`(exit ${code}${code === expect ? '' : `, expected ${expect}`})`);
       if (code !== expect) throw new Error(`demo step "${title}" exited ${code}, expected ${expect}`);
     };
@@ -54,6 +64,7 @@ then shows a tampered artifact and a one-signature manifest being refused with t
       await step('a tampered kernel (one byte appended): refused', ['verify', 'm2.json', 'art/vmlinuz', '--trust', 'root.json'], 1);
       ctx.print('');
       ctx.print('demo complete: verified what was signed, refused what was not.');
+      ctx.result({ ok: true, dir, kept: keep, steps });
       return 0;
     } finally {
       if (keep) ctx.print(`kept ${dir}`);

@@ -69,6 +69,11 @@ examples:
       }
       return keygenInToken(ctx, values.pkcs11, output, values.force === true);
     }
+    // FILE.pub is derived from FILE by replacing its extension: `--output x.pub` would write the public key over the
+    // private key just written, losing it.
+    if (publicKeyPathFor(output) === output) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', `--output ${values.output}: the public key goes to FILE with its extension replaced by .pub, which is FILE itself; name the private key file, e.g. key.pem`);
+    }
     const key = values['seed-file'] !== undefined ? await loadSeedFile(abs(ctx, values['seed-file'])) : PrivateKey.generate();
     let passphrase: Uint8Array | undefined;
     if (values.encrypt || values['passphrase-file'] !== undefined) {

@@ -339,8 +339,8 @@ export const logMonitor: Command = {
 Fetches URL/checkpoint, verifies its signature under VKEY, authenticates the tiles against it and proves, from the
 tiles, that the last verified checkpoint is a prefix of the new one. The last verified checkpoint is kept in FILE
 (JSON, replaced atomically; without --state, in memory only). Prints one line per new checkpoint.
-On a fork or a bad signature it prints a report with both checkpoints and exits 1. Network errors are retried
-every interval (with --once they exit 3).
+On a fork or a bad signature it prints a report with both checkpoints and exits 1. Network errors and answers
+with HTTP status 5xx or 429 are retried every interval (with --once they exit 3); a malformed answer exits 3.
 
 options:
   --key VKEY          the log's verifier key (ORIGIN+<8 hex>+<base64>)
@@ -374,7 +374,11 @@ options:
           r = await checkLog(previous, { client, open: opener(verifier) });
         } catch (e) {
           if (isTrustError(e) && e.code === 'ERR_LOG_FORK') forkReport(ctx, e, statePath);
-          const transient = isTrustError(e) && e.kind === 'io' && e.code !== 'ERR_LOG_RESPONSE';
+          // Network failures, and a log answering 5xx or 429 (overloaded, restarting, rate limiting us), are retried;
+          // a malformed answer (ERR_LOG_RESPONSE without such a status) or any verification failure is fatal.
+          const status = isTrustError(e) ? e.details?.['status'] : undefined;
+          const busy = typeof status === 'number' && (status === 429 || (status >= 500 && status <= 599));
+          const transient = isTrustError(e) && ((e.kind === 'io' && e.code !== 'ERR_LOG_RESPONSE') || busy);
           if (values.once || !transient) throw e;
           ctx.stderr(`custody: warning: ${(e as Error).message}; retrying in ${interval} s\n`);
           r = undefined;

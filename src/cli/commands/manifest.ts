@@ -7,13 +7,14 @@ import { parseDuration } from '../../encoding/time.ts';
 import { UsageError } from '../../errors.ts';
 import { formatManifest, type Manifest } from '../../manifest/manifest.ts';
 import { ConfigError } from '../../errors.ts';
+import { pathExists } from '../../io/files.ts';
 import { tufKeyId } from '../../keys/key-id.ts';
 import { MANIFEST_PROOF_SUFFIX, manifestLogEntry } from '../../manifest/log.ts';
 import { parseCheckpoint } from '../../note/checkpoint.ts';
 import { parseNote } from '../../note/note.ts';
 import { formatProofFile, verifyProofFile } from '../../note/proof.ts';
 import { hashLeaf, verifyInclusion } from '../../tlog/merkle.ts';
-import { abs, loadSigningKey, readManifestFile, readTokenFile, writeOutput } from '../common.ts';
+import { abs, loadSigningKey, readManifestFile, readTokenFile, writeOutput, writeOutputs } from '../common.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
 
 export const manifestCreate: Command = {
@@ -93,7 +94,8 @@ options:
   --resign              drop existing signatures first
   --passphrase-file F   passphrase for an encrypted key (or CUSTODY_PASSPHRASE)
   --log URL             also submit the manifest to a transparency log (e.g. http://127.0.0.1:8080/log) and
-                        store the tlog-proof beside the output as OUT.tlog-proof
+                        store the tlog-proof beside the output as OUT.tlog-proof (both written together); without
+                        --log an existing OUT.tlog-proof is refused (ERR_MANIFEST_PROOF_STALE): remove it first
   --log-token-file F    bearer token for the log (or CUSTODY_LOG_TOKEN)
   --log-key VKEY        the log's verifier key: check the returned checkpoint's signature before storing
 
@@ -114,20 +116,27 @@ example:
     const input = requireOption(values.manifest, 'manifest');
     const output = requireOption(values.output, 'output');
     if (abs(ctx, input) === abs(ctx, output)) throw new UsageError('ERR_USAGE_ARGUMENT', 'the output is also the input; choose another path');
+    // Without --log an existing OUT.tlog-proof would be left beside a new OUT: verify-manifest reads it as OUT's proof
+    // (of an older body, or one whose log the caller never meant to use). Refused rather than deleted: the file may
+    // be the only copy of a proof, and a delete beside the write could not be one atomic step with it.
+    if (values.log === undefined && (await pathExists(abs(ctx, output + MANIFEST_PROOF_SUFFIX)))) {
+      throw new UsageError('ERR_MANIFEST_PROOF_STALE', `${output}${MANIFEST_PROOF_SUFFIX} exists and would be left beside the new ${output} without --log`);
+    }
     const m = await readManifestFile(ctx, input);
     const key = await loadSigningKey(ctx, { key: values.key, seedFile: values['seed-file'], passphraseFile: values['passphrase-file'] });
     const { signManifest } = await import('../../manifest/sign.ts');
     const signed = signManifest(m, key, { now: ctx.now(), resign: values.resign === true });
     // Submit before writing anything: a refused or failed submission leaves no files behind.
     const proof = values.log === undefined ? undefined : await submitToLog(ctx, signed, values.log, values['log-token-file'], values['log-key']);
-    const out = await writeOutput(ctx, output, formatManifest(signed), { inputs: [input] });
+    // The manifest and its proof go together: both replace their files, or (on failure) neither does.
+    const [out, proofPath] = await writeOutputs(
+      ctx,
+      [{ output, data: formatManifest(signed) }, ...(proof ? [{ output: output + MANIFEST_PROOF_SUFFIX, data: proof.text }] : [])],
+      { inputs: [input] },
+    );
     const added = signed.signatures.length !== m.signatures.length || values.resign === true;
-    ctx.print(`${added ? 'signed' : 'already signed'} by ${tufKeyId(key.publicKey)}; ${signed.signatures.length} signature(s) → ${out}`);
-    let proofPath: string | undefined;
-    if (proof) {
-      proofPath = await writeOutput(ctx, output + MANIFEST_PROOF_SUFFIX, proof.text);
-      ctx.print(`logged at index ${proof.index} of ${proof.origin} (tree size ${proof.size}); proof → ${proofPath}`);
-    }
+    ctx.print(`${added ? 'signed' : 'already signed'} by ${tufKeyId(key.publicKey)}; ${signed.signatures.length} signature(s) → ${out!}`);
+    if (proof) ctx.print(`logged at index ${proof.index} of ${proof.origin} (tree size ${proof.size}); proof → ${proofPath!}`);
     ctx.result({ output: out, key_id: tufKeyId(key.publicKey), signatures: signed.signatures.length, added, ...(proof ? { log_index: proof.index, proof: proofPath } : {}) });
     return 0;
   },

@@ -192,7 +192,7 @@ signs a new manifest, appends it to its transparency log and serves it. Artifact
 (vmlinuz* → kernel, initramfs*/initrd* → initramfs, rootfs* → rootfs, others keep their file name).
 
   --token-file F    the provider's admin token (DATA/admin.token of custody serve)
-  --version V       release version (default: the previous release's)
+  --version V       release version (default: none given, the provider names the release by its sequence)
   --validity DAYS   manifest validity (default: the provider's, 30 days)
 
 example:

@@ -47,8 +47,14 @@ function oneName(positionals: string[]): string {
   return checkSecretName(positionals[0]!);
 }
 
-/** readStdin reads standard input up to the value cap (the value never touches argv or the environment). */
+/**
+ * readStdin reads standard input up to the value cap (the value never touches argv or the environment). A terminal
+ * is refused: there is no prompt (nothing would say a value is awaited, and what is typed would echo).
+ */
 async function readStdin(): Promise<Uint8Array> {
+  if (process.stdin.isTTY) {
+    throw new UsageError('ERR_SECRETS_STDIN_TERMINAL', 'the secret is read from stdin, which is a terminal; custody does not prompt for it');
+  }
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of process.stdin as AsyncIterable<Buffer>) {
@@ -80,29 +86,36 @@ function reportResult(ctx: CommandContext, r: RewrapReport, verb: string): void 
 
 export const secretsPut: Command = {
   summary: 'store a secret (from stdin or --from-file) encrypted under its own data key, wrapped by the active KEK',
-  usage: `usage: custody secrets put --store DIR NAME [--from-file F] [--keyring FILE] [--passphrase-file F] [--json]
+  usage: `usage: custody secrets put --store DIR NAME [--from-file F] [--allow-empty] [--keyring FILE] [--passphrase-file F]
+                           [--json]
 
 Encrypts the value with a fresh AES-256-GCM data key and wraps that key with the keyring's active KEK
 (docs/keys.md "Secrets"). The value is read from stdin, or from --from-file; never from the command line. A second
 put of a NAME replaces it with version + 1. The keyring is created on first use (keep its passphrase: without it
-nothing in the store can be read).
+nothing in the store can be read). stdin must be a pipe or a file, not a terminal (there is no prompt:
+ERR_SECRETS_STDIN_TERMINAL); an empty value is refused (ERR_SECRETS_VALUE_EMPTY) unless --allow-empty.
 
 options:
   NAME                        1–128 of a-z 0-9 . _ - starting with a letter or digit
   --from-file F               read the value from F instead of stdin (at most 1 MiB)
+  --allow-empty               store an empty value (default: refused, as a closed or forgotten pipe gives one)
 ${STORE_HELP}
   --json                      print {"name","version","kek_id","keyring_created"}
 
 example:
   printf '%s' "$DB_PASSWORD" | CUSTODY_PASSPHRASE=… custody secrets put --store secrets db.password`,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs(ctx.argv, { ...STORE_OPTIONS, 'from-file': { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(ctx.argv, { ...STORE_OPTIONS, 'from-file': { type: 'string' }, 'allow-empty': { type: 'boolean' } });
     const name = oneName(positionals);
     requireOption(values.store, 'store');
     const value =
       values['from-file'] !== undefined
         ? new Uint8Array(await readFileBounded(abs(ctx, values['from-file']), { maxBytes: SECRET_VALUE_MAX_BYTES, what: 'secret file', allowSymlink: true }))
         : await readStdin();
+    // Before the store is opened: a refused put creates no keyring.
+    if (value.length === 0 && values['allow-empty'] !== true) {
+      throw new UsageError('ERR_SECRETS_VALUE_EMPTY', `the value for ${name} is empty (${values['from-file'] === undefined ? 'stdin' : values['from-file']} gave no bytes)`);
+    }
     try {
       const { info, created } = await withStore(ctx, values, true, async (s, c) => ({ info: await s.put(name, value), created: c }));
       if (created) ctx.stderr('custody: created a new keyring; keep its passphrase: without it nothing in the store can be read\n');

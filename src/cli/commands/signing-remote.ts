@@ -8,10 +8,11 @@
  * The signature file sign-remote writes (and verify-remote reads) is the daemon's /v1/sign answer as JSON:
  * `{"entry_id", "signature", "envelope", "certificate", "key_id", "transparency_entry", "proof"}`.
  */
+import { promises as fsp } from 'node:fs';
 import { SigningClient, type SignRequest } from '../../client/signing-client.ts';
 import { decodeUtf8, isJsonObject, parseJsonObject } from '../../encoding/json.ts';
 import { printable } from '../../encoding/text.ts';
-import { UsageError } from '../../errors.ts';
+import { PolicyError, UsageError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
 import { abs, writeOutput } from '../common.ts';
 import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
@@ -38,8 +39,12 @@ async function bearerOf(ctx: CommandContext, v: { 'token-file'?: string | undefi
   if (v['token-file'] !== undefined && v['oidc-token-file'] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'give --token-file or --oidc-token-file, not both');
   const file = v['token-file'] ?? v['oidc-token-file'];
   let text: string;
-  if (file !== undefined) text = decodeUtf8(await readFileBounded(abs(ctx, file), { maxBytes: TOKEN_MAX_BYTES, allowSymlink: true, what: 'token file' }), 'token file');
-  else if (ctx.env.CUSTODY_TOKEN !== undefined && ctx.env.CUSTODY_TOKEN !== '') text = ctx.env.CUSTODY_TOKEN;
+  if (file !== undefined) {
+    // Not cli/common readTokenFile: an OIDC token may exceed its 4 KiB cap. The same warning, though.
+    const p = abs(ctx, file);
+    text = decodeUtf8(await readFileBounded(p, { maxBytes: TOKEN_MAX_BYTES, allowSymlink: true, what: 'token file' }), 'token file');
+    if (((await fsp.stat(p)).mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${file} is readable by group or others; chmod 600 it\n`);
+  } else if (ctx.env.CUSTODY_TOKEN !== undefined && ctx.env.CUSTODY_TOKEN !== '') text = ctx.env.CUSTODY_TOKEN;
   else throw new UsageError('ERR_USAGE_ARGUMENT', 'expected --token-file F, --oidc-token-file F or CUSTODY_TOKEN');
   const token = text.trim();
   if (!/^[\x21-\x7e]{16,16384}$/.test(token)) throw new UsageError('ERR_USAGE_ARGUMENT', 'the token is not one line of 16 or more visible ASCII characters');
@@ -117,7 +122,8 @@ export const verifyRemote: Command = {
 Asks the daemon at URL to verify SIG.json (written by custody sign-remote, or the daemon's /v1/sign answer) for
 FILE's SHA-256 (or --digest). A keyless signature is checked against the daemon's CA, at the time it was logged,
 and against the identity and issuer you require (exact, or a regular expression searched in the value as cosign
-does: anchor it with ^…$). Exit 0 when valid; 1 with the daemon's code when not.
+does: anchor it with ^…$). A key-signed SIG.json (no certificate) with any --certificate-* option is refused
+(ERR_KEYLESS_NO_CERTIFICATE): there is no identity to check. Exit 0 when valid; 1 with the daemon's code when not.
 
 options:
   URL                         the daemon (custody serve)
@@ -147,12 +153,21 @@ example:
     const [url, ...rest] = positionals;
     if (url === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected the daemon URL');
     if (values.signature === undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'missing required option --signature');
+    for (const [exact, re] of [['certificate-identity', 'certificate-identity-regexp'], ['certificate-oidc-issuer', 'certificate-oidc-issuer-regexp']] as const) {
+      if (values[exact] !== undefined && values[re] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', `give --${exact} or --${re}, not both`);
+    }
     const token = await bearerOf(ctx, values);
     const { artifact } = await artifactOf(ctx, rest, values.digest);
     const sig = parseJsonObject(await readFileBounded(abs(ctx, values.signature), { maxBytes: SIGNATURE_FILE_MAX_BYTES, what: 'signature file' }), { allowFloats: true, what: 'signature file' });
     const envelope = sig['signature'];
     if (typeof envelope !== 'string') throw new UsageError('ERR_USAGE_ARGUMENT', `${values.signature}: expected the /v1/sign answer, with "signature" (the envelope as a string)`);
     const cert = sig['certificate'];
+    const constrained = ['certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp'].filter((f) => values[f as keyof typeof values] !== undefined);
+    // Without a certificate the daemon verifies against its own key and has no identity to hold the constraints
+    // against: answering "valid" would read as "signed by that identity".
+    if (typeof cert !== 'string' && constrained.length > 0) {
+      throw new PolicyError('ERR_KEYLESS_NO_CERTIFICATE', `${values.signature} is key-signed (it holds no certificate): --${constrained.join(', --')} cannot be checked`);
+    }
     const answer = await new SigningClient({ url, token }).verify({
       artifact,
       signature: envelope,
@@ -167,7 +182,7 @@ example:
     const c = answer.raw['certificate'];
     const text = (v: unknown): string => (typeof v === 'string' ? printable(v) : '?');
     const who = isJsonObject(c) ? ` (certificate for ${text(c['identity'])}, issuer ${text(c['oidc_issuer'])})` : '';
-    ctx.print(`valid: ${artifact} signed by ${answer.signer ?? '(unnamed)'}${who}${answer.transparency_index === null ? '' : `, log index ${answer.transparency_index}`}`);
+    ctx.print(`valid: ${artifact} signed by ${answer.signer === null ? '(unnamed)' : printable(answer.signer)}${who}${answer.transparency_index === null ? '' : `, log index ${answer.transparency_index}`}`);
     ctx.result(answer.raw);
     return 0;
   },

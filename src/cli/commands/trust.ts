@@ -110,6 +110,17 @@ example:
     const rootT = parseThreshold(values['root-threshold'], 'root-threshold') ?? t ?? 1;
     const manT = parseThreshold(values['manifest-threshold'], 'manifest-threshold') ?? t ?? 1;
     const otherKeys = keys.length ? keys : rootKeys;
+    // Checked before anything is signed: a threshold above the distinct keys of its role can never be met.
+    const distinct = (ks: PublicKey[]): number => new Set(ks.map((k) => tufKeyId(k))).size;
+    for (const [flag, n, ks, keyFlag] of [
+      ['threshold', t, keys, 'key'],
+      ['root-threshold', rootT, rootKeys, values['root-key'] ? 'root-key' : 'key'],
+      ['manifest-threshold', manT, manifestKeys, values['manifest-key'] ? 'manifest-key' : 'key'],
+    ] as const) {
+      if (n !== undefined && ks.length > 0 && n > distinct(ks)) {
+        throw new UsageError('ERR_USAGE_ARGUMENT', `--${flag} ${n}: expected 1 to the ${distinct(ks)} distinct --${keyFlag} given`);
+      }
+    }
     const otherT = Math.min(t ?? 1, otherKeys.length);
     const expires = new Date(ctx.now().getTime() + parseDuration(values.expires ?? '365d', '--expires'));
     let doc = createRoot({

@@ -28,7 +28,7 @@ options:
   --name NAME     witness key name, a schema-less URL (default custody-witness; fixed when the key is created)
   --key 'pkcs11:…'  cosign with an Ed25519 key in a PKCS#11 token (RFC 7512 URI; docs/keys.md) instead of
                   DIR/witness.key
-  --log-level L   pino level on stderr (default info)
+  --log-level L   pino level on stderr: fatal, error, warn, info (default), debug
   --rate-limit-per-ip N   requests per second per client address (default 50; 0 = off); 429 ERR_HTTP_RATE_LIMITED
   --rate-limit-global N   requests per second for all clients together (default 0 = off)
   --idle-timeout S        close connections silent for S seconds (default 60)`,
@@ -49,6 +49,11 @@ options:
       },
       false,
     );
+    // Checked before anything is created (witness.key, witness.db): pino would throw an uncoded error later.
+    const level = values['log-level'] ?? 'info';
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+      throw new UsageError('ERR_USAGE_ARGUMENT', `--log-level: expected fatal, error, warn, info or debug, got ${JSON.stringify(level)}`);
+    }
     if (values.key !== undefined && !isPkcs11Uri(values.key)) {
       throw new UsageError('ERR_USAGE_ARGUMENT', '--key takes a pkcs11: URI; a file key is DIR/witness.key');
     }
@@ -73,7 +78,7 @@ options:
       logs,
       host: values.host ?? '127.0.0.1',
       port: Number(portText),
-      logLevel: values['log-level'] ?? 'info',
+      logLevel: level,
     });
     ctx.print(server.vkey);
     ctx.print(server.url);
