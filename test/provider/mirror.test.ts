@@ -17,11 +17,11 @@ import { assertCode } from '../support/assert.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { get, putIncoming, start } from './harness.ts';
 
-type Mode = 'honest' | 'down' | 'tamper-artifact' | 'replay';
+type Mode = 'honest' | 'down' | 'tamper-artifact' | 'replay' | 'phantoms';
 
 /** proxy forwards to upstream; `mode` decides how it lies. `replay` answers manifest requests with `replayed`. */
 async function proxy(t: TestContext, upstream: string) {
-  const state: { mode: Mode; replayed?: Buffer } = { mode: 'honest' };
+  const state: { mode: Mode; replayed?: Buffer; generation: number } = { mode: 'honest', generation: 0 };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (state.mode === 'down') {
       req.socket.destroy();
@@ -29,6 +29,16 @@ async function proxy(t: TestContext, upstream: string) {
     }
     if (state.mode === 'replay' && req.url!.endsWith('/manifest.json') && state.replayed) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(state.replayed);
+      return;
+    }
+    if (state.mode === 'phantoms' && req.url === '/') {
+      // The upstream's own answer plus five channels never served, named anew on every request.
+      const g = ++state.generation;
+      void fetch(upstream + '/').then(async (r) => {
+        const info = (await r.json()) as { releases: Array<{ channel: string; arch: string }> };
+        info.releases.push(...Array.from({ length: 5 }, (_, i) => ({ channel: `ph${g}x${i}`, arch: 'x86_64' })));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
+      });
       return;
     }
     void fetch(upstream + req.url!, { headers: req.headers['if-none-match'] ? { 'if-none-match': String(req.headers['if-none-match']) } : {} }).then(async (r) => {
@@ -185,4 +195,35 @@ test('parseChannelIndex: bounded, valid names only, malformed answers refused', 
   );
   assert.equal(parseChannelIndex(enc({ releases: Array.from({ length: 5000 }, (_, i) => ({ channel: `c${i}`, arch: 'a' })) })).length, 1024);
   for (const bad of [Buffer.from('not json'), enc({}), enc({ releases: {} }), enc([1])]) assertCode(() => parseChannelIndex(bad), 'ERR_MIRROR_UPSTREAM_INDEX');
+});
+
+test('the problems of channels an upstream no longer lists are dropped: the list stays bounded by what is listed now', async (t) => {
+  const { up, m } = await setup(t);
+  await pollOf(m);
+  up.state.mode = 'phantoms';
+  for (let i = 0; i < 3; i++) await pollOf(m);
+  const phantoms = (): string[] => m.mirror.status().problems.map((p) => p.channel ?? '').filter((c) => c.startsWith('ph'));
+  assert.deepEqual(phantoms().sort(), ['ph3x0', 'ph3x1', 'ph3x2', 'ph3x3', 'ph3x4'], 'only the last listing\'s channels');
+  up.state.mode = 'honest';
+  await pollOf(m);
+  assert.deepEqual(m.mirror.status().problems, []);
+  const health = (await (await fetch(`${m.url}/health`)).json()) as { status: string };
+  assert.equal(health.status, 'healthy');
+});
+
+test('a mirror on an address in use is a coded network error naming it, not an internal error', async (t) => {
+  const { dir, origin, up } = await setup(t);
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => holder.close(() => r())));
+  const port = (holder.address() as AddressInfo).port;
+  await assert.rejects(
+    startMirror({ dataDir: join(dir, 'mirror2'), host: '127.0.0.1', port, upstreams: [up.url], fingerprint: origin.identity.fingerprint, intervalMs: 0, logger: pino({ level: 'silent' }) }),
+    (e: { code?: string; message: string; hint?: string }) => {
+      assert.equal(e.code, 'ERR_IO_NETWORK');
+      assert.match(e.message, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      assert.match(e.hint ?? '', /--port/);
+      return true;
+    },
+  );
 });

@@ -58,6 +58,9 @@ export interface RunningMirror {
 /** DEFAULT_MIRROR_INTERVAL_MS is how often upstreams are asked for new releases. */
 export const DEFAULT_MIRROR_INTERVAL_MS = 30_000;
 
+/** MIRROR_DRAIN_MS bounds how long a stopping mirror waits for requests in flight (as a provider worker does). */
+const MIRROR_DRAIN_MS = 10_000;
+
 /** startMirror opens the mirror (trust root, stored releases), listens, and starts polling. */
 export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror> {
   const logger = o.logger ?? createDaemonLogger(o.logLevel, o.logFormat);
@@ -88,7 +91,11 @@ export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror
       tls: o.tls,
     });
     server.listen(o.port, o.host);
-    await once(server, 'listening');
+    try {
+      await once(server, 'listening');
+    } catch (e) {
+      throw new IoError('ERR_IO_NETWORK', `cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`, { hint: 'choose another --port or --host, or stop the process that uses it', cause: e });
+    }
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `${o.tls ? 'https' : 'http'}://${host}:${addr.port}`;
@@ -105,8 +112,13 @@ export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror
       poll: () => m.poll(),
       close: async () => {
         await m.close();
+        // Requests in flight finish, for at most MIRROR_DRAIN_MS (a slow download does not hold SIGTERM up).
         await new Promise<void>((r) => {
-          s.close(() => r());
+          const drain = setTimeout(() => s.closeAllConnections(), MIRROR_DRAIN_MS);
+          s.close(() => {
+            clearTimeout(drain);
+            r();
+          });
           s.closeIdleConnections();
         });
         await audit.append('mirror.stop', {}).catch(() => undefined);

@@ -281,6 +281,12 @@ export class Mirror implements ReleaseView {
         this.#problem(key, { channel: ca.channel, arch: ca.arch, code: e.code, message: e.message }, e.kind !== 'io');
       }
     }
+    // A problem of a channel/arch no upstream lists any more, or of an upstream no longer configured, is over: the
+    // list stays bounded by what the upstreams list now (an upstream naming new channels on every poll would grow it).
+    for (const key of [...this.#problems.keys()]) {
+      const upstream = key.startsWith('upstream ') ? key.slice('upstream '.length) : undefined;
+      if (upstream !== undefined ? !this.#o.upstreams.includes(upstream) : !wanted.has(key)) this.#problems.delete(key);
+    }
     this.#lastPoll = this.#o.now();
     return report;
   }
@@ -378,15 +384,20 @@ export class Mirror implements ReleaseView {
       this.#current.set(key, rel);
       const m = rel.manifest.manifest;
       this.#o.logger.info({ channel: ca.channel, arch: ca.arch, sequence: m.sequence, upstream: r.manifestProvider }, 'mirrored a verified release');
-      await this.#o.audit?.('mirror.release', {
-        channel: ca.channel,
-        arch: ca.arch,
-        version: m.version,
-        sequence: m.sequence,
-        digest: rel.manifest.digest,
-        upstream: r.manifestProvider,
-        artifacts: Object.fromEntries([...m.artifacts].map(([n, a]) => [n, a.hash])),
-      });
+      // The release is served from here on: an audit append that fails is logged as that, not as a refusal of it.
+      try {
+        await this.#o.audit?.('mirror.release', {
+          channel: ca.channel,
+          arch: ca.arch,
+          version: m.version,
+          sequence: m.sequence,
+          digest: rel.manifest.digest,
+          upstream: r.manifestProvider,
+          artifacts: Object.fromEntries([...m.artifacts].map(([n, a]) => [n, a.hash])),
+        });
+      } catch (e) {
+        this.#o.logger.error({ err: e, channel: ca.channel, arch: ca.arch, sequence: m.sequence }, 'mirrored release served, but its audit event could not be written');
+      }
       return true;
     } finally {
       await fsp.rm(staging, { recursive: true, force: true }).catch(() => undefined);
