@@ -43,10 +43,10 @@ export interface RunRecord {
   unconfirmed: number;
   /**
    * stopped: the run ended before its planned inputs (its inputs still count); stopReason says why (TargetReport):
-   * 'signal' (SIGINT/SIGTERM), 'stalls' or 'restarts'. Records written before stopReason existed have none.
+   * 'signal' (SIGINT/SIGTERM), 'stalls', 'restarts' or 'error'. Records written before stopReason existed have none.
    */
   stopped?: boolean;
-  stopReason?: 'signal' | 'stalls' | 'restarts';
+  stopReason?: 'signal' | 'stalls' | 'restarts' | 'error';
 }
 
 /**

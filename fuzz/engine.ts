@@ -92,10 +92,11 @@ export interface TargetReport {
   replays: number;
   /**
    * stopped: the run ended before its planned inputs, and stopReason says why: o.signal ('signal'), MAX_UNCONFIRMED
-   * stalls that did not reproduce ('stalls'), or o.maxRestarts confirmed hangs or out-of-memory deaths ('restarts').
+   * stalls that did not reproduce ('stalls'), o.maxRestarts confirmed hangs or out-of-memory deaths ('restarts'), or
+   * the harness itself failing ('error': a worker that could not start; the inputs run before it still count).
    */
   stopped: boolean;
-  stopReason?: 'signal' | 'stalls' | 'restarts';
+  stopReason?: 'signal' | 'stalls' | 'restarts' | 'error';
 }
 
 interface Shared {
@@ -187,7 +188,9 @@ export class Replayer {
 
   #start(): ReplayWorker {
     const sh = newShared();
-    const worker = spawn(this.#o, this.#target, 'replay', 0, 0, sh, join(this.#tmp, `replay-${this.#id}`));
+    // A directory of its own for every replay worker: a target whose make() keeps state there (a daemon's data dir,
+    // an auth store with a registered identity) must not find the last replay worker's.
+    const worker = spawn(this.#o, this.#target, 'replay', 0, 0, sh, mkdtempSync(join(this.#tmp, 'replay-')));
     let readyResolve!: () => void;
     let readyReject!: (e: unknown) => void;
     const ready = new Promise<void>((res, rej) => {
@@ -435,14 +438,30 @@ async function campaignTarget(o: CampaignOptions, target: string, log: (l: strin
       report.runs += last.runs + (died === 'hang' || died === 'memory' ? 1 : 0);
       report.accepted += last.accepted;
       report.ms += last.ms;
-      if (died === 'error') throw new Error(`fuzz target ${target}: the worker failed (see above)`);
+      if (died === 'error') {
+        // The worker itself failed (logged above): the target stops, what it ran is kept and reported.
+        report.stopped = true;
+        report.stopReason = 'error';
+        break;
+      }
       if (died === undefined) break;
       report.restarts++;
       // Every hang or out-of-memory death is replayed in a fresh worker at once, also when one of its kind was
       // recorded before. One that does not come back was the machine (a loaded VM stalls a worker past the limit
       // now and then): it is counted as unconfirmed and does not use up the restarts that stop a target whose
       // inputs really hang. One that does is recorded (the first of its signature), marked as confirmed.
-      if (death === undefined || !(await reproduces(o, report, death.outcome, death.input, tmp))) {
+      let again: boolean;
+      try {
+        again = death !== undefined && (await reproduces(o, report, death.outcome, death.input, tmp));
+      } catch (e) {
+        // The replay worker could not start (its make() failed): a harness failure, not the target's input. What ran
+        // is kept and reported; the target stops here rather than taking the whole campaign down with it.
+        log(`   ${target}: the replay worker failed: ${(e as Error).stack ?? String(e)}`);
+        report.stopped = true;
+        report.stopReason = 'error';
+        break;
+      }
+      if (!again || death === undefined) {
         report.unconfirmed++;
         log(`   ${target}: ${death?.outcome.kind ?? died} did not reproduce in a fresh worker (counted as unconfirmed; the campaign goes on)`);
         if (report.unconfirmed >= MAX_UNCONFIRMED) {

@@ -98,6 +98,30 @@ test('a recheck replays a recorded hang alone: a real one gives again every time
   assert.ok(noise.worstMs > 0 && noise.worstMs < 300, `timed (${noise.worstMs} ms)`);
 });
 
+test('every replay worker gets a temp dir of its own: a target keeping state there is replayed twice without failing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custody-fuzz-stateful-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Two stalls (one in each of the first two campaign workers), each replayed in a fresh worker whose make() must
+  // find an empty temp dir.
+  const [r] = await runCampaign({ targets: ['planted-stateful-stall'], runs: 200, seed: 17, registry: REGISTRY, regressionsDir: dir, hangMs: 300, maxRestarts: 1, log: () => undefined });
+  assert.ok(r);
+  assert.deepEqual(r.findings, []);
+  assert.equal(r.unconfirmed, 2);
+  assert.equal(r.stopped, false, `ran all its inputs (${r.runs}, stopReason ${String(r.stopReason)})`);
+});
+
+test('a target whose worker cannot start is stopped with stopReason error; the campaign goes on to the next target', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'custody-fuzz-broken-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lines: string[] = [];
+  const reports = await runCampaign({ targets: ['planted-broken-make', 'planted-typeerror'], runs: 50, seed: 19, registry: REGISTRY, regressionsDir: dir, log: (l) => lines.push(l) });
+  assert.deepEqual(reports.map((r) => r.target), ['planted-broken-make', 'planted-typeerror']);
+  assert.equal(reports[0]!.stopped, true);
+  assert.equal(reports[0]!.stopReason, 'error');
+  assert.ok(lines.some((l) => /planted-broken-make: worker failed: .*cannot make the target/.test(l)), lines.join('\n'));
+  assert.ok(reports[1]!.runs >= 50, 'the next target ran');
+});
+
 test('ddmin reaches a 1-minimal input', async () => {
   const input = new TextEncoder().encode('xxxxAxxxxxxxxBxxxxxxxCxxxx');
   const has = (b: Uint8Array): boolean => ['A', 'B', 'C'].every((c) => b.includes(c.charCodeAt(0)));

@@ -4,6 +4,8 @@
  * never returns on inputs starting with "?", one that keeps 96 MiB for good on inputs starting with "M", and one that
  * stalls once, like a worker a loaded machine leaves without CPU: on its 30th input, in its first campaign worker only.
  */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FormatError } from '../../src/errors.ts';
 import { workerData } from 'node:worker_threads';
 import type { WorkerInput } from '../../fuzz/protocol.ts';
@@ -98,5 +100,32 @@ export const TARGETS: readonly FuzzTarget[] = [
         },
       });
     },
+  },
+  {
+    name: 'planted-stateful-stall',
+    parses: 'a parser whose make() refuses a temp dir it already used, stalling once in each of its first two campaign workers',
+    make: (ctx) => {
+      const w = workerData as WorkerInput;
+      // State in the temp dir, as a daemon's data dir or an auth store with a registered identity: made twice, refused.
+      const mark = join(ctx.tmpDir, 'made');
+      if (existsSync(mark)) throw new FormatError('ERR_FORMAT_SCHEMA', 'this temp dir was made before');
+      writeFileSync(mark, 'x');
+      let n = 0;
+      return Promise.resolve({
+        seeds: [enc.encode('abc')],
+        run(input: Uint8Array) {
+          if (w.mode === 'campaign' && (w.seed === 17 || w.seed === 17 + 7919) && ++n === 30) {
+            const until = Date.now() + 1500;
+            while (Date.now() < until);
+          }
+          return input.length;
+        },
+      });
+    },
+  },
+  {
+    name: 'planted-broken-make',
+    parses: 'a target whose make() fails in a campaign worker (a harness failure, not a finding)',
+    make: () => Promise.reject(new Error('cannot make the target')),
   },
 ];
