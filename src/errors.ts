@@ -593,7 +593,7 @@ export const ERROR_CODES = {
   // --- key custody: KEKs held in a PKCS#11 token (issue 12, hsm/aes-key, secrets/token-kek) ---
   ERR_PKCS11_KEK_TYPE: ['config', 500, 'a token KEK is a sensitive, non-extractable AES-256 key (CKK_AES, 32 bytes) allowed to encrypt and decrypt, in a token with CKM_AES_GCM; make one with custody secrets rotate-kek --to URI'],
   // --- cli review s10 ---
-  ERR_KEYLESS_NO_CERTIFICATE: ['policy', 422, 'the signature is key-signed (the signature file holds no certificate), so certificate identity and issuer cannot be checked; drop the --certificate-* options, or verify a keyless signature'],
+  ERR_KEYLESS_NO_CERTIFICATE: ['policy', 422, 'the signature is key-signed (no certificate comes with it), so certificate identity and issuer cannot be checked; drop the certificate_* constraints (--certificate-* options), check the signer with identity (the key-signed signer), or verify a keyless signature'],
   ERR_SECRETS_VALUE_EMPTY: ['usage', 400, 'the value was empty, which a closed or mistyped pipe gives; pipe the value in or use --from-file F, or pass --allow-empty to store an empty secret'],
   ERR_SECRETS_STDIN_TERMINAL: ['usage', 400, "custody does not prompt for a secret: pipe it in (printf '%s' \"$VALUE\" | custody secrets put …) or pass --from-file F"],
   ERR_AUTH_DATA_MISSING: ['config', 500, "pass --data DIR, the daemon's data directory (custody serve --data DIR makes it); the CLI never creates one, so a mistyped path cannot start a store no daemon reads"],

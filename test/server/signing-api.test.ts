@@ -243,6 +243,8 @@ test('verify answers valid:false with a code for tampered, foreign, mismatched a
   );
   await expectInvalid({ signature: foreign }, 'ERR_DSSE_THRESHOLD_UNMET');
   await expectInvalid({ signature: signed.body.signature, identity: 'someone-else' }, 'ERR_SIGNAPI_IDENTITY_MISMATCH');
+  // Certificate constraints cannot hold for a key-signed signature: refused, never "valid" with them ignored.
+  for (const c of [{ certificate_identity: 'alice@example.com' }, { certificate_oidc_issuer_regexp: '^https://' }]) await expectInvalid({ signature: signed.body.signature, ...c }, 'ERR_KEYLESS_NO_CERTIFICATE');
   // A certificate is checked as a keyless one (server/signing/keyless): this one does not even parse.
   await expectInvalid({ signature: signed.body.signature, certificate: '-----BEGIN CERTIFICATE-----' }, 'ERR_KEYLESS_CERT_MALFORMED');
   await expectInvalid({ signature: '{"payload":' }, 'ERR_FORMAT_JSON');

@@ -131,6 +131,12 @@ export async function verifyRequest(c: VerifyContext, b: VerifyBody, verifiedAt:
       ...(b.require_inclusion === true ? { proof: await proofOf(k.record.logIndex, k.entry) } : {}),
     };
   }
+  // Certificate constraints on a key-signed signature would be ignored, and "valid" read as "signed by that
+  // identity": a key has no certificate identity or issuer to check, so the request is refused instead.
+  const constrained = (['certificate_identity', 'certificate_identity_regexp', 'certificate_oidc_issuer', 'certificate_oidc_issuer_regexp'] as const).filter((f) => b[f] !== undefined);
+  if (constrained.length > 0) {
+    throw new PolicyError('ERR_KEYLESS_NO_CERTIFICATE', `${constrained.join(', ')} given, but the request holds no certificate: a key-signed signature has no certificate identity or issuer to check`);
+  }
   const keys = b.public_key === undefined || b.public_key === null ? c.rootKeys : keysFromPublicKeys([parsePublicKey(b.public_key)]);
   const v = verifyAttestation(env, keys, verifiedAt);
   requireSubject(v.statement, b.artifact.slice('sha256:'.length));
