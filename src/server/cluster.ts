@@ -118,7 +118,8 @@ export async function startCluster(o: ClusterOptions): Promise<RunningCluster> {
       leader: { socketPath: socket.path, onRelease: announce, workerMetrics },
     });
   } catch (e) {
-    await socket.cleanup();
+    // Refused because another daemon holds the data directory: the socket there is that daemon's, left alone.
+    if ((e as { code?: unknown }).code !== 'ERR_LOG_LOCKED') await socket.cleanup();
     throw e;
   }
 

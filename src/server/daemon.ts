@@ -44,6 +44,7 @@ import { RefusalBudget } from './audit-budget.ts';
 import type { Signer } from '../crypto/index.ts';
 import { signerHealth } from '../hsm/health.ts';
 import { ConfigError, IoError, UsageError, isTrustError, toIoError, type TrustError } from '../errors.ts';
+import { acquirePidLock } from '../io/pid-lock.ts';
 import { pathExists, readFileIfExists, writeFileAtomic } from '../io/files.ts';
 import { formatProofFile } from '../note/proof.ts';
 import type { PassphraseSource } from '../keys/key-file.ts';
@@ -236,6 +237,9 @@ class Closers {
     for (const c of this.#list.reverse()) await c().catch((e: unknown) => this.logger.error({ err: e }, 'close failed'));
   }
 }
+
+/** SERVE_LOCK is the daemon's lock file in its data directory (io/pid-lock: its pid; taken over once that is gone). */
+export const SERVE_LOCK = 'serve.lock';
 
 /** prepareDirs creates the data and incoming directories; `fresh` tells whether the data directory was new and empty. */
 async function prepareDirs(o: DaemonOptions): Promise<{ incomingDir: string; fresh: boolean }> {
@@ -653,8 +657,21 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const { incomingDir, fresh } = await prepareDirs(o);
   assertValidity(o.validityMs ?? 30 * 86_400_000);
 
-  const audit = await AuditLog.open(join(dataDir, 'audit.jsonl'), { now });
+  // One daemon per data directory, before anything in it is opened: a second one would append to the same audit
+  // chain and, as a cluster's leader, replace the first's leader socket (the log's own lease comes later).
+  const unlock = await acquirePidLock(join(dataDir, SERVE_LOCK), {
+    refused: (r) =>
+      new ConfigError('ERR_LOG_LOCKED', r.reason === 'held' ? `the data directory ${dataDir} is held by custody serve pid ${r.pid} (${SERVE_LOCK})` : `the data directory ${dataDir} is being taken by another process (${SERVE_LOCK})`),
+  });
   const closers = new Closers(logger);
+  closers.push(unlock);
+  let audit: AuditLog;
+  try {
+    audit = await AuditLog.open(join(dataDir, 'audit.jsonl'), { now });
+  } catch (e) {
+    await closers.closeAll();
+    throw e;
+  }
   closers.push(() => audit.close());
   // Refusals of unauthenticated requests are recorded within a budget (server/audit-budget): a flood of bad tokens
   // must not become a flood of fsynced appends.
@@ -882,6 +899,9 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
         await releases.idle();
         await tuf?.idle();
         await anchors.idle();
+        // Refusals the budget left out since its last record are not lost with the process: their counts first.
+        const left = budget.flush();
+        if (left !== undefined) await audit.append('audit.refusals_not_recorded', { refusals_not_recorded: left }).catch(() => undefined);
         await audit.append('daemon.stopped', { log_size: service.sequencer.treeSize }).catch(() => undefined);
         await closers.closeAll();
         logger.flush();

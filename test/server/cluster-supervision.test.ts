@@ -4,7 +4,7 @@
  * that fails says what the workers said.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { acceptWorkerEvents, startCluster } from '../../src/server/cluster.ts';
+import { startDaemon } from '../../src/server/daemon.ts';
 import { tmpDir } from '../support/tmp.ts';
 import { startTestCluster } from '../provider/harness.ts';
 
@@ -123,4 +124,25 @@ test('the leader records only the audit events a worker may send, each as the wo
   ]);
   assert.equal(dropped, 4);
   assert.deepEqual(acceptWorkerEvents({ not: 'a list' }, 1), { accepted: [], dropped: 0 });
+});
+
+test('a second daemon or cluster on a data directory in use is refused before it touches the first one\'s socket or audit log', { timeout: 120_000 }, async (t) => {
+  const data = tmpDir(t);
+  const { logger } = capture();
+  const c = await startTestCluster(t, data, { logger, logLevel: 'fatal' });
+  const auditBefore = readFileSync(join(data, 'audit.jsonl'), 'utf8');
+  await assert.rejects(startCluster({ dataDir: data, host: '127.0.0.1', port: 0, workers: 1, logger, logLevel: 'fatal', sample: false, rateLimitPerIp: 0 }), (e: { code?: string; message: string }) => {
+    assert.equal(e.code, 'ERR_LOG_LOCKED');
+    assert.match(e.message, new RegExp(`held by custody serve pid ${process.pid} \\(serve\\.lock\\)`));
+    return true;
+  });
+  await assert.rejects(startDaemon({ dataDir: data, host: '127.0.0.1', port: 0, logger, sample: false }), (e: { code?: string }) => e.code === 'ERR_LOG_LOCKED');
+  // The first cluster's leader socket is still there: requests the workers forward to it are answered.
+  assert.ok(existsSync(join(data, 'leader.sock')));
+  for (let i = 0; i < 4; i++) assert.equal((await fetch(`${c.url}/health`, { headers: { connection: 'close' } })).status, 200);
+  assert.equal(readFileSync(join(data, 'audit.jsonl'), 'utf8'), auditBefore, 'nothing appended by the refused starts');
+  // Closed, it lets the next one in.
+  await c.close();
+  const d = await startDaemon({ dataDir: data, host: '127.0.0.1', port: 0, logger, sample: false });
+  await d.close();
 });
