@@ -5,7 +5,8 @@
  * rate limits let it (or from many addresses) would otherwise turn every refused request into a disk flush and a
  * longer queue. So refusals that name no authenticated caller (`caller_id`) are recorded at most
  * {@link UNAUTHENTICATED_REFUSALS_PER_MINUTE} a minute; the first record let through after some were left out
- * carries `refusals_not_recorded: {event: count}`. The window runs on a monotonic clock (a step of the wall clock
+ * carries `refusals_not_recorded: {event: count}`, and a daemon that stops with some left out records them in an
+ * `audit.refusals_not_recorded` event first ({@link RefusalBudget.flush}). The window runs on a monotonic clock (a step of the wall clock
  * neither opens nor holds one). Refusals of authenticated callers are always
  * recorded: the per-token limits bound them, and they are the ones an auditor follows up. Only the events of
  * {@link BUDGETED_EVENTS} are counted; everything else the daemon records passes untouched.
@@ -54,5 +55,13 @@ export class RefusalBudget {
     const left = Object.fromEntries(this.#left);
     this.#left.clear();
     return { ...fields, refusals_not_recorded: left };
+  }
+
+  /** flush returns the counts left out since the last record that carried them (and forgets them), if any. */
+  flush(): JsonObject | undefined {
+    if (this.#left.size === 0) return undefined;
+    const left = Object.fromEntries(this.#left);
+    this.#left.clear();
+    return left;
   }
 }

@@ -54,4 +54,13 @@ test('a daemon flooded with bad tokens records the budget of refusals, not one p
   const refused = events.filter((e) => e.event === 'signapi.refused');
   assert.equal(refused.length, UNAUTHENTICATED_REFUSALS_PER_MINUTE);
   assert.ok(refused.every((e) => e.code === 'ERR_AUTH_TOKEN_INVALID'), JSON.stringify(refused.slice(0, 2)));
+  // Stopped with 30 left out and no later refusal to carry them: the count is recorded before daemon.stopped.
+  await d.close();
+  const tail = readFileSync(join(d.dataDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(-2)
+    .map((l) => JSON.parse(l) as { event: string; refusals_not_recorded?: unknown });
+  assert.deepEqual(tail.map((e) => e.event), ['audit.refusals_not_recorded', 'daemon.stopped']);
+  assert.deepEqual(tail[0]!.refusals_not_recorded, { 'signapi.refused': 30 });
 });
