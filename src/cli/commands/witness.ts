@@ -31,6 +31,7 @@ options:
   --log-level L   pino level on stderr: fatal, error, warn, info (default), debug
   --rate-limit-per-ip N   requests per second per client address (default 50; 0 = off); 429 ERR_HTTP_RATE_LIMITED
   --rate-limit-global N   requests per second for all clients together (default 0 = off)
+  --max-connections-per-ip N  open connections one client address may hold (default 256; 0 = off)
   --idle-timeout S        close connections silent for S seconds (default 60)`,
   async run(ctx) {
     const { values } = parseCommandArgs(
@@ -44,6 +45,7 @@ options:
         'log-level': { type: 'string' },
         'rate-limit-per-ip': { type: 'string' },
         'rate-limit-global': { type: 'string' },
+        'max-connections-per-ip': { type: 'string' },
         'idle-timeout': { type: 'string' },
         key: { type: 'string' },
       },
@@ -67,12 +69,14 @@ options:
     const perIp = intOption(values['rate-limit-per-ip'], 'rate-limit-per-ip', 0, 1_000_000);
     const global = intOption(values['rate-limit-global'], 'rate-limit-global', 0, 10_000_000);
     const idleS = intOption(values['idle-timeout'], 'idle-timeout', 1, 3_600);
+    const perIpConnections = intOption(values['max-connections-per-ip'], 'max-connections-per-ip', 0, 1_000_000);
     const signer = values.key === undefined ? undefined : await openTokenKey(ctx, values.key);
     const server = await startWitnessServer({
       signer,
       ...(perIp === undefined ? {} : { rateLimitPerIp: perIp }),
       ...(global === undefined ? {} : { rateLimitGlobal: global }),
       ...(idleS === undefined ? {} : { idleTimeoutMs: idleS * 1000 }),
+      ...(perIpConnections === undefined ? {} : { maxConnectionsPerIp: perIpConnections }),
       dataDir: abs(ctx, requireOption(values.data, 'data')),
       name: values.name,
       logs,
