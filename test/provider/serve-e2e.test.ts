@@ -47,7 +47,8 @@ test('custody serve: default data dir, SIGHUP publishing, custody publish, custo
   const badToken = join(dir, 'bad.token');
   writeFileSync(badToken, 'x'.repeat(40) + '\n', { mode: 0o600 });
   const denied = await cli(['publish', url, '--token-file', badToken, '--channel', 'testing', '--arch', 'aarch64', 'rootfs.squashfs'], { cwd: dir });
-  assert.equal(denied.code, 3);
+  // The provider's own refusal, passed on with its code (exit 1, as sign-remote's bad token), not a "retry" I/O error.
+  assert.equal(denied.code, 1);
   assert.match(denied.stderr, /ERR_PROVIDER_UNAUTHORIZED/);
 
   // A boot client: pinned fingerprint, log required, rollback state.
