@@ -144,14 +144,21 @@ export async function writeOutputs(
   return paths;
 }
 
-/** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
-export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
+/**
+ * readSecretFile reads a small file holding a secret (a token, a connection string) as text, at most `maxBytes`,
+ * and warns when it is readable by group or others.
+ */
+export async function readSecretFile(ctx: CommandContext, path: string, what: string, maxBytes = TOKEN_FILE_MAX_BYTES): Promise<string> {
   const p = abs(ctx, path);
-  const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'token file', allowSymlink: true });
-  const token = parseTokenText(decodeUtf8(raw, 'token file'), path);
+  const text = decodeUtf8(await readFileBounded(p, { maxBytes, what, allowSymlink: true }), what);
   const st = await fsp.stat(p);
   if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${path} is readable by group or others; chmod 600 it\n`);
-  return token;
+  return text;
+}
+
+/** readTokenFile reads a bearer token: one line of at least 16 visible ASCII characters. */
+export async function readTokenFile(ctx: CommandContext, path: string): Promise<Uint8Array> {
+  return parseTokenText(await readSecretFile(ctx, path, 'token file'), path);
 }
 
 /**
@@ -167,11 +174,7 @@ export async function postgresOption(
 ): Promise<{ url: string; schema?: string | undefined; shared?: boolean | undefined } | undefined> {
   let url: string | undefined;
   if (urlFile !== undefined) {
-    const p = abs(ctx, urlFile);
-    const raw = await readFileBounded(p, { maxBytes: TOKEN_FILE_MAX_BYTES, what: 'postgres url file', allowSymlink: true });
-    url = decodeUtf8(raw, 'postgres url file').trim();
-    const st = await fsp.stat(p);
-    if ((st.mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${urlFile} is readable by group or others; chmod 600 it\n`);
+    url = (await readSecretFile(ctx, urlFile, 'postgres url file')).trim();
   } else if (ctx.env.CUSTODY_POSTGRES_URL) {
     url = ctx.env.CUSTODY_POSTGRES_URL;
   }

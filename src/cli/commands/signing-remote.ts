@@ -8,13 +8,12 @@
  * The signature file sign-remote writes (and verify-remote reads) is the daemon's /v1/sign answer as JSON:
  * `{"entry_id", "signature", "envelope", "certificate", "key_id", "transparency_entry", "proof"}`.
  */
-import { promises as fsp } from 'node:fs';
 import { SigningClient, type SignRequest } from '../../client/signing-client.ts';
-import { decodeUtf8, isJsonObject, parseJsonObject } from '../../encoding/json.ts';
+import { isJsonObject, parseJsonObject } from '../../encoding/json.ts';
 import { printable } from '../../encoding/text.ts';
 import { PolicyError, UsageError } from '../../errors.ts';
 import { readFileBounded } from '../../io/files.ts';
-import { abs, writeOutput } from '../common.ts';
+import { abs, readSecretFile, writeOutput } from '../common.ts';
 import { parseCommandArgs, type Command, type CommandContext } from '../context.ts';
 import { fileSha256 } from './verify-package.ts';
 
@@ -39,12 +38,9 @@ async function bearerOf(ctx: CommandContext, v: { 'token-file'?: string | undefi
   if (v['token-file'] !== undefined && v['oidc-token-file'] !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', 'give --token-file or --oidc-token-file, not both');
   const file = v['token-file'] ?? v['oidc-token-file'];
   let text: string;
-  if (file !== undefined) {
-    // Not cli/common readTokenFile: an OIDC token may exceed its 4 KiB cap. The same warning, though.
-    const p = abs(ctx, file);
-    text = decodeUtf8(await readFileBounded(p, { maxBytes: TOKEN_MAX_BYTES, allowSymlink: true, what: 'token file' }), 'token file');
-    if (((await fsp.stat(p)).mode & 0o077) !== 0) ctx.stderr(`custody: warning: ${file} is readable by group or others; chmod 600 it\n`);
-  } else if (ctx.env.CUSTODY_TOKEN !== undefined && ctx.env.CUSTODY_TOKEN !== '') text = ctx.env.CUSTODY_TOKEN;
+  // Not readTokenFile: an OIDC token may exceed its 4 KiB cap.
+  if (file !== undefined) text = await readSecretFile(ctx, file, 'token file', TOKEN_MAX_BYTES);
+  else if (ctx.env.CUSTODY_TOKEN !== undefined && ctx.env.CUSTODY_TOKEN !== '') text = ctx.env.CUSTODY_TOKEN;
   else throw new UsageError('ERR_USAGE_ARGUMENT', 'expected --token-file F, --oidc-token-file F or CUSTODY_TOKEN');
   const token = text.trim();
   if (!/^[\x21-\x7e]{16,16384}$/.test(token)) throw new UsageError('ERR_USAGE_ARGUMENT', 'the token is not one line of 16 or more visible ASCII characters');
