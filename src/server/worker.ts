@@ -184,6 +184,12 @@ function failure(e: unknown): WorkerFailed {
   return { type: 'failed', code: typeof err.code === 'string' ? err.code.slice(0, 64) : 'ERR_INTERNAL', message: err.message.slice(0, 500) };
 }
 
+/** exitFailed tells the leader why this worker stops ({@link WorkerFailed}), then exits 1 (once the message is sent). */
+function exitFailed(e: unknown): void {
+  if (process.send === undefined || !process.connected) process.exit(1);
+  process.send(failure(e), undefined, {}, () => process.exit(1));
+}
+
 /**
  * runWorker asks the leader for its configuration, loads the releases, listens, and serves until told to stop. An
  * error before it listens (or of its listener) is logged, told to the leader ({@link WorkerFailed}) and ends it.
@@ -191,12 +197,6 @@ function failure(e: unknown): WorkerFailed {
 export async function runWorker(): Promise<void> {
   const send = (m: unknown): void => {
     process.send?.(m);
-  };
-  const fail = (e: unknown, logger?: { error: (o: object, msg: string) => void }): void => {
-    logger?.error({ err: e }, 'worker could not start');
-    // Sent before exiting: exit(1) waits for nothing, so the message goes with a callback.
-    if (process.send === undefined || !process.connected) process.exit(1);
-    process.send(failure(e), undefined, {}, () => process.exit(1));
   };
   const pending: Array<{ id: number; channel: string; arch: string }> = [];
   const released = (id: number): void => send({ type: 'released', id });
@@ -223,7 +223,8 @@ export async function runWorker(): Promise<void> {
     logger = createDaemonLogger(config.logLevel, config.logFormat).child({ worker: config.index });
     await serveAsWorker(config, logger, { send, counts, loaded, pending, released });
   } catch (e) {
-    fail(e, logger);
+    logger?.error({ err: e }, 'worker could not start');
+    exitFailed(e);
   }
 }
 
@@ -326,8 +327,7 @@ async function serveAsWorker(config: WorkerConfig, logger: ReturnType<typeof cre
   server.on('error', (e) => {
     // Cannot listen (or the listener failed): the leader is told why, and replaces this worker.
     logger.error({ err: e }, 'worker listener failed');
-    if (process.send === undefined || !process.connected) process.exit(1);
-    process.send(failure(e), undefined, {}, () => process.exit(1));
+    exitFailed(e);
   });
   server.listen({ host: config.host, port: config.port }, () => {
     logger.debug({ releases: m.size }, 'worker listening');
