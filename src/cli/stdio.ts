@@ -46,3 +46,22 @@ export function terminalOf<S extends { isTTY?: boolean }>(fd: number, stream: ()
   const s = stream();
   return s.isTTY === true ? s : undefined;
 }
+
+/** processIo is the CliIo of this process: descriptors 1 and 2 (fdWriter), its environment, directory and clock. */
+export function processIo(): {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  now: () => Date;
+  terminal: NodeJS.WriteStream | undefined;
+} {
+  return {
+    stdout: fdWriter(1, () => process.stdout),
+    stderr: fdWriter(2, () => process.stderr),
+    env: process.env,
+    cwd: process.cwd(),
+    now: () => new Date(),
+    terminal: terminalOf(2, () => process.stderr),
+  };
+}
