@@ -60,6 +60,9 @@ function plainNode(code: string, args: string[]): string {
   return r.stdout;
 }
 
+/** COMMON: what the launcher and every bundle are built as (one CommonJS file for Node 20, packages required). */
+const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', packages: 'external', logLevel: 'error' } as const;
+
 /** BuiltCli lists what buildCli wrote. */
 export interface BuiltCli {
   launcher: string;
@@ -77,14 +80,9 @@ export async function buildCli(cliDir: string): Promise<BuiltCli> {
       sourcefile: 'custody-launcher.ts',
       loader: 'ts',
     },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    packages: 'external',
+    ...COMMON,
     banner: { js: '#!/usr/bin/env node' },
     outfile: launcher,
-    logLevel: 'error',
   });
   chmodSync(launcher, 0o755);
   const bundles: BuiltCli['bundles'] = [];
@@ -103,17 +101,12 @@ export async function buildCli(cliDir: string): Promise<BuiltCli> {
         sourcefile: `custody-${bundleFile(row.name)}.ts`,
         loader: 'ts',
       },
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      packages: 'external',
+      ...COMMON,
       // import() in src/ becomes require(): vm scripts have no dynamic import, and the lazy parts stay lazy.
       supported: { 'dynamic-import': false },
       banner: { js: MODULE_URL_BANNER },
       plugins: [moduleUrls],
       outfile: file,
-      logLevel: 'error',
     });
     const text = readFileSync(file, 'utf8');
     if (/\bimport\(/.test(text) || /\bimport\.meta\b/.test(text)) {

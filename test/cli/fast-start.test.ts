@@ -9,7 +9,6 @@
  * so a test can tell which of the two paths answered.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import { buildCli } from '../../scripts/build-cli.ts';
 import { COMMANDS } from '../../src/cli/commands/index.ts';
 import { openCache, sealCache, wrapBundle } from '../../src/cli/fast/bundle-format.ts';
 import { bundleFile, FAST_COMMANDS } from '../../src/cli/fast/table.ts';
-import { cli, CLI_MAIN, REPO_ROOT, TSX_LOADER, type Transcript } from '../support/cli.ts';
+import { cli, CLI_MAIN, REPO_ROOT, spawnCli, type Transcript } from '../support/cli.ts';
 
 const MARK = 'launched-main.js\n';
 let root = '';
@@ -31,20 +30,7 @@ let work = '';
  * src/ through tsx; a bundle needs nothing but node).
  */
 function bin(argv: string[], opts: { plain?: boolean } = {}): Promise<Transcript> {
-  return new Promise((resolve, reject) => {
-    const loader = opts.plain ? [] : ['--import', TSX_LOADER];
-    const child = spawn(process.execPath, [...loader, join(cliDir, 'custody.cjs'), ...argv], {
-      cwd: work,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return spawnCli(argv, { cwd: work, program: join(cliDir, 'custody.cjs'), tsx: !opts.plain });
 }
 
 const fromBundle = (t: Transcript): boolean => !t.stderr.includes(MARK);

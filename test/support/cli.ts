@@ -33,13 +33,17 @@ export async function cli(
   return { code, stdout, stderr };
 }
 
-/** spawnCli runs the real executable (node --import tsx src/cli/main.ts) as a user would. */
+/**
+ * spawnCli runs the real executable (node --import tsx src/cli/main.ts) as a user would; `program` runs another
+ * entry (a built bin), `tsx: false` without the TypeScript loader.
+ */
 export function spawnCli(
   argv: string[],
-  opts: { cwd: string; env?: Record<string, string | undefined>; input?: string },
+  opts: { cwd: string; env?: Record<string, string | undefined>; input?: string; program?: string; tsx?: boolean },
 ): Promise<Transcript> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, ...argv], {
+    const loader = opts.tsx === false ? [] : ['--import', TSX_LOADER];
+    const child = spawn(process.execPath, [...loader, opts.program ?? CLI_MAIN, ...argv], {
       cwd: opts.cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
