@@ -7,7 +7,7 @@ import { tar, zip } from './targets/archive.ts';
 import { dsse, intotoJsonl, intotoStatement, sigstoreBundle, slsa, sums } from './targets/attest.ts';
 import { canonicalJson, strictJson } from './targets/encoding.ts';
 import { pkcs11Uri } from './targets/hsm.ts';
-import { pemKey, sealedKey } from './targets/keys.ts';
+import { pemKey, pkcs8Encrypted, sealedKey } from './targets/keys.ts';
 import { installJournal } from './targets/install.ts';
 import { keyringFile, secretFile } from './targets/secrets.ts';
 import { policy } from './targets/policy.ts';
@@ -46,6 +46,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   // keys
   pemKey,
   sealedKey,
+  pkcs8Encrypted,
   pkcs11Uri,
   // archives and packages
   tar,

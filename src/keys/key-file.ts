@@ -4,7 +4,8 @@
  * Private keys:
  * - PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), the format `openssl genpkey -algorithm ed25519` writes;
  * - Custody's sealed PEM (`-----BEGIN CUSTODY ENCRYPTED PRIVATE KEY-----`, scrypt + AES-256-GCM, crypto/sealed-key);
- * - OpenSSL's `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PBES2), read only;
+ * - OpenSSL's `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PBES2), read only, its key derivation bounded first
+ *   (keys/pkcs8-encrypted);
  * - a seed file (`--seed-file`): the Ed25519 seed is SHA-256 of the file's UTF-8 text with one trailing newline
  *   removed — FlavorPack's `--key-seed` rule. Deterministic keys are for CI and tests, NOT for production.
  * Private key files are written 0600 in a directory created 0700, atomically, and refused on read when group or
@@ -31,6 +32,7 @@ import { decodeBase64, decodeHex } from '../encoding/bytes.ts';
 import { decodeUtf8 } from '../encoding/json.ts';
 import { ConfigError, FormatError, IoError } from '../errors.ts';
 import { pathExists, readFileBounded, writeFileAtomic } from '../io/files.ts';
+import { checkEncryptedPkcs8Cost, type Pkcs8CostOptions } from './pkcs8-encrypted.ts';
 
 /** KEY_FILE_MAX_BYTES caps key, seed and passphrase files. */
 export const KEY_FILE_MAX_BYTES = 64 * 1024;
@@ -71,9 +73,11 @@ export async function loadSeedFile(path: string): Promise<PrivateKey> {
 
 /**
  * parsePrivateKeyPem opens any supported private key PEM; an encrypted one needs a passphrase. options.maxLog2N caps
- * the scrypt cost of a sealed key (crypto/sealed-key OpenSealedKeyOptions; default: the format's whole range).
+ * the scrypt cost of a sealed key (crypto/sealed-key OpenSealedKeyOptions; default: the format's whole range) and of
+ * an OpenSSL encrypted key using scrypt, options.maxIterations its PBKDF2 count; an OpenSSL key's derivation is
+ * bounded in any case (keys/pkcs8-encrypted).
  */
-export function parsePrivateKeyPem(pem: string, passphrase: Uint8Array | undefined, options: OpenSealedKeyOptions = {}): PrivateKey {
+export function parsePrivateKeyPem(pem: string, passphrase: Uint8Array | undefined, options: OpenSealedKeyOptions & Pkcs8CostOptions = {}): PrivateKey {
   if (isSealedKeyPem(pem)) {
     if (!passphrase) {
       throw new ConfigError('ERR_CONFIG_PASSPHRASE_REQUIRED', 'the private key is encrypted and no passphrase was given');
@@ -84,6 +88,8 @@ export function parsePrivateKeyPem(pem: string, passphrase: Uint8Array | undefin
     if (!passphrase) {
       throw new ConfigError('ERR_CONFIG_PASSPHRASE_REQUIRED', 'the private key is encrypted and no passphrase was given');
     }
+    // OpenSSL runs whatever derivation the file names before anything in it is authenticated: bounded first.
+    checkEncryptedPkcs8Cost(pem, options);
     try {
       return privateKeyFromPem(pem, passphrase);
     } catch (e) {
