@@ -5,11 +5,13 @@
  * globs, and malformed policy files.
  */
 import assert from 'node:assert/strict';
+import { Ajv } from 'ajv';
 import { test } from 'node:test';
 import { keysFromPublicKeys, verifyAttestation, type VerifiedAttestation } from '../../src/attest/index.ts';
 import { isTrustError } from '../../src/errors.ts';
 import { tufKeyId } from '../../src/keys/key-id.ts';
 import { enforcePolicy, evaluatePolicy, matchBuilder, matchGlob, parsePolicy, type Policy, type PolicyEvidence } from '../../src/policy/index.ts';
+import { POLICY_SCHEMA } from '../../src/policy/policy.ts';
 import { BUILDER, SLSA_V1, SPDX_TYPE, attest, provenance, sha256Hex } from '../support/attest.ts';
 import { key, NOW } from '../support/fixtures.ts';
 
@@ -165,4 +167,18 @@ test('globs and builder patterns', () => {
   assert.ok(matchBuilder('https://b.example/*', 'https://b.example/x'));
   assert.ok(!matchBuilder('https://b.example/ci', 'https://b.example/ci2'));
   assert.ok(matchBuilder('https://b.example/ci?v=1', 'https://b.example/ci?v=1'));
+});
+
+test('POLICY_SCHEMA is a valid JSON Schema (parsePolicy compiles it without the meta-schema check)', () => {
+  const ajv = new Ajv({ strict: true });
+  assert.equal(ajv.validateSchema(POLICY_SCHEMA), true, JSON.stringify(ajv.errors));
+  // And the lean validator parsePolicy compiles agrees with a fully checked one on accepted and refused documents.
+  const full = ajv.compile(POLICY_SCHEMA);
+  const good = { version: 1, required_predicate_types: [SLSA_V1], max_age: '30d', signers: { key_ids: ['a'.repeat(64)], threshold: 1 } };
+  assert.equal(full(good), true);
+  assert.deepEqual(parsePolicy(JSON.stringify(good)).requiredPredicateTypes, [SLSA_V1]);
+  for (const bad of [{ ...good, max_age: '30y' }, { ...good, extra: 1 }, { ...good, version: 2 }]) {
+    assert.equal(full(bad), false);
+    assert.throws(() => parsePolicy(JSON.stringify(bad)), (e: unknown) => isTrustError(e) && e.kind === 'config');
+  }
 });
