@@ -29,15 +29,13 @@
  *
  * Trust boundary: certificates given to /v1/verify are attacker-controlled; the CA files are operator input.
  */
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { DirectoryString } from '@peculiar/asn1-x509';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { ED25519_WEBCRYPTO, PrivateKey, PublicKey, publicKeyFromSpki, randomBytes, toWebCryptoPrivateKey, toWebCryptoPublicKey, type WebCryptoKey } from '../crypto/index.ts';
 import { ConfigError, FormatError, PolicyError, UsageError, VerificationError, isTrustError } from '../errors.ts';
 import { pathExists, readFileBounded, writeFileAtomic } from '../io/files.ts';
 import { loadPrivateKey, writeKeyPair } from '../keys/key-file.ts';
-import { x509Lib } from './x509-runtime.ts';
+import { asn1Lib, x509Lib } from './x509-runtime.ts';
 import { KEYLESS_CA_CERT_FILE, KEYLESS_CA_KEY_FILE } from './oidc-shape.ts';
 
 export { KEYLESS_CA_CERT_FILE, KEYLESS_CA_KEY_FILE };
@@ -166,6 +164,7 @@ export class KeylessCa {
   /** issue makes a certificate for one signature (module comment, "leaf"). */
   async issue(o: IssueOptions): Promise<KeylessCertificate> {
     const x509 = x509Lib();
+    const asn1 = asn1Lib();
     const publicKey = await toWebCryptoPublicKey(o.publicKey);
     // Whole seconds: X.509 times have no fractions, and a notBefore after the logged time would refuse our own entry.
     const notBefore = new Date(Math.floor(o.now.getTime() / 1000) * 1000);
@@ -185,7 +184,7 @@ export class KeylessCa {
         new x509.ExtendedKeyUsageExtension([CODE_SIGNING_EKU]),
         // RFC 5280 §4.2.1.6: with an empty subject the subjectAltName is critical.
         new x509.SubjectAlternativeNameExtension([{ type: o.identityKind === 'email' ? 'email' : 'url', value: o.identity }], true),
-        new x509.Extension(FULCIO_ISSUER_V2_OID, false, AsnConvert.serialize(new DirectoryString({ utf8String: o.issuer }))),
+        new x509.Extension(FULCIO_ISSUER_V2_OID, false, asn1.AsnConvert.serialize(new asn1.DirectoryString({ utf8String: o.issuer }))),
         new x509.Extension(FULCIO_ISSUER_V1_OID, false, new TextEncoder().encode(o.issuer)),
         await this.#caAki,
         await x509.SubjectKeyIdentifierExtension.create(publicKey),
@@ -247,7 +246,10 @@ export function parseCertificatePem(pem: string): { cert: KeylessCertificate; ra
     else bad(`names a ${n.type} identity, expected an email address or a URI`);
     const v2 = raw.getExtension(FULCIO_ISSUER_V2_OID);
     const v1 = raw.getExtension(FULCIO_ISSUER_V1_OID);
-    if (v2 !== null) issuer = AsnConvert.parse(v2.value, DirectoryString).utf8String;
+    if (v2 !== null) {
+      const { AsnConvert, DirectoryString } = asn1Lib();
+      issuer = AsnConvert.parse(v2.value, DirectoryString).utf8String;
+    }
     else if (v1 !== null) issuer = new TextDecoder('utf-8', { fatal: true }).decode(v1.value);
     if (issuer === undefined || issuer === '') bad('names no OIDC issuer (1.3.6.1.4.1.57264.1.8 or .1.1)');
     try {

@@ -6,6 +6,8 @@
  */
 import './reflect-metadata.ts';
 import { createRequire } from 'node:module';
+import type * as Asn1Schema from '@peculiar/asn1-schema';
+import type * as Asn1X509 from '@peculiar/asn1-x509';
 import type * as X509 from '@peculiar/x509';
 import { webcrypto } from '../crypto/index.ts';
 
@@ -23,4 +25,27 @@ export function x509Lib(): typeof X509 {
     x509 = lib;
   }
   return x509;
+}
+
+/** Asn1 is the part of @peculiar's ASN.1 layer Custody uses beside x509: the converter and DirectoryString. */
+export interface Asn1 {
+  AsnConvert: typeof Asn1Schema.AsnConvert;
+  DirectoryString: typeof Asn1X509.DirectoryString;
+}
+
+let asn1: Asn1 | undefined;
+
+/**
+ * asn1Lib returns @peculiar/asn1-schema's converter and @peculiar/asn1-x509's DirectoryString, required on first use
+ * like x509Lib: imported at module load they cost every daemon process (leader and each worker, which import the
+ * signing routes) some 10 MiB of memory and tens of milliseconds of start-up without a keyless CA in sight.
+ */
+export function asn1Lib(): Asn1 {
+  if (asn1 === undefined) {
+    const require = createRequire(import.meta.url);
+    const schema = require('@peculiar/asn1-schema') as typeof Asn1Schema;
+    const x509asn1 = require('@peculiar/asn1-x509') as typeof Asn1X509;
+    asn1 = { AsnConvert: schema.AsnConvert, DirectoryString: x509asn1.DirectoryString };
+  }
+  return asn1;
 }
