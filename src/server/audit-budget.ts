@@ -51,10 +51,8 @@ export class RefusalBudget {
       this.#left.set(event, (this.#left.get(event) ?? 0) + 1);
       return undefined;
     }
-    if (this.#left.size === 0) return fields;
-    const left = Object.fromEntries(this.#left);
-    this.#left.clear();
-    return { ...fields, refusals_not_recorded: left };
+    const left = this.flush();
+    return left === undefined ? fields : { ...fields, refusals_not_recorded: left };
   }
 
   /** flush returns the counts left out since the last record that carried them (and forgets them), if any. */

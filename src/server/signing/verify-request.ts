@@ -30,7 +30,7 @@ export const KEYLESS_VERIFY_PROPERTIES = {
   certificate_identity_regexp: { type: 'string', minLength: 1, maxLength: 256 },
   certificate_oidc_issuer: { type: 'string', minLength: 1, maxLength: 1024 },
   certificate_oidc_issuer_regexp: { type: 'string', minLength: 1, maxLength: 256 },
-} as const;
+} as const satisfies Record<keyof KeylessVerifyFields, object>;
 
 /** KeylessVerifyFields are the request fields of {@link KEYLESS_VERIFY_PROPERTIES}. */
 export interface KeylessVerifyFields {
@@ -133,7 +133,7 @@ export async function verifyRequest(c: VerifyContext, b: VerifyBody, verifiedAt:
   }
   // Certificate constraints on a key-signed signature would be ignored, and "valid" read as "signed by that
   // identity": a key has no certificate identity or issuer to check, so the request is refused instead.
-  const constrained = (['certificate_identity', 'certificate_identity_regexp', 'certificate_oidc_issuer', 'certificate_oidc_issuer_regexp'] as const).filter((f) => b[f] !== undefined);
+  const constrained = (Object.keys(KEYLESS_VERIFY_PROPERTIES) as (keyof KeylessVerifyFields)[]).filter((f) => b[f] !== undefined);
   if (constrained.length > 0) {
     throw new PolicyError('ERR_KEYLESS_NO_CERTIFICATE', `${constrained.join(', ')} given, but the request holds no certificate: a key-signed signature has no certificate identity or issuer to check`);
   }
