@@ -85,7 +85,7 @@ export const ERROR_CODES = {
   ERR_LIMIT_SIZE: ['limit', 413, 'the input is larger than the documented cap'],
   ERR_LIMIT_DEPTH: ['limit', 413, 'the input nests deeper than the documented cap'],
   ERR_LIMIT_COUNT: ['limit', 413, 'the input has more items than the documented cap'],
-  ERR_LIMIT_KDF_COST: ['limit', 413, 'the file asks for a costlier key derivation (scrypt) than this caller accepts; open it without the cap (the CLI sets none) or rewrite it at the default cost'],
+  ERR_LIMIT_KDF_COST: ['limit', 413, 'the file asks for a costlier key derivation (scrypt or PBKDF2) than Custody or this caller runs; rewrite it at a usual cost (a sealed key at the default, or openssl pkcs8 -iter 600000)'],
 
   // --- keys ---
   ERR_KEY_INVALID: ['format', 400, 'expected an Ed25519 key as PEM (PKCS#8 private, SPKI public), 64 hex chars or base64'],

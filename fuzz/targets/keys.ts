@@ -78,8 +78,9 @@ export const pkcs8Encrypted: FuzzTarget = {
         lineMutations(texts),
       ),
       run(input: Uint8Array) {
-        // Read at the cheapest costs the seeds use: a mutated count up to the format's own bounds (10,000,000
-        // iterations, scrypt at 2^20) would cost seconds per input, the designed worst case rather than a parser bug.
+        // Read at the cheapest costs the seeds use (2,048 iterations; scrypt no costlier than a sealed key at 2^10, N
+        // and N·r·p): a mutated count up to Custody's own bounds (5,000,000 HMAC-SHA256 iterations, scrypt work
+        // 2^23) costs seconds per input, the designed worst case rather than a parser bug.
         return parsePrivateKeyPem(dec.decode(input), PASS, { maxLog2N: SEALED_KEY_MIN_LOG2N, maxIterations: PKCS8_ITERATIONS });
       },
     });

@@ -5,13 +5,16 @@
  * One TLV at a time over a byte range: single-byte tags only (no high-tag-number form), definite lengths only (short
  * form, or long form of at most 4 length octets), every length inside its parent. Nothing is decoded past what a
  * caller asks for. Every refusal is ERR_KEY_INVALID: DER is read here only for keys.
+ *
+ * It is as lenient as OpenSSL where OpenSSL reads the same values (a check must read what OpenSSL will): non-minimal
+ * lengths, and bytes after the last element a caller reads, are not refused. INTEGERs with leading zero octets
+ * read as their value (OpenSSL refuses them, so the key fails to open there).
  */
 import { FormatError } from '../errors.ts';
 
 /** DER tags this reader names. */
 export const DER_INTEGER = 0x02;
 export const DER_OCTET_STRING = 0x04;
-export const DER_NULL = 0x05;
 export const DER_OID = 0x06;
 export const DER_SEQUENCE = 0x30;
 
@@ -75,12 +78,12 @@ export class DerReader {
 
   /** oid reads an OBJECT IDENTIFIER in dotted form. */
   oid(): string {
-    return decodeOid(this.next(DER_OID).content, this.what);
+    return oidText(this.next(DER_OID).content, this.what);
   }
 
   /**
-   * integer reads a non-negative INTEGER as a number; values above Number.MAX_SAFE_INTEGER read as Infinity (every
-   * caller compares it with a cap). A negative or empty INTEGER is refused.
+   * integer reads a non-negative INTEGER as a number; values of 2^48 and above (over 6 octets) read as Infinity (every
+   * caller compares it with a cap far below). A negative or empty INTEGER is refused.
    */
   integer(): number {
     const c = this.next(DER_INTEGER).content;
@@ -91,12 +94,12 @@ export class DerReader {
     if (c.length - i > 6) return Infinity;
     let v = 0;
     for (; i < c.length; i++) v = v * 256 + c[i]!;
-    return Number.isSafeInteger(v) ? v : Infinity;
+    return v;
   }
 }
 
-/** decodeOid renders an OBJECT IDENTIFIER's content (X.690 §8.19) in dotted form; arcs above 2^53 are refused. */
-export function decodeOid(c: Uint8Array, what: string): string {
+/** oidText renders an OBJECT IDENTIFIER's content (X.690 §8.19) in dotted form; arcs above 2^53 are refused. */
+function oidText(c: Uint8Array, what: string): string {
   if (c.length === 0 || c.length > 64) throw malformed(what, 'an OBJECT IDENTIFIER of a bad length');
   const arcs: number[] = [];
   let v = 0;

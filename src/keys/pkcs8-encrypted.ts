@@ -5,29 +5,55 @@
  *
  * RFC 8018 puts no upper bound on a PBKDF2 iteration count, and RFC 7914 §7 none on scrypt's N, r and p, so a file
  * can demand any amount of work: 2^31−1 PBKDF2-HMAC-SHA256 iterations are about 17 minutes of CPU here (8,388,607
- * took 4.0 s), and scrypt's p multiplies its time without raising its memory. Read here:
- * - PBES2 (1.2.840.113549.1.5.13) with PBKDF2 (1.2.840.113549.1.5.12): iterationCount ≤ PKCS8_MAX_PBKDF2_ITERATIONS;
- * - PBES2 with scrypt (1.3.6.1.4.1.11591.4.11): N a power of two, N·r·p ≤ 2^20·8 and 128·N·r ≤ 1 GiB — the most a
- *   Custody sealed key may ask (crypto/sealed-key) — and N ≤ 2^maxLog2N when the caller caps sealed keys too;
+ * took 4.0 s), and scrypt's p multiplies its time without raising its memory. OpenSSL also derives twice when a
+ * key does not open (its decoder, then its legacy PEM reader: 1.6–2.4× one derivation measured), which every hostile
+ * file does. Read here:
+ * - PBES2 (1.2.840.113549.1.5.13) with PBKDF2 (1.2.840.113549.1.5.12): the work, iterations × the HMAC blocks a
+ *   32-byte key needs × the PRF's cost per block (PBKDF2_PRFS), ≤ PKCS8_MAX_PBKDF2_WORK; a PRF not in the table is
+ *   refused;
+ * - PBES2 with scrypt (1.3.6.1.4.1.11591.4.11): N a power of two, N·r·p ≤ a sealed key's maximum work (2^20 · 8), and
+ *   the memory OpenSSL allows itself by default (128·r·(N+2) + 128·r·p ≤ 32 MiB; over it OpenSSL refuses with an
+ *   error Node reports as a bad decrypt, which would read as a wrong passphrase);
  * - the PBES1 and PKCS#12 schemes (pkcs-5 1.2.840.113549.1.5.x, pkcs-12PbeIds 1.2.840.113549.1.12.1.x), whose
- *   parameters are `SEQUENCE { salt OCTET STRING, iterations INTEGER }`: iterations ≤ the same cap.
- * Over a bound: ERR_LIMIT_KDF_COST. Another scheme or KDF, parameters of another shape, or more than one PEM block
- * in the text (OpenSSL would take the first, this check must see the one it takes): ERR_KEY_INVALID.
+ *   parameters are `SEQUENCE { salt OCTET STRING, iterations INTEGER }`: iterations ≤ PKCS8_MAX_PBKDF2_WORK (their
+ *   hash costs no more per iteration than HMAC-SHA256, measured).
+ * Over a bound: ERR_LIMIT_KDF_COST. Another scheme, KDF or PRF, parameters of another shape, more than one PEM block
+ * in the text (OpenSSL would take the first: this check must read the one it takes) or an empty line inside the block
+ * (OpenSSL's PEM reader takes what precedes it as headers): ERR_KEY_INVALID.
  */
+import { SEALED_KEY_MAX_LOG2N, SEALED_KEY_SCRYPT_P, SEALED_KEY_SCRYPT_R } from '../crypto/sealed-key.ts';
 import { decodeBase64 } from '../encoding/bytes.ts';
 import { DER_INTEGER, DER_OCTET_STRING, DerReader } from '../encoding/der.ts';
 import { FormatError, LimitError } from '../errors.ts';
 
 /**
- * PKCS8_MAX_PBKDF2_ITERATIONS: 10,000,000 iterations are about 5 s of PBKDF2-HMAC-SHA256 on this class of machine,
- * the order of a sealed key at its maximum cost. OpenSSL writes 2,048 by default; OWASP's 2023 advice for
+ * PKCS8_MAX_PBKDF2_WORK: 5,000,000 HMAC-SHA256 iterations are about 2.5 s on this class of machine, so about 5 s for
+ * a file that does not open (derived twice). OpenSSL writes 2,048 iterations by default; OWASP's 2023 advice for
  * PBKDF2-HMAC-SHA256 is 600,000.
  */
-export const PKCS8_MAX_PBKDF2_ITERATIONS = 10_000_000;
-/** PKCS8_MAX_SCRYPT_WORK caps N·r·p (2^20 · 8, a sealed key's maximum). */
-export const PKCS8_MAX_SCRYPT_WORK = 2 ** 20 * 8;
-/** PKCS8_MAX_SCRYPT_MEMORY caps scrypt's memory, 128·N·r bytes (1 GiB). */
-export const PKCS8_MAX_SCRYPT_MEMORY = 2 ** 30;
+export const PKCS8_MAX_PBKDF2_WORK = 5_000_000;
+/** PKCS8_MAX_SCRYPT_WORK caps N·r·p at a sealed key's maximum (crypto/sealed-key: N 2^20, r 8, p 1). */
+export const PKCS8_MAX_SCRYPT_WORK = 2 ** SEALED_KEY_MAX_LOG2N * SEALED_KEY_SCRYPT_R * SEALED_KEY_SCRYPT_P;
+/** OPENSSL_SCRYPT_MAX_MEMORY is the memory OpenSSL 3 lets scrypt use when the caller sets none (SCRYPT_MAX_MEM). */
+export const OPENSSL_SCRYPT_MAX_MEMORY = 32 * 1024 * 1024;
+
+/**
+ * PBKDF2_PRFS: the PRFs of PBKDF2-params (RFC 8018 B.1.2; absent = hmacWithSHA1), each with its output size and its
+ * cost per HMAC block relative to HMAC-SHA256 (the SHA-512 family measured 2.6–5× slower per iteration here: SHA-256
+ * has CPU instructions, SHA-512 not), so the work bound is one of time, not of a count.
+ */
+const PBKDF2_PRFS: Readonly<Record<string, { name: string; bytes: number; cost: number }>> = {
+  '1.2.840.113549.2.7': { name: 'HMAC-SHA1', bytes: 20, cost: 1 },
+  '1.2.840.113549.2.8': { name: 'HMAC-SHA224', bytes: 28, cost: 1 },
+  '1.2.840.113549.2.9': { name: 'HMAC-SHA256', bytes: 32, cost: 1 },
+  '1.2.840.113549.2.10': { name: 'HMAC-SHA384', bytes: 48, cost: 5 },
+  '1.2.840.113549.2.11': { name: 'HMAC-SHA512', bytes: 64, cost: 5 },
+  '1.2.840.113549.2.12': { name: 'HMAC-SHA512/224', bytes: 28, cost: 5 },
+  '1.2.840.113549.2.13': { name: 'HMAC-SHA512/256', bytes: 32, cost: 5 },
+};
+const DEFAULT_PRF = '1.2.840.113549.2.7';
+/** MAX_KEY_BYTES: the longest key a cipher OpenSSL accepts here takes (AES-256; XTS is refused before deriving). */
+const MAX_KEY_BYTES = 32;
 
 const OID_PBES2 = '1.2.840.113549.1.5.13';
 const OID_PBKDF2 = '1.2.840.113549.1.5.12';
@@ -36,11 +62,12 @@ const PKCS5_PREFIX = '1.2.840.113549.1.5.';
 const PKCS12_PBE_PREFIX = '1.2.840.113549.1.12.1.';
 
 const PEM_RE = /-----BEGIN ENCRYPTED PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END ENCRYPTED PRIVATE KEY-----/;
+const EMPTY_LINE_RE = /(^|\n)\r?(\n|$)/;
 const WHAT = 'encrypted PKCS#8 key';
 const HINT = 're-encrypt the key at a usual cost (e.g. `openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000`), or make a Custody sealed key';
 
 /** Pkcs8KdfCost is what a file asks for, for messages and tests. */
-export type Pkcs8KdfCost = { kdf: 'pbkdf2' | 'pbe'; iterations: number } | { kdf: 'scrypt'; n: number; r: number; p: number };
+export type Pkcs8KdfCost = { kdf: 'pbkdf2'; prf: string; iterations: number } | { kdf: 'pbe'; iterations: number } | { kdf: 'scrypt'; n: number; r: number; p: number };
 
 function invalid(message: string): FormatError {
   return new FormatError('ERR_KEY_INVALID', `${WHAT}: ${message}`);
@@ -52,7 +79,8 @@ function tooCostly(message: string): LimitError {
 
 /**
  * Pkcs8CostOptions: a caller reading keys it trusts less than its own (the fuzz target: every input is hostile) caps
- * the cost lower — maxLog2N for scrypt, as for sealed keys; maxIterations for PBKDF2 and PBE.
+ * the cost lower — maxLog2N for scrypt, as for sealed keys (N ≤ 2^maxLog2N and N·r·p ≤ 2^maxLog2N · 8, no costlier
+ * than a sealed key at that N); maxIterations for the iteration count of PBKDF2 and PBE.
  */
 export interface Pkcs8CostOptions {
   maxLog2N?: number | undefined;
@@ -67,6 +95,7 @@ export function checkEncryptedPkcs8Cost(pem: string, options: Pkcs8CostOptions =
   if (pem.split('-----BEGIN ').length !== 2) throw invalid('the text must hold exactly one PEM block');
   const m = PEM_RE.exec(pem);
   if (!m?.[1]) throw invalid('malformed PEM');
+  if (EMPTY_LINE_RE.test(m[1])) throw invalid('an empty line inside the PEM block (OpenSSL reads what precedes it as headers)');
   let der: Uint8Array;
   try {
     der = decodeBase64(m[1].replace(/\r?\n/g, ''), undefined, WHAT);
@@ -82,12 +111,22 @@ export function checkEncryptedPkcs8Cost(pem: string, options: Pkcs8CostOptions =
     const kdfOid = kdf.oid();
     const kp = kdf.sequence();
     if (kdfOid === OID_PBKDF2) {
-      // PBKDF2-params: salt CHOICE { specified OCTET STRING, otherSource AlgorithmIdentifier }, iterationCount, …
+      // PBKDF2-params: salt CHOICE { specified OCTET STRING, otherSource AlgorithmIdentifier }, iterationCount,
+      // keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1.
       if (kp.peekTag() !== DER_OCTET_STRING) throw invalid('PBKDF2 salt is not an OCTET STRING');
       kp.next(DER_OCTET_STRING);
-      return pbkdf2Iterations(kp.integer(), 'pbkdf2', options.maxIterations);
+      const iterations = kp.integer();
+      if (kp.peekTag() === DER_INTEGER) kp.integer();
+      const prfOid = kp.done ? DEFAULT_PRF : kp.sequence().oid();
+      const prf = PBKDF2_PRFS[prfOid];
+      if (prf === undefined) throw invalid(`unsupported PBKDF2 PRF ${prfOid}`);
+      const blocks = Math.ceil(MAX_KEY_BYTES / prf.bytes);
+      checkIterations(iterations, prf.name, Math.floor(PKCS8_MAX_PBKDF2_WORK / (blocks * prf.cost)), options.maxIterations);
+      return { kdf: 'pbkdf2', prf: prf.name, iterations };
     }
     if (kdfOid === OID_SCRYPT) {
+      // scrypt-params (RFC 7914 §7.1): salt OCTET STRING, costParameter, blockSize, parallelizationParameter, keyLength.
+      if (kp.peekTag() !== DER_OCTET_STRING) throw invalid('scrypt salt is not an OCTET STRING');
       kp.next(DER_OCTET_STRING);
       const n = kp.integer();
       const r = kp.integer();
@@ -101,30 +140,34 @@ export function checkEncryptedPkcs8Cost(pem: string, options: Pkcs8CostOptions =
     const params = alg.sequence();
     params.next(DER_OCTET_STRING);
     if (params.peekTag() !== DER_INTEGER) throw invalid('PBE parameters without an iteration count');
-    return pbkdf2Iterations(params.integer(), 'pbe', options.maxIterations);
+    const iterations = params.integer();
+    checkIterations(iterations, 'PBE', PKCS8_MAX_PBKDF2_WORK, options.maxIterations);
+    return { kdf: 'pbe', iterations };
   }
   throw invalid(`unsupported encryption scheme ${scheme}`);
 }
 
-function pbkdf2Iterations(iterations: number, kdf: 'pbkdf2' | 'pbe', maxIterations: number | undefined): Pkcs8KdfCost {
+/** checkIterations refuses a count below 1, or over `cap` (what Custody runs for that hash) or the caller's. */
+function checkIterations(iterations: number, hash: string, cap: number, maxIterations: number | undefined): void {
   if (iterations < 1) throw invalid('an iteration count below 1');
-  const cap = Math.min(PKCS8_MAX_PBKDF2_ITERATIONS, maxIterations ?? Infinity);
-  if (iterations > cap) {
-    const asked = Number.isFinite(iterations) ? iterations.toLocaleString('en-US') : 'over 2^48';
-    const over = cap === PKCS8_MAX_PBKDF2_ITERATIONS ? 'Custody runs' : 'this caller accepts';
-    throw tooCostly(`asks for ${asked} ${kdf === 'pbkdf2' ? 'PBKDF2' : 'PBE'} iterations, over the ${cap.toLocaleString('en-US')} ${over}`);
+  const limit = Math.min(cap, maxIterations ?? Infinity);
+  if (iterations > limit) {
+    const asked = Number.isFinite(iterations) ? iterations.toLocaleString('en-US') : 'over 2^48 − 1';
+    const over = limit === cap ? `Custody runs for ${hash}` : 'this caller accepts';
+    throw tooCostly(`asks for ${asked} ${hash} iterations, over the ${limit.toLocaleString('en-US')} ${over}`);
   }
-  return { kdf, iterations };
 }
 
 function scryptCost(n: number, r: number, p: number, maxLog2N: number | undefined): Pkcs8KdfCost {
-  if (!Number.isFinite(n) || !Number.isFinite(r) || !Number.isFinite(p)) throw tooCostly('asks for scrypt parameters over 2^48');
+  if (!Number.isFinite(n) || !Number.isFinite(r) || !Number.isFinite(p)) throw tooCostly('asks for scrypt parameters over 2^48 − 1');
   if (n < 2 || r < 1 || p < 1 || !Number.isInteger(Math.log2(n))) throw invalid(`scrypt parameters out of range (N ${n}, r ${r}, p ${p})`);
-  if (n * r * p > PKCS8_MAX_SCRYPT_WORK || 128 * n * r > PKCS8_MAX_SCRYPT_MEMORY) {
-    throw tooCostly(`asks for scrypt at N ${n}, r ${r}, p ${p}, over the work (N·r·p ≤ 2^23) or memory (1 GiB) Custody runs`);
+  if (128 * r * (n + 2) + 128 * r * p > OPENSSL_SCRYPT_MAX_MEMORY) {
+    throw tooCostly(`asks for scrypt at N ${n}, r ${r}, p ${p}: over the 32 MiB OpenSSL lets scrypt use`);
   }
-  if (maxLog2N !== undefined && n > 2 ** maxLog2N) {
-    throw tooCostly(`asks for scrypt at cost N ${n}, over the 2^${maxLog2N} this caller accepts`);
+  const work = maxLog2N === undefined ? PKCS8_MAX_SCRYPT_WORK : Math.min(PKCS8_MAX_SCRYPT_WORK, 2 ** maxLog2N * SEALED_KEY_SCRYPT_R * SEALED_KEY_SCRYPT_P);
+  if (n * r * p > work || (maxLog2N !== undefined && n > 2 ** maxLog2N)) {
+    const whose = work === PKCS8_MAX_SCRYPT_WORK && maxLog2N === undefined ? 'Custody runs' : 'this caller accepts';
+    throw tooCostly(`asks for scrypt at N ${n}, r ${r}, p ${p}: over the work (N·r·p ≤ ${work.toLocaleString('en-US')}) ${whose}`);
   }
   return { kdf: 'scrypt', n, r, p };
 }

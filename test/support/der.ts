@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
   const body = Buffer.concat(parts);
   const n = body.length;
+  if (n >= 0x10000) throw new RangeError('test/support/der: content of 64 KiB or more');
   const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
   return Buffer.concat([Buffer.from([tag]), len, body]);
 }
@@ -41,9 +42,14 @@ export const HMAC_SHA256 = seq(oid('1.2.840.113549.2.9'), tlv(0x05));
 
 /** encryptedKeyPem wraps a scheme (an AlgorithmIdentifier) around `data` (48 bytes that are not a key by default). */
 export const encryptedKeyPem = (scheme: Uint8Array, data: Uint8Array = randomBytes(48)): string => pem(seq(scheme, octets(data)));
-/** pbkdf2KeyPem: PBES2 with PBKDF2-HMAC-SHA256 at `iterations`, AES-256-CBC. */
-export const pbkdf2KeyPem = (iterations: bigint): string =>
-  encryptedKeyPem(seq(oid(OID_PBES2), seq(seq(oid(OID_PBKDF2), seq(octets(randomBytes(16)), int(iterations), HMAC_SHA256)), seq(AES256_CBC, octets(randomBytes(16))))));
+/**
+ * pbkdf2KeyPem: PBES2 with PBKDF2 at `iterations`, AES-256-CBC; `prf` is the PRF's AlgorithmIdentifier (default
+ * HMAC-SHA256; null leaves it out, which means HMAC-SHA1), `extra` goes between the count and the PRF (a keyLength).
+ */
+export const pbkdf2KeyPem = (iterations: bigint, prf: Uint8Array | null = HMAC_SHA256, extra: Uint8Array[] = []): string =>
+  encryptedKeyPem(
+    seq(oid(OID_PBES2), seq(seq(oid(OID_PBKDF2), seq(octets(randomBytes(16)), int(iterations), ...extra, ...(prf === null ? [] : [prf]))), seq(AES256_CBC, octets(randomBytes(16))))),
+  );
 /** scryptKeyPem: PBES2 with scrypt at N, r, p, AES-256-CBC. */
 export const scryptKeyPem = (n: bigint, r: bigint, p: bigint): string =>
   encryptedKeyPem(seq(oid(OID_PBES2), seq(seq(oid(OID_SCRYPT), seq(octets(randomBytes(16)), int(n), int(r), int(p))), seq(AES256_CBC, octets(randomBytes(16))))));
