@@ -48,7 +48,7 @@ export async function loadEnvelopeKeys(ctx: CommandContext, o: EnvelopeKeyOption
   if (o.trust !== undefined && paths.length > 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass either --trust ROOT.json or --key K.pub…, not both');
   if (o.trust !== undefined) {
     if (o.threshold !== undefined) throw new UsageError('ERR_USAGE_ARGUMENT', '--threshold goes with --key; a trust root sets its own threshold');
-    return { keys: keysFromRoot(await loadTrustRoot(ctx, o.trust)), p256: [] };
+    return { keys: keysFromRoot(loadTrustRoot(ctx, o.trust)), p256: [] };
   }
   if (paths.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'pass --trust ROOT.json or one or more --key K.pub to say whose signatures count');
   const ed: PublicKey[] = [];

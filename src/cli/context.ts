@@ -29,12 +29,15 @@ export interface CommandContext extends CliIo {
   result: (obj: Record<string, unknown>) => void;
 }
 
-/** Command is one CLI verb. `run` returns the exit code (0 unless it throws a coded error). */
+/**
+ * Command is one CLI verb. `run` returns the exit code (0 unless it throws a coded error); a verb that does only
+ * synchronous work (reading and verifying a root) returns it directly.
+ */
 export interface Command {
   summary: string;
   /** usage is the full --help text: synopsis, options with defaults, examples. */
   usage: string;
-  run: (ctx: CommandContext) => Promise<number>;
+  run: (ctx: CommandContext) => Promise<number> | number;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;

@@ -1,11 +1,12 @@
 /**
  * cli/inputs — reading the files a verifying command starts from: the pinned trust root (TUF root.json, verified
- * here) and a manifest (parsed only), both size-bounded, with coded errors. Kept apart from cli/common, which also
+ * here) and a manifest (parsed only), both size-bounded, with coded errors, read synchronously (io/read-sync: a
+ * command has nothing to overlap these reads with). Kept apart from cli/common, which also
  * loads signing keys, tokens, HSM URIs and attestation keys, so `custody verify MANIFEST …` imports only what it uses
  * (README, Development: start-up cost is what the command itself needs).
  */
 import { resolve } from 'node:path';
-import { readFileBounded } from '../io/files.ts';
+import { readFileBoundedSync } from '../io/read-sync.ts';
 import { MANIFEST_MAX_BYTES, parseManifest, type Manifest } from '../manifest/manifest.ts';
 import { ROOT_MAX_BYTES, parseRoot, verifyPinnedRoot, type RootDocument, type TrustRoot } from '../trust/root.ts';
 import type { CommandContext } from './context.ts';
@@ -15,15 +16,15 @@ export function abs(ctx: Pick<CommandContext, 'cwd'>, p: string): string {
   return resolve(ctx.cwd, p);
 }
 
-export async function readRootFile(ctx: CommandContext, path: string): Promise<RootDocument> {
-  return parseRoot(await readFileBounded(abs(ctx, path), { maxBytes: ROOT_MAX_BYTES, allowSymlink: true, what: 'trust root' }));
+export function readRootFile(ctx: CommandContext, path: string): RootDocument {
+  return parseRoot(readFileBoundedSync(abs(ctx, path), { maxBytes: ROOT_MAX_BYTES, allowSymlink: true, what: 'trust root' }));
 }
 
 /** loadTrustRoot reads a pinned root.json and verifies it (self-signed threshold, unexpired). */
-export async function loadTrustRoot(ctx: CommandContext, path: string): Promise<TrustRoot> {
-  return verifyPinnedRoot(await readRootFile(ctx, path), { now: ctx.now() });
+export function loadTrustRoot(ctx: CommandContext, path: string): TrustRoot {
+  return verifyPinnedRoot(readRootFile(ctx, path), { now: ctx.now() });
 }
 
-export async function readManifestFile(ctx: CommandContext, path: string): Promise<Manifest> {
-  return parseManifest(await readFileBounded(abs(ctx, path), { maxBytes: MANIFEST_MAX_BYTES, allowSymlink: true, what: 'manifest' }));
+export function readManifestFile(ctx: CommandContext, path: string): Manifest {
+  return parseManifest(readFileBoundedSync(abs(ctx, path), { maxBytes: MANIFEST_MAX_BYTES, allowSymlink: true, what: 'manifest' }));
 }

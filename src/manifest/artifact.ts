@@ -2,16 +2,19 @@
  * manifest/artifact — checking a file against a VERIFIED manifest (the guide's `phase-verify manifest.json vmlinuz`).
  *
  * The file must match a signed entry by filename (or artifact name); its size is compared first (cheap, and it
- * bounds the hashing work), then every supported hash present in the entry is computed in one streaming pass over
- * the same open descriptor and compared in constant time. Unknown algorithms are ignored when a supported one is
+ * bounds the hashing work), then every supported hash present in the entry is computed in one pass over the same open
+ * descriptor (a small artifact read whole, a large one streamed; see SYNC_HASH_MAX_BYTES) and compared in constant
+ * time. Unknown algorithms are ignored when a supported one is
  * present; an entry offering only unknown algorithms is refused.
  */
+import { closeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { constantTimeEqual, type HashAlgorithm } from '../crypto/hash.ts';
+import { constantTimeEqual, createMultiHasher, type HashAlgorithm } from '../crypto/hash.ts';
 import { decodeHex } from '../encoding/bytes.ts';
 import { VerificationError } from '../errors.ts';
 import { openRegularFile } from '../io/files.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
+import { openRegularFileSync, readOpenedSync } from '../io/read-sync.ts';
 import { artifactHashes, type ManifestArtifact } from './manifest.ts';
 import type { VerifiedManifest } from './verify.ts';
 
@@ -34,6 +37,15 @@ export function findArtifact(vm: VerifiedManifest, fileOrName: string): { name: 
   });
 }
 
+/**
+ * SYNC_HASH_MAX_BYTES: an artifact whose signed size is at most this is read whole and hashed synchronously
+ * (io/read-sync): in a one-shot `custody verify` each asynchronous read is a thread-pool round trip that costs a
+ * fresh process more than hashing a few MiB. Larger ones stream through io/hash-file, reads overlapped with hashing
+ * and never more than two chunks in memory. Either way the file's size is checked against the signed size on the
+ * open descriptor before a byte is read.
+ */
+export const SYNC_HASH_MAX_BYTES = 4 * 1024 * 1024;
+
 /** verifyArtifactFile checks the file at path against its signed entry. */
 export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?: string): Promise<VerifiedArtifact> {
   const { name, artifact } = findArtifact(vm, as ?? path);
@@ -41,23 +53,45 @@ export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?
   if (supported.size === 0) {
     throw new VerificationError('ERR_MANIFEST_NO_SUPPORTED_HASH', `artifact ${name} offers only unsupported hashes: ${unsupported.join(', ')}`);
   }
-  const { fh, size } = await openRegularFile(path);
-  try {
+  const algs = [...supported.keys()];
+  const checkSize = (size: number): void => {
     if (size !== artifact.size_bytes) {
       throw new VerificationError('ERR_ARTIFACT_SIZE_MISMATCH', `${basename(path)}: expected ${artifact.size_bytes} bytes, got ${size}`, {
         details: { artifact: name, expected: artifact.size_bytes, got: size },
       });
     }
-    const algs = [...supported.keys()];
-    const got = await hashOpenFile(fh, size, algs, path);
-    for (const alg of algs) {
-      if (!constantTimeEqual(decodeHex(got[alg]), decodeHex(supported.get(alg)!))) {
-        throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${basename(path)}: ${alg} does not match the signed manifest`, {
-          details: { artifact: name, algorithm: alg, expected: supported.get(alg), got: got[alg] },
-        });
-      }
+  };
+  const got = artifact.size_bytes <= SYNC_HASH_MAX_BYTES ? await hashSmallFile(path, checkSize, algs) : await hashLargeFile(path, checkSize, algs);
+  for (const alg of algs) {
+    if (!constantTimeEqual(decodeHex(got[alg]), decodeHex(supported.get(alg)!))) {
+      throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${basename(path)}: ${alg} does not match the signed manifest`, {
+        details: { artifact: name, algorithm: alg, expected: supported.get(alg), got: got[alg] },
+      });
     }
-    return { name, filename: artifact.filename, size, matched: algs };
+  }
+  return { name, filename: artifact.filename, size: artifact.size_bytes, matched: algs };
+}
+
+type Digests = Record<HashAlgorithm, string>;
+
+async function hashSmallFile(path: string, checkSize: (size: number) => void, algs: readonly HashAlgorithm[]): Promise<Digests> {
+  const file = openRegularFileSync(path);
+  try {
+    checkSize(file.size);
+    const bytes = readOpenedSync(file, path);
+    const h = await createMultiHasher(algs);
+    h.update(bytes);
+    return h.digest();
+  } finally {
+    closeSync(file.fd);
+  }
+}
+
+async function hashLargeFile(path: string, checkSize: (size: number) => void, algs: readonly HashAlgorithm[]): Promise<Digests> {
+  const { fh, size } = await openRegularFile(path);
+  try {
+    checkSize(size);
+    return await hashOpenFile(fh, size, algs, path);
   } finally {
     await fh.close();
   }

@@ -91,5 +91,6 @@ test('custody verify of a manifest loads no fastify, better-sqlite3, pg, pino, p
     /^cli\/(common|progress)\.ts$/, /^cli\/commands\/manifest\.ts$/, /^keys\/key-file\.ts$/, /^manifest\/(log|state|sign|create)\.ts$/,
     /^crypto\/(index|aead|sealed-key|envelope|webcrypto|ecdsa|ed25519-pool|ed25519-seed)\.ts$/];
   assert.deepEqual(src.filter((m) => unneeded.some((re) => re.test(m))), []);
-  assert.ok(src.length <= 30, `custody verify loaded ${src.length} modules of src/ (at most 30): ${src.join(' ')}`);
+  // 32: io/read-sync and pkg/sniff-sync (synchronous reads, issue 9) joined the 30 of before.
+  assert.ok(src.length <= 32, `custody verify loaded ${src.length} modules of src/ (at most 32): ${src.join(' ')}`);
 });

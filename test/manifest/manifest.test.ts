@@ -7,7 +7,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createManifest } from '../../src/manifest/create.ts';
-import { verifyArtifactFile } from '../../src/manifest/artifact.ts';
+import { SYNC_HASH_MAX_BYTES, verifyArtifactFile } from '../../src/manifest/artifact.ts';
 import { formatManifest, manifestSignedBytes, parseManifest, toManifest, MANIFEST_SIGNING_PREFIX } from '../../src/manifest/manifest.ts';
 import { signManifest } from '../../src/manifest/sign.ts';
 import { verifyManifest } from '../../src/manifest/verify.ts';
@@ -151,6 +151,24 @@ test('artifacts: name lookup, size first, then every supported hash; flipping an
   writeFileSync(join(dir, 'other'), kernel);
   await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'other')), 'ERR_ARTIFACT_NOT_IN_MANIFEST');
   writeFileSync(join(dir, 'real'), kernel);
+  symlinkSync(join(dir, 'real'), join(dir, 'link'));
+  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz'), 'ERR_IO_NOT_REGULAR_FILE');
+});
+
+test('verifyArtifactFile: an artifact over SYNC_HASH_MAX_BYTES is streamed and checked the same (match, one flipped byte, size, symlink)', async (t) => {
+  const dir = tmpDir(t);
+  const big = new Uint8Array(SYNC_HASH_MAX_BYTES + 4097).map((_, i) => (i * 31) & 0xff);
+  const vm = verifyManifest(signManifest(signManifest(manifestOf({ kernel: { filename: 'vmlinuz', data: big } }), a, { now: NOW }), b, { now: NOW }), root, { now: NOW });
+  writeFileSync(join(dir, 'vmlinuz'), big);
+  const ok = await verifyArtifactFile(vm, join(dir, 'vmlinuz'));
+  assert.deepEqual([ok.matched, ok.size], [['sha256'], big.length]);
+  const flipped = Buffer.from(big);
+  flipped[SYNC_HASH_MAX_BYTES + 1]! ^= 1;
+  writeFileSync(join(dir, 'vmlinuz'), flipped);
+  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz')), 'ERR_ARTIFACT_HASH_MISMATCH');
+  writeFileSync(join(dir, 'vmlinuz'), big.subarray(0, SYNC_HASH_MAX_BYTES));
+  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz')), 'ERR_ARTIFACT_SIZE_MISMATCH');
+  writeFileSync(join(dir, 'real'), big);
   symlinkSync(join(dir, 'real'), join(dir, 'link'));
   await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz'), 'ERR_IO_NOT_REGULAR_FILE');
 });

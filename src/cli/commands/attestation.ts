@@ -49,7 +49,7 @@ export async function loadAttestationKeys(ctx: CommandContext, trust: string | u
   const extra: PublicKey[] = [];
   for (const k of keyFiles) extra.push(await loadPublicKey(abs(ctx, k)));
   if (trust === undefined) return keysFromPublicKeys(extra, 1);
-  const fromRoot = keysFromRoot(await loadTrustRoot(ctx, trust));
+  const fromRoot = keysFromRoot(loadTrustRoot(ctx, trust));
   const authorized = new Map(fromRoot.authorized);
   for (const k of extra) authorized.set(tufKeyId(k), { id: tufKeyId(k), key: k });
   return { ...fromRoot, authorized };

@@ -75,7 +75,7 @@ example:
     const totalS = intOption(values.timeout, 'timeout', 1, 86_400);
     const stallS = intOption(values['stall-timeout'], 'stall-timeout', 1, 3_600);
     const minSpeed = intOption(values['min-speed'], 'min-speed', 0, 1_000_000_000);
-    const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
+    const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const { policy, closeScanner } = await fetchPolicy(ctx, values);
     const found = values.discover === true ? await (await import('./p2p.ts')).providersWithDiscovery(ctx, values, positionals, channel, arch) : undefined;
     const progress = await progressBars(ctx);

@@ -34,8 +34,8 @@ async function verifyWithState(
   statePath: string | undefined,
   log: LogRequirement = { key: undefined, proof: undefined },
 ): Promise<VerifiedManifest & { logged?: LoggedManifest }> {
-  const root = await loadTrustRoot(ctx, trustPath);
-  const m = await readManifestFile(ctx, manifestPath);
+  const root = loadTrustRoot(ctx, trustPath);
+  const m = readManifestFile(ctx, manifestPath);
   // The state and log modules load only when their option is given (README, Development: cold start).
   const stateModule = statePath === undefined ? undefined : await import('../../manifest/state.ts');
   const state = stateModule === undefined || statePath === undefined ? undefined : await stateModule.loadState(abs(ctx, statePath));

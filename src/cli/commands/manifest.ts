@@ -122,7 +122,7 @@ example:
     if (values.log === undefined && (await pathExists(abs(ctx, output + MANIFEST_PROOF_SUFFIX)))) {
       throw new UsageError('ERR_MANIFEST_PROOF_STALE', `${output}${MANIFEST_PROOF_SUFFIX} exists and would be left beside the new ${output} without --log`);
     }
-    const m = await readManifestFile(ctx, input);
+    const m = readManifestFile(ctx, input);
     const key = await loadSigningKey(ctx, { key: values.key, seedFile: values['seed-file'], passphraseFile: values['passphrase-file'] });
     const { signManifest } = await import('../../manifest/sign.ts');
     const signed = signManifest(m, key, { now: ctx.now(), resign: values.resign === true });

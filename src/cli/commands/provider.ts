@@ -84,7 +84,7 @@ examples:
     const arch = requireOption(values.arch, 'arch');
     const output = abs(ctx, requireOption(values.output, 'output'));
     // An expired pinned root may still vouch for its successors (TUF §5.3); the root finally used must be current.
-    const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
+    const pinned = values.trust === undefined ? undefined : verifyPinnedRoot(readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true });
     const statePath = values.state === undefined ? undefined : abs(ctx, values.state);
     const state = statePath === undefined ? undefined : await loadState(statePath);
     const { policy, closeScanner } = await fetchPolicy(ctx, values);

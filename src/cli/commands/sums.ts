@@ -191,7 +191,7 @@ example:
       bytes = v.payload;
       signers = v.result.valid;
     } else if (values.sigs !== undefined) {
-      const root = await loadTrustRoot(ctx, requireOption(values.trust, 'trust'));
+      const root = loadTrustRoot(ctx, requireOption(values.trust, 'trust'));
       const set = parseSignatureSet(await readFileBounded(abs(ctx, values.sigs), { maxBytes: SIGNATURE_SET_MAX_BYTES, allowSymlink: true, what: 'signature set' }));
       signers = verifySignatureSet(set, encodeHex(sha256(bytes)), root, ctx.now()).valid;
     }

@@ -149,7 +149,7 @@ async function editCommand(
   edit: (signed: JsonObject, old: RootDocument) => void,
 ): Promise<number> {
   const trustPath = requireOption(values.trust, 'trust');
-  const old = await readRootFile(ctx, trustPath);
+  const old = readRootFile(ctx, trustPath);
   const now = ctx.now();
   let doc = editRoot(old, (signed) => {
     edit(signed, old);
@@ -273,7 +273,7 @@ export const trustSign: Command = {
   async run(ctx) {
     const { values } = parseCommandArgs(ctx.argv, { trust: { type: 'string' }, key: { type: 'string' }, output: { type: 'string' }, 'passphrase-file': { type: 'string' } }, false);
     const trustPath = requireOption(values.trust, 'trust');
-    const doc = signRoot(await readRootFile(ctx, trustPath), await loadSigningKey(ctx, { key: requireOption(values.key, 'key'), passphraseFile: values['passphrase-file'] }));
+    const doc = signRoot(readRootFile(ctx, trustPath), await loadSigningKey(ctx, { key: requireOption(values.key, 'key'), passphraseFile: values['passphrase-file'] }));
     const out = await writeOutput(ctx, requireOption(values.output, 'output'), formatRoot(doc), { inputs: [trustPath] });
     ctx.print(`wrote ${out}: ${doc.signatures.length} signature(s)`);
     ctx.result({ output: out, signatures: doc.signatures.map((s) => s.keyid) });
@@ -288,15 +288,15 @@ export const trustVerify: Command = {
 Without --previous: ROOT must be signed by a threshold of its own root keys and unexpired. With --previous: the
 chain TRUSTED → (--chain …) → ROOT must advance one version at a time, each signed by a threshold of the previous
 and of its own root keys (TUF §5.3); only the final root's expiry matters.`,
-  async run(ctx) {
+  run(ctx) {
     const { values, positionals } = parseCommandArgs(ctx.argv, { previous: { type: 'string' }, chain: { type: 'string', multiple: true } });
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one root file');
-    const doc = await readRootFile(ctx, positionals[0]!);
+    const doc = readRootFile(ctx, positionals[0]!);
     const now = ctx.now();
     let verified;
     if (values.previous !== undefined) {
-      const prev = verifyPinnedRoot(await readRootFile(ctx, values.previous), { now, allowExpired: true });
-      const chain = await Promise.all((values.chain ?? []).map((p) => readRootFile(ctx, p)));
+      const prev = verifyPinnedRoot(readRootFile(ctx, values.previous), { now, allowExpired: true });
+      const chain = (values.chain ?? []).map((p) => readRootFile(ctx, p));
       verified = updateRootChain(prev, [...chain, doc], now);
     } else {
       verified = verifyPinnedRoot(doc, { now });
@@ -318,8 +318,8 @@ final root atomically. On any refusal TRUSTED.json is left unchanged.`,
     const trustPath = requireOption(values.trust, 'trust');
     const now = ctx.now();
     // The pinned root may have expired since it was pinned; TUF still lets it vouch for its successor.
-    const trusted = verifyPinnedRoot(await readRootFile(ctx, trustPath), { now, allowExpired: true });
-    const chain = await Promise.all((values.new ?? []).map((p) => readRootFile(ctx, p)));
+    const trusted = verifyPinnedRoot(readRootFile(ctx, trustPath), { now, allowExpired: true });
+    const chain = (values.new ?? []).map((p) => readRootFile(ctx, p));
     if (chain.length === 0) throw new UsageError('ERR_USAGE_ARGUMENT', 'give at least one --new root');
     const final = updateRootChain(trusted, chain, now);
     await writeOutput(ctx, trustPath, formatRoot(final));
@@ -332,10 +332,10 @@ final root atomically. On any refusal TRUSTED.json is left unchanged.`,
 export const trustShow: Command = {
   summary: 'print the roles, keys and signatures of a trust root',
   usage: `usage: custody trust show ROOT.json`,
-  async run(ctx) {
+  run(ctx) {
     const { positionals } = parseCommandArgs(ctx.argv, {});
     if (positionals.length !== 1) throw new UsageError('ERR_USAGE_ARGUMENT', 'expected exactly one root file');
-    const doc = await readRootFile(ctx, positionals[0]!);
+    const doc = readRootFile(ctx, positionals[0]!);
     describeRoot(ctx, doc);
     ctx.result({ root: rootJson(doc) });
     return 0;

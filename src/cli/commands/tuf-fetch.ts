@@ -37,7 +37,7 @@ export async function runTufFetch(ctx: CommandContext): Promise<number> {
   // An expired pinned root may still vouch for its successors (TUF §5.3); the root finally used must be current.
   const trust =
     values.trust !== undefined
-      ? { root: verifyPinnedRoot(await readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true }) }
+      ? { root: verifyPinnedRoot(readRootFile(ctx, values.trust), { now: ctx.now(), allowExpired: true }) }
       : { fingerprint: values['root-fingerprint']! };
   const r = await tufFetch({
     url,

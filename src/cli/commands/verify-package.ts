@@ -147,7 +147,7 @@ async function trustRootAuthorizer(
   sigsPath: string | undefined,
   digest: string,
 ): Promise<(k: PublicKey) => AuthorizeResult> {
-  const root = await loadTrustRoot(ctx, rootPath);
+  const root = loadTrustRoot(ctx, rootPath);
   const now = ctx.now();
   const options = { maxBytes: SIGNATURE_SET_MAX_BYTES, allowSymlink: true, what: 'signature set' };
   // An explicit --signatures must exist; the default PACKAGE.sigs may be absent.

@@ -4,7 +4,7 @@
  * option is given (PACKAGE_ONLY_OPTIONS), or when it ends with the PSPF end magic; so a damaged package (its end
  * magic gone) is still refused by the package verifier with an ERR_PKG_… code, never by the manifest verifier.
  */
-import { isPspfFile } from '../../pkg/sniff.ts';
+import { isPspfFileSync } from '../../pkg/sniff-sync.ts';
 import { abs } from '../inputs.ts';
 import type { Command, CommandContext } from '../context.ts';
 import { runManifestVerify } from './manifest-verify.ts';
@@ -20,14 +20,14 @@ const PACKAGE_ONLY_OPTIONS = new Set(['--quick', '--deep', '--paranoid', '--trus
 const PACKAGE_SUFFIX = '.psp';
 
 /** isPackageInvocation decides which verifier handles the command line (see the module doc). */
-async function isPackageInvocation(ctx: CommandContext, argv: readonly string[]): Promise<boolean> {
+function isPackageInvocation(ctx: CommandContext, argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
   const options = end < 0 ? argv : argv.slice(0, end);
   if (options.some((a) => PACKAGE_ONLY_OPTIONS.has(a.split('=')[0]!))) return true;
   const first = firstPositional(argv);
   if (first === undefined) return false;
   if (first.toLowerCase().endsWith(PACKAGE_SUFFIX)) return true;
-  return isPspfFile(abs(ctx, first));
+  return isPspfFileSync(abs(ctx, first));
 }
 
 function firstPositional(argv: readonly string[]): string | undefined {
@@ -54,7 +54,7 @@ example:
 ${PACKAGE_VERIFY_USAGE}`,
   async run(ctx) {
     // Each verifier's modules load only when its kind of file is given (the package side pulls in pkg/ and codecs).
-    if (await isPackageInvocation(ctx, ctx.argv)) return (await import('./verify-package.ts')).runPackageVerify(ctx);
+    if (isPackageInvocation(ctx, ctx.argv)) return (await import('./verify-package.ts')).runPackageVerify(ctx);
     return runManifestVerify(ctx);
   },
 };
