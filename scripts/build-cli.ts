@@ -8,16 +8,22 @@
  *   `import()` inside src/ becomes a lazy require of code in the same file, and `import.meta.url` the URL the
  *   module has in dist/ (what createRequire needs it for).
  * - dist/cli/fast/<command>.cjs.cache: V8's code for that bundle, made by a plain `node` (no NODE_OPTIONS) after
- *   evaluating it, sealed with cli/fast/bundle-format. The build fails unless a second plain `node` accepts it.
+ *   evaluating it and running its command once on a training fixture (TRAINING: a trust root, a signed manifest, a
+ *   PSPF package, SHA256SUMS, a provenance attestation and a policy, made in a scratch directory and removed), so the
+ *   cache holds the code of the functions a verification calls and not only of the module's top level; sealed with
+ *   cli/fast/bundle-format. The build fails when a training run does not exit 0 or a second plain `node` refuses the
+ *   cache.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { COMMANDS } from '../src/cli/commands/index.ts';
 import { sealCache, WRAPPER_HEAD, WRAPPER_TAIL, wrapBundle } from '../src/cli/fast/bundle-format.ts';
 import { bundleFile, FAST_COMMANDS } from '../src/cli/fast/table.ts';
+import { runCli } from '../src/cli/run.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SRC = join(REPO, 'src');
@@ -37,14 +43,57 @@ const moduleUrls: Plugin = {
 const MODULE_URL_BANNER =
   'const __custodyModuleUrl = (p) => require("node:url").pathToFileURL(require("node:path").join(__dirname, "..", "..", p)).href;';
 
-/** A plain node evaluates a bundle and writes V8's code for it (argv: bundle, wrapper head, tail, output file). */
+/**
+ * A plain node evaluates a bundle, runs its command once (argv: bundle, wrapper head, tail, output file, the training
+ * command line as JSON; cwd: the training fixture) and writes V8's code for it. V8 compiles a function when it is
+ * first called, and a cache made right after evaluation holds only the module's top level: every verification then
+ * compiled the rest again (measured: the run of `custody verify` 8.2 -> 4.0 ms with the trained cache).
+ */
 const MAKE_CACHE = `
 const fs = require('node:fs'), vm = require('node:vm'), path = require('node:path'), { createRequire } = require('node:module');
-const [file, head, tail, out] = process.argv.slice(1);
+const [file, head, tail, out, train] = process.argv.slice(1);
 const script = new vm.Script(head + fs.readFileSync(file, 'utf8') + tail, { filename: file });
 const m = { exports: {} };
 script.runInThisContext().call(m.exports, m.exports, createRequire(file), m, file, path.dirname(file));
-fs.writeFileSync(out, script.createCachedData());`;
+m.exports.run(JSON.parse(train)).then(() => {
+  if (process.exitCode !== 0) throw new Error('the training run exited ' + process.exitCode);
+  fs.writeFileSync(out, script.createCachedData());
+});`;
+
+/**
+ * TRAINING: each bundled command's training run, on the fixture trainingFixture makes. Each must exit 0: a
+ * verification that succeeds calls the code every verification calls.
+ */
+const TRAINING: Readonly<Record<string, readonly string[]>> = {
+  verify: ['verify', 'm1.json', 'art/vmlinuz', '--trust', 'root.json'],
+  'verify-manifest': ['verify-manifest', 'm1.json', '--trust', 'root.json'],
+  'verify-package': ['verify-package', 'train.psp', '--trusted-key', 'k/a.pub'],
+  'trust verify': ['trust', 'verify', 'root.json'],
+  'sums check': ['sums', 'check', 'SHA256SUMS'],
+  'attest verify': ['attest', 'verify', 'prov.intoto.jsonl', '--trust', 'root.json', '--artifact', 'art/vmlinuz'],
+  'verify-attestation': ['verify-attestation', 'art/vmlinuz', '--attestation', 'prov.intoto.jsonl', '--policy', 'policy.json', '--trust', 'root.json'],
+};
+
+/** trainingFixture makes, in dir, what the TRAINING command lines verify, with the CLI itself (in this process). */
+async function trainingFixture(dir: string): Promise<void> {
+  mkdirSync(join(dir, 'art'), { recursive: true });
+  writeFileSync(join(dir, 'art', 'vmlinuz'), Buffer.alloc(64 * 1024, 'k'));
+  const builder = 'https://builder.example/ci@v1';
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify({ version: 1, required_predicate_types: ['https://slsa.dev/provenance/v1'], trusted_builders: [builder] }));
+  let said = '';
+  const io = { stdout: () => undefined, stderr: (s: string) => void (said += s), env: {}, cwd: dir, now: () => new Date() };
+  for (const argv of [
+    ['keygen', '--output', 'k/a.pem'],
+    ['trust', 'init', '--threshold', '1', '--key', 'k/a.pub', '--expires', '365d', '--sign', 'k/a.pem', '--output', 'root.json'],
+    ['manifest', 'create', '--artifacts', 'art', '--channel', 'stable', '--arch', 'x86_64', '--expires', '30d', '--output', 'm0.json'],
+    ['sign-manifest', '--manifest', 'm0.json', '--key', 'k/a.pem', '--output', 'm1.json'],
+    ['pack', '--slot', 'art/vmlinuz', '--name', 'train', '--version', '1.0.0', '--key', 'k/a.pem', '--output', 'train.psp'],
+    ['sums', 'create', 'art/vmlinuz', '--output', 'SHA256SUMS'],
+    ['attest', 'provenance', '--subject', 'art/vmlinuz', '--builder-id', builder, '--build-type', 'https://builder.example/build@v1', '--key', 'k/a.pem', '--output', 'prov.intoto.jsonl'],
+  ]) {
+    if ((await runCli(argv, io)) !== 0) throw new Error(`training fixture: custody ${argv.join(' ')} failed: ${said}`);
+  }
+}
 
 /** A plain node says whether V8 takes the cache (argv: bundle, wrapper head, tail, V8 data file). */
 const CHECK_CACHE = `
@@ -53,9 +102,9 @@ const [file, head, tail, data] = process.argv.slice(1);
 const script = new vm.Script(head + fs.readFileSync(file, 'utf8') + tail, { filename: file, cachedData: fs.readFileSync(data) });
 process.stdout.write(script.cachedDataRejected ? 'rejected' : 'accepted');`;
 
-function plainNode(code: string, args: string[]): string {
+function plainNode(code: string, args: string[], cwd?: string): string {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS'));
-  const r = spawnSync(process.execPath, ['-e', code, ...args], { env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', code, ...args], { env, encoding: 'utf8', cwd });
   if (r.status !== 0) throw new Error(`node -e … ${args[0]} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -91,43 +140,54 @@ export async function buildCli(cliDir: string): Promise<BuiltCli> {
   });
   chmodSync(launcher, 0o755);
   const bundles: BuiltCli['bundles'] = [];
-  for (const row of FAST_COMMANDS) {
-    const file = join(cliDir, 'fast', bundleFile(row.name));
-    await build({
-      stdin: {
-        contents: [
-          `import { fastEntry } from './src/cli/fast/entry.ts';`,
-          `import { ${row.exportName} as command } from './src/cli/${row.module}';`,
-          `const entry = fastEntry(${JSON.stringify(row.name)}, command);`,
-          'export const run = entry.run;',
-          'export const fail = entry.fail;',
-        ].join('\n'),
-        resolveDir: REPO,
-        sourcefile: `custody-${bundleFile(row.name)}.ts`,
-        loader: 'ts',
-      },
-      ...COMMON,
-      // import() in src/ becomes require(): vm scripts have no dynamic import, and the lazy parts stay lazy.
-      supported: { 'dynamic-import': false },
-      banner: { js: MODULE_URL_BANNER },
-      plugins: [moduleUrls],
-      outfile: file,
-    });
-    const text = readFileSync(file, 'utf8');
-    if (/\bimport\(/.test(text) || /\bimport\.meta\b/.test(text)) {
-      throw new Error(`${file}: the bundle still has import() or import.meta, which a node:vm script cannot run`);
-    }
-    const raw = `${file}.v8`;
-    plainNode(MAKE_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw]);
-    const verdict = plainNode(CHECK_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw]);
-    if (verdict !== 'accepted') throw new Error(`${file}: V8 ${verdict} the code cache made for it`);
-    const data = readFileSync(raw);
-    const sealed = sealCache(wrapBundle(text), data);
-    writeFileSync(`${file}.cache`, sealed);
-    rmSync(raw, { force: true });
-    bundles.push({ name: row.name, file, bytes: text.length, cacheBytes: sealed.length });
+  const fixture = mkdtempSync(join(tmpdir(), 'custody-train-'));
+  try {
+    await trainingFixture(fixture);
+    for (const row of FAST_COMMANDS) bundles.push(await buildBundle(cliDir, row, fixture));
+  } finally {
+    rmSync(fixture, { recursive: true, force: true });
   }
   return { launcher, bundles };
+}
+
+/** buildBundle writes one command's bundle and its trained, sealed cache. */
+async function buildBundle(cliDir: string, row: (typeof FAST_COMMANDS)[number], fixture: string): Promise<BuiltCli['bundles'][number]> {
+  const file = join(cliDir, 'fast', bundleFile(row.name));
+  await build({
+    stdin: {
+      contents: [
+        `import { fastEntry } from './src/cli/fast/entry.ts';`,
+        `import { ${row.exportName} as command } from './src/cli/${row.module}';`,
+        `const entry = fastEntry(${JSON.stringify(row.name)}, command);`,
+        'export const run = entry.run;',
+        'export const fail = entry.fail;',
+      ].join('\n'),
+      resolveDir: REPO,
+      sourcefile: `custody-${bundleFile(row.name)}.ts`,
+      loader: 'ts',
+    },
+    ...COMMON,
+    // import() in src/ becomes require(): vm scripts have no dynamic import, and the lazy parts stay lazy.
+    supported: { 'dynamic-import': false },
+    banner: { js: MODULE_URL_BANNER },
+    plugins: [moduleUrls],
+    outfile: file,
+  });
+  const text = readFileSync(file, 'utf8');
+  if (/\bimport\(/.test(text) || /\bimport\.meta\b/.test(text)) {
+    throw new Error(`${file}: the bundle still has import() or import.meta, which a node:vm script cannot run`);
+  }
+  const train = TRAINING[row.name];
+  if (train === undefined) throw new Error(`scripts/build-cli: no training run for ${row.name}`);
+  const raw = `${file}.v8`;
+  plainNode(MAKE_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw, JSON.stringify(train)], fixture);
+  const verdict = plainNode(CHECK_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw]);
+  if (verdict !== 'accepted') throw new Error(`${file}: V8 ${verdict} the code cache made for it`);
+  const data = readFileSync(raw);
+  const sealed = sealCache(wrapBundle(text), data);
+  writeFileSync(`${file}.cache`, sealed);
+  rmSync(raw, { force: true });
+  return { name: row.name, file, bytes: text.length, cacheBytes: sealed.length };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

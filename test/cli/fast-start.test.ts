@@ -10,10 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
 import { buildCli } from '../../scripts/build-cli.ts';
 import { COMMANDS } from '../../src/cli/commands/index.ts';
 import { openCache, sealCache, wrapBundle } from '../../src/cli/fast/bundle-format.ts';
@@ -128,6 +130,21 @@ test('a code cache that does not match its bundle byte for byte is not given to 
   assert.equal(openCache(wrapped, flipped), undefined, 'a flipped byte of the data');
   assert.equal(openCache(wrapBundle('module.exports = 2;'), sealed), undefined, 'another source of the same length');
   assert.equal(openCache(wrapped, sealed.subarray(0, 64)), undefined, 'no data');
+});
+
+test('each code cache was made after a training run of its command, not only of the module top level', () => {
+  for (const row of FAST_COMMANDS) {
+    const file = join(cliDir, 'fast', bundleFile(row.name));
+    const wrapped = wrapBundle(readFileSync(file, 'utf8'));
+    const trained = openCache(wrapped, readFileSync(`${file}.cache`));
+    assert.ok(trained, row.name);
+    // What V8 holds right after evaluating the bundle: the cache scripts/build-cli made before it trained.
+    const script = new Script(wrapped, { filename: file });
+    const m = { exports: {} };
+    (script.runInThisContext() as (...a: unknown[]) => void).call(m.exports, m.exports, createRequire(file), m, file, dirname(file));
+    const topLevel = script.createCachedData();
+    assert.ok(trained.length > topLevel.length * 1.15, `${row.name}: trained ${trained.length} bytes, top level ${topLevel.length}`);
+  }
 });
 
 test('a damaged cache, a bundle older than main.js, missing or broken: the answer is the same', async () => {
