@@ -54,7 +54,7 @@ import { openSecretStore } from '../secrets/open.ts';
 import type { SecretStore } from '../secrets/store.ts';
 import { DAEMON_SECRET_NAMES, describeSource, loadOrCreateStoredText, resolveSecretSource } from './daemon-secrets.ts';
 import { recordingNoteSigner, recordingSigner, type RecordEvent } from './key-use.ts';
-import { bearerMatcher, sendError } from './http.ts';
+import { bearerMatcher, ConnectionTracker, DRAIN_MS, sendError } from './http.ts';
 import { createDaemonLogger, type LogFormat } from './log-format.ts';
 import { logPlugin } from './log/plugin.ts';
 import { openLogService } from './log/server.ts';
@@ -843,6 +843,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       auditPath: audit.path,
       metrics,
     });
+    // The leader answers its workers' `Expect: 100-continue` itself (buildApp): those requests count from there.
+    const connections = new ConnectionTracker(app.server, { expectContinue: o.leader !== undefined });
     const address = await listen(app, o);
 
     const timer = setInterval(() => {
@@ -890,9 +892,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       async close() {
         if (closed) return;
         closed = true;
-        // Stop taking requests and let the ones in flight finish, then let queued work finish, then record the
-        // stop while the audit log is still open; the log and the audit file close last.
-        await app.close().catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
+        // Stop taking requests and let the ones in flight finish (for at most DRAIN_MS; connections with nothing in
+        // flight close at once), then let queued work finish, then record the stop while the audit log is still
+        // open; the log and the audit file close last.
+        await connections.closeWithin(DRAIN_MS, () => app.close()).catch((e: unknown) => logger.error({ err: e }, 'http close failed'));
         clearInterval(timer);
         clearInterval(tufTimer);
         await scans.idle();

@@ -10,8 +10,9 @@
  * token matched. Tokens never appear in logs (server/log-format `REDACT_PATHS`) or in error messages.
  */
 import type { FastifyError, FastifyReply, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
 import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
 
@@ -133,6 +134,90 @@ export function capConnectionsPerAddress(server: NetServer, max: number, onRefus
     });
   });
   return () => open.size;
+}
+
+/**
+ * DRAIN_MS bounds how long a stopping server waits for its requests in flight (a slow download, a stuck client) before
+ * it closes their connections: every daemon (provider, worker, mirror, log, witness) stops within it.
+ */
+export const DRAIN_MS = 10_000;
+
+/**
+ * ConnectionTracker follows a server's connections and the requests each has in flight (received, response not yet
+ * closed), so that {@link ConnectionTracker.closeWithin} can stop the server the way a daemon should on SIGTERM:
+ * every connection with nothing in flight is closed at once — an idle keep-alive connection, and one still sending
+ * a request's head, which Node's `server.close()` would otherwise wait for until its headers timeout (60 s) — each
+ * request in flight is answered and its connection then closed, and whatever is still open after the drain time
+ * (a TLS handshake included) is destroyed.
+ *
+ * It counts 'request' events; a server that handles 'checkContinue' itself (Node then emits no 'request' until the
+ * handler does) passes `expectContinue` so those requests count from their 'checkContinue' too (once per response).
+ */
+export class ConnectionTracker {
+  /** inFlight: per HTTP connection (for TLS, the TLS socket once its handshake is done), its requests in flight. */
+  readonly #inFlight = new Map<Socket, number>();
+  /** tcp: every accepted TCP connection, handshaking ones too: what the drain deadline destroys. */
+  readonly #tcp = new Set<Socket>();
+  readonly #counted = new WeakSet<ServerResponse>();
+  #stopping = false;
+
+  constructor(server: HttpServer, o: { expectContinue?: boolean } = {}) {
+    const tls = server instanceof TlsServer;
+    server.on('connection', (s: Socket) => {
+      this.#tcp.add(s);
+      s.once('close', () => this.#tcp.delete(s));
+      if (!tls) this.#track(s);
+    });
+    if (tls) server.on('secureConnection', (s: Socket) => this.#track(s));
+    const started = (req: IncomingMessage, res: ServerResponse): void => {
+      if (this.#counted.has(res)) return;
+      this.#counted.add(res);
+      const s = req.socket;
+      this.#inFlight.set(s, (this.#inFlight.get(s) ?? 0) + 1);
+      res.once('close', () => {
+        const n = (this.#inFlight.get(s) ?? 1) - 1;
+        if (this.#inFlight.has(s)) this.#inFlight.set(s, n);
+        // Node's server.close() ends a keep-alive connection after its last response too; this does not depend on it.
+        if (n === 0 && this.#stopping) closeFlushed(s);
+      });
+    };
+    server.on('request', started);
+    if (o.expectContinue === true) server.on('checkContinue', started);
+  }
+
+  #track(s: Socket): void {
+    if (this.#stopping) {
+      // Accepted while stopping (the listener is closing): nothing of it has started.
+      s.destroy();
+      return;
+    }
+    this.#inFlight.set(s, 0);
+    s.once('close', () => this.#inFlight.delete(s));
+  }
+
+  /**
+   * closeWithin closes every connection with nothing in flight, runs `close` (what stops the listener and waits for
+   * the connections: `app.close()`, or `server.close()` promised), and destroys every connection still open once
+   * `drainMs` have passed.
+   */
+  async closeWithin(drainMs: number, close: () => Promise<void>): Promise<void> {
+    this.#stopping = true;
+    for (const [s, n] of this.#inFlight) if (n === 0) closeFlushed(s);
+    const deadline = setTimeout(() => {
+      for (const s of this.#tcp) s.destroy();
+    }, drainMs);
+    try {
+      await close();
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+}
+
+/** closeFlushed closes a connection once what was written to it has gone (the end of a response is not cut). */
+function closeFlushed(s: Socket): void {
+  if (s.destroyed) return;
+  s.end(() => s.destroy());
 }
 
 /**

@@ -12,14 +12,15 @@
  * Forwarded requests carry the client address in X-Forwarded-For (replacing any the client sent), which the leader
  * trusts because nothing but its own workers can reach its socket (DATA is 0700).
  *
- * Lifecycle: SIGTERM, or the leader going away (IPC disconnect), closes the listener, lets requests in flight finish
- * for up to WORKER_DRAIN_MS, and exits. SIGINT and SIGHUP (sent to the whole process group by a terminal) are left
- * to the leader, which stops or rescans for everyone.
+ * Lifecycle: SIGTERM, or the leader going away (IPC disconnect), closes the listener and the connections with nothing
+ * in flight, lets requests in flight finish for up to DRAIN_MS (server/http ConnectionTracker), and exits. SIGINT
+ * and SIGHUP (sent to the whole process group by a terminal) are left to the leader, which stops or rescans for
+ * everyone.
  */
 import { Agent, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { IoError } from '../errors.ts';
-import { onConnectionGone } from './http.ts';
+import { ConnectionTracker, DRAIN_MS, onConnectionGone } from './http.ts';
 import { parseRoot, verifyPinnedRoot } from '../trust/root.ts';
 import { createDaemonLogger, type LogFormat } from './log-format.ts';
 import { BlobStore } from './provider/blobs.ts';
@@ -87,8 +88,6 @@ export interface WorkerFailed {
   message: string;
 }
 
-/** WORKER_DRAIN_MS bounds how long a stopping worker waits for requests in flight. */
-const WORKER_DRAIN_MS = 10_000;
 /** HOP_BY_HOP headers describe one connection and are not forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade', 'trailer']);
 
@@ -312,13 +311,14 @@ async function serveAsWorker(config: WorkerConfig, logger: ReturnType<typeof cre
   // request the leader refuses. The read path reads no bodies.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 
+  const connections = new ConnectionTracker(server);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), WORKER_DRAIN_MS).unref();
+    void connections.closeWithin(DRAIN_MS, () => new Promise<void>((r) => server.close(() => r()))).then(() => process.exit(0));
+    // Whatever else might hold the process (a leader request that never answers), it exits past the drain.
+    setTimeout(() => process.exit(0), DRAIN_MS + 1_000).unref();
   };
   process.on('SIGTERM', stop);
   process.on('disconnect', stop);

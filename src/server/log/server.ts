@@ -20,6 +20,7 @@ import type { Ed25519NoteSigner } from '../../note/note.ts';
 import { openSqliteStorage } from '../../log/storage-sqlite.ts';
 import type { LogStorage } from '../../log/storage.ts';
 import { resolveLogConfig, type LogServiceConfig, type LogServiceOptions } from './config.ts';
+import { ConnectionTracker, DRAIN_MS } from '../http.ts';
 import { createLogger } from '../log-format.ts';
 import { logPlugin } from './plugin.ts';
 import { LogService } from './service.ts';
@@ -155,6 +156,7 @@ export async function startLogServer(o: LogServerOptions): Promise<RunningLogSer
     keepAliveTimeout: 72_000,
     requestTimeout: config.addTimeoutMs + 5_000,
   });
+  const connections = new ConnectionTracker(app.server);
   await app.register(logPlugin, {
     prefix: '/log',
     backend: service,
@@ -182,7 +184,7 @@ export async function startLogServer(o: LogServerOptions): Promise<RunningLogSer
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      await connections.closeWithin(DRAIN_MS, () => app.close());
       await service.close();
       logger.info({ treeSize: service.sequencer.treeSize, ...service.sequencer.stats }, 'log stopped');
       logger.flush();

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../../audit/audit-log.ts';
 import { IoError, toIoError } from '../../errors.ts';
+import { ConnectionTracker, DRAIN_MS } from '../http.ts';
 import { createDaemonLogger, type LogFormat } from '../log-format.ts';
 import { createFrontServer } from '../provider/front.ts';
 import { ReadPath, writeError } from '../provider/read-path.ts';
@@ -58,9 +59,6 @@ export interface RunningMirror {
 /** DEFAULT_MIRROR_INTERVAL_MS is how often upstreams are asked for new releases. */
 export const DEFAULT_MIRROR_INTERVAL_MS = 30_000;
 
-/** MIRROR_DRAIN_MS bounds how long a stopping mirror waits for requests in flight (as a provider worker does). */
-const MIRROR_DRAIN_MS = 10_000;
-
 /** startMirror opens the mirror (trust root, stored releases), listens, and starts polling. */
 export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror> {
   const logger = o.logger ?? createDaemonLogger(o.logLevel, o.logFormat);
@@ -90,6 +88,7 @@ export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror
       maxConnectionsPerIp: o.maxConnectionsPerIp,
       tls: o.tls,
     });
+    const connections = new ConnectionTracker(server);
     server.listen(o.port, o.host);
     try {
       await once(server, 'listening');
@@ -112,15 +111,8 @@ export async function startMirror(o: MirrorDaemonOptions): Promise<RunningMirror
       poll: () => m.poll(),
       close: async () => {
         await m.close();
-        // Requests in flight finish, for at most MIRROR_DRAIN_MS (a slow download does not hold SIGTERM up).
-        await new Promise<void>((r) => {
-          const drain = setTimeout(() => s.closeAllConnections(), MIRROR_DRAIN_MS);
-          s.close(() => {
-            clearTimeout(drain);
-            r();
-          });
-          s.closeIdleConnections();
-        });
+        // Requests in flight finish, for at most DRAIN_MS (a slow download does not hold SIGTERM up).
+        await connections.closeWithin(DRAIN_MS, () => new Promise<void>((r) => s.close(() => r())));
         await audit.append('mirror.stop', {}).catch(() => undefined);
         await audit.close();
       },

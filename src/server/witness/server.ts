@@ -15,7 +15,7 @@ import { IoError, isTrustError, toIoError } from '../../errors.ts';
 import type { Signer } from '../../crypto/index.ts';
 import type { NoteVerifier } from '../../note/note.ts';
 import { DEFAULT_MAX_CONNECTIONS_PER_IP } from '../provider/front.ts';
-import { capConnectionsPerAddress, clientAddress, RequestLimiter, sendError, toHttpError } from '../http.ts';
+import { capConnectionsPerAddress, clientAddress, ConnectionTracker, DRAIN_MS, RequestLimiter, sendError, toHttpError } from '../http.ts';
 import { createLogger } from '../log/server.ts';
 import { witnessPlugin } from './plugin.ts';
 import { WitnessStore } from './store.ts';
@@ -84,6 +84,7 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
     requestTimeout: 30_000,
   });
   app.server.maxConnections = o.maxConnections ?? 4096;
+  const connections = new ConnectionTracker(app.server);
   // nginx's limit_conn, as the daemon's front (server/http): one address cannot hold every connection slot.
   const perIpConnections = o.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
   if (perIpConnections > 0) capConnectionsPerAddress(app.server, perIpConnections);
@@ -124,7 +125,7 @@ export async function startWitnessServer(o: WitnessServerOptions): Promise<Runni
     url: address + prefix,
     vkey: key.vkey,
     async close() {
-      await app.close();
+      await connections.closeWithin(DRAIN_MS, () => app.close());
       store.close();
       logger.flush();
     },
