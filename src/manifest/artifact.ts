@@ -11,7 +11,7 @@ import { closeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { constantTimeEqual, createMultiHasher, type HashAlgorithm } from '../crypto/hash.ts';
 import { decodeHex } from '../encoding/bytes.ts';
-import { VerificationError } from '../errors.ts';
+import { toIoError, VerificationError } from '../errors.ts';
 import { openRegularFile } from '../io/files.ts';
 import { hashOpenFile } from '../io/hash-file.ts';
 import { openRegularFileSync, readOpenedSync } from '../io/read-sync.ts';
@@ -61,7 +61,13 @@ export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?
       });
     }
   };
-  const got = artifact.size_bytes <= SYNC_HASH_MAX_BYTES ? await hashSmallFile(path, checkSize, algs) : await hashLargeFile(path, checkSize, algs);
+  let got: Digests;
+  try {
+    got = artifact.size_bytes <= SYNC_HASH_MAX_BYTES ? await hashSmallFile(path, checkSize, algs) : await hashLargeFile(path, checkSize, algs);
+  } catch (e) {
+    // A read that fails after the open (EIO from a disk, a network file system, /proc) is a coded refusal too.
+    throw toIoError(e, path, 'read');
+  }
   for (const alg of algs) {
     if (!constantTimeEqual(decodeHex(got[alg]), decodeHex(supported.get(alg)!))) {
       throw new VerificationError('ERR_ARTIFACT_HASH_MISMATCH', `${basename(path)}: ${alg} does not match the signed manifest`, {

@@ -3,7 +3,7 @@
  * byte-stable round trips, artifact checks and the bad-input table.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createManifest } from '../../src/manifest/create.ts';
@@ -171,6 +171,17 @@ test('verifyArtifactFile: an artifact over SYNC_HASH_MAX_BYTES is streamed and c
   writeFileSync(join(dir, 'real'), big);
   symlinkSync(join(dir, 'real'), join(dir, 'link'));
   await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz'), 'ERR_IO_NOT_REGULAR_FILE');
+});
+
+test('verifyArtifactFile: a read that fails after the open (EIO) is a coded refusal, not an internal error', async (t) => {
+  // /proc/self/mem is a regular file of size 0 whose first read fails with EIO (address 0 is not mapped): the error
+  // of a failing disk or network file system, reproducible.
+  if (process.platform !== 'linux' || !existsSync('/proc/self/mem')) {
+    t.skip('SKIPPED LOUDLY: needs Linux /proc/self/mem to make a read fail after the open');
+    return;
+  }
+  const vm = verifyManifest(signManifest(signManifest(manifestOf({ kernel: { filename: 'vmlinuz', data: new Uint8Array(0) } }), a, { now: NOW }), b, { now: NOW }), root, { now: NOW });
+  await assertRejectsCode(verifyArtifactFile(vm, '/proc/self/mem', 'vmlinuz'), 'ERR_IO_READ_FAILED');
 });
 
 test('an entry with only unknown hash algorithms is refused; unknown ones beside sha256 are ignored', async (t) => {
