@@ -55,9 +55,14 @@ const [file, head, tail, out, train] = process.argv.slice(1);
 const script = new vm.Script(head + fs.readFileSync(file, 'utf8') + tail, { filename: file });
 const m = { exports: {} };
 script.runInThisContext().call(m.exports, m.exports, createRequire(file), m, file, path.dirname(file));
+let written = false;
+process.on('exit', () => {
+  if (!written) { process.stderr.write('the training run ended without a cache (exit code ' + process.exitCode + ')\\n'); process.exitCode = 1; }
+});
 m.exports.run(JSON.parse(train)).then(() => {
-  if (process.exitCode !== 0) throw new Error('the training run exited ' + process.exitCode);
+  if (process.exitCode !== 0) return;
   fs.writeFileSync(out, script.createCachedData());
+  written = true;
 });`;
 
 /**
@@ -102,8 +107,12 @@ const [file, head, tail, data] = process.argv.slice(1);
 const script = new vm.Script(head + fs.readFileSync(file, 'utf8') + tail, { filename: file, cachedData: fs.readFileSync(data) });
 process.stdout.write(script.cachedDataRejected ? 'rejected' : 'accepted');`;
 
+/**
+ * plainNode runs `node -e code` as a user's plain node runs the bin: no NODE_OPTIONS (V8 refuses a cache made under
+ * other flags), and nothing else of the builder's environment (a CUSTODY_… variable must not steer a training run).
+ */
 function plainNode(code: string, args: string[], cwd?: string): string {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS'));
+  const env = process.env['PATH'] === undefined ? {} : { PATH: process.env['PATH'] };
   const r = spawnSync(process.execPath, ['-e', code, ...args], { env, encoding: 'utf8', cwd });
   if (r.status !== 0) throw new Error(`node -e … ${args[0]} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
@@ -153,6 +162,9 @@ export async function buildCli(cliDir: string): Promise<BuiltCli> {
 /** buildBundle writes one command's bundle and its trained, sealed cache. */
 async function buildBundle(cliDir: string, row: (typeof FAST_COMMANDS)[number], fixture: string): Promise<BuiltCli['bundles'][number]> {
   const file = join(cliDir, 'fast', bundleFile(row.name));
+  // The previous build's cache goes first: a build that fails from here on leaves a bundle without one (the launcher
+  // then compiles it from source), never a cache beside a bundle it was not made for.
+  rmSync(`${file}.cache`, { force: true });
   await build({
     stdin: {
       contents: [
@@ -179,15 +191,27 @@ async function buildBundle(cliDir: string, row: (typeof FAST_COMMANDS)[number], 
   }
   const train = TRAINING[row.name];
   if (train === undefined) throw new Error(`scripts/build-cli: no training run for ${row.name}`);
-  const raw = `${file}.v8`;
-  plainNode(MAKE_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw, JSON.stringify(train)], fixture);
-  const verdict = plainNode(CHECK_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw]);
-  if (verdict !== 'accepted') throw new Error(`${file}: V8 ${verdict} the code cache made for it`);
-  const data = readFileSync(raw);
-  const sealed = sealCache(wrapBundle(text), data);
+  const sealed = sealCache(wrapBundle(text), trainedCache(file, train, fixture));
   writeFileSync(`${file}.cache`, sealed);
-  rmSync(raw, { force: true });
   return { name: row.name, file, bytes: text.length, cacheBytes: sealed.length };
+}
+
+/**
+ * trainedCache returns V8's code for a bundle after a plain node has evaluated it and run `train` (argv) in `cwd`;
+ * it throws unless that run exits 0 and a second plain node accepts the code.
+ */
+export function trainedCache(file: string, train: readonly string[], cwd: string): Buffer {
+  // V8 checks only a cache's source length: a V8 file left by an earlier build must never be taken for this one's.
+  const raw = `${file}.v8`;
+  rmSync(raw, { force: true });
+  try {
+    plainNode(MAKE_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw, JSON.stringify(train)], cwd);
+    const verdict = plainNode(CHECK_CACHE, [file, WRAPPER_HEAD, WRAPPER_TAIL, raw]);
+    if (verdict !== 'accepted') throw new Error(`${file}: V8 ${verdict} the code cache made for it`);
+    return readFileSync(raw);
+  } finally {
+    rmSync(raw, { force: true });
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -9,14 +9,14 @@
  * so a test can tell which of the two paths answered.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
-import { buildCli } from '../../scripts/build-cli.ts';
+import { buildCli, trainedCache } from '../../scripts/build-cli.ts';
 import { COMMANDS } from '../../src/cli/commands/index.ts';
 import { openCache, sealCache, wrapBundle } from '../../src/cli/fast/bundle-format.ts';
 import { bundleFile, FAST_COMMANDS } from '../../src/cli/fast/table.ts';
@@ -145,6 +145,24 @@ test('each code cache was made after a training run of its command, not only of 
     const topLevel = script.createCachedData();
     assert.ok(trained.length > topLevel.length * 1.15, `${row.name}: trained ${trained.length} bytes, top level ${topLevel.length}`);
   }
+});
+
+test('a training run that fails or never settles makes no cache, and a V8 file left by an earlier build is not used', () => {
+  const dir = join(root, 'train');
+  mkdirSync(dir, { recursive: true });
+  const bundle = (name: string, body: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, `exports.run = async (argv) => { ${body} }; exports.fail = () => undefined;`);
+    return file;
+  };
+  const good = bundle('good.cjs', "process.exitCode = argv[0] === 'ok' ? 0 : 1;");
+  assert.ok(trainedCache(good, ['ok'], dir).length > 0);
+  assert.throws(() => trainedCache(good, ['refused'], dir), /training run ended without a cache/);
+  // A V8 file of another bundle, as a killed build could leave it: never taken for this one.
+  const hang = bundle('hang.cjs', 'await new Promise(() => undefined); process.exitCode = 0; void argv;');
+  writeFileSync(`${hang}.v8`, trainedCache(good, ['ok'], dir));
+  assert.throws(() => trainedCache(hang, [], dir), /training run ended without a cache/);
+  assert.ok(!existsSync(`${hang}.v8`), 'the leftover is removed');
 });
 
 test('a damaged cache, a bundle older than main.js, missing or broken: the answer is the same', async () => {
