@@ -38,16 +38,24 @@ export function findArtifact(vm: VerifiedManifest, fileOrName: string): { name: 
 }
 
 /**
- * SYNC_HASH_MAX_BYTES: an artifact whose signed size is at most this is read whole and hashed synchronously
- * (io/read-sync): in a one-shot `custody verify` each asynchronous read is a thread-pool round trip that costs a
- * fresh process more than hashing a few MiB. Larger ones stream through io/hash-file, reads overlapped with hashing
- * and never more than two chunks in memory. Either way the file's size is checked against the signed size on the
- * open descriptor before a byte is read.
+ * SYNC_HASH_MAX_BYTES: what a one-shot command passes as {@link VerifyArtifactOptions.syncMaxBytes} (`custody
+ * verify`): in a fresh process each asynchronous read is a thread-pool round trip that costs more than hashing a
+ * few MiB.
  */
 export const SYNC_HASH_MAX_BYTES = 4 * 1024 * 1024;
 
+export interface VerifyArtifactOptions {
+  /**
+   * syncMaxBytes: an artifact whose signed size is at most this is read whole and hashed synchronously
+   * (io/read-sync), blocking the event loop while it is read; larger ones, and every one by default (0), stream
+   * through io/hash-file, reads overlapped with hashing and never more than two chunks in memory. Either way the
+   * file's size is checked against the signed size on the open descriptor before a byte is read.
+   */
+  syncMaxBytes?: number;
+}
+
 /** verifyArtifactFile checks the file at path against its signed entry. */
-export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?: string): Promise<VerifiedArtifact> {
+export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?: string, o: VerifyArtifactOptions = {}): Promise<VerifiedArtifact> {
   const { name, artifact } = findArtifact(vm, as ?? path);
   const { supported, unsupported } = artifactHashes(artifact);
   if (supported.size === 0) {
@@ -63,7 +71,7 @@ export async function verifyArtifactFile(vm: VerifiedManifest, path: string, as?
   };
   let got: Digests;
   try {
-    got = artifact.size_bytes <= SYNC_HASH_MAX_BYTES ? await hashSmallFile(path, checkSize, algs) : await hashLargeFile(path, checkSize, algs);
+    got = artifact.size_bytes <= (o.syncMaxBytes ?? 0) ? await hashSmallFile(path, checkSize, algs) : await hashLargeFile(path, checkSize, algs);
   } catch (e) {
     // A read that fails after the open (EIO from a disk, a network file system, /proc) is a coded refusal too.
     throw toIoError(e, path, 'read');

@@ -135,42 +135,45 @@ test('flipping any byte of a signed manifest is refused; the round trip is byte-
   assert.ok(accepted > 0 && accepted <= unsigned, `${accepted} flips accepted`);
 });
 
-test('artifacts: name lookup, size first, then every supported hash; flipping any byte is refused', async (t) => {
-  const dir = tmpDir(t);
+test('artifacts: name lookup, size first, then every supported hash; flipping any byte is refused (streamed, and read synchronously)', async (t) => {
   const vm = verifyManifest(signed2(), root, { now: NOW });
-  writeFileSync(join(dir, 'vmlinuz'), kernel);
-  assert.deepEqual((await verifyArtifactFile(vm, join(dir, 'vmlinuz'))).matched, ['sha256']);
-  for (let i = 0; i < kernel.length; i++) {
-    const k = Buffer.from(kernel);
-    k[i]! ^= 0x80;
-    writeFileSync(join(dir, 'vmlinuz'), k);
-    await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz')), 'ERR_ARTIFACT_HASH_MISMATCH');
+  for (const o of [{}, { syncMaxBytes: SYNC_HASH_MAX_BYTES }]) {
+    const dir = tmpDir(t);
+    writeFileSync(join(dir, 'vmlinuz'), kernel);
+    assert.deepEqual((await verifyArtifactFile(vm, join(dir, 'vmlinuz'), undefined, o)).matched, ['sha256']);
+    for (let i = 0; i < kernel.length; i++) {
+      const k = Buffer.from(kernel);
+      k[i]! ^= 0x80;
+      writeFileSync(join(dir, 'vmlinuz'), k);
+      await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz'), undefined, o), 'ERR_ARTIFACT_HASH_MISMATCH');
+    }
+    writeFileSync(join(dir, 'vmlinuz'), kernel.subarray(1));
+    await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz'), undefined, o), 'ERR_ARTIFACT_SIZE_MISMATCH');
+    writeFileSync(join(dir, 'other'), kernel);
+    await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'other'), undefined, o), 'ERR_ARTIFACT_NOT_IN_MANIFEST');
+    writeFileSync(join(dir, 'real'), kernel);
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz', o), 'ERR_IO_NOT_REGULAR_FILE');
   }
-  writeFileSync(join(dir, 'vmlinuz'), kernel.subarray(1));
-  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz')), 'ERR_ARTIFACT_SIZE_MISMATCH');
-  writeFileSync(join(dir, 'other'), kernel);
-  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'other')), 'ERR_ARTIFACT_NOT_IN_MANIFEST');
-  writeFileSync(join(dir, 'real'), kernel);
-  symlinkSync(join(dir, 'real'), join(dir, 'link'));
-  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz'), 'ERR_IO_NOT_REGULAR_FILE');
 });
 
-test('verifyArtifactFile: an artifact over SYNC_HASH_MAX_BYTES is streamed and checked the same (match, one flipped byte, size, symlink)', async (t) => {
+test('verifyArtifactFile with syncMaxBytes: an artifact over it is streamed and checked the same (match, one flipped byte, size, symlink)', async (t) => {
+  const o = { syncMaxBytes: SYNC_HASH_MAX_BYTES };
   const dir = tmpDir(t);
   const big = new Uint8Array(SYNC_HASH_MAX_BYTES + 4097).map((_, i) => (i * 31) & 0xff);
   const vm = verifyManifest(signManifest(signManifest(manifestOf({ kernel: { filename: 'vmlinuz', data: big } }), a, { now: NOW }), b, { now: NOW }), root, { now: NOW });
   writeFileSync(join(dir, 'vmlinuz'), big);
-  const ok = await verifyArtifactFile(vm, join(dir, 'vmlinuz'));
+  const ok = await verifyArtifactFile(vm, join(dir, 'vmlinuz'), undefined, o);
   assert.deepEqual([ok.matched, ok.size], [['sha256'], big.length]);
   const flipped = Buffer.from(big);
   flipped[SYNC_HASH_MAX_BYTES + 1]! ^= 1;
   writeFileSync(join(dir, 'vmlinuz'), flipped);
-  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz')), 'ERR_ARTIFACT_HASH_MISMATCH');
+  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz'), undefined, o), 'ERR_ARTIFACT_HASH_MISMATCH');
   writeFileSync(join(dir, 'vmlinuz'), big.subarray(0, SYNC_HASH_MAX_BYTES));
-  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz')), 'ERR_ARTIFACT_SIZE_MISMATCH');
+  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'vmlinuz'), undefined, o), 'ERR_ARTIFACT_SIZE_MISMATCH');
   writeFileSync(join(dir, 'real'), big);
   symlinkSync(join(dir, 'real'), join(dir, 'link'));
-  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz'), 'ERR_IO_NOT_REGULAR_FILE');
+  await assertRejectsCode(verifyArtifactFile(vm, join(dir, 'link'), 'vmlinuz', o), 'ERR_IO_NOT_REGULAR_FILE');
 });
 
 test('verifyArtifactFile: a read that fails after the open (EIO) is a coded refusal, not an internal error', async (t) => {
@@ -181,7 +184,7 @@ test('verifyArtifactFile: a read that fails after the open (EIO) is a coded refu
     return;
   }
   const vm = verifyManifest(signManifest(signManifest(manifestOf({ kernel: { filename: 'vmlinuz', data: new Uint8Array(0) } }), a, { now: NOW }), b, { now: NOW }), root, { now: NOW });
-  await assertRejectsCode(verifyArtifactFile(vm, '/proc/self/mem', 'vmlinuz'), 'ERR_IO_READ_FAILED');
+  for (const o of [{}, { syncMaxBytes: SYNC_HASH_MAX_BYTES }]) await assertRejectsCode(verifyArtifactFile(vm, '/proc/self/mem', 'vmlinuz', o), 'ERR_IO_READ_FAILED');
 });
 
 test('an entry with only unknown hash algorithms is refused; unknown ones beside sha256 are ignored', async (t) => {

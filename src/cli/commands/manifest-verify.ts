@@ -8,7 +8,7 @@
  */
 import { UsageError } from '../../errors.ts';
 import { readFileBounded, readFileIfExists } from '../../io/files.ts';
-import { verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
+import { SYNC_HASH_MAX_BYTES, verifyArtifactFile, type VerifiedArtifact } from '../../manifest/artifact.ts';
 import type { LoggedManifest } from '../../manifest/log.ts';
 import { verifyManifest, type VerifiedManifest } from '../../manifest/verify.ts';
 import { parseCommandArgs, requireOption, type Command, type CommandContext } from '../context.ts';
@@ -109,7 +109,8 @@ export async function runManifestVerify(ctx: CommandContext): Promise<number> {
   const vm = await verifyWithState(ctx, positionals[0]!, requireOption(values.trust, 'trust'), values.state, { key: values['require-log'], proof: values['log-proof'] });
   const results: VerifiedArtifact[] = [];
   for (const p of positionals.slice(1)) {
-    const r = await verifyArtifactFile(vm, abs(ctx, p));
+    // A one-shot process: small artifacts are read synchronously (no thread-pool round trip at start-up).
+    const r = await verifyArtifactFile(vm, abs(ctx, p), undefined, { syncMaxBytes: SYNC_HASH_MAX_BYTES });
     results.push(r);
     ctx.print(`ok  ${r.filename}  (${r.name}, ${r.size} bytes, ${r.matched.join('+')})`);
   }
