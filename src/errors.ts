@@ -410,7 +410,7 @@ export const ERROR_CODES = {
   ERR_VULN_RECORD_MALFORMED: ['format', 400, 'the OSV record named is not valid OSV JSON (ossf.github.io/osv-schema); fix or remove it and import again'],
   ERR_VULN_RECORD_LIMIT: ['limit', 413, 'the OSV record named is larger than the per-record cap; nothing was imported'],
   ERR_VULN_IMPORT_EMPTY: ['format', 400, 'the directory or ZIP holds no .json OSV records'],
-  ERR_VULN_DB_MISSING: ['config', 500, 'import OSV records first: custody vulndb import DIR|ZIP (docs/attestations.md), or pass --db PATH'],
+  ERR_VULN_DB_MISSING: ['config', 500, 'import OSV records first: custody vulndb import DIR|ZIP (docs/attestations.md), or name the database: --db PATH (custody scan), --vulndb PATH (custody verify-attestation) or $CUSTODY_VULNDB'],
   ERR_VULN_DB_INVALID: ['config', 500, 'the file is not a custody vulnerability database of this version; import into a new --db path'],
   ERR_VULN_FOUND: ['policy', 422, 'the SBOM names components with known vulnerabilities; upgrade to the fixed versions listed'],
   ERR_REBUILD_DIFFERS: ['verification', 422, 'the two build outputs differ; the lines listed say where (the build is not reproducible)'],

@@ -23,7 +23,7 @@
  * operator's own cache, opened read-only by the scanner.
  */
 import Database from 'better-sqlite3';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { openZip, type ZipLimits } from '../archive/zip.ts';
@@ -324,14 +324,22 @@ export class VulnDb {
  * SQLite) ERR_VULN_DB_INVALID; both ConfigErrors (the operator imports first, or points --db elsewhere).
  */
 export function openVulnDb(path: string): VulnDb {
+  // better-sqlite3 refuses a path whose directory is missing with a plain TypeError, not SQLITE_CANTOPEN: whatever
+  // the path lacks, the database is missing.
+  const missing = (e: unknown): ConfigError => new ConfigError('ERR_VULN_DB_MISSING', `no vulnerability database at ${path}`, { cause: e });
+  try {
+    statSync(path);
+  } catch (e) {
+    const errno = (e as { code?: unknown } | null)?.code;
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') throw missing(e);
+    throw toIoError(e, path, 'read');
+  }
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (e) {
     const code = (e as { code?: unknown } | null)?.code;
-    if (code === 'SQLITE_CANTOPEN') {
-      throw new ConfigError('ERR_VULN_DB_MISSING', `no vulnerability database at ${path}`, { cause: e });
-    }
+    if (code === 'SQLITE_CANTOPEN') throw missing(e);
     throw sqliteError(e, path);
   }
   try {

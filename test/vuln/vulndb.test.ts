@@ -158,6 +158,12 @@ test('scan exit codes on a real process: 0 clean, 1 findings, 2 usage and missin
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /no vulnerability database at .*nope\.sqlite \[ERR_VULN_DB_MISSING\]/);
   assert.equal(existsSync(join(d, 'nope.sqlite')), false, 'a read-only open creates nothing');
+  // A database whose directory is missing too (the default cache path before any import): the same refusal, not an
+  // internal error; and verify-attestation's hint names its own option.
+  const nodir = await spawnCli(['scan', 'ok.json', '--db', 'nodir/v.sqlite'], { cwd: d, env });
+  assert.equal(nodir.code, 2, nodir.stderr);
+  assert.match(nodir.stderr, /no vulnerability database at .*nodir\/v\.sqlite \[ERR_VULN_DB_MISSING\]\ncustody: hint: .*--vulndb PATH \(custody verify-attestation\)/);
+  assert.equal(existsSync(join(d, 'nodir')), false);
 });
 
 test('a refused import leaves the database byte for byte as it was; a refused first import leaves no file', async (t) => {
