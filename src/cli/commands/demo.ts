@@ -1,6 +1,6 @@
 /**
- * cli/commands/demo — `custody demo` (what `npm start` runs until the daemon exists): an end-to-end walk through
- * the core in a temporary directory, printing each command and its output.
+ * cli/commands/demo — `custody demo`: an end-to-end walk through the core in a temporary directory, printing each
+ * command and its output.
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseCommandArgs, type Command } from '../context.ts';
 
 export const demo: Command = {
-  summary: 'run the end-to-end demo in a temporary directory (npm start)',
+  summary: 'run the end-to-end demo in a temporary directory (keys, a 2-of-3 root, a signed manifest, refusals)',
   usage: `usage: custody demo [--keep] [--json]
 
 Makes three keys, a 2-of-3 trust root, a manifest for sample artifacts, signs it with two keys and verifies it;

@@ -16,7 +16,7 @@ export interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   // core (issue: keys, manifests, trust)
-  demo: { summary: 'run the end-to-end demo in a temporary directory (npm start)', load: async () => (await import('./demo.ts')).demo },
+  demo: { summary: 'run the end-to-end demo in a temporary directory (keys, a 2-of-3 root, a signed manifest, refusals)', load: async () => (await import('./demo.ts')).demo },
   keygen: { summary: 'make an Ed25519 key pair (PKCS#8 PEM 0600 + SPKI .pub)', load: async () => (await import('./keys.ts')).keygen },
   'key show': { summary: 'print the key id, raw public key and fingerprint of a key file', load: async () => (await import('./keys.ts')).keyShow },
   'manifest create': { summary: 'hash a directory of artifacts into an unsigned manifest', load: async () => (await import('./manifest.ts')).manifestCreate },
