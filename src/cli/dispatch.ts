@@ -7,7 +7,7 @@
  * (cli/fast) passes a table of that one command, so it carries none of the others.
  */
 import { printable } from '../encoding/text.ts';
-import { ERROR_CODES, EXIT_CODES, isTrustError, UsageError } from '../errors.ts';
+import { ERROR_CODES, EXIT_CODES, isTrustError, toIoError, UsageError } from '../errors.ts';
 import { CUSTODY_VERSION } from '../version.ts';
 import type { CommandEntry } from './commands/index.ts';
 import type { CliIo, CommandContext } from './context.ts';
@@ -29,11 +29,28 @@ function mainUsage(table: Readonly<Record<string, CommandEntry>>): string {
   ].join('\n');
 }
 
+/** WRITING_SYSCALLS: a failed system call of these is a failed write (ERR_IO_WRITE_FAILED); any other, a read. */
+const WRITING_SYSCALLS: ReadonlySet<string> = new Set(['write', 'writev', 'fsync', 'fdatasync', 'ftruncate', 'rename', 'mkdir', 'mkdtemp', 'rmdir', 'unlink', 'link', 'symlink', 'copyfile', 'chmod', 'fchmod', 'utime', 'futime']);
+
+/**
+ * systemError gives the coded I/O error of a failed system call that reached the CLI uncoded (an EIO from a disk in
+ * the middle of a read, where the code that read did not convert it): the operating system refused an operation,
+ * which is an I/O failure (exit 3), not a bug in custody. Anything else is left as it is.
+ */
+function systemError(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const { code, syscall, path } = e as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code) || typeof syscall !== 'string') return e;
+  return toIoError(e, typeof path === 'string' ? path : `a file (${syscall})`, WRITING_SYSCALLS.has(syscall) ? 'write' : 'read');
+}
+
 /**
  * reportError prints a refusal as every command does (`custody: error: … [CODE]`, `custody: hint: …`, and the
- * error's JSON on stdout with --json) and returns its exit code; an uncoded error is ERR_INTERNAL, exit 70.
+ * error's JSON on stdout with --json) and returns its exit code; a failed system call is a coded I/O error (exit 3);
+ * any other uncoded error is ERR_INTERNAL, exit 70.
  */
-export function reportError(e: unknown, io: Pick<CliIo, 'stdout' | 'stderr'>, json: boolean): number {
+export function reportError(thrown: unknown, io: Pick<CliIo, 'stdout' | 'stderr'>, json: boolean): number {
+  const e = systemError(thrown);
   if (isTrustError(e)) {
     if (json) io.stdout(JSON.stringify(e.toJSON()) + '\n');
     // Messages may carry text relayed from a server: control characters are printed escaped.
