@@ -15,7 +15,7 @@ import { lockfile, sbomRead } from './targets/sbom.ts';
 import { osv } from './targets/vuln.ts';
 import { checkpoint, cosignature, noteKeys, signedNote, tlogProof } from './targets/note.ts';
 import { codecBzip2, codecGzip, codecXz, pspf, pspfIndex, pspfMetadata, pspfRoundTrip, pspfSlotTable } from './targets/pkg.ts';
-import { http, providerAnswers, signingApi, witness } from './targets/server.ts';
+import { fastFront, http, providerAnswers, signingApi, witness } from './targets/server.ts';
 import { httpDownloadAnswer } from './targets/http-download.ts';
 import { certusApi, uploadPermission, uploadPolicy } from './targets/certus.ts';
 import { entryBundle, merkle, tiles } from './targets/tlog.ts';
@@ -73,6 +73,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   policy,
   // services
   http,
+  fastFront,
   providerAnswers,
   httpDownloadAnswer,
   signingApi,

@@ -4,6 +4,7 @@
  * one published release.
  */
 import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -20,6 +21,10 @@ import { WitnessStore } from '../../src/server/witness/store.ts';
 import { hashLeaf, hashChildren } from '../../src/tlog/merkle.ts';
 import { isErrorCode } from '../../src/errors.ts';
 import { startDaemon, type RunningDaemon } from '../../src/server/daemon.ts';
+import { BlobStore } from '../../src/server/provider/blobs.ts';
+import { parseSimpleRequest, responseHead } from '../../src/server/fast-http.ts';
+import { createFrontServer } from '../../src/server/provider/front.ts';
+import { ReadPath } from '../../src/server/provider/read-path.ts';
 import { parseRoot, verifyPinnedRoot, rootFingerprint } from '../../src/trust/root.ts';
 import fc from 'fast-check';
 import { jsonFieldMutations, lineMutations } from '../structured.ts';
@@ -102,6 +107,140 @@ export const http: FuzzTarget = {
         return r.statusCode;
       },
       close: () => d.close(),
+    };
+  },
+};
+
+/**
+ * exchange writes `input` on a fresh connection and half-closes it, and returns all the server sent, with the Date
+ * values blanked. With `split`, it writes input[0, split.at) first and the rest only once `split.bytes` have come back.
+ */
+async function exchange(port: number, input: Uint8Array, split?: { at: number; bytes: number }): Promise<string> {
+  const s = connect(port, '127.0.0.1');
+  const got: Buffer[] = [];
+  let n = 0;
+  let rest: (() => void) | undefined;
+  s.on('data', (c: Buffer) => {
+    got.push(c);
+    n += c.length;
+    if (rest !== undefined && split !== undefined && n >= split.bytes) {
+      rest();
+      rest = undefined;
+    }
+  });
+  s.on('error', () => undefined);
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  if (split === undefined) s.end(input);
+  else {
+    rest = () => s.end(input.subarray(split.at));
+    s.write(input.subarray(0, split.at));
+  }
+  await closed;
+  return Buffer.concat(got)
+    .toString('latin1')
+    .replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n')
+    .replace(CLIENT_ERROR_AT_END, '');
+}
+
+/**
+ * CLIENT_ERROR_AT_END is node:http's bare answer to bytes it cannot parse (400 Bad Request and the like), at the end
+ * of what a connection got. node:http sends it only when no answer is being written at that moment, which depends on
+ * timing alone (the same input to the same server gets it in one run and not in the next), so it is not compared.
+ */
+const CLIENT_ERROR_AT_END = /HTTP\/1\.1 4\d\d [A-Za-z ]+\r\nConnection: close\r\n\r\n$/;
+
+/**
+ * fast-front: the provider's public front (server/provider/front) with its fast path (server/fast-http) and without
+ * it, over one daemon's release and blobs: the same bytes sent to both must get the same bytes back (a differential
+ * oracle: the fast path answers only what node:http would answer the same way, and hands everything else over),
+ * or — where node:http's own answer depends on how the bytes arrive — the bytes node:http sends when they arrive as
+ * the fast path hands them over (run() says how).
+ */
+export const fastFront: FuzzTarget = {
+  name: 'fast-front',
+  parses: 'raw HTTP/1.1 request bytes read by the fast path of the provider front (server/fast-http), against node:http',
+  async make(ctx) {
+    const { d } = await daemon(ctx);
+    // 0: the fast front; 1: node:http alone; 2: node:http reading its sockets as streams.
+    const fronts = await Promise.all(
+      (['fast', 'node', 'handed'] as const).map(async (kind) => {
+        const readPath = new ReadPath({
+          releases: d.releases,
+          blobs: new BlobStore(join(ctx.tmpDir, 'daemon', 'blobs')),
+          trust: { rootBytes: d.identity.rootBytes, rootDir: undefined },
+          defaultRelease: { channel: 'stable', arch: 'x86_64' },
+        });
+        const server = createFrontServer({
+          readPath,
+          fallback: (req, res) => {
+            req.resume();
+            req.on('end', () => res.writeHead(404, ['content-type', 'text/plain', 'content-length', '1']).end('x'));
+          },
+          rateLimitPerIp: 0,
+          rateLimitGlobal: 0,
+          maxConnections: 64,
+          maxConnectionsPerIp: 0,
+          fastPath: kind === 'fast',
+        });
+        // node:http reads a socket that is marked consumed as stream data ('data' events), as it reads any stream given
+        // to its 'connection' event — the way it reads a connection the fast path hands over, but without the hand-over.
+        if (kind === 'handed') server.prependListener('connection', (socket: { _handle?: { _consumed?: boolean } }) => void (socket._handle !== undefined && (socket._handle._consumed = true)));
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        return { server, readPath };
+      }),
+    );
+    const ports = fronts.map((f) => (f.server.address() as AddressInfo).port);
+    const blob = `/blobs/sha256/${hex(BLOB)}`;
+    const req = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: h\r\n${extra}\r\n`;
+    const texts = [
+      req('/stable/x86_64/manifest.json') + req('/manifest.json', 'Accept: */*\r\nConnection: keep-alive\r\n'),
+      req(blob) + req(blob) + req('/stable/x86_64/app.bin') + `HEAD ${blob} HTTP/1.1\r\nHost: h\r\n\r\n`,
+      req('/trust/root.json') + req('/stable/x86_64/manifest.json.tlog-proof') + req(blob, 'Range: bytes=1-2\r\n') + req('/manifest.json'),
+      req('/manifest.json') + 'POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nab' + req('/manifest.json'),
+      req('/stable/x86_64/nope') + req('/%73table/x86_64/manifest.json?x=1') + 'GET / HTTP/1.0\r\n\r\n',
+    ];
+    return {
+      seeds: texts.map((t) => enc.encode(t)),
+      structured: lineMutations(texts),
+      async run(input: Uint8Array) {
+        const a = await exchange(ports[0]!, input);
+        let b = await exchange(ports[1]!, input);
+        if (a !== b) {
+          // node:http's own answers depend on how bytes reach it. Bytes that follow a request in the same read are
+          // parsed while that request is answered (bytes it cannot parse then get no 400, an HTTP/0.9 line no
+          // answer); and a connection handed over (bytes given back to the socket, node:http reading them as stream
+          // data) is parsed as node:http parses any stream given to its 'connection' event, not by its parser reading
+          // the socket itself. So the references are node:http given the simple requests the fast path answers first
+          // and the rest once their answers are out, reading the socket as a stream and reading it itself.
+          let at = 0;
+          let bytes = 0;
+          for (let r = parseSimpleRequest(input, 0); r !== undefined; r = parseSimpleRequest(input, at)) {
+            const q = await fronts[0]!.readPath.quick(r.target);
+            if (q === undefined) break;
+            bytes += responseHead(q.status, q.headers, new Date().toUTCString(), 72).length + (r.method === 'GET' ? (q.body?.length ?? 0) : 0);
+            at = r.next;
+          }
+          const split = at > 0 && at < input.length ? { at, bytes } : undefined;
+          for (const port of [ports[2]!, ports[1]!]) {
+            b = await exchange(port, input, split);
+            if (a === b) break;
+          }
+        }
+        if (a !== b) {
+          let i = 0;
+          while (a[i] === b[i]) i++;
+          const at = Math.max(0, i - 40);
+          expectSame(false, `answers differ at byte ${i}: the fast front's ${JSON.stringify(a.slice(at, i + 160))}, node:http's ${JSON.stringify(b.slice(at, i + 160))}`);
+        }
+        return a.length;
+      },
+      close: async () => {
+        for (const { server } of fronts) {
+          server.closeAllConnections();
+          await new Promise<void>((r) => server.close(() => r()));
+        }
+        await d.close();
+      },
     };
   },
 };

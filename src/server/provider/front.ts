@@ -12,9 +12,12 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TrustError } from '../../errors.ts';
+import { attachFastPath, type FastAnswer, type FastAnswerer } from '../fast-http.ts';
 import { capConnectionsPerAddress, RequestLimiter } from '../http.ts';
 import type { HttpCounts } from '../ui/counts.ts';
-import { writeError, type ReadPath } from './read-path.ts';
+import { errorResponse, writeError, type QuickAnswer, type ReadPath } from './read-path.ts';
 
 /** FrontOptions configures {@link createFrontServer}. */
 export interface FrontOptions {
@@ -36,6 +39,11 @@ export interface FrontOptions {
   headers?: readonly string[] | undefined;
   /** counts counts the front's refusals (handler "front" and the rate-limit counter in /metrics). */
   counts?: HttpCounts | undefined;
+  /**
+   * fastPath answers the read path's prepared responses on a plain-HTTP listener without node:http's per-request
+   * objects (server/fast-http; default true). Off, every request goes through node:http (tests compare the two).
+   */
+  fastPath?: boolean | undefined;
 }
 
 /** FRONT_TIMEOUTS: keep-alive beyond typical client pools; no whole-request deadline (uploads of large artifacts may
@@ -53,6 +61,37 @@ export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256;
 export function createFrontServer(o: FrontOptions): Server {
   const limiter = o.rateLimitPerIp > 0 || o.rateLimitGlobal > 0 ? new RequestLimiter(o.rateLimitPerIp, o.rateLimitGlobal) : undefined;
   const extra = o.headers ?? [];
+  /** refusalAnswers: the limiter's refusals are made once, so are their answers. */
+  const refusalAnswers = new Map<TrustError, FastAnswer>();
+  const refusalAnswer = (e: TrustError): FastAnswer => {
+    let a = refusalAnswers.get(e);
+    if (a === undefined) {
+      const { body, headers } = errorResponse(e, extra);
+      a = { status: e.httpStatus, headers, body };
+      refusalAnswers.set(e, a);
+    }
+    return a;
+  };
+  const quick: FastAnswerer = (method, target, socket) => {
+    // The read path is asked first: what it cannot answer goes to node:http, which counts it against the limits
+    // there (so no request is counted twice).
+    const a = o.readPath.quick(target);
+    if (a === undefined) return undefined;
+    return a instanceof Promise ? a.then((got) => (got === undefined ? undefined : admit(method, got, socket))) : admit(method, a, socket);
+  };
+  const admit = (method: 'GET' | 'HEAD', a: QuickAnswer, socket: Socket): FastAnswer => {
+    if (limiter !== undefined) {
+      const refused = limiter.checkAddress(socket.remoteAddress ?? '');
+      if (refused !== undefined) {
+        if (o.counts !== undefined) {
+          o.counts.add('front', method, refused.httpStatus);
+          o.counts.rateLimited[limiter.scopeOf(refused)]++;
+        }
+        return refusalAnswer(refused);
+      }
+    }
+    return { status: a.status, headers: a.headers, body: a.body, sent: o.readPath.sending(method, a) };
+  };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (limiter !== undefined) {
       const refused = limiter.checkAddress(req.socket.remoteAddress ?? '');
@@ -69,6 +108,8 @@ export function createFrontServer(o: FrontOptions): Server {
     if (!o.readPath.handle(req, res)) o.fallback(req, res);
   };
   const server = o.tls ? createHttpsServer({ cert: Buffer.from(o.tls.cert), key: Buffer.from(o.tls.key), handshakeTimeout: FRONT_TIMEOUTS.handshakeMs }, handler) : createHttpServer(handler);
+  // Before anything else listens for connections (server/fast-http takes node:http's own listener over).
+  if (!o.tls && o.fastPath !== false) attachFastPath(server, quick, { keepAliveMs: FRONT_TIMEOUTS.keepAliveMs });
   server.keepAliveTimeout = FRONT_TIMEOUTS.keepAliveMs;
   server.requestTimeout = FRONT_TIMEOUTS.requestMs;
   server.setTimeout(FRONT_TIMEOUTS.idleMs);

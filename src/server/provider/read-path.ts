@@ -35,6 +35,7 @@ import { ROOT_MAX_BYTES } from '../../trust/root.ts';
 import { TUF_TARGETS_MAX_BYTES } from '../../trust/tuf-metadata.ts';
 import type { HttpCounts } from '../ui/counts.ts';
 import { onConnectionGone } from '../http.ts';
+import type { FastAnswer } from '../fast-http.ts';
 import { TUF_FILE_NAME } from './tuf-repo.ts';
 import { BlobCache, SHA256_HEX, type BlobStore } from './blobs.ts';
 import { StreamBuffers } from './stream-buffers.ts';
@@ -118,17 +119,26 @@ interface Prepared {
   headers: string[];
 }
 
+/** QuickAnswer is an answer of {@link ReadPath.quick}: `pinned` is the small blob's buffer its body is. */
+export type QuickAnswer = FastAnswer & { pinned?: Buffer };
+
 /** PreparedBlob is a cached small blob and its header lists, one per Content-Disposition filename. */
 interface PreparedBlob {
   data: Buffer;
   byName: Map<string, string[]>;
 }
 
+/** errorResponse is a coded error's JSON refusal body (server/http's) and its header list. */
+export function errorResponse(e: TrustError, extra: readonly string[] = []): { body: Buffer; headers: string[] } {
+  const body = Buffer.from(JSON.stringify(e.toJSON()), 'utf8');
+  const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(body.length), ...extra];
+  if (e.httpStatus === 429) headers.push('retry-after', '1');
+  return { body, headers };
+}
+
 /** writeError renders a coded error as the JSON refusal body of server/http, on a plain response. */
 export function writeError(res: ServerResponse, e: TrustError, extra: readonly string[] = []): void {
-  const body = JSON.stringify(e.toJSON());
-  const headers = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(body)), ...extra];
-  if (e.httpStatus === 429) headers.push('retry-after', '1');
+  const { body, headers } = errorResponse(e, extra);
   res.writeHead(e.httpStatus, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
@@ -193,6 +203,9 @@ export class ReadPath {
   readonly #inFlightCap: number;
   readonly #streamBuffers = new StreamBuffers({ slabBytes: STREAM_MEMORY_BUDGET_BYTES, minBytes: STREAM_CHUNK_MIN_BYTES, maxBytes: STREAM_CHUNK_MAX_BYTES });
   readonly #counts: HttpCounts | undefined;
+  /** #rootAnswer is GET /trust/root.json, prepared once. */
+  readonly #rootAnswer: FastAnswer;
+  readonly #blobCache = `public, max-age=${BLOB_MAX_AGE_S}, immutable`;
 
   constructor(o: ReadPathOptions) {
     this.#counts = o.counts;
@@ -201,6 +214,13 @@ export class ReadPath {
     this.#extra = o.headers ?? [];
     this.#cache = new BlobCache(o.blobCacheBytes ?? 64 * 1024 * 1024, BLOB_CACHE_ENTRY_MAX_BYTES);
     this.#inFlightCap = o.blobInFlightBytes ?? 64 * 1024 * 1024;
+    const root = Buffer.from(o.trust.rootBytes.buffer, o.trust.rootBytes.byteOffset, o.trust.rootBytes.byteLength);
+    this.#rootAnswer = { status: 200, headers: this.#rootHeaders(root.length), body: root };
+  }
+
+  /** #rootHeaders is the header list of a trust root (or TUF metadata) of `size` bytes. */
+  #rootHeaders(size: number): string[] {
+    return ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(size), ...this.#extra];
   }
 
   /**
@@ -220,11 +240,16 @@ export class ReadPath {
       res.destroy();
       return;
     }
+    this.#pin(data);
+    onConnectionGone(res, () => this.#unpin(data));
+    res.end(body);
+  }
+
+  /** #pin holds a small blob's buffer for one response more ({@link ReadPath.#send}). */
+  #pin(data: Buffer): void {
     const n = this.#pinned.get(data) ?? 0;
     this.#pinned.set(data, n + 1);
     if (n === 0) this.#pinnedBytes += data.length;
-    onConnectionGone(res, () => this.#unpin(data));
-    res.end(body);
   }
 
   /** #unpin drops one response's hold on a pinned small blob ({@link ReadPath.#send}). */
@@ -278,6 +303,78 @@ export class ReadPath {
     }
     this.#guard(res, this.#channelFile(req, res, channel, arch, file));
     return true;
+  }
+
+  /**
+   * quick returns the whole 200 answer to a GET or HEAD of a manifest, its proof, the trust root or a small blob,
+   * for server/fast-http — a promise of it for a small blob not yet in memory (read once, however many wait) — or
+   * undefined for anything else (another route, a refusal, a large blob: {@link ReadPath.handle} answers those). It
+   * counts and pins nothing; the caller that sends the answer calls {@link ReadPath.sending}. `target` is the request
+   * target (path and query).
+   */
+  quick(target: string): QuickAnswer | Promise<QuickAnswer | undefined> | undefined {
+    const q = target.indexOf('?');
+    const parts = (q < 0 ? target : target.slice(0, q)).split('/');
+    if (parts.length === 2 && parts[1] === 'manifest.json') {
+      const d = this.#o.defaultRelease;
+      return d === undefined ? undefined : this.#quickChannel(d.channel, d.arch, 'manifest.json');
+    }
+    if (parts.length === 3 && parts[1] === 'trust' && parts[2] === 'root.json') return this.#rootAnswer;
+    if (parts.length !== 4) return undefined;
+    const first = parts[1]!;
+    if (first === 'blobs' && parts[2] === 'sha256') return SHA256_HEX.test(parts[3]!) ? this.#quickBlob(parts[3]!, undefined, undefined) : undefined;
+    if (FIRST_SEGMENTS_PASSED_ON.has(first) || first === 'trust' || first === 'tuf') return undefined;
+    try {
+      return this.#quickChannel(decodeURIComponent(first), decodeURIComponent(parts[2]!), decodeURIComponent(parts[3]!));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * sending counts an answer of {@link ReadPath.quick} that is being sent and, for the body of a small blob, pins its
+   * buffer; the function returned unpins it once the answer is written (or its connection is gone).
+   */
+  sending(method: 'GET' | 'HEAD', a: QuickAnswer): (() => void) | undefined {
+    this.#counts?.add('read', method, a.status);
+    const data = a.pinned;
+    if (data === undefined || method === 'HEAD') return undefined;
+    this.#pin(data);
+    return () => this.#unpin(data);
+  }
+
+  #quickChannel(channel: string, arch: string, file: string): QuickAnswer | Promise<QuickAnswer | undefined> | undefined {
+    const r = this.#o.releases.get(channel, arch);
+    if (r === undefined) return undefined;
+    const p = this.#preparedOf(r);
+    if (file === 'manifest.json') return { status: 200, headers: p.manifest.headers, body: p.manifest.body };
+    if (file === 'manifest.json.tlog-proof') return r.proofText === '' ? undefined : { status: 200, headers: p.proof.headers, body: p.proof.body };
+    if (file === ATTESTATIONS_FILENAME) return r.attestations === undefined ? undefined : this.#quickBlob(r.attestations, this.#manifestCache, `${channel}-${arch}.intoto.jsonl`);
+    const sha256 = p.files.get(file);
+    return sha256 === undefined ? undefined : this.#quickBlob(sha256, this.#manifestCache, file);
+  }
+
+  #quickBlob(sha256: string, cache: string | undefined, filename: string | undefined): QuickAnswer | Promise<QuickAnswer | undefined> | undefined {
+    const whole = (small: PreparedBlob): QuickAnswer => ({ status: 200, headers: this.#wholeHeaders(small, sha256, cache ?? this.#blobCache, filename), body: small.data, pinned: small.data });
+    if (this.#cache.get(sha256) !== undefined) {
+      const small = this.#blobs.get(sha256);
+      if (small !== undefined) return whole(small);
+    }
+    // Not in memory: read once (shared with every request waiting for it); large, missing or over the in-flight cap
+    // is for handle() (streamed, or refused).
+    if (this.#large.has(sha256)) return undefined;
+    return this.#cached(sha256).then((small) => (small === undefined || small === 'missing' ? undefined : whole(small)));
+  }
+
+  /** #wholeHeaders is the header list of a whole small blob, prepared once per (blob, name, cache policy). */
+  #wholeHeaders(small: PreparedBlob, sha256: string, cc: string, filename: string | undefined): string[] {
+    const key = `${cc}\n${filename ?? ''}`;
+    let h = small.byName.get(key);
+    if (h === undefined) {
+      h = [...this.#headers(sha256, cc, filename), 'content-length', String(small.data.length)];
+      if (small.byName.size < 64) small.byName.set(key, h);
+    }
+    return h;
   }
 
   /** #head writes a response's status line and headers, and counts it (one typed-array increment). */
@@ -385,7 +482,7 @@ export class ReadPath {
       body = await readFileIfExists(join(this.#o.trust.rootDir, file), { maxBytes: ROOT_MAX_BYTES, what: 'trust root version' });
     }
     if (body === undefined) throw notFound(`no trust root ${file.slice(0, 40)}`);
-    this.#head(res, 200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
+    this.#head(res, 200, this.#rootHeaders(body.length));
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
@@ -407,7 +504,7 @@ export class ReadPath {
         body = await readFileIfExists(join(tuf.dir, name), { maxBytes: TUF_METADATA_MAX_BYTES, what: 'tuf metadata' });
       }
       if (body === undefined) throw notFound(`no TUF metadata ${name.slice(0, 40)}`);
-      this.#head(res, 200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-cache', 'content-length', String(body.length), ...this.#extra]);
+      this.#head(res, 200, this.#rootHeaders(body.length));
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
@@ -484,20 +581,14 @@ export class ReadPath {
   }
 
   async #blob(req: IncomingMessage, res: ServerResponse, sha256: string, cache: string | undefined, filename: string | undefined): Promise<void> {
-    const cc = cache ?? `public, max-age=${BLOB_MAX_AGE_S}, immutable`;
+    const cc = cache ?? this.#blobCache;
     const small = await this.#cached(sha256);
     if (small === 'missing') throw notFound(`no blob sha256:${sha256}`);
     const etag = `"sha256:${sha256}"`;
     const conditional = req.headers['if-none-match'] !== undefined || req.headers.range !== undefined;
     if (small !== undefined && !conditional) {
       // The hot path: a whole small artifact, headers prepared once per (blob, name, cache policy).
-      const key = `${cc}\n${filename ?? ''}`;
-      let h = small.byName.get(key);
-      if (h === undefined) {
-        h = [...this.#headers(sha256, cc, filename), 'content-length', String(small.data.length)];
-        if (small.byName.size < 64) small.byName.set(key, h);
-      }
-      this.#head(res, 200, h);
+      this.#head(res, 200, this.#wholeHeaders(small, sha256, cc, filename));
       if (req.method === 'HEAD') res.end();
       else this.#send(res, small.data, small.data);
       return;
