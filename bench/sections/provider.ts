@@ -4,7 +4,7 @@
  * MiB/s, p99). Then the boot client: `custody fetch` (manifest + proof + artifact, hashed while streaming, renamed
  * after the check) against `curl -o` followed by `sha256sum` on the same 256 MiB artifact, five interleaved pairs.
  *
- * Setup: `custody serve` is the real CLI process with its default `--workers` (one per core, as nginx; a leader
+ * Setup: `custody serve` is the real CLI process, the built bin as users run it, with its default `--workers` (one per core, as nginx; a leader
  * process besides them signs and logs), rate limits off; nginx runs with one worker per core, sendfile on, access
  * log off — its usual static-file configuration. wrk uses 2 threads and 64
  * connections for 10 s (3 s in --quick). A bare node:http server on as many cluster workers (bench/http-ceiling) is
@@ -21,7 +21,6 @@ import { serveJson } from '../serve-json.ts';
 import { startCeiling } from '../start-ceiling.ts';
 import type { BenchContext, BenchSection } from '../types.ts';
 
-const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_BIN = fileURLToPath(new URL('../../dist/cli/custody.cjs', import.meta.url));
 /** FETCH_RUNS: interleaved fetch/curl pairs; the median pair is the figure (writeback makes single runs vary 2×). */
@@ -112,8 +111,11 @@ const section: BenchSection = {
     writeFileSync(join(inc, 'rootfs.bin'), big);
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-    ctx.log('starting custody serve (signs and logs the release at start)');
-    const served = await serveJson(['--import', 'tsx', CLI_MAIN], data);
+    // The built CLI, as users run it (the package's bin, dist/cli/custody.cjs), not tsx compiling src/ at start: the
+    // daemon and its workers, and custody fetch below.
+    execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore' });
+    ctx.log('starting custody serve from the built bin (signs and logs the release at start)');
+    const served = await serveJson([DIST_BIN], data);
     const s = { url: served.banner.url, fingerprint: served.banner.trust_fingerprint, vkey: served.banner.log_vkey, stop: served.stop };
     // nginx serves the same bytes: the manifest as served, and the artifacts.
     const webroot = join(ctx.scratch, 'nginx-root');
@@ -163,8 +165,6 @@ const section: BenchSection = {
       // after `sync`: curl leaves its 256 MiB unsynced, and on ext4 (data=ordered) the next fsync — fetch's — would
       // write those pages out too, so a single back-to-back pair measured the other command's writeback.
       ctx.log(`custody fetch ${bigMiB} MiB vs curl + sha256sum, ${FETCH_RUNS} interleaved runs`);
-      // The built CLI, as users run it (the package's bin, dist/cli/custody.cjs), not tsx compiling src/ at start.
-      execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore' });
       const pairs: Array<{ ours: number; anchor: number }> = [];
       for (let run = 0; run < FETCH_RUNS; run++) {
         const out = join(ctx.scratch, 'fetch-out');
@@ -205,7 +205,7 @@ const section: BenchSection = {
       await s.stop();
     }
     return [
-      `wrk -t2 -c64 -d${seconds}s --latency on loopback; custody serve = ${cpus().length} workers + a leader (read path on node:http, rate limits off);`,
+      `wrk -t2 -c64 -d${seconds}s --latency on loopback; custody serve (the built bin) = ${cpus().length} workers + a leader (read path: server/fast-http, then node:http; rate limits off);`,
       `${spawnSync(which('nginx')!, ['-v']).stderr.toString().trim().replace(/^nginx version: /, '')} with ${cpus().length} workers, sendfile.`,
       'Both serve the same bytes; wrk shares the cores with the server. The node:http ceiling is bench/http-ceiling: the',
       'same bytes from one prepared response on as many cluster workers, nothing else (what node:http itself allows here).',

@@ -11,6 +11,7 @@ import { createServer, request } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { BlobCache } from '../../src/server/provider/blobs.ts';
 import { ReadPath } from '../../src/server/provider/read-path.ts';
 import { tmpDir } from '../support/tmp.ts';
 
@@ -264,4 +265,23 @@ test('read path: small blobs held for slow clients stay under the in-flight cap;
   for (const b of blobs) assert.ok((await get(`${s.url}/blobs/sha256/${sha(b)}`)).body.equals(b));
   for (const c of sockets.splice(0)) c.destroy();
   await drained(s.rp);
+});
+
+test('blob cache: least recently used out first, the entry asked for last included', () => {
+  const c = new BlobCache(3 * 4, 4);
+  const b = (n: number): Buffer => Buffer.alloc(4, n);
+  c.set('a', b(1));
+  c.set('b', b(2));
+  c.set('c', b(3));
+  assert.deepEqual(c.get('a'), b(1)); // a is now the newest: b is the oldest
+  assert.deepEqual(c.get('a'), b(1)); // asked for again: still the newest
+  c.set('d', b(4));
+  assert.deepEqual([c.has('a'), c.has('b'), c.has('c'), c.has('d')], [true, false, true, true]);
+  c.get('c');
+  c.get('d');
+  c.set('e', b(5)); // a is the oldest now
+  assert.deepEqual([c.has('a'), c.has('c'), c.has('d'), c.has('e')], [false, true, true, true]);
+  c.set('f', Buffer.alloc(5)); // over the entry cap: never kept
+  assert.equal(c.has('f'), false);
+  assert.equal(c.get('zz'), undefined);
 });

@@ -150,6 +150,8 @@ export class BlobStore {
  */
 export class BlobCache {
   readonly #entries = new Map<string, Buffer>();
+  /** #newest is the most recently used key (the last in #entries' order), or undefined. */
+  #newest: string | undefined;
   #bytes = 0;
   readonly maxBytes: number;
   readonly maxEntryBytes: number;
@@ -162,10 +164,12 @@ export class BlobCache {
 
   get(sha256: string): Buffer | undefined {
     const b = this.#entries.get(sha256);
-    if (b !== undefined) {
-      // Map keeps insertion order: re-inserting marks the entry most recently used.
+    if (b !== undefined && sha256 !== this.#newest) {
+      // Map keeps insertion order: re-inserting marks the entry most recently used (already so for the one asked
+      // for last: a boot storm asks for the same blob over and over).
       this.#entries.delete(sha256);
       this.#entries.set(sha256, b);
+      this.#newest = sha256;
     }
     return b;
   }
@@ -178,6 +182,7 @@ export class BlobCache {
   set(sha256: string, data: Buffer): void {
     if (data.length > this.maxEntryBytes || data.length > this.maxBytes || this.#entries.has(sha256)) return;
     this.#entries.set(sha256, data);
+    this.#newest = sha256;
     this.#bytes += data.length;
     for (const [k, v] of this.#entries) {
       if (this.#bytes <= this.maxBytes) break;

@@ -14,7 +14,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TrustError } from '../../errors.ts';
-import { attachFastPath, type FastAnswer, type FastAnswerer } from '../fast-http.ts';
+import { attachFastPath, SMALL_BODY_MAX_BYTES, type FastAnswer, type FastAnswerer } from '../fast-http.ts';
 import { capConnectionsPerAddress, RequestLimiter } from '../http.ts';
 import type { HttpCounts } from '../ui/counts.ts';
 import { errorResponse, writeError, type QuickAnswer, type ReadPath } from './read-path.ts';
@@ -90,7 +90,7 @@ export function createFrontServer(o: FrontOptions): Server {
         return refusalAnswer(refused);
       }
     }
-    return { status: a.status, headers: a.headers, body: a.body, sent: o.readPath.sending(method, a) };
+    return { status: a.status, headers: a.headers, body: a.body, sent: o.readPath.sending(method, a, a.body !== undefined && a.body.length <= SMALL_BODY_MAX_BYTES) };
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (limiter !== undefined) {

@@ -126,6 +126,8 @@ export type QuickAnswer = FastAnswer & { pinned?: Buffer };
 interface PreparedBlob {
   data: Buffer;
   byName: Map<string, string[]>;
+  /** last is the header list asked for last, and what it was asked for by (a storm asks for one over and over). */
+  last?: { cc: string; filename: string | undefined; headers: string[] } | undefined;
 }
 
 /** errorResponse is a coded error's JSON refusal body (server/http's) and its header list. */
@@ -332,13 +334,14 @@ export class ReadPath {
   }
 
   /**
-   * sending counts an answer of {@link ReadPath.quick} that is being sent and, for the body of a small blob, pins its
-   * buffer; the function returned unpins it once the answer is written (or its connection is gone).
+   * sending counts an answer of {@link ReadPath.quick} that is being sent and, for the body of a small blob written
+   * from its own buffer (not `copied`), pins that buffer; the function returned unpins it once the answer is written
+   * (or its connection is gone).
    */
-  sending(method: 'GET' | 'HEAD', a: QuickAnswer): (() => void) | undefined {
+  sending(method: 'GET' | 'HEAD', a: QuickAnswer, copied: boolean): (() => void) | undefined {
     this.#counts?.add('read', method, a.status);
     const data = a.pinned;
-    if (data === undefined || method === 'HEAD') return undefined;
+    if (data === undefined || method === 'HEAD' || copied) return undefined;
     this.#pin(data);
     return () => this.#unpin(data);
   }
@@ -368,12 +371,15 @@ export class ReadPath {
 
   /** #wholeHeaders is the header list of a whole small blob, prepared once per (blob, name, cache policy). */
   #wholeHeaders(small: PreparedBlob, sha256: string, cc: string, filename: string | undefined): string[] {
+    const last = small.last;
+    if (last !== undefined && last.cc === cc && last.filename === filename) return last.headers;
     const key = `${cc}\n${filename ?? ''}`;
     let h = small.byName.get(key);
     if (h === undefined) {
       h = [...this.#headers(sha256, cc, filename), 'content-length', String(small.data.length)];
       if (small.byName.size < 64) small.byName.set(key, h);
     }
+    small.last = { cc, filename, headers: h };
     return h;
   }
 
@@ -561,7 +567,7 @@ export class ReadPath {
         } finally {
           this.#loadingBytes -= size;
         }
-        const b: PreparedBlob = { data, byName: new Map() };
+        const b: PreparedBlob = { data, byName: new Map(), last: undefined };
         this.#cache.set(sha256, data);
         // The cache decides what stays; prepared entries follow it (dropped when it evicted them). `has` leaves
         // the cache's use order alone.
