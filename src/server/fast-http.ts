@@ -69,9 +69,12 @@ const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const REQUEST_LINE = /^(GET|HEAD) (\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*) HTTP\/1\.1$/;
 /** field-line (RFC 9112 §5): token ":" then visible ASCII, space and tab (no obs-text, no obs-fold, no CR or LF). */
 const FIELD_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*$/;
-/** Fields after which the request is not simple: a body, an upgrade, or an answer that depends on them. */
+/**
+ * Fields after which the request is not simple: a body, an upgrade, or an answer that depends on them
+ * (Proxy-Connection: llhttp reads it as Connection).
+ */
 const NOT_SIMPLE: ReadonlySet<string> = new Set([
-  'content-length', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'http2-settings',
+  'content-length', 'transfer-encoding', 'expect', 'upgrade', 'te', 'trailer', 'http2-settings', 'proxy-connection',
   'range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
 ]);
 
@@ -244,6 +247,12 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
       socket.removeListener('timeout', onTimeout);
       socket.removeListener('error', onError);
       socket.setTimeout(0);
+      // The client's FIN came while an answer was being prepared ('end' can be emitted on a paused socket): nothing
+      // can be given back to the stream after its end, and node:http would close the connection now, so do that.
+      if (socket.readableEnded) {
+        socket.end();
+        return;
+      }
       // Paused, the bytes not answered go back to the front of the socket's buffer (ahead of any read since);
       // node:http takes the socket (its parser then reads the handle itself) and the resumed stream hands it those
       // bytes first, on the next tick, before any later read can arrive.

@@ -54,6 +54,7 @@ test('fast-http: simple request heads are GET or HEAD, HTTP/1.1, one Host, no bo
     'GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: "x"\r\n\r\n',
     'GET / HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n',
     'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: h\r\nProxy-Connection: close\r\n\r\n',
     'GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n\r\n',
     'GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n', // obs-fold
     'GET / HTTP/1.1\nHost: h\r\n\r\n', // bare LF
@@ -213,6 +214,22 @@ test('fast-http: concurrent first requests for a small blob not yet in memory wa
   }
   assert.equal(requests, 0, 'all answered by the fast path');
   assert.equal(fast.readPath.streamStats.pinnedBytes, 0);
+});
+
+test('fast-http: a FIN while a blob is looked up, then a hand-over, closes the connection without an error', async (t) => {
+  const { fast } = await fronts(t);
+  let errors = 0;
+  fast.server.on('clientError', () => errors++);
+  for (let i = 0; i < 5; i++) {
+    const s = connect(fast.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    s.on('data', () => undefined);
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    // A blob that is not stored: the lookup resolves to "not mine", so the connection is handed over after the FIN.
+    s.end(head(get(`/blobs/sha256/${'0'.repeat(64)}`)));
+    await closed;
+  }
+  assert.equal(errors, 0);
 });
 
 test('fast-http: rate-limit refusals are the same on both paths, and a request is counted once', async (t) => {
