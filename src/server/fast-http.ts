@@ -21,7 +21,8 @@
  *
  * A response is written as node:http writes it (status line, the given header list, then `Date`, `Connection:
  * keep-alive`, `Keep-Alive: timeout=N`), so a client cannot tell which answered (test/server/fast-http.test.ts and
- * the fast-front fuzz target compare the bytes). An idle connection is closed after the server's keep-alive timeout; a client's FIN is answered
+ * the fast-front fuzz target compare the bytes). An idle connection is closed after the server's `timeout` until its
+ * first answer and after the keep-alive timeout from then on, as on node:http; a client's FIN is answered
  * with ours once what was written has gone.
  *
  * Trust boundary: every byte read here is the client's. The head is bounded, matched by anchored linear regular
@@ -104,6 +105,23 @@ export function parseSimpleRequest(data: Uint8Array, start: number): SimpleReque
   return { method: line[1] as 'GET' | 'HEAD', target: line[2]!, next: end + 4 };
 }
 
+/** WAITING holds, per connection waiting for an answer being prepared, whether to close it once that is written. */
+const WAITING = new WeakMap<Socket, { close: boolean }>();
+
+/**
+ * closeAfterAnswer asks a connection of the fast path that is waiting for an answer being prepared (a request read,
+ * its answer not yet written) to close once that answer, and those of the requests read with it, have been written —
+ * what a drain does with the requests node:http has in flight (server/http ConnectionTracker); requests of those bytes
+ * that node:http answers are its own. Returns false where the connection has no such request: the caller closes it
+ * now.
+ */
+export function closeAfterAnswer(socket: Socket): boolean {
+  const w = WAITING.get(socket);
+  if (w === undefined) return false;
+  w.close = true;
+  return true;
+}
+
 /** HttpDate is the IMF-fixdate of the current second, made once a second (as node:http does). */
 class HttpDate {
   #second = -1;
@@ -158,7 +176,14 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
     let waiting = false;
     let ended = false;
     let handed = false;
+    let answered = false;
+    /** drain: set by closeAfterAnswer while an answer is prepared. */
+    const drain = { close: false };
     const send = (req: SimpleRequest, a: FastAnswer): void => {
+      if (!answered) {
+        answered = true;
+        socket.setTimeout(o.keepAliveMs);
+      }
       const body = req.method === 'HEAD' ? undefined : a.body;
       const c = cached(a);
       if (body === undefined || body.length === 0) {
@@ -205,14 +230,17 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
         if (a instanceof Promise) {
           // Prepared on demand (a small blob read into memory): nothing more is read or answered until it is.
           waiting = true;
+          WAITING.set(socket, drain);
           socket.pause();
           const at = pos;
           const settled = (got: FastAnswer | undefined): void => {
             waiting = false;
+            WAITING.delete(socket);
             if (socket.destroyed || socket.writableEnded) {
               got?.sent?.();
               return;
             }
+            // Not ours after all: node:http answers it (and a drain closes the connection after that answer).
             if (got === undefined) {
               handOff(chunk.subarray(at));
               return;
@@ -220,7 +248,8 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
             send(req, got);
             serve(chunk, req.next);
             if (waiting || handed) return;
-            if (ended) socket.end();
+            if (drain.close) socket.end(() => socket.destroy());
+            else if (ended) socket.end();
             else socket.resume();
           };
           a.then(settled, () => settled(undefined));
@@ -264,7 +293,9 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onError);
-    socket.setTimeout(o.keepAliveMs);
+    // Until its first answer a connection has node:http's idle limit (server.timeout; a client that connects and sends
+    // nothing holds its slot no longer than on node:http); between answers, the keep-alive limit.
+    socket.setTimeout(server.timeout > 0 ? server.timeout : o.keepAliveMs);
     socket.on('timeout', onTimeout);
   });
   return true;

@@ -15,6 +15,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import { constantTimeEqual, sha256 } from '../crypto/index.ts';
 import { ConfigError, IoError, LimitError, PolicyError, UsageError, isTrustError, type CodesOf, type TrustError } from '../errors.ts';
+import { closeAfterAnswer } from './fast-http.ts';
 
 /** sendError renders a coded error as the JSON refusal body with its HTTP status. */
 export function sendError(reply: FastifyReply, e: TrustError): FastifyReply {
@@ -202,7 +203,8 @@ export class ConnectionTracker {
    */
   async closeWithin(drainMs: number, close: () => Promise<void>): Promise<void> {
     this.#stopping = true;
-    for (const [s, n] of this.#inFlight) if (n === 0) closeFlushed(s);
+    // A connection of server/fast-http waiting for an answer being prepared has a request in flight node:http does not see.
+    for (const [s, n] of this.#inFlight) if (n === 0 && !closeAfterAnswer(s)) closeFlushed(s);
     const deadline = setTimeout(() => {
       for (const s of this.#tcp) s.destroy();
     }, drainMs);

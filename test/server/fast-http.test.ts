@@ -3,16 +3,17 @@
  * send a request to node:http), and — on loopback, byte for byte — that a front with the fast path answers every
  * sequence of requests exactly as the same front without it: simple GETs, HEADs, conditionals, ranges, misses,
  * pipelined mixes, heads split over reads, bodies, rate-limit refusals. Then what only the fast path does: a small
- * blob's buffer is unpinned when a client that does not read hangs up, a client's FIN is answered, and a drain
- * closes an idle fast connection.
+ * blob's buffer is unpinned when a client that does not read hangs up, a client's FIN is answered, a drain
+ * closes an idle fast connection at once and one waiting for a blob after its answer, a client over its rate limit
+ * causes no blob read, and a connection's idle limit is the server's timeout until its first answer.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { parseSimpleRequest, responseHead, SIMPLE_HEAD_MAX_BYTES } from '../../src/server/fast-http.ts';
+import { attachFastPath, parseSimpleRequest, responseHead, SIMPLE_HEAD_MAX_BYTES, type FastAnswer } from '../../src/server/fast-http.ts';
 import { ConnectionTracker } from '../../src/server/http.ts';
 import { BlobStore } from '../../src/server/provider/blobs.ts';
 import { createFrontServer } from '../../src/server/provider/front.ts';
@@ -284,4 +285,81 @@ test('fast-http: a client\'s FIN is answered, and a drain closes an idle fast co
   await fast.connections.closeWithin(5000, () => new Promise<void>((r) => fast.server.close(() => r())));
   await idleClosed;
   assert.ok(Date.now() - t0 < 4000, 'closed at once, not at the drain deadline');
+});
+
+test('fast-http: a client over its rate limit is refused before a small blob not in memory is read for it', async (t) => {
+  const { fast } = await fronts(t, { rateLimitPerIp: 2 });
+  const blob = `/blobs/sha256/${sha(INITRD)}`;
+  const text = await exchange(fast.port, [get('/manifest.json'), get('/manifest.json'), get(blob)], 5);
+  assert.deepEqual([...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]), ['200', '200', '429', '429']);
+  // Still not in memory: the read path would read it from disk for the next request (a promise), not answer at once.
+  const later = fast.readPath.quick(blob);
+  assert.ok(later instanceof Promise, 'the refused request read nothing');
+  await later;
+});
+
+/** fastServer is a node:http server with the fast path, whose answerer lets a test hold `/slow` until it says. */
+async function fastServer(t: TestContext): Promise<{ port: number; server: Server; connections: ConnectionTracker; asked: Promise<void>; release: (a: FastAnswer | undefined) => void }> {
+  let release!: (a: FastAnswer | undefined) => void;
+  const held = new Promise<FastAnswer | undefined>((r) => (release = r));
+  let asked!: () => void;
+  const askedP = new Promise<void>((r) => (asked = r));
+  const server = createServer((_req, res) => res.writeHead(200, ['content-length', '4']).end('node'));
+  assert.ok(attachFastPath(server, (_m, target) => {
+    if (target !== '/slow') return { status: 200, headers: ['content-length', '4'], body: Buffer.from('fast') };
+    asked();
+    return held;
+  }, { keepAliveMs: 72_000 }));
+  const connections = new ConnectionTracker(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  return { port: (server.address() as AddressInfo).port, server, connections, asked: askedP, release };
+}
+
+for (const [what, answer, bodies] of [
+  ['its answer', { status: 200, headers: ['content-length', '4'], body: Buffer.from('slow') }, ['slow', 'fast']],
+  ['node:http\'s answer (the answer was not the fast path\'s)', undefined, ['node', 'node']],
+] as const) {
+  test(`fast-http: a drain while a fast request waits for its answer sends ${what} and those of the requests read with it, then closes the connection`, async (t) => {
+    const f = await fastServer(t);
+    const s = connect(f.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    s.on('data', (c: Buffer) => got.push(c));
+    s.on('error', () => undefined);
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    // The slow request, and one pipelined behind it in the same bytes (node:http answers such a pair in a drain too).
+    s.write(head(get('/slow') + get('/fast')));
+    await f.asked;
+    const t0 = Date.now();
+    const stopped = f.connections.closeWithin(10_000, () => new Promise<void>((r) => f.server.close(() => r())));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!s.destroyed && got.length === 0, 'still open, nothing sent: the answer is not ready');
+    f.release(answer === undefined ? undefined : { ...answer });
+    await closed;
+    await stopped;
+    const text = Buffer.concat(got).toString('latin1');
+    assert.deepEqual(text.split(/HTTP\/1\.1 200 OK\r\n/).slice(1).map((r) => r.slice(r.indexOf('\r\n\r\n') + 4)), bodies, text);
+    assert.ok(Date.now() - t0 < 8000, 'closed after the answer, not at the drain deadline');
+  });
+}
+
+test('fast-http: until its first answer a connection has the server\'s idle timeout, then the keep-alive one, as on node:http', async (t) => {
+  const { fast, slow } = await fronts(t);
+  for (const f of [fast, slow]) {
+    f.server.setTimeout(300);
+    const idle = connect(f.port, '127.0.0.1');
+    idle.on('error', () => undefined);
+    const idleClosed = new Promise<void>((r) => idle.on('close', () => r()));
+    const used = connect(f.port, '127.0.0.1');
+    used.on('error', () => undefined);
+    const got: Buffer[] = [];
+    used.on('data', (c: Buffer) => got.push(c));
+    used.write(head(get('/manifest.json')));
+    // The idle connection is closed at the server's timeout (300 ms), far before the keep-alive limit (72 s).
+    await idleClosed;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.match(Buffer.concat(got).toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(!used.destroyed, 'a connection that was answered stays open for the keep-alive timeout');
+    used.destroy();
+  }
 });

@@ -72,14 +72,14 @@ export function createFrontServer(o: FrontOptions): Server {
     }
     return a;
   };
+  /**
+   * counted: connections whose next request node:http sees was already counted against the limits by the fast path
+   * (it asked the read path, which could not answer it, and handed the connection over at that request).
+   */
+  const counted = new WeakSet<Socket>();
   const quick: FastAnswerer = (method, target, socket) => {
-    // The read path is asked first: what it cannot answer goes to node:http, which counts it against the limits
-    // there (so no request is counted twice).
-    const a = o.readPath.quick(target);
-    if (a === undefined) return undefined;
-    return a instanceof Promise ? a.then((got) => (got === undefined ? undefined : admit(method, got, socket))) : admit(method, a, socket);
-  };
-  const admit = (method: 'GET' | 'HEAD', a: QuickAnswer, socket: Socket): FastAnswer => {
+    // Counted before the read path is asked: a small blob not in memory is read from disk for the request, and a
+    // client over its limit must cause no read (nor evict from memory what others are being sent).
     if (limiter !== undefined) {
       const refused = limiter.checkAddress(socket.remoteAddress ?? '');
       if (refused !== undefined) {
@@ -90,10 +90,24 @@ export function createFrontServer(o: FrontOptions): Server {
         return refusalAnswer(refused);
       }
     }
-    return { status: a.status, headers: a.headers, body: a.body, sent: o.readPath.sending(method, a, a.body !== undefined && a.body.length <= SMALL_BODY_MAX_BYTES) };
+    const a = o.readPath.quick(target);
+    if (a === undefined) return passOn(socket);
+    if (a instanceof Promise) return a.then((got) => (got === undefined ? passOn(socket) : answerOf(method, got)), () => passOn(socket));
+    return answerOf(method, a);
   };
+  /** passOn marks a request the fast path counted and gives to node:http, whose handler then does not count it again. */
+  const passOn = (socket: Socket): undefined => {
+    if (limiter !== undefined) counted.add(socket);
+    return undefined;
+  };
+  const answerOf = (method: 'GET' | 'HEAD', a: QuickAnswer): FastAnswer => ({
+    status: a.status,
+    headers: a.headers,
+    body: a.body,
+    sent: o.readPath.sending(method, a, a.body !== undefined && a.body.length <= SMALL_BODY_MAX_BYTES),
+  });
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (limiter !== undefined) {
+    if (limiter !== undefined && !counted.delete(req.socket)) {
       const refused = limiter.checkAddress(req.socket.remoteAddress ?? '');
       if (refused !== undefined) {
         if (o.counts !== undefined) {
