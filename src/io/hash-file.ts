@@ -3,7 +3,7 @@
  */
 import type { promises as fsp } from 'node:fs';
 import { createMultiHasher, type HashAlgorithm } from '../crypto/hash.ts';
-import { IoError } from '../errors.ts';
+import { IoError, toIoError } from '../errors.ts';
 
 /** HASH_CHUNK_BYTES: 1 MiB reads keep syscalls few and memory flat. */
 export const HASH_CHUNK_BYTES = 1024 * 1024;
@@ -32,8 +32,11 @@ export async function hashOpenFile(
   const h = await createMultiHasher(algorithms);
   const chunk = Math.min(HASH_READ_BYTES, Math.max(size, 1));
   const buffers = [Buffer.allocUnsafe(chunk), size > chunk ? Buffer.allocUnsafe(chunk) : undefined];
-  const readAt = (buf: Buffer, pos: number): Promise<{ bytesRead: number; buffer: Buffer }> =>
-    fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+  // A failed read (EIO, EISDIR…) is a coded ERR_IO_READ_FAILED naming the file, not the bare errno error.
+  const readAt = (buf: Buffer, pos: number, n = Math.min(buf.length, size - pos)): Promise<{ bytesRead: number; buffer: Buffer }> =>
+    fh.read(buf, 0, n, pos).catch((e: unknown) => {
+      throw toIoError(e, path, 'read');
+    });
   let pos = 0;
   let turn = 0;
   let pending = size > 0 ? readAt(buffers[0]!, 0) : undefined;
@@ -51,7 +54,7 @@ export async function hashOpenFile(
       throw e;
     }
   }
-  const extra = await fh.read(Buffer.alloc(1), 0, 1, pos);
+  const extra = await readAt(Buffer.alloc(1), pos, 1);
   if (extra.bytesRead !== 0) throw new IoError('ERR_IO_READ_FAILED', `${path} grew while it was read`);
   return h.digest();
 }

@@ -110,6 +110,19 @@ test('hashOpenFile: a file shorter or longer than the size it was opened with is
   }
 });
 
+test('hashOpenFile: a read the system refuses is a coded ERR_IO_READ_FAILED naming the file, not a bare errno error', async () => {
+  // A directory opens for reading on Linux; reading it fails with EISDIR.
+  const fh = await open(scratch);
+  try {
+    await assert.rejects(hashOpenFile(fh, 10, ['sha256'], scratch), (e: unknown) => {
+      const err = e as { code?: string; message?: string };
+      return err.code === 'ERR_IO_READ_FAILED' && err.message === `cannot read ${scratch}: EISDIR`;
+    });
+  } finally {
+    await fh.close();
+  }
+});
+
 test('BLAKE3 agrees with b3sum on a random file when b3sum is installed', { skip: hasB3sum() ? false : 'b3sum not installed (apt-get install b3sum)' }, async () => {
   const path = join(scratch, 'random.bin');
   writeFileSync(path, randomBytes(3 * HASH_READ_BYTES + 4321));
