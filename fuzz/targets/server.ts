@@ -221,9 +221,15 @@ export const fastFront: FuzzTarget = {
             at = r.next;
           }
           const split = at > 0 && at < input.length ? { at, bytes } : undefined;
-          for (const port of [ports[2]!, ports[1]!]) {
-            b = await exchange(port, input, split);
-            if (a === b) break;
+          // And at the client's FIN node:http ends the connection, dropping what it has not answered yet
+          // (httpAllowHalfOpen is false: socketOnEnd aborts the requests in its queue), so how many answers still being
+          // prepared (a blob read from disk) get out depends on timing alone: each reference is asked up to three times
+          // (found by this target under load: test/fuzz-regressions/fast-front/8a74589f7b1b55c7.bin).
+          for (let round = 0; round < 3 && a !== b; round++) {
+            for (const port of [ports[2]!, ports[1]!]) {
+              b = await exchange(port, input, split);
+              if (a === b) break;
+            }
           }
         }
         if (a !== b) {
