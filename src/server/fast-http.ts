@@ -105,20 +105,28 @@ export function parseSimpleRequest(data: Uint8Array, start: number): SimpleReque
   return { method: line[1] as 'GET' | 'HEAD', target: line[2]!, next: end + 4 };
 }
 
-/** WAITING holds, per connection waiting for an answer being prepared, whether to close it once that is written. */
-const WAITING = new WeakMap<Socket, { close: boolean }>();
+/**
+ * FastConnection is what the fast path keeps of a connection it reads: `waiting`, an answer is being prepared (the
+ * socket is paused meanwhile); `onAnswered`, what to call once that answer and those of the requests read with it
+ * have been written (set by {@link closeAfterAnswer}).
+ */
+interface FastConnection {
+  waiting: boolean;
+  onAnswered: (() => void) | undefined;
+}
+const CONNECTIONS = new WeakMap<Socket, FastConnection>();
 
 /**
  * closeAfterAnswer asks a connection of the fast path that is waiting for an answer being prepared (a request read,
  * its answer not yet written) to close once that answer, and those of the requests read with it, have been written —
  * what a drain does with the requests node:http has in flight (server/http ConnectionTracker); requests of those bytes
- * that node:http answers are its own. Returns false where the connection has no such request: the caller closes it
- * now.
+ * that node:http answers are its own. Nothing more is read from the connection: `close` is then called to close it.
+ * Returns false where the connection has no such request: the caller closes it now.
  */
-export function closeAfterAnswer(socket: Socket): boolean {
-  const w = WAITING.get(socket);
-  if (w === undefined) return false;
-  w.close = true;
+export function closeAfterAnswer(socket: Socket, close: () => void): boolean {
+  const c = CONNECTIONS.get(socket);
+  if (c === undefined || !c.waiting) return false;
+  c.onAnswered = close;
   return true;
 }
 
@@ -172,13 +180,12 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
   };
 
   server.on('connection', (socket: Socket) => {
-    /** waiting: an answer is being prepared (the socket is paused meanwhile); ended: the client's FIN came. */
-    let waiting = false;
+    const conn: FastConnection = { waiting: false, onAnswered: undefined };
+    CONNECTIONS.set(socket, conn);
+    /** ended: the client's FIN came. */
     let ended = false;
     let handed = false;
     let answered = false;
-    /** drain: set by closeAfterAnswer while an answer is prepared. */
-    const drain = { close: false };
     const send = (req: SimpleRequest, a: FastAnswer): void => {
       if (!answered) {
         answered = true;
@@ -229,13 +236,11 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
         if (a === undefined) break;
         if (a instanceof Promise) {
           // Prepared on demand (a small blob read into memory): nothing more is read or answered until it is.
-          waiting = true;
-          WAITING.set(socket, drain);
+          conn.waiting = true;
           socket.pause();
           const at = pos;
           const settled = (got: FastAnswer | undefined): void => {
-            waiting = false;
-            WAITING.delete(socket);
+            conn.waiting = false;
             if (socket.destroyed || socket.writableEnded) {
               got?.sent?.();
               return;
@@ -247,8 +252,8 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
             }
             send(req, got);
             serve(chunk, req.next);
-            if (waiting || handed) return;
-            if (drain.close) socket.end(() => socket.destroy());
+            if (conn.waiting || handed) return;
+            if (conn.onAnswered !== undefined) conn.onAnswered();
             else if (ended) socket.end();
             else socket.resume();
           };
@@ -263,7 +268,7 @@ export function attachFastPath(server: HttpServer, answer: FastAnswerer, o: { ke
     const onData = (chunk: Buffer): void => serve(chunk, 0);
     const onEnd = (): void => {
       ended = true;
-      if (!waiting) socket.end();
+      if (!conn.waiting) socket.end();
     };
     const onTimeout = (): void => {
       socket.destroy();

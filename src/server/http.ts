@@ -204,7 +204,7 @@ export class ConnectionTracker {
   async closeWithin(drainMs: number, close: () => Promise<void>): Promise<void> {
     this.#stopping = true;
     // A connection of server/fast-http waiting for an answer being prepared has a request in flight node:http does not see.
-    for (const [s, n] of this.#inFlight) if (n === 0 && !closeAfterAnswer(s)) closeFlushed(s);
+    for (const [s, n] of this.#inFlight) if (n === 0 && !closeAfterAnswer(s, () => closeFlushed(s))) closeFlushed(s);
     const deadline = setTimeout(() => {
       for (const s of this.#tcp) s.destroy();
     }, drainMs);
